@@ -1,0 +1,202 @@
+// Package faultproxy is an HTTP proxy for tests that sits between a real S3
+// client and a real S3 server and injects faults into chosen requests:
+// error responses, connections cut mid-request or mid-response, and bytes
+// flipped in a request body.
+//
+// The proxy forwards the Host header unchanged, so SigV4 signatures made for
+// the proxy's address still verify at the server.
+package faultproxy
+
+import (
+	"bytes"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"sync"
+	"testing"
+)
+
+// Kind is what a fault does to the request it matches.
+type Kind int
+
+const (
+	// Status answers with Fault.Status and an S3 XML error whose code is
+	// Fault.Code, without forwarding the request.
+	Status Kind = iota
+	// CutRequest reads Fault.After bytes of the request body, then drops the
+	// connection without answering.
+	CutRequest
+	// FlipByte flips the bits of the request body's byte at Fault.After and
+	// forwards the corrupted request.
+	FlipByte
+	// CutResponse forwards the request, sends the response headers and
+	// Fault.After bytes of the body, then drops the connection.
+	CutResponse
+)
+
+// Fault describes one injected failure.
+type Fault struct {
+	Kind   Kind
+	Match  func(*http.Request) bool // nil matches every request
+	Times  int                      // how many matching requests it hits; 0 means 1
+	Status int                      // for Status
+	Code   string                   // for Status: the S3 error code, e.g. "SlowDown"
+	After  int64                    // byte offset for CutRequest, FlipByte, CutResponse
+}
+
+// Proxy is a running fault-injecting proxy.
+type Proxy struct {
+	// URL is the proxy's base URL, to be used as the client's endpoint.
+	URL string
+
+	target *url.URL
+	client *http.Client
+
+	mu     sync.Mutex
+	faults []*pending
+	fired  map[Kind]int
+	seen   []string
+}
+
+type pending struct {
+	Fault
+	left int
+}
+
+// New starts a proxy in front of target (an http:// base URL) and closes it
+// when the test ends.
+func New(tb testing.TB, target string) *Proxy {
+	tb.Helper()
+	u, err := url.Parse(target)
+	if err != nil {
+		tb.Fatalf("faultproxy: target %q: %v", target, err)
+	}
+	p := &Proxy{
+		target: u,
+		client: &http.Client{Transport: &http.Transport{DisableCompression: true}},
+		fired:  make(map[Kind]int),
+	}
+	srv := httptest.NewServer(http.HandlerFunc(p.serve))
+	tb.Cleanup(srv.Close)
+	p.URL = srv.URL
+	return p
+}
+
+// Inject queues a fault; faults are tried in the order they were added.
+func (p *Proxy) Inject(f Fault) {
+	if f.Times <= 0 {
+		f.Times = 1
+	}
+	p.mu.Lock()
+	p.faults = append(p.faults, &pending{Fault: f, left: f.Times})
+	p.mu.Unlock()
+}
+
+// Fired returns how many times faults of the kind have been injected.
+func (p *Proxy) Fired(k Kind) int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.fired[k]
+}
+
+// Requests returns "METHOD path?query" for every request seen, in order.
+func (p *Proxy) Requests() []string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return append([]string(nil), p.seen...)
+}
+
+func (p *Proxy) take(r *http.Request) *Fault {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.seen = append(p.seen, r.Method+" "+r.URL.RequestURI())
+	for _, f := range p.faults {
+		if f.left > 0 && (f.Match == nil || f.Match(r)) {
+			f.left--
+			p.fired[f.Kind]++
+			ff := f.Fault
+			return &ff
+		}
+	}
+	return nil
+}
+
+func (p *Proxy) serve(w http.ResponseWriter, r *http.Request) {
+	f := p.take(r)
+	if f != nil && f.Kind == Status {
+		_, _ = io.Copy(io.Discard, r.Body)
+		w.Header().Set("Content-Type", "application/xml")
+		w.WriteHeader(f.Status)
+		fmt.Fprintf(w, `<?xml version="1.0" encoding="UTF-8"?><Error><Code>%s</Code><Message>injected by faultproxy</Message><RequestId>faultproxy</RequestId></Error>`, f.Code)
+		return
+	}
+	if f != nil && f.Kind == CutRequest {
+		// Read only part of the body, then drop the connection.
+		_, _ = io.CopyN(io.Discard, r.Body, f.After)
+		panic(http.ErrAbortHandler)
+	}
+	body, err := io.ReadAll(r.Body)
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusBadGateway)
+		return
+	}
+	if f != nil && f.Kind == FlipByte && f.After < int64(len(body)) {
+		body[f.After] ^= 0xff
+	}
+
+	out, err := http.NewRequestWithContext(r.Context(), r.Method, p.target.String()+r.URL.RequestURI(), bytes.NewReader(body))
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusBadGateway)
+		return
+	}
+	out.Header = r.Header.Clone()
+	out.Host = r.Host
+	out.ContentLength = int64(len(body))
+	resp, err := p.client.Do(out)
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusBadGateway)
+		return
+	}
+	defer resp.Body.Close()
+	for k, vs := range resp.Header {
+		for _, v := range vs {
+			w.Header().Add(k, v)
+		}
+	}
+	w.WriteHeader(resp.StatusCode)
+	if f != nil && f.Kind == CutResponse {
+		_, _ = io.CopyN(w, resp.Body, f.After)
+		if fl, ok := w.(http.Flusher); ok {
+			fl.Flush()
+		}
+		panic(http.ErrAbortHandler)
+	}
+	_, _ = io.Copy(w, resp.Body)
+}
+
+// IsPartUpload matches UploadPart requests, optionally for one part number
+// (0 matches any part).
+func IsPartUpload(part int) func(*http.Request) bool {
+	return func(r *http.Request) bool {
+		q := r.URL.Query()
+		if r.Method != http.MethodPut || q.Get("uploadId") == "" || q.Get("partNumber") == "" {
+			return false
+		}
+		return part == 0 || q.Get("partNumber") == fmt.Sprint(part)
+	}
+}
+
+// IsGet matches GetObject requests whose path ends with key.
+func IsGet(key string) func(*http.Request) bool {
+	return func(r *http.Request) bool {
+		return r.Method == http.MethodGet && strings.HasSuffix(r.URL.Path, "/"+key)
+	}
+}
+
+// IsRangedGet matches GetObject requests that carry a Range header.
+func IsRangedGet(r *http.Request) bool {
+	return r.Method == http.MethodGet && r.Header.Get("Range") != ""
+}
