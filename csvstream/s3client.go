@@ -1,0 +1,48 @@
+package csvstream
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"strconv"
+
+	"github.com/aws/aws-sdk-go-v2/aws/retry"
+	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+)
+
+// MaxAttempts is how many times the SDK tries one request before giving up
+// on throttling and transient errors.
+const MaxAttempts = 6
+
+// ClientOptions applies csvstream's S3 client settings: the SDK's adaptive
+// retry mode (client-side rate limiting on SlowDown, backoff on transient
+// errors) and path-style addressing when AWS_S3_FORCE_PATH_STYLE is true.
+// The endpoint itself comes from the SDK's standard AWS_ENDPOINT_URL_S3 or
+// AWS_ENDPOINT_URL.
+func ClientOptions(o *s3.Options) {
+	o.Retryer = retry.NewAdaptiveMode(func(ao *retry.AdaptiveModeOptions) {
+		ao.StandardOptions = append(ao.StandardOptions, func(so *retry.StandardOptions) {
+			so.MaxAttempts = MaxAttempts
+		})
+	})
+	if v, err := strconv.ParseBool(os.Getenv("AWS_S3_FORCE_PATH_STYLE")); err == nil && v {
+		o.UsePathStyle = true
+	}
+}
+
+// NewS3Client loads the default AWS configuration (environment, shared
+// files, or the Lambda role) and returns a client with ClientOptions
+// applied, followed by optFns.
+func NewS3Client(ctx context.Context, optFns ...func(*s3.Options)) (*s3.Client, error) {
+	if v := os.Getenv("AWS_S3_FORCE_PATH_STYLE"); v != "" {
+		if _, err := strconv.ParseBool(v); err != nil {
+			return nil, fmt.Errorf("AWS_S3_FORCE_PATH_STYLE=%q: want true or false", v)
+		}
+	}
+	cfg, err := config.LoadDefaultConfig(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("load AWS configuration: %w", err)
+	}
+	return s3.NewFromConfig(cfg, append([]func(*s3.Options){ClientOptions}, optFns...)...), nil
+}
