@@ -14,21 +14,29 @@ type Record struct {
 	// is too large, or a quote is left open); Fields are then undefined.
 	Err *ScanError
 
-	vals []byte // field values, quotes removed and doubled quotes undone
-	ends []int  // ends[i] is the end of field i in vals
+	raw    []byte // Raw as the Scanner set it, so callers reslicing Raw cannot move fields
+	fields []span // where each field's value lies
+	esc    []byte // values of quoted fields whose doubled quotes were undone
 }
 
+// span locates one field value: raw[start:end], or esc[^start:end] when
+// start is negative (a quoted value with doubled quotes undone).
+type span struct{ start, end int }
+
 // NumFields returns the number of fields in the record.
-func (r *Record) NumFields() int { return len(r.ends) }
+func (r *Record) NumFields() int { return len(r.fields) }
 
 // Field returns the value of field i: the bytes between its quotes with
 // doubled quotes undone, or the bytes between delimiters when unquoted.
+// It panics if i is not in [0, NumFields()), like indexing a slice. The
+// result's capacity ends at its length, so appending to it never overwrites
+// the record.
 func (r *Record) Field(i int) []byte {
-	start := 0
-	if i > 0 {
-		start = r.ends[i-1]
+	f := r.fields[i]
+	if f.start < 0 {
+		return r.esc[^f.start:f.end:f.end]
 	}
-	return r.vals[start:r.ends[i]]
+	return r.raw[f.start:f.end:f.end]
 }
 
 // ScanError says why a record's bytes could not be split into fields.
@@ -37,4 +45,5 @@ type ScanError struct {
 	Message string
 }
 
+// Error returns the code and the message, separated by a colon.
 func (e *ScanError) Error() string { return e.Code + ": " + e.Message }

@@ -200,3 +200,13 @@ func IsGet(key string) func(*http.Request) bool {
 func IsRangedGet(r *http.Request) bool {
 	return r.Method == http.MethodGet && r.Header.Get("Range") != ""
 }
+
+// IsCompleteUpload matches CompleteMultipartUpload requests.
+func IsCompleteUpload(r *http.Request) bool {
+	return r.Method == http.MethodPost && r.URL.Query().Get("uploadId") != ""
+}
+
+// IsAbortUpload matches AbortMultipartUpload requests.
+func IsAbortUpload(r *http.Request) bool {
+	return r.Method == http.MethodDelete && r.URL.Query().Get("uploadId") != ""
+}

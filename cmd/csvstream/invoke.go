@@ -1,0 +1,77 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"time"
+
+	"github.com/aws/aws-lambda-go/lambdacontext"
+
+	"github.com/csvstream/csvstream/csvstream"
+	"github.com/csvstream/csvstream/handler"
+)
+
+// maxEventSize bounds an event file; Lambda's own payload limit is 6 MB.
+const maxEventSize = 6 << 20
+
+// invokeCmd runs the Lambda handler locally on one event, configured from
+// the same CSVSTREAM_* variables as the function, against whatever S3
+// endpoint the environment names, and prints the result as JSON. The
+// handler's log and metric lines go to stderr.
+func invokeCmd(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
+	fs := newFlagSet("invoke", stderr)
+	timeout := fs.Duration("timeout", 15*time.Minute, "the invocation's time limit, as the function's timeout")
+	fs.Usage = func() {
+		fmt.Fprintln(stderr, "usage: csvstream invoke [--timeout 15m] EVENT.json (or - for standard input)")
+		fs.PrintDefaults()
+	}
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if fs.NArg() != 1 {
+		return usagef("invoke needs one EVENT.json, got %d arguments", fs.NArg())
+	}
+	if *timeout <= 0 {
+		return usagef("--timeout %v: want a positive duration", *timeout)
+	}
+	name := fs.Arg(0)
+	var r io.Reader = stdin
+	if name != "-" {
+		f, err := os.Open(name)
+		if err != nil {
+			return fmt.Errorf("read event: %w", err)
+		}
+		defer f.Close()
+		r = f
+	}
+	event, err := io.ReadAll(io.LimitReader(r, maxEventSize+1))
+	if err != nil {
+		return fmt.Errorf("read event %s: %w", name, err)
+	}
+	if len(event) > maxEventSize {
+		return fmt.Errorf("event %s is larger than Lambda's %d-byte payload limit", name, maxEventSize)
+	}
+
+	cfg, err := handler.ConfigFromEnv(os.Getenv)
+	if err != nil {
+		return err
+	}
+	cfg.Log = stderr
+	client, err := csvstream.NewS3Client(ctx)
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(ctx, *timeout)
+	defer cancel()
+	ctx = lambdacontext.NewContext(ctx, &lambdacontext.LambdaContext{AwsRequestID: "local-invoke"})
+	res, err := handler.New(cfg, client).Invoke(ctx, json.RawMessage(event))
+	if err != nil {
+		return fmt.Errorf("%s: %w", handler.ErrorType(err), err)
+	}
+	enc := json.NewEncoder(stdout)
+	enc.SetIndent("", "  ")
+	return enc.Encode(res)
+}

@@ -1,0 +1,109 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+
+	"github.com/csvstream/csvstream/csvstream"
+	"github.com/csvstream/csvstream/internal/s3test"
+)
+
+// TestInvokeEventFile runs the Lambda handler through `csvstream invoke` on
+// an event file against a real server, and on a failing event.
+func TestInvokeEventFile(t *testing.T) {
+	srv := s3test.Start(t)
+	bucket := srv.Bucket(t, "invoke")
+	input := "id,name\n1,a\n2,b,extra\n3,c\n"
+	srv.Put(t, bucket, "incoming/daily orders café.csv", []byte(input))
+	env := append(srv.Env(), "CSVSTREAM_OUTPUT=s3://"+bucket+"/valid/", "CSVSTREAM_INPUT_PREFIX=incoming/")
+	dir := t.TempDir()
+	event := filepath.Join(dir, "s3-put.json")
+	body := fmt.Sprintf(`{"Records":[{"eventSource":"aws:s3","eventName":"ObjectCreated:Put","s3":{"bucket":{"name":%q},"object":{"key":"incoming/daily+orders+caf%%C3%%A9.csv"}}}]}`, bucket)
+	if err := os.WriteFile(event, []byte(body), 0o644); err != nil {
+		t.Fatal(err)
+	}
+
+	code, stdout, stderr := cli(t, env, "", "invoke", event)
+	if code != exitOK {
+		t.Fatalf("exit %d, stderr %s", code, stderr)
+	}
+	var sum csvstream.Summary
+	if err := json.Unmarshal([]byte(stdout), &sum); err != nil {
+		t.Fatalf("stdout %q: %v", stdout, err)
+	}
+	if sum.Rows != 3 || sum.Valid != 2 || sum.Rejected != 1 || sum.Destination != "s3://"+bucket+"/valid/daily orders café.csv" {
+		t.Errorf("summary %+v", sum)
+	}
+	if got := string(srv.Get(t, bucket, "valid/daily orders café.csv")); got != "id,name\n1,a\n3,c\n" {
+		t.Errorf("output %q", got)
+	}
+	if !strings.Contains(stderr, `"message":"invocation"`) {
+		t.Errorf("the handler's log line is not on stderr: %q", stderr)
+	}
+
+	code, _, stderr = cli(t, env, `{"bucket":"`+bucket+`","key":"incoming/none.csv"}`, "invoke", "-")
+	if code != exitFailure || !strings.Contains(stderr, "SourceNotFound") || !strings.Contains(stderr, "incoming/none.csv") {
+		t.Errorf("missing source: exit %d, stderr %q; want 1 and a SourceNotFound naming the key", code, stderr)
+	}
+	for _, args := range [][]string{{"invoke"}, {"invoke", "a.json", "b.json"}, {"invoke", "--timeout", "0s", "a.json"}} {
+		if code, _, _ := cli(t, env, "", args...); code != exitUsage {
+			t.Errorf("%v: exit %d, want %d", args, code, exitUsage)
+		}
+	}
+	if code, _, stderr := cli(t, []string{"CSVSTREAM_OUTPUT="}, "{}", "invoke", "-"); code != exitFailure || !strings.Contains(stderr, "CSVSTREAM_OUTPUT") {
+		t.Errorf("no configuration: exit %d, stderr %q", code, stderr)
+	}
+}
+
+// TestSweepCommand aborts an old upload and keeps a fresh one.
+func TestSweepCommand(t *testing.T) {
+	srv := s3test.Start(t)
+	bucket := srv.Bucket(t, "sweepcli")
+	client := srv.Client()
+	create := func(key string) string {
+		out, err := client.CreateMultipartUpload(context.Background(), &s3.CreateMultipartUploadInput{Bucket: aws.String(bucket), Key: aws.String(key)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return aws.ToString(out.UploadId)
+	}
+	old := create("valid/old.csv")
+	time.Sleep(2200 * time.Millisecond)
+	create("valid/fresh.csv")
+
+	code, stdout, stderr := cli(t, srv.Env(), "", "sweep", "--older-than", "2s", "--dry-run", "s3://"+bucket+"/valid/")
+	if code != exitOK {
+		t.Fatalf("dry run: exit %d, stderr %s", code, stderr)
+	}
+	var res []csvstream.SweepResult
+	if err := json.Unmarshal([]byte(stdout), &res); err != nil || len(res) != 1 || len(res[0].Aborted) != 1 || res[0].Aborted[0].UploadID != old {
+		t.Fatalf("dry run output %s (%v)", stdout, err)
+	}
+	if n := len(srv.Uploads(t, bucket)); n != 2 {
+		t.Fatalf("%d uploads after a dry run, want 2", n)
+	}
+	code, stdout, stderr = cli(t, srv.Env(), "", "sweep", "--older-than", "2s", "s3://"+bucket+"/valid/", "s3://"+bucket+"/rejects/")
+	if code != exitOK {
+		t.Fatalf("sweep: exit %d, stderr %s", code, stderr)
+	}
+	if err := json.Unmarshal([]byte(stdout), &res); err != nil || len(res) != 2 || len(res[0].Aborted) != 1 {
+		t.Fatalf("sweep output %s (%v)", stdout, err)
+	}
+	if ups := srv.Uploads(t, bucket); len(ups) != 1 || aws.ToString(ups[0].Key) != "valid/fresh.csv" {
+		t.Errorf("uploads left %+v, want only the fresh one", ups)
+	}
+	for _, args := range [][]string{{"sweep"}, {"sweep", "bucket/prefix"}, {"sweep", "--older-than", "-1h", "s3://b/"}} {
+		if code, _, _ := cli(t, srv.Env(), "", args...); code != exitUsage {
+			t.Errorf("%v: exit %d, want %d", args, code, exitUsage)
+		}
+	}
+}

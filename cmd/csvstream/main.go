@@ -1,0 +1,259 @@
+// Command csvstream validates a CSV stream against a schema and writes the
+// valid rows and the rejects to S3, local files or standard output.
+//
+// Usage:
+//
+//	csvstream run [flags] SRC DST
+//	csvstream infer [--rows N] [--delimiter D] SRC
+//	csvstream sweep [--older-than 24h] [--dry-run] s3://bucket/prefix...
+//	csvstream invoke EVENT.json
+//
+// SRC and DST are each s3://bucket/key, a local path, or - for standard
+// input or output. Run prints a JSON summary on standard output (on standard
+// error when DST is -). Exit status: 0 on success, 1 on failure, 2 on a
+// usage error.
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/csvstream/csvstream/csvstream"
+)
+
+// Exit statuses.
+const (
+	exitOK      = 0
+	exitFailure = 1
+	exitUsage   = 2
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := Main(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
+}
+
+// usageError is a mistake in the command line; it exits with status 2.
+type usageError struct{ msg string }
+
+func (e usageError) Error() string { return e.msg }
+
+func usagef(format string, args ...any) error {
+	return usageError{fmt.Sprintf(format, args...)}
+}
+
+const usage = `usage:
+  csvstream run [flags] SRC DST     validate SRC and write valid rows to DST
+  csvstream infer [flags] SRC       draft a Table Schema from a sample of SRC
+  csvstream invoke [flags] EVENT    run the Lambda handler locally on an event file (- for stdin)
+  csvstream sweep [flags] PREFIX... abort abandoned multipart uploads under s3://bucket/prefix
+
+SRC and DST are s3://bucket/key, a local path, or - (standard input/output).
+Run "csvstream COMMAND -h" for the flags of a command.
+`
+
+// Main runs the command line and returns the exit status.
+func Main(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return exitUsage
+	}
+	var err error
+	switch args[0] {
+	case "run":
+		err = runCmd(ctx, args[1:], stdin, stdout, stderr)
+	case "infer":
+		err = inferCmd(ctx, args[1:], stdin, stdout, stderr)
+	case "invoke":
+		err = invokeCmd(ctx, args[1:], stdin, stdout, stderr)
+	case "sweep":
+		err = sweepCmd(ctx, args[1:], stdin, stdout, stderr)
+	case "help", "-h", "-help", "--help":
+		fmt.Fprint(stdout, usage)
+		return exitOK
+	default:
+		err = usagef("unknown command %q", args[0])
+	}
+	var ue usageError
+	switch {
+	case err == nil:
+		return exitOK
+	case errors.Is(err, flag.ErrHelp):
+		return exitOK
+	case errors.As(err, &ue):
+		fmt.Fprintf(stderr, "csvstream: %v\n%s", err, usage)
+		return exitUsage
+	default:
+		fmt.Fprintf(stderr, "csvstream: %v\n", err)
+		return exitFailure
+	}
+}
+
+// newFlagSet returns a flag set whose parse errors are usage errors.
+func newFlagSet(name string, stderr io.Writer) *flag.FlagSet {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	return fs
+}
+
+func parseFlags(fs *flag.FlagSet, args []string) error {
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return err
+		}
+		return usageError{err.Error()}
+	}
+	return nil
+}
+
+func runCmd(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
+	fs := newFlagSet("run", stderr)
+	schema := fs.String("schema", "", "Table Schema JSON: a local path or s3://bucket/key (default: check well-formedness only)")
+	rejects := fs.String("rejects", "", "where rejected rows go (default: DST with "+csvstream.RejectsSuffix+" appended)")
+	format := fs.String("format", csvstream.FormatCSV, "output format for valid rows: csv or jsonl")
+	delim := fs.String("delimiter", ",", `field delimiter: one character such as , ; | or \t (or "tab")`)
+	maxRecord := fs.String("max-record-size", "1MiB", "largest record accepted; a larger one is rejected as record-too-large")
+	maxRejects := fs.Int64("max-rejects", -1, "fail once more rows than this are rejected (-1: no limit)")
+	maxRatio := fs.Float64("max-reject-ratio", -1, "fail when the share of rejected rows exceeds this, 0 to 1 (-1: no limit)")
+	partSize := fs.String("part-size", "8MiB", "first multipart part size, at least 5MiB; it grows with the part count")
+	concurrency := fs.Int("concurrency", 4, "parts uploaded at once")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if fs.NArg() != 2 {
+		return usagef("run needs SRC and DST, got %d arguments", fs.NArg())
+	}
+	job := csvstream.Job{Format: *format, Stdin: stdin, Stdout: stdout}
+	var err error
+	if job.Source, err = csvstream.ParseLocation(fs.Arg(0)); err != nil {
+		return usagef("SRC: %v", err)
+	}
+	if job.Destination, err = csvstream.ParseLocation(fs.Arg(1)); err != nil {
+		return usagef("DST: %v", err)
+	}
+	if *rejects != "" {
+		if job.Rejects, err = csvstream.ParseLocation(*rejects); err != nil {
+			return usagef("--rejects: %v", err)
+		}
+	} else if job.Destination.IsStdio() {
+		return usagef("--rejects is required when DST is -")
+	}
+	if job.Scan.Comma, err = parseDelimiter(*delim); err != nil {
+		return err
+	}
+	size, err := csvstream.ParseSize(*maxRecord)
+	if err != nil || size <= 0 || size > 1<<30 {
+		return usagef("--max-record-size %q: want a size from 1B to 1GiB", *maxRecord)
+	}
+	job.Scan.MaxRecordSize = int(size)
+	if job.Writer.PartSize, err = csvstream.ParseSize(*partSize); err != nil {
+		return usagef("--part-size: %v", err)
+	}
+	if job.Writer.PartSize < csvstream.MinPartSize {
+		return usagef("--part-size %s is below S3's minimum part size of 5MiB", *partSize)
+	}
+	if *concurrency < 1 || *concurrency > 64 {
+		return usagef("--concurrency %d: want 1 to 64", *concurrency)
+	}
+	job.Writer.Concurrency = *concurrency
+	if *maxRejects >= 0 {
+		job.MaxRejects = maxRejects
+	}
+	if *maxRatio >= 0 {
+		if *maxRatio > 1 {
+			return usagef("--max-reject-ratio %v: want 0 to 1", *maxRatio)
+		}
+		job.MaxRejectRatio = maxRatio
+	}
+	if job.Format != csvstream.FormatCSV && job.Format != csvstream.FormatJSONL {
+		return usagef("--format %q: want csv or jsonl", job.Format)
+	}
+	if job.Source.IsStdio() && job.Destination.IsStdio() && job.Rejects.IsStdio() {
+		return usagef("--rejects cannot be - when DST is -")
+	}
+
+	client, err := csvstream.NewS3Client(ctx)
+	if err != nil {
+		return err
+	}
+	if *schema != "" {
+		loc, err := csvstream.ParseLocation(*schema)
+		if err != nil {
+			return usagef("--schema: %v", err)
+		}
+		if job.Schema, err = csvstream.LoadSchema(ctx, client, loc); err != nil {
+			return err
+		}
+	}
+	sum, err := csvstream.Run(ctx, client, job)
+	if err != nil {
+		return err
+	}
+	out := stdout
+	if job.Destination.IsStdio() || job.Rejects.IsStdio() {
+		out = stderr
+	}
+	enc := json.NewEncoder(out)
+	enc.SetIndent("", "  ")
+	return enc.Encode(sum)
+}
+
+func inferCmd(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
+	fs := newFlagSet("infer", stderr)
+	rows := fs.Int("rows", 1000, "data rows to sample")
+	delim := fs.String("delimiter", ",", `field delimiter: one character such as , ; | or \t (or "tab")`)
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if fs.NArg() != 1 {
+		return usagef("infer needs SRC, got %d arguments", fs.NArg())
+	}
+	if *rows < 1 {
+		return usagef("--rows %d: want at least 1", *rows)
+	}
+	comma, err := parseDelimiter(*delim)
+	if err != nil {
+		return err
+	}
+	loc, err := csvstream.ParseLocation(fs.Arg(0))
+	if err != nil {
+		return usagef("SRC: %v", err)
+	}
+	client, err := csvstream.NewS3Client(ctx)
+	if err != nil {
+		return err
+	}
+	src, err := csvstream.OpenSource(ctx, client, loc, stdin, csvstream.ReaderOptions{})
+	if err != nil {
+		return err
+	}
+	defer src.Close()
+	s, err := csvstream.InferSchema(src, csvstream.InferOptions{Rows: *rows, Comma: comma})
+	if err != nil {
+		return fmt.Errorf("infer %s: %w", loc, err)
+	}
+	enc := json.NewEncoder(stdout)
+	enc.SetIndent("", "  ")
+	return enc.Encode(s)
+}
+
+// parseDelimiter accepts one ASCII character, or \t and "tab" for a tab.
+func parseDelimiter(s string) (byte, error) {
+	switch s {
+	case `\t`, "tab", "\t":
+		return '\t', nil
+	}
+	if len(s) != 1 || s[0] == '"' || s[0] == '\r' || s[0] == '\n' || s[0] >= 0x80 {
+		return 0, usagef("--delimiter %q: want one ASCII character other than a quote or line break", s)
+	}
+	return s[0], nil
+}

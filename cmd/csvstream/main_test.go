@@ -1,0 +1,133 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/csvstream/csvstream/internal/s3test"
+)
+
+// cli runs the command line in-process with env set for the test.
+func cli(t *testing.T, env []string, stdin string, args ...string) (code int, stdout, stderr string) {
+	t.Helper()
+	for _, kv := range env {
+		k, v, _ := strings.Cut(kv, "=")
+		t.Setenv(k, v)
+	}
+	var out, errb bytes.Buffer
+	code = Main(context.Background(), args, strings.NewReader(stdin), &out, &errb)
+	return code, out.String(), errb.String()
+}
+
+func TestUsageErrors(t *testing.T) {
+	cases := []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"no command", nil, "usage:"},
+		{"unknown command", []string{"frobnicate"}, `unknown command "frobnicate"`},
+		{"missing DST", []string{"run", "in.csv"}, "run needs SRC and DST"},
+		{"bad scheme", []string{"run", "gs://b/k", "out.csv"}, "unsupported scheme"},
+		{"small part size", []string{"run", "--part-size", "1MiB", "in.csv", "s3://b/k"}, "below S3's minimum part size"},
+		{"bad part size", []string{"run", "--part-size", "lots", "in.csv", "s3://b/k"}, `size "lots"`},
+		{"bad delimiter", []string{"run", "--delimiter", "ab", "in.csv", "out.csv"}, "--delimiter"},
+		{"stdout without rejects", []string{"run", "in.csv", "-"}, "--rejects is required"},
+		{"bad concurrency", []string{"run", "--concurrency", "0", "in.csv", "out.csv"}, "--concurrency"},
+		{"bad ratio", []string{"run", "--max-reject-ratio", "2", "in.csv", "out.csv"}, "--max-reject-ratio"},
+		{"unknown flag", []string{"run", "--nope", "in.csv", "out.csv"}, "flag provided but not defined"},
+		{"infer without SRC", []string{"infer"}, "infer needs SRC"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			code, _, stderr := cli(t, nil, "", tc.args...)
+			if code != exitUsage {
+				t.Errorf("exit %d, want %d", code, exitUsage)
+			}
+			if !strings.Contains(stderr, tc.want) {
+				t.Errorf("stderr %q, want it to mention %q", stderr, tc.want)
+			}
+		})
+	}
+}
+
+func TestRunLocalToS3AndBack(t *testing.T) {
+	srv := s3test.Start(t)
+	bucket := srv.Bucket(t, "cli")
+	dir := t.TempDir()
+	input := "id,note\n1,\"a,b\"\n2,\"line\nbreak\"\n3,x,extra\n"
+	in := filepath.Join(dir, "in.csv")
+	if err := os.WriteFile(in, []byte(input), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	code, stdout, stderr := cli(t, srv.Env(), "", "run", in, "s3://"+bucket+"/out/in.csv")
+	if code != exitOK {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	var sum map[string]any
+	if err := json.Unmarshal([]byte(stdout), &sum); err != nil {
+		t.Fatalf("summary is not JSON: %v\n%s", err, stdout)
+	}
+	for _, k := range []string{"rows", "valid", "rejected", "bytes_in", "bytes_out", "parts", "etag"} {
+		if _, ok := sum[k]; !ok {
+			t.Errorf("summary lacks %q: %s", k, stdout)
+		}
+	}
+	if sum["rows"] != 3.0 || sum["valid"] != 2.0 || sum["rejected"] != 1.0 {
+		t.Errorf("summary counts: %s", stdout)
+	}
+	if got, want := string(srv.Get(t, bucket, "out/in.csv")), "id,note\n1,\"a,b\"\n2,\"line\nbreak\"\n"; got != want {
+		t.Errorf("output %q, want %q", got, want)
+	}
+
+	// Back from S3 to standard output: the summary moves to stderr.
+	code, stdout, stderr = cli(t, srv.Env(), "", "run", "--rejects", filepath.Join(dir, "rej.csv"), "s3://"+bucket+"/out/in.csv", "-")
+	if code != exitOK {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	if want := "id,note\n1,\"a,b\"\n2,\"line\nbreak\"\n"; stdout != want {
+		t.Errorf("stdout %q, want %q", stdout, want)
+	}
+	if !strings.Contains(stderr, `"rows": 2`) {
+		t.Errorf("stderr should carry the summary: %q", stderr)
+	}
+}
+
+func TestRunFailureIsOneLine(t *testing.T) {
+	srv := s3test.Start(t)
+	bucket := srv.Bucket(t, "clifail")
+	code, stdout, stderr := cli(t, srv.Env(), "", "run", "s3://"+bucket+"/absent.csv", "s3://"+bucket+"/out.csv")
+	if code != exitFailure {
+		t.Fatalf("exit %d, want %d", code, exitFailure)
+	}
+	if stdout != "" || strings.Count(stderr, "\n") != 1 || !strings.Contains(stderr, "absent.csv") {
+		t.Errorf("want one error line naming the object on stderr, got stdout %q stderr %q", stdout, stderr)
+	}
+}
+
+func TestInferPrintsSchema(t *testing.T) {
+	code, stdout, stderr := cli(t, nil, "id,price,when\n1,2.5,2024-01-02\n2,3,2024-02-29\n", "infer", "-")
+	if code != exitOK {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	var s struct {
+		Fields []struct{ Name, Type string } `json:"fields"`
+	}
+	if err := json.Unmarshal([]byte(stdout), &s); err != nil {
+		t.Fatalf("not JSON: %v\n%s", err, stdout)
+	}
+	want := []struct{ Name, Type string }{{"id", "integer"}, {"price", "number"}, {"when", "date"}}
+	if len(s.Fields) != len(want) {
+		t.Fatalf("fields %+v, want %+v", s.Fields, want)
+	}
+	for i := range want {
+		if s.Fields[i] != want[i] {
+			t.Errorf("field %d = %+v, want %+v", i, s.Fields[i], want[i])
+		}
+	}
+}

@@ -1,0 +1,96 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"syscall"
+	"testing"
+
+	"github.com/csvstream/csvstream/internal/gen"
+	"github.com/csvstream/csvstream/internal/s3test"
+)
+
+// TestRunPeakMemory1GB streams 1 GB through the built command into a real
+// S3 server with default settings and checks the process's peak resident
+// memory (the kernel's maximum RSS for the child) stays under 100 MB.
+func TestRunPeakMemory1GB(t *testing.T) {
+	const inputBytes = 1 << 30
+	const limit = 100 << 20
+
+	srv := s3test.Start(t)
+	bucket := srv.Bucket(t, "memory")
+	bin := filepath.Join(t.TempDir(), "csvstream")
+	build := exec.Command("go", "build", "-o", bin, ".")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("build: %v\n%s", err, out)
+	}
+
+	cmd := exec.Command(bin, "run", "-", "s3://"+bucket+"/big.csv")
+	cmd.Env = append(os.Environ(), srv.Env()...)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	genErr := make(chan error, 1)
+	go func() {
+		// About 110 bytes a row: enough rows for 1 GiB, cut at exactly 1 GiB
+		// on a record boundary by the limit writer.
+		w := &limitWriter{w: stdin, n: inputBytes}
+		_, err := gen.Orders(w, gen.Options{Rows: inputBytes / 60, Seed: 1})
+		if errors.Is(err, errLimit) {
+			err = nil
+		}
+		genErr <- err
+		stdin.Close()
+	}()
+	waitErr := cmd.Wait()
+	if err := <-genErr; err != nil {
+		t.Fatalf("generate input: %v", err)
+	}
+	if waitErr != nil {
+		t.Fatalf("csvstream run: %v\n%s", waitErr, stderr.String())
+	}
+	var sum struct {
+		BytesIn int64 `json:"bytes_in"`
+		Parts   int   `json:"parts"`
+	}
+	if err := json.Unmarshal(stdout.Bytes(), &sum); err != nil {
+		t.Fatalf("summary: %v\n%s", err, stdout.String())
+	}
+	if sum.BytesIn < inputBytes*9/10 || sum.Parts < 100 {
+		t.Fatalf("summary %+v: expected about 1 GiB in over 100+ parts", sum)
+	}
+	rss := cmd.ProcessState.SysUsage().(*syscall.Rusage).Maxrss * 1024 // KiB on Linux
+	t.Logf("peak RSS %.1f MiB for %d bytes in %d parts", float64(rss)/(1<<20), sum.BytesIn, sum.Parts)
+	if rss >= limit {
+		t.Errorf("peak RSS %d bytes, want under %d", rss, limit)
+	}
+}
+
+var errLimit = errors.New("input limit reached")
+
+// limitWriter passes on whole writes until n bytes have gone through, then
+// fails, so the input ends on a record boundary near n bytes.
+type limitWriter struct {
+	w io.Writer
+	n int64
+}
+
+func (l *limitWriter) Write(p []byte) (int, error) {
+	if int64(len(p)) > l.n {
+		return 0, errLimit
+	}
+	n, err := l.w.Write(p)
+	l.n -= int64(n)
+	return n, err
+}

@@ -1,0 +1,60 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+
+	"github.com/csvstream/csvstream/csvstream"
+)
+
+// sweepCmd aborts the abandoned multipart uploads under each prefix and
+// prints what it aborted (or, with --dry-run, would abort) as JSON.
+func sweepCmd(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.Writer) error {
+	fs := newFlagSet("sweep", stderr)
+	olderThan := fs.Duration("older-than", csvstream.DefaultSweepAge, "abort uploads initiated longer ago than this")
+	dryRun := fs.Bool("dry-run", false, "list the uploads that would be aborted without aborting them")
+	fs.Usage = func() {
+		fmt.Fprintln(stderr, "usage: csvstream sweep [--older-than 24h] [--dry-run] s3://bucket/prefix [more...]")
+		fs.PrintDefaults()
+	}
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if fs.NArg() == 0 {
+		return usagef("sweep needs at least one s3://bucket/prefix")
+	}
+	if *olderThan <= 0 {
+		return usagef("--older-than %v: want a positive duration such as 24h", *olderThan)
+	}
+	type place struct{ bucket, prefix string }
+	var places []place
+	for _, arg := range fs.Args() {
+		b, p, err := csvstream.ParsePrefix(arg)
+		if err != nil {
+			return usagef("%v", err)
+		}
+		places = append(places, place{b, p})
+	}
+	client, err := csvstream.NewS3Client(ctx)
+	if err != nil {
+		return err
+	}
+	results := []csvstream.SweepResult{}
+	var errs []error
+	for _, pl := range places {
+		res, err := csvstream.Sweep(ctx, client, pl.bucket, pl.prefix, csvstream.SweepOptions{OlderThan: *olderThan, DryRun: *dryRun})
+		results = append(results, res)
+		if err != nil {
+			errs = append(errs, err)
+		}
+	}
+	enc := json.NewEncoder(stdout)
+	enc.SetIndent("", "  ")
+	if err := enc.Encode(results); err != nil {
+		return err
+	}
+	return errors.Join(errs...)
+}

@@ -1,0 +1,148 @@
+package csvstream
+
+import (
+	"bytes"
+	"encoding/json"
+	"os"
+	"reflect"
+	"strings"
+	"testing"
+)
+
+// inferred lists name:type pairs, with a * after the type when required.
+func inferred(s *Schema) []string {
+	var out []string
+	for _, f := range s.Fields {
+		d := f.Name + ":" + f.Type
+		if f.Constraints.Required {
+			d += "*"
+		}
+		if f.Format != "" || f.Constraints.Unique || f.Constraints.Minimum != nil || f.Constraints.Enum != nil {
+			d += "(more)"
+		}
+		out = append(out, d)
+	}
+	return out
+}
+
+func TestInferSchema(t *testing.T) {
+	data, err := os.ReadFile("testdata/infer.csv")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name string
+		opt  InferOptions
+		want []string
+	}{
+		{"all rows", InferOptions{}, []string{
+			"id:integer*", "name:string*", "price:number*", "active:boolean*", "day:date*", "stamp:datetime*",
+			"at:time*", "code:string*", "flag:boolean", "empty:string", "count:number*", "note:string"}},
+		{"two rows", InferOptions{Rows: 2}, []string{
+			"id:integer*", "name:string*", "price:number*", "active:boolean*", "day:date*", "stamp:datetime*",
+			"at:time*", "code:string*", "flag:boolean*", "empty:string", "count:integer*", "note:string*"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s, err := InferSchema(bytes.NewReader(data), tt.opt)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := inferred(s); !reflect.DeepEqual(got, tt.want) {
+				t.Errorf("got  %q\nwant %q", got, tt.want)
+			}
+			again, err := InferSchema(bytes.NewReader(data), tt.opt)
+			if err != nil || !reflect.DeepEqual(s, again) {
+				t.Errorf("a second run gave %+v, %v", again, err)
+			}
+			out, err := json.Marshal(s)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := ParseSchema(out); err != nil {
+				t.Errorf("the inferred schema does not parse: %v\n%s", err, out)
+			}
+		})
+	}
+
+	// Every row of the sample is valid against the schema inferred from it.
+	s, err := InferSchema(bytes.NewReader(data), InferOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sc, err := NewScanner(bytes.NewReader(data), ScanOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sc.Scan()
+	v, err := NewValidator(s, sc.Record())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for sc.Scan() {
+		rec := sc.Record()
+		errs := v.Check(rec, nil)
+		blank := len(errs) == 1 && errs[0].Code == CodeBlankRow
+		if len(errs) > 0 && !blank {
+			t.Errorf("line %d: %v", rec.Line, errs)
+		}
+	}
+}
+
+func TestInferSchemaCases(t *testing.T) {
+	tests := []struct {
+		name string
+		csv  string
+		opt  InferOptions
+		want []string
+	}{
+		{"semicolons", "a;b\n1;x\n2;y\n", InferOptions{Comma: ';'}, []string{"a:integer*", "b:string*"}},
+		{"header only", "a,b\n", InferOptions{}, []string{"a:string", "b:string"}},
+		{"short rows", "a,b\n1,2\n3\n", InferOptions{}, []string{"a:integer*", "b:integer"}},
+		{"extra cells ignored", "a\n1,x\n2,y\n", InferOptions{}, []string{"a:integer*"}},
+		{"integer too large", "a\n1\n99999999999999999999\n", InferOptions{}, []string{"a:number*"}},
+		{"booleans and integers", "a,b\n1,true\n2,1\n", InferOptions{}, []string{"a:integer*", "b:boolean*"}},
+		{"zeros and ones are booleans", "a\n0\n1\n", InferOptions{}, []string{"a:boolean*"}},
+		{"dates and datetimes", "a\n2024-01-01\n2024-01-01T00:00:00Z\n", InferOptions{}, []string{"a:string*"}},
+		{"invalid date", "a\n2023-02-29\n", InferOptions{}, []string{"a:string*"}},
+		{"spaces", "a\n 1\n", InferOptions{}, []string{"a:string*"}},
+		{"broken record skipped", "a,b\n5,6\n7,\"8\n", InferOptions{}, []string{"a:integer*", "b:integer*"}},
+		{"BOM", "\xEF\xBB\xBFa\n7\n", InferOptions{}, []string{"a:integer*"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s, err := InferSchema(strings.NewReader(tt.csv), tt.opt)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := inferred(s); !reflect.DeepEqual(got, tt.want) {
+				t.Errorf("got %q, want %q", got, tt.want)
+			}
+		})
+	}
+}
+
+func TestInferSchemaErrors(t *testing.T) {
+	tests := []struct {
+		name string
+		csv  string
+		opt  InferOptions
+		want string
+	}{
+		{"empty", "", InferOptions{}, "infer: the input is empty: no header"},
+		{"negative rows", "a\n", InferOptions{Rows: -1}, "infer: InferOptions.Rows is -1; it must not be negative"},
+		{"bad comma", "a\n", InferOptions{Comma: '"'}, "infer: csvstream: NewScanner: invalid delimiter"},
+		{"empty label", "a,,c\n", InferOptions{}, "infer: header on line 1: column 2 has no label"},
+		{"repeated label", "a,b,a\n", InferOptions{}, `infer: header on line 1: column 3 label "a" repeats column 1`},
+		{"bad UTF-8 label", "a,\xff\n", InferOptions{}, "infer: header on line 1: column 2 label is not valid UTF-8"},
+		{"broken header", "a,\"b\n", InferOptions{}, "infer: header on line 1: quote-error"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := InferSchema(strings.NewReader(tt.csv), tt.opt)
+			if err == nil || !strings.HasPrefix(err.Error(), tt.want) {
+				t.Errorf("got %v, want an error starting %s", err, tt.want)
+			}
+		})
+	}
+}

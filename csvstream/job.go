@@ -1,0 +1,424 @@
+package csvstream
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strconv"
+	"time"
+)
+
+// S3API is the part of the S3 client a job uses.
+type S3API interface {
+	GetObjectAPI
+	UploadAPI
+}
+
+// Output formats for valid rows.
+const (
+	FormatCSV   = "csv"   // the source bytes, unchanged
+	FormatJSONL = "jsonl" // one JSON object per row, keyed by header name
+)
+
+// RejectsSuffix is appended to the destination's name to make the default
+// rejects location.
+const RejectsSuffix = ".rejects.csv"
+
+// rejectsHeader is the first line of every rejects output.
+const rejectsHeader = "line,record,error,field,message,raw\n"
+
+// Job describes one run: where to read, how to validate, and where the valid
+// and rejected rows go. The zero values of the option fields work.
+type Job struct {
+	Source      Location
+	Destination Location
+	Rejects     Location // zero: Destination with RejectsSuffix appended
+	Schema      *Schema  // nil: check well-formedness only
+	Format      string   // FormatCSV (default) or FormatJSONL
+
+	// MaxRejects fails the job once more rows than this are rejected;
+	// nil sets no limit.
+	MaxRejects *int64
+	// MaxRejectRatio fails the job when, at the end, rejected/rows exceeds
+	// it; nil sets no limit.
+	MaxRejectRatio *float64
+
+	Scan   ScanOptions
+	Reader ReaderOptions
+	Writer WriterOptions
+
+	// Stdin and Stdout stand for the "-" locations.
+	Stdin  io.Reader
+	Stdout io.Writer
+}
+
+// Summary reports what a job did. Rows always equals Valid + Rejected, and
+// RejectsByCode counts each error code once per rejected row that had it.
+type Summary struct {
+	Source        string           `json:"source"`
+	Destination   string           `json:"destination"`
+	Rejects       string           `json:"rejects"`
+	Rows          int64            `json:"rows"`
+	Valid         int64            `json:"valid"`
+	Rejected      int64            `json:"rejected"`
+	RejectsByCode map[string]int64 `json:"rejects_by_code"`
+	BytesIn       int64            `json:"bytes_in"`
+	BytesOut      int64            `json:"bytes_out"`
+	Parts         int              `json:"parts"`
+	ETag          string           `json:"etag"`
+	Retries       int              `json:"retries"`
+	Resumes       int              `json:"resumes"`
+	DurationMS    int64            `json:"duration_ms"`
+}
+
+// Validate checks the job's options and fills in defaults it can derive.
+func (j *Job) validate() error {
+	if j.Source.IsZero() {
+		return fmt.Errorf("%w: no source", ErrInvalidJob)
+	}
+	if j.Destination.IsZero() {
+		return fmt.Errorf("%w: no destination", ErrInvalidJob)
+	}
+	switch j.Format {
+	case "":
+		j.Format = FormatCSV
+	case FormatCSV, FormatJSONL:
+	default:
+		return fmt.Errorf("%w: format %q: want %q or %q", ErrInvalidJob, j.Format, FormatCSV, FormatJSONL)
+	}
+	if j.Rejects.IsZero() {
+		r, err := j.Destination.WithSuffix(RejectsSuffix)
+		if err != nil {
+			return fmt.Errorf("%w: rejects location: %v", ErrInvalidJob, err)
+		}
+		j.Rejects = r
+	}
+	if j.Rejects == j.Destination && !j.Destination.IsStdio() {
+		return fmt.Errorf("%w: rejects and destination are both %s", ErrInvalidJob, j.Destination)
+	}
+	if j.Rejects.IsStdio() && j.Destination.IsStdio() {
+		return fmt.Errorf("%w: rejects and destination cannot both be standard output", ErrInvalidJob)
+	}
+	if j.Source == j.Destination && !j.Source.IsStdio() {
+		return fmt.Errorf("%w: source and destination are both %s", ErrInvalidJob, j.Source)
+	}
+	if j.MaxRejects != nil && *j.MaxRejects < 0 {
+		return fmt.Errorf("%w: max rejects %d is negative", ErrInvalidJob, *j.MaxRejects)
+	}
+	if r := j.MaxRejectRatio; r != nil && (*r < 0 || *r > 1 || *r != *r) {
+		return fmt.Errorf("%w: max reject ratio %v: want a number from 0 to 1", ErrInvalidJob, *r)
+	}
+	return nil
+}
+
+// Run executes one job: it streams the source through the scanner and the
+// validator into the destination and rejects outputs, and returns the
+// summary. On error, the destination is discarded (an S3 upload is aborted),
+// so no partial output is ever published; when the job stops because of its
+// reject limits, the rejects seen so far are still published to help find
+// the cause. api may be nil when no location is in S3.
+func Run(ctx context.Context, api S3API, job Job) (Summary, error) {
+	start := time.Now()
+	if err := job.validate(); err != nil {
+		return Summary{}, err
+	}
+	sum := Summary{
+		Source:        job.Source.String(),
+		Destination:   job.Destination.String(),
+		Rejects:       job.Rejects.String(),
+		RejectsByCode: map[string]int64{},
+	}
+
+	src, err := OpenSource(ctx, api, job.Source, job.Stdin, job.Reader)
+	if err != nil {
+		return sum, err
+	}
+	defer src.Close()
+
+	sc, err := NewScanner(src, job.Scan)
+	if err != nil {
+		return sum, fmt.Errorf("%w: %v", ErrInvalidJob, err)
+	}
+	r := &run{job: &job, sum: &sum, sc: sc}
+	err = r.stream(ctx, api)
+	if or, ok := src.(*ObjectReader); ok {
+		sum.Resumes = or.Resumes()
+	}
+	sum.BytesIn = sc.BytesRead()
+	sum.DurationMS = time.Since(start).Milliseconds()
+	return sum, err
+}
+
+// OpenSource opens loc for reading: an S3 object through an ObjectReader,
+// a local file, or stdin for "-". A missing object or file is reported with
+// ErrSourceNotFound. api may be nil when loc is not in S3.
+func OpenSource(ctx context.Context, api GetObjectAPI, loc Location, stdin io.Reader, opt ReaderOptions) (io.ReadCloser, error) {
+	switch {
+	case loc.IsS3():
+		if api == nil {
+			return nil, fmt.Errorf("read %s: no S3 client configured", loc)
+		}
+		return NewObjectReader(ctx, api, loc.Bucket, loc.Key, opt)
+	case loc.IsStdio():
+		if stdin == nil {
+			return nil, errors.New("read standard input: not available here")
+		}
+		return io.NopCloser(stdin), nil
+	case loc.IsZero():
+		return nil, errors.New("no source location")
+	}
+	f, err := os.Open(loc.Path)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, fmt.Errorf("%w: %w", ErrSourceNotFound, err)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("open source: %w", err)
+	}
+	return f, nil
+}
+
+// LoadSchema reads and parses a Table Schema from a local file or an S3
+// object. Errors wrap ErrSchema.
+func LoadSchema(ctx context.Context, api GetObjectAPI, loc Location) (*Schema, error) {
+	rc, err := OpenSource(ctx, api, loc, nil, ReaderOptions{})
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrSchema, err)
+	}
+	defer rc.Close()
+	data, err := io.ReadAll(io.LimitReader(rc, maxSchemaSize+1))
+	if err != nil {
+		return nil, fmt.Errorf("%w: read %s: %w", ErrSchema, loc, err)
+	}
+	if len(data) > maxSchemaSize {
+		return nil, fmt.Errorf("%w: %s is larger than %d bytes", ErrSchema, loc, maxSchemaSize)
+	}
+	s, err := ParseSchema(data)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %s: %w", ErrSchema, loc, err)
+	}
+	return s, nil
+}
+
+// maxSchemaSize bounds a schema document; real ones are a few kilobytes.
+const maxSchemaSize = 8 << 20
+
+// run is the state of one job in progress.
+type run struct {
+	job *Job
+	sum *Summary
+	sc  *Scanner
+
+	dst, rej sink
+	errs     []FieldError
+	buf      []byte // scratch for JSON lines and reject lines
+}
+
+func (r *run) stream(ctx context.Context, api S3API) (err error) {
+	job := r.job
+	var v *Validator
+	if r.sc.Scan() {
+		v, err = NewValidator(job.Schema, r.sc.Record())
+		if err != nil {
+			return fmt.Errorf("%s: %w", job.Source, err)
+		}
+	} else if err := r.sc.Err(); err != nil {
+		return fmt.Errorf("%w: %s: %w", ErrSourceRead, job.Source, err)
+	} else if job.Schema != nil {
+		names := make([]string, len(job.Schema.Fields))
+		for i, f := range job.Schema.Fields {
+			names[i] = f.Name
+		}
+		return fmt.Errorf("%s: the source is empty: %w", job.Source, &HeaderError{Missing: names})
+	}
+
+	r.dst, err = openSink(ctx, api, job.Destination, job.Stdout, job.Writer, contentType(job.Format))
+	if err != nil {
+		return fmt.Errorf("%w: %w", ErrUploadFailed, err)
+	}
+	r.rej, err = openSink(ctx, api, job.Rejects, job.Stdout, job.Writer, "text/csv")
+	if err != nil {
+		return errors.Join(fmt.Errorf("%w: %w", ErrUploadFailed, err), r.abort(r.dst))
+	}
+
+	err = r.copy(ctx, v)
+	switch {
+	case err == nil:
+	case errors.Is(err, ErrTooManyRejects):
+		// Publish the rejects so far: they say why the job stopped.
+		return errors.Join(err, r.abort(r.dst), r.close(r.rej, job.Rejects))
+	default:
+		return errors.Join(err, r.abort(r.dst), r.abort(r.rej))
+	}
+	if err := r.close(r.rej, job.Rejects); err != nil {
+		return errors.Join(err, r.abort(r.dst))
+	}
+	return r.close(r.dst, job.Destination)
+}
+
+// copy moves every record to the destination or the rejects output.
+func (r *run) copy(ctx context.Context, v *Validator) error {
+	job, sum := r.job, r.sum
+	if _, err := r.rej.Write([]byte(rejectsHeader)); err != nil {
+		return fmt.Errorf("%w: %s: %w", ErrUploadFailed, job.Rejects, err)
+	}
+	if v == nil { // empty source
+		return nil
+	}
+	jsonl := job.Format == FormatJSONL
+	if !jsonl {
+		if err := r.write(r.sc.Record().Raw); err != nil {
+			return err
+		}
+	}
+	for r.sc.Scan() {
+		rec := r.sc.Record()
+		sum.Rows++
+		if sum.Rows&1023 == 0 {
+			if err := ctx.Err(); err != nil {
+				return fmt.Errorf("%s: stopped at line %d: %w", job.Source, rec.Line, err)
+			}
+		}
+		r.errs = v.Check(rec, r.errs[:0])
+		if len(r.errs) == 0 {
+			sum.Valid++
+			out := rec.Raw
+			if jsonl {
+				r.buf = append(v.AppendJSON(r.buf[:0], rec), '\n')
+				out = r.buf
+			}
+			if err := r.write(out); err != nil {
+				return err
+			}
+			continue
+		}
+		if err := r.reject(rec); err != nil {
+			return err
+		}
+	}
+	if err := r.sc.Err(); err != nil {
+		return fmt.Errorf("%w: %s: %w", ErrSourceRead, job.Source, err)
+	}
+	if lim := job.MaxRejectRatio; lim != nil && sum.Rows > 0 {
+		if ratio := float64(sum.Rejected) / float64(sum.Rows); ratio > *lim {
+			return fmt.Errorf("%w: %d of %d rows rejected (%.4g), above the limit %g", ErrTooManyRejects, sum.Rejected, sum.Rows, ratio, *lim)
+		}
+	}
+	return nil
+}
+
+func (r *run) write(p []byte) error {
+	if _, err := r.dst.Write(p); err != nil {
+		return fmt.Errorf("%w: %s: %w", ErrUploadFailed, r.job.Destination, err)
+	}
+	r.sum.BytesOut += int64(len(p))
+	return nil
+}
+
+// reject writes one line per error of rec to the rejects output.
+func (r *run) reject(rec *Record) error {
+	sum := r.sum
+	sum.Rejected++
+	raw := trimEOL(rec.Raw)
+	b := r.buf[:0]
+	for i, e := range r.errs {
+		if !seenCode(r.errs[:i], e.Code) {
+			sum.RejectsByCode[e.Code]++
+		}
+		b = strconv.AppendInt(b, rec.Line, 10)
+		b = append(b, ',')
+		b = strconv.AppendInt(b, rec.Num, 10)
+		b = append(b, ',')
+		b = appendCSVField(b, e.Code)
+		b = append(b, ',')
+		b = appendCSVField(b, e.Field)
+		b = append(b, ',')
+		b = appendCSVField(b, e.Message)
+		b = append(b, ',')
+		b = appendCSVField(b, raw)
+		b = append(b, '\n')
+	}
+	r.buf = b
+	if _, err := r.rej.Write(b); err != nil {
+		return fmt.Errorf("%w: %s: %w", ErrUploadFailed, r.job.Rejects, err)
+	}
+	if lim := r.job.MaxRejects; lim != nil && sum.Rejected > *lim {
+		return fmt.Errorf("%w: %d rows rejected by line %d, above the limit %d", ErrTooManyRejects, sum.Rejected, rec.Line, *lim)
+	}
+	return nil
+}
+
+func seenCode(errs []FieldError, code string) bool {
+	for _, e := range errs {
+		if e.Code == code {
+			return true
+		}
+	}
+	return false
+}
+
+// close publishes an output and records its upload facts in the summary.
+func (r *run) close(s sink, loc Location) error {
+	if err := s.Close(); err != nil {
+		return fmt.Errorf("%w: %s: %w", ErrUploadFailed, loc, err)
+	}
+	if w, ok := s.(*ObjectWriter); ok {
+		st := w.State()
+		r.sum.Retries += st.Retries
+		if s == r.dst {
+			r.sum.Parts = len(st.Parts)
+			r.sum.ETag = st.ETag
+		}
+	}
+	return nil
+}
+
+// abort discards an output; it is safe on a nil sink.
+func (r *run) abort(s sink) error {
+	if s == nil {
+		return nil
+	}
+	return s.Abort()
+}
+
+func contentType(format string) string {
+	if format == FormatJSONL {
+		return "application/x-ndjson"
+	}
+	return "text/csv"
+}
+
+// trimEOL removes a trailing LF or CRLF.
+func trimEOL(b []byte) []byte {
+	if n := len(b); n > 0 && b[n-1] == '\n' {
+		b = b[:n-1]
+		if n := len(b); n > 0 && b[n-1] == '\r' {
+			b = b[:n-1]
+		}
+	}
+	return b
+}
+
+// appendCSVField appends s as one RFC 4180 field, quoted when it holds a
+// comma, a quote, or a line break.
+func appendCSVField[T string | []byte](b []byte, s T) []byte {
+	needs := false
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c == ',' || c == '"' || c == '\n' || c == '\r' {
+			needs = true
+			break
+		}
+	}
+	if !needs {
+		return append(b, s...)
+	}
+	b = append(b, '"')
+	for i := 0; i < len(s); i++ {
+		if s[i] == '"' {
+			b = append(b, '"')
+		}
+		b = append(b, s[i])
+	}
+	return append(b, '"')
+}

@@ -1,0 +1,321 @@
+package csvstream_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/csv"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/csvstream/csvstream/csvstream"
+	"github.com/csvstream/csvstream/internal/gen"
+	"github.com/csvstream/csvstream/internal/s3test"
+)
+
+// runLocal runs a job from an in-memory source to files in a temp dir and
+// returns the summary, the error, and the two outputs.
+func runLocal(t *testing.T, input string, job csvstream.Job) (csvstream.Summary, error, string, string) {
+	t.Helper()
+	dir := t.TempDir()
+	job.Source = csvstream.Stdio
+	job.Stdin = strings.NewReader(input)
+	job.Destination = csvstream.Location{Path: filepath.Join(dir, "out.csv")}
+	sum, err := csvstream.Run(context.Background(), nil, job)
+	return sum, err, readIfExists(t, job.Destination.Path), readIfExists(t, job.Destination.Path+csvstream.RejectsSuffix)
+}
+
+func readIfExists(t *testing.T, path string) string {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return "<none>"
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+func mustSchema(t testing.TB, js string) *csvstream.Schema {
+	t.Helper()
+	s, err := csvstream.ParseSchema([]byte(js))
+	if err != nil {
+		t.Fatalf("schema: %v", err)
+	}
+	return s
+}
+
+const peopleSchema = `{"fields": [
+  {"name": "id", "type": "integer", "constraints": {"required": true, "unique": true}},
+  {"name": "name", "type": "string", "constraints": {"required": true}},
+  {"name": "age", "type": "integer", "constraints": {"minimum": 0, "maximum": 150}}
+]}`
+
+func TestRunWellFormedCopiesBytes(t *testing.T) {
+	cases := []struct{ name, input string }{
+		{"lf", "a,b\n1,2\n3,4\n"},
+		{"crlf", "a,b\r\n1,2\r\n3,4\r\n"},
+		{"no final newline", "a,b\n1,2\n3,4"},
+		{"quoted newline and comma", "a,b\n\"x\r\ny\",\"1,2\"\n"},
+		{"bom", "\xef\xbb\xbfa,b\n1,2\n"},
+		{"header only", "a,b\n"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			sum, err, out, rej := runLocal(t, tc.input, csvstream.Job{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if out != tc.input {
+				t.Errorf("output %q, want the input %q", out, tc.input)
+			}
+			if rej != "line,record,error,field,message,raw\n" {
+				t.Errorf("rejects %q, want the header only", rej)
+			}
+			if sum.Rows != sum.Valid || sum.Rejected != 0 || sum.BytesIn != int64(len(tc.input)) || sum.BytesOut != int64(len(tc.input)) {
+				t.Errorf("summary %+v does not match a full copy of %d bytes", sum, len(tc.input))
+			}
+		})
+	}
+}
+
+func TestRunRejectsAndReconciles(t *testing.T) {
+	input := "id,name,age\n" +
+		"1,Ann,30\n" +
+		"2,,abc\n" + // two errors: name required, age not an integer
+		"1,Bob,40\n" + // repeats id 1
+		"3,\"Cy, \"\"the\"\" third\",20,extra\n" +
+		"4,Dee,22\n"
+	sum, err, out, rej := runLocal(t, input, csvstream.Job{Schema: mustSchema(t, peopleSchema)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := "id,name,age\n1,Ann,30\n4,Dee,22\n"; out != want {
+		t.Errorf("output %q, want %q", out, want)
+	}
+	recs, err := csv.NewReader(strings.NewReader(rej)).ReadAll()
+	if err != nil {
+		t.Fatalf("rejects are not valid CSV: %v\n%s", err, rej)
+	}
+	type row struct{ line, record, code, field, raw string }
+	want := []row{
+		{"line", "record", "error", "field", "raw"},
+		{"3", "2", "constraint-error", "name", "2,,abc"},
+		{"3", "2", "type-error", "age", "2,,abc"},
+		{"4", "3", "unique-error", "id", "1,Bob,40"},
+		{"5", "4", "extra-cell", "", `3,"Cy, ""the"" third",20,extra`},
+	}
+	if len(recs) != len(want) {
+		t.Fatalf("rejects have %d lines, want %d:\n%s", len(recs), len(want), rej)
+	}
+	for i, w := range want {
+		got := row{recs[i][0], recs[i][1], recs[i][2], recs[i][3], recs[i][5]}
+		if got != w {
+			t.Errorf("rejects line %d = %+v, want %+v", i, got, w)
+		}
+		if i > 0 && recs[i][4] == "" {
+			t.Errorf("rejects line %d has no message", i)
+		}
+	}
+	if sum.Rows != 5 || sum.Valid != 2 || sum.Rejected != 3 || sum.Rows != sum.Valid+sum.Rejected {
+		t.Errorf("summary counts %+v, want rows 5 = valid 2 + rejected 3", sum)
+	}
+	wantCodes := map[string]int64{"constraint-error": 1, "type-error": 1, "unique-error": 1, "extra-cell": 1}
+	if len(sum.RejectsByCode) != len(wantCodes) {
+		t.Errorf("rejects by code %v, want %v", sum.RejectsByCode, wantCodes)
+	}
+	for c, n := range wantCodes {
+		if sum.RejectsByCode[c] != n {
+			t.Errorf("rejects by code %v, want %v", sum.RejectsByCode, wantCodes)
+		}
+	}
+}
+
+func TestRunLargeGeneratedFileReconciles(t *testing.T) {
+	var src bytes.Buffer
+	counts, err := gen.Orders(&src, gen.Options{Rows: 200_000, InvalidEvery: 97, Seed: 7})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum, err, out, rej := runLocal(t, src.String(), csvstream.Job{Schema: mustSchema(t, gen.Schema)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sum.Rows != int64(counts.Rows) || sum.Valid != int64(counts.Valid) || sum.Rejected != int64(counts.Invalid) {
+		t.Fatalf("summary rows/valid/rejected = %d/%d/%d, generator wrote %d/%d/%d",
+			sum.Rows, sum.Valid, sum.Rejected, counts.Rows, counts.Valid, counts.Invalid)
+	}
+	for code, n := range counts.ByCode {
+		if sum.RejectsByCode[code] != int64(n) {
+			t.Errorf("%s: %d rejected, generator made %d", code, sum.RejectsByCode[code], n)
+		}
+	}
+	if len(sum.RejectsByCode) != len(counts.ByCode) {
+		t.Errorf("rejects by code %v, generator made %v", sum.RejectsByCode, counts.ByCode)
+	}
+	// Every valid record is in the output and nothing else: the output
+	// re-validates with no rejects, and its rows plus the rejects make up the input.
+	again, err, _, _ := runLocal(t, out, csvstream.Job{Schema: mustSchema(t, gen.Schema)})
+	if err != nil || again.Rejected != 0 || again.Rows != sum.Valid {
+		t.Fatalf("output re-validated: %+v, %v; want %d valid rows", again, err, sum.Valid)
+	}
+	rejRecs, err := csv.NewReader(strings.NewReader(rej)).ReadAll()
+	if err != nil {
+		t.Fatalf("rejects are not valid CSV: %v", err)
+	}
+	if len(rejRecs)-1 < counts.Invalid {
+		t.Fatalf("rejects have %d lines for %d invalid rows", len(rejRecs)-1, counts.Invalid)
+	}
+	if int64(len(out)) != sum.BytesOut || int64(src.Len()) != sum.BytesIn {
+		t.Errorf("bytes in/out %d/%d, want %d/%d", sum.BytesIn, sum.BytesOut, src.Len(), len(out))
+	}
+}
+
+func TestRunRejectLimits(t *testing.T) {
+	input := "id,name,age\n1,a,1\nx,b,2\ny,c,3\n4,d,4\n"
+	one, half, tenth := int64(1), 0.5, 0.1
+	cases := []struct {
+		name     string
+		job      csvstream.Job
+		wantFail bool
+	}{
+		{"count not reached", csvstream.Job{MaxRejects: new(int64(2))}, false},
+		{"count passed", csvstream.Job{MaxRejects: &one}, true},
+		{"ratio not reached", csvstream.Job{MaxRejectRatio: &half}, false},
+		{"ratio passed", csvstream.Job{MaxRejectRatio: &tenth}, true},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			tc.job.Schema = mustSchema(t, peopleSchema)
+			sum, err, out, rej := runLocal(t, input, tc.job)
+			if !tc.wantFail {
+				if err != nil || sum.Rejected != 2 {
+					t.Fatalf("err %v, rejected %d; want success with 2 rejects", err, sum.Rejected)
+				}
+				return
+			}
+			if !errors.Is(err, csvstream.ErrTooManyRejects) {
+				t.Fatalf("err %v, want ErrTooManyRejects", err)
+			}
+			if out != "<none>" {
+				t.Errorf("a failed job published output %q", out)
+			}
+			if !strings.Contains(rej, "x,b,2") {
+				t.Errorf("rejects %q should keep the rows that stopped the job", rej)
+			}
+		})
+	}
+}
+
+func TestRunJSONLines(t *testing.T) {
+	input := "id,name,age\n1,\"Ann \"\"A\"\"\",30\n2,Bob,\n"
+	sum, err, out, _ := runLocal(t, input, csvstream.Job{Schema: mustSchema(t, peopleSchema), Format: csvstream.FormatJSONL})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := `{"id":1,"name":"Ann \"A\"","age":30}` + "\n" + `{"id":2,"name":"Bob","age":null}` + "\n"
+	if out != want {
+		t.Errorf("jsonl output\n%s\nwant\n%s", out, want)
+	}
+	if sum.Valid != 2 || sum.BytesOut != int64(len(want)) {
+		t.Errorf("summary %+v", sum)
+	}
+}
+
+func TestRunEmptySource(t *testing.T) {
+	sum, err, out, _ := runLocal(t, "", csvstream.Job{})
+	if err != nil || out != "" || sum.Rows != 0 {
+		t.Fatalf("no schema: err %v, output %q, rows %d; want an empty output", err, out, sum.Rows)
+	}
+	_, err, out, _ = runLocal(t, "", csvstream.Job{Schema: mustSchema(t, peopleSchema)})
+	var he *csvstream.HeaderError
+	if !errors.As(err, &he) || out != "<none>" {
+		t.Fatalf("with a schema: err %v, output %q; want a HeaderError and no output", err, out)
+	}
+}
+
+func TestRunHeaderMismatchFailsAtOnce(t *testing.T) {
+	_, err, out, _ := runLocal(t, "id,full_name,age\n1,a,2\n", csvstream.Job{Schema: mustSchema(t, peopleSchema)})
+	var he *csvstream.HeaderError
+	if !errors.As(err, &he) {
+		t.Fatalf("err %v, want a HeaderError", err)
+	}
+	if !strings.Contains(err.Error(), "full_name") || !strings.Contains(err.Error(), "name") {
+		t.Errorf("error %q should name the differing columns", err)
+	}
+	if out != "<none>" {
+		t.Errorf("output %q published despite the header mismatch", out)
+	}
+}
+
+func TestRunInvalidJob(t *testing.T) {
+	cases := []struct {
+		name string
+		job  csvstream.Job
+	}{
+		{"no source", csvstream.Job{Destination: csvstream.Location{Path: "x"}}},
+		{"no destination", csvstream.Job{Source: csvstream.Location{Path: "x"}}},
+		{"bad format", csvstream.Job{Source: csvstream.Location{Path: "x"}, Destination: csvstream.Location{Path: "y"}, Format: "xml"}},
+		{"stdout with default rejects", csvstream.Job{Source: csvstream.Location{Path: "x"}, Destination: csvstream.Stdio}},
+		{"rejects onto destination", csvstream.Job{Source: csvstream.Location{Path: "x"}, Destination: csvstream.Location{Path: "y"}, Rejects: csvstream.Location{Path: "y"}}},
+		{"negative ratio", csvstream.Job{Source: csvstream.Location{Path: "x"}, Destination: csvstream.Location{Path: "y"}, MaxRejectRatio: new(-0.5)}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			if _, err := csvstream.Run(context.Background(), nil, tc.job); !errors.Is(err, csvstream.ErrInvalidJob) {
+				t.Fatalf("err %v, want ErrInvalidJob", err)
+			}
+		})
+	}
+}
+
+func TestRunS3ToS3(t *testing.T) {
+	srv := s3test.Start(t)
+	bucket := srv.Bucket(t, "job")
+	input := "\xef\xbb\xbfid;name;age\r\n1;\"A;\r\nB\";3\r\n2;x;-1\r\n3;C;4\r\n"
+	srv.Put(t, bucket, "in/people.csv", []byte(input))
+	srv.Put(t, bucket, "schemas/people.json", []byte(peopleSchema))
+	client := srv.Client(csvstream.ClientOptions)
+	ctx := context.Background()
+	schema, err := csvstream.LoadSchema(ctx, client, csvstream.Location{Bucket: bucket, Key: "schemas/people.json"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum, err := csvstream.Run(ctx, client, csvstream.Job{
+		Source:      csvstream.Location{Bucket: bucket, Key: "in/people.csv"},
+		Destination: csvstream.Location{Bucket: bucket, Key: "out/people.csv"},
+		Schema:      schema,
+		Scan:        csvstream.ScanOptions{Comma: ';'},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := string(srv.Get(t, bucket, "out/people.csv")), "\xef\xbb\xbfid;name;age\r\n1;\"A;\r\nB\";3\r\n3;C;4\r\n"; got != want {
+		t.Errorf("output %q, want %q", got, want)
+	}
+	rej := string(srv.Get(t, bucket, "out/people.csv.rejects.csv"))
+	if !strings.Contains(rej, "4,2,constraint-error,age,") {
+		t.Errorf("rejects %q should report line 4, record 2, age", rej)
+	}
+	if sum.Rows != 3 || sum.Valid != 2 || sum.Rejected != 1 || sum.ETag == "" || sum.Destination != "s3://"+bucket+"/out/people.csv" {
+		t.Errorf("summary %+v", sum)
+	}
+	if ups := srv.Uploads(t, bucket); len(ups) != 0 {
+		t.Errorf("%d multipart uploads left behind", len(ups))
+	}
+}
+
+func TestRunMissingSource(t *testing.T) {
+	srv := s3test.Start(t)
+	bucket := srv.Bucket(t, "missing")
+	_, err := csvstream.Run(context.Background(), srv.Client(csvstream.ClientOptions), csvstream.Job{
+		Source:      csvstream.Location{Bucket: bucket, Key: "nope.csv"},
+		Destination: csvstream.Location{Bucket: bucket, Key: "out.csv"},
+	})
+	if !errors.Is(err, csvstream.ErrSourceNotFound) || !strings.Contains(err.Error(), "nope.csv") {
+		t.Fatalf("err %v, want ErrSourceNotFound naming the key", err)
+	}
+}

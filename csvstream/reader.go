@@ -1,0 +1,455 @@
+package csvstream
+
+import (
+	"context"
+	"crypto/sha1"
+	"crypto/sha256"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"hash"
+	"hash/crc32"
+	"hash/crc64"
+	"io"
+	"math/rand/v2"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/s3/types"
+)
+
+// Errors an ObjectReader wraps so callers can tell them apart with errors.Is.
+var (
+	// ErrSourceNotFound marks a source object (or its bucket) that does not
+	// exist: S3 answered NoSuchKey, NotFound or 404.
+	ErrSourceNotFound = errors.New("source object not found")
+	// ErrSourceChanged marks a source object that was replaced or deleted
+	// while it was being read, so the bytes already read cannot be continued.
+	ErrSourceChanged = errors.New("source object changed while being read")
+)
+
+// Defaults for the zero ReaderOptions.
+const (
+	defaultReadAttempts = 5
+	defaultReadBackoff  = 200 * time.Millisecond
+	maxReadBackoff      = 5 * time.Second
+)
+
+// ReaderOptions configures an ObjectReader. The zero value works.
+type ReaderOptions struct {
+	// Attempts is how many times the body is reopened after it breaks before
+	// the read fails. The count starts again once a reopened body yields
+	// bytes. Zero means 5.
+	Attempts int
+	// Backoff is the wait before the first reopen; it doubles, with jitter,
+	// on each further attempt, up to 5s. Zero means 200ms.
+	Backoff time.Duration
+}
+
+// ObjectReader streams an S3 object. When the response body breaks part
+// way (a reset connection, an unexpected EOF, a body shorter than its
+// Content-Length), it reopens the object at the next unread byte with a
+// ranged GET pinned to the first response's ETag, so a replaced object is
+// reported with ErrSourceChanged rather than silently mixed in.
+//
+// It keeps no buffer of its own: each Read reads straight into the
+// caller's slice. When the first response carries a full-object checksum
+// (CRC32, CRC32C, CRC64NVME, SHA1 or SHA256), the reader checks every byte
+// it returned against it at the end, across any resumes.
+//
+// An ObjectReader is not safe for concurrent use.
+type ObjectReader struct {
+	ctx    context.Context
+	api    GetObjectAPI
+	bucket string
+	key    string
+	opt    ReaderOptions
+
+	size int64  // from the first response; -1 if unknown
+	etag string // from the first response
+
+	body    io.ReadCloser // nil between a break and the reopen
+	offset  int64         // bytes returned to the caller so far
+	resumes int           // successful reopens
+	fails   int           // reopen attempts since the last progress
+	broke   error         // why the body was last dropped
+
+	sum     hash.Hash // running checksum of the returned bytes, or nil
+	sumAlg  string
+	sumWant string
+
+	err error // sticky: io.EOF or the error that ended the read
+}
+
+// NewObjectReader opens s3://bucket/key with a first GET, so a missing
+// object or a denied request is reported here rather than on the first
+// Read. ctx governs this GET and every later Read and reopen.
+func NewObjectReader(ctx context.Context, api GetObjectAPI, bucket, key string, opt ReaderOptions) (*ObjectReader, error) {
+	if api == nil {
+		return nil, fmt.Errorf("read s3://%s/%s: no S3 client", bucket, key)
+	}
+	if bucket == "" || key == "" {
+		return nil, fmt.Errorf("read s3://%s/%s: bucket and key must not be empty", bucket, key)
+	}
+	if opt.Attempts <= 0 {
+		opt.Attempts = defaultReadAttempts
+	}
+	if opt.Backoff <= 0 {
+		opt.Backoff = defaultReadBackoff
+	}
+	r := &ObjectReader{ctx: ctx, api: api, bucket: bucket, key: key, opt: opt, size: -1}
+
+	// Ask for the object's stored checksum. The SDK then validates the body
+	// when it is read whole in one response, and the reader validates the
+	// bytes it returns when the body had to be resumed.
+	out, err := api.GetObject(ctx, &s3.GetObjectInput{
+		Bucket:       aws.String(bucket),
+		Key:          aws.String(key),
+		ChecksumMode: types.ChecksumModeEnabled,
+	})
+	if err != nil {
+		if isNotFound(err) {
+			return nil, fmt.Errorf("get %s: %w: %w", r.name(), ErrSourceNotFound, err)
+		}
+		return nil, fmt.Errorf("get %s: %w", r.name(), err)
+	}
+	if out.Body == nil {
+		return nil, fmt.Errorf("get %s: response has no body", r.name())
+	}
+	r.body = out.Body
+	if out.ContentLength != nil && *out.ContentLength >= 0 {
+		r.size = *out.ContentLength
+	}
+	r.etag = aws.ToString(out.ETag)
+	r.sumAlg, r.sumWant, r.sum = fullChecksum(out)
+	return r, nil
+}
+
+// Size returns the object's size from the first response's Content-Length,
+// or -1 if the response did not give one.
+func (r *ObjectReader) Size() int64 { return r.size }
+
+// ETag returns the object's ETag from the first response. Every resumed
+// read is pinned to it.
+func (r *ObjectReader) ETag() string { return r.etag }
+
+// Resumes returns how many times the body was reopened after it broke.
+func (r *ObjectReader) Resumes() int { return r.resumes }
+
+// Read reads up to len(p) bytes of the object into p. A broken body is
+// reopened transparently; Read fails only when the reopens are exhausted,
+// the object changed, the context ends, or the bytes fail their checksum.
+func (r *ObjectReader) Read(p []byte) (int, error) {
+	if r.err != nil {
+		return 0, r.err
+	}
+	if len(p) == 0 {
+		return 0, nil
+	}
+	for {
+		if err := r.ctx.Err(); err != nil {
+			return 0, r.fail(r.errorf("read", err))
+		}
+		if r.body == nil {
+			if err := r.reopen(); err != nil {
+				return 0, r.fail(err)
+			}
+		}
+		n, err := r.body.Read(p)
+		if n > 0 {
+			r.offset += int64(n)
+			r.fails = 0
+			if r.sum != nil {
+				r.sum.Write(p[:n])
+			}
+		}
+		if err == nil {
+			return n, nil
+		}
+		if err == io.EOF && (r.size < 0 || r.offset >= r.size) {
+			return n, r.finish()
+		}
+
+		// The body broke, or ended early.
+		r.closeBody()
+		if err == io.EOF {
+			err = fmt.Errorf("body ended after %d of %d bytes: %w", r.offset, r.size, io.ErrUnexpectedEOF)
+		}
+		if cerr := r.ctx.Err(); cerr != nil {
+			return n, r.fail(r.errorf("read", cerr))
+		}
+		if r.size >= 0 && r.offset >= r.size {
+			// Every byte arrived but the body still failed, as when the
+			// SDK's checksum check does: there is nothing left to re-fetch.
+			return n, r.fail(r.errorf("read", err))
+		}
+		r.broke = err
+		if n > 0 {
+			return n, nil // reopen on the next Read
+		}
+	}
+}
+
+// Close closes the current response body. Reads after Close fail.
+func (r *ObjectReader) Close() error {
+	if r.err == nil {
+		r.err = fmt.Errorf("read %s: reader is closed", r.name())
+	}
+	if r.body == nil {
+		return nil
+	}
+	err := r.body.Close()
+	r.body = nil
+	if err != nil {
+		return fmt.Errorf("close %s: %w", r.name(), err)
+	}
+	return nil
+}
+
+// finish ends a complete read: it checks the length and the checksum and
+// makes io.EOF sticky.
+func (r *ObjectReader) finish() error {
+	r.closeBody()
+	if r.size >= 0 && r.offset > r.size {
+		return r.fail(r.errorf("read", fmt.Errorf("body is longer than its Content-Length %d", r.size)))
+	}
+	if r.sum != nil {
+		got := base64.StdEncoding.EncodeToString(r.sum.Sum(nil))
+		if got != r.sumWant {
+			return r.fail(r.errorf("read", fmt.Errorf("%s checksum mismatch after %d resumes: object has %s, bytes read give %s",
+				r.sumAlg, r.resumes, r.sumWant, got)))
+		}
+	}
+	r.err = io.EOF
+	return io.EOF
+}
+
+// reopen fetches the rest of the object, from r.offset, with a ranged GET
+// pinned to the first ETag. It waits before each attempt and gives up after
+// opt.Attempts attempts without progress.
+func (r *ObjectReader) reopen() error {
+	if r.etag == "" {
+		return r.errorf("resume", fmt.Errorf("the first response had no ETag to pin the object to: %w", r.broke))
+	}
+	for {
+		if r.fails >= r.opt.Attempts {
+			return r.errorf("read", fmt.Errorf("gave up after %d attempts to reopen: %w", r.fails, r.broke))
+		}
+		r.fails++
+		if err := r.sleep(r.fails); err != nil {
+			return r.errorf("resume", err)
+		}
+		body, err := r.get()
+		if err == nil {
+			r.body = body
+			r.resumes++
+			return nil
+		}
+		if cerr := r.ctx.Err(); cerr != nil {
+			return r.errorf("resume", cerr)
+		}
+		if errors.Is(err, ErrSourceChanged) || permanent(err) {
+			return r.errorf("resume", err)
+		}
+		r.broke = err
+	}
+}
+
+// get sends one ranged GET for the bytes from r.offset and checks that the
+// answer is that range of the same object.
+func (r *ObjectReader) get() (io.ReadCloser, error) {
+	rng := "bytes=" + strconv.FormatInt(r.offset, 10) + "-"
+	out, err := r.api.GetObject(r.ctx, &s3.GetObjectInput{
+		Bucket:  aws.String(r.bucket),
+		Key:     aws.String(r.key),
+		Range:   aws.String(rng),
+		IfMatch: aws.String(r.etag),
+	}, noRangeChecksum)
+	if err != nil {
+		switch {
+		case isPreconditionFailed(err):
+			return nil, fmt.Errorf("%w: it no longer has ETag %s: %w", ErrSourceChanged, r.etag, err)
+		case isNotFound(err):
+			return nil, fmt.Errorf("%w: it was deleted: %w", ErrSourceChanged, err)
+		}
+		return nil, fmt.Errorf("GET %s: %w", rng, err)
+	}
+	if out.Body == nil {
+		return nil, fmt.Errorf("GET %s: response has no body", rng)
+	}
+	if etag := aws.ToString(out.ETag); etag != "" && etag != r.etag {
+		out.Body.Close()
+		return nil, fmt.Errorf("%w: ETag is now %s, was %s", ErrSourceChanged, etag, r.etag)
+	}
+	start, total, ok := parseContentRange(aws.ToString(out.ContentRange))
+	if !ok || start != r.offset || (r.size >= 0 && total >= 0 && total != r.size) {
+		out.Body.Close()
+		return nil, &permanentError{fmt.Errorf("GET %s: answered with Content-Range %q", rng, aws.ToString(out.ContentRange))}
+	}
+	return out.Body, nil
+}
+
+// noRangeChecksum turns off response checksum validation for a resumed,
+// ranged GET. S3 has no checksum for an arbitrary range (it sends none), and
+// a server that sent the full object's checksum would make the SDK fail the
+// range at its end; the reader checks the whole object itself instead.
+func noRangeChecksum(o *s3.Options) {
+	o.ResponseChecksumValidation = aws.ResponseChecksumValidationWhenRequired
+}
+
+// sleep waits before reopen attempt n (1-based): opt.Backoff doubled for
+// each earlier attempt, capped at maxReadBackoff, less up to half of it at
+// random, so that many readers do not retry in step.
+func (r *ObjectReader) sleep(n int) error {
+	d := r.opt.Backoff
+	for i := 1; i < n && d < maxReadBackoff; i++ {
+		d *= 2
+	}
+	d = min(d, maxReadBackoff)
+	d -= time.Duration(rand.Int64N(int64(d)/2 + 1))
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-r.ctx.Done():
+		return r.ctx.Err()
+	}
+}
+
+func (r *ObjectReader) closeBody() {
+	if r.body != nil {
+		r.body.Close()
+		r.body = nil
+	}
+}
+
+func (r *ObjectReader) fail(err error) error {
+	r.closeBody()
+	r.err = err
+	return err
+}
+
+func (r *ObjectReader) name() string { return "s3://" + r.bucket + "/" + r.key }
+
+func (r *ObjectReader) errorf(op string, err error) error {
+	return fmt.Errorf("%s %s at offset %d: %w", op, r.name(), r.offset, err)
+}
+
+// permanentError marks a reopen failure that another attempt cannot fix.
+type permanentError struct{ err error }
+
+func (e *permanentError) Error() string { return e.err.Error() }
+func (e *permanentError) Unwrap() error { return e.err }
+
+// permanent reports whether a failed reopen should not be retried: a
+// client error such as AccessDenied or InvalidRange, as opposed to a
+// throttle, a timeout, a server error or a broken connection.
+func permanent(err error) bool {
+	var pe *permanentError
+	if errors.As(err, &pe) {
+		return true
+	}
+	switch status := httpStatus(err); {
+	case status == http.StatusRequestTimeout, status == http.StatusTooManyRequests:
+		return false
+	case status >= 400 && status < 500:
+		return true
+	}
+	return false
+}
+
+func isNotFound(err error) bool {
+	switch errorCode(err) {
+	case "NoSuchKey", "NotFound", "NoSuchBucket":
+		return true
+	}
+	return httpStatus(err) == http.StatusNotFound
+}
+
+func isPreconditionFailed(err error) bool {
+	return errorCode(err) == "PreconditionFailed" || httpStatus(err) == http.StatusPreconditionFailed
+}
+
+// errorCode returns the S3 error code in err, such as "NoSuchKey", or "".
+func errorCode(err error) string {
+	var ae interface{ ErrorCode() string }
+	if errors.As(err, &ae) {
+		return ae.ErrorCode()
+	}
+	return ""
+}
+
+// httpStatus returns the HTTP status code of the response behind err, or 0.
+func httpStatus(err error) int {
+	var he interface{ HTTPStatusCode() int }
+	if errors.As(err, &he) {
+		return he.HTTPStatusCode()
+	}
+	return 0
+}
+
+// parseContentRange parses "bytes start-end/total"; total is -1 for "*".
+func parseContentRange(s string) (start, total int64, ok bool) {
+	rest, found := strings.CutPrefix(s, "bytes ")
+	if !found {
+		return 0, 0, false
+	}
+	span, size, found := strings.Cut(rest, "/")
+	if !found {
+		return 0, 0, false
+	}
+	first, _, found := strings.Cut(span, "-")
+	if !found {
+		return 0, 0, false
+	}
+	start, err := strconv.ParseInt(first, 10, 64)
+	if err != nil || start < 0 {
+		return 0, 0, false
+	}
+	if size == "*" {
+		return start, -1, true
+	}
+	total, err = strconv.ParseInt(size, 10, 64)
+	if err != nil || total < 0 {
+		return 0, 0, false
+	}
+	return start, total, true
+}
+
+// crc64NVME is the CRC-64/NVME polynomial, bit-reversed as crc64.MakeTable
+// wants it.
+const crc64NVME = 0x9a6c9329ac4bc9b5
+
+// fullChecksum picks the cheapest full-object checksum the response carries
+// and returns its algorithm, its base64 value and a hash to compute it, or
+// a nil hash when there is none. Composite checksums of multipart objects
+// ("value-N") cover parts, not the object, and are skipped.
+func fullChecksum(out *s3.GetObjectOutput) (alg, want string, h hash.Hash) {
+	if out.ChecksumType == types.ChecksumTypeComposite {
+		return "", "", nil
+	}
+	candidates := []struct {
+		alg   string
+		value *string
+		hash  func() hash.Hash
+	}{
+		{"CRC32C", out.ChecksumCRC32C, func() hash.Hash { return crc32.New(crc32.MakeTable(crc32.Castagnoli)) }},
+		{"CRC32", out.ChecksumCRC32, func() hash.Hash { return crc32.NewIEEE() }},
+		{"CRC64NVME", out.ChecksumCRC64NVME, func() hash.Hash { return crc64.New(crc64.MakeTable(crc64NVME)) }},
+		{"SHA1", out.ChecksumSHA1, sha1.New},
+		{"SHA256", out.ChecksumSHA256, sha256.New},
+	}
+	for _, c := range candidates {
+		v := aws.ToString(c.value)
+		if v == "" || strings.Contains(v, "-") {
+			continue
+		}
+		return c.alg, v, c.hash()
+	}
+	return "", "", nil
+}

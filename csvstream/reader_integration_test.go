@@ -1,0 +1,244 @@
+package csvstream_test
+
+import (
+	"bytes"
+	"compress/gzip"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/s3/types"
+
+	"github.com/csvstream/csvstream/csvstream"
+	"github.com/csvstream/csvstream/internal/faultproxy"
+	"github.com/csvstream/csvstream/internal/s3test"
+)
+
+// csvData returns n bytes of CSV-like lines that vary, so a byte read from
+// the wrong offset shows.
+func csvData(n int) []byte {
+	rng := rand.New(rand.NewPCG(1, 2))
+	var b bytes.Buffer
+	for i := 0; b.Len() < n; i++ {
+		fmt.Fprintf(&b, "%d,%x,%d.%02d\n", i, rng.Uint64(), rng.IntN(100000), rng.IntN(100))
+	}
+	return b.Bytes()[:n]
+}
+
+// proxiedClient returns a client that reaches srv through a new fault proxy,
+// with the SDK's default response checksum validation (as a client from
+// the default configuration has) and csvstream's options.
+func proxiedClient(t *testing.T, srv *s3test.Server) (*s3.Client, *faultproxy.Proxy) {
+	p := faultproxy.New(t, srv.Endpoint)
+	return s3test.ClientFor(p.URL, csvstream.ClientOptions, func(o *s3.Options) {
+		o.ResponseChecksumValidation = aws.ResponseChecksumValidationWhenSupported
+	}), p
+}
+
+func TestObjectReaderResumesS3(t *testing.T) {
+	srv := s3test.Start(t)
+	bucket := srv.Bucket(t, "reader")
+	data := csvData(5 << 20)
+	tests := []struct {
+		name string
+		alg  types.ChecksumAlgorithm
+	}{
+		{"default checksum", ""},
+		{"CRC32", types.ChecksumAlgorithmCrc32},
+		{"CRC32C", types.ChecksumAlgorithmCrc32c},
+		{"CRC64NVME", types.ChecksumAlgorithmCrc64nvme},
+		{"SHA1", types.ChecksumAlgorithmSha1},
+		{"SHA256", types.ChecksumAlgorithmSha256},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+			defer cancel()
+			key := "in/" + strings.ReplaceAll(strings.ToLower(tt.name), " ", "-") + ".csv"
+			_, err := srv.Client().PutObject(ctx, &s3.PutObjectInput{
+				Bucket: aws.String(bucket), Key: aws.String(key), Body: bytes.NewReader(data),
+				ChecksumAlgorithm: tt.alg,
+			})
+			if err != nil {
+				t.Fatalf("put s3://%s/%s: %v", bucket, key, err)
+			}
+			if tt.alg != "" {
+				// The first response must carry the full-object checksum the
+				// reader checks the resumed bytes against.
+				head, err := srv.Client().HeadObject(ctx, &s3.HeadObjectInput{
+					Bucket: aws.String(bucket), Key: aws.String(key), ChecksumMode: types.ChecksumModeEnabled,
+				})
+				if err != nil {
+					t.Fatalf("head: %v", err)
+				}
+				if head.ChecksumType != types.ChecksumTypeFullObject {
+					t.Fatalf("stored checksum type %q; want %q", head.ChecksumType, types.ChecksumTypeFullObject)
+				}
+			}
+
+			client, p := proxiedClient(t, srv)
+			p.Inject(faultproxy.Fault{Kind: faultproxy.CutResponse, After: 1 << 20, Times: 2, Match: faultproxy.IsGet(key)})
+			r, err := csvstream.NewObjectReader(ctx, client, bucket, key, csvstream.ReaderOptions{Backoff: 10 * time.Millisecond})
+			if err != nil {
+				t.Fatalf("NewObjectReader: %v", err)
+			}
+			defer r.Close()
+			if r.Size() != int64(len(data)) || r.ETag() == "" {
+				t.Errorf("Size, ETag = %d, %q; want %d and an ETag", r.Size(), r.ETag(), len(data))
+			}
+			got, err := io.ReadAll(r)
+			if err != nil {
+				t.Fatalf("read: %v", err)
+			}
+			if !bytes.Equal(got, data) {
+				t.Fatalf("read %d bytes that differ from the %d put", len(got), len(data))
+			}
+			if r.Resumes() != 2 {
+				t.Errorf("Resumes() = %d; want 2", r.Resumes())
+			}
+			if n := p.Fired(faultproxy.CutResponse); n != 2 {
+				t.Errorf("%d responses cut; want 2", n)
+			}
+			if reqs := p.Requests(); len(reqs) != 3 {
+				t.Errorf("requests %q; want 3 GETs", reqs)
+			}
+		})
+	}
+}
+
+func TestObjectReaderStoredGzipS3(t *testing.T) {
+	// An object stored gzip-encoded is read as its stored bytes, so the
+	// offsets of resumed ranges match the bytes already returned.
+	srv := s3test.Start(t)
+	bucket := srv.Bucket(t, "reader")
+	var zipped bytes.Buffer
+	zw := gzip.NewWriter(&zipped)
+	zw.Write(csvData(4 << 20))
+	zw.Close()
+	data := zipped.Bytes()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	_, err := srv.Client().PutObject(ctx, &s3.PutObjectInput{
+		Bucket: aws.String(bucket), Key: aws.String("in.csv.gz"), Body: bytes.NewReader(data),
+		ContentEncoding: aws.String("gzip"), ContentType: aws.String("text/csv"),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	client, p := proxiedClient(t, srv)
+	p.Inject(faultproxy.Fault{Kind: faultproxy.CutResponse, After: int64(len(data) / 3), Match: faultproxy.IsGet("in.csv.gz")})
+	r, err := csvstream.NewObjectReader(ctx, client, bucket, "in.csv.gz", csvstream.ReaderOptions{Backoff: 10 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	got, err := io.ReadAll(r)
+	if err != nil {
+		t.Fatalf("read: %v", err)
+	}
+	if !bytes.Equal(got, data) || r.Size() != int64(len(data)) {
+		t.Fatalf("read %d bytes (Size %d); want the %d stored bytes", len(got), r.Size(), len(data))
+	}
+	if r.Resumes() != 1 || p.Fired(faultproxy.CutResponse) != 1 {
+		t.Errorf("Resumes() = %d, cuts = %d; want 1, 1", r.Resumes(), p.Fired(faultproxy.CutResponse))
+	}
+}
+
+func TestObjectReaderSourceChangedS3(t *testing.T) {
+	srv := s3test.Start(t)
+	bucket := srv.Bucket(t, "reader")
+	const key = "in/data.csv"
+	data := csvData(2 << 20)
+	srv.Put(t, bucket, key, data)
+
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	client, p := proxiedClient(t, srv)
+	const cut = 256 << 10
+	p.Inject(faultproxy.Fault{Kind: faultproxy.CutResponse, After: cut, Match: faultproxy.IsGet(key)})
+	r, err := csvstream.NewObjectReader(ctx, client, bucket, key, csvstream.ReaderOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	// Read exactly the bytes before the cut: the reader has not yet seen the
+	// break, so it resumes on the next Read, after the object is replaced.
+	head := make([]byte, cut)
+	if _, err := io.ReadFull(r, head); err != nil {
+		t.Fatalf("read the first %d bytes: %v", cut, err)
+	}
+	if !bytes.Equal(head, data[:cut]) {
+		t.Fatal("the first bytes differ from the object")
+	}
+	srv.Put(t, bucket, key, csvData(2<<20+1))
+
+	_, err = io.Copy(io.Discard, r)
+	if !errors.Is(err, csvstream.ErrSourceChanged) {
+		t.Fatalf("read after replacement: %v; want ErrSourceChanged", err)
+	}
+	for _, want := range []string{"s3://" + bucket + "/" + key, fmt.Sprintf("offset %d", cut), r.ETag()} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error %q does not contain %q", err, want)
+		}
+	}
+	if p.Fired(faultproxy.CutResponse) != 1 {
+		t.Errorf("cuts = %d; want 1", p.Fired(faultproxy.CutResponse))
+	}
+}
+
+func TestObjectReaderNotFoundS3(t *testing.T) {
+	srv := s3test.Start(t)
+	bucket := srv.Bucket(t, "reader")
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	tests := []struct{ bucket, key string }{
+		{bucket, "no/such.csv"},
+		{bucket + "-missing", "data.csv"},
+	}
+	for _, tt := range tests {
+		_, err := csvstream.NewObjectReader(ctx, srv.Client(csvstream.ClientOptions), tt.bucket, tt.key, csvstream.ReaderOptions{})
+		if !errors.Is(err, csvstream.ErrSourceNotFound) {
+			t.Errorf("s3://%s/%s: %v; want ErrSourceNotFound", tt.bucket, tt.key, err)
+			continue
+		}
+		if want := "s3://" + tt.bucket + "/" + tt.key; !strings.Contains(err.Error(), want) {
+			t.Errorf("error %q does not contain %q", err, want)
+		}
+	}
+}
+
+func TestObjectReaderCancelS3(t *testing.T) {
+	srv := s3test.Start(t)
+	bucket := srv.Bucket(t, "reader")
+	data := csvData(4 << 20)
+	srv.Put(t, bucket, "data.csv", data)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	r, err := csvstream.NewObjectReader(ctx, srv.Client(csvstream.ClientOptions), bucket, "data.csv", csvstream.ReaderOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	if _, err := io.ReadFull(r, make([]byte, 1<<20)); err != nil {
+		t.Fatal(err)
+	}
+	cancel()
+	start := time.Now()
+	_, err = io.Copy(io.Discard, r)
+	if !errors.Is(err, context.Canceled) {
+		t.Errorf("read after cancel: %v; want context.Canceled", err)
+	}
+	if d := time.Since(start); d > 5*time.Second {
+		t.Errorf("read took %v to end after cancel", d)
+	}
+	if r.Resumes() != 0 {
+		t.Errorf("Resumes() = %d after cancel; want 0", r.Resumes())
+	}
+}

@@ -1,0 +1,477 @@
+package csvstream
+
+import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"hash/crc32"
+	"hash/crc64"
+	"io"
+	"strconv"
+	"strings"
+	"testing"
+	"testing/iotest"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+)
+
+// apiError is an S3 error as the SDK reports it: an error code and the
+// HTTP status of the response.
+type apiError struct {
+	code   string
+	status int
+}
+
+func (e *apiError) Error() string       { return fmt.Sprintf("api error %s (status %d)", e.code, e.status) }
+func (e *apiError) ErrorCode() string   { return e.code }
+func (e *apiError) HTTPStatusCode() int { return e.status }
+
+var errReset = errors.New("connection reset by peer")
+
+// step scripts one GetObject call of a fakeS3.
+type step struct {
+	err   error  // returned instead of a response
+	cut   int64  // the body breaks with errReset after this many bytes; -1 never
+	short bool   // the body ends with io.EOF at cut instead
+	data  []byte // the object's content from this call on, when it was replaced
+	etag  string // the object's ETag from this call on
+}
+
+// fakeS3 serves one object from memory, honouring Range and IfMatch, and
+// breaks bodies as its steps say. Calls beyond the steps are served whole.
+type fakeS3 struct {
+	data          []byte
+	etag          string
+	crc32         string // ChecksumCRC32 to return, if any
+	ignoreIfMatch bool   // answer as if the server did not support If-Match
+	steps         []step
+
+	calls      []s3.GetObjectInput
+	validation []aws.ResponseChecksumValidation // per call, after its optFns
+	bodies     []*fakeBody
+}
+
+type fakeBody struct {
+	io.Reader
+	closed bool
+}
+
+func (b *fakeBody) Close() error { b.closed = true; return nil }
+
+func (f *fakeS3) GetObject(ctx context.Context, in *s3.GetObjectInput, optFns ...func(*s3.Options)) (*s3.GetObjectOutput, error) {
+	i := len(f.calls)
+	f.calls = append(f.calls, *in)
+	var o s3.Options
+	for _, fn := range optFns {
+		fn(&o)
+	}
+	f.validation = append(f.validation, o.ResponseChecksumValidation)
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	st := step{cut: -1}
+	if i < len(f.steps) {
+		st = f.steps[i]
+	}
+	if st.data != nil {
+		f.data = st.data
+	}
+	if st.etag != "" {
+		f.etag = st.etag
+	}
+	if st.err != nil {
+		return nil, st.err
+	}
+	if in.IfMatch != nil && *in.IfMatch != f.etag && !f.ignoreIfMatch {
+		return nil, &apiError{"PreconditionFailed", 412}
+	}
+	out := &s3.GetObjectOutput{ETag: aws.String(f.etag)}
+	start := int64(0)
+	if in.Range != nil {
+		s, ok := strings.CutPrefix(*in.Range, "bytes=")
+		s, ok2 := strings.CutSuffix(s, "-")
+		n, err := strconv.ParseInt(s, 10, 64)
+		if !ok || !ok2 || err != nil || n >= int64(len(f.data)) {
+			return nil, &apiError{"InvalidRange", 416}
+		}
+		start = n
+		out.ContentRange = aws.String(fmt.Sprintf("bytes %d-%d/%d", n, len(f.data)-1, len(f.data)))
+	} else if f.crc32 != "" {
+		out.ChecksumCRC32 = aws.String(f.crc32)
+	}
+	rest := f.data[start:]
+	out.ContentLength = aws.Int64(int64(len(rest)))
+	var r io.Reader = bytes.NewReader(rest)
+	if st.cut >= 0 {
+		r = io.LimitReader(r, st.cut)
+		if !st.short {
+			r = io.MultiReader(r, iotest.ErrReader(errReset))
+		}
+	}
+	b := &fakeBody{Reader: r}
+	f.bodies = append(f.bodies, b)
+	out.Body = b
+	return out, nil
+}
+
+func testData(n int) []byte {
+	b := make([]byte, n)
+	for i := range b {
+		b[i] = byte('a' + i%26)
+	}
+	return b
+}
+
+func crc32Of(b []byte) string {
+	return base64.StdEncoding.EncodeToString(binary.BigEndian.AppendUint32(nil, crc32.ChecksumIEEE(b)))
+}
+
+func TestObjectReader(t *testing.T) {
+	data := testData(10000)
+	replaced := testData(10000)
+	replaced[5000] = 'X'
+	const etag = `"v1"`
+	tests := []struct {
+		name          string
+		steps         []step
+		attempts      int
+		crc32         string
+		ignoreIfMatch bool
+		wantRanges    []string // Range of every call; "" for none
+		wantResumes   int
+		wantErr       []string // substrings of the error; nil for success
+		wantIs        error
+	}{
+		{
+			name:       "no break",
+			wantRanges: []string{""},
+		},
+		{
+			name:        "one break",
+			steps:       []step{{cut: 1000}},
+			wantRanges:  []string{"", "bytes=1000-"},
+			wantResumes: 1,
+		},
+		{
+			name:        "several breaks",
+			steps:       []step{{cut: 1000}, {cut: 2500}, {cut: 1}, {cut: 0}, {cut: 6000}},
+			wantRanges:  []string{"", "bytes=1000-", "bytes=3500-", "bytes=3501-", "bytes=3501-", "bytes=9501-"},
+			wantResumes: 5,
+		},
+		{
+			name:        "short body",
+			steps:       []step{{cut: 4096, short: true}},
+			wantRanges:  []string{"", "bytes=4096-"},
+			wantResumes: 1,
+		},
+		{
+			name:       "break then object replaced",
+			steps:      []step{{cut: 1000}, {cut: -1, etag: `"v2"`}},
+			wantRanges: []string{"", "bytes=1000-"},
+			wantErr:    []string{"s3://b/data.csv", "offset 1000", `"v1"`},
+			wantIs:     ErrSourceChanged,
+		},
+		{
+			name:       "break then object deleted",
+			steps:      []step{{cut: 1000}, {err: &apiError{"NoSuchKey", 404}}},
+			wantRanges: []string{"", "bytes=1000-"},
+			wantErr:    []string{"s3://b/data.csv", "offset 1000", "deleted"},
+			wantIs:     ErrSourceChanged,
+		},
+		{
+			name:          "server ignores If-Match",
+			steps:         []step{{cut: 1000}, {cut: -1, etag: `"v2"`}},
+			ignoreIfMatch: true,
+			wantRanges:    []string{"", "bytes=1000-"},
+			wantErr:       []string{"s3://b/data.csv", "offset 1000", `ETag is now "v2"`},
+			wantIs:        ErrSourceChanged,
+		},
+		{
+			name:       "break on every attempt",
+			steps:      []step{{cut: 700}, {cut: 0}, {cut: 0}, {cut: 0}},
+			attempts:   3,
+			wantRanges: []string{"", "bytes=700-", "bytes=700-", "bytes=700-"},
+			// The three reopened bodies broke before giving a byte.
+			wantResumes: 3,
+			wantErr:     []string{"s3://b/data.csv", "offset 700", "gave up after 3 attempts", errReset.Error()},
+			wantIs:      errReset,
+		},
+		{
+			name:       "reopen fails every attempt",
+			steps:      []step{{cut: 700}, {err: &apiError{"SlowDown", 503}}, {err: &apiError{"InternalError", 500}}},
+			attempts:   2,
+			wantRanges: []string{"", "bytes=700-", "bytes=700-"},
+			wantErr:    []string{"s3://b/data.csv", "offset 700", "gave up after 2 attempts", "InternalError"},
+		},
+		{
+			name:        "reopen fails then succeeds",
+			steps:       []step{{cut: 700}, {err: &apiError{"SlowDown", 503}}, {err: &apiError{"RequestTimeout", 408}}},
+			wantRanges:  []string{"", "bytes=700-", "bytes=700-", "bytes=700-"},
+			wantResumes: 1,
+		},
+		{
+			name:       "reopen denied",
+			steps:      []step{{cut: 700}, {err: &apiError{"AccessDenied", 403}}},
+			wantRanges: []string{"", "bytes=700-"},
+			wantErr:    []string{"s3://b/data.csv", "offset 700", "AccessDenied"},
+		},
+		{
+			name: "attempts reset after progress",
+			steps: []step{{cut: 100}, {cut: 100}, {cut: 100}, {cut: 0}, {cut: 100},
+				{cut: 0}, {cut: 100}},
+			attempts: 2,
+			wantRanges: []string{"", "bytes=100-", "bytes=200-", "bytes=300-", "bytes=300-", "bytes=400-",
+				"bytes=400-", "bytes=500-"},
+			wantResumes: 7,
+		},
+		{
+			// All the bytes came but the body still failed, as when the SDK's
+			// checksum check fails: nothing is left to re-fetch.
+			name:       "error after the last byte",
+			steps:      []step{{cut: 10000}},
+			wantRanges: []string{""},
+			wantErr:    []string{"s3://b/data.csv", "offset 10000", errReset.Error()},
+			wantIs:     errReset,
+		},
+		{
+			name:        "checksum verified across resumes",
+			steps:       []step{{cut: 1000}, {cut: 3000}},
+			crc32:       crc32Of(data),
+			wantRanges:  []string{"", "bytes=1000-", "bytes=4000-"},
+			wantResumes: 2,
+		},
+		{
+			name: "checksum mismatch across resumes",
+			// The resumed bytes differ though the ETag matches.
+			steps:       []step{{cut: 1000}, {cut: -1, data: replaced}},
+			crc32:       crc32Of(data),
+			wantRanges:  []string{"", "bytes=1000-"},
+			wantResumes: 1,
+			wantErr:     []string{"s3://b/data.csv", "offset 10000", "CRC32 checksum mismatch", crc32Of(data), crc32Of(replaced)},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			api := &fakeS3{data: data, etag: etag, crc32: tt.crc32, steps: tt.steps, ignoreIfMatch: tt.ignoreIfMatch}
+			r, err := NewObjectReader(context.Background(), api, "b", "data.csv",
+				ReaderOptions{Attempts: tt.attempts, Backoff: time.Microsecond})
+			if err != nil {
+				t.Fatalf("NewObjectReader: %v", err)
+			}
+			if r.Size() != int64(len(data)) || r.ETag() != etag {
+				t.Errorf("Size, ETag = %d, %s; want %d, %s", r.Size(), r.ETag(), len(data), etag)
+			}
+			got, err := io.ReadAll(iotest.OneByteReader(r))
+			if tt.wantErr == nil {
+				if err != nil {
+					t.Fatalf("read: %v", err)
+				}
+				if !bytes.Equal(got, data) {
+					t.Errorf("read %d bytes, not equal to the %d written", len(got), len(data))
+				}
+			} else {
+				if err == nil {
+					t.Fatalf("read: no error; want one containing %q", tt.wantErr)
+				}
+				for _, s := range tt.wantErr {
+					if !strings.Contains(err.Error(), s) {
+						t.Errorf("error %q does not contain %q", err, s)
+					}
+				}
+				if tt.wantIs != nil && !errors.Is(err, tt.wantIs) {
+					t.Errorf("error %q is not %v", err, tt.wantIs)
+				}
+				if !bytes.Equal(got, api.data[:len(got)]) {
+					t.Errorf("the %d bytes read before the error differ from the object", len(got))
+				}
+				if _, again := r.Read(make([]byte, 1)); again != err {
+					t.Errorf("Read after the error = %v; want the same error", again)
+				}
+			}
+			if r.Resumes() != tt.wantResumes {
+				t.Errorf("Resumes() = %d; want %d", r.Resumes(), tt.wantResumes)
+			}
+			var ranges []string
+			for i, in := range api.calls {
+				ranges = append(ranges, aws.ToString(in.Range))
+				if i == 0 {
+					if in.IfMatch != nil || in.ChecksumMode != "ENABLED" {
+						t.Errorf("first GET: IfMatch %v, ChecksumMode %q; want none, ENABLED", aws.ToString(in.IfMatch), in.ChecksumMode)
+					}
+					continue
+				}
+				if aws.ToString(in.IfMatch) != etag {
+					t.Errorf("GET %d: IfMatch %q; want %q", i, aws.ToString(in.IfMatch), etag)
+				}
+				if in.ChecksumMode != "" || api.validation[i] != aws.ResponseChecksumValidationWhenRequired {
+					t.Errorf("GET %d: ChecksumMode %q, validation %v; want none, WhenRequired", i, in.ChecksumMode, api.validation[i])
+				}
+			}
+			if fmt.Sprint(ranges) != fmt.Sprint(tt.wantRanges) {
+				t.Errorf("GET ranges %q; want %q", ranges, tt.wantRanges)
+			}
+			if err := r.Close(); err != nil {
+				t.Errorf("Close: %v", err)
+			}
+			for i, b := range api.bodies {
+				if !b.closed {
+					t.Errorf("body %d not closed", i)
+				}
+			}
+		})
+	}
+}
+
+func TestObjectReaderOpenErrors(t *testing.T) {
+	tests := []struct {
+		name    string
+		err     error
+		wantIs  error
+		wantNot error
+	}{
+		{"no such key", &apiError{"NoSuchKey", 404}, ErrSourceNotFound, nil},
+		{"not found", &apiError{"NotFound", 404}, ErrSourceNotFound, nil},
+		{"bare 404", &apiError{"", 404}, ErrSourceNotFound, nil},
+		{"access denied", &apiError{"AccessDenied", 403}, nil, ErrSourceNotFound},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			api := &fakeS3{data: testData(10), etag: `"e"`, steps: []step{{err: tt.err}}}
+			r, err := NewObjectReader(context.Background(), api, "b", "in/x.csv", ReaderOptions{})
+			if err == nil {
+				r.Close()
+				t.Fatal("NewObjectReader: no error")
+			}
+			if !strings.Contains(err.Error(), "s3://b/in/x.csv") {
+				t.Errorf("error %q does not name the object", err)
+			}
+			if !errors.Is(err, tt.err) {
+				t.Errorf("error %q does not wrap %v", err, tt.err)
+			}
+			if tt.wantIs != nil && !errors.Is(err, tt.wantIs) {
+				t.Errorf("error %q is not %v", err, tt.wantIs)
+			}
+			if tt.wantNot != nil && errors.Is(err, tt.wantNot) {
+				t.Errorf("error %q is %v", err, tt.wantNot)
+			}
+		})
+	}
+	for _, tt := range []struct{ bucket, key string }{{"", "k"}, {"b", ""}} {
+		if _, err := NewObjectReader(context.Background(), &fakeS3{}, tt.bucket, tt.key, ReaderOptions{}); err == nil {
+			t.Errorf("NewObjectReader(%q, %q): no error", tt.bucket, tt.key)
+		}
+	}
+	if _, err := NewObjectReader(context.Background(), nil, "b", "k", ReaderOptions{}); err == nil {
+		t.Error("NewObjectReader with a nil client: no error")
+	}
+}
+
+func TestObjectReaderEmpty(t *testing.T) {
+	api := &fakeS3{data: []byte{}, etag: `"e"`}
+	r, err := NewObjectReader(context.Background(), api, "b", "k", ReaderOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	n, err := r.Read(make([]byte, 10))
+	if n != 0 || err != io.EOF {
+		t.Errorf("Read = %d, %v; want 0, EOF", n, err)
+	}
+}
+
+func TestObjectReaderContext(t *testing.T) {
+	t.Run("cancelled between reads", func(t *testing.T) {
+		ctx, cancel := context.WithCancel(context.Background())
+		api := &fakeS3{data: testData(1000), etag: `"e"`}
+		r, err := NewObjectReader(ctx, api, "b", "k", ReaderOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer r.Close()
+		if _, err := r.Read(make([]byte, 10)); err != nil {
+			t.Fatal(err)
+		}
+		cancel()
+		_, err = r.Read(make([]byte, 10))
+		if !errors.Is(err, context.Canceled) || !strings.Contains(err.Error(), "s3://b/k at offset 10") {
+			t.Errorf("Read after cancel: %v; want context.Canceled naming s3://b/k at offset 10", err)
+		}
+	})
+	t.Run("cancelled during backoff", func(t *testing.T) {
+		ctx, cancel := context.WithCancel(context.Background())
+		api := &fakeS3{data: testData(1000), etag: `"e"`, steps: []step{{cut: 0}}}
+		r, err := NewObjectReader(ctx, api, "b", "k", ReaderOptions{Backoff: time.Hour})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer r.Close()
+		time.AfterFunc(10*time.Millisecond, cancel)
+		start := time.Now()
+		_, err = r.Read(make([]byte, 10))
+		if !errors.Is(err, context.Canceled) {
+			t.Errorf("Read: %v; want context.Canceled", err)
+		}
+		if d := time.Since(start); d > 5*time.Second {
+			t.Errorf("Read took %v after cancel", d)
+		}
+	})
+}
+
+func TestObjectReaderClose(t *testing.T) {
+	api := &fakeS3{data: testData(1000), etag: `"e"`}
+	r, err := NewObjectReader(context.Background(), api, "b", "k", ReaderOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.Read(make([]byte, 10)); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.Close(); err != nil {
+		t.Fatalf("Close: %v", err)
+	}
+	if !api.bodies[0].closed {
+		t.Error("Close did not close the body")
+	}
+	if _, err := r.Read(make([]byte, 10)); err == nil || err == io.EOF {
+		t.Errorf("Read after Close: %v; want an error", err)
+	}
+	if err := r.Close(); err != nil {
+		t.Errorf("second Close: %v", err)
+	}
+}
+
+func TestCRC64NVME(t *testing.T) {
+	// The CRC-64/NVME check value, from the catalogue of parametrised CRCs.
+	const want = 0xae8b14860a799888
+	if got := crc64.Checksum([]byte("123456789"), crc64.MakeTable(crc64NVME)); got != want {
+		t.Errorf("CRC-64/NVME(123456789) = %#x; want %#x", got, uint64(want))
+	}
+}
+
+func TestParseContentRange(t *testing.T) {
+	tests := []struct {
+		in           string
+		start, total int64
+		ok           bool
+	}{
+		{"bytes 100-199/200", 100, 200, true},
+		{"bytes 0-0/1", 0, 1, true},
+		{"bytes 5-9/*", 5, -1, true},
+		{"", 0, 0, false},
+		{"bytes */200", 0, 0, false},
+		{"bytes 100-199", 0, 0, false},
+		{"items 1-2/3", 0, 0, false},
+		{"bytes -1-2/3", 0, 0, false},
+	}
+	for _, tt := range tests {
+		start, total, ok := parseContentRange(tt.in)
+		if start != tt.start || total != tt.total || ok != tt.ok {
+			t.Errorf("parseContentRange(%q) = %d, %d, %v; want %d, %d, %v", tt.in, start, total, ok, tt.start, tt.total, tt.ok)
+		}
+	}
+}

@@ -1,0 +1,544 @@
+package csvstream
+
+import (
+	"bytes"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"math/bits"
+)
+
+// DefaultMaxRecordSize is the bound on one record's bytes used when
+// ScanOptions.MaxRecordSize is zero.
+const DefaultMaxRecordSize = 1 << 20
+
+const (
+	// readBufSize is the initial size of a Scanner's read buffer. The buffer
+	// grows only when one record needs more, up to MaxRecordSize+1 bytes.
+	readBufSize = 256 << 10
+	// maxEmptyReads is how many reads in a row may return no bytes and no
+	// error before the Scanner gives up with io.ErrNoProgress.
+	maxEmptyReads = 100
+
+	// fastLineMax bounds the lines scanFast handles; longer ones take the
+	// general path.
+	fastLineMax = 8 << 10
+
+	lo8 = 0x0101010101010101 // 1 in each byte
+	lo7 = 0x7f7f7f7f7f7f7f7f // the low seven bits of each byte
+)
+
+// utf8BOM is the UTF-8 encoding of the byte order mark U+FEFF.
+const utf8BOM = "\xEF\xBB\xBF"
+
+// ScanOptions configures a Scanner. The zero value works: comma-separated
+// records of at most DefaultMaxRecordSize bytes.
+type ScanOptions struct {
+	// Comma is the field delimiter; 0 means ','. It must not be '"', '\r',
+	// '\n' or a byte >= 0x80.
+	Comma byte
+	// MaxRecordSize bounds the bytes of one record, line terminator
+	// included; 0 means DefaultMaxRecordSize. A longer record is returned
+	// with Err set (CodeRecordTooLarge), so memory stays bounded whatever
+	// the input holds.
+	MaxRecordSize int
+}
+
+// Scanner splits a stream of RFC 4180 CSV into Records without losing a
+// byte: concatenating every Record.Raw in order reproduces the input
+// exactly, whether or not it is well formed. Unlike encoding/csv it keeps
+// empty lines (as records with one empty field), keeps CRLF inside quoted
+// fields, and recovers from a malformed record by resuming at the next
+// physical line, so one bad row cannot swallow the rows behind it.
+//
+// Raw and the field values alias the Scanner's buffer; nothing is copied or
+// allocated per record except the values of quoted fields holding doubled
+// quotes.
+type Scanner struct {
+	r      io.Reader
+	comma  byte
+	commas uint64 // comma in each of eight bytes
+	max    int
+
+	buf      []byte // buf[pos:end] has been read but not yet returned
+	pos, end int
+	quote    int     // see findQuote; below pos when not known
+	seps     []int32 // scanLine's delimiter offsets
+	oneLine  bool    // the record is one line with its terminator
+	eof      bool    // r has returned io.EOF
+	err      error   // first read error other than io.EOF, wrapped
+	read     int64   // bytes read from r
+	line     int64   // physical line on which the next record starts
+	num      int64   // Num of the next record
+	longLine bool    // the next record continues a line cut at max bytes
+	done     bool    // Scan has returned false
+	rec      Record
+}
+
+// NewScanner returns a Scanner reading from r. It fails only when the
+// options are invalid.
+func NewScanner(r io.Reader, opt ScanOptions) (*Scanner, error) {
+	if r == nil {
+		return nil, errors.New("csvstream: NewScanner: nil reader")
+	}
+	comma := opt.Comma
+	if comma == 0 {
+		comma = ','
+	}
+	if comma == '"' || comma == '\r' || comma == '\n' || comma >= 0x80 {
+		return nil, fmt.Errorf("csvstream: NewScanner: invalid delimiter %q: it must be an ASCII byte other than '\"', '\\r' and '\\n'", comma)
+	}
+	max := opt.MaxRecordSize
+	if max == 0 {
+		max = DefaultMaxRecordSize
+	}
+	if max < 0 {
+		return nil, fmt.Errorf("csvstream: NewScanner: invalid MaxRecordSize %d: it must not be negative", opt.MaxRecordSize)
+	}
+	return &Scanner{r: r, comma: comma, commas: uint64(comma) * lo8, max: max, line: 1, quote: -1}, nil
+}
+
+// Scan advances to the next record, which Record then returns. It returns
+// false at the end of the input or when reading fails; Err tells which. A
+// malformed record is not a failure: it is returned with Record().Err set.
+func (s *Scanner) Scan() bool {
+	if s.done {
+		return false
+	}
+	r := &s.rec
+	r.fields = r.fields[:0]
+	r.esc = r.esc[:0]
+	r.Err = nil
+	s.oneLine = false
+	var ok bool
+	switch {
+	case s.longLine:
+		ok = s.scanRest()
+	case s.num == 0:
+		ok = s.scanFirst()
+	default:
+		ok = s.scanLine()
+	}
+	if !ok {
+		s.done = true
+		r.Raw, r.raw = nil, nil
+		r.fields = r.fields[:0]
+		return false
+	}
+	r.Raw = r.raw
+	r.Line = s.line
+	r.Num = s.num
+	s.num++
+	s.pos += len(r.raw)
+	if s.oneLine {
+		s.line++
+	} else {
+		s.line += int64(bytes.Count(r.raw, []byte{'\n'}))
+	}
+	return true
+}
+
+// Record returns the current record. It and everything it refers to are
+// reused by the next call to Scan.
+func (s *Scanner) Record() *Record { return &s.rec }
+
+// Err returns the first error met reading the input, or nil if Scan stopped
+// at the end of the input.
+func (s *Scanner) Err() error { return s.err }
+
+// BytesRead returns how many bytes the Scanner has read from its reader so
+// far. Some of them may be buffered, not yet returned in a Record; once Scan
+// has returned false at the end of the input it is the input's size.
+func (s *Scanner) BytesRead() int64 { return s.read }
+
+// scanLine scans a record that is not the first. It handles the common
+// record itself: one line, terminator within the buffer, the size bound and
+// fastLineMax, and no quotes. For a line with quotes it splits the fields
+// before the first quote and leaves the rest to scanSlow; anything else is
+// all scanSlow's.
+//
+// It finds the delimiters eight bytes at a time, without a branch per
+// delimiter.
+func (s *Scanner) scanLine() bool {
+	data := s.buf[s.pos:s.end]
+	if len(data) > s.max {
+		data = data[:s.max]
+	}
+	lim := data
+	if len(lim) > fastLineMax {
+		lim = lim[:fastLineMax]
+	}
+	i := bytes.IndexByte(lim, '\n')
+	if i < 0 {
+		return s.scanSlow(0)
+	}
+	if s.quote < s.pos {
+		s.findQuote()
+	}
+	// Split data[:n]: up to the line's terminator, or its first quote.
+	n := s.quote - s.pos
+	quoted := n <= i
+	if !quoted {
+		n = i
+		if n > 0 && data[n-1] == '\r' {
+			n--
+		}
+	}
+	if s.seps == nil {
+		s.seps = make([]int32, fastLineMax+8)
+	}
+	seps := s.seps
+	cm := s.commas
+	p := 0 // delimiters found
+	j := 0
+	for ; j < n && j+8 <= len(data); j += 8 {
+		m := zeroBytes(binary.LittleEndian.Uint64(data[j:j+8]) ^ cm)
+		if j+8 > n {
+			m &= 1<<(8*uint(n-j)) - 1 // only bytes before n
+		}
+		c := bits.OnesCount64(m)
+		seps[p] = int32(j + bits.TrailingZeros64(m)>>3)
+		m &= m - 1
+		seps[p+1] = int32(j + bits.TrailingZeros64(m)>>3)
+		for k := p + 2; k < p+c; k++ {
+			m &= m - 1
+			seps[k] = int32(j + bits.TrailingZeros64(m)>>3)
+		}
+		p += c
+	}
+	for ; j < n; j++ { // the last bytes of the buffer
+		if data[j] == s.comma {
+			seps[p] = int32(j)
+			p++
+		}
+	}
+	r := &s.rec
+	fields := r.fields[:0]
+	start := 0
+	for _, k := range seps[:p] {
+		fields = append(fields, span{start, int(k)})
+		start = int(k) + 1
+	}
+	if quoted {
+		r.fields = fields
+		return s.scanSlow(start)
+	}
+	r.fields = append(fields, span{start, n})
+	r.raw = data[:i+1]
+	s.oneLine = true
+	return true
+}
+
+// zeroBytes returns x with the high bit of each zero byte set and every
+// other bit clear.
+func zeroBytes(x uint64) uint64 {
+	return ^((x&lo7 + lo7) | x | lo7)
+}
+
+// findQuote sets s.quote to the index in buf of the first '"' at or after
+// pos, or to end if there is none.
+func (s *Scanner) findQuote() {
+	if i := bytes.IndexByte(s.buf[s.pos:s.end], '"'); i >= 0 {
+		s.quote = s.pos + i
+	} else {
+		s.quote = s.end
+	}
+}
+
+// scanFirst scans the first record, leaving a UTF-8 byte order mark at the
+// start of the input in Raw but out of the first field.
+func (s *Scanner) scanFirst() bool {
+	for s.end-s.pos < len(utf8BOM) && !s.eof && s.err == nil {
+		s.fill()
+	}
+	if data := s.buf[s.pos:s.end]; len(data) >= len(utf8BOM) && string(data[:len(utf8BOM)]) == utf8BOM {
+		return s.scanSlow(len(utf8BOM))
+	}
+	return s.scanSlow(0)
+}
+
+// States of scanSlow.
+const (
+	stField   = iota // at the start of a field
+	stBare           // inside an unquoted field
+	stQuoted         // inside a quoted field
+	stQuote          // after a '"' inside a quoted field
+	stQuoteCR        // after a closing '"' and a '\r'
+	stLiteral        // inside a field kept literally after a quote error
+)
+
+// scanSlow scans any record from o bytes into it, where a field starts
+// (the fields before are in s.rec already), reading more input as needed. It reports false when there is no record left or reading
+// failed.
+func (s *Scanner) scanSlow(o int) bool {
+	r := &s.rec
+	comma := s.comma
+	st := stField
+	fs := o       // start of the current field
+	esc := false  // the current quoted field holds doubled quotes
+	firstNL := -1 // offset of the record's first '\n', if any
+	for {
+		data := s.buf[s.pos:s.end]
+		lim := min(len(data), s.max)
+		for o < lim {
+			switch st {
+			case stField:
+				fs = o
+				esc = false
+				if data[o] == '"' {
+					st = stQuoted
+					o++
+				} else {
+					st = stBare
+				}
+			case stBare, stLiteral:
+				for o < lim {
+					c := data[o]
+					if c == comma || c == '\n' || c == '"' {
+						break
+					}
+					o++
+				}
+				if o == lim {
+					continue
+				}
+				switch data[o] {
+				case comma:
+					s.addField(fs, o)
+					st = stField
+					o++
+				case '\n':
+					end := o
+					if end > fs && data[end-1] == '\r' {
+						end--
+					}
+					s.addField(fs, end)
+					r.raw = data[:o+1]
+					return true
+				default: // '"'
+					s.fail(data, o, `bare '"' in unquoted field`)
+					o++
+				}
+			case stQuoted:
+				seg := data[o:lim]
+				j := bytes.IndexByte(seg, '"')
+				if j >= 0 {
+					seg = seg[:j]
+				}
+				if firstNL < 0 {
+					if k := bytes.IndexByte(seg, '\n'); k >= 0 {
+						firstNL = o + k
+					}
+				}
+				if j < 0 {
+					o = lim
+					continue
+				}
+				o += j + 1
+				st = stQuote
+			case stQuote:
+				switch c := data[o]; c {
+				case '"':
+					esc = true
+					st = stQuoted
+					o++
+				case comma:
+					s.addQuoted(data, fs, o-1, esc)
+					st = stField
+					o++
+				case '\n':
+					s.addQuoted(data, fs, o-1, esc)
+					r.raw = data[:o+1]
+					return true
+				case '\r':
+					st = stQuoteCR
+					o++
+				default:
+					s.fail(data, o, `unexpected byte after closing '"'; field kept literally`)
+					st = stLiteral
+				}
+			case stQuoteCR:
+				if data[o] == '\n' {
+					s.addQuoted(data, fs, o-2, esc)
+					r.raw = data[:o+1]
+					return true
+				}
+				s.fail(data, o-1, `unexpected '\r' after closing '"'; field kept literally`)
+				st = stLiteral
+			}
+		}
+		if o < len(data) || o > s.max {
+			// The record goes on past the size bound.
+			return s.recover(CodeRecordTooLarge, data, firstNL, o,
+				fmt.Sprintf("record starting on line %d is longer than %d bytes; its first line is kept as this record and scanning resumes on the next line", s.line, s.max))
+		}
+		if s.err != nil {
+			return false
+		}
+		if !s.eof {
+			s.fill()
+			continue
+		}
+		// End of input.
+		if o == 0 {
+			return false
+		}
+		switch st {
+		case stField, stBare, stLiteral:
+			if st == stField {
+				fs = o
+			}
+			s.addField(fs, o)
+		case stQuoted:
+			line, col := s.position(data, fs)
+			return s.recover(CodeQuoteError, data, firstNL, o,
+				fmt.Sprintf("line %d, column %d, field %d: quoted field is not closed before the end of the input; the record's first line is kept as this record and scanning resumes on the next line", line, col, len(r.fields)+1))
+		case stQuote:
+			s.addQuoted(data, fs, o-1, esc)
+		case stQuoteCR:
+			s.fail(data, o-1, `unexpected '\r' after closing '"'; field kept literally`)
+			s.addField(fs, o)
+		}
+		r.raw = data[:o]
+		return true
+	}
+}
+
+// scanRest returns the next piece of a physical line that was cut because
+// it is longer than the size bound: up to its '\n' or the bound, whichever
+// comes first.
+func (s *Scanner) scanRest() bool {
+	o := 0
+	for {
+		data := s.buf[s.pos:s.end]
+		lim := min(len(data), s.max)
+		n := -1
+		if i := bytes.IndexByte(data[o:lim], '\n'); i >= 0 {
+			n = o + i + 1
+			s.longLine = false
+		} else if o = lim; o < len(data) {
+			n = s.max
+		} else if s.err != nil {
+			return false
+		} else if !s.eof {
+			s.fill()
+			continue
+		} else if o > 0 {
+			n = o
+			s.longLine = false
+		} else {
+			return false
+		}
+		s.rec.raw = data[:n]
+		s.rec.Err = &ScanError{Code: CodeRecordTooLarge,
+			Message: fmt.Sprintf("line %d is longer than %d bytes; this record holds the next piece of it", s.line, s.max)}
+		return true
+	}
+}
+
+// addField appends the field data[start:end] of the current record.
+func (s *Scanner) addField(start, end int) {
+	s.rec.fields = append(s.rec.fields, span{start, end})
+}
+
+// addQuoted appends the quoted field that opens at data[open] and closes at
+// data[close], undoing doubled quotes when esc says there are some.
+func (s *Scanner) addQuoted(data []byte, open, close int, esc bool) {
+	r := &s.rec
+	if !esc {
+		r.fields = append(r.fields, span{open + 1, close})
+		return
+	}
+	start := len(r.esc)
+	v := data[open+1 : close]
+	for {
+		i := bytes.IndexByte(v, '"')
+		if i < 0 || i+1 >= len(v) {
+			break
+		}
+		r.esc = append(r.esc, v[:i+1]...)
+		v = v[i+2:]
+	}
+	r.esc = append(r.esc, v...)
+	r.fields = append(r.fields, span{^start, len(r.esc)})
+}
+
+// fail records a quote error at data[o] unless the record already has an
+// error.
+func (s *Scanner) fail(data []byte, o int, what string) {
+	if s.rec.Err != nil {
+		return
+	}
+	line, col := s.position(data, o)
+	s.rec.Err = &ScanError{Code: CodeQuoteError,
+		Message: fmt.Sprintf("line %d, column %d, field %d: %s", line, col, len(s.rec.fields)+1, what)}
+}
+
+// position returns the physical line and the 1-based byte column of
+// data[o], an offset into the current record.
+func (s *Scanner) position(data []byte, o int) (line int64, col int) {
+	before := data[:o]
+	line = s.line + int64(bytes.Count(before, []byte{'\n'}))
+	return line, o - bytes.LastIndexByte(before, '\n')
+}
+
+// recover ends a record that cannot be split into fields: it keeps the
+// record's first physical line (or, when that line alone is too long, its
+// first max bytes) so that scanning resumes right after it.
+func (s *Scanner) recover(code string, data []byte, firstNL, o int, msg string) bool {
+	r := &s.rec
+	r.fields = r.fields[:0]
+	n := firstNL + 1
+	if firstNL < 0 {
+		if code == CodeQuoteError {
+			n = o // the whole rest of the input, which fits the bound
+		} else {
+			n = s.max
+			s.longLine = true
+		}
+	}
+	r.raw = data[:n]
+	r.Err = &ScanError{Code: code, Message: msg}
+	return true
+}
+
+// fill moves the unreturned bytes to the front of the buffer, grows it if
+// it is full, and reads once more from r.
+func (s *Scanner) fill() {
+	s.quote = -1
+	if s.pos > 0 {
+		s.end = copy(s.buf, s.buf[s.pos:s.end])
+		s.pos = 0
+	}
+	if s.end == len(s.buf) {
+		size := max(2*len(s.buf), readBufSize)
+		if size > s.max+1 {
+			size = max(s.max+1, len(s.buf)+1)
+		}
+		buf := make([]byte, size)
+		copy(buf, s.buf[:s.end])
+		s.buf = buf
+	}
+	for range maxEmptyReads {
+		n, err := s.r.Read(s.buf[s.end:])
+		if n < 0 || n > len(s.buf)-s.end {
+			s.err = fmt.Errorf("csvstream: reading input after byte %d: reader returned invalid count %d", s.read, n)
+			return
+		}
+		s.end += n
+		s.read += int64(n)
+		if err == io.EOF {
+			s.eof = true
+			return
+		}
+		if err != nil {
+			s.err = fmt.Errorf("csvstream: reading input after byte %d (record starting on line %d): %w", s.read, s.line, err)
+			return
+		}
+		if n > 0 {
+			return
+		}
+	}
+	s.err = fmt.Errorf("csvstream: reading input after byte %d: %w", s.read, io.ErrNoProgress)
+}

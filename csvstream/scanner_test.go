@@ -1,0 +1,589 @@
+package csvstream
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"testing"
+	"testing/iotest"
+
+	"github.com/csvstream/csvstream/internal/gen"
+)
+
+// scanned is a copy of one Record, kept after the Scanner moves on.
+type scanned struct {
+	raw    string
+	line   int64
+	num    int64
+	fields []string
+	err    *ScanError
+}
+
+// scanAll scans every record of r and copies it, failing the test if the
+// Scanner cannot be built or reading fails.
+func scanAll(t testing.TB, r io.Reader, opt ScanOptions) []scanned {
+	t.Helper()
+	s, err := NewScanner(r, opt)
+	if err != nil {
+		t.Fatalf("NewScanner: %v", err)
+	}
+	var out []scanned
+	for s.Scan() {
+		rec := s.Record()
+		c := scanned{raw: string(rec.Raw), line: rec.Line, num: rec.Num, err: rec.Err}
+		for i := range rec.NumFields() {
+			c.fields = append(c.fields, string(rec.Field(i)))
+		}
+		out = append(out, c)
+	}
+	if err := s.Err(); err != nil {
+		t.Fatalf("Err: %v", err)
+	}
+	return out
+}
+
+// readers returns the ways a test feeds its input to a Scanner: whole, a
+// byte at a time, in halves, and with io.EOF arriving with the last bytes.
+func readers(in string) map[string]io.Reader {
+	return map[string]io.Reader{
+		"whole":   strings.NewReader(in),
+		"onebyte": iotest.OneByteReader(strings.NewReader(in)),
+		"half":    iotest.HalfReader(strings.NewReader(in)),
+		"dataerr": iotest.DataErrReader(strings.NewReader(in)),
+	}
+}
+
+// want is the expected shape of one record. raw is checked when not empty;
+// fields are checked when code is empty or wantFields is set.
+type want struct {
+	line       int64
+	fields     []string
+	raw        string
+	code       string // expected ScanError code, "" for none
+	msg        string // substring of the ScanError message
+	wantFields bool   // check fields even though code is set
+}
+
+const bom = "\xEF\xBB\xBF"
+
+// scanCases are inputs of the kinds the csv-spectrum suite holds, plus the
+// cases this scanner treats differently from encoding/csv on purpose. They
+// also seed FuzzScanner.
+var scanCases = []struct {
+	name string
+	in   string
+	opt  ScanOptions
+	want []want
+}{
+	{name: "simple", in: "a,b,c\n1,2,3\n", want: []want{
+		{line: 1, fields: []string{"a", "b", "c"}, raw: "a,b,c\n"},
+		{line: 2, fields: []string{"1", "2", "3"}, raw: "1,2,3\n"},
+	}},
+	{name: "simple crlf", in: "a,b,c\r\n1,2,3\r\n", want: []want{
+		{line: 1, fields: []string{"a", "b", "c"}, raw: "a,b,c\r\n"},
+		{line: 2, fields: []string{"1", "2", "3"}, raw: "1,2,3\r\n"},
+	}},
+	{name: "comma in quotes", in: "first,last,address\nJohn,Doe,\"120 any st., Anytown\"\n", want: []want{
+		{line: 1, fields: []string{"first", "last", "address"}},
+		{line: 2, fields: []string{"John", "Doe", "120 any st., Anytown"}},
+	}},
+	{name: "escaped quotes", in: "a,b\n1,\"ha \"\"ha\"\" ha\"\n3,\"\"\"\"\n", want: []want{
+		{line: 1, fields: []string{"a", "b"}},
+		{line: 2, fields: []string{"1", `ha "ha" ha`}},
+		{line: 3, fields: []string{"3", `"`}},
+	}},
+	{name: "quoted newlines lf", in: "a,b,c\n1,2,3\n\"Once upon \na time\",5,6\n7,8,9\n", want: []want{
+		{line: 1, fields: []string{"a", "b", "c"}},
+		{line: 2, fields: []string{"1", "2", "3"}},
+		{line: 3, fields: []string{"Once upon \na time", "5", "6"}, raw: "\"Once upon \na time\",5,6\n"},
+		{line: 5, fields: []string{"7", "8", "9"}},
+	}},
+	{name: "quoted newlines crlf", in: "a,b,c\r\n1,2,3\r\n\"Once upon \r\na time\",5,6\r\n7,8,9\r\n", want: []want{
+		{line: 1, fields: []string{"a", "b", "c"}},
+		{line: 2, fields: []string{"1", "2", "3"}},
+		{line: 3, fields: []string{"Once upon \r\na time", "5", "6"}, raw: "\"Once upon \r\na time\",5,6\r\n"},
+		{line: 5, fields: []string{"7", "8", "9"}},
+	}},
+	{name: "quotes and newlines", in: "a,b\n1,\"ha \n\"\"ha\"\" \nha\"\n3,4\n", want: []want{
+		{line: 1, fields: []string{"a", "b"}},
+		{line: 2, fields: []string{"1", "ha \n\"ha\" \nha"}},
+		{line: 5, fields: []string{"3", "4"}},
+	}},
+	{name: "empty quoted fields", in: "a,b,c\n\"\",\"\",\"\"\n", want: []want{
+		{line: 1, fields: []string{"a", "b", "c"}},
+		{line: 2, fields: []string{"", "", ""}},
+	}},
+	{name: "empty fields", in: "a,b,c\n1,,\n,,\n", want: []want{
+		{line: 1, fields: []string{"a", "b", "c"}},
+		{line: 2, fields: []string{"1", "", ""}},
+		{line: 3, fields: []string{"", "", ""}},
+	}},
+	{name: "utf8", in: "a,b,c\n1,2,3\n4,5,ʤ\n\"日本語\",ü,\"é, è\"\n", want: []want{
+		{line: 1, fields: []string{"a", "b", "c"}},
+		{line: 2, fields: []string{"1", "2", "3"}},
+		{line: 3, fields: []string{"4", "5", "ʤ"}},
+		{line: 4, fields: []string{"日本語", "ü", "é, è"}},
+	}},
+	{name: "json", in: "key,val\n1,\"{\"\"type\"\": \"\"Point\"\", \"\"coordinates\"\": [102.0, 0.5]}\"\n", want: []want{
+		{line: 1, fields: []string{"key", "val"}},
+		{line: 2, fields: []string{"1", `{"type": "Point", "coordinates": [102.0, 0.5]}`}},
+	}},
+	{name: "empty input", in: "", want: nil},
+	{name: "empty lines", in: "a\n\nb\r\n\r\n\n", want: []want{
+		{line: 1, fields: []string{"a"}},
+		{line: 2, fields: []string{""}, raw: "\n"},
+		{line: 3, fields: []string{"b"}},
+		{line: 4, fields: []string{""}, raw: "\r\n"},
+		{line: 5, fields: []string{""}, raw: "\n"},
+	}},
+	{name: "last line without newline", in: "a,b\nc,d", want: []want{
+		{line: 1, fields: []string{"a", "b"}},
+		{line: 2, fields: []string{"c", "d"}, raw: "c,d"},
+	}},
+	{name: "last line quoted without newline", in: "a,b\nc,\"d\"", want: []want{
+		{line: 1, fields: []string{"a", "b"}},
+		{line: 2, fields: []string{"c", "d"}, raw: "c,\"d\""},
+	}},
+	{name: "trailing delimiter at eof", in: "a,", want: []want{
+		{line: 1, fields: []string{"a", ""}},
+	}},
+	{name: "lone cr is data", in: "a\rb,c\r\nd,e\r", want: []want{
+		{line: 1, fields: []string{"a\rb", "c"}, raw: "a\rb,c\r\n"},
+		{line: 2, fields: []string{"d", "e\r"}, raw: "d,e\r"},
+	}},
+	{name: "cr before crlf", in: "a\r\r\n", want: []want{
+		{line: 1, fields: []string{"a\r"}},
+	}},
+	{name: "quoted cr and crlf", in: "\"a\rb\"\r\n\"c\"\r", want: []want{
+		{line: 1, fields: []string{"a\rb"}, raw: "\"a\rb\"\r\n"},
+		{line: 2, raw: "\"c\"\r", code: CodeQuoteError, msg: "line 2, column 4"},
+	}},
+	{name: "bom", in: bom + "id,name\n1,x\n", want: []want{
+		{line: 1, fields: []string{"id", "name"}, raw: bom + "id,name\n"},
+		{line: 2, fields: []string{"1", "x"}},
+	}},
+	{name: "bom then quoted field", in: bom + "\"id\",name\n", want: []want{
+		{line: 1, fields: []string{"id", "name"}, raw: bom + "\"id\",name\n"},
+	}},
+	{name: "bom only", in: bom, want: []want{
+		{line: 1, fields: []string{""}, raw: bom},
+	}},
+	{name: "bom not at start is data", in: "a\n" + bom + "b\n", want: []want{
+		{line: 1, fields: []string{"a"}},
+		{line: 2, fields: []string{bom + "b"}},
+	}},
+	{name: "semicolon", in: "a;b;\"c;d\"\n1;2,5;3\n", opt: ScanOptions{Comma: ';'}, want: []want{
+		{line: 1, fields: []string{"a", "b", "c;d"}},
+		{line: 2, fields: []string{"1", "2,5", "3"}},
+	}},
+	{name: "tab", in: "a\tb\t\"c\td\"\n1\t2 3\t\n", opt: ScanOptions{Comma: '\t'}, want: []want{
+		{line: 1, fields: []string{"a", "b", "c\td"}},
+		{line: 2, fields: []string{"1", "2 3", ""}},
+	}},
+	{name: "pipe", in: "a|b|\"c|d\"\r\n1|2,5|\"\"\r\n", opt: ScanOptions{Comma: '|'}, want: []want{
+		{line: 1, fields: []string{"a", "b", "c|d"}},
+		{line: 2, fields: []string{"1", "2,5", ""}},
+	}},
+	{name: "location of errors: bare quote", in: "a,b\nc,d\"e\nf,g\n", want: []want{
+		{line: 1, fields: []string{"a", "b"}},
+		{line: 2, fields: []string{"c", "d\"e"}, code: CodeQuoteError, msg: "line 2, column 4, field 2", wantFields: true},
+		{line: 3, fields: []string{"f", "g"}},
+	}},
+	{name: "location of errors: text after closing quote", in: "a,b\n\"x\ny\"z,w\nf,g\n", want: []want{
+		{line: 1, fields: []string{"a", "b"}},
+		{line: 2, fields: []string{"\"x\ny\"z", "w"}, raw: "\"x\ny\"z,w\n", code: CodeQuoteError, msg: "line 3, column 3, field 1", wantFields: true},
+		{line: 4, fields: []string{"f", "g"}},
+	}},
+	{name: "location of errors: quote after closing quote", in: "\"a\"\"\"b\"c\nd\n", want: []want{
+		{line: 1, fields: []string{"\"a\"\"\"b\"c"}, code: CodeQuoteError, msg: "line 1, column 6", wantFields: true},
+		{line: 2, fields: []string{"d"}},
+	}},
+	{name: "unclosed quote near the end", in: "a,b\nc,\"d\ne,f\ng,h\n", want: []want{
+		{line: 1, fields: []string{"a", "b"}},
+		{line: 2, raw: "c,\"d\n", code: CodeQuoteError, msg: "line 2, column 3, field 2"},
+		{line: 3, fields: []string{"e", "f"}},
+		{line: 4, fields: []string{"g", "h"}},
+	}},
+	{name: "unclosed quote on the last line", in: "a,b\nc,\"d", want: []want{
+		{line: 1, fields: []string{"a", "b"}},
+		{line: 2, raw: "c,\"d", code: CodeQuoteError},
+	}},
+	{name: "record too large in the middle", in: "a,b\n\"x\nx\nx\nx\nx\nx\nx\nx\nx\"\nc,d\n", opt: ScanOptions{MaxRecordSize: 12}, want: []want{
+		{line: 1, fields: []string{"a", "b"}},
+		{line: 2, raw: "\"x\n", code: CodeRecordTooLarge, msg: "line 2"},
+		{line: 3, fields: []string{"x"}},
+		{line: 4, fields: []string{"x"}},
+		{line: 5, fields: []string{"x"}},
+		{line: 6, fields: []string{"x"}},
+		{line: 7, fields: []string{"x"}},
+		{line: 8, fields: []string{"x"}},
+		{line: 9, fields: []string{"x"}},
+		{line: 10, raw: "x\"\n", fields: []string{"x\""}, code: CodeQuoteError, wantFields: true},
+		{line: 11, fields: []string{"c", "d"}},
+	}},
+	{name: "line too large in the middle", in: "a,b\n0123456789abcdefghij\r\nc,d\n", opt: ScanOptions{MaxRecordSize: 8}, want: []want{
+		{line: 1, fields: []string{"a", "b"}},
+		{line: 2, raw: "01234567", code: CodeRecordTooLarge},
+		{line: 2, raw: "89abcdef", code: CodeRecordTooLarge},
+		{line: 2, raw: "ghij\r\n", code: CodeRecordTooLarge},
+		{line: 3, fields: []string{"c", "d"}},
+	}},
+	{name: "record of exactly the bound", in: "abc,d\nabc,de\n", opt: ScanOptions{MaxRecordSize: 6}, want: []want{
+		{line: 1, fields: []string{"abc", "d"}},
+		{line: 2, raw: "abc,de", code: CodeRecordTooLarge},
+		{line: 2, raw: "\n", code: CodeRecordTooLarge},
+	}},
+	{name: "last record of exactly the bound", in: "ab\n\"ab\"", opt: ScanOptions{MaxRecordSize: 4}, want: []want{
+		{line: 1, fields: []string{"ab"}},
+		{line: 2, fields: []string{"ab"}},
+	}},
+	{name: "quote open at eof and too large", in: "\"abcdefgh\nij\nk", opt: ScanOptions{MaxRecordSize: 6}, want: []want{
+		{line: 1, raw: "\"abcde", code: CodeRecordTooLarge},
+		{line: 1, raw: "fgh\n", code: CodeRecordTooLarge},
+		{line: 2, fields: []string{"ij"}},
+		{line: 3, fields: []string{"k"}},
+	}},
+}
+
+func TestScanner(t *testing.T) {
+	for _, tc := range scanCases {
+		for rname, r := range readers(tc.in) {
+			t.Run(tc.name+"/"+rname, func(t *testing.T) {
+				got := scanAll(t, r, tc.opt)
+				checkRecords(t, tc.in, got, tc.want)
+			})
+		}
+	}
+}
+
+// checkRecords compares scanned records with the expected ones, and checks
+// the invariants every scan must keep: the Raws concatenate to the input,
+// and Num counts from 0.
+func checkRecords(t *testing.T, in string, got []scanned, wants []want) {
+	t.Helper()
+	var all strings.Builder
+	for i, g := range got {
+		all.WriteString(g.raw)
+		if g.num != int64(i) {
+			t.Errorf("record %d: Num = %d", i, g.num)
+		}
+	}
+	if all.String() != in {
+		t.Errorf("concatenated Raw = %q, want the input %q", short(all.String()), short(in))
+	}
+	if len(got) != len(wants) {
+		var raws []string
+		for _, g := range got {
+			raws = append(raws, short(g.raw))
+		}
+		t.Fatalf("got %d records, want %d: %q", len(got), len(wants), raws)
+	}
+	for i, w := range wants {
+		g := got[i]
+		g.raw = short(g.raw)
+		if g.line != w.line {
+			t.Errorf("record %d (%q): Line = %d, want %d", i, g.raw, g.line, w.line)
+		}
+		if w.raw != "" && got[i].raw != w.raw {
+			t.Errorf("record %d: Raw = %q, want %q", i, g.raw, short(w.raw))
+		}
+		switch {
+		case w.code == "" && g.err != nil:
+			t.Errorf("record %d (%q): unexpected error %v", i, g.raw, g.err)
+		case w.code != "" && g.err == nil:
+			t.Errorf("record %d (%q): no error, want %s", i, g.raw, w.code)
+		case w.code != "" && g.err.Code != w.code:
+			t.Errorf("record %d (%q): error %v, want code %s", i, g.raw, g.err, w.code)
+		case w.code != "" && !strings.Contains(g.err.Message, w.msg):
+			t.Errorf("record %d (%q): error message %q does not mention %q", i, g.raw, g.err.Message, w.msg)
+		}
+		if w.code == "" || w.wantFields {
+			if !equalStrings(g.fields, w.fields) {
+				t.Errorf("record %d (%q): fields = %q, want %q", i, g.raw, shortAll(g.fields), shortAll(w.fields))
+			}
+		}
+	}
+}
+
+// short returns s, or its start and length when it is too long to print.
+func short(s string) string {
+	if len(s) <= 80 {
+		return s
+	}
+	return fmt.Sprintf("%s... (%d bytes)", s[:60], len(s))
+}
+
+func shortAll(ss []string) []string {
+	out := make([]string, len(ss))
+	for i, s := range ss {
+		out[i] = short(s)
+	}
+	return out
+}
+
+func equalStrings(a, b []string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}
+
+func TestNewScannerOptions(t *testing.T) {
+	tests := []struct {
+		name    string
+		r       io.Reader
+		opt     ScanOptions
+		wantErr string
+	}{
+		{name: "zero options", r: strings.NewReader("")},
+		{name: "tab", r: strings.NewReader(""), opt: ScanOptions{Comma: '\t', MaxRecordSize: 1}},
+		{name: "nil reader", wantErr: "nil reader"},
+		{name: "quote delimiter", r: strings.NewReader(""), opt: ScanOptions{Comma: '"'}, wantErr: "invalid delimiter"},
+		{name: "cr delimiter", r: strings.NewReader(""), opt: ScanOptions{Comma: '\r'}, wantErr: "invalid delimiter"},
+		{name: "lf delimiter", r: strings.NewReader(""), opt: ScanOptions{Comma: '\n'}, wantErr: "invalid delimiter"},
+		{name: "non-ascii delimiter", r: strings.NewReader(""), opt: ScanOptions{Comma: 0xA7}, wantErr: "invalid delimiter"},
+		{name: "negative size", r: strings.NewReader(""), opt: ScanOptions{MaxRecordSize: -1}, wantErr: "MaxRecordSize -1"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			s, err := NewScanner(tc.r, tc.opt)
+			if tc.wantErr == "" {
+				if err != nil || s == nil {
+					t.Fatalf("NewScanner = %v, %v; want a Scanner", s, err)
+				}
+				return
+			}
+			if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+				t.Fatalf("NewScanner error = %v, want one mentioning %q", err, tc.wantErr)
+			}
+		})
+	}
+}
+
+// failingReader returns its data, then err.
+type failingReader struct {
+	data []byte
+	err  error
+}
+
+func (r *failingReader) Read(p []byte) (int, error) {
+	if len(r.data) == 0 {
+		return 0, r.err
+	}
+	n := copy(p, r.data)
+	r.data = r.data[n:]
+	return n, nil
+}
+
+// emptyReader returns no bytes and no error, forever.
+type emptyReader struct{}
+
+func (emptyReader) Read([]byte) (int, error) { return 0, nil }
+
+func TestScannerReadErrors(t *testing.T) {
+	boom := errors.New("connection reset")
+	tests := []struct {
+		name      string
+		r         io.Reader
+		wantRaws  []string
+		wantErrIs error
+	}{
+		{
+			name:      "error mid record",
+			r:         &failingReader{data: []byte("a,b\nc,d\ne,"), err: boom},
+			wantRaws:  []string{"a,b\n", "c,d\n"}, // the cut record "e," is not passed off as complete
+			wantErrIs: boom,
+		},
+		{
+			name:      "error mid quoted field",
+			r:         &failingReader{data: []byte("a,b\n\"c\n"), err: boom},
+			wantRaws:  []string{"a,b\n"},
+			wantErrIs: boom,
+		},
+		{
+			name:      "error at once",
+			r:         iotest.ErrReader(boom),
+			wantErrIs: boom,
+		},
+		{
+			name:      "no progress",
+			r:         emptyReader{},
+			wantErrIs: io.ErrNoProgress,
+		},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			s, err := NewScanner(tc.r, ScanOptions{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var raws []string
+			for s.Scan() {
+				raws = append(raws, string(s.Record().Raw))
+			}
+			if !equalStrings(raws, tc.wantRaws) {
+				t.Errorf("records = %q, want %q", raws, tc.wantRaws)
+			}
+			if !errors.Is(s.Err(), tc.wantErrIs) {
+				t.Errorf("Err = %v, want %v", s.Err(), tc.wantErrIs)
+			}
+			if s.Scan() {
+				t.Error("Scan after failure returned true")
+			}
+		})
+	}
+}
+
+func TestScannerLargeRecordGrowsBuffer(t *testing.T) {
+	// A quoted field longer than the read buffer, and a line with it.
+	big := strings.Repeat("0123456789\"\"\r\n", 3*readBufSize/14)
+	in := "h\n\"" + big + "\",x\n" + strings.Repeat("y", readBufSize+7) + "\nlast\n"
+	for rname, r := range readers(in) {
+		if rname == "onebyte" {
+			continue // a byte per read makes 1 MiB slow without testing more
+		}
+		t.Run(rname, func(t *testing.T) {
+			got := scanAll(t, r, ScanOptions{})
+			checkRecords(t, in, got, []want{
+				{line: 1, fields: []string{"h"}},
+				{line: 2, fields: []string{strings.ReplaceAll(big, `""`, `"`), "x"}},
+				{line: 3 + int64(strings.Count(big, "\n")), fields: []string{strings.Repeat("y", readBufSize+7)}},
+				{line: 4 + int64(strings.Count(big, "\n")), fields: []string{"last"}},
+			})
+		})
+	}
+}
+
+func TestScannerBytesRead(t *testing.T) {
+	in := "a,b\n\"c\nd\",e\n"
+	s, err := NewScanner(iotest.HalfReader(strings.NewReader(in)), ScanOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var returned int64
+	for s.Scan() {
+		returned += int64(len(s.Record().Raw))
+		if s.BytesRead() < returned {
+			t.Errorf("BytesRead = %d after returning %d bytes", s.BytesRead(), returned)
+		}
+	}
+	if s.BytesRead() != int64(len(in)) || returned != int64(len(in)) {
+		t.Errorf("BytesRead = %d, returned %d, want %d", s.BytesRead(), returned, len(in))
+	}
+}
+
+func TestRecordFieldCannotOverwrite(t *testing.T) {
+	s, err := NewScanner(strings.NewReader("ab,cd,\"e\"\"f\",g\n"), ScanOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !s.Scan() {
+		t.Fatal(s.Err())
+	}
+	rec := s.Record()
+	_ = append(rec.Field(0), 'X')
+	_ = append(rec.Field(2), 'X')
+	if got := string(rec.Raw); got != "ab,cd,\"e\"\"f\",g\n" {
+		t.Errorf("Raw = %q after appending to fields", got)
+	}
+	if got := string(rec.Field(3)); got != "g" {
+		t.Errorf("Field(3) = %q after appending to fields", got)
+	}
+}
+
+func TestScannerZeroAllocsPerRecord(t *testing.T) {
+	row := "12,someone@example.com,2024-03-05,\"quoted, \"\"with\"\" escapes\",3.50\r\n"
+	in := bytes.Repeat([]byte(row), 4*readBufSize/len(row))
+	s, err := NewScanner(bytes.NewReader(in), ScanOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Scan() // the first record sizes the buffers
+	s.Scan()
+	allocs := testing.AllocsPerRun(1000, func() {
+		if !s.Scan() {
+			t.Fatal("input ran out")
+		}
+	})
+	if allocs != 0 {
+		t.Errorf("%v allocations per record, want 0", allocs)
+	}
+}
+
+// TestScannerMatchesEncodingCSV compares the Scanner with encoding/csv on
+// generated orders (quoted notes with delimiters, doubled quotes and line
+// breaks; invalid rows) and on lines around the length where the Scanner
+// changes strategy.
+func TestScannerMatchesEncodingCSV(t *testing.T) {
+	long := func(fields, width int, quoteAt int) string {
+		var b strings.Builder
+		for i := range fields {
+			if i > 0 {
+				b.WriteByte(',')
+			}
+			v := strings.Repeat(string(rune('a'+i%26)), width)
+			if i == quoteAt {
+				v = `"` + v + `,""x""` + "\r\n" + `"`
+			}
+			b.WriteString(v)
+		}
+		return b.String()
+	}
+	var lines strings.Builder
+	for _, n := range []int{fastLineMax - 2, fastLineMax - 1, fastLineMax, fastLineMax + 1} {
+		for _, w := range []int{0, 1, 3, 7, 8, 9} {
+			fields := n / (w + 1)
+			if fields == 0 {
+				fields = 1
+			}
+			lines.WriteString(long(fields, w, -1) + "\n")
+			lines.WriteString(long(fields, w, fields-1) + "\r\n")
+			lines.WriteString(long(fields, w, fields/2) + "\n")
+		}
+	}
+	tests := []struct {
+		name  string
+		in    []byte
+		comma byte
+	}{
+		{name: "long lines", in: []byte(lines.String()), comma: ','},
+	}
+	for _, opt := range []gen.Options{
+		{Rows: 20000, InvalidEvery: 7, Seed: 1},
+		{Rows: 5000, InvalidEvery: 3, Seed: 2, CRLF: true},
+		{Rows: 5000, Seed: 3, Comma: ';'},
+		{Rows: 5000, InvalidEvery: 5, Seed: 4, Comma: '\t', CRLF: true},
+		{Rows: 5000, Seed: 5, Comma: '|'},
+	} {
+		var buf bytes.Buffer
+		if _, err := gen.Orders(&buf, opt); err != nil {
+			t.Fatal(err)
+		}
+		comma := opt.Comma
+		if comma == 0 {
+			comma = ','
+		}
+		tests = append(tests, struct {
+			name  string
+			in    []byte
+			comma byte
+		}{name: fmt.Sprintf("orders %q crlf=%v", comma, opt.CRLF), in: buf.Bytes(), comma: comma})
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if !compareWithEncodingCSV(t, tc.in, tc.comma) {
+				t.Fatal("encoding/csv rejects the input")
+			}
+			for _, opt := range []ScanOptions{{Comma: tc.comma}, {Comma: tc.comma, MaxRecordSize: 100}} {
+				checkLossless(t, bytes.NewReader(tc.in), tc.in, opt)
+			}
+		})
+	}
+}

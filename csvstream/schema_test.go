@@ -1,0 +1,284 @@
+package csvstream
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+)
+
+// badSchemas maps each testdata/schemas/bad-*.json file to the error
+// ParseSchema must return for it.
+var badSchemas = map[string]string{
+	"bad-bare-number.json":             `schema: field "price": "bareNumber": false is not supported`,
+	"bad-constraints-not-object.json":  `schema: field "qty": "constraints": want a JSON object`,
+	"bad-date-directive.json":          `schema: field "when": format "%d %b %Y": directive %b is not supported`,
+	"bad-date-format-incomplete.json":  `schema: field "when": format "%m/%Y": a date format needs %d`,
+	"bad-date-minimum-number.json":     `schema: field "day": constraint "minimum": 20230101 is not a date: write it as a string`,
+	"bad-date-minimum.json":            `schema: field "day": constraint "minimum": "2023-02-29" is not a date`,
+	"bad-decimal-char.json":            `schema: field "price": "decimalChar": "," is not supported`,
+	"bad-duplicate-name.json":          `schema: field "id": name repeats fields[0]`,
+	"bad-empty-fields.json":            `schema: no fields`,
+	"bad-enum-empty.json":              `schema: field "status": constraint "enum": the list is empty`,
+	"bad-enum-string-number.json":      `schema: field "status": constraint "enum": item 2: 2 is not a string`,
+	"bad-enum-type.json":               `schema: field "qty": constraint "enum": item 2: "one" is not an integer`,
+	"bad-field-not-object.json":        `schema: fields[0]: want a JSON object`,
+	"bad-foreign-keys.json":            `schema: "foreignKeys" is not supported`,
+	"bad-format-any.json":              `schema: field "when": format "any" is not supported`,
+	"bad-group-char.json":              `schema: field "price": "groupChar": "," is not supported`,
+	"bad-integer-range.json":           `schema: field "qty": constraint "maximum": 99999999999999999999 is out of the 64-bit integer range`,
+	"bad-invalid-json.json":            `schema: invalid JSON`,
+	"bad-length-on-integer.json":       `schema: field "qty": constraint "minLength" applies only to string fields, not integer`,
+	"bad-max-length-negative.json":     `schema: field "code": constraint "maxLength": -1 is not a non-negative integer`,
+	"bad-min-above-max.json":           `schema: field "qty": constraint "minimum" 10 is above "maximum" 5`,
+	"bad-minimum-not-number.json":      `schema: field "price": constraint "minimum": "abc" is not a number`,
+	"bad-minimum-on-string.json":       `schema: field "code": constraint "minimum" does not apply to string fields`,
+	"bad-missing-values-item.json":     `schema: "missingValues": item 2: 0 is not a string`,
+	"bad-missing-values.json":          `schema: "missingValues": want an array`,
+	"bad-no-fields.json":               `schema: "fields" is missing`,
+	"bad-no-name.json":                 `schema: fields[0]: name is missing or empty`,
+	"bad-not-object.json":              `schema: want a JSON object`,
+	"bad-null.json":                    `schema: want a JSON object`,
+	"bad-pattern-on-number.json":       `schema: field "price": constraint "pattern" applies only to string fields, not number`,
+	"bad-pattern.json":                 `schema: field "code": constraint "pattern": error parsing regexp`,
+	"bad-primary-key-twice.json":       `schema: primaryKey: field "id" is named twice`,
+	"bad-primary-key-type.json":        `schema: "primaryKey": 7 is not a field name or an array of field names`,
+	"bad-primary-key.json":             `schema: primaryKey: no field is named "nope"`,
+	"bad-required-not-bool.json":       `schema: field "id": constraint "required": "yes" is not true or false`,
+	"bad-time-directive-in-date.json":  `schema: field "when": format "%Y-%m-%d %H": directive %H does not belong in a date format`,
+	"bad-true-false-overlap.json":      `schema: field "flag": "1" is in both trueValues and falseValues`,
+	"bad-true-values-on-string.json":   `schema: field "flag": trueValues and falseValues apply only to boolean fields, not string`,
+	"bad-type-not-string.json":         `schema: field "qty": "type": 1 is not a string`,
+	"bad-unknown-constraint.json":      `schema: field "qty": unknown constraint "minimun"`,
+	"bad-unknown-format.json":          `schema: field "photo": format "binary" is not supported for string fields`,
+	"bad-unknown-property.json":        `schema: field "x": unknown property "typ"`,
+	"bad-unknown-schema-property.json": `schema: unknown property "missingValue"`,
+	"bad-unknown-type.json":            `schema: field "price": type "money" is not supported`,
+	"bad-year-format.json":             `schema: field "y": format "%Y" is not supported for year fields`,
+}
+
+func TestParseSchemaErrors(t *testing.T) {
+	files, err := filepath.Glob("testdata/schemas/bad-*.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(files) != len(badSchemas) {
+		t.Errorf("%d bad-*.json files, %d expected errors: keep them in step", len(files), len(badSchemas))
+	}
+	for _, file := range files {
+		name := filepath.Base(file)
+		t.Run(name, func(t *testing.T) {
+			want, ok := badSchemas[name]
+			if !ok {
+				t.Fatalf("no expected error listed for %s", name)
+			}
+			data, err := os.ReadFile(file)
+			if err != nil {
+				t.Fatal(err)
+			}
+			s, err := ParseSchema(data)
+			if err == nil {
+				t.Fatalf("ParseSchema accepted it: %+v", s)
+			}
+			if !strings.HasPrefix(err.Error(), want) {
+				t.Errorf("error\n  %v\nwant it to start with\n  %s", err, want)
+			}
+			var into Schema
+			if err := json.Unmarshal(data, &into); err == nil {
+				t.Errorf("json.Unmarshal into a Schema accepted it")
+			}
+		})
+	}
+}
+
+func TestParseSchemaRoundTrip(t *testing.T) {
+	files, err := filepath.Glob("testdata/schemas/valid-*.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(files) == 0 {
+		t.Fatal("no valid-*.json files")
+	}
+	for _, file := range files {
+		t.Run(filepath.Base(file), func(t *testing.T) {
+			data, err := os.ReadFile(file)
+			if err != nil {
+				t.Fatal(err)
+			}
+			s, err := ParseSchema(data)
+			if err != nil {
+				t.Fatal(err)
+			}
+			out, err := json.Marshal(s)
+			if err != nil {
+				t.Fatal(err)
+			}
+			again, err := ParseSchema(out)
+			if err != nil {
+				t.Fatalf("ParseSchema(MarshalJSON output) = %v\n%s", err, out)
+			}
+			if !reflect.DeepEqual(s, again) {
+				t.Errorf("round trip changed the schema:\n%+v\n%+v", s, again)
+			}
+			var into Schema
+			if err := json.Unmarshal(data, &into); err != nil || !reflect.DeepEqual(&into, s) {
+				t.Errorf("json.Unmarshal = %+v, %v; want %+v", into, err, s)
+			}
+		})
+	}
+}
+
+func TestParseSchemaValues(t *testing.T) {
+	data, err := os.ReadFile("testdata/schemas/valid-all-types.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := ParseSchema(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := s.PrimaryKey, []string{"id", "day"}; !reflect.DeepEqual(got, want) {
+		t.Errorf("PrimaryKey = %q, want %q", got, want)
+	}
+	if got, want := s.MissingValues, []string{"", "NA", "-"}; !reflect.DeepEqual(got, want) {
+		t.Errorf("MissingValues = %q, want %q", got, want)
+	}
+	code := s.Fields[1]
+	if code.Name != "code" || *code.Constraints.MinLength != 2 || *code.Constraints.MaxLength != 8 || code.Constraints.Pattern != "[A-Z]+[0-9]*" {
+		t.Errorf("code field = %+v", code)
+	}
+	if got := s.Fields[0]; got.Title != "Identifier" || got.Description != "Row id" {
+		t.Errorf("id field = %+v", got)
+	}
+	if got := s.Fields[5]; !reflect.DeepEqual(got.TrueValues, []string{"yes", "Y"}) || !reflect.DeepEqual(got.Constraints.Enum, []any{true}) {
+		t.Errorf("ok field = %+v", got)
+	}
+	if got := s.Fields[9].Constraints; got.Minimum != json.Number("1900") || got.Maximum != "2100" {
+		t.Errorf("born constraints = %#v", got)
+	}
+
+	pk, err := ParseSchema([]byte(`{"fields": [{"name": "id"}], "primaryKey": "id", "missingValues": []}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(pk.PrimaryKey, []string{"id"}) || pk.MissingValues == nil || len(pk.MissingValues) != 0 {
+		t.Errorf("got PrimaryKey %q, MissingValues %#v; want [id] and an empty, non-nil slice", pk.PrimaryKey, pk.MissingValues)
+	}
+}
+
+func TestSchemaMarshalJSON(t *testing.T) {
+	one, eight := 1, 8
+	tests := []struct {
+		name string
+		s    Schema
+		want string
+	}{
+		{"minimal", Schema{Fields: []Field{{Name: "a"}}}, `{"fields":[{"name":"a"}]}`},
+		{"no fields", Schema{}, `{"fields":[]}`},
+		{"no missing values", Schema{Fields: []Field{{Name: "a"}}, MissingValues: []string{}}, `{"fields":[{"name":"a"}],"missingValues":[]}`},
+		{
+			"everything",
+			Schema{
+				Fields: []Field{
+					{Name: "id", Type: "integer", Constraints: Constraints{Required: true, Unique: true, Minimum: 0, Maximum: int64(99)}},
+					{Name: "code", Title: "Code", Constraints: Constraints{MinLength: &one, MaxLength: &eight, Pattern: "[A-Z]+", Enum: []any{"AB", "CD"}}},
+					{Name: "ok", Type: "boolean", TrueValues: []string{"y"}, FalseValues: []string{"n"}},
+					{Name: "day", Type: "date", Format: "%d/%m/%Y", Constraints: Constraints{Minimum: "2020-01-01"}},
+				},
+				MissingValues: []string{"NA"},
+				PrimaryKey:    []string{"id"},
+			},
+			`{"fields":[` +
+				`{"name":"id","type":"integer","constraints":{"required":true,"unique":true,"minimum":0,"maximum":99}},` +
+				`{"name":"code","title":"Code","constraints":{"minLength":1,"maxLength":8,"pattern":"[A-Z]+","enum":["AB","CD"]}},` +
+				`{"name":"ok","type":"boolean","trueValues":["y"],"falseValues":["n"]},` +
+				`{"name":"day","type":"date","format":"%d/%m/%Y","constraints":{"minimum":"2020-01-01"}}],` +
+				`"missingValues":["NA"],"primaryKey":["id"]}`,
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := json.Marshal(tt.s)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if string(got) != tt.want {
+				t.Errorf("got  %s\nwant %s", got, tt.want)
+			}
+			if len(tt.s.Fields) > 0 {
+				if _, err := ParseSchema(got); err != nil {
+					t.Errorf("ParseSchema(output) = %v", err)
+				}
+			}
+		})
+	}
+}
+
+// TestSchemaBuiltInGo checks that schemas built in code get the same checks
+// as parsed ones, when NewValidator compiles them.
+func TestSchemaBuiltInGo(t *testing.T) {
+	neg := -1
+	tests := []struct {
+		name string
+		s    *Schema
+		want string
+	}{
+		{"no name", &Schema{Fields: []Field{{Type: "integer"}}}, "schema: fields[0]: name is missing or empty"},
+		{"bad minimum type", &Schema{Fields: []Field{{Name: "n", Type: "integer", Constraints: Constraints{Minimum: []int{1}}}}}, `schema: field "n": constraint "minimum": [1] is not an integer`},
+		{"fractional integer bound", &Schema{Fields: []Field{{Name: "n", Type: "integer", Constraints: Constraints{Maximum: 1.5}}}}, `schema: field "n": constraint "maximum": 1.5 is not an integer`},
+		{"negative length", &Schema{Fields: []Field{{Name: "s", Constraints: Constraints{MinLength: &neg}}}}, `schema: field "s": constraint "minLength": -1 is negative`},
+		{"empty enum", &Schema{Fields: []Field{{Name: "s", Constraints: Constraints{Enum: []any{}}}}}, `schema: field "s": constraint "enum": the list is empty`},
+		{"bool bound", &Schema{Fields: []Field{{Name: "n", Type: "number", Constraints: Constraints{Minimum: true}}}}, `schema: field "n": constraint "minimum": true is not a number`},
+		{"empty true values", &Schema{Fields: []Field{{Name: "b", Type: "boolean", TrueValues: []string{}}}}, `schema: field "b": trueValues and falseValues may not be empty`},
+		{"lone percent", &Schema{Fields: []Field{{Name: "d", Type: "date", Format: "%Y-%m-%d%"}}}, `schema: field "d": format "%Y-%m-%d%": ends with a lone %`},
+		{"repeated directive", &Schema{Fields: []Field{{Name: "d", Type: "date", Format: "%Y %y %m %d"}}}, `schema: field "d": format "%Y %y %m %d": directive %y repeats a field`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := NewValidator(tt.s, testRecord(0, "n"))
+			if err == nil || err.Error() != tt.want {
+				t.Errorf("NewValidator error = %v\nwant %s", err, tt.want)
+			}
+		})
+	}
+}
+
+func FuzzParseSchema(f *testing.F) {
+	files, _ := filepath.Glob("testdata/schemas/*.json")
+	for _, file := range files {
+		data, err := os.ReadFile(file)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(data)
+	}
+	f.Add([]byte(`{"fields":[{"name":"d","type":"datetime","format":"%Y%m%d%H%M%S%f%z"}]}`))
+	f.Add([]byte(`{"fields":[{"name":"n","type":"number","constraints":{"enum":[1e308,-0,"NaN"]}}]}`))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		s, err := ParseSchema(data)
+		if err != nil {
+			if s != nil {
+				t.Fatal("a schema and an error")
+			}
+			return
+		}
+		out, err := json.Marshal(s)
+		if err != nil {
+			t.Fatalf("MarshalJSON: %v", err)
+		}
+		if _, err := ParseSchema(out); err != nil {
+			t.Fatalf("ParseSchema(%s) = %v; it parsed %s", out, err, data)
+		}
+		names := make([]string, len(s.Fields))
+		for i := range s.Fields {
+			names[i] = s.Fields[i].Name
+		}
+		v, err := NewValidator(s, testRecord(0, names...))
+		if err != nil {
+			t.Fatalf("NewValidator: %v", err)
+		}
+		v.Check(testRecord(1, names...), nil)
+	})
+}

@@ -1,0 +1,156 @@
+package csvstream
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+)
+
+// DefaultSweepAge is how old a multipart upload must be before Sweep aborts
+// it when SweepOptions.OlderThan is zero. It is far longer than any job can
+// run, so an upload still in progress is never swept.
+const DefaultSweepAge = 24 * time.Hour
+
+// SweepAPI is the part of the S3 client Sweep uses.
+type SweepAPI interface {
+	ListMultipartUploads(ctx context.Context, in *s3.ListMultipartUploadsInput, optFns ...func(*s3.Options)) (*s3.ListMultipartUploadsOutput, error)
+	AbortMultipartUpload(ctx context.Context, in *s3.AbortMultipartUploadInput, optFns ...func(*s3.Options)) (*s3.AbortMultipartUploadOutput, error)
+}
+
+// SweepOptions configures Sweep. The zero value aborts uploads older than
+// DefaultSweepAge.
+type SweepOptions struct {
+	// OlderThan is the age, measured from the upload's initiation, beyond
+	// which an upload is aborted. Zero means DefaultSweepAge.
+	OlderThan time.Duration
+	// DryRun lists the uploads that would be aborted without aborting them.
+	DryRun bool
+	// Now returns the current time; nil means time.Now.
+	Now func() time.Time
+}
+
+// SweptUpload is one multipart upload Sweep aborted, or would abort.
+type SweptUpload struct {
+	Key       string    `json:"key"`
+	UploadID  string    `json:"upload_id"`
+	Initiated time.Time `json:"initiated"`
+}
+
+// SweepResult reports what one Sweep did under one prefix.
+type SweepResult struct {
+	Bucket string    `json:"bucket"`
+	Prefix string    `json:"prefix"`
+	Cutoff time.Time `json:"cutoff"` // uploads initiated before this were swept
+	DryRun bool      `json:"dry_run"`
+	// Seen counts the uploads listed under the prefix.
+	Seen int `json:"seen"`
+	// Aborted lists the uploads aborted (with DryRun, those that would be).
+	Aborted []SweptUpload `json:"aborted"`
+	// Kept counts the uploads left alone: younger than the cutoff, with no
+	// initiation time, or already gone when the abort was sent.
+	Kept int `json:"kept"`
+}
+
+// Sweep aborts the multipart uploads under s3://bucket/prefix that were
+// initiated more than opt.OlderThan ago. Uploads abandoned by a process
+// that was killed before it could abort them still hold storage, billed,
+// until someone aborts them; Sweep is that someone.
+//
+// Sweep goes on past an abort that fails and reports every failure, joined,
+// along with the result of the rest. An upload that is already gone
+// (completed or aborted meanwhile) is counted as kept, not as a failure.
+func Sweep(ctx context.Context, api SweepAPI, bucket, prefix string, opt SweepOptions) (SweepResult, error) {
+	res := SweepResult{Bucket: bucket, Prefix: prefix, DryRun: opt.DryRun, Aborted: []SweptUpload{}}
+	if api == nil {
+		return res, fmt.Errorf("sweep s3://%s/%s: no S3 client", bucket, prefix)
+	}
+	if bucket == "" {
+		return res, fmt.Errorf("sweep s3://%s/%s: no bucket", bucket, prefix)
+	}
+	if opt.OlderThan < 0 {
+		return res, fmt.Errorf("sweep s3://%s/%s: age %v is negative", bucket, prefix, opt.OlderThan)
+	}
+	if opt.OlderThan == 0 {
+		opt.OlderThan = DefaultSweepAge
+	}
+	now := time.Now
+	if opt.Now != nil {
+		now = opt.Now
+	}
+	res.Cutoff = now().Add(-opt.OlderThan).UTC()
+
+	var errs []error
+	in := &s3.ListMultipartUploadsInput{Bucket: aws.String(bucket)}
+	if prefix != "" {
+		in.Prefix = aws.String(prefix)
+	}
+	for page := 1; ; page++ {
+		out, err := api.ListMultipartUploads(ctx, in)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("sweep s3://%s/%s: list multipart uploads (page %d): %w", bucket, prefix, page, err))
+			break
+		}
+		for _, u := range out.Uploads {
+			res.Seen++
+			key, id := aws.ToString(u.Key), aws.ToString(u.UploadId)
+			if u.Initiated == nil || !u.Initiated.Before(res.Cutoff) || id == "" {
+				res.Kept++
+				continue
+			}
+			swept := SweptUpload{Key: key, UploadID: id, Initiated: u.Initiated.UTC()}
+			if !opt.DryRun {
+				_, err := api.AbortMultipartUpload(ctx, &s3.AbortMultipartUploadInput{
+					Bucket: aws.String(bucket), Key: aws.String(key), UploadId: aws.String(id),
+				})
+				if isNoSuchUpload(err) {
+					res.Kept++
+					continue
+				}
+				if err != nil {
+					errs = append(errs, fmt.Errorf("sweep: abort upload %s of s3://%s/%s: %w", id, bucket, key, err))
+					if ctx.Err() != nil {
+						return res, errors.Join(errs...)
+					}
+					continue
+				}
+			}
+			res.Aborted = append(res.Aborted, swept)
+		}
+		if !aws.ToBool(out.IsTruncated) {
+			break
+		}
+		nextKey, nextID := aws.ToString(out.NextKeyMarker), aws.ToString(out.NextUploadIdMarker)
+		if nextKey == aws.ToString(in.KeyMarker) && nextID == aws.ToString(in.UploadIdMarker) {
+			errs = append(errs, fmt.Errorf("sweep s3://%s/%s: listing page %d is truncated but its markers do not advance", bucket, prefix, page))
+			break
+		}
+		in.KeyMarker, in.UploadIdMarker = aws.String(nextKey), aws.String(nextID)
+	}
+	return res, errors.Join(errs...)
+}
+
+// isNoSuchUpload reports whether err says the upload no longer exists.
+func isNoSuchUpload(err error) bool {
+	return err != nil && (errorCode(err) == "NoSuchUpload" || httpStatus(err) == 404)
+}
+
+// ParsePrefix parses "s3://bucket/prefix" into its bucket and key prefix,
+// which may be empty ("s3://bucket" or "s3://bucket/" name the whole
+// bucket). Sweep and the Lambda handler's output settings name places
+// this way.
+func ParsePrefix(s string) (bucket, prefix string, err error) {
+	rest, ok := strings.CutPrefix(s, "s3://")
+	if !ok {
+		return "", "", fmt.Errorf("prefix %q: want s3://bucket/prefix", s)
+	}
+	bucket, prefix, _ = strings.Cut(rest, "/")
+	if bucket == "" {
+		return "", "", fmt.Errorf("prefix %q: missing bucket: want s3://bucket/prefix", s)
+	}
+	return bucket, prefix, nil
+}

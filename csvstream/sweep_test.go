@@ -1,0 +1,270 @@
+package csvstream_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/s3/types"
+
+	"github.com/csvstream/csvstream/csvstream"
+	"github.com/csvstream/csvstream/internal/s3test"
+)
+
+func createUpload(t *testing.T, client *s3.Client, bucket, key string) string {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	out, err := client.CreateMultipartUpload(ctx, &s3.CreateMultipartUploadInput{Bucket: aws.String(bucket), Key: aws.String(key)})
+	if err != nil {
+		t.Fatalf("create upload for s3://%s/%s: %v", bucket, key, err)
+	}
+	return aws.ToString(out.UploadId)
+}
+
+func uploadIDs(ups []types.MultipartUpload) []string {
+	var ids []string
+	for _, u := range ups {
+		ids = append(ids, aws.ToString(u.UploadId))
+	}
+	slices.Sort(ids)
+	return ids
+}
+
+// TestSweepS3 runs Sweep against a real server: an upload initiated before
+// the cutoff is aborted, a fresh one and one outside the prefix are kept,
+// and a dry run changes nothing.
+func TestSweepS3(t *testing.T) {
+	srv := s3test.Start(t)
+	client := srv.Client()
+	bucket := srv.Bucket(t, "sweep")
+	ctx := context.Background()
+
+	old := createUpload(t, client, bucket, "out/old.csv")
+	outside := createUpload(t, client, bucket, "elsewhere/old.csv")
+	for _, u := range srv.Uploads(t, bucket) {
+		if u.Initiated == nil || u.Initiated.IsZero() {
+			t.Fatalf("the server reports no initiation time for upload %s", aws.ToString(u.UploadId))
+		}
+	}
+	// The server may report initiation times to the second; wait past
+	// the age plus that rounding before creating the fresh upload.
+	const age = 2 * time.Second
+	time.Sleep(age + 700*time.Millisecond)
+	fresh := createUpload(t, client, bucket, "out/fresh.csv")
+
+	dry, err := csvstream.Sweep(ctx, client, bucket, "out/", csvstream.SweepOptions{OlderThan: age, DryRun: true})
+	if err != nil {
+		t.Fatalf("dry run: %v", err)
+	}
+	if len(dry.Aborted) != 1 || dry.Aborted[0].UploadID != old || dry.Aborted[0].Key != "out/old.csv" || !dry.DryRun {
+		t.Fatalf("dry run lists %+v, want only upload %s of out/old.csv", dry.Aborted, old)
+	}
+	if dry.Seen != 2 || dry.Kept != 1 {
+		t.Errorf("dry run: seen %d kept %d, want 2 and 1", dry.Seen, dry.Kept)
+	}
+	if got := len(srv.Uploads(t, bucket)); got != 3 {
+		t.Fatalf("after the dry run %d uploads remain, want all 3", got)
+	}
+
+	res, err := csvstream.Sweep(ctx, client, bucket, "out/", csvstream.SweepOptions{OlderThan: age})
+	if err != nil {
+		t.Fatalf("sweep: %v", err)
+	}
+	if len(res.Aborted) != 1 || res.Aborted[0].UploadID != old {
+		t.Fatalf("sweep aborted %+v, want only upload %s", res.Aborted, old)
+	}
+	if in := res.Aborted[0].Initiated; in.IsZero() || !in.Before(res.Cutoff) {
+		t.Errorf("aborted upload initiated %v, cutoff %v", in, res.Cutoff)
+	}
+	want := []string{fresh, outside}
+	slices.Sort(want)
+	if got := uploadIDs(srv.Uploads(t, bucket)); !slices.Equal(got, want) {
+		t.Fatalf("uploads left %v, want the fresh one and the one outside the prefix %v", got, want)
+	}
+
+	// The default age keeps everything just created.
+	res, err = csvstream.Sweep(ctx, client, bucket, "", csvstream.SweepOptions{})
+	if err != nil {
+		t.Fatalf("sweep with the default age: %v", err)
+	}
+	if len(res.Aborted) != 0 || res.Kept != 2 {
+		t.Fatalf("sweep with the default age aborted %+v, kept %d; want none aborted, 2 kept", res.Aborted, res.Kept)
+	}
+}
+
+// pagedAPI is a fake SweepAPI that lists its uploads a page at a time and
+// fails the aborts it is told to.
+type pagedAPI struct {
+	uploads   []types.MultipartUpload
+	pageSize  int
+	stuck     bool            // answer every page as truncated with the same markers
+	failAbort map[string]bool // upload ids whose abort fails
+	gone      map[string]bool // upload ids that answer NoSuchUpload
+	aborted   []string
+	lists     int
+}
+
+type codeError struct{ code string }
+
+func (e codeError) Error() string     { return "api error " + e.code }
+func (e codeError) ErrorCode() string { return e.code }
+
+func (p *pagedAPI) ListMultipartUploads(_ context.Context, in *s3.ListMultipartUploadsInput, _ ...func(*s3.Options)) (*s3.ListMultipartUploadsOutput, error) {
+	p.lists++
+	if p.lists > 100 {
+		return nil, errors.New("listed more than 100 pages")
+	}
+	start := 0
+	if in.UploadIdMarker != nil {
+		for i, u := range p.uploads {
+			if aws.ToString(u.UploadId) == *in.UploadIdMarker {
+				start = i + 1
+			}
+		}
+	}
+	if p.stuck {
+		start = 0
+	}
+	end := min(start+p.pageSize, len(p.uploads))
+	out := &s3.ListMultipartUploadsOutput{Uploads: p.uploads[start:end], IsTruncated: aws.Bool(end < len(p.uploads))}
+	if end < len(p.uploads) {
+		last := p.uploads[end-1]
+		out.NextKeyMarker, out.NextUploadIdMarker = last.Key, last.UploadId
+	}
+	return out, nil
+}
+
+func (p *pagedAPI) AbortMultipartUpload(_ context.Context, in *s3.AbortMultipartUploadInput, _ ...func(*s3.Options)) (*s3.AbortMultipartUploadOutput, error) {
+	id := aws.ToString(in.UploadId)
+	switch {
+	case p.failAbort[id]:
+		return nil, codeError{"AccessDenied"}
+	case p.gone[id]:
+		return nil, codeError{"NoSuchUpload"}
+	}
+	p.aborted = append(p.aborted, id)
+	return &s3.AbortMultipartUploadOutput{}, nil
+}
+
+func TestSweepPages(t *testing.T) {
+	now := time.Date(2025, 6, 1, 12, 0, 0, 0, time.UTC)
+	var uploads []types.MultipartUpload
+	for i := range 7 {
+		uploads = append(uploads, types.MultipartUpload{
+			Key:       aws.String(fmt.Sprintf("out/%d.csv", i)),
+			UploadId:  aws.String(fmt.Sprintf("u%d", i)),
+			Initiated: aws.Time(now.Add(-time.Duration(i) * 10 * time.Hour)), // u0 now ... u6 60h ago
+		})
+	}
+	uploads = append(uploads, types.MultipartUpload{Key: aws.String("out/x.csv"), UploadId: aws.String("untimed")})
+
+	tests := []struct {
+		name      string
+		api       *pagedAPI
+		opt       csvstream.SweepOptions
+		aborted   []string
+		kept      int
+		errSubstr string
+	}{
+		{
+			name:    "default age over pages",
+			api:     &pagedAPI{uploads: uploads, pageSize: 3},
+			aborted: []string{"u3", "u4", "u5", "u6"},
+			kept:    4,
+		},
+		{
+			name:    "dry run aborts nothing",
+			api:     &pagedAPI{uploads: uploads, pageSize: 2},
+			opt:     csvstream.SweepOptions{DryRun: true, OlderThan: 45 * time.Hour},
+			aborted: []string{"u5", "u6"},
+			kept:    6,
+		},
+		{
+			name:      "a failed abort does not stop the rest",
+			api:       &pagedAPI{uploads: uploads, pageSize: 100, failAbort: map[string]bool{"u4": true}, gone: map[string]bool{"u5": true}},
+			aborted:   []string{"u3", "u6"},
+			kept:      5,
+			errSubstr: "abort upload u4 of s3://b/out/4.csv",
+		},
+		{
+			name:      "markers that do not advance",
+			api:       &pagedAPI{uploads: uploads, pageSize: 3, stuck: true},
+			opt:       csvstream.SweepOptions{DryRun: true},
+			errSubstr: "markers do not advance",
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			tt.opt.Now = func() time.Time { return now }
+			res, err := csvstream.Sweep(context.Background(), tt.api, "b", "out/", tt.opt)
+			if tt.errSubstr != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.errSubstr) {
+					t.Fatalf("error %v, want one containing %q", err, tt.errSubstr)
+				}
+				if tt.aborted == nil {
+					return
+				}
+			} else if err != nil {
+				t.Fatalf("sweep: %v", err)
+			}
+			var got []string
+			for _, u := range res.Aborted {
+				got = append(got, u.UploadID)
+			}
+			if !slices.Equal(got, tt.aborted) {
+				t.Errorf("aborted %v, want %v", got, tt.aborted)
+			}
+			if tt.opt.DryRun && len(tt.api.aborted) != 0 {
+				t.Errorf("dry run sent aborts for %v", tt.api.aborted)
+			}
+			if !tt.opt.DryRun && !slices.Equal(tt.api.aborted, tt.aborted) {
+				t.Errorf("aborts sent for %v, want %v", tt.api.aborted, tt.aborted)
+			}
+			if res.Kept != tt.kept || res.Seen != len(uploads) {
+				t.Errorf("kept %d of %d seen, want %d of %d", res.Kept, res.Seen, tt.kept, len(uploads))
+			}
+		})
+	}
+}
+
+func TestSweepBadOptions(t *testing.T) {
+	api := &pagedAPI{}
+	if _, err := csvstream.Sweep(context.Background(), api, "", "p/", csvstream.SweepOptions{}); err == nil {
+		t.Error("no bucket: no error")
+	}
+	if _, err := csvstream.Sweep(context.Background(), api, "b", "p/", csvstream.SweepOptions{OlderThan: -time.Second}); err == nil {
+		t.Error("negative age: no error")
+	}
+	if api.lists != 0 {
+		t.Errorf("bad options still listed %d pages", api.lists)
+	}
+}
+
+func TestParsePrefix(t *testing.T) {
+	tests := []struct {
+		in             string
+		bucket, prefix string
+		ok             bool
+	}{
+		{"s3://b/out/", "b", "out/", true},
+		{"s3://b/out", "b", "out", true},
+		{"s3://b/", "b", "", true},
+		{"s3://b", "b", "", true},
+		{"s3:///x", "", "", false},
+		{"b/out/", "", "", false},
+		{"", "", "", false},
+	}
+	for _, tt := range tests {
+		b, p, err := csvstream.ParsePrefix(tt.in)
+		if (err == nil) != tt.ok || b != tt.bucket || p != tt.prefix {
+			t.Errorf("ParsePrefix(%q) = %q, %q, %v; want %q, %q, ok=%v", tt.in, b, p, err, tt.bucket, tt.prefix, tt.ok)
+		}
+	}
+}

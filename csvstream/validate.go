@@ -1,0 +1,1232 @@
+package csvstream
+
+import (
+	"bytes"
+	"cmp"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"hash/maphash"
+	"math"
+	"strconv"
+	"strings"
+	"unicode/utf8"
+)
+
+// FieldError is one reason a record is rejected.
+type FieldError struct {
+	// Code is one of the Code constants, such as CodeTypeError.
+	Code string
+	// Field is the name of the column at fault; it is empty when the
+	// problem belongs to the whole record or to a cell beyond the header.
+	Field string
+	// Message says what is wrong in words, quoting the value.
+	Message string
+}
+
+// Error returns the code, the field if any, and the message, as one line
+// for a log or a rejects file.
+func (e FieldError) Error() string {
+	if e.Field == "" {
+		return e.Code + ": " + e.Message
+	}
+	return e.Code + ": field " + strconv.Quote(e.Field) + ": " + e.Message
+}
+
+// HeaderError says how a header differs from the schema's field names.
+type HeaderError struct {
+	// Missing lists the schema's fields that the header lacks.
+	Missing []string
+	// Unexpected lists the header's labels that are not schema fields, or
+	// that repeat one.
+	Unexpected []string
+	// OutOfOrder is set when the header has the right labels in the wrong
+	// order.
+	OutOfOrder bool
+	// Want lists the schema's field names; Got lists the header's labels.
+	Want, Got []string
+}
+
+// Error lists the missing and unexpected labels, or says the order is
+// wrong, then shows both lists in full.
+func (e *HeaderError) Error() string {
+	var b strings.Builder
+	b.WriteString("header does not match the schema:")
+	sep := " "
+	if len(e.Missing) > 0 {
+		b.WriteString(sep + "missing " + quoteList(e.Missing))
+		sep = "; "
+	}
+	if len(e.Unexpected) > 0 {
+		b.WriteString(sep + "unexpected " + quoteList(e.Unexpected))
+		sep = "; "
+	}
+	if e.OutOfOrder {
+		b.WriteString(sep + "columns out of order")
+		sep = "; "
+	}
+	if sep == " " {
+		b.WriteString(" the labels differ")
+	}
+	if e.Want != nil || e.Got != nil {
+		want, got := quoteList(e.Want), quoteList(e.Got)
+		if want == "" {
+			want = "no fields"
+		}
+		if got == "" {
+			got = "no labels"
+		}
+		b.WriteString(" (want " + want + ", got " + got + ")")
+	}
+	return b.String()
+}
+
+func quoteList(names []string) string {
+	q := make([]string, len(names))
+	for i, n := range names {
+		q[i] = strconv.Quote(n)
+	}
+	return strings.Join(q, ", ")
+}
+
+// A Validator checks records against a schema, or, without one, checks only
+// that they are well formed. It remembers the values of unique fields and
+// primary keys, so one Validator serves one job, and it is not safe for
+// concurrent use.
+//
+// Unique values and primary keys are remembered as 128-bit hashes (two
+// maphash seeds chosen per Validator), never as strings, so checking them
+// allocates nothing per row but the occasional growth of a set; the chance
+// of two different keys sharing a hash is negligible (about n²/2¹²⁹ for n
+// keys). Each unique field, and the primary key, costs 16 bytes per slot in
+// a table kept between 3/8 and 3/4 full: 21 to 43 bytes per distinct key,
+// at most 43 MB per million keys (and, for the moment it takes to double
+// the table, the old table besides). Only keys of valid rows are
+// remembered: a key is rejected as a repeat only when a row that was
+// written out already holds it.
+type Validator struct {
+	header  []string
+	keys    [][]byte // `"label":` per column, for AppendJSON
+	cols    []column // nil without a schema
+	missing [][]byte
+	// emptyMissing is set when the only missing value is "".
+	emptyMissing bool
+	pk           []int
+
+	seed1, seed2 maphash.Seed
+	uniq         []uniqueSet // one per unique column
+	pkSet        hashSet
+	keyBuf       []byte      // scratch for hashing keys
+	vals         []value     // scratch: parsed value per column
+	ok           []bool      // scratch: column parsed and not null
+	pending      [][2]uint64 // scratch: hashes of this row's unique values
+	pendingPK    [2]uint64
+}
+
+// uniqueSet remembers the values of one unique column.
+type uniqueSet struct {
+	col  int
+	seen hashSet
+}
+
+// NewValidator returns a Validator for records under header. With s nil it
+// checks only well-formedness: each record has as many fields as the header
+// and is valid UTF-8. With a schema, the header labels must be the schema's
+// field names in order, or the error is a *HeaderError.
+func NewValidator(s *Schema, header *Record) (*Validator, error) {
+	if header == nil {
+		return nil, errors.New("validator: no header record")
+	}
+	if header.Err != nil {
+		return nil, fmt.Errorf("validator: header on line %d: %w", header.Line, header.Err)
+	}
+	v := &Validator{
+		header: make([]string, header.NumFields()),
+		seed1:  maphash.MakeSeed(),
+		seed2:  maphash.MakeSeed(),
+	}
+	first := make(map[string]int, len(v.header))
+	for i := range v.header {
+		b := header.Field(i)
+		if !utf8.Valid(b) {
+			return nil, fmt.Errorf("validator: header on line %d: column %d label is not valid UTF-8", header.Line, i+1)
+		}
+		v.header[i] = string(b)
+		if j, dup := first[v.header[i]]; dup && s == nil {
+			return nil, fmt.Errorf("validator: header on line %d: column %d label %q repeats column %d", header.Line, i+1, v.header[i], j+1)
+		}
+		first[v.header[i]] = i
+		v.keys = append(v.keys, append(appendJSONString(nil, b), ':'))
+	}
+	if s == nil {
+		return v, nil
+	}
+	c, err := s.compile()
+	if err != nil {
+		return nil, err
+	}
+	if err := matchHeader(s, v.header); err != nil {
+		return nil, err
+	}
+	v.cols, v.missing, v.pk = c.cols, c.missing, c.pk
+	v.emptyMissing = len(v.missing) == 1 && len(v.missing[0]) == 0
+	for i := range v.cols {
+		if v.cols[i].unique {
+			v.uniq = append(v.uniq, uniqueSet{col: i})
+		}
+	}
+	v.vals = make([]value, len(v.cols))
+	v.ok = make([]bool, len(v.cols))
+	v.pending = make([][2]uint64, len(v.uniq))
+	return v, nil
+}
+
+// matchHeader compares the header labels with the schema's field names.
+func matchHeader(s *Schema, got []string) error {
+	want := make([]string, len(s.Fields))
+	for i := range s.Fields {
+		want[i] = s.Fields[i].Name
+	}
+	if len(want) == len(got) {
+		same := true
+		for i := range want {
+			if want[i] != got[i] {
+				same = false
+				break
+			}
+		}
+		if same {
+			return nil
+		}
+	}
+	e := &HeaderError{Want: want, Got: append([]string(nil), got...)}
+	left := make(map[string]int, len(want))
+	for _, w := range want {
+		left[w]++
+	}
+	for _, g := range got {
+		if left[g] > 0 {
+			left[g]--
+		} else {
+			e.Unexpected = append(e.Unexpected, g)
+		}
+	}
+	for _, w := range want {
+		if left[w] > 0 {
+			left[w]--
+			e.Missing = append(e.Missing, w)
+		}
+	}
+	e.OutOfOrder = len(e.Missing) == 0 && len(e.Unexpected) == 0
+	return e
+}
+
+// Header returns a copy of the header labels.
+func (v *Validator) Header() []string { return append([]string(nil), v.header...) }
+
+// Check appends to errs every reason rec must be rejected, and returns errs
+// unchanged when rec is valid.
+//
+// A record the Scanner could not split yields exactly one error with the
+// Scanner's code; invalid UTF-8 yields encoding errors only; a blank row
+// yields one blank-row error. Otherwise Check reports an extra-cell error per
+// cell beyond the header, a missing-cell error per absent cell, then, per
+// field, a type error or every broken constraint, and finally unique and
+// primary-key repeats. A missing value (see Schema.MissingValues) breaks
+// only the required constraint.
+func (v *Validator) Check(rec *Record, errs []FieldError) []FieldError {
+	if rec.Err != nil {
+		return append(errs, FieldError{Code: rec.Err.Code, Message: rec.Err.Message})
+	}
+	start := len(errs)
+	n := rec.NumFields()
+	// Delimiters and quotes are ASCII, so the fields are valid UTF-8 when
+	// the record's bytes are; one pass over Raw checks them all.
+	if len(rec.Raw) == 0 || !utf8.Valid(rec.Raw) {
+		for i := 0; i < n; i++ {
+			if b := rec.Field(i); !utf8.Valid(b) {
+				errs = append(errs, FieldError{
+					Code:    CodeEncodingError,
+					Field:   v.label(i),
+					Message: fmt.Sprintf("column %d is not valid UTF-8 (bad byte at offset %d)", i+1, badUTF8(b)),
+				})
+			}
+		}
+		if len(errs) > start {
+			return errs
+		}
+	}
+	if n == len(v.header) || n == 1 {
+		blank := true
+		for i := 0; i < n; i++ {
+			if len(rec.Field(i)) > 0 {
+				blank = false
+				break
+			}
+		}
+		if blank {
+			return append(errs, FieldError{Code: CodeBlankRow, Message: "every cell is empty"})
+		}
+	}
+	for i := len(v.header); i < n; i++ {
+		errs = append(errs, FieldError{
+			Code:    CodeExtraCell,
+			Message: fmt.Sprintf("extra cell in column %d (the header has %d): %s", i+1, len(v.header), quote(rec.Field(i))),
+		})
+	}
+	for i := n; i < len(v.header); i++ {
+		errs = append(errs, FieldError{
+			Code:    CodeMissingCell,
+			Field:   v.header[i],
+			Message: fmt.Sprintf("missing cell: the row ends before column %d", i+1),
+		})
+	}
+	if v.cols == nil {
+		return errs
+	}
+	m := min(n, len(v.cols))
+	for i := 0; i < m; i++ {
+		errs = v.checkField(i, rec.Field(i), errs)
+	}
+	for i := m; i < len(v.cols); i++ {
+		v.ok[i] = false
+	}
+	// Repeats: look up now, remember only when the whole row is valid.
+	for u := range v.uniq {
+		set := &v.uniq[u]
+		if !v.ok[set.col] {
+			v.pending[u] = [2]uint64{}
+			continue
+		}
+		v.keyBuf = v.cols[set.col].appendKey(v.keyBuf[:0], rec.Field(set.col), v.vals[set.col])
+		h := v.sum(v.keyBuf)
+		v.pending[u] = h
+		if set.seen.has(h) {
+			c := &v.cols[set.col]
+			errs = append(errs, FieldError{
+				Code:    CodeUniqueError,
+				Field:   c.name,
+				Message: fmt.Sprintf("value %s is not unique: an earlier row holds it", c.show(rec.Field(set.col))),
+			})
+		}
+	}
+	pkOK := len(v.pk) > 0
+	if pkOK {
+		v.keyBuf = v.keyBuf[:0]
+		for _, i := range v.pk {
+			if !v.ok[i] {
+				pkOK = false
+				break
+			}
+			v.keyBuf = v.cols[i].appendKey(v.keyBuf, rec.Field(i), v.vals[i])
+		}
+	}
+	if pkOK {
+		v.pendingPK = v.sum(v.keyBuf)
+		if v.pkSet.has(v.pendingPK) {
+			errs = append(errs, v.pkError(rec))
+		}
+	}
+	if len(errs) == start {
+		for u := range v.uniq {
+			if v.ok[v.uniq[u].col] {
+				v.uniq[u].seen.add(v.pending[u])
+			}
+		}
+		if pkOK {
+			v.pkSet.add(v.pendingPK)
+		}
+	}
+	return errs
+}
+
+func (v *Validator) pkError(rec *Record) FieldError {
+	names := make([]string, len(v.pk))
+	vals := make([]string, len(v.pk))
+	for j, i := range v.pk {
+		names[j] = v.cols[i].name
+		vals[j] = v.cols[i].show(rec.Field(i))
+	}
+	msg := fmt.Sprintf("primary key %s = %s repeats an earlier row", names[0], vals[0])
+	if len(v.pk) > 1 {
+		msg = fmt.Sprintf("primary key (%s) = (%s) repeats an earlier row", strings.Join(names, ", "), strings.Join(vals, ", "))
+	}
+	return FieldError{Code: CodePrimaryKeyError, Field: strings.Join(names, ","), Message: msg}
+}
+
+// label names column i for an error, or "" beyond the header.
+func (v *Validator) label(i int) string {
+	if i < len(v.header) {
+		return v.header[i]
+	}
+	return ""
+}
+
+// sum hashes a key to 128 bits, never all zero.
+func (v *Validator) sum(key []byte) [2]uint64 {
+	h := [2]uint64{maphash.Bytes(v.seed1, key), maphash.Bytes(v.seed2, key)}
+	if h == ([2]uint64{}) {
+		h[1] = 1
+	}
+	return h
+}
+
+// hashSet is a set of 128-bit hashes: open addressing with linear probing
+// in a power-of-two table, doubled when it would be more than 3/4 full. The
+// hashes are uniform, so their low bits pick the slot; the zero hash marks
+// an empty slot and is never added. The zero value is an empty set.
+type hashSet struct {
+	slots [][2]uint64
+	n     int
+}
+
+func (s *hashSet) has(h [2]uint64) bool {
+	if s.n == 0 {
+		return false
+	}
+	mask := uint64(len(s.slots) - 1)
+	for i := h[0] & mask; ; i = (i + 1) & mask {
+		switch s.slots[i] {
+		case h:
+			return true
+		case [2]uint64{}:
+			return false
+		}
+	}
+}
+
+// add adds h, which must not be zero.
+func (s *hashSet) add(h [2]uint64) {
+	if 4*(s.n+1) > 3*len(s.slots) {
+		s.grow()
+	}
+	mask := uint64(len(s.slots) - 1)
+	for i := h[0] & mask; ; i = (i + 1) & mask {
+		switch s.slots[i] {
+		case h:
+			return
+		case [2]uint64{}:
+			s.slots[i] = h
+			s.n++
+			return
+		}
+	}
+}
+
+func (s *hashSet) grow() {
+	old := s.slots
+	s.slots = make([][2]uint64, max(1024, 2*len(old)))
+	s.n = 0
+	for _, h := range old {
+		if h != ([2]uint64{}) {
+			s.add(h)
+		}
+	}
+}
+
+// isMissing reports whether b is one of the schema's missing values.
+func (v *Validator) isMissing(b []byte) bool {
+	if v.emptyMissing {
+		return len(b) == 0
+	}
+	for _, m := range v.missing {
+		if bytes.Equal(b, m) {
+			return true
+		}
+	}
+	return false
+}
+
+// checkField checks value b of column i. When b is present and of the
+// field's type, it records the parsed value in v.vals[i] and sets v.ok[i],
+// so that unique and primary-key checks can use it.
+func (v *Validator) checkField(i int, b []byte, errs []FieldError) []FieldError {
+	c := &v.cols[i]
+	if c.keyed {
+		v.ok[i] = false
+	}
+	if v.isMissing(b) {
+		if c.required {
+			errs = append(errs, FieldError{Code: CodeConstraintError, Field: c.name, Message: "a value is required"})
+		}
+		return errs
+	}
+	var val value
+	switch c.kind {
+	case kindNumber:
+		// The common number parses in one quick pass; for the others,
+		// checking the syntax is enough unless a constraint needs the value.
+		if f, ok := simpleFloat(b); ok {
+			if f == 0 {
+				f = 0 // -0 equals 0
+			}
+			val.f = f
+		} else if !isNumber(b) {
+			return append(errs, c.typeError(b, parseBad))
+		} else if c.needValue {
+			val = numberValue(b)
+		}
+	case kindString:
+		if c.strFormat != formatDefault && !checkStringFormat(c.strFormat, b) {
+			return append(errs, c.typeError(b, parseBad))
+		}
+	case kindAny:
+	default:
+		var res parseResult
+		if val, res = c.parse(b); res != parseOK {
+			return append(errs, c.typeError(b, res))
+		}
+	}
+	if c.keyed {
+		v.vals[i], v.ok[i] = val, true
+	}
+	if c.min != nil && (compare(c.kind, val, c.min.v) < 0 || isNaN(c.kind, val)) {
+		errs = append(errs, FieldError{Code: CodeConstraintError, Field: c.name,
+			Message: fmt.Sprintf("value %s is below the minimum %s", c.show(b), c.min.text)})
+	}
+	if c.max != nil && (compare(c.kind, val, c.max.v) > 0 || isNaN(c.kind, val)) {
+		errs = append(errs, FieldError{Code: CodeConstraintError, Field: c.name,
+			Message: fmt.Sprintf("value %s is above the maximum %s", c.show(b), c.max.text)})
+	}
+	if c.minLen >= 0 || c.maxLen >= 0 {
+		n := utf8.RuneCount(b)
+		if c.minLen >= 0 && n < c.minLen {
+			errs = append(errs, FieldError{Code: CodeConstraintError, Field: c.name,
+				Message: fmt.Sprintf("value %s is %d characters long, shorter than the minimum length %d", quote(b), n, c.minLen)})
+		}
+		if c.maxLen >= 0 && n > c.maxLen {
+			errs = append(errs, FieldError{Code: CodeConstraintError, Field: c.name,
+				Message: fmt.Sprintf("value %s is %d characters long, longer than the maximum length %d", quote(b), n, c.maxLen)})
+		}
+	}
+	if c.pattern != nil && !c.pattern.Match(b) {
+		errs = append(errs, FieldError{Code: CodeConstraintError, Field: c.name,
+			Message: fmt.Sprintf("value %s does not match the pattern %s", quote(b), strconv.Quote(c.patternSrc))})
+	}
+	if c.enumList != nil {
+		in := false
+		for _, e := range c.enumList {
+			if string(e) == string(b) {
+				in = true
+				break
+			}
+		}
+		if !in {
+			errs = append(errs, c.enumError(b))
+		}
+	} else if c.enumStrs != nil {
+		if _, in := c.enumStrs[string(b)]; !in {
+			errs = append(errs, c.enumError(b))
+		}
+	} else if c.enumVals != nil {
+		if _, in := c.enumVals[val]; !in {
+			errs = append(errs, c.enumError(b))
+		}
+	}
+	return errs
+}
+
+func (c *column) enumError(b []byte) FieldError {
+	list := c.enumText
+	more := ""
+	if len(list) > 10 {
+		list, more = list[:10], fmt.Sprintf(" and %d more", len(c.enumText)-10)
+	}
+	return FieldError{Code: CodeConstraintError, Field: c.name,
+		Message: fmt.Sprintf("value %s is not one of %s%s", c.show(b), strings.Join(list, ", "), more)}
+}
+
+func (c *column) typeError(b []byte, res parseResult) FieldError {
+	var want string
+	switch c.kind {
+	case kindString:
+		want = [...]string{"", "an email address", "a URI", "a UUID"}[c.strFormat]
+	case kindInteger:
+		if res == parseRange {
+			return FieldError{Code: CodeTypeError, Field: c.name,
+				Message: fmt.Sprintf("value %s is out of the 64-bit integer range", quote(b))}
+		}
+		want = "an integer"
+	case kindNumber:
+		want = "a number"
+	case kindBoolean:
+		var all []string
+		for _, t := range c.trueVals {
+			all = append(all, string(t))
+		}
+		for _, f := range c.falseVals {
+			all = append(all, string(f))
+		}
+		want = "a boolean (one of " + strings.Join(all, ", ") + ")"
+	case kindYear:
+		want = "a year (four digits)"
+	case kindDate, kindTime, kindDatetime:
+		switch {
+		case c.layout != nil:
+			want = fmt.Sprintf("a %s in the format %q", c.kind, c.layout.src)
+		case c.kind == kindDate:
+			want = "a date in the form YYYY-MM-DD"
+		case c.kind == kindTime:
+			want = "a time in the form HH:MM:SS"
+		default:
+			want = "an RFC 3339 datetime (YYYY-MM-DDTHH:MM:SSZ)"
+		}
+	}
+	return FieldError{Code: CodeTypeError, Field: c.name, Message: fmt.Sprintf("value %s is not %s", quote(b), want)}
+}
+
+// show writes a valid value for a message: bare for numbers, else quoted.
+func (c *column) show(b []byte) string {
+	if c.kind.numeric() && len(b) <= maxShown {
+		return string(b)
+	}
+	return quote(b)
+}
+
+// maxShown is how many bytes of a value a message quotes.
+const maxShown = 80
+
+// quote quotes b for a message, shortening long values.
+func quote(b []byte) string {
+	if len(b) <= maxShown {
+		return strconv.Quote(string(b))
+	}
+	cut := maxShown
+	for cut > 0 && !utf8.RuneStart(b[cut]) {
+		cut--
+	}
+	return strconv.Quote(string(b[:cut])) + fmt.Sprintf("... (%d bytes)", len(b))
+}
+
+// badUTF8 returns the offset of the first invalid UTF-8 byte in b.
+func badUTF8(b []byte) int {
+	for i := 0; i < len(b); {
+		r, size := utf8.DecodeRune(b[i:])
+		if r == utf8.RuneError && size == 1 {
+			return i
+		}
+		i += size
+	}
+	return len(b)
+}
+
+// appendKey appends the canonical form of a valid value for hashing: equal
+// values (such as integers 7 and 07) give equal keys. Each key is
+// self-delimiting, so keys of several columns can be joined.
+func (c *column) appendKey(dst, b []byte, val value) []byte {
+	switch c.kind {
+	case kindString, kindAny:
+		dst = appendUint64(dst, uint64(len(b)))
+		return append(dst, b...)
+	case kindNumber:
+		return appendUint64(dst, math.Float64bits(val.f))
+	case kindDatetime:
+		dst = appendUint64(dst, uint64(val.i))
+		return appendUint64(dst, uint64(val.ns))
+	}
+	return appendUint64(dst, uint64(val.i))
+}
+
+func appendUint64(dst []byte, u uint64) []byte {
+	return append(dst, byte(u), byte(u>>8), byte(u>>16), byte(u>>24), byte(u>>32), byte(u>>40), byte(u>>48), byte(u>>56))
+}
+
+// ---- types ----
+
+// parseResult says whether a value has its field's type.
+type parseResult uint8
+
+const (
+	parseOK    parseResult = iota
+	parseBad               // not of the type
+	parseRange             // an integer beyond 64 bits
+)
+
+// parse reads b as a value of column c's type and format.
+func (c *column) parse(b []byte) (value, parseResult) {
+	switch c.kind {
+	case kindString:
+		if c.strFormat != formatDefault && !checkStringFormat(c.strFormat, b) {
+			return value{}, parseBad
+		}
+		return value{}, parseOK
+	case kindAny:
+		return value{}, parseOK
+	case kindInteger:
+		return parseInteger(b)
+	case kindNumber:
+		if !isNumber(b) {
+			return value{}, parseBad
+		}
+		return numberValue(b), parseOK
+	case kindBoolean:
+		for _, t := range c.trueVals {
+			if bytes.Equal(b, t) {
+				return value{i: 1}, parseOK
+			}
+		}
+		for _, f := range c.falseVals {
+			if bytes.Equal(b, f) {
+				return value{}, parseOK
+			}
+		}
+		return value{}, parseBad
+	case kindYear:
+		y, _, ok := fixedDigits(b, 0, 4)
+		if !ok || len(b) != 4 {
+			return value{}, parseBad
+		}
+		return value{i: int64(y)}, parseOK
+	case kindDate:
+		if c.layout == nil {
+			return result(parseISODate(b))
+		}
+		t, ok := c.layout.parse(b)
+		return result(value{i: daysFromCivil(t.year, t.month, t.day)}, ok)
+	case kindTime:
+		if c.layout == nil {
+			return result(parseISOTime(b))
+		}
+		t, ok := c.layout.parse(b)
+		return result(timeValue(t.hour, t.minute, t.sec, t.nsec, t.offset), ok)
+	case kindDatetime:
+		if c.layout == nil {
+			return result(parseISODatetime(b))
+		}
+		t, ok := c.layout.parse(b)
+		return result(datetimeValue(t), ok)
+	}
+	return value{}, parseBad
+}
+
+func result(v value, ok bool) (value, parseResult) {
+	if !ok {
+		return value{}, parseBad
+	}
+	return v, parseOK
+}
+
+// compare orders two values of kind k.
+func compare(k kind, a, b value) int {
+	switch k {
+	case kindNumber:
+		return cmp.Compare(a.f, b.f)
+	case kindDatetime:
+		if c := cmp.Compare(a.i, b.i); c != 0 {
+			return c
+		}
+		return cmp.Compare(a.ns, b.ns)
+	}
+	return cmp.Compare(a.i, b.i)
+}
+
+func isNaN(k kind, v value) bool { return k == kindNumber && v.f != v.f }
+
+// parseInteger reads an optionally signed run of decimal digits.
+func parseInteger(b []byte) (value, parseResult) {
+	i := 0
+	neg := false
+	if len(b) > 0 && (b[0] == '+' || b[0] == '-') {
+		neg = b[0] == '-'
+		i = 1
+	}
+	if i == len(b) {
+		return value{}, parseBad
+	}
+	const limit = 1 << 63
+	var u uint64
+	over := false
+	for ; i < len(b); i++ {
+		d := b[i] - '0'
+		if d > 9 {
+			return value{}, parseBad
+		}
+		if u > (limit-uint64(d))/10 {
+			over = true
+		}
+		u = u*10 + uint64(d)
+	}
+	if over || (!neg && u == limit) {
+		return value{}, parseRange
+	}
+	if neg {
+		return value{i: -int64(u)}, parseOK
+	}
+	return value{i: int64(u)}, parseOK
+}
+
+// isNumber reports whether b is a decimal number: an optional sign, digits
+// with an optional decimal point (at least one digit in all), an optional
+// exponent; or NaN, INF or -INF.
+func isNumber(b []byte) bool {
+	i := 0
+	if len(b) > 0 && (b[0] == '+' || b[0] == '-') {
+		i = 1
+	}
+	nd := 0
+	for i < len(b) && b[i]-'0' <= 9 {
+		i++
+		nd++
+	}
+	if i < len(b) && b[i] == '.' {
+		i++
+		for i < len(b) && b[i]-'0' <= 9 {
+			i++
+			nd++
+		}
+	}
+	if nd == 0 {
+		return isNumberWord(b)
+	}
+	if i < len(b) && (b[i] == 'e' || b[i] == 'E') {
+		i++
+		if i < len(b) && (b[i] == '+' || b[i] == '-') {
+			i++
+		}
+		ne := 0
+		for i < len(b) && b[i]-'0' <= 9 {
+			i++
+			ne++
+		}
+		if ne == 0 {
+			return false
+		}
+	}
+	return i == len(b)
+}
+
+func isNumberWord(b []byte) bool {
+	return string(b) == "NaN" || string(b) == "INF" || string(b) == "-INF"
+}
+
+// numberValue parses b, which isNumber accepted.
+func numberValue(b []byte) value {
+	if f, ok := simpleFloat(b); ok {
+		if f == 0 {
+			f = 0 // -0 equals 0
+		}
+		return value{f: f}
+	}
+	switch {
+	case string(b) == "NaN":
+		return value{f: math.NaN()}
+	case string(b) == "INF":
+		return value{f: math.Inf(1)}
+	case string(b) == "-INF":
+		return value{f: math.Inf(-1)}
+	}
+	f, _ := strconv.ParseFloat(string(b), 64) // out of range gives ±Inf
+	if f == 0 {
+		f = 0 // -0 equals 0
+	}
+	return value{f: f}
+}
+
+// exactPow10 holds the powers of ten a float64 represents exactly. It is a
+// read-only table.
+var exactPow10 = [...]float64{1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10,
+	1e11, 1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22}
+
+// simpleFloat parses the common number quickly: a sign, digits with at
+// most 15 significant and 22 after the decimal point, no exponent. Both the
+// digits and the power of ten are exact as float64, so one division rounds
+// correctly. It reports false for anything else.
+func simpleFloat(b []byte) (float64, bool) {
+	i := 0
+	neg := false
+	if len(b) > 0 && (b[0] == '+' || b[0] == '-') {
+		neg = b[0] == '-'
+		i = 1
+	}
+	var mant uint64
+	nd, sig, frac := 0, 0, -1
+	for ; i < len(b); i++ {
+		c := b[i]
+		if c == '.' && frac < 0 {
+			frac = 0
+			continue
+		}
+		d := c - '0'
+		if d > 9 {
+			return 0, false
+		}
+		nd++
+		if frac >= 0 {
+			frac++
+		}
+		if mant == 0 && d == 0 {
+			continue // a leading zero
+		}
+		if sig++; sig > 15 {
+			return 0, false
+		}
+		mant = mant*10 + uint64(d)
+	}
+	if nd == 0 || frac >= len(exactPow10) {
+		return 0, false
+	}
+	f := float64(mant)
+	if frac > 0 {
+		f /= exactPow10[frac]
+	}
+	if neg {
+		f = -f
+	}
+	return f, true
+}
+
+// parseISODate reads YYYY-MM-DD.
+func parseISODate(b []byte) (value, bool) {
+	if len(b) != 10 {
+		return value{}, false
+	}
+	days, ok := isoDate(b)
+	return value{i: days}, ok
+}
+
+// isoDate reads YYYY-MM-DD at the start of b, which has at least 10 bytes.
+func isoDate(b []byte) (int64, bool) {
+	if b[4] != '-' || b[7] != '-' {
+		return 0, false
+	}
+	y, _, ok1 := fixedDigits(b, 0, 4)
+	m, _, ok2 := fixedDigits(b, 5, 2)
+	d, _, ok3 := fixedDigits(b, 8, 2)
+	if !ok1 || !ok2 || !ok3 || m < 1 || m > 12 || d < 1 || d > daysIn(y, m) {
+		return 0, false
+	}
+	return daysFromCivil(y, m, d), true
+}
+
+// clock reads HH:MM:SS with an optional fraction and an optional zone (Z or
+// ±HH:MM) and nothing after, returning the seconds after midnight, the
+// nanoseconds, and the zone's offset in seconds.
+func clock(b []byte) (sec, nsec, off int, ok bool) {
+	if len(b) < 8 || b[2] != ':' || b[5] != ':' {
+		return 0, 0, 0, false
+	}
+	h, _, ok1 := fixedDigits(b, 0, 2)
+	m, _, ok2 := fixedDigits(b, 3, 2)
+	s, _, ok3 := fixedDigits(b, 6, 2)
+	if !ok1 || !ok2 || !ok3 || h > 23 || m > 59 || s > 59 {
+		return 0, 0, 0, false
+	}
+	i := 8
+	if i < len(b) && b[i] == '.' {
+		if nsec, i, ok = fraction(b, i+1); !ok {
+			return 0, 0, 0, false
+		}
+	}
+	if i < len(b) {
+		if off, i, ok = zone(b, i, false); !ok {
+			return 0, 0, 0, false
+		}
+	}
+	return h*3600 + m*60 + s, nsec, off, i == len(b)
+}
+
+// parseISOTime reads HH:MM:SS[.fraction][Z|±HH:MM].
+func parseISOTime(b []byte) (value, bool) {
+	sec, nsec, off, ok := clock(b)
+	return timeValue(0, 0, sec, nsec, off), ok
+}
+
+func timeValue(h, m, s, nsec, off int) value {
+	return value{i: int64(h*3600+m*60+s-off)*1e9 + int64(nsec)}
+}
+
+// parseISODatetime reads an RFC 3339 datetime, YYYY-MM-DDTHH:MM:SS with an
+// optional fraction and zone; T may also be t or a space. Without a zone the
+// time is taken as UTC.
+func parseISODatetime(b []byte) (value, bool) {
+	if len(b) < 19 || (b[10] != 'T' && b[10] != 't' && b[10] != ' ') {
+		return value{}, false
+	}
+	days, ok := isoDate(b)
+	if !ok {
+		return value{}, false
+	}
+	sec, nsec, off, ok := clock(b[11:])
+	if !ok {
+		return value{}, false
+	}
+	return value{i: days*86400 + int64(sec-off), ns: int64(nsec)}, true
+}
+
+func datetimeValue(t civil) value {
+	days := daysFromCivil(t.year, t.month, t.day)
+	return value{i: days*86400 + int64(t.hour*3600+t.minute*60+t.sec-t.offset), ns: int64(t.nsec)}
+}
+
+// checkStringFormat checks b against a string format.
+func checkStringFormat(f stringFormat, b []byte) bool {
+	switch f {
+	case formatEmail:
+		return isEmail(b)
+	case formatURI:
+		return isURI(b)
+	case formatUUID:
+		return isUUID(b)
+	}
+	return true
+}
+
+// isEmail is a sane direct check: one @, a non-empty local part, a domain
+// with an inner dot, and no spaces or control characters.
+func isEmail(b []byte) bool {
+	at := bytes.IndexByte(b, '@')
+	if at <= 0 || hasSpaceOrControl(b) {
+		return false
+	}
+	dom := b[at+1:]
+	if bytes.IndexByte(dom, '@') >= 0 {
+		return false
+	}
+	dot := bytes.IndexByte(dom, '.')
+	return dot > 0 && dom[len(dom)-1] != '.'
+}
+
+// hasSpaceOrControl reports whether b holds a space, an ASCII control
+// character or DEL, eight bytes at a time.
+func hasSpaceOrControl(b []byte) bool {
+	i := 0
+	for ; i+8 <= len(b); i += 8 {
+		w := binary.LittleEndian.Uint64(b[i:])
+		del := w ^ (ones * 0x7f)
+		// A byte below 0x21 borrows into its high bit, unless it had one.
+		if ((w-ones*0x21)&^w|(del-ones)&^del)&highs != 0 {
+			return true
+		}
+	}
+	for ; i < len(b); i++ {
+		if b[i] <= ' ' || b[i] == 0x7f {
+			return true
+		}
+	}
+	return false
+}
+
+// isURI checks for a scheme (a letter, then letters, digits, +, - or .), a
+// colon, something after it, and no spaces or control characters.
+func isURI(b []byte) bool {
+	colon := bytes.IndexByte(b, ':')
+	if colon < 1 || colon == len(b)-1 {
+		return false
+	}
+	for i, c := range b[:colon] {
+		letter := c|0x20 >= 'a' && c|0x20 <= 'z'
+		if !letter && (i == 0 || !(c >= '0' && c <= '9' || c == '+' || c == '-' || c == '.')) {
+			return false
+		}
+	}
+	return !hasSpaceOrControl(b[colon+1:])
+}
+
+// isUUID checks the canonical 8-4-4-4-12 hexadecimal form.
+func isUUID(b []byte) bool {
+	if len(b) != 36 {
+		return false
+	}
+	for i, c := range b {
+		switch i {
+		case 8, 13, 18, 23:
+			if c != '-' {
+				return false
+			}
+		default:
+			if !(c >= '0' && c <= '9' || c|0x20 >= 'a' && c|0x20 <= 'f') {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// ---- JSON ----
+
+// AppendJSON appends rec as one JSON object keyed by the header labels, with
+// no trailing newline. With a schema, integers, numbers and years become
+// JSON numbers (NaN, INF and -INF, which JSON lacks, stay strings), booleans
+// become true or false, missing values become null, and other values stay
+// strings; without one, every value is a string. It is meant for records
+// Check accepted: an absent cell becomes null, an extra cell is dropped, and
+// a value not of its type is written as a string.
+func (v *Validator) AppendJSON(dst []byte, rec *Record) []byte {
+	dst = append(dst, '{')
+	n := rec.NumFields()
+	if rec.Err != nil {
+		n = 0
+	}
+	for i, key := range v.keys {
+		if i > 0 {
+			dst = append(dst, ',')
+		}
+		dst = append(dst, key...)
+		if i >= n {
+			dst = append(dst, "null"...)
+			continue
+		}
+		b := rec.Field(i)
+		if v.cols == nil {
+			dst = appendJSONString(dst, b)
+			continue
+		}
+		if v.isMissing(b) {
+			dst = append(dst, "null"...)
+			continue
+		}
+		c := &v.cols[i]
+		switch c.kind {
+		case kindInteger:
+			if _, res := parseInteger(b); res == parseOK {
+				dst = appendJSONDigits(dst, b)
+				continue
+			}
+		case kindYear:
+			if _, res := c.parse(b); res == parseOK {
+				dst = appendJSONDigits(dst, b)
+				continue
+			}
+		case kindNumber:
+			if isNumber(b) && !isNumberWord(b) {
+				dst = appendJSONNumber(dst, b)
+				continue
+			}
+		case kindBoolean:
+			if val, res := c.parse(b); res == parseOK {
+				if val.i == 1 {
+					dst = append(dst, "true"...)
+				} else {
+					dst = append(dst, "false"...)
+				}
+				continue
+			}
+		}
+		dst = appendJSONString(dst, b)
+	}
+	return append(dst, '}')
+}
+
+// appendJSONDigits writes an optionally signed integer as a JSON number:
+// without a plus sign or leading zeros.
+func appendJSONDigits(dst, b []byte) []byte {
+	if b[0] == '+' || b[0] == '-' {
+		if b[0] == '-' {
+			dst = append(dst, '-')
+		}
+		b = b[1:]
+	}
+	for len(b) > 1 && b[0] == '0' {
+		b = b[1:]
+	}
+	return append(dst, b...)
+}
+
+// appendJSONNumber writes a number isNumber accepted as a JSON number: the
+// same digits, without a plus sign or leading zeros, with a zero before a
+// bare decimal point and no point without digits after it.
+func appendJSONNumber(dst, b []byte) []byte {
+	i := 0
+	if b[0] == '+' || b[0] == '-' {
+		if b[0] == '-' {
+			dst = append(dst, '-')
+		}
+		i = 1
+	}
+	j := i
+	for j < len(b) && b[j]-'0' <= 9 {
+		j++
+	}
+	whole := b[i:j]
+	for len(whole) > 1 && whole[0] == '0' {
+		whole = whole[1:]
+	}
+	if len(whole) == 0 {
+		dst = append(dst, '0')
+	}
+	dst = append(dst, whole...)
+	if j < len(b) && b[j] == '.' {
+		k := j + 1
+		for k < len(b) && b[k]-'0' <= 9 {
+			k++
+		}
+		if k > j+1 {
+			dst = append(dst, b[j:k]...)
+		}
+		j = k
+	}
+	return append(dst, b[j:]...) // the exponent, already valid JSON
+}
+
+const hexDigits = "0123456789abcdef"
+
+const (
+	ones  = 0x0101010101010101
+	highs = 0x8080808080808080
+)
+
+// plainJSON8 reports whether none of the eight bytes in w needs care in a
+// JSON string: each is ASCII, not a control character, not '"' or '\\'.
+func plainJSON8(w uint64) bool {
+	quote := w ^ (ones * '"')
+	bslash := w ^ (ones * '\\')
+	x := w | (w - ones*0x20) | (quote-ones)&^quote | (bslash-ones)&^bslash
+	return x&highs == 0
+}
+
+// appendJSONString writes b as a JSON string, escaping quotes, backslashes,
+// control characters, U+2028 and U+2029, and replacing invalid UTF-8 with
+// U+FFFD.
+func appendJSONString(dst, b []byte) []byte {
+	dst = append(dst, '"')
+	start := 0
+	for i := 0; i < len(b); {
+		for i+8 <= len(b) && plainJSON8(binary.LittleEndian.Uint64(b[i:])) {
+			i += 8
+		}
+		if i == len(b) {
+			break
+		}
+		c := b[i]
+		if c < utf8.RuneSelf {
+			if c >= 0x20 && c != '"' && c != '\\' {
+				i++
+				continue
+			}
+			dst = append(dst, b[start:i]...)
+			switch c {
+			case '"', '\\':
+				dst = append(dst, '\\', c)
+			case '\n':
+				dst = append(dst, '\\', 'n')
+			case '\r':
+				dst = append(dst, '\\', 'r')
+			case '\t':
+				dst = append(dst, '\\', 't')
+			default:
+				dst = append(dst, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xf])
+			}
+			i++
+			start = i
+			continue
+		}
+		r, size := utf8.DecodeRune(b[i:])
+		if r == utf8.RuneError && size == 1 {
+			dst = append(dst, b[start:i]...)
+			dst = append(dst, `\ufffd`...)
+			i++
+			start = i
+			continue
+		}
+		if r == '\u2028' || r == '\u2029' {
+			dst = append(dst, b[start:i]...)
+			dst = append(dst, '\\', 'u', '2', '0', '2', hexDigits[r&0xf])
+			i += size
+			start = i
+			continue
+		}
+		i += size
+	}
+	dst = append(dst, b[start:]...)
+	return append(dst, '"')
+}

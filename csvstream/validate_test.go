@@ -1,0 +1,865 @@
+package csvstream
+
+import (
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"reflect"
+	"strconv"
+	"strings"
+	"testing"
+)
+
+// testRecord returns a Record holding fields, numbered num, by scanning one
+// CSV line in which every field is quoted. It needs at least one field.
+func testRecord(num int64, fields ...string) *Record {
+	if len(fields) == 0 {
+		panic("testRecord: no fields")
+	}
+	var b strings.Builder
+	for i, f := range fields {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		b.WriteString(`"` + strings.ReplaceAll(f, `"`, `""`) + `"`)
+	}
+	b.WriteString("\n")
+	s, err := NewScanner(strings.NewReader(b.String()), ScanOptions{})
+	if err != nil {
+		panic(err)
+	}
+	if !s.Scan() {
+		panic(fmt.Sprintf("testRecord: no record in %q: %v", b.String(), s.Err()))
+	}
+	rec := s.Record()
+	if rec.Err != nil || rec.NumFields() != len(fields) {
+		panic(fmt.Sprintf("testRecord: %q scanned as %d fields, error %v", b.String(), rec.NumFields(), rec.Err))
+	}
+	rec.Num = num
+	return rec
+}
+
+// testValidator returns a Validator for the schema JSON (none if empty) and
+// the header labels.
+func testValidator(t testing.TB, schema string, header ...string) *Validator {
+	t.Helper()
+	var s *Schema
+	if schema != "" {
+		var err error
+		if s, err = ParseSchema([]byte(schema)); err != nil {
+			t.Fatalf("ParseSchema: %v", err)
+		}
+	}
+	v, err := NewValidator(s, testRecord(0, header...))
+	if err != nil {
+		t.Fatalf("NewValidator: %v", err)
+	}
+	return v
+}
+
+func codes(errs []FieldError) []string {
+	var out []string
+	for _, e := range errs {
+		out = append(out, e.Code)
+	}
+	return out
+}
+
+func TestTypes(t *testing.T) {
+	tests := []struct {
+		typ, format string
+		ok          []string
+		bad         []string
+	}{
+		{"integer", "", []string{"0", "-0", "+5", "42", "007", "-9223372036854775808", "9223372036854775807"},
+			[]string{" 1", "1 ", "1.0", "1e3", "abc", "+", "-", "0x10", "1_000", "--1", "١"}},
+		{"number", "", []string{"1e3", "-0", "+5", ".5", "5.", "-.5e-3", "1.5E+3", "007", "NaN", "INF", "-INF", "1e400"},
+			[]string{"1,5", " 1", "e3", ".", "1e", "1e+", "inf", "nan", "Infinity", "0x1p3", "--1", "1.2.3", "+-1", "1_0", "5%"}},
+		{"boolean", "", []string{"true", "True", "TRUE", "1", "false", "False", "FALSE", "0"},
+			[]string{"yes", "tRue", "2", " true", "t"}},
+		{"date", "", []string{"2024-02-29", "2000-02-29", "2023-12-31", "0001-01-01"},
+			[]string{"2023-02-29", "1900-02-29", "2024-04-31", "2024-13-01", "2024-00-10", "2024-01-00", "2024-1-01", "24-01-01", "2024-01-01T00:00:00Z", "2024/01/01", " 2024-01-01"}},
+		{"date", "%d/%m/%Y", []string{"29/02/2024", "1/2/2024", "31/12/1999"},
+			[]string{"29/02/2023", "2024-02-01", "32/01/2024", "01/13/2024", "1/2/24", "01/02/2024 "}},
+		{"date", "%Y%m%d", []string{"20240131", "2024131"}, []string{"20240132", "20241301", "20240230"}}, // %m takes one digit when two make no month
+		{"date", "%d.%m.%y", []string{"31.12.99", "29.02.00"}, []string{"29.02.01", "31.12.1999"}},
+		{"time", "", []string{"00:00:00", "23:59:59", "12:30:00.123", "12:30:00Z", "12:30:00+05:30", "12:30:00.5-01:00"},
+			[]string{"24:00:00", "12:60:00", "12:30", "12:30:00 ", "12:30:60", "12:30:00+0530", "1:30:00", "12:30:00."}},
+		{"time", "%H:%M", []string{"9:05", "09:05", "23:59"}, []string{"24:00", "09:05:00", "9h05"}},
+		{"datetime", "", []string{"2024-01-02T03:04:05Z", "2024-01-02T03:04:05.123456789+01:00", "2024-01-02 03:04:05", "2024-01-02t03:04:05z", "2024-02-29T23:59:59-12:00"},
+			[]string{"2024-01-02T03:04:05+0100", "2024-01-02", "2024-02-30T00:00:00Z", "2024-01-02T03:04:05.Z", "2024-01-02T03:04:05.1234567890Z", "2024-01-02T24:00:00Z", "2024-01-02X03:04:05Z"}},
+		{"datetime", "%d/%m/%Y %H:%M", []string{"31/01/2024 13:45", "1/1/2024 0:00"}, []string{"31/01/2024", "31/01/2024 13:45:00"}},
+		{"datetime", "%Y-%m-%dT%H:%M:%S.%f%z", []string{"2024-01-02T03:04:05.123+0100", "2024-01-02T03:04:05.1Z", "2024-01-02T03:04:05.123-01:30"},
+			[]string{"2024-01-02T03:04:05+0100", "2024-01-02T03:04:05.123"}},
+		{"datetime", "100%% at %H:%M on %Y-%m-%d", []string{"100% at 10:00 on 2024-01-01"}, []string{"100 at 10:00 on 2024-01-01"}},
+		{"year", "", []string{"2024", "0999", "0000"}, []string{"24", "20245", "-202", "+202", "２０２４", "2024.0"}},
+		{"string", "", []string{"", "anything at all", "ünïcödé"}, nil},
+		{"string", "email", []string{"a@b.co", "a.b+c@sub.example.com", "ü@exämple.de"},
+			[]string{"ab.co", "@b.co", "a@b", "a@@b.co", "a@b@c.co", "a @b.co", "a@b.", "a@.co", "a@b.co\t"}},
+		{"string", "uri", []string{"https://example.com/x?y=1", "mailto:a@b.co", "urn:isbn:0451450523", "s3://bucket/key"},
+			[]string{"example.com", "://x", "http:", "http://a b", "1http://x", "ht tp://x"}},
+		{"string", "uuid", []string{"123e4567-e89b-12d3-a456-426614174000", "123E4567-E89B-12D3-A456-426614174000"},
+			[]string{"123e4567e89b12d3a456426614174000", "123e4567-e89b-12d3-a456-42661417400", "g23e4567-e89b-12d3-a456-426614174000", "{123e4567-e89b-12d3-a456-426614174000}"}},
+		{"any", "", []string{"whatever", "1", "2024-01-01"}, nil},
+	}
+	for _, tt := range tests {
+		name := tt.typ
+		if tt.format != "" {
+			name += "/" + tt.format
+		}
+		t.Run(name, func(t *testing.T) {
+			f := map[string]any{"name": "f", "type": tt.typ}
+			if tt.format != "" {
+				f["format"] = tt.format
+			}
+			// No missing values, so that "" is a value like any other, and a
+			// second column, so that a row is never blank.
+			schema, _ := json.Marshal(map[string]any{"fields": []any{f, map[string]any{"name": "g"}}, "missingValues": []string{}})
+			v := testValidator(t, string(schema), "f", "g")
+			for _, val := range tt.ok {
+				if errs := v.Check(testRecord(1, val, "x"), nil); len(errs) != 0 {
+					t.Errorf("%q: got %v, want no error", val, errs)
+				}
+			}
+			for _, val := range tt.bad {
+				errs := v.Check(testRecord(1, val, "x"), nil)
+				if len(errs) != 1 || errs[0].Code != CodeTypeError || errs[0].Field != "f" || !strings.HasPrefix(errs[0].Message, "value "+quote([]byte(val))+" is ") {
+					t.Errorf("%q: got %v, want one type error", val, errs)
+				}
+			}
+		})
+	}
+}
+
+func TestTypeErrorMessages(t *testing.T) {
+	tests := []struct {
+		field string
+		value string
+		want  string
+	}{
+		{`{"name": "f", "type": "integer"}`, "abc", `value "abc" is not an integer`},
+		{`{"name": "f", "type": "integer"}`, "99999999999999999999", `value "99999999999999999999" is out of the 64-bit integer range`},
+		{`{"name": "f", "type": "number"}`, "1,5", `value "1,5" is not a number`},
+		{`{"name": "f", "type": "boolean"}`, "yes", `value "yes" is not a boolean (one of true, True, TRUE, 1, false, False, FALSE, 0)`},
+		{`{"name": "f", "type": "boolean", "trueValues": ["Y"], "falseValues": ["N"]}`, "true", `value "true" is not a boolean (one of Y, N)`},
+		{`{"name": "f", "type": "date"}`, "2023-02-29", `value "2023-02-29" is not a date in the form YYYY-MM-DD`},
+		{`{"name": "f", "type": "date", "format": "%d/%m/%Y"}`, "2023-02-01", `value "2023-02-01" is not a date in the format "%d/%m/%Y"`},
+		{`{"name": "f", "type": "time"}`, "25:00:00", `value "25:00:00" is not a time in the form HH:MM:SS`},
+		{`{"name": "f", "type": "datetime"}`, "yesterday", `value "yesterday" is not an RFC 3339 datetime (YYYY-MM-DDTHH:MM:SSZ)`},
+		{`{"name": "f", "type": "year"}`, "99", `value "99" is not a year (four digits)`},
+		{`{"name": "f", "format": "email"}`, "nobody", `value "nobody" is not an email address`},
+		{`{"name": "f", "format": "uri"}`, "nowhere", `value "nowhere" is not a URI`},
+		{`{"name": "f", "format": "uuid"}`, "x", `value "x" is not a UUID`},
+		{`{"name": "f", "type": "integer"}`, strings.Repeat("x", 100), `value "` + strings.Repeat("x", 80) + `"... (100 bytes) is not an integer`},
+		{`{"name": "f", "type": "integer"}`, "a\"b\nc", `value "a\"b\nc" is not an integer`},
+	}
+	for _, tt := range tests {
+		v := testValidator(t, `{"fields": [`+tt.field+`]}`, "f")
+		errs := v.Check(testRecord(1, tt.value), nil)
+		want := []FieldError{{Code: CodeTypeError, Field: "f", Message: tt.want}}
+		if !reflect.DeepEqual(errs, want) {
+			t.Errorf("%s, %q:\n got %v\nwant %v", tt.field, tt.value, errs, want)
+		}
+	}
+}
+
+func TestConstraints(t *testing.T) {
+	tests := []struct {
+		name  string
+		field string
+		value string
+		want  []string // messages of constraint errors; none means valid
+	}{
+		{"required present", `{"name": "f", "constraints": {"required": true}}`, "x", nil},
+		{"required missing", `{"name": "f", "constraints": {"required": true}}`, "", []string{"a value is required"}},
+		{"required missing integer", `{"name": "f", "type": "integer", "constraints": {"required": true}}`, "", []string{"a value is required"}},
+		{"not required missing", `{"name": "f", "type": "integer", "constraints": {"minimum": 5}}`, "", nil},
+
+		{"integer max ok", `{"name": "f", "type": "integer", "constraints": {"maximum": 1000}}`, "1000", nil},
+		{"integer max", `{"name": "f", "type": "integer", "constraints": {"maximum": 1000}}`, "1200", []string{"value 1200 is above the maximum 1000"}},
+		{"integer min", `{"name": "f", "type": "integer", "constraints": {"minimum": 1}}`, "0", []string{"value 0 is below the minimum 1"}},
+		{"integer min string", `{"name": "f", "type": "integer", "constraints": {"minimum": "-5"}}`, "-6", []string{"value -6 is below the minimum -5"}},
+		{"integer min plus", `{"name": "f", "type": "integer", "constraints": {"minimum": 5}}`, "+5", nil},
+		{"number min -0", `{"name": "f", "type": "number", "constraints": {"minimum": 0}}`, "-0", nil},
+		{"number min", `{"name": "f", "type": "number", "constraints": {"minimum": 0}}`, "-0.001", []string{"value -0.001 is below the minimum 0"}},
+		{"number max exp", `{"name": "f", "type": "number", "constraints": {"maximum": 1e3}}`, "1.0001e3", []string{"value 1.0001e3 is above the maximum 1e3"}},
+		{"number INF", `{"name": "f", "type": "number", "constraints": {"maximum": 1e308}}`, "INF", []string{"value INF is above the maximum 1e308"}},
+		{"number NaN", `{"name": "f", "type": "number", "constraints": {"minimum": 0}}`, "NaN", []string{"value NaN is below the minimum 0"}},
+		{"year range", `{"name": "f", "type": "year", "constraints": {"minimum": 1900, "maximum": "2100"}}`, "2101", []string{"value 2101 is above the maximum 2100"}},
+		{"date min", `{"name": "f", "type": "date", "constraints": {"minimum": "2024-01-01"}}`, "2023-12-31", []string{`value "2023-12-31" is below the minimum "2024-01-01"`}},
+		{"date min ok", `{"name": "f", "type": "date", "constraints": {"minimum": "2024-01-01"}}`, "2024-01-01", nil},
+		{"date pattern iso bound", `{"name": "f", "type": "date", "format": "%d/%m/%Y", "constraints": {"maximum": "2024-01-31"}}`, "01/02/2024", []string{`value "01/02/2024" is above the maximum "2024-01-31"`}},
+		{"date pattern own bound", `{"name": "f", "type": "date", "format": "%d/%m/%Y", "constraints": {"maximum": "31/01/2024"}}`, "31/01/2024", nil},
+		{"time max", `{"name": "f", "type": "time", "constraints": {"maximum": "18:00:00"}}`, "18:00:00.001", []string{`value "18:00:00.001" is above the maximum "18:00:00"`}},
+		{"datetime zones equal", `{"name": "f", "type": "datetime", "constraints": {"maximum": "2024-01-01T00:00:00Z"}}`, "2024-01-01T01:00:00+01:00", nil},
+		{"datetime max", `{"name": "f", "type": "datetime", "constraints": {"maximum": "2024-01-01T00:00:00Z"}}`, "2024-01-01T00:00:00.000000001Z", []string{`value "2024-01-01T00:00:00.000000001Z" is above the maximum "2024-01-01T00:00:00Z"`}},
+		{"datetime min across days", `{"name": "f", "type": "datetime", "constraints": {"minimum": "2024-03-01T00:00:00Z"}}`, "2024-02-29T23:30:00-01:00", nil},
+
+		{"minLength chars", `{"name": "f", "constraints": {"minLength": 5}}`, "héllo", nil},
+		{"minLength", `{"name": "f", "constraints": {"minLength": 5}}`, "héll", []string{`value "héll" is 4 characters long, shorter than the minimum length 5`}},
+		{"maxLength", `{"name": "f", "constraints": {"maxLength": 2}}`, "abc", []string{`value "abc" is 3 characters long, longer than the maximum length 2`}},
+		{"pattern ok", `{"name": "f", "constraints": {"pattern": "[a-z]+"}}`, "abc", nil},
+		{"pattern anchored end", `{"name": "f", "constraints": {"pattern": "[a-z]+"}}`, "abc1", []string{`value "abc1" does not match the pattern "[a-z]+"`}},
+		{"pattern anchored start", `{"name": "f", "constraints": {"pattern": "[a-z]+"}}`, "1abc", []string{`value "1abc" does not match the pattern "[a-z]+"`}},
+		{"pattern alternation", `{"name": "f", "constraints": {"pattern": "a|b"}}`, "ab", []string{`value "ab" does not match the pattern "a|b"`}},
+		{"enum string", `{"name": "f", "constraints": {"enum": ["a", "b"]}}`, "c", []string{`value "c" is not one of "a", "b"`}},
+		{"enum string ok", `{"name": "f", "constraints": {"enum": ["a", "b"]}}`, "b", nil},
+		{"enum integer typed", `{"name": "f", "type": "integer", "constraints": {"enum": [1, "2"]}}`, "02", nil},
+		{"enum integer", `{"name": "f", "type": "integer", "constraints": {"enum": [1, 2]}}`, "3", []string{`value 3 is not one of 1, 2`}},
+		{"enum number typed", `{"name": "f", "type": "number", "constraints": {"enum": [1.5, 0]}}`, "1.50", nil},
+		{"enum number -0", `{"name": "f", "type": "number", "constraints": {"enum": [1.5, 0]}}`, "-0.0", nil},
+		{"enum boolean", `{"name": "f", "type": "boolean", "constraints": {"enum": [true]}}`, "1", nil},
+		{"enum boolean no", `{"name": "f", "type": "boolean", "constraints": {"enum": [true]}}`, "FALSE", []string{`value "FALSE" is not one of true`}},
+		{"enum date", `{"name": "f", "type": "date", "constraints": {"enum": ["2024-01-01"]}}`, "2024-01-02", []string{`value "2024-01-02" is not one of "2024-01-01"`}},
+		{"enum long", `{"name": "f", "type": "integer", "constraints": {"enum": [1,2,3,4,5,6,7,8,9,10,11,12]}}`, "0", []string{`value 0 is not one of 1, 2, 3, 4, 5, 6, 7, 8, 9, 10 and 2 more`}},
+
+		{"every broken constraint", `{"name": "f", "constraints": {"minLength": 4, "pattern": "[0-9]+", "enum": ["1234"]}}`, "ab",
+			[]string{`value "ab" is 2 characters long, shorter than the minimum length 4`, `value "ab" does not match the pattern "[0-9]+"`, `value "ab" is not one of "1234"`}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			v := testValidator(t, `{"fields": [`+tt.field+`, {"name": "g"}]}`, "f", "g")
+			errs := v.Check(testRecord(1, tt.value, "x"), nil)
+			var want []FieldError
+			for _, m := range tt.want {
+				want = append(want, FieldError{Code: CodeConstraintError, Field: "f", Message: m})
+			}
+			if !reflect.DeepEqual(errs, want) {
+				t.Errorf("got  %v\nwant %v", errs, want)
+			}
+		})
+	}
+}
+
+func TestCheckRecord(t *testing.T) {
+	const schema = `{"fields": [
+		{"name": "id", "type": "integer"},
+		{"name": "name", "constraints": {"maxLength": 3}},
+		{"name": "price", "type": "number"}]}`
+	header := []string{"id", "name", "price"}
+	tests := []struct {
+		name   string
+		schema string
+		rec    *Record
+		want   []FieldError
+	}{
+		{"valid", schema, testRecord(1, "1", "abc", "2.5"), nil},
+		{"valid without schema", "", testRecord(1, "x", "y", "z"), nil},
+		{"scan error", schema, &Record{Num: 1, Err: &ScanError{Code: CodeQuoteError, Message: "quote never closed"}},
+			[]FieldError{{Code: CodeQuoteError, Message: "quote never closed"}}},
+		{"too large", "", &Record{Num: 1, Err: &ScanError{Code: CodeRecordTooLarge, Message: "over 1 MiB"}},
+			[]FieldError{{Code: CodeRecordTooLarge, Message: "over 1 MiB"}}},
+		{"invalid UTF-8", schema, testRecord(1, "x", "a\xffb", "\xc3"), []FieldError{
+			{Code: CodeEncodingError, Field: "name", Message: "column 2 is not valid UTF-8 (bad byte at offset 1)"},
+			{Code: CodeEncodingError, Field: "price", Message: "column 3 is not valid UTF-8 (bad byte at offset 0)"},
+		}},
+		{"invalid UTF-8 beyond header", "", testRecord(1, "a", "b", "c", "\xff"), []FieldError{
+			{Code: CodeEncodingError, Message: "column 4 is not valid UTF-8 (bad byte at offset 0)"},
+		}},
+		{"blank", schema, testRecord(1, "", "", ""), []FieldError{{Code: CodeBlankRow, Message: "every cell is empty"}}},
+		{"blank line", schema, testRecord(1, ""), []FieldError{{Code: CodeBlankRow, Message: "every cell is empty"}}},
+		{"blank without schema", "", testRecord(1, "", "", ""), []FieldError{{Code: CodeBlankRow, Message: "every cell is empty"}}},
+		{"empty cells beyond header", "", testRecord(1, "", "", "", "", ""), []FieldError{
+			{Code: CodeExtraCell, Message: `extra cell in column 4 (the header has 3): ""`},
+			{Code: CodeExtraCell, Message: `extra cell in column 5 (the header has 3): ""`},
+		}},
+		{"extra cells", schema, testRecord(1, "1", "a", "2", "x", "y"), []FieldError{
+			{Code: CodeExtraCell, Message: `extra cell in column 4 (the header has 3): "x"`},
+			{Code: CodeExtraCell, Message: `extra cell in column 5 (the header has 3): "y"`},
+		}},
+		{"missing cells", schema, testRecord(1, "1"), []FieldError{
+			{Code: CodeMissingCell, Field: "name", Message: "missing cell: the row ends before column 2"},
+			{Code: CodeMissingCell, Field: "price", Message: "missing cell: the row ends before column 3"},
+		}},
+		{"missing cells without schema", "", testRecord(1, "1", "2"), []FieldError{
+			{Code: CodeMissingCell, Field: "price", Message: "missing cell: the row ends before column 3"},
+		}},
+		{"every error", schema, testRecord(1, "one", "abcd"), []FieldError{
+			{Code: CodeMissingCell, Field: "price", Message: "missing cell: the row ends before column 3"},
+			{Code: CodeTypeError, Field: "id", Message: `value "one" is not an integer`},
+			{Code: CodeConstraintError, Field: "name", Message: `value "abcd" is 4 characters long, longer than the maximum length 3`},
+		}},
+		{"extra and type", schema, testRecord(1, "1", "a", "x", "z"), []FieldError{
+			{Code: CodeExtraCell, Message: `extra cell in column 4 (the header has 3): "z"`},
+			{Code: CodeTypeError, Field: "price", Message: `value "x" is not a number`},
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			v := testValidator(t, tt.schema, header...)
+			prev := []FieldError{{Code: "earlier"}}
+			errs := v.Check(tt.rec, prev)
+			if !reflect.DeepEqual(errs[1:], tt.want) && !(len(errs) == 1 && tt.want == nil) {
+				t.Errorf("got  %v\nwant %v", errs[1:], tt.want)
+			}
+			if errs[0].Code != "earlier" {
+				t.Errorf("Check changed the errors passed in: %v", errs)
+			}
+		})
+	}
+}
+
+func TestFieldErrorError(t *testing.T) {
+	e := FieldError{Code: CodeTypeError, Field: "price", Message: `value "x" is not a number`}
+	if got, want := e.Error(), `type-error: field "price": value "x" is not a number`; got != want {
+		t.Errorf("got %s, want %s", got, want)
+	}
+	e = FieldError{Code: CodeBlankRow, Message: "every cell is empty"}
+	if got, want := e.Error(), "blank-row: every cell is empty"; got != want {
+		t.Errorf("got %s, want %s", got, want)
+	}
+}
+
+func TestMissingValues(t *testing.T) {
+	tests := []struct {
+		name    string
+		schema  string
+		value   string
+		want    []string // codes
+		wantOut string   // AppendJSON of a valid row
+	}{
+		{"default empty is null", `{"fields": [{"name": "f", "type": "integer"}, {"name": "g"}]}`, "", nil, `{"f":null,"g":"x"}`},
+		{"NA is null", `{"fields": [{"name": "f", "type": "integer"}, {"name": "g"}], "missingValues": ["NA", "-"]}`, "NA", nil, `{"f":null,"g":"x"}`},
+		{"dash is null", `{"fields": [{"name": "f", "type": "integer"}, {"name": "g"}], "missingValues": ["NA", "-"]}`, "-", nil, `{"f":null,"g":"x"}`},
+		{"empty is not missing then", `{"fields": [{"name": "f", "type": "integer"}, {"name": "g"}], "missingValues": ["NA"]}`, "", []string{CodeTypeError}, ""},
+		{"no missing values: empty string", `{"fields": [{"name": "f"}, {"name": "g"}], "missingValues": []}`, "", nil, `{"f":"","g":"x"}`},
+		{"no missing values: empty integer", `{"fields": [{"name": "f", "type": "integer"}, {"name": "g"}], "missingValues": []}`, "", []string{CodeTypeError}, ""},
+		{"required NA", `{"fields": [{"name": "f", "constraints": {"required": true}}, {"name": "g"}], "missingValues": ["NA"]}`, "NA", []string{CodeConstraintError}, ""},
+		{"null skips constraints", `{"fields": [{"name": "f", "constraints": {"minLength": 3, "enum": ["abc"]}}, {"name": "g"}], "missingValues": ["NA"]}`, "NA", nil, `{"f":null,"g":"x"}`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			v := testValidator(t, tt.schema, "f", "g")
+			rec := testRecord(1, tt.value, "x")
+			errs := v.Check(rec, nil)
+			if !reflect.DeepEqual(codes(errs), tt.want) {
+				t.Fatalf("got %v, want codes %v", errs, tt.want)
+			}
+			if errs == nil {
+				if got := string(v.AppendJSON(nil, rec)); got != tt.wantOut {
+					t.Errorf("AppendJSON = %s, want %s", got, tt.wantOut)
+				}
+			}
+		})
+	}
+}
+
+// checkRows runs rows through v and compares each row's error codes.
+func checkRows(t *testing.T, v *Validator, rows [][]string, want [][]string) {
+	t.Helper()
+	for i, row := range rows {
+		errs := v.Check(testRecord(int64(i+1), row...), nil)
+		if got := codes(errs); !reflect.DeepEqual(got, want[i]) {
+			t.Errorf("row %d %q: got %v, want codes %v", i+1, row, errs, want[i])
+		}
+	}
+}
+
+func TestUnique(t *testing.T) {
+	const schema = `{"fields": [
+		{"name": "id", "type": "integer", "constraints": {"unique": true}},
+		{"name": "code", "constraints": {"unique": true}},
+		{"name": "n", "type": "integer", "constraints": {"maximum": 10}}]}`
+	v := testValidator(t, schema, "id", "code", "n")
+	checkRows(t, v,
+		[][]string{
+			{"1", "a", "1"},
+			{"01", "b", "1"},   // 01 is the integer 1
+			{"2", "a", "1"},    // code a again
+			{"3", "c", "99"},   // invalid row: its values are not remembered
+			{"3", "c", "1"},    // so this one is fine
+			{"3", "C", "1"},    // 3 again; C differs from c
+			{"", "", "1"},      // nulls do not count
+			{"", "", "1"},      // still not
+			{"4", "d", "x"},    // type error elsewhere: not remembered
+			{"4", "d", "1"},    // fine
+			{"1", "a", "1"},    // both repeat
+			{"+5", "e", "1"},   // fine
+			{"5", "f", "1"},    // +5 == 5
+			{"1", "a", "oops"}, // repeats reported alongside other errors
+			{"1", "ab", "20"},  // id repeats, constraint broken
+			{"6", "g\"h", "1"}, // quoted values are fine
+			{"7", "g\"h", "1"}, // and compared after unquoting
+			{"-0", "z", "1"},   // -0 == 0, first time
+			{"0", "zz", "1"},   // 0 repeats -0
+			{"8", "12", "1"},   // a string that looks like a number
+			{"12", "8", "1"},   // columns are separate
+		},
+		[][]string{
+			nil,
+			{CodeUniqueError},
+			{CodeUniqueError},
+			{CodeConstraintError},
+			nil,
+			{CodeUniqueError},
+			nil,
+			nil,
+			{CodeTypeError},
+			nil,
+			{CodeUniqueError, CodeUniqueError},
+			nil,
+			{CodeUniqueError},
+			{CodeTypeError, CodeUniqueError, CodeUniqueError},
+			{CodeConstraintError, CodeUniqueError},
+			nil,
+			{CodeUniqueError},
+			nil,
+			{CodeUniqueError},
+			nil,
+			nil,
+		})
+
+	errs := v.Check(testRecord(30, "1", "new", "1"), nil)
+	want := []FieldError{{Code: CodeUniqueError, Field: "id", Message: "value 1 is not unique: an earlier row holds it"}}
+	if !reflect.DeepEqual(errs, want) {
+		t.Errorf("got %v, want %v", errs, want)
+	}
+}
+
+func TestUniqueTypes(t *testing.T) {
+	tests := []struct {
+		typ, format string
+		first, same string // same is a different text of the same value
+		other       string
+	}{
+		{"number", "", "1.5", "1.50e0", "1.51"},
+		{"date", "", "2024-01-01", "2024-01-01", "2024-01-02"},
+		{"date", "%d/%m/%Y", "01/02/2024", "1/2/2024", "02/01/2024"},
+		{"time", "", "10:00:00", "11:00:00+01:00", "10:00:01"},
+		{"datetime", "", "2024-01-01T00:00:00Z", "2024-01-01 01:00:00+01:00", "2024-01-01T00:00:00.5Z"},
+		{"boolean", "", "true", "1", "false"},
+		{"year", "", "2024", "2024", "2025"},
+		{"any", "", "x", "x", "X"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.typ+tt.format, func(t *testing.T) {
+			f := map[string]any{"name": "f", "type": tt.typ, "constraints": map[string]any{"unique": true}}
+			if tt.format != "" {
+				f["format"] = tt.format
+			}
+			schema, _ := json.Marshal(map[string]any{"fields": []any{f}})
+			v := testValidator(t, string(schema), "f")
+			checkRows(t, v, [][]string{{tt.first}, {tt.same}, {tt.other}}, [][]string{nil, {CodeUniqueError}, nil})
+		})
+	}
+}
+
+func TestPrimaryKey(t *testing.T) {
+	const schema = `{"fields": [
+		{"name": "a", "type": "integer"},
+		{"name": "b"},
+		{"name": "c"}],
+		"primaryKey": ["a", "b"]}`
+	v := testValidator(t, schema, "a", "b", "c")
+	checkRows(t, v,
+		[][]string{
+			{"1", "x", "p"},
+			{"1", "y", "p"},
+			{"2", "x", "p"},
+			{"1", "x", "q"},  // (1, x) again
+			{"01", "x", "q"}, // still (1, x)
+			{"1", "", "q"},   // primary key fields are required
+			{"11", "", "q"},
+			{"1", "1x", "q"},
+			{"11", "x", "q"},
+			{"3", "z", "q"},
+		},
+		[][]string{
+			nil,
+			nil,
+			nil,
+			{CodePrimaryKeyError},
+			{CodePrimaryKeyError},
+			{CodeConstraintError},
+			{CodeConstraintError},
+			nil,
+			nil,
+			nil,
+		})
+	errs := v.Check(testRecord(20, "1", "y", "r"), nil)
+	want := []FieldError{{Code: CodePrimaryKeyError, Field: "a,b", Message: `primary key (a, b) = (1, "y") repeats an earlier row`}}
+	if !reflect.DeepEqual(errs, want) {
+		t.Errorf("got %v, want %v", errs, want)
+	}
+
+	// Keys are length-prefixed, so ("ab", "c") and ("a", "bc") differ.
+	strs := testValidator(t, `{"fields": [{"name": "a"}, {"name": "b"}], "primaryKey": ["a", "b"]}`, "a", "b")
+	checkRows(t, strs, [][]string{{"ab", "c"}, {"a", "bc"}, {"abc", "x"}, {"ab", "c"}}, [][]string{nil, nil, nil, {CodePrimaryKeyError}})
+
+	single := testValidator(t, `{"fields": [{"name": "id"}], "primaryKey": "id"}`, "id")
+	checkRows(t, single, [][]string{{"k"}, {"k"}, {"K"}, {""}}, [][]string{nil, {CodePrimaryKeyError}, nil, {CodeBlankRow}})
+	errs = single.Check(testRecord(5, "K"), nil)
+	want = []FieldError{{Code: CodePrimaryKeyError, Field: "id", Message: `primary key id = "K" repeats an earlier row`}}
+	if !reflect.DeepEqual(errs, want) {
+		t.Errorf("got %v, want %v", errs, want)
+	}
+}
+
+func TestHeader(t *testing.T) {
+	const schema = `{"fields": [{"name": "id"}, {"name": "name"}, {"name": "price"}]}`
+	tests := []struct {
+		name   string
+		header []string
+		want   *HeaderError
+		msg    string
+	}{
+		{"match", []string{"id", "name", "price"}, nil, ""},
+		{"missing", []string{"id", "price"},
+			&HeaderError{Missing: []string{"name"}},
+			`header does not match the schema: missing "name" (want "id", "name", "price", got "id", "price")`},
+		{"unexpected", []string{"id", "name", "price", "tax"},
+			&HeaderError{Unexpected: []string{"tax"}},
+			`header does not match the schema: unexpected "tax" (want "id", "name", "price", got "id", "name", "price", "tax")`},
+		{"both", []string{"id", "Name", "price"},
+			&HeaderError{Missing: []string{"name"}, Unexpected: []string{"Name"}},
+			`header does not match the schema: missing "name"; unexpected "Name" (want "id", "name", "price", got "id", "Name", "price")`},
+		{"order", []string{"name", "id", "price"},
+			&HeaderError{OutOfOrder: true},
+			`header does not match the schema: columns out of order (want "id", "name", "price", got "name", "id", "price")`},
+		{"repeated", []string{"id", "id", "name", "price"},
+			&HeaderError{Unexpected: []string{"id"}},
+			`header does not match the schema: unexpected "id" (want "id", "name", "price", got "id", "id", "name", "price")`},
+	}
+	s, err := ParseSchema([]byte(schema))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			v, err := NewValidator(s, testRecord(0, tt.header...))
+			if tt.want == nil {
+				if err != nil {
+					t.Fatal(err)
+				}
+				if got := v.Header(); !reflect.DeepEqual(got, tt.header) {
+					t.Errorf("Header() = %q, want %q", got, tt.header)
+				}
+				return
+			}
+			var he *HeaderError
+			if !errors.As(err, &he) {
+				t.Fatalf("got %v, want a *HeaderError", err)
+			}
+			tt.want.Want = []string{"id", "name", "price"}
+			tt.want.Got = tt.header
+			if !reflect.DeepEqual(he, tt.want) {
+				t.Errorf("got  %+v\nwant %+v", he, tt.want)
+			}
+			if he.Error() != tt.msg {
+				t.Errorf("message\n  %s\nwant\n  %s", he.Error(), tt.msg)
+			}
+		})
+	}
+}
+
+func TestHeaderErrorMessage(t *testing.T) {
+	tests := []struct {
+		err  *HeaderError
+		want string
+	}{
+		{&HeaderError{Missing: []string{"id", "name"}}, `header does not match the schema: missing "id", "name"`},
+		{&HeaderError{Missing: []string{"id"}, Want: []string{"id"}, Got: []string{}}, `header does not match the schema: missing "id" (want "id", got no labels)`},
+		{&HeaderError{}, `header does not match the schema: the labels differ`},
+	}
+	for _, tt := range tests {
+		if got := tt.err.Error(); got != tt.want {
+			t.Errorf("got  %s\nwant %s", got, tt.want)
+		}
+	}
+}
+
+func TestNewValidatorErrors(t *testing.T) {
+	tests := []struct {
+		name   string
+		header *Record
+		want   string
+	}{
+		{"nil header", nil, "validator: no header record"},
+		{"broken header", &Record{Line: 1, Err: &ScanError{Code: CodeQuoteError, Message: "quote never closed"}}, "validator: header on line 1: quote-error: quote never closed"},
+		{"repeated label", testRecord(0, "a", "b", "a"), `validator: header on line 1: column 3 label "a" repeats column 1`},
+		{"bad UTF-8", testRecord(0, "a", "\xff"), "validator: header on line 1: column 2 label is not valid UTF-8"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := NewValidator(nil, tt.header)
+			if err == nil || err.Error() != tt.want {
+				t.Errorf("got %v, want %s", err, tt.want)
+			}
+		})
+	}
+}
+
+func TestHeaderCopied(t *testing.T) {
+	v := testValidator(t, "", "a", "b")
+	h := v.Header()
+	h[0] = "changed"
+	if got := v.Header(); got[0] != "a" {
+		t.Errorf("Header() shares its slice: %q", got)
+	}
+}
+
+func TestAppendJSON(t *testing.T) {
+	const typed = `{"fields": [
+		{"name": "i", "type": "integer"},
+		{"name": "n", "type": "number"},
+		{"name": "b", "type": "boolean", "trueValues": ["Y"], "falseValues": ["N"]},
+		{"name": "y", "type": "year"},
+		{"name": "d", "type": "date"},
+		{"name": "s"}],
+		"missingValues": ["", "NA"]}`
+	header := []string{"i", "n", "b", "y", "d", "s"}
+	tests := []struct {
+		name   string
+		schema string
+		header []string
+		row    []string
+		want   string
+	}{
+		{"typed", typed, header, []string{"42", "1.5", "Y", "2024", "2024-01-02", "text"},
+			`{"i":42,"n":1.5,"b":true,"y":2024,"d":"2024-01-02","s":"text"}`},
+		{"normalized numbers", typed, header, []string{"+007", "-.5e3", "N", "0999", "2024-01-02", "x"},
+			`{"i":7,"n":-0.5e3,"b":false,"y":999,"d":"2024-01-02","s":"x"}`},
+		{"more numbers", typed, header, []string{"-0", "5.", "N", "0000", "2024-01-02", "x"},
+			`{"i":-0,"n":5,"b":false,"y":0,"d":"2024-01-02","s":"x"}`},
+		{"exponents", typed, header, []string{"-00", "00.50E+07", "N", "2000", "2024-01-02", "x"},
+			`{"i":-0,"n":0.50E+07,"b":false,"y":2000,"d":"2024-01-02","s":"x"}`},
+		{"special numbers", typed, header, []string{"1", "NaN", "N", "2000", "2024-01-02", "x"},
+			`{"i":1,"n":"NaN","b":false,"y":2000,"d":"2024-01-02","s":"x"}`},
+		{"infinity", typed, header, []string{"1", "-INF", "N", "2000", "2024-01-02", "x"},
+			`{"i":1,"n":"-INF","b":false,"y":2000,"d":"2024-01-02","s":"x"}`},
+		{"nulls", typed, header, []string{"", "NA", "", "NA", "", ""},
+			`{"i":null,"n":null,"b":null,"y":null,"d":null,"s":null}`},
+		{"escaping", typed, header, []string{"1", "1", "Y", "2024", "2024-01-02", "a \"quoted\"\nline\r\n\ttab\\ \x01 é 日本 \u2028\u2029 </script>"},
+			`{"i":1,"n":1,"b":true,"y":2024,"d":"2024-01-02","s":"a \"quoted\"\nline\r\n\ttab\\ \u0001 é 日本 \u2028\u2029 </script>"}`},
+		{"untyped", "", header, []string{"42", "1.5", "Y", "", "NA", "x"},
+			`{"i":"42","n":"1.5","b":"Y","y":"","d":"NA","s":"x"}`},
+		{"escaped labels", "", []string{"a\"b", "c\nd", "é"}, []string{"1", "2", "3"},
+			`{"a\"b":"1","c\nd":"2","é":"3"}`},
+		{"absent and extra cells", "", []string{"a", "b"}, []string{"1"}, `{"a":"1","b":null}`},
+		{"extra cells dropped", "", []string{"a", "b"}, []string{"1", "2", "3"}, `{"a":"1","b":"2"}`},
+		{"invalid values stay strings", typed, header, []string{"x", "1,5", "maybe", "99", "2024-01-02", "x"},
+			`{"i":"x","n":"1,5","b":"maybe","y":"99","d":"2024-01-02","s":"x"}`},
+		{"invalid UTF-8 replaced", "", []string{"a"}, []string{"x\xffy"}, `{"a":"x\ufffdy"}`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			v := testValidator(t, tt.schema, tt.header...)
+			prefix := []byte("prefix ")
+			got := v.AppendJSON(prefix, testRecord(1, tt.row...))
+			if string(got) != "prefix "+tt.want {
+				t.Errorf("got  %s\nwant prefix %s", got, tt.want)
+			}
+			if !json.Valid(got[len("prefix "):]) {
+				t.Errorf("not valid JSON: %s", got)
+			}
+			if tt.name == "escaping" {
+				var m map[string]any
+				if err := json.Unmarshal(got[len("prefix "):], &m); err != nil || m["s"] != tt.row[5] {
+					t.Errorf("decoded s = %q, %v; want %q", m["s"], err, tt.row[5])
+				}
+			}
+		})
+	}
+}
+
+// TestCheckDoesNotAllocate checks that a valid row costs no allocation,
+// over every type and constraint that does not remember values.
+func TestCheckDoesNotAllocate(t *testing.T) {
+	const schema = `{"fields": [
+		{"name": "i", "type": "integer", "constraints": {"required": true, "minimum": 0, "maximum": 1000000, "enum": [1, 42, 7]}},
+		{"name": "n", "type": "number", "constraints": {"minimum": 0, "maximum": 1e9}},
+		{"name": "b", "type": "boolean", "constraints": {"enum": [true]}},
+		{"name": "d", "type": "date", "constraints": {"minimum": "2000-01-01"}},
+		{"name": "dp", "type": "date", "format": "%d/%m/%Y"},
+		{"name": "t", "type": "time"},
+		{"name": "dt", "type": "datetime", "constraints": {"maximum": "2100-01-01T00:00:00Z"}},
+		{"name": "y", "type": "year"},
+		{"name": "e", "format": "email"},
+		{"name": "u", "format": "uri"},
+		{"name": "id", "format": "uuid"},
+		{"name": "s", "constraints": {"minLength": 1, "maxLength": 30, "pattern": "[a-z ]+", "enum": ["some text", "other"]}},
+		{"name": "a", "type": "any"},
+		{"name": "null", "type": "integer"}]}`
+	header := []string{"i", "n", "b", "d", "dp", "t", "dt", "y", "e", "u", "id", "s", "a", "null"}
+	v := testValidator(t, schema, header...)
+	rec := testRecord(1, "42", "123.456789012345678", "true", "2024-02-29", "29/02/2024", "12:00:00", "2024-01-01T10:00:00.123+01:00",
+		"2024", "a@b.co", "https://x.y/z", "123e4567-e89b-12d3-a456-426614174000", "some text", "x", "")
+	errs := make([]FieldError, 0, 8)
+	if got := v.Check(rec, errs); len(got) != 0 {
+		t.Fatalf("row is not valid: %v", got)
+	}
+	if n := testing.AllocsPerRun(100, func() { errs = v.Check(rec, errs[:0]) }); n != 0 {
+		t.Errorf("Check allocates %v times per valid row", n)
+	}
+	out := make([]byte, 0, 1024)
+	if n := testing.AllocsPerRun(100, func() { out = v.AppendJSON(out[:0], rec) }); n != 0 {
+		t.Errorf("AppendJSON allocates %v times per row", n)
+	}
+}
+
+// TestUniqueAllocations checks that remembering unique values allocates only
+// as the sets grow, not once per row.
+func TestUniqueAllocations(t *testing.T) {
+	const rows = 20000
+	v := testValidator(t, `{"fields": [{"name": "id", "type": "integer", "constraints": {"unique": true}}, {"name": "s", "constraints": {"unique": true}}], "primaryKey": ["id", "s"]}`, "id", "s")
+	var b strings.Builder
+	b.WriteString("id,s\n")
+	for i := range rows {
+		fmt.Fprintf(&b, "%d,key-%d\n", i, i)
+	}
+	sc, err := NewScanner(strings.NewReader(b.String()), ScanOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sc.Scan() // header
+	recs := 0
+	allocs := testing.AllocsPerRun(1, func() {
+		for sc.Scan() {
+			if errs := v.Check(sc.Record(), nil); errs != nil {
+				t.Fatalf("row %d: %v", sc.Record().Num, errs)
+			}
+			recs++
+		}
+	})
+	if recs != rows {
+		t.Fatalf("checked %d rows, want %d", recs, rows)
+	}
+	if perRow := allocs / rows; perRow > 0.05 {
+		t.Errorf("%.0f allocations for %d rows (%.3f per row); want only map growth", allocs, rows, perRow)
+	}
+}
+
+func TestHashSet(t *testing.T) {
+	var s hashSet
+	if s.has([2]uint64{1, 2}) {
+		t.Fatal("empty set has a member")
+	}
+	// Hashes sharing their low bits collide, and those near the end of the
+	// table wrap around to its start.
+	var added [][2]uint64
+	for i := uint64(1); i <= 5000; i++ {
+		h := [2]uint64{1023 + i<<20, i}
+		if i%2 == 0 {
+			h[0] = i
+		}
+		s.add(h)
+		s.add(h) // twice is once
+		added = append(added, h)
+	}
+	if s.n != len(added) {
+		t.Errorf("n = %d, want %d", s.n, len(added))
+	}
+	for _, h := range added {
+		if !s.has(h) {
+			t.Fatalf("lost %v", h)
+		}
+		if s.has([2]uint64{h[0], h[1] + 1e9}) {
+			t.Fatalf("has %v, never added", [2]uint64{h[0], h[1] + 1e9})
+		}
+	}
+	if 4*s.n > 3*len(s.slots) || len(s.slots)&(len(s.slots)-1) != 0 {
+		t.Errorf("%d members in %d slots", s.n, len(s.slots))
+	}
+}
+
+func TestPlainJSON8(t *testing.T) {
+	for c := 0; c < 256; c++ {
+		want := c >= 0x20 && c < 0x80 && c != '"' && c != '\\'
+		for pos := 0; pos < 8; pos++ {
+			w := []byte("abcdefgh")
+			w[pos] = byte(c)
+			if got := plainJSON8(binary.LittleEndian.Uint64(w)); got != want {
+				t.Errorf("byte %#x at %d: got %v, want %v", c, pos, got, want)
+			}
+		}
+	}
+}
+
+func TestSimpleFloat(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	cases := []string{"0", "-0", "+5", "1.5", ".5", "5.", "123456789012345", "0.000000000000001", "999999999999999.", "-1.25", "0.0000000000000000000001", "-000123.4500"}
+	for range 100000 {
+		digits := strconv.FormatUint(rng.Uint64N(1e15), 10)
+		if rng.IntN(2) == 0 {
+			digits = strings.Repeat("0", rng.IntN(8)) + digits
+		}
+		dot := rng.IntN(len(digits) + 1)
+		cases = append(cases, digits[:dot]+"."+digits[dot:])
+	}
+	for _, s := range cases {
+		got, ok := simpleFloat([]byte(s))
+		want, err := strconv.ParseFloat(s, 64)
+		if !ok || err != nil || got != want {
+			t.Fatalf("simpleFloat(%q) = %v, %v; ParseFloat = %v, %v", s, got, ok, want, err)
+		}
+	}
+	for _, s := range []string{"1e3", "1234567890123456", "0.00000000000000000000001", "1.2.3", "", "+", ".", "NaN", "1,5"} {
+		if f, ok := simpleFloat([]byte(s)); ok {
+			t.Errorf("simpleFloat(%q) = %v, want it to decline", s, f)
+		}
+	}
+}
+
+func TestHasSpaceOrControl(t *testing.T) {
+	for c := 0; c < 256; c++ {
+		want := c <= ' ' || c == 0x7f
+		for pos := 0; pos < 11; pos++ {
+			b := []byte("abcdefghijk")
+			b[pos] = byte(c)
+			if got := hasSpaceOrControl(b); got != want {
+				t.Errorf("byte %#x at %d: got %v, want %v", c, pos, got, want)
+			}
+		}
+	}
+}
+
+// FuzzCheck runs one value through every type and format: Check must not
+// panic, and AppendJSON must write valid JSON whatever Check said.
+func FuzzCheck(f *testing.F) {
+	const schema = `{"fields": [
+		{"name": "i", "type": "integer", "constraints": {"minimum": -5, "unique": true}},
+		{"name": "n", "type": "number", "constraints": {"maximum": 1e10, "enum": [1, 2.5, "NaN"]}},
+		{"name": "b", "type": "boolean"},
+		{"name": "d", "type": "date", "constraints": {"unique": true}},
+		{"name": "dp", "type": "date", "format": "%d/%m/%y"},
+		{"name": "t", "type": "time", "constraints": {"minimum": "01:00:00"}},
+		{"name": "tp", "type": "time", "format": "%H%M%S.%f%z"},
+		{"name": "dt", "type": "datetime"},
+		{"name": "dtp", "type": "datetime", "format": "%Y%m%d %H:%M:%S%z"},
+		{"name": "y", "type": "year"},
+		{"name": "e", "format": "email"},
+		{"name": "u", "format": "uri"},
+		{"name": "id", "format": "uuid"},
+		{"name": "s", "constraints": {"minLength": 2, "maxLength": 9, "pattern": "[a-z0-9.:-]*"}},
+		{"name": "a", "type": "any"}],
+		"primaryKey": ["i", "s"]}`
+	for _, seed := range []string{"1", "-0", "2024-02-29", "29/02/24", "12:00:00Z", "120000.5+0100", "2024-01-01T00:00:00Z",
+		"20240101 10:00:00-0130", "2024", "a@b.co", "urn:x", "123e4567-e89b-12d3-a456-426614174000", "1e400", "NaN", "\xff", "\"\n"} {
+		f.Add(seed)
+	}
+	f.Fuzz(func(t *testing.T, val string) {
+		s, err := ParseSchema([]byte(schema))
+		if err != nil {
+			t.Fatal(err)
+		}
+		names := make([]string, len(s.Fields))
+		vals := make([]string, len(s.Fields))
+		for i := range s.Fields {
+			names[i] = s.Fields[i].Name
+			vals[i] = val
+		}
+		v, err := NewValidator(s, testRecord(0, names...))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for range 2 { // the second time, unique values repeat
+			rec := testRecord(1, vals...)
+			v.Check(rec, nil)
+			if out := v.AppendJSON(nil, rec); !json.Valid(out) {
+				t.Fatalf("invalid JSON: %s", out)
+			}
+		}
+	})
+}

@@ -1,0 +1,812 @@
+package csvstream
+
+import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"hash/crc64"
+	"math/rand/v2"
+	"sync"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/aws/retry"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/s3/types"
+	"github.com/aws/smithy-go"
+	"github.com/aws/smithy-go/middleware"
+)
+
+// Part size limits of S3 multipart uploads.
+const (
+	// DefaultPartSize is the size of the first part when
+	// WriterOptions.PartSize is zero.
+	DefaultPartSize = 8 << 20
+	// MinPartSize is the smallest part S3 accepts, except for the last one.
+	MinPartSize = 5 << 20
+	// MaxPartSize is the largest part S3 accepts.
+	MaxPartSize = 5 << 30
+	// MaxParts is the largest number of parts in one upload.
+	MaxParts = 10000
+)
+
+// partsPerDoubling is how many parts are uploaded at one size before the
+// size doubles. With 900, 10,000 parts starting at MinPartSize hold more
+// than 9 TiB, well above S3's 5 TiB object limit; 1,000 would fall just
+// short of it (4.9 TiB).
+const partsPerDoubling = 900
+
+// Defaults for the zero WriterOptions fields.
+const (
+	defaultConcurrency    = 4
+	defaultPartAttempts   = 4
+	defaultAbortTimeout   = 30 * time.Second
+	defaultDeadlineMargin = 10 * time.Second
+	defaultRetryBackoff   = 250 * time.Millisecond
+	maxRetryBackoff       = 5 * time.Second
+	firstBufferSize       = 64 << 10
+)
+
+// nvmePoly is the CRC-64/NVME polynomial in the reversed form hash/crc64
+// expects; S3's CRC64NVME checksum is this CRC with hash/crc64's usual
+// initial and final inversion.
+const nvmePoly = 0x9a6c9329ac4bc9b5
+
+// ErrWriterClosed is returned by Write and Close after Close or Abort.
+var ErrWriterClosed = errors.New("object writer already closed")
+
+// WriterOptions configures an ObjectWriter. The zero value works.
+type WriterOptions struct {
+	// PartSize is the size of the first part; later parts grow so that an
+	// upload never needs more than MaxParts parts. Zero means
+	// DefaultPartSize; below MinPartSize or above MaxPartSize is an error.
+	PartSize int64
+	// Concurrency is how many parts are uploaded at once. Memory use is
+	// about Concurrency+1 part buffers. Zero means 4.
+	Concurrency int
+	// PartAttempts is how many times one part is sent when S3 rejects its
+	// bytes as corrupted in transit, or when the connection breaks after
+	// the S3 client's own retries. Zero means 4.
+	PartAttempts int
+	// AbortTimeout bounds AbortMultipartUpload, which runs on a context of
+	// its own so that it works after the job's context is cancelled. Zero
+	// means 30s.
+	AbortTimeout time.Duration
+	// DeadlineMargin is how long before the context's deadline the writer
+	// stops uploading and aborts, so that the abort finishes in time. It is
+	// capped at a quarter of the time left when the writer is created. Zero
+	// means 10s.
+	DeadlineMargin time.Duration
+	// ContentType is the object's Content-Type, such as "text/csv";
+	// empty leaves it to S3.
+	ContentType string
+}
+
+// UploadState is a snapshot of an ObjectWriter's upload.
+type UploadState struct {
+	Bucket, Key string // the object being written
+	// UploadID is the multipart upload's id; empty until the first part is
+	// full, and for an object sent with one PutObject.
+	UploadID string
+	// Parts lists the parts handed to S3 so far, in part-number order; it
+	// is empty for an object sent with one PutObject. A part's ETag is
+	// empty while it is being uploaded.
+	Parts []PartState
+	// Bytes counts the bytes accepted by Write.
+	Bytes int64
+	// ETag is the object's ETag, set once Close succeeds.
+	ETag string
+	// ChecksumCRC64NVME is the base64 full-object CRC64NVME checksum S3
+	// verified, set once Close succeeds.
+	ChecksumCRC64NVME string
+	// Retries counts requests sent again, by the S3 client's retryer and
+	// by the writer itself.
+	Retries int
+	// Multipart reports whether the object is written by a multipart
+	// upload rather than one PutObject.
+	Multipart bool
+}
+
+// PartState describes one part of a multipart upload.
+type PartState struct {
+	Number            int32  // from 1
+	Size              int64  // bytes
+	ETag              string // S3's ETag for the part; empty while in flight
+	ChecksumCRC64NVME string // base64 CRC64NVME of the part's bytes
+}
+
+// ObjectWriter writes one S3 object from a stream of records of unknown
+// length. It buffers Write calls into parts and uploads up to Concurrency of
+// them at once through a multipart upload; objects smaller than one part go
+// up in a single PutObject when Close is called. Every request carries a
+// CRC64NVME checksum, and the upload is completed with the whole object's
+// checksum, so S3 verifies the object end to end.
+//
+// Any error, including the cancellation of the context given to
+// NewObjectWriter, aborts the multipart upload, so a failed ObjectWriter
+// leaves nothing behind in S3. The goroutines an ObjectWriter starts end by
+// the time Close or Abort returns, or once the context is cancelled. Write,
+// Close and Abort must be called from one goroutine; State may be called
+// from any.
+type ObjectWriter struct {
+	api         UploadAPI
+	bucket, key string
+	opt         WriterOptions
+	lim         writerLimits
+	table       *crc64.Table
+
+	parent context.Context         // the caller's context, for the abort
+	ctx    context.Context         // parent, ending DeadlineMargin early
+	cancel context.CancelCauseFunc // stops ctx when the writer fails
+
+	buf       []byte // the part being filled
+	nextPart  int32  // the number the buffer will have
+	allocated int    // part buffers made so far
+	free      chan []byte
+	jobs      chan part // nil until the upload starts
+	wg        sync.WaitGroup
+	started   bool // CreateMultipartUpload succeeded
+	stopped   bool // jobs closed and workers waited for
+	done      bool // Close or Abort finished, or the writer failed
+	result    error
+	aborted   bool // nothing of the upload is left in S3
+
+	mu    sync.Mutex // guards state and err
+	state UploadState
+	err   error // the first failure
+}
+
+// part is one part handed to an upload goroutine.
+type part struct {
+	num int32
+	buf []byte
+}
+
+// writerLimits holds settings tests may lower.
+type writerLimits struct {
+	minPartSize  int64
+	retryBackoff time.Duration
+}
+
+func defaultLimits() writerLimits {
+	return writerLimits{minPartSize: MinPartSize, retryBackoff: defaultRetryBackoff}
+}
+
+// NewObjectWriter returns an ObjectWriter for s3://bucket/key. Nothing is
+// sent to S3 until the first part is full or Close is called. ctx governs
+// the whole upload: cancelling it makes the next Write or Close abort.
+func NewObjectWriter(ctx context.Context, api UploadAPI, bucket, key string, opt WriterOptions) (*ObjectWriter, error) {
+	return newObjectWriter(ctx, api, bucket, key, opt, defaultLimits())
+}
+
+func newObjectWriter(ctx context.Context, api UploadAPI, bucket, key string, opt WriterOptions, lim writerLimits) (*ObjectWriter, error) {
+	where := "s3://" + bucket + "/" + key
+	switch {
+	case api == nil:
+		return nil, fmt.Errorf("write %s: no S3 client", where)
+	case bucket == "" || key == "":
+		return nil, fmt.Errorf("write %s: bucket and key must not be empty", where)
+	case opt.PartSize == 0:
+		opt.PartSize = DefaultPartSize
+	case opt.PartSize < lim.minPartSize:
+		return nil, fmt.Errorf("write %s: part size %d is below S3's minimum of %d bytes (5 MiB)", where, opt.PartSize, lim.minPartSize)
+	case opt.PartSize > MaxPartSize:
+		return nil, fmt.Errorf("write %s: part size %d is above S3's maximum of %d bytes (5 GiB)", where, opt.PartSize, int64(MaxPartSize))
+	}
+	if opt.Concurrency < 0 || opt.PartAttempts < 0 || opt.AbortTimeout < 0 || opt.DeadlineMargin < 0 {
+		return nil, fmt.Errorf("write %s: concurrency, part attempts, abort timeout and deadline margin must not be negative", where)
+	}
+	if opt.Concurrency == 0 {
+		opt.Concurrency = defaultConcurrency
+	}
+	if opt.PartAttempts == 0 {
+		opt.PartAttempts = defaultPartAttempts
+	}
+	if opt.AbortTimeout == 0 {
+		opt.AbortTimeout = defaultAbortTimeout
+	}
+	if opt.DeadlineMargin == 0 {
+		opt.DeadlineMargin = defaultDeadlineMargin
+	}
+
+	w := &ObjectWriter{
+		api:      api,
+		bucket:   bucket,
+		key:      key,
+		opt:      opt,
+		lim:      lim,
+		table:    crc64.MakeTable(nvmePoly),
+		parent:   ctx,
+		nextPart: 1,
+		free:     make(chan []byte, opt.Concurrency+1),
+		state:    UploadState{Bucket: bucket, Key: key},
+	}
+	work := ctx
+	var stopTimer context.CancelFunc = func() {}
+	if d, ok := ctx.Deadline(); ok {
+		margin := min(opt.DeadlineMargin, time.Until(d)/4)
+		cause := fmt.Errorf("%w: stopped %v before the deadline to leave time for cleanup", context.DeadlineExceeded, margin.Round(time.Millisecond))
+		work, stopTimer = context.WithDeadlineCause(ctx, d.Add(-margin), cause)
+	}
+	work, cancel := context.WithCancelCause(work)
+	w.ctx = work
+	w.cancel = func(err error) {
+		cancel(err)
+		stopTimer()
+	}
+	return w, nil
+}
+
+// where names the object in errors.
+func (w *ObjectWriter) where() string { return "s3://" + w.bucket + "/" + w.key }
+
+// uploadName names the object and its upload in errors.
+func (w *ObjectWriter) uploadName() string {
+	w.mu.Lock()
+	id := w.state.UploadID
+	w.mu.Unlock()
+	if id == "" {
+		return w.where()
+	}
+	return w.where() + " (upload id " + id + ")"
+}
+
+// Write adds p to the object. p must hold whole records: parts are cut only
+// between Write calls, once the buffered bytes reach the current part size,
+// so a Write larger than a part makes a larger part. Write copies p and
+// blocks while Concurrency parts are being uploaded. After an error, the
+// upload is aborted and every later call returns the same error.
+func (w *ObjectWriter) Write(p []byte) (int, error) {
+	if w.done {
+		if w.result != nil {
+			return 0, w.result
+		}
+		return 0, fmt.Errorf("write %s: %w", w.where(), ErrWriterClosed)
+	}
+	if err := w.ctx.Err(); err != nil {
+		return 0, w.failWith(fmt.Errorf("write %s: stopped before part %d: %w", w.uploadName(), w.nextPart, context.Cause(w.ctx)))
+	}
+	if w.buf == nil {
+		buf, err := w.buffer()
+		if err != nil {
+			return 0, w.failWith(err)
+		}
+		w.buf = buf
+	}
+	if len(w.buf) > 0 && int64(len(w.buf))+int64(len(p)) > MaxPartSize {
+		// The part would go over S3's limit: send what is buffered first.
+		if err := w.flush(); err != nil {
+			return 0, w.failWith(err)
+		}
+		return w.Write(p)
+	}
+	if int64(len(w.buf))+int64(len(p)) > MaxPartSize {
+		return 0, w.failWith(fmt.Errorf("write %s: a single write of %d bytes is larger than S3's maximum part size", w.where(), len(p)))
+	}
+	size := partSize(w.opt.PartSize, w.nextPart)
+	if need := len(w.buf) + len(p); need > cap(w.buf) && int64(need) < size {
+		// Grow a small first buffer to a whole part in one step.
+		grown := make([]byte, len(w.buf), size)
+		copy(grown, w.buf)
+		w.buf = grown
+	}
+	w.buf = append(w.buf, p...)
+	w.mu.Lock()
+	w.state.Bytes += int64(len(p))
+	w.mu.Unlock()
+	if int64(len(w.buf)) >= size && w.nextPart < MaxParts {
+		if err := w.flush(); err != nil {
+			return 0, w.failWith(err)
+		}
+	}
+	return len(p), nil
+}
+
+// buffer returns an empty part buffer with room for the next part. It makes
+// up to Concurrency+1 buffers; after that it waits for an upload to give
+// one back.
+func (w *ObjectWriter) buffer() ([]byte, error) {
+	size := partSize(w.opt.PartSize, w.nextPart)
+	var b []byte
+	select {
+	case b = <-w.free:
+	default:
+		if w.allocated <= w.opt.Concurrency {
+			if w.allocated == 0 {
+				// The first buffer grows as it fills, so that a small
+				// object never costs a whole part's memory.
+				size = min(size, firstBufferSize)
+			}
+			w.allocated++
+			return make([]byte, 0, size), nil
+		}
+		select {
+		case b = <-w.free:
+		case <-w.ctx.Done():
+			return nil, fmt.Errorf("write %s: stopped before part %d: %w", w.uploadName(), w.nextPart, context.Cause(w.ctx))
+		}
+	}
+	if int64(cap(b)) < size {
+		b = make([]byte, 0, size) // the part size grew
+	}
+	return b, nil
+}
+
+// flush hands the buffer to the uploads, starting the multipart upload if
+// this is the first part.
+func (w *ObjectWriter) flush() error {
+	if w.nextPart > MaxParts {
+		return fmt.Errorf("write %s: the object needs more than %d parts", w.uploadName(), MaxParts)
+	}
+	if !w.started {
+		if err := w.start(); err != nil {
+			return err
+		}
+	}
+	p := part{num: w.nextPart, buf: w.buf}
+	w.mu.Lock()
+	w.state.Parts = append(w.state.Parts, PartState{Number: p.num, Size: int64(len(p.buf))})
+	w.mu.Unlock()
+	select {
+	case w.jobs <- p:
+	case <-w.ctx.Done():
+		return fmt.Errorf("write %s: stopped before part %d: %w", w.uploadName(), p.num, context.Cause(w.ctx))
+	}
+	w.buf = nil
+	w.nextPart++
+	return nil
+}
+
+// start creates the multipart upload and its upload goroutines.
+func (w *ObjectWriter) start() error {
+	in := &s3.CreateMultipartUploadInput{
+		Bucket:            aws.String(w.bucket),
+		Key:               aws.String(w.key),
+		ChecksumAlgorithm: types.ChecksumAlgorithmCrc64nvme,
+		ChecksumType:      types.ChecksumTypeFullObject,
+	}
+	if w.opt.ContentType != "" {
+		in.ContentType = aws.String(w.opt.ContentType)
+	}
+	out, err := w.api.CreateMultipartUpload(w.ctx, in)
+	if err != nil {
+		return fmt.Errorf("create multipart upload for %s: %w", w.where(), err)
+	}
+	w.countSDKRetries(out.ResultMetadata)
+	if aws.ToString(out.UploadId) == "" {
+		return fmt.Errorf("create multipart upload for %s: S3 returned no upload id", w.where())
+	}
+	w.mu.Lock()
+	w.state.UploadID = *out.UploadId
+	w.state.Multipart = true
+	w.mu.Unlock()
+	w.started = true
+	w.jobs = make(chan part)
+	for range w.opt.Concurrency {
+		w.wg.Add(1)
+		go w.uploadParts()
+	}
+	return nil
+}
+
+// uploadParts uploads the parts it receives until the writer stops or
+// fails, giving each buffer back for reuse.
+func (w *ObjectWriter) uploadParts() {
+	defer w.wg.Done()
+	for {
+		select {
+		case <-w.ctx.Done():
+			return
+		case p, ok := <-w.jobs:
+			if !ok {
+				return
+			}
+			if err := w.uploadPart(p); err != nil {
+				w.fail(err)
+			}
+			w.free <- p.buf[:0] // never blocks: at most Concurrency+1 buffers exist
+		}
+	}
+}
+
+// uploadPart sends one part, sending the same bytes again when S3 rejects
+// them as corrupted or the connection breaks for good.
+func (w *ObjectWriter) uploadPart(p part) error {
+	sum := encodeCRC(crc64.Checksum(p.buf, w.table))
+	w.mu.Lock()
+	uploadID := w.state.UploadID
+	w.mu.Unlock()
+	for attempt := 1; ; attempt++ {
+		out, err := w.api.UploadPart(w.ctx, &s3.UploadPartInput{
+			Bucket:            aws.String(w.bucket),
+			Key:               aws.String(w.key),
+			UploadId:          aws.String(uploadID),
+			PartNumber:        aws.Int32(p.num),
+			Body:              bytes.NewReader(p.buf),
+			ContentLength:     aws.Int64(int64(len(p.buf))),
+			ChecksumAlgorithm: types.ChecksumAlgorithmCrc64nvme,
+			ChecksumCRC64NVME: aws.String(sum),
+		})
+		if err == nil && aws.ToString(out.ETag) == "" {
+			err = errors.New("S3 returned no ETag")
+		}
+		if err == nil {
+			w.countSDKRetries(out.ResultMetadata)
+			w.mu.Lock()
+			ps := &w.state.Parts[p.num-1]
+			ps.ETag = *out.ETag
+			ps.ChecksumCRC64NVME = sum
+			w.mu.Unlock()
+			return nil
+		}
+		w.countSDKGaveUp(err)
+		if attempt >= w.opt.PartAttempts || w.ctx.Err() != nil || !retryablePartError(err) {
+			return fmt.Errorf("upload part %d of %s (upload id %s), attempt %d of %d: %w",
+				p.num, w.where(), uploadID, attempt, w.opt.PartAttempts, err)
+		}
+		if err := w.backoff(attempt); err != nil {
+			return fmt.Errorf("upload part %d of %s (upload id %s), waiting to retry: %w", p.num, w.where(), uploadID, err)
+		}
+	}
+}
+
+// backoff counts a retry and waits before attempt+1, or until ctx ends.
+func (w *ObjectWriter) backoff(attempt int) error {
+	w.mu.Lock()
+	w.state.Retries++
+	w.mu.Unlock()
+	d := w.lim.retryBackoff << (attempt - 1)
+	if d > maxRetryBackoff || d <= 0 {
+		d = maxRetryBackoff
+	}
+	d = d/2 + rand.N(d/2+1) // jitter, so parallel retries spread out
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-w.ctx.Done():
+		return context.Cause(w.ctx)
+	}
+}
+
+// retryablePartError reports whether a request that failed with err may
+// succeed when the same bytes are sent again: S3 found them corrupted, or
+// the connection broke and the S3 client gave up retrying.
+func retryablePartError(err error) bool {
+	var api smithy.APIError
+	if errors.As(err, &api) {
+		switch api.ErrorCode() {
+		case "BadDigest", "InvalidDigest", "XAmzContentSHA256Mismatch", "IncompleteBody", "RequestTimeout":
+			return true
+		}
+		return false
+	}
+	var conn interface{ ConnectionError() bool }
+	return errors.As(err, &conn) && conn.ConnectionError()
+}
+
+// countSDKRetries adds the retries the S3 client made for a request that
+// succeeded.
+func (w *ObjectWriter) countSDKRetries(md middleware.Metadata) {
+	if r, ok := retry.GetAttemptResults(md); ok && len(r.Results) > 1 {
+		w.mu.Lock()
+		w.state.Retries += len(r.Results) - 1
+		w.mu.Unlock()
+	}
+}
+
+// countSDKGaveUp adds the retries the S3 client made for a request before
+// it gave up.
+func (w *ObjectWriter) countSDKGaveUp(err error) {
+	var gaveUp *retry.MaxAttemptsError
+	if errors.As(err, &gaveUp) && gaveUp.Attempt > 1 {
+		w.mu.Lock()
+		w.state.Retries += gaveUp.Attempt - 1
+		w.mu.Unlock()
+	}
+}
+
+// fail records the writer's first error and stops the uploads.
+func (w *ObjectWriter) fail(err error) {
+	w.mu.Lock()
+	if w.err == nil {
+		w.err = err
+	}
+	w.mu.Unlock()
+	w.cancel(err)
+}
+
+// failWith records err unless an upload failed first, stops everything,
+// aborts the multipart upload, and returns the error to report, joined
+// with the abort's error if the abort failed.
+func (w *ObjectWriter) failWith(err error) error {
+	w.fail(err)
+	w.stop()
+	w.mu.Lock()
+	err = w.err
+	w.mu.Unlock()
+	if aerr := w.abortUpload(); aerr != nil {
+		err = errors.Join(err, aerr)
+	}
+	w.release()
+	w.done, w.result = true, err
+	return err
+}
+
+// stop ends the upload goroutines and waits for them.
+func (w *ObjectWriter) stop() {
+	if w.stopped {
+		return
+	}
+	w.stopped = true
+	if w.jobs != nil {
+		close(w.jobs)
+	}
+	w.wg.Wait()
+}
+
+// abortUpload aborts the multipart upload, if there is one, on a context
+// of its own: the writer's may already be cancelled.
+func (w *ObjectWriter) abortUpload() error {
+	if !w.started || w.aborted {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(w.parent), w.opt.AbortTimeout)
+	defer cancel()
+	w.mu.Lock()
+	id := w.state.UploadID
+	w.mu.Unlock()
+	_, err := w.api.AbortMultipartUpload(ctx, &s3.AbortMultipartUploadInput{
+		Bucket:   aws.String(w.bucket),
+		Key:      aws.String(w.key),
+		UploadId: aws.String(id),
+	})
+	var api smithy.APIError
+	if err != nil && !(errors.As(err, &api) && api.ErrorCode() == "NoSuchUpload") {
+		return fmt.Errorf("abort multipart upload %s of %s: %w", id, w.where(), err)
+	}
+	w.aborted = true
+	return nil
+}
+
+// Close uploads what is buffered and completes the object. An object
+// smaller than one part is sent with one PutObject; an empty one too.
+// After Close succeeds, State has the object's ETag and checksum. If Close
+// fails, the multipart upload is aborted and later calls return the same
+// error.
+func (w *ObjectWriter) Close() error {
+	if w.done {
+		if w.result != nil {
+			return w.result
+		}
+		return fmt.Errorf("close %s: %w", w.where(), ErrWriterClosed)
+	}
+	if err := w.ctx.Err(); err != nil {
+		return w.failWith(fmt.Errorf("close %s: stopped before completing: %w", w.uploadName(), context.Cause(w.ctx)))
+	}
+	if !w.started {
+		err := w.putObject()
+		w.cancel(ErrWriterClosed)
+		w.release()
+		w.done, w.result = true, err
+		return err
+	}
+	if len(w.buf) > 0 {
+		if err := w.flush(); err != nil {
+			return w.failWith(err)
+		}
+	}
+	w.stop()
+	w.mu.Lock()
+	err := w.err
+	w.mu.Unlock()
+	if err == nil {
+		err = w.complete()
+	}
+	if err != nil {
+		return w.failWith(err)
+	}
+	w.cancel(ErrWriterClosed)
+	w.release()
+	w.done = true
+	return nil
+}
+
+// release drops the part buffers once the writer is done with them.
+func (w *ObjectWriter) release() {
+	w.buf = nil
+	for {
+		select {
+		case <-w.free:
+		default:
+			return
+		}
+	}
+}
+
+// putObject sends the buffered bytes as the whole object.
+func (w *ObjectWriter) putObject() error {
+	sum := encodeCRC(crc64.Checksum(w.buf, w.table))
+	for attempt := 1; ; attempt++ {
+		in := &s3.PutObjectInput{
+			Bucket:            aws.String(w.bucket),
+			Key:               aws.String(w.key),
+			Body:              bytes.NewReader(w.buf),
+			ContentLength:     aws.Int64(int64(len(w.buf))),
+			ChecksumAlgorithm: types.ChecksumAlgorithmCrc64nvme,
+			ChecksumCRC64NVME: aws.String(sum),
+		}
+		if w.opt.ContentType != "" {
+			in.ContentType = aws.String(w.opt.ContentType)
+		}
+		out, err := w.api.PutObject(w.ctx, in)
+		if err == nil {
+			w.countSDKRetries(out.ResultMetadata)
+			w.mu.Lock()
+			w.state.ETag = aws.ToString(out.ETag)
+			w.state.ChecksumCRC64NVME = sum
+			w.mu.Unlock()
+			return nil
+		}
+		w.countSDKGaveUp(err)
+		if attempt >= w.opt.PartAttempts || w.ctx.Err() != nil || !retryablePartError(err) {
+			return fmt.Errorf("put %s, attempt %d of %d: %w", w.where(), attempt, w.opt.PartAttempts, err)
+		}
+		if err := w.backoff(attempt); err != nil {
+			return fmt.Errorf("put %s, waiting to retry: %w", w.where(), err)
+		}
+	}
+}
+
+// complete completes the multipart upload with the whole object's
+// CRC64NVME, combined from the parts' checksums without reading the bytes
+// again.
+func (w *ObjectWriter) complete() error {
+	w.mu.Lock()
+	id := w.state.UploadID
+	parts := make([]types.CompletedPart, len(w.state.Parts))
+	var full uint64
+	var size int64
+	for i, p := range w.state.Parts {
+		crc, err := decodeCRC(p.ChecksumCRC64NVME)
+		if err != nil || p.ETag == "" {
+			w.mu.Unlock()
+			return fmt.Errorf("complete %s (upload id %s): part %d was not uploaded", w.where(), id, p.Number)
+		}
+		full = crc64Combine(full, crc, p.Size)
+		size += p.Size
+		parts[i] = types.CompletedPart{
+			PartNumber:        aws.Int32(p.Number),
+			ETag:              aws.String(p.ETag),
+			ChecksumCRC64NVME: aws.String(p.ChecksumCRC64NVME),
+		}
+	}
+	w.mu.Unlock()
+	sum := encodeCRC(full)
+	out, err := w.api.CompleteMultipartUpload(w.ctx, &s3.CompleteMultipartUploadInput{
+		Bucket:            aws.String(w.bucket),
+		Key:               aws.String(w.key),
+		UploadId:          aws.String(id),
+		MultipartUpload:   &types.CompletedMultipartUpload{Parts: parts},
+		ChecksumCRC64NVME: aws.String(sum),
+		ChecksumType:      types.ChecksumTypeFullObject,
+		MpuObjectSize:     aws.Int64(size),
+	})
+	if err != nil {
+		return fmt.Errorf("complete %s (upload id %s) with %d parts: %w", w.where(), id, len(parts), err)
+	}
+	w.countSDKRetries(out.ResultMetadata)
+	w.mu.Lock()
+	w.state.ETag = aws.ToString(out.ETag)
+	w.state.ChecksumCRC64NVME = sum
+	w.mu.Unlock()
+	return nil
+}
+
+// Abort discards the object: it stops the uploads and aborts the multipart
+// upload, so nothing is left in S3. It is safe to call more than once, and
+// after a failed Write or Close; after a successful Close it does nothing,
+// so it can be deferred. Write and Close fail after Abort.
+func (w *ObjectWriter) Abort() error {
+	if w.done && (w.result == nil || w.aborted) {
+		return nil // completed, or already aborted
+	}
+	if !w.done {
+		w.fail(fmt.Errorf("write %s: aborted: %w", w.uploadName(), ErrWriterClosed))
+		w.stop()
+		w.done = true
+		w.mu.Lock()
+		w.result = w.err
+		w.mu.Unlock()
+	}
+	w.release()
+	return w.abortUpload() // a failed abort is tried again
+}
+
+// State returns a snapshot of the upload. It is safe to call at any time,
+// from any goroutine.
+func (w *ObjectWriter) State() UploadState {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	s := w.state
+	s.Parts = append([]PartState(nil), w.state.Parts...)
+	return s
+}
+
+// partSize returns the size at which part n (numbered from 1) is handed
+// off, for an upload whose first part is first bytes. The size doubles every
+// partsPerDoubling parts, up to MaxPartSize, so that MaxParts parts hold
+// more than S3's 5 TiB object limit for any first ≥ MinPartSize.
+func partSize(first int64, n int32) int64 {
+	s := first
+	for k := (n - 1) / partsPerDoubling; k > 0 && s < MaxPartSize; k-- {
+		s *= 2
+	}
+	return min(s, MaxPartSize)
+}
+
+// encodeCRC returns S3's encoding of a CRC64NVME value: the base64 of its
+// eight big-endian bytes.
+func encodeCRC(crc uint64) string {
+	var b [8]byte
+	binary.BigEndian.PutUint64(b[:], crc)
+	return base64.StdEncoding.EncodeToString(b[:])
+}
+
+// decodeCRC undoes encodeCRC.
+func decodeCRC(s string) (uint64, error) {
+	b, err := base64.StdEncoding.DecodeString(s)
+	if err != nil || len(b) != 8 {
+		return 0, fmt.Errorf("checksum %q is not a base64 CRC64NVME", s)
+	}
+	return binary.BigEndian.Uint64(b), nil
+}
+
+// crc64Combine returns the CRC64NVME of A followed by B, given crcA, crcB,
+// and the length of B: crcA·x^(8·lenB) + crcB modulo the polynomial, the
+// method of zlib's crc32_combine. It costs microseconds where hashing the
+// whole object again would read every byte a second time.
+func crc64Combine(crcA, crcB uint64, lenB int64) uint64 {
+	if lenB <= 0 {
+		return crcA
+	}
+	return crc64MulMod(xPow8n(lenB), crcA) ^ crcB
+}
+
+// crc64MulMod multiplies a and b, polynomials over GF(2) in the reflected
+// bit order of the CRC (the top bit is x^0), modulo the CRC polynomial.
+func crc64MulMod(a, b uint64) uint64 {
+	var p uint64
+	for m := uint64(1) << 63; m != 0 && a != 0; m >>= 1 {
+		if a&m != 0 {
+			p ^= b
+			a &^= m
+		}
+		if b&1 != 0 {
+			b = b>>1 ^ nvmePoly
+		} else {
+			b >>= 1
+		}
+	}
+	return p
+}
+
+// xPow8n returns x^(8n) modulo the CRC polynomial, in reflected order.
+func xPow8n(n int64) uint64 {
+	p := uint64(1) << 63 // x^0
+	sq := uint64(1) << (63 - 8)
+	for n > 0 {
+		if n&1 != 0 {
+			p = crc64MulMod(sq, p)
+		}
+		n >>= 1
+		if n > 0 {
+			sq = crc64MulMod(sq, sq)
+		}
+	}
+	return p
+}

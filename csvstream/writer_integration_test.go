@@ -1,0 +1,589 @@
+package csvstream_test
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/aws/retry"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/s3/types"
+	"github.com/aws/smithy-go"
+
+	"github.com/csvstream/csvstream/csvstream"
+	"github.com/csvstream/csvstream/internal/faultproxy"
+	"github.com/csvstream/csvstream/internal/s3test"
+)
+
+// writerInput generates CSV-like records of varying lengths, the same for
+// the same seed. Each record starts with its own number, so no two are
+// alike and misplaced bytes cannot go unnoticed.
+type writerInput struct {
+	tails [][]byte
+	n     int
+	buf   []byte
+}
+
+func newWriterInput(seed uint64) *writerInput {
+	rng := rand.New(rand.NewPCG(seed, 42))
+	g := &writerInput{tails: make([][]byte, 997)}
+	for i := range g.tails {
+		g.tails[i] = fmt.Appendf(nil, ",customer-%d,%s,%d.%02d\n",
+			rng.IntN(1e6), strings.Repeat("z", rng.IntN(80)), rng.IntN(1e5), rng.IntN(100))
+	}
+	return g
+}
+
+// next returns the next record; it is valid until the following call.
+func (g *writerInput) next() []byte {
+	g.n++
+	g.buf = strconv.AppendInt(g.buf[:0], int64(g.n), 10)
+	g.buf = append(g.buf, g.tails[g.n%len(g.tails)]...)
+	return g.buf
+}
+
+// writerStream writes records until at least size bytes are written and
+// returns the sha256 and length of what was written.
+func writerStream(t testing.TB, w *csvstream.ObjectWriter, seed uint64, size int64) ([32]byte, int64, error) {
+	t.Helper()
+	g := newWriterInput(seed)
+	h := sha256.New()
+	var n int64
+	for n < size {
+		rec := g.next()
+		if _, err := w.Write(rec); err != nil {
+			return [32]byte{}, n, err
+		}
+		h.Write(rec)
+		n += int64(len(rec))
+	}
+	return [32]byte(h.Sum(nil)), n, nil
+}
+
+// writerObjectSum reads an object and returns its sha256 and length.
+func writerObjectSum(t testing.TB, client *s3.Client, bucket, key string) ([32]byte, int64) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	out, err := client.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String(bucket), Key: aws.String(key)})
+	if err != nil {
+		t.Fatalf("get s3://%s/%s: %v", bucket, key, err)
+	}
+	defer out.Body.Close()
+	h := sha256.New()
+	n, err := io.Copy(h, out.Body)
+	if err != nil {
+		t.Fatalf("read s3://%s/%s: %v", bucket, key, err)
+	}
+	return [32]byte(h.Sum(nil)), n
+}
+
+// checkWrittenObject checks that the object holds what was written, that S3
+// stored the full-object CRC64NVME the writer computed, and that no
+// multipart upload is left.
+func checkWrittenObject(t *testing.T, srv *s3test.Server, w *csvstream.ObjectWriter, bucket, key string, want [32]byte, size int64) {
+	t.Helper()
+	got, n := writerObjectSum(t, srv.Client(), bucket, key)
+	if got != want || n != size {
+		t.Fatalf("s3://%s/%s has %d bytes with sha256 %x, want %d bytes with %x", bucket, key, n, got, size, want)
+	}
+	st := w.State()
+	if st.Bytes != size {
+		t.Errorf("State().Bytes = %d, want %d", st.Bytes, size)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	head, err := srv.Client().HeadObject(ctx, &s3.HeadObjectInput{
+		Bucket: aws.String(bucket), Key: aws.String(key), ChecksumMode: types.ChecksumModeEnabled,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if aws.ToString(head.ChecksumCRC64NVME) != st.ChecksumCRC64NVME || st.ChecksumCRC64NVME == "" {
+		t.Errorf("S3 has CRC64NVME %q, the writer computed %q", aws.ToString(head.ChecksumCRC64NVME), st.ChecksumCRC64NVME)
+	}
+	if head.ChecksumType != types.ChecksumTypeFullObject {
+		t.Errorf("checksum type %q, want FULL_OBJECT", head.ChecksumType)
+	}
+	if aws.ToString(head.ETag) != st.ETag {
+		t.Errorf("S3 has ETag %s, State().ETag = %s", aws.ToString(head.ETag), st.ETag)
+	}
+	if ups := srv.Uploads(t, bucket); len(ups) != 0 {
+		t.Errorf("%d multipart uploads left", len(ups))
+	}
+}
+
+// checkWriterParts checks that parts are numbered 1..n and that each but the
+// last reaches the scheduled part size.
+func checkWriterParts(t *testing.T, st csvstream.UploadState, first int64) {
+	t.Helper()
+	for i, p := range st.Parts {
+		if p.Number != int32(i+1) || p.ETag == "" || p.ChecksumCRC64NVME == "" {
+			t.Fatalf("part at %d: %+v", i, p)
+		}
+		if want := csvstream.PartSizeAt(first, p.Number); i < len(st.Parts)-1 && p.Size < want {
+			t.Errorf("part %d has %d bytes, below the part size %d", p.Number, p.Size, want)
+		}
+	}
+}
+
+// writerPartSends counts the UploadPart requests for part n in a proxy's log.
+func writerPartSends(p *faultproxy.Proxy, n int) int {
+	count := 0
+	for _, r := range p.Requests() {
+		method, uri, _ := strings.Cut(r, " ")
+		u, err := url.Parse(uri)
+		if err == nil && method == "PUT" && u.Query().Get("uploadId") != "" && u.Query().Get("partNumber") == fmt.Sprint(n) {
+			count++
+		}
+	}
+	return count
+}
+
+// writerFastBackoff keeps the S3 client's retries but caps its waits, so tests
+// that exhaust them stay quick.
+func writerFastBackoff(o *s3.Options) {
+	o.Retryer = retry.AddWithMaxBackoffDelay(o.Retryer, 20*time.Millisecond)
+}
+
+func TestObjectWriterS3Large(t *testing.T) {
+	srv := s3test.Start(t)
+	bucket := srv.Bucket(t, "writer-large")
+	ctx := context.Background()
+	w, err := csvstream.NewObjectWriter(ctx, srv.Client(csvstream.ClientOptions), bucket, "out/large.csv",
+		csvstream.WriterOptions{PartSize: csvstream.MinPartSize, ContentType: "text/csv"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, size, err := writerStream(t, w, 1, 100<<20)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	st := w.State()
+	if !st.Multipart || len(st.Parts) < 19 {
+		t.Fatalf("want a multipart upload of about 20 parts, got %d parts (multipart %v)", len(st.Parts), st.Multipart)
+	}
+	checkWriterParts(t, st, csvstream.MinPartSize)
+	checkWrittenObject(t, srv, w, bucket, "out/large.csv", want, size)
+}
+
+func TestObjectWriterS3Small(t *testing.T) {
+	srv := s3test.Start(t)
+	bucket := srv.Bucket(t, "writer-small")
+	for _, size := range []int64{0, 1, 100 << 10, csvstream.MinPartSize - 200} {
+		t.Run(fmt.Sprint(size), func(t *testing.T) {
+			key := fmt.Sprintf("small-%d.csv", size)
+			w, err := csvstream.NewObjectWriter(context.Background(), srv.Client(csvstream.ClientOptions), bucket, key,
+				csvstream.WriterOptions{PartSize: csvstream.MinPartSize})
+			if err != nil {
+				t.Fatal(err)
+			}
+			want, n, err := writerStream(t, w, 2, size)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := w.Close(); err != nil {
+				t.Fatal(err)
+			}
+			if st := w.State(); st.Multipart || st.UploadID != "" || len(st.Parts) != 0 {
+				t.Fatalf("want one PutObject, got %+v", st)
+			}
+			checkWrittenObject(t, srv, w, bucket, key, want, n)
+		})
+	}
+}
+
+// TestObjectWriterS3Faults injects faults into part 2 of a three-part
+// upload and checks that the part is sent again and the object still
+// arrives byte for byte.
+func TestObjectWriterS3Faults(t *testing.T) {
+	srv := s3test.Start(t)
+	bucket := srv.Bucket(t, "writer-faults")
+	tests := []struct {
+		name  string
+		fault faultproxy.Fault
+	}{
+		// The S3 client retries these itself.
+		{"503 SlowDown", faultproxy.Fault{Kind: faultproxy.Status, Status: 503, Code: "SlowDown"}},
+		{"500 InternalError", faultproxy.Fault{Kind: faultproxy.Status, Status: 500, Code: "InternalError"}},
+		{"connection cut mid-part", faultproxy.Fault{Kind: faultproxy.CutRequest, After: 1 << 20}},
+		// The writer sends the part again after the client gives up.
+		{"connection cut past the client's retries", faultproxy.Fault{Kind: faultproxy.CutRequest, After: 1 << 20, Times: csvstream.MaxAttempts}},
+		// S3 refuses corrupted bytes, the client does not retry, the writer does.
+		{"flipped byte", faultproxy.Fault{Kind: faultproxy.FlipByte, After: 12345}},
+		{"flipped byte twice", faultproxy.Fault{Kind: faultproxy.FlipByte, After: 3 << 20, Times: 2}},
+	}
+	for i, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p := faultproxy.New(t, srv.Endpoint)
+			f := tt.fault
+			f.Match = faultproxy.IsPartUpload(2)
+			p.Inject(f)
+			client := s3test.ClientFor(p.URL, csvstream.ClientOptions, writerFastBackoff)
+			key := fmt.Sprintf("fault-%d.csv", i)
+			w, err := csvstream.NewObjectWriterWithLimits(context.Background(), client, bucket, key,
+				csvstream.WriterOptions{PartSize: csvstream.MinPartSize, Concurrency: 2},
+				csvstream.WriterLimits{MinPartSize: csvstream.MinPartSize, RetryBackoff: 10 * time.Millisecond})
+			if err != nil {
+				t.Fatal(err)
+			}
+			want, size, err := writerStream(t, w, 3, 2*csvstream.MinPartSize+1<<20)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := w.Close(); err != nil {
+				t.Fatal(err)
+			}
+			times := max(f.Times, 1)
+			if got := p.Fired(f.Kind); got != times {
+				t.Fatalf("fault fired %d times, want %d", got, times)
+			}
+			if got := writerPartSends(p, 2); got != times+1 {
+				t.Errorf("part 2 sent %d times, want %d", got, times+1)
+			}
+			st := w.State()
+			if st.Retries != times {
+				t.Errorf("State().Retries = %d, want %d", st.Retries, times)
+			}
+			if len(st.Parts) != 3 {
+				t.Errorf("%d parts, want 3", len(st.Parts))
+			}
+			checkWriterParts(t, st, csvstream.MinPartSize)
+			checkWrittenObject(t, srv, w, bucket, key, want, size)
+		})
+	}
+}
+
+// TestObjectWriterS3Failures checks that an upload that cannot succeed
+// ends in an error naming the part and upload, with nothing left in S3.
+func TestObjectWriterS3Failures(t *testing.T) {
+	srv := s3test.Start(t)
+	bucket := srv.Bucket(t, "writer-fail")
+	tests := []struct {
+		name      string
+		fault     faultproxy.Fault
+		wantSends int // of part 2
+		wantErr   []string
+	}{
+		{"part corrupted every time", faultproxy.Fault{Kind: faultproxy.FlipByte, After: 100, Times: 100, Match: faultproxy.IsPartUpload(2)},
+			3, []string{"part 2", "attempt 3 of 3"}},
+		{"part refused", faultproxy.Fault{Kind: faultproxy.Status, Status: 403, Code: "AccessDenied", Match: faultproxy.IsPartUpload(2)},
+			1, []string{"part 2", "AccessDenied", "attempt 1 of 3"}},
+		{"complete refused", faultproxy.Fault{Kind: faultproxy.Status, Status: 400, Code: "InvalidPart", Match: faultproxy.IsCompleteUpload},
+			1, []string{"complete", "InvalidPart"}},
+	}
+	for i, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p := faultproxy.New(t, srv.Endpoint)
+			p.Inject(tt.fault)
+			client := s3test.ClientFor(p.URL, csvstream.ClientOptions, writerFastBackoff)
+			key := fmt.Sprintf("fail-%d.csv", i)
+			w, err := csvstream.NewObjectWriterWithLimits(context.Background(), client, bucket, key,
+				csvstream.WriterOptions{PartSize: csvstream.MinPartSize, Concurrency: 2, PartAttempts: 3},
+				csvstream.WriterLimits{MinPartSize: csvstream.MinPartSize, RetryBackoff: 10 * time.Millisecond})
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, _, err = writerStream(t, w, 4, 2*csvstream.MinPartSize+1<<20)
+			if err == nil {
+				err = w.Close()
+			}
+			if err == nil {
+				t.Fatal("no error")
+			}
+			t.Log(err)
+			id := w.State().UploadID
+			for _, s := range append(tt.wantErr, "upload id "+id, "s3://"+bucket+"/"+key) {
+				if !strings.Contains(err.Error(), s) {
+					t.Errorf("error %q does not say %q", err, s)
+				}
+			}
+			if got := writerPartSends(p, 2); got != tt.wantSends {
+				t.Errorf("part 2 sent %d times, want %d", got, tt.wantSends)
+			}
+			if ups := srv.Uploads(t, bucket); len(ups) != 0 {
+				t.Fatalf("%d multipart uploads left", len(ups))
+			}
+			if err := w.Close(); err == nil {
+				t.Error("Close after the failure succeeded")
+			}
+		})
+	}
+}
+
+// TestObjectWriterS3AbortRefused checks that a failed abort is reported
+// with the failure that caused it, and that Abort tries it again.
+func TestObjectWriterS3AbortRefused(t *testing.T) {
+	srv := s3test.Start(t)
+	bucket := srv.Bucket(t, "writer-abort")
+	p := faultproxy.New(t, srv.Endpoint)
+	p.Inject(faultproxy.Fault{Kind: faultproxy.Status, Status: 400, Code: "InvalidPart", Match: faultproxy.IsCompleteUpload})
+	p.Inject(faultproxy.Fault{Kind: faultproxy.Status, Status: 403, Code: "AccessDenied", Match: faultproxy.IsAbortUpload})
+	client := s3test.ClientFor(p.URL, csvstream.ClientOptions)
+	w, err := csvstream.NewObjectWriter(context.Background(), client, bucket, "abort.csv",
+		csvstream.WriterOptions{PartSize: csvstream.MinPartSize})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := writerStream(t, w, 9, csvstream.MinPartSize+1000); err != nil {
+		t.Fatal(err)
+	}
+	err = w.Close()
+	if err == nil || !strings.Contains(err.Error(), "InvalidPart") || !strings.Contains(err.Error(), "abort multipart upload "+w.State().UploadID) {
+		t.Fatalf("err = %v, want the Complete failure joined with the abort failure", err)
+	}
+	if ups := srv.Uploads(t, bucket); len(ups) != 1 {
+		t.Fatalf("%d multipart uploads, want the one whose abort failed", len(ups))
+	}
+	if err := w.Abort(); err != nil {
+		t.Fatal(err)
+	}
+	if ups := srv.Uploads(t, bucket); len(ups) != 0 {
+		t.Fatalf("%d multipart uploads left after Abort", len(ups))
+	}
+}
+
+func TestObjectWriterS3Cancel(t *testing.T) {
+	srv := s3test.Start(t)
+	bucket := srv.Bucket(t, "writer-cancel")
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	w, err := csvstream.NewObjectWriter(ctx, srv.Client(csvstream.ClientOptions), bucket, "cancelled.csv",
+		csvstream.WriterOptions{PartSize: csvstream.MinPartSize, Concurrency: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	g := newWriterInput(5)
+	for len(w.State().Parts) < 2 {
+		if _, err := w.Write(g.next()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cancel() // parts 1 and 2 may still be in flight
+	for err == nil {
+		_, err = w.Write(g.next())
+	}
+	if !errors.Is(err, context.Canceled) || !strings.Contains(err.Error(), w.State().UploadID) {
+		t.Fatalf("err = %v, want context.Canceled naming the upload", err)
+	}
+	if ups := srv.Uploads(t, bucket); len(ups) != 0 {
+		t.Fatalf("%d multipart uploads left", len(ups))
+	}
+}
+
+// writerCorruptingAPI changes checksums on their way to S3, to show that S3
+// checks the ones the writer sends.
+type writerCorruptingAPI struct {
+	*s3.Client
+	partsLeft    int   // UploadPart calls whose checksum to corrupt
+	fullChecksum bool  // corrupt the full-object checksum on Complete
+	partErr      error // what S3 said to the corrupted part
+}
+
+func (c *writerCorruptingAPI) UploadPart(ctx context.Context, in *s3.UploadPartInput, optFns ...func(*s3.Options)) (*s3.UploadPartOutput, error) {
+	if c.partsLeft > 0 && aws.ToInt32(in.PartNumber) == 1 {
+		c.partsLeft--
+		bad := *in
+		bad.ChecksumCRC64NVME = aws.String(csvstream.ChecksumCRC64NVME([]byte("not the part")))
+		out, err := c.Client.UploadPart(ctx, &bad, optFns...)
+		c.partErr = err
+		return out, err
+	}
+	return c.Client.UploadPart(ctx, in, optFns...)
+}
+
+func (c *writerCorruptingAPI) CompleteMultipartUpload(ctx context.Context, in *s3.CompleteMultipartUploadInput, optFns ...func(*s3.Options)) (*s3.CompleteMultipartUploadOutput, error) {
+	if c.fullChecksum {
+		bad := *in
+		bad.ChecksumCRC64NVME = aws.String(csvstream.ChecksumCRC64NVME([]byte("not the object")))
+		return c.Client.CompleteMultipartUpload(ctx, &bad, optFns...)
+	}
+	return c.Client.CompleteMultipartUpload(ctx, in, optFns...)
+}
+
+func TestObjectWriterS3ChecksumsVerified(t *testing.T) {
+	srv := s3test.Start(t)
+	bucket := srv.Bucket(t, "writer-checksums")
+	opt := csvstream.WriterOptions{PartSize: csvstream.MinPartSize, Concurrency: 1}
+	lim := csvstream.WriterLimits{MinPartSize: csvstream.MinPartSize, RetryBackoff: 10 * time.Millisecond}
+
+	// A part whose checksum does not match is refused, and sent again.
+	api := &writerCorruptingAPI{Client: srv.Client(csvstream.ClientOptions), partsLeft: 1}
+	w, err := csvstream.NewObjectWriterWithLimits(context.Background(), api, bucket, "part.csv", opt, lim)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, size, err := writerStream(t, w, 6, csvstream.MinPartSize+1000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	var apiErr smithy.APIError
+	if !errors.As(api.partErr, &apiErr) || apiErr.ErrorCode() != "BadDigest" {
+		t.Fatalf("S3 answered the part with a wrong checksum with %v, want BadDigest", api.partErr)
+	}
+	if w.State().Retries != 1 {
+		t.Errorf("State().Retries = %d, want 1", w.State().Retries)
+	}
+	checkWrittenObject(t, srv, w, bucket, "part.csv", want, size)
+
+	// A full-object checksum that does not match fails the upload.
+	api = &writerCorruptingAPI{Client: srv.Client(csvstream.ClientOptions), fullChecksum: true}
+	w, err = csvstream.NewObjectWriterWithLimits(context.Background(), api, bucket, "full.csv", opt, lim)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := writerStream(t, w, 7, csvstream.MinPartSize+1000); err != nil {
+		t.Fatal(err)
+	}
+	err = w.Close()
+	if !errors.As(err, &apiErr) || apiErr.ErrorCode() != "BadDigest" {
+		t.Fatalf("err = %v, want BadDigest", err)
+	}
+	if ups := srv.Uploads(t, bucket); len(ups) != 0 {
+		t.Fatalf("%d multipart uploads left", len(ups))
+	}
+}
+
+// writerListingAPI lists the upload's parts just before completing it.
+type writerListingAPI struct {
+	*s3.Client
+	parts []types.Part
+	err   error
+}
+
+func (l *writerListingAPI) CompleteMultipartUpload(ctx context.Context, in *s3.CompleteMultipartUploadInput, optFns ...func(*s3.Options)) (*s3.CompleteMultipartUploadOutput, error) {
+	lin := &s3.ListPartsInput{Bucket: in.Bucket, Key: in.Key, UploadId: in.UploadId}
+	for {
+		out, err := l.Client.ListParts(ctx, lin)
+		if err != nil {
+			l.err = err
+			break
+		}
+		l.parts = append(l.parts, out.Parts...)
+		if !aws.ToBool(out.IsTruncated) {
+			break
+		}
+		lin.PartNumberMarker = out.NextPartNumberMarker
+	}
+	return l.Client.CompleteMultipartUpload(ctx, in, optFns...)
+}
+
+// TestObjectWriterS3TwoThousandParts uploads 2,000 real parts. Parts of
+// 5 MiB would make 10 GB, so the test lowers the writer's minimum to 256
+// bytes; the server then refuses to complete the upload (it enforces the
+// 5 MiB minimum), which also shows that a failed Complete aborts. Before
+// that, ListParts shows that the server holds parts 1..2000 with the sizes
+// the schedule grows to.
+func TestObjectWriterS3TwoThousandParts(t *testing.T) {
+	srv := s3test.Start(t)
+	bucket := srv.Bucket(t, "writer-2000")
+	api := &writerListingAPI{Client: srv.Client(csvstream.ClientOptions)}
+	const first = 256
+	w, err := csvstream.NewObjectWriterWithLimits(context.Background(), api, bucket, "parts.csv",
+		csvstream.WriterOptions{PartSize: first, Concurrency: 8},
+		csvstream.WriterLimits{MinPartSize: first, RetryBackoff: 10 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec := []byte("0123456789,abcdefghijklmnopqrst\n") // 32 bytes: parts end exactly at the size
+	total := 900*first + 900*2*first + 200*4*first
+	for range total / len(rec) {
+		if _, err := w.Write(rec); err != nil {
+			t.Fatal(err)
+		}
+	}
+	err = w.Close()
+	var apiErr smithy.APIError
+	if !errors.As(err, &apiErr) || apiErr.ErrorCode() != "EntityTooSmall" {
+		t.Fatalf("err = %v, want EntityTooSmall from the server", err)
+	}
+	if api.err != nil {
+		t.Fatal(api.err)
+	}
+	st := w.State()
+	if len(api.parts) != 2000 || len(st.Parts) != 2000 {
+		t.Fatalf("server lists %d parts, writer sent %d; want 2000", len(api.parts), len(st.Parts))
+	}
+	for i, p := range api.parts {
+		n := int32(i + 1)
+		want := csvstream.PartSizeAt(first, n)
+		if aws.ToInt32(p.PartNumber) != n || aws.ToInt64(p.Size) != want {
+			t.Fatalf("server part %d: number %d, %d bytes; want %d bytes", n, aws.ToInt32(p.PartNumber), aws.ToInt64(p.Size), want)
+		}
+		if aws.ToString(p.ETag) != st.Parts[i].ETag || aws.ToString(p.ChecksumCRC64NVME) != st.Parts[i].ChecksumCRC64NVME {
+			t.Fatalf("server part %d: ETag %s CRC %s; writer has %+v", n, aws.ToString(p.ETag), aws.ToString(p.ChecksumCRC64NVME), st.Parts[i])
+		}
+	}
+	for _, n := range []int32{900, 901, 1800, 1801} {
+		t.Logf("part %d: %d bytes", n, st.Parts[n-1].Size)
+	}
+	if ups := srv.Uploads(t, bucket); len(ups) != 0 {
+		t.Fatalf("%d multipart uploads left", len(ups))
+	}
+	if err := w.Abort(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// stallPart2 is an HTTP client that never answers UploadPart for part 2,
+// like a connection that hangs, until the request's context ends.
+type stallPart2 struct{ next s3.HTTPClient }
+
+func (s stallPart2) Do(r *http.Request) (*http.Response, error) {
+	if faultproxy.IsPartUpload(2)(r) {
+		<-r.Context().Done()
+		return nil, r.Context().Err()
+	}
+	return s.next.Do(r)
+}
+
+// TestObjectWriterS3Deadline checks that with part 2 hanging, the writer
+// gives up DeadlineMargin before the caller's deadline and aborts in time.
+func TestObjectWriterS3Deadline(t *testing.T) {
+	srv := s3test.Start(t)
+	bucket := srv.Bucket(t, "writer-deadline")
+	client := srv.Client(csvstream.ClientOptions, func(o *s3.Options) { o.HTTPClient = stallPart2{next: o.HTTPClient} })
+	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Second)
+	defer cancel()
+	w, err := csvstream.NewObjectWriter(ctx, client, bucket, "deadline.csv",
+		csvstream.WriterOptions{PartSize: csvstream.MinPartSize, DeadlineMargin: time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	line := bytes.Repeat([]byte("x"), 1<<20)
+	line[len(line)-1] = '\n'
+	for range 11 { // parts 1 and 2, and a bit of part 3
+		if _, err = w.Write(line); err != nil {
+			break
+		}
+	}
+	if err == nil {
+		err = w.Close()
+	}
+	if !errors.Is(err, context.DeadlineExceeded) || !strings.Contains(err.Error(), "part 2") {
+		t.Fatalf("err = %v, want context.DeadlineExceeded on part 2", err)
+	}
+	if ctx.Err() != nil {
+		t.Error("the writer stopped only after the caller's deadline")
+	}
+	if ups := srv.Uploads(t, bucket); len(ups) != 0 {
+		t.Fatalf("%d multipart uploads left", len(ups))
+	}
+}

@@ -1,0 +1,961 @@
+package csvstream
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"hash/crc64"
+	"io"
+	"math/rand/v2"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/s3/types"
+	"github.com/aws/smithy-go"
+	smithyhttp "github.com/aws/smithy-go/transport/http"
+)
+
+// fakeUploader is an in-memory UploadAPI that checks what S3 checks: part and
+// object checksums, part order, sizes, and ETags.
+type fakeUploader struct {
+	minPart int64 // smallest non-final part Complete accepts
+
+	// Hooks; nil means success.
+	onPut      func(attempt int) error
+	onCreate   func() error
+	onPart     func(ctx context.Context, num int32, attempt int) error
+	onComplete func(ctx context.Context) error
+	onAbort    func(ctx context.Context) error
+
+	mu          sync.Mutex
+	seq         int
+	uploads     map[string]*fakeMPU
+	objects     map[string][]byte
+	types       map[string]string // content types by key
+	attempts    map[int32]int     // UploadPart calls per part number
+	calls       []string
+	inflight    int
+	maxInflight int
+	completed   []types.CompletedPart
+	abortErrs   []error // ctx.Err() of each abort's context, when called
+	abortLeft   []time.Duration
+}
+
+type fakeMPU struct {
+	key   string
+	parts map[int32][]byte
+	etags map[int32]string
+	sums  map[int32]string
+}
+
+func newFakeUploader(minPart int64) *fakeUploader {
+	return &fakeUploader{
+		minPart:  minPart,
+		uploads:  map[string]*fakeMPU{},
+		objects:  map[string][]byte{},
+		types:    map[string]string{},
+		attempts: map[int32]int{},
+	}
+}
+
+func fakeAPIError(code string) error {
+	return &smithy.GenericAPIError{Code: code, Message: "injected by the test"}
+}
+
+func (f *fakeUploader) log(s string) {
+	f.mu.Lock()
+	f.calls = append(f.calls, s)
+	f.mu.Unlock()
+}
+
+// count counts the calls named name, such as "UploadPart" (every part) or
+// "UploadPart 2".
+func (f *fakeUploader) count(prefix string) int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	n := 0
+	for _, c := range f.calls {
+		if c == prefix || strings.HasPrefix(c, prefix+" ") {
+			n++
+		}
+	}
+	return n
+}
+
+func (f *fakeUploader) PutObject(ctx context.Context, in *s3.PutObjectInput, _ ...func(*s3.Options)) (*s3.PutObjectOutput, error) {
+	f.log("PutObject")
+	body, err := io.ReadAll(in.Body)
+	if err != nil {
+		return nil, err
+	}
+	if f.onPut != nil {
+		if err := f.onPut(f.count("PutObject")); err != nil {
+			return nil, err
+		}
+	}
+	if got := ChecksumCRC64NVME(body); aws.ToString(in.ChecksumCRC64NVME) != got {
+		return nil, fakeAPIError("BadDigest")
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.objects[*in.Key] = body
+	f.types[*in.Key] = aws.ToString(in.ContentType)
+	return &s3.PutObjectOutput{ETag: aws.String(`"put"`)}, nil
+}
+
+func (f *fakeUploader) CreateMultipartUpload(ctx context.Context, in *s3.CreateMultipartUploadInput, _ ...func(*s3.Options)) (*s3.CreateMultipartUploadOutput, error) {
+	f.log("CreateMultipartUpload")
+	if f.onCreate != nil {
+		if err := f.onCreate(); err != nil {
+			return nil, err
+		}
+	}
+	if in.ChecksumAlgorithm != types.ChecksumAlgorithmCrc64nvme || in.ChecksumType != types.ChecksumTypeFullObject {
+		return nil, fmt.Errorf("fake: want CRC64NVME FULL_OBJECT, got %s %s", in.ChecksumAlgorithm, in.ChecksumType)
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.seq++
+	id := fmt.Sprintf("upload-%d", f.seq)
+	f.uploads[id] = &fakeMPU{key: *in.Key, parts: map[int32][]byte{}, etags: map[int32]string{}, sums: map[int32]string{}}
+	f.types[*in.Key] = aws.ToString(in.ContentType)
+	return &s3.CreateMultipartUploadOutput{UploadId: aws.String(id)}, nil
+}
+
+func (f *fakeUploader) UploadPart(ctx context.Context, in *s3.UploadPartInput, _ ...func(*s3.Options)) (*s3.UploadPartOutput, error) {
+	num := aws.ToInt32(in.PartNumber)
+	f.mu.Lock()
+	f.calls = append(f.calls, fmt.Sprintf("UploadPart %d", num))
+	f.attempts[num]++
+	attempt := f.attempts[num]
+	f.inflight++
+	f.maxInflight = max(f.maxInflight, f.inflight)
+	f.mu.Unlock()
+	defer func() {
+		f.mu.Lock()
+		f.inflight--
+		f.mu.Unlock()
+	}()
+	body, err := io.ReadAll(in.Body)
+	if err != nil {
+		return nil, err
+	}
+	if int64(len(body)) != aws.ToInt64(in.ContentLength) {
+		return nil, fakeAPIError("IncompleteBody")
+	}
+	if f.onPart != nil {
+		if err := f.onPart(ctx, num, attempt); err != nil {
+			return nil, err
+		}
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	sum := ChecksumCRC64NVME(body)
+	if aws.ToString(in.ChecksumCRC64NVME) != sum {
+		return nil, fakeAPIError("BadDigest")
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	u := f.uploads[aws.ToString(in.UploadId)]
+	if u == nil {
+		return nil, fakeAPIError("NoSuchUpload")
+	}
+	u.parts[num] = body
+	u.etags[num] = fmt.Sprintf(`"etag-%d-%d"`, num, attempt)
+	u.sums[num] = sum
+	return &s3.UploadPartOutput{ETag: aws.String(u.etags[num])}, nil
+}
+
+func (f *fakeUploader) CompleteMultipartUpload(ctx context.Context, in *s3.CompleteMultipartUploadInput, _ ...func(*s3.Options)) (*s3.CompleteMultipartUploadOutput, error) {
+	f.log("CompleteMultipartUpload")
+	if f.onComplete != nil {
+		if err := f.onComplete(ctx); err != nil {
+			return nil, err
+		}
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	id := aws.ToString(in.UploadId)
+	u := f.uploads[id]
+	if u == nil {
+		return nil, fakeAPIError("NoSuchUpload")
+	}
+	var obj []byte
+	parts := in.MultipartUpload.Parts
+	for i, p := range parts {
+		n := aws.ToInt32(p.PartNumber)
+		if n != int32(i+1) {
+			return nil, fakeAPIError("InvalidPartOrder")
+		}
+		if aws.ToString(p.ETag) != u.etags[n] || aws.ToString(p.ChecksumCRC64NVME) != u.sums[n] {
+			return nil, fakeAPIError("InvalidPart")
+		}
+		if i < len(parts)-1 && int64(len(u.parts[n])) < f.minPart {
+			return nil, fakeAPIError("EntityTooSmall")
+		}
+		obj = append(obj, u.parts[n]...)
+	}
+	if in.ChecksumType != types.ChecksumTypeFullObject || aws.ToString(in.ChecksumCRC64NVME) != ChecksumCRC64NVME(obj) {
+		return nil, fakeAPIError("BadDigest")
+	}
+	if aws.ToInt64(in.MpuObjectSize) != int64(len(obj)) {
+		return nil, fakeAPIError("InvalidRequest")
+	}
+	f.completed = parts
+	f.objects[u.key] = obj
+	delete(f.uploads, id)
+	return &s3.CompleteMultipartUploadOutput{ETag: aws.String(fmt.Sprintf(`"done-%d"`, len(parts)))}, nil
+}
+
+func (f *fakeUploader) AbortMultipartUpload(ctx context.Context, in *s3.AbortMultipartUploadInput, _ ...func(*s3.Options)) (*s3.AbortMultipartUploadOutput, error) {
+	f.log("AbortMultipartUpload")
+	f.mu.Lock()
+	f.abortErrs = append(f.abortErrs, ctx.Err())
+	if d, ok := ctx.Deadline(); ok {
+		f.abortLeft = append(f.abortLeft, time.Until(d))
+	}
+	f.mu.Unlock()
+	if f.onAbort != nil {
+		if err := f.onAbort(ctx); err != nil {
+			return nil, err
+		}
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.uploads[aws.ToString(in.UploadId)] == nil {
+		return nil, fakeAPIError("NoSuchUpload")
+	}
+	delete(f.uploads, aws.ToString(in.UploadId))
+	return &s3.AbortMultipartUploadOutput{}, nil
+}
+
+func (f *fakeUploader) openUploads() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return len(f.uploads)
+}
+
+// writerTestLimits lets unit tests use tiny parts and short retry waits.
+func writerTestLimits() writerLimits {
+	return writerLimits{minPartSize: 1, retryBackoff: time.Millisecond}
+}
+
+func newTestObjectWriter(t *testing.T, ctx context.Context, api UploadAPI, opt WriterOptions) *ObjectWriter {
+	t.Helper()
+	w, err := newObjectWriter(ctx, api, "bucket", "dir/out.csv", opt, writerTestLimits())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return w
+}
+
+// records returns n CSV-like records of varying lengths.
+func writerRecords(n int, seed uint64) [][]byte {
+	r := rand.New(rand.NewPCG(seed, 1))
+	out := make([][]byte, n)
+	for i := range out {
+		out[i] = fmt.Appendf(nil, "%d,%s,%d\n", i, strings.Repeat("x", r.IntN(60)), r.Int64())
+	}
+	return out
+}
+
+func writeRecords(t *testing.T, w *ObjectWriter, recs [][]byte) []byte {
+	t.Helper()
+	var all []byte
+	for _, r := range recs {
+		n, err := w.Write(r)
+		if err != nil {
+			t.Fatalf("write: %v", err)
+		}
+		if n != len(r) {
+			t.Fatalf("write returned %d, want %d", n, len(r))
+		}
+		all = append(all, r...)
+	}
+	return all
+}
+
+func TestWriterPartBoundaries(t *testing.T) {
+	big := bytes.Repeat([]byte("y"), 3500)
+	big[len(big)-1] = '\n'
+	tests := []struct {
+		name     string
+		partSize int64
+		recs     [][]byte
+	}{
+		{"small records", 1000, writerRecords(500, 1)},
+		{"records about one part long", 1000, writerRecords(40, 2)},
+		{"one write bigger than a part", 1000, append(append(writerRecords(30, 3), big), writerRecords(30, 4)...)},
+		{"exact multiples", 64, bytes.SplitAfter(bytes.Repeat([]byte("0123456789abcde\n"), 100), []byte("\n"))[:100]},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := newFakeUploader(tt.partSize)
+			w := newTestObjectWriter(t, context.Background(), f, WriterOptions{PartSize: tt.partSize, Concurrency: 3})
+			want := writeRecords(t, w, tt.recs)
+			if err := w.Close(); err != nil {
+				t.Fatal(err)
+			}
+			if got := f.objects["dir/out.csv"]; !bytes.Equal(got, want) {
+				t.Fatalf("object differs from what was written: %d bytes, want %d", len(got), len(want))
+			}
+			// Every part must start where a Write started.
+			starts := map[int64]bool{}
+			var off int64
+			for _, r := range tt.recs {
+				starts[off] = true
+				off += int64(len(r))
+			}
+			st := w.State()
+			if !st.Multipart || len(st.Parts) < 2 {
+				t.Fatalf("want a multipart upload of several parts, got %+v", st)
+			}
+			off = 0
+			for i, p := range st.Parts {
+				if !starts[off] {
+					t.Errorf("part %d starts at byte %d, inside a record", p.Number, off)
+				}
+				if i < len(st.Parts)-1 && p.Size < tt.partSize {
+					t.Errorf("part %d has %d bytes, below the part size %d", p.Number, p.Size, tt.partSize)
+				}
+				off += p.Size
+			}
+			if st.Bytes != int64(len(want)) || off != st.Bytes {
+				t.Errorf("State().Bytes = %d, parts sum to %d, wrote %d", st.Bytes, off, len(want))
+			}
+			if st.ChecksumCRC64NVME != ChecksumCRC64NVME(want) {
+				t.Errorf("State().ChecksumCRC64NVME = %s, want %s", st.ChecksumCRC64NVME, ChecksumCRC64NVME(want))
+			}
+		})
+	}
+}
+
+func TestPartSizeSchedule(t *testing.T) {
+	const fiveTiB = 5 << 40
+	for _, first := range []int64{MinPartSize, DefaultPartSize, 6 << 20, 64 << 20, 1 << 30, MaxPartSize} {
+		var total int64
+		prev := first
+		for n := int32(1); n <= MaxParts; n++ {
+			s := partSize(first, n)
+			if s < prev || s > MaxPartSize {
+				t.Fatalf("first %d: part %d size %d after %d (must not shrink nor pass %d)", first, n, s, prev, int64(MaxPartSize))
+			}
+			prev = s
+			total += s
+		}
+		if total < fiveTiB {
+			t.Errorf("first %d: %d parts hold %d bytes, below 5 TiB", first, MaxParts, total)
+		}
+	}
+	for _, c := range []struct {
+		n    int32
+		want int64
+	}{{1, 5 << 20}, {900, 5 << 20}, {901, 10 << 20}, {1800, 10 << 20}, {1801, 20 << 20}, {9001, MaxPartSize}, {10000, MaxPartSize}} {
+		if got := partSize(MinPartSize, c.n); got != c.want {
+			t.Errorf("partSize(5 MiB, %d) = %d, want %d", c.n, got, c.want)
+		}
+	}
+}
+
+// TestWriterGrowth2000Parts uploads 2,000 tiny parts and checks that the
+// part size doubles after parts 900 and 1800 and that Complete lists parts
+// 1..2000 in order.
+func TestWriterGrowth2000Parts(t *testing.T) {
+	const first = 64
+	f := newFakeUploader(first)
+	w := newTestObjectWriter(t, context.Background(), f, WriterOptions{PartSize: first, Concurrency: 4})
+	rec := []byte("0123456789abcde\n") // 16 bytes: parts end exactly at the size
+	total := 900*64 + 900*128 + 200*256
+	for range total / len(rec) {
+		if _, err := w.Write(rec); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if len(f.completed) != 2000 {
+		t.Fatalf("Complete listed %d parts, want 2000", len(f.completed))
+	}
+	for i, p := range f.completed {
+		if aws.ToInt32(p.PartNumber) != int32(i+1) {
+			t.Fatalf("Complete lists part %d at position %d", aws.ToInt32(p.PartNumber), i+1)
+		}
+	}
+	st := w.State()
+	for _, p := range st.Parts {
+		want := int64(64)
+		switch {
+		case p.Number > 1800:
+			want = 256
+		case p.Number > 900:
+			want = 128
+		}
+		if p.Size != want {
+			t.Fatalf("part %d has %d bytes, want %d", p.Number, p.Size, want)
+		}
+	}
+	if w.allocated > 5 {
+		t.Errorf("made %d part buffers, want at most Concurrency+1 = 5", w.allocated)
+	}
+}
+
+func TestNewObjectWriterOptions(t *testing.T) {
+	ctx := context.Background()
+	f := newFakeUploader(MinPartSize)
+	tests := []struct {
+		name    string
+		api     UploadAPI
+		bucket  string
+		opt     WriterOptions
+		wantErr string
+	}{
+		{"part size below 5 MiB", f, "b", WriterOptions{PartSize: MinPartSize - 1}, "below S3's minimum"},
+		{"part size above 5 GiB", f, "b", WriterOptions{PartSize: MaxPartSize + 1}, "above S3's maximum"},
+		{"negative concurrency", f, "b", WriterOptions{Concurrency: -1}, "must not be negative"},
+		{"no client", nil, "b", WriterOptions{}, "no S3 client"},
+		{"no bucket", f, "", WriterOptions{}, "must not be empty"},
+		{"zero value", f, "b", WriterOptions{}, ""},
+		{"minimum part size", f, "b", WriterOptions{PartSize: MinPartSize}, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			w, err := NewObjectWriter(ctx, tt.api, tt.bucket, "k", tt.opt)
+			if tt.wantErr == "" {
+				if err != nil {
+					t.Fatal(err)
+				}
+				if err := w.Abort(); err != nil {
+					t.Fatal(err)
+				}
+				return
+			}
+			if err == nil || !strings.Contains(err.Error(), tt.wantErr) || !strings.Contains(err.Error(), "s3://"+tt.bucket+"/k") {
+				t.Fatalf("err = %v, want one naming the object and saying %q", err, tt.wantErr)
+			}
+		})
+	}
+	w, err := NewObjectWriter(ctx, f, "b", "k", WriterOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Abort()
+	want := WriterOptions{PartSize: DefaultPartSize, Concurrency: 4, PartAttempts: 4, AbortTimeout: 30 * time.Second, DeadlineMargin: 10 * time.Second}
+	if w.opt != want {
+		t.Errorf("defaults = %+v, want %+v", w.opt, want)
+	}
+}
+
+func TestWriterBackpressure(t *testing.T) {
+	const concurrency = 3
+	f := newFakeUploader(100)
+	gate := make(chan struct{})
+	f.onPart = func(ctx context.Context, num int32, attempt int) error {
+		<-gate
+		return nil
+	}
+	w := newTestObjectWriter(t, context.Background(), f, WriterOptions{PartSize: 100, Concurrency: concurrency})
+	rec := bytes.Repeat([]byte("z"), 100) // one part per write
+	wrote := make(chan int, 20)
+	errc := make(chan error, 1)
+	go func() {
+		for i := range 20 {
+			if _, err := w.Write(rec); err != nil {
+				errc <- err
+				return
+			}
+			wrote <- i
+		}
+		errc <- w.Close()
+	}()
+	// With every upload stuck, Concurrency parts are in flight, one more
+	// buffer is being filled, and then Write must block.
+	deadline := time.After(5 * time.Second)
+	for f.count("UploadPart") < concurrency {
+		select {
+		case <-deadline:
+			t.Fatalf("only %d parts started", f.count("UploadPart"))
+		case <-time.After(time.Millisecond):
+		}
+	}
+	time.Sleep(50 * time.Millisecond)
+	if n := len(wrote); n > concurrency+1 {
+		t.Fatalf("%d writes returned while %d uploads were stuck: no backpressure", n, concurrency)
+	}
+	close(gate)
+	if err := <-errc; err != nil {
+		t.Fatal(err)
+	}
+	if f.maxInflight > concurrency {
+		t.Errorf("%d UploadPart calls in flight, want at most %d", f.maxInflight, concurrency)
+	}
+	if w.allocated > concurrency+1 {
+		t.Errorf("made %d part buffers, want at most %d", w.allocated, concurrency+1)
+	}
+	if got := len(f.objects["dir/out.csv"]); got != 2000 {
+		t.Errorf("object has %d bytes, want 2000", got)
+	}
+}
+
+func TestWriterRetriesPart(t *testing.T) {
+	sendErr := &smithyhttp.RequestSendError{Err: errors.New("write: connection reset by peer")}
+	tests := []struct {
+		name      string
+		err       error
+		fails     int // attempts of part 2 that fail
+		wantCalls int // UploadPart calls for part 2
+		wantErr   bool
+	}{
+		{"bad digest once", fakeAPIError("BadDigest"), 1, 2, false},
+		{"bad digest three times", fakeAPIError("BadDigest"), 3, 4, false},
+		{"sha256 mismatch", fakeAPIError("XAmzContentSHA256Mismatch"), 2, 3, false},
+		{"broken connection", sendErr, 1, 2, false},
+		{"bad digest every time", fakeAPIError("BadDigest"), 100, 4, true},
+		{"access denied is not retried", fakeAPIError("AccessDenied"), 1, 1, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := newFakeUploader(100)
+			f.onPart = func(ctx context.Context, num int32, attempt int) error {
+				if num == 2 && attempt <= tt.fails {
+					return tt.err
+				}
+				return nil
+			}
+			w := newTestObjectWriter(t, context.Background(), f, WriterOptions{PartSize: 100, Concurrency: 2})
+			var want []byte
+			var err error
+			for _, r := range writerRecords(50, 7) {
+				if _, err = w.Write(r); err != nil {
+					break
+				}
+				want = append(want, r...)
+			}
+			if err == nil {
+				err = w.Close()
+			}
+			if got := f.count("UploadPart 2"); got != tt.wantCalls {
+				t.Errorf("part 2 sent %d times, want %d", got, tt.wantCalls)
+			}
+			if tt.wantErr {
+				if err == nil {
+					t.Fatal("no error")
+				}
+				if f.openUploads() != 0 {
+					t.Fatal("multipart upload left behind")
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !bytes.Equal(f.objects["dir/out.csv"], want) {
+				t.Fatal("object differs from what was written")
+			}
+			if got := w.State().Retries; got != tt.wantCalls-1 {
+				t.Errorf("State().Retries = %d, want %d", got, tt.wantCalls-1)
+			}
+		})
+	}
+}
+
+func TestWriterPermanentFailureAborts(t *testing.T) {
+	f := newFakeUploader(100)
+	f.onPart = func(ctx context.Context, num int32, attempt int) error {
+		if num == 3 {
+			return fakeAPIError("BadDigest")
+		}
+		return nil
+	}
+	w := newTestObjectWriter(t, context.Background(), f, WriterOptions{PartSize: 100, Concurrency: 2, PartAttempts: 3})
+	var err error
+	for _, r := range writerRecords(200, 8) {
+		if _, err = w.Write(r); err != nil {
+			break
+		}
+	}
+	if err == nil {
+		err = w.Close()
+	}
+	if err == nil {
+		t.Fatal("no error")
+	}
+	for _, s := range []string{"part 3", "upload id upload-1", "s3://bucket/dir/out.csv", "BadDigest", "attempt 3 of 3"} {
+		if !strings.Contains(err.Error(), s) {
+			t.Errorf("error %q does not say %q", err, s)
+		}
+	}
+	if f.openUploads() != 0 {
+		t.Error("multipart upload left behind")
+	}
+	if n := f.count("AbortMultipartUpload"); n != 1 {
+		t.Errorf("%d aborts, want 1", n)
+	}
+	if f.abortErrs[0] != nil {
+		t.Errorf("abort ran on a done context: %v", f.abortErrs[0])
+	}
+	if err2 := w.Close(); err2 != err {
+		t.Errorf("Close after the failure = %v, want the same error", err2)
+	}
+	if _, err2 := w.Write([]byte("x\n")); err2 != err {
+		t.Errorf("Write after the failure = %v, want the same error", err2)
+	}
+	if err := w.Abort(); err != nil {
+		t.Errorf("Abort after the failure: %v", err)
+	}
+	if n := f.count("AbortMultipartUpload"); n != 1 {
+		t.Errorf("%d aborts after Abort, want 1", n)
+	}
+}
+
+func TestWriterCompleteFailureAborts(t *testing.T) {
+	f := newFakeUploader(100)
+	f.onComplete = func(ctx context.Context) error { return fakeAPIError("InternalError") }
+	w := newTestObjectWriter(t, context.Background(), f, WriterOptions{PartSize: 100})
+	writeRecords(t, w, writerRecords(50, 9))
+	err := w.Close()
+	if err == nil || !strings.Contains(err.Error(), "complete s3://bucket/dir/out.csv (upload id upload-1)") {
+		t.Fatalf("err = %v, want one naming the object and upload", err)
+	}
+	if f.openUploads() != 0 {
+		t.Error("multipart upload left behind")
+	}
+}
+
+func TestWriterAbortErrorJoined(t *testing.T) {
+	f := newFakeUploader(100)
+	f.onPart = func(ctx context.Context, num int32, attempt int) error { return fakeAPIError("AccessDenied") }
+	abortErr := errors.New("abort refused")
+	fails := 1
+	f.onAbort = func(ctx context.Context) error {
+		if fails > 0 {
+			fails--
+			return abortErr
+		}
+		return nil
+	}
+	w := newTestObjectWriter(t, context.Background(), f, WriterOptions{PartSize: 100})
+	var err error
+	for _, r := range writerRecords(100, 10) {
+		if _, err = w.Write(r); err != nil {
+			break
+		}
+	}
+	if err == nil {
+		err = w.Close()
+	}
+	if !errors.Is(err, abortErr) || !strings.Contains(err.Error(), "AccessDenied") || !strings.Contains(err.Error(), "abort multipart upload upload-1") {
+		t.Fatalf("err = %v, want the part's error joined with the abort's", err)
+	}
+	if f.openUploads() != 1 {
+		t.Fatal("the failed abort should have left the upload")
+	}
+	// Abort tries again.
+	if err := w.Abort(); err != nil {
+		t.Fatal(err)
+	}
+	if f.openUploads() != 0 {
+		t.Error("multipart upload left behind after Abort")
+	}
+}
+
+func TestWriterCancelAborts(t *testing.T) {
+	f := newFakeUploader(100)
+	ctx, cancel := context.WithCancel(context.Background())
+	started := make(chan struct{}, 100)
+	f.onPart = func(pctx context.Context, num int32, attempt int) error {
+		if num >= 2 {
+			started <- struct{}{}
+			<-pctx.Done()
+			return &smithy.CanceledError{Err: pctx.Err()}
+		}
+		return nil
+	}
+	w := newTestObjectWriter(t, ctx, f, WriterOptions{PartSize: 100, Concurrency: 2, AbortTimeout: 7 * time.Second})
+	errc := make(chan error, 1)
+	go func() {
+		for _, r := range writerRecords(1000, 11) {
+			if _, err := w.Write(r); err != nil {
+				errc <- err
+				return
+			}
+		}
+		errc <- w.Close()
+	}()
+	<-started
+	cancel()
+	err := <-errc
+	if !errors.Is(err, context.Canceled) || !strings.Contains(err.Error(), "s3://bucket/dir/out.csv") || !strings.Contains(err.Error(), "upload-1") {
+		t.Fatalf("err = %v, want context.Canceled naming the object and upload", err)
+	}
+	if f.openUploads() != 0 {
+		t.Fatal("multipart upload left behind")
+	}
+	if len(f.abortErrs) != 1 || f.abortErrs[0] != nil {
+		t.Fatalf("abort contexts: %v, want one that was not done", f.abortErrs)
+	}
+	if left := f.abortLeft[0]; left < 6*time.Second || left > 7*time.Second {
+		t.Errorf("abort had %v left, want about AbortTimeout (7s)", left)
+	}
+}
+
+func TestWriterDeadlineMargin(t *testing.T) {
+	tests := []struct {
+		name      string
+		left      time.Duration // until the caller's deadline
+		margin    time.Duration
+		wantEarly time.Duration // how much earlier the writer's deadline is
+	}{
+		{"margin applies", time.Hour, 2 * time.Second, 2 * time.Second},
+		{"default margin", time.Hour, 0, 10 * time.Second},
+		{"capped near the deadline", 8 * time.Second, 10 * time.Second, 2 * time.Second},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := newFakeUploader(100)
+			var seen time.Time
+			f.onPart = func(ctx context.Context, num int32, attempt int) error {
+				seen, _ = ctx.Deadline()
+				return nil
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), tt.left)
+			defer cancel()
+			outer, _ := ctx.Deadline()
+			w := newTestObjectWriter(t, ctx, f, WriterOptions{PartSize: 100, Concurrency: 1, DeadlineMargin: tt.margin})
+			writeRecords(t, w, writerRecords(10, 12))
+			if err := w.Close(); err != nil {
+				t.Fatal(err)
+			}
+			early := outer.Sub(seen)
+			if d := early - tt.wantEarly; d < -50*time.Millisecond || d > 50*time.Millisecond {
+				t.Errorf("parts had a deadline %v before the caller's, want %v", early, tt.wantEarly)
+			}
+		})
+	}
+
+	// When the working deadline passes, the writer stops and aborts on a
+	// context that is still live.
+	f := newFakeUploader(100)
+	f.onPart = func(ctx context.Context, num int32, attempt int) error {
+		<-ctx.Done()
+		return &smithy.CanceledError{Err: ctx.Err()}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	w := newTestObjectWriter(t, ctx, f, WriterOptions{PartSize: 100, DeadlineMargin: 250 * time.Millisecond})
+	var err error
+	for _, r := range writerRecords(1000, 13) {
+		if _, err = w.Write(r); err != nil {
+			break
+		}
+	}
+	if err == nil {
+		err = w.Close()
+	}
+	if !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("err = %v, want context.DeadlineExceeded", err)
+	}
+	if ctx.Err() != nil {
+		t.Fatal("the writer gave up only after the caller's deadline")
+	}
+	if f.openUploads() != 0 || len(f.abortErrs) != 1 || f.abortErrs[0] != nil {
+		t.Fatalf("uploads left %d, abort contexts %v", f.openUploads(), f.abortErrs)
+	}
+}
+
+func TestWriterSmallObject(t *testing.T) {
+	tests := []struct {
+		name string
+		data []byte
+	}{
+		{"empty", nil},
+		{"one record", []byte("id,name\n")},
+		{"just under a part", bytes.Repeat([]byte("abc\n"), 24)},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := newFakeUploader(100)
+			w := newTestObjectWriter(t, context.Background(), f, WriterOptions{PartSize: 100, ContentType: "text/csv"})
+			if len(tt.data) > 0 {
+				if _, err := w.Write(tt.data); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if err := w.Close(); err != nil {
+				t.Fatal(err)
+			}
+			if f.count("PutObject") != 1 || f.count("CreateMultipartUpload") != 0 || f.count("UploadPart") != 0 {
+				t.Fatalf("calls %v, want one PutObject", f.calls)
+			}
+			got, ok := f.objects["dir/out.csv"]
+			if !ok || !bytes.Equal(got, tt.data) {
+				t.Fatalf("object = %q (exists %v), want %q", got, ok, tt.data)
+			}
+			if f.types["dir/out.csv"] != "text/csv" {
+				t.Errorf("content type %q", f.types["dir/out.csv"])
+			}
+			st := w.State()
+			if st.Multipart || st.UploadID != "" || st.ETag == "" || st.ChecksumCRC64NVME != ChecksumCRC64NVME(tt.data) {
+				t.Errorf("state %+v", st)
+			}
+		})
+	}
+}
+
+func TestWriterAfterCloseAndAbort(t *testing.T) {
+	f := newFakeUploader(100)
+	w := newTestObjectWriter(t, context.Background(), f, WriterOptions{PartSize: 100})
+	writeRecords(t, w, writerRecords(30, 14))
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.Write([]byte("x\n")); !errors.Is(err, ErrWriterClosed) {
+		t.Errorf("Write after Close = %v, want ErrWriterClosed", err)
+	}
+	if err := w.Close(); !errors.Is(err, ErrWriterClosed) {
+		t.Errorf("second Close = %v, want ErrWriterClosed", err)
+	}
+	if err := w.Abort(); err != nil {
+		t.Errorf("Abort after Close = %v, want nil", err)
+	}
+	if f.count("AbortMultipartUpload") != 0 {
+		t.Error("Abort after Close aborted the upload")
+	}
+
+	// Abort mid-upload discards it, and is idempotent.
+	f = newFakeUploader(100)
+	w = newTestObjectWriter(t, context.Background(), f, WriterOptions{PartSize: 100})
+	writeRecords(t, w, writerRecords(30, 15))
+	for range 2 {
+		if err := w.Abort(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if f.openUploads() != 0 || f.count("AbortMultipartUpload") != 1 {
+		t.Fatalf("uploads %d, aborts %d", f.openUploads(), f.count("AbortMultipartUpload"))
+	}
+	if _, err := w.Write([]byte("x\n")); err == nil {
+		t.Error("Write after Abort succeeded")
+	}
+	if err := w.Close(); err == nil || f.count("CompleteMultipartUpload") != 0 {
+		t.Errorf("Close after Abort = %v", err)
+	}
+
+	// Abort before anything was sent sends nothing.
+	f = newFakeUploader(100)
+	w = newTestObjectWriter(t, context.Background(), f, WriterOptions{PartSize: 100})
+	writeRecords(t, w, [][]byte{[]byte("a,b\n"), []byte("c,d\n")})
+	if err := w.Abort(); err != nil || len(f.calls) != 0 {
+		t.Fatalf("Abort = %v, calls %v", err, f.calls)
+	}
+}
+
+func TestCRC64Combine(t *testing.T) {
+	// The CRC-64/NVME check value.
+	if got := crc64.Checksum([]byte("123456789"), crc64.MakeTable(nvmePoly)); got != 0xae8b14860a799888 {
+		t.Fatalf("CRC of 123456789 = %#x, want 0xae8b14860a799888", got)
+	}
+	if got := encodeCRC(0xae8b14860a799888); got != "rosUhgp5mIg=" {
+		t.Fatalf("encodeCRC = %s", got)
+	}
+	tab := crc64.MakeTable(nvmePoly)
+	r := rand.New(rand.NewPCG(1, 2))
+	data := make([]byte, 1<<16)
+	for i := range data {
+		data[i] = byte(r.Uint32())
+	}
+	for _, cut := range [][]int{{0}, {1}, {len(data)}, {8, 8}, {100, 5000, 20000}, {1 << 15, 1<<15 + 1}} {
+		var crc uint64
+		prev := 0
+		for _, c := range append(cut, len(data)) {
+			crc = crc64Combine(crc, crc64.Checksum(data[prev:c], tab), int64(c-prev))
+			prev = c
+		}
+		if want := crc64.Checksum(data, tab); crc != want {
+			t.Errorf("cuts %v: combined %#x, want %#x", cut, crc, want)
+		}
+	}
+}
+
+func TestRetryablePartError(t *testing.T) {
+	tests := []struct {
+		err  error
+		want bool
+	}{
+		{fakeAPIError("BadDigest"), true},
+		{fakeAPIError("InvalidDigest"), true},
+		{fakeAPIError("XAmzContentSHA256Mismatch"), true},
+		{fmt.Errorf("wrapped: %w", fakeAPIError("RequestTimeout")), true},
+		{&smithyhttp.RequestSendError{Err: io.ErrUnexpectedEOF}, true},
+		{fakeAPIError("AccessDenied"), false},
+		{fakeAPIError("NoSuchUpload"), false},
+		{&smithy.CanceledError{Err: context.Canceled}, false},
+		{errors.New("something else"), false},
+	}
+	for _, tt := range tests {
+		if got := retryablePartError(tt.err); got != tt.want {
+			t.Errorf("retryablePartError(%v) = %v, want %v", tt.err, got, tt.want)
+		}
+	}
+}
+
+func TestWriterPutAndCreateFailures(t *testing.T) {
+	small := []byte("id,name\n1,a\n")
+	big := bytes.Repeat([]byte("abcdefghi\n"), 20)
+	tests := []struct {
+		name     string
+		data     []byte
+		onPut    func(attempt int) error
+		onCreate func() error
+		wantPuts int
+		wantErr  string
+	}{
+		{"put retried on bad digest", small, func(a int) error {
+			if a == 1 {
+				return fakeAPIError("BadDigest")
+			}
+			return nil
+		}, nil, 2, ""},
+		{"put corrupted every time", small, func(int) error { return fakeAPIError("BadDigest") }, nil, 4, "put s3://bucket/dir/out.csv, attempt 4 of 4"},
+		{"put refused", small, func(int) error { return fakeAPIError("AccessDenied") }, nil, 1, "AccessDenied"},
+		{"create refused", big, nil, func() error { return fakeAPIError("NoSuchBucket") }, 0, "create multipart upload for s3://bucket/dir/out.csv"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := newFakeUploader(100)
+			f.onPut, f.onCreate = tt.onPut, tt.onCreate
+			w := newTestObjectWriter(t, context.Background(), f, WriterOptions{PartSize: 100})
+			_, err := w.Write(tt.data)
+			if err == nil {
+				err = w.Close()
+			}
+			if got := f.count("PutObject"); got != tt.wantPuts {
+				t.Errorf("%d PutObject calls, want %d", got, tt.wantPuts)
+			}
+			if tt.wantErr == "" {
+				if err != nil {
+					t.Fatal(err)
+				}
+				if !bytes.Equal(f.objects["dir/out.csv"], tt.data) || w.State().Retries != tt.wantPuts-1 {
+					t.Fatalf("object %q, retries %d", f.objects["dir/out.csv"], w.State().Retries)
+				}
+				return
+			}
+			if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+				t.Fatalf("err = %v, want one saying %q", err, tt.wantErr)
+			}
+			if err2 := w.Close(); err2 != err {
+				t.Errorf("Close after the failure = %v, want the same error", err2)
+			}
+			if err := w.Abort(); err != nil || f.count("AbortMultipartUpload") != 0 {
+				t.Errorf("Abort = %v after %d aborts, want nil and none", err, f.count("AbortMultipartUpload"))
+			}
+		})
+	}
+}

@@ -1,0 +1,187 @@
+package handler
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/csvstream/csvstream/csvstream"
+)
+
+// Environment variables ConfigFromEnv reads.
+const (
+	EnvOutput         = "CSVSTREAM_OUTPUT"           // required: s3://bucket/prefix/ for valid rows
+	EnvRejects        = "CSVSTREAM_REJECTS"          // s3://bucket/prefix/ for rejects; default s3://<output bucket>/rejects/
+	EnvSchema         = "CSVSTREAM_SCHEMA"           // s3://bucket/key, or a path in the deployment package
+	EnvInputPrefix    = "CSVSTREAM_INPUT_PREFIX"     // the key prefix the trigger watches, such as incoming/
+	EnvPartSize       = "CSVSTREAM_PART_SIZE"        // first part size, such as 8MiB; at least 5MiB
+	EnvConcurrency    = "CSVSTREAM_CONCURRENCY"      // parts uploaded at once, 1 to 64
+	EnvMaxRejectRatio = "CSVSTREAM_MAX_REJECT_RATIO" // 0 to 1; the job fails above it
+	EnvSweepOlderThan = "CSVSTREAM_SWEEP_OLDER_THAN" // age of the uploads a sweep aborts, such as 24h
+)
+
+// DefaultRejectsPrefix is the key prefix of the rejects, in the output
+// bucket, when CSVSTREAM_REJECTS is not set.
+const DefaultRejectsPrefix = "rejects/"
+
+// DefaultDeadlineMargin is how long before the invocation's deadline a job
+// stops when Config.DeadlineMargin is zero; it is capped at a quarter of
+// the time the invocation has.
+const DefaultDeadlineMargin = 10 * time.Second
+
+// Prefix is a place in S3 named by bucket and key prefix.
+type Prefix struct {
+	Bucket string
+	Prefix string // empty for the whole bucket; otherwise ends with "/"
+}
+
+// ParsePrefix parses s3://bucket/prefix. A non-empty prefix is given a
+// trailing "/" if it lacks one, so that it names a folder.
+func ParsePrefix(s string) (Prefix, error) {
+	b, p, err := csvstream.ParsePrefix(s)
+	if err != nil {
+		return Prefix{}, err
+	}
+	if p != "" && !strings.HasSuffix(p, "/") {
+		p += "/"
+	}
+	return Prefix{Bucket: b, Prefix: p}, nil
+}
+
+// String returns p as s3://bucket/prefix.
+func (p Prefix) String() string { return "s3://" + p.Bucket + "/" + p.Prefix }
+
+// IsZero reports whether p names nothing.
+func (p Prefix) IsZero() bool { return p == Prefix{} }
+
+// contains reports whether loc lies under p.
+func (p Prefix) contains(loc csvstream.Location) bool {
+	return loc.Bucket == p.Bucket && strings.HasPrefix(loc.Key, p.Prefix)
+}
+
+// Config is the handler's configuration, fixed for the life of the
+// function instance. ConfigFromEnv builds it from the environment; the
+// zero values of the optional fields work.
+type Config struct {
+	// Output is where valid rows go. Required.
+	Output Prefix
+	// Rejects is where rejected rows go; zero means the output bucket
+	// with DefaultRejectsPrefix.
+	Rejects Prefix
+	// InputPrefix is the key prefix the trigger watches. It is removed
+	// from a source key to make the output keys, and no output may be
+	// written under it in the source bucket.
+	InputPrefix string
+
+	// SchemaLocation names the schema. An S3 schema is read on every
+	// invocation, so a changed schema is picked up at once; zero means
+	// checking well-formedness only.
+	SchemaLocation csvstream.Location
+	// Schema is a schema loaded once, at start-up; it takes precedence
+	// over SchemaLocation. ConfigFromEnv loads a schema given as a local
+	// path here.
+	Schema *csvstream.Schema
+
+	// PartSize is the first multipart part size; zero means the writer's
+	// default.
+	PartSize int64
+	// Concurrency is how many parts are uploaded at once; zero means the
+	// writer's default.
+	Concurrency int
+	// MaxRejectRatio fails a job whose share of rejected rows exceeds it;
+	// nil sets no limit.
+	MaxRejectRatio *float64
+	// SweepOlderThan is the age of the multipart uploads a scheduled sweep
+	// aborts; zero means csvstream.DefaultSweepAge.
+	SweepOlderThan time.Duration
+	// DeadlineMargin is how long before the invocation's deadline a job
+	// stops and aborts its uploads; zero means DefaultDeadlineMargin.
+	DeadlineMargin time.Duration
+
+	// Log receives the JSON log lines and the CloudWatch metric lines;
+	// nil means standard output, which Lambda sends to CloudWatch Logs.
+	Log io.Writer
+}
+
+// ConfigFromEnv reads the configuration from the CSVSTREAM_* variables
+// through getenv (os.Getenv in the function). A schema given as a local
+// path is loaded now. A missing or malformed value is reported with the
+// variable's name.
+func ConfigFromEnv(getenv func(string) string) (Config, error) {
+	var cfg Config
+	var err error
+	out := strings.TrimSpace(getenv(EnvOutput))
+	if out == "" {
+		return cfg, fmt.Errorf("%s is required: where valid rows go, as s3://bucket/prefix/", EnvOutput)
+	}
+	if cfg.Output, err = ParsePrefix(out); err != nil {
+		return cfg, fmt.Errorf("%s: %w", EnvOutput, err)
+	}
+	if v := strings.TrimSpace(getenv(EnvRejects)); v != "" {
+		if cfg.Rejects, err = ParsePrefix(v); err != nil {
+			return cfg, fmt.Errorf("%s: %w", EnvRejects, err)
+		}
+	}
+	cfg.InputPrefix = strings.TrimSpace(getenv(EnvInputPrefix))
+	if strings.Contains(cfg.InputPrefix, "://") {
+		return cfg, fmt.Errorf("%s=%q: want a key prefix such as incoming/, not a URL", EnvInputPrefix, cfg.InputPrefix)
+	}
+	if v := strings.TrimSpace(getenv(EnvSchema)); v != "" {
+		loc, err := csvstream.ParseLocation(v)
+		if err != nil || loc.IsStdio() {
+			return cfg, fmt.Errorf("%s=%q: want s3://bucket/key or a path in the deployment package", EnvSchema, v)
+		}
+		cfg.SchemaLocation = loc
+		if !loc.IsS3() {
+			if cfg.Schema, err = csvstream.LoadSchema(context.Background(), nil, loc); err != nil {
+				return cfg, fmt.Errorf("%s: %w", EnvSchema, err)
+			}
+		}
+	}
+	if v := strings.TrimSpace(getenv(EnvPartSize)); v != "" {
+		n, err := csvstream.ParseSize(v)
+		if err != nil || n < csvstream.MinPartSize || n > csvstream.MaxPartSize {
+			return cfg, fmt.Errorf("%s=%q: want a size from 5MiB to 5GiB, such as 8MiB", EnvPartSize, v)
+		}
+		cfg.PartSize = n
+	}
+	if v := strings.TrimSpace(getenv(EnvConcurrency)); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > 64 {
+			return cfg, fmt.Errorf("%s=%q: want a whole number from 1 to 64", EnvConcurrency, v)
+		}
+		cfg.Concurrency = n
+	}
+	if v := strings.TrimSpace(getenv(EnvMaxRejectRatio)); v != "" {
+		r, err := strconv.ParseFloat(v, 64)
+		if err != nil || !(r >= 0 && r <= 1) {
+			return cfg, fmt.Errorf("%s=%q: want a number from 0 to 1", EnvMaxRejectRatio, v)
+		}
+		cfg.MaxRejectRatio = &r
+	}
+	if v := strings.TrimSpace(getenv(EnvSweepOlderThan)); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil || d <= 0 {
+			return cfg, fmt.Errorf("%s=%q: want a positive duration such as 24h", EnvSweepOlderThan, v)
+		}
+		cfg.SweepOlderThan = d
+	}
+	return cfg, nil
+}
+
+// withDefaults returns cfg with its zero fields filled in.
+func (cfg Config) withDefaults() Config {
+	if cfg.Rejects.IsZero() {
+		cfg.Rejects = Prefix{Bucket: cfg.Output.Bucket, Prefix: DefaultRejectsPrefix}
+	}
+	if cfg.SweepOlderThan <= 0 {
+		cfg.SweepOlderThan = csvstream.DefaultSweepAge
+	}
+	if cfg.DeadlineMargin <= 0 {
+		cfg.DeadlineMargin = DefaultDeadlineMargin
+	}
+	return cfg
+}

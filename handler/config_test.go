@@ -1,0 +1,301 @@
+package handler
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+
+	"github.com/csvstream/csvstream/csvstream"
+	"github.com/csvstream/csvstream/internal/gen"
+)
+
+func envFunc(m map[string]string) func(string) string {
+	return func(k string) string { return m[k] }
+}
+
+func TestConfigFromEnv(t *testing.T) {
+	dir := t.TempDir()
+	schemaPath := filepath.Join(dir, "orders.schema.json")
+	if err := os.WriteFile(schemaPath, []byte(gen.Schema), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	badSchema := filepath.Join(dir, "bad.json")
+	if err := os.WriteFile(badSchema, []byte(`{"fields": 3}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+
+	t.Run("full", func(t *testing.T) {
+		cfg, err := ConfigFromEnv(envFunc(map[string]string{
+			EnvOutput:         "s3://out/valid",
+			EnvRejects:        "s3://rej/bad/",
+			EnvSchema:         schemaPath,
+			EnvInputPrefix:    "incoming/",
+			EnvPartSize:       "6MiB",
+			EnvConcurrency:    "3",
+			EnvMaxRejectRatio: "0.25",
+			EnvSweepOlderThan: "2h",
+		}))
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := Config{
+			Output:         Prefix{"out", "valid/"},
+			Rejects:        Prefix{"rej", "bad/"},
+			InputPrefix:    "incoming/",
+			SchemaLocation: csvstream.Location{Path: schemaPath},
+			PartSize:       6 << 20,
+			Concurrency:    3,
+			SweepOlderThan: 2 * 3600e9,
+		}
+		if cfg.Schema == nil || len(cfg.Schema.Fields) != 9 {
+			t.Errorf("schema not loaded at start-up: %+v", cfg.Schema)
+		}
+		if cfg.MaxRejectRatio == nil || *cfg.MaxRejectRatio != 0.25 {
+			t.Errorf("max reject ratio %v", cfg.MaxRejectRatio)
+		}
+		cfg.Schema, cfg.MaxRejectRatio = nil, nil
+		if !reflect.DeepEqual(cfg, want) {
+			t.Errorf("config\n%+v\nwant\n%+v", cfg, want)
+		}
+	})
+
+	t.Run("defaults", func(t *testing.T) {
+		cfg, err := ConfigFromEnv(envFunc(map[string]string{EnvOutput: "s3://out", EnvSchema: "s3://cfg/orders.json"}))
+		if err != nil {
+			t.Fatal(err)
+		}
+		cfg = cfg.withDefaults()
+		if cfg.Output != (Prefix{"out", ""}) || cfg.Rejects != (Prefix{"out", DefaultRejectsPrefix}) {
+			t.Errorf("output %v, rejects %v", cfg.Output, cfg.Rejects)
+		}
+		if cfg.Schema != nil || cfg.SchemaLocation != (csvstream.Location{Bucket: "cfg", Key: "orders.json"}) {
+			t.Errorf("an S3 schema is read per invocation, not at start-up: %+v %v", cfg.Schema, cfg.SchemaLocation)
+		}
+		if cfg.SweepOlderThan != csvstream.DefaultSweepAge || cfg.DeadlineMargin != DefaultDeadlineMargin {
+			t.Errorf("sweep age %v, margin %v", cfg.SweepOlderThan, cfg.DeadlineMargin)
+		}
+	})
+
+	bad := []struct {
+		name string
+		env  map[string]string
+		want string // the variable the error must name
+	}{
+		{"no output", map[string]string{}, EnvOutput},
+		{"output not s3", map[string]string{EnvOutput: "/tmp/out"}, EnvOutput},
+		{"rejects not s3", map[string]string{EnvOutput: "s3://o/", EnvRejects: "rejects/"}, EnvRejects},
+		{"input prefix as URL", map[string]string{EnvOutput: "s3://o/", EnvInputPrefix: "s3://in/incoming/"}, EnvInputPrefix},
+		{"schema missing file", map[string]string{EnvOutput: "s3://o/", EnvSchema: filepath.Join(dir, "nope.json")}, EnvSchema},
+		{"schema invalid", map[string]string{EnvOutput: "s3://o/", EnvSchema: badSchema}, EnvSchema},
+		{"schema stdin", map[string]string{EnvOutput: "s3://o/", EnvSchema: "-"}, EnvSchema},
+		{"part size small", map[string]string{EnvOutput: "s3://o/", EnvPartSize: "4MiB"}, EnvPartSize},
+		{"part size garbage", map[string]string{EnvOutput: "s3://o/", EnvPartSize: "big"}, EnvPartSize},
+		{"concurrency zero", map[string]string{EnvOutput: "s3://o/", EnvConcurrency: "0"}, EnvConcurrency},
+		{"concurrency garbage", map[string]string{EnvOutput: "s3://o/", EnvConcurrency: "four"}, EnvConcurrency},
+		{"ratio above one", map[string]string{EnvOutput: "s3://o/", EnvMaxRejectRatio: "1.5"}, EnvMaxRejectRatio},
+		{"ratio NaN", map[string]string{EnvOutput: "s3://o/", EnvMaxRejectRatio: "NaN"}, EnvMaxRejectRatio},
+		{"sweep age", map[string]string{EnvOutput: "s3://o/", EnvSweepOlderThan: "-1h"}, EnvSweepOlderThan},
+	}
+	for _, tt := range bad {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := ConfigFromEnv(envFunc(tt.env))
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("error %v, want one naming %s", err, tt.want)
+			}
+		})
+	}
+}
+
+func TestOutputs(t *testing.T) {
+	cfg := Config{Output: Prefix{"out", "valid/"}, InputPrefix: "incoming/"}.withDefaults()
+	src := csvstream.Location{Bucket: "in", Key: "incoming/daily orders café.csv"}
+	tests := []struct {
+		name     string
+		cfg      Config
+		src      csvstream.Location
+		req      directRequest
+		dst, rej string
+		invalid  bool
+	}{
+		{name: "derived", cfg: cfg, src: src,
+			dst: "s3://out/valid/daily orders café.csv", rej: "s3://out/rejects/daily orders café.csv.rejects.csv"},
+		{name: "outside the input prefix keeps the whole key", cfg: cfg, src: csvstream.Location{Bucket: "in", Key: "other/x.csv"},
+			dst: "s3://out/valid/other/x.csv", rej: "s3://out/rejects/other/x.csv.rejects.csv"},
+		{name: "no input prefix", cfg: Config{Output: Prefix{"out", ""}}.withDefaults(), src: src,
+			dst: "s3://out/incoming/daily orders café.csv", rej: "s3://out/rejects/incoming/daily orders café.csv.rejects.csv"},
+		{name: "jsonl", cfg: cfg, src: src, req: directRequest{Format: "jsonl"},
+			dst: "s3://out/valid/daily orders café.csv.jsonl", rej: "s3://out/rejects/daily orders café.csv.rejects.csv"},
+		{name: "explicit objects", cfg: cfg, src: src, req: directRequest{Destination: "s3://d/x.csv", Rejects: "s3://r/y.csv"},
+			dst: "s3://d/x.csv", rej: "s3://r/y.csv"},
+		{name: "explicit destination, rejects beside it", cfg: cfg, src: src, req: directRequest{Destination: "s3://d/x.csv"},
+			dst: "s3://d/x.csv", rej: "s3://d/x.csv.rejects.csv"},
+		{name: "explicit prefixes", cfg: cfg, src: src, req: directRequest{Destination: "s3://d/v/", Rejects: "s3://r"},
+			dst: "s3://d/v/daily orders café.csv", rej: "s3://r/daily orders café.csv.rejects.csv"},
+		{name: "destination not s3", cfg: cfg, src: src, req: directRequest{Destination: "/tmp/x.csv"}, invalid: true},
+		{name: "rejects not s3", cfg: cfg, src: src, req: directRequest{Rejects: "x.csv"}, invalid: true},
+		{name: "key is the input prefix", cfg: cfg, src: csvstream.Location{Bucket: "in", Key: "incoming/"}, invalid: true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dst, rej, err := tt.cfg.outputs(tt.src, tt.req)
+			if tt.invalid {
+				var ie *InvalidEvent
+				if !errors.As(err, &ie) {
+					t.Fatalf("error %v, want InvalidEvent", err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if dst.String() != tt.dst || rej.String() != tt.rej {
+				t.Errorf("outputs %s, %s; want %s, %s", dst, rej, tt.dst, tt.rej)
+			}
+		})
+	}
+}
+
+func TestGuard(t *testing.T) {
+	loc := func(s string) csvstream.Location {
+		l, err := csvstream.ParseLocation(s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return l
+	}
+	cfg := Config{Output: Prefix{"b", "valid/"}, InputPrefix: "incoming/"}.withDefaults()
+	tests := []struct {
+		name          string
+		cfg           Config
+		src, dst, rej string
+		risk          bool
+	}{
+		{"separate places", cfg, "s3://b/incoming/x.csv", "s3://b/valid/x.csv", "s3://b/rejects/x.csv.rejects.csv", false},
+		{"destination is the source", cfg, "s3://b/incoming/x.csv", "s3://b/incoming/x.csv", "s3://b/rejects/x", true},
+		{"rejects is the source", cfg, "s3://b/x.csv", "s3://b/valid/x.csv", "s3://b/x.csv", true},
+		{"destination under the input prefix", cfg, "s3://b/incoming/x.csv", "s3://b/incoming/out/x.csv", "s3://b/rejects/x", true},
+		{"rejects under the input prefix", cfg, "s3://b/incoming/x.csv", "s3://b/valid/x.csv", "s3://b/incoming/x.rej", true},
+		{"input prefix in another bucket is fine", cfg, "s3://b/incoming/x.csv", "s3://other/incoming/x.csv", "s3://other/r", false},
+		{"source is an output", cfg, "s3://b/valid/x.csv", "s3://c/valid/x.csv", "s3://c/r", true},
+		{"source is a rejects file", cfg, "s3://b/rejects/x.csv.rejects.csv", "s3://c/x", "s3://c/r", true},
+		{"output at a bucket root is not a source filter", Config{Output: Prefix{"b", ""}, Rejects: Prefix{"b", "rej/"}}, "s3://b/in/x.csv", "s3://b/x.csv", "s3://b/rej/x", false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			err := tt.cfg.guard(loc(tt.src), loc(tt.dst), loc(tt.rej))
+			var rr *RecursionRisk
+			if tt.risk != errors.As(err, &rr) {
+				t.Fatalf("guard: %v, want a RecursionRisk: %v", err, tt.risk)
+			}
+			if tt.risk && !strings.Contains(err.Error(), tt.src) {
+				t.Errorf("error %q does not name the source", err)
+			}
+		})
+	}
+}
+
+// TestErrorTypes checks that each error maps to its type and that the
+// name Lambda reports, the Go type name the runtime client finds by
+// reflection, is the one Step Functions rules match.
+func TestErrorTypes(t *testing.T) {
+	obj := "s3://b/k.csv"
+	wrap := func(sentinel error) error { return fmt.Errorf("%w: %s: detail", sentinel, obj) }
+	tests := []struct {
+		err  error
+		stop bool
+		want string
+	}{
+		{wrap(csvstream.ErrSourceNotFound), false, "SourceNotFound"},
+		{wrap(csvstream.ErrSourceChanged), false, "SourceChanged"},
+		{wrap(csvstream.ErrSourceRead), false, "SourceReadFailed"},
+		{fmt.Errorf("%w: %w", csvstream.ErrSchema, wrap(csvstream.ErrSourceNotFound)), false, "SchemaError"},
+		{fmt.Errorf("%s: %w", obj, &csvstream.HeaderError{Missing: []string{"id"}}), false, "HeaderMismatch"},
+		{wrap(csvstream.ErrTooManyRejects), false, "TooManyRejects"},
+		{wrap(csvstream.ErrUploadFailed), false, "UploadFailed"},
+		{wrap(csvstream.ErrInvalidJob), false, "InvalidEvent"},
+		{fmt.Errorf("%w: %w", csvstream.ErrUploadFailed, context.DeadlineExceeded), false, "Timeout"},
+		{wrap(csvstream.ErrSourceRead), true, "Timeout"},
+		{errors.New("boom"), false, "InternalError"},
+		{&RecursionRisk{failure{Object: obj, Err: errors.New("loop")}}, false, "RecursionRisk"},
+	}
+	for _, tt := range tests {
+		err := classify(tt.err, obj, tt.stop)
+		if got := reflect.TypeOf(err).Elem().Name(); got != tt.want {
+			t.Errorf("classify(%v) is a %s, want %s", tt.err, got, tt.want)
+		}
+		if got := ErrorType(err); got != tt.want {
+			t.Errorf("ErrorType(%v) = %s, want %s", err, got, tt.want)
+		}
+		if !errors.Is(err, tt.err) {
+			t.Errorf("%s does not wrap its cause", tt.want)
+		}
+		if !strings.Contains(err.Error(), obj) {
+			t.Errorf("%s message %q does not name %s", tt.want, err, obj)
+		}
+	}
+	if got := ErrorType(errors.New("x")); got != "InternalError" {
+		t.Errorf("ErrorType of a plain error = %s", got)
+	}
+	if msg := classify(errors.New("boom"), obj, false).Error(); msg != obj+": boom" {
+		t.Errorf("message %q, want the object prefixed", msg)
+	}
+}
+
+func TestShapeOf(t *testing.T) {
+	tests := []struct {
+		event string
+		shape string
+	}{
+		{`{"Records":[{"eventSource":"aws:s3","s3":{}}]}`, shapeS3},
+		{`{"Records":[{"eventSource":"aws:sqs","body":"{}"}]}`, shapeSQS},
+		{`{"Service":"Amazon S3","Event":"s3:TestEvent","Bucket":"b"}`, shapeS3Test},
+		{`{"source":"aws.s3","detail-type":"Object Created","detail":{}}`, shapeEventBridge},
+		{`{"source":"aws.events","detail-type":"Scheduled Event","detail":{}}`, shapeSchedule},
+		{`{"sweep":{}}`, shapeSweep},
+		{`{"bucket":"b","key":"k"}`, shapeDirect},
+		{`{"Type":"Notification","Message":"{\"Records\":[{\"eventSource\":\"aws:s3\"}]}"}`, shapeS3},
+		{` {"key":"k"} `, shapeDirect},
+		{`{"Records":[{"eventSource":"aws:s3"},{"eventSource":"aws:sqs"}]}`, ""},
+		{`{"Records":[{"eventSource":"aws:dynamodb"}]}`, ""},
+		{`{"source":"aws.events","detail-type":"Other"}`, ""},
+		{`{"hello":"world"}`, ""},
+		{`[1,2]`, ""},
+		{`"text"`, ""},
+		{`{`, ""},
+		{``, ""},
+	}
+	for _, tt := range tests {
+		shape, _, err := shapeOf([]byte(tt.event))
+		if shape != tt.shape || (err != nil) != (tt.shape == "") {
+			t.Errorf("shapeOf(%s) = %q, %v; want %q", tt.event, shape, err, tt.shape)
+		}
+	}
+}
+
+func TestParseS3EventDecodesKeys(t *testing.T) {
+	tests := []struct{ raw, want string }{
+		{"incoming/daily+orders+caf%C3%A9.csv", "incoming/daily orders café.csv"},
+		{"a%2Bb.csv", "a+b.csv"},
+		{"plain.csv", "plain.csv"},
+		{"x%3Dy%26z.csv", "x=y&z.csv"},
+	}
+	for _, tt := range tests {
+		ev := fmt.Sprintf(`{"Records":[{"eventSource":"aws:s3","eventName":"ObjectCreated:Put","s3":{"bucket":{"name":"b"},"object":{"key":%q}}}]}`, tt.raw)
+		objs, err := parseS3Event([]byte(ev))
+		if err != nil || len(objs) != 1 || objs[0].Key != tt.want || objs[0].Skip != "" {
+			t.Errorf("key %q: %+v, %v; want %q", tt.raw, objs, err, tt.want)
+		}
+	}
+	if _, err := parseS3Event([]byte(`{"Records":[{"eventSource":"aws:s3","s3":{"bucket":{"name":"b"},"object":{"key":"bad%zz"}}}]}`)); err == nil {
+		t.Error("a malformed escape in the key: no error")
+	}
+	objs, err := parseS3Event([]byte(`{"Records":[{"eventSource":"aws:s3","eventName":"ObjectRemoved:Delete","s3":{"bucket":{"name":"b"},"object":{"key":"k"}}}]}`))
+	if err != nil || len(objs) != 1 || objs[0].Skip == "" {
+		t.Errorf("a deletion is not skipped: %+v, %v", objs, err)
+	}
+}

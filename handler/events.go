@@ -1,0 +1,210 @@
+package handler
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/aws/aws-lambda-go/events"
+)
+
+// The event shapes Invoke accepts.
+const (
+	shapeS3          = "s3"          // S3 event notification: Records[].s3
+	shapeS3Test      = "s3-test"     // the s3:TestEvent S3 sends when notifications are set up
+	shapeEventBridge = "eventbridge" // EventBridge event from aws.s3
+	shapeSQS         = "sqs"         // SQS messages whose bodies are S3 or EventBridge events
+	shapeDirect      = "direct"      // {"bucket": ..., "key": ...}
+	shapeSchedule    = "schedule"    // EventBridge Scheduled Event: sweep
+	shapeSweep       = "sweep"       // {"sweep": {...}}
+)
+
+// expectedShapes lists the shapes for the error on an unknown event.
+const expectedShapes = `an S3 event notification (Records[].s3), an S3 test event, ` +
+	`an EventBridge "Object Created" event from aws.s3, an SQS event whose messages carry either, ` +
+	`a direct payload {"bucket": ..., "key": ...}, an EventBridge "Scheduled Event", ` +
+	`or {"sweep": {...}}`
+
+// probe holds the fields that tell the event shapes apart.
+type probe struct {
+	Records []struct {
+		EventSource string `json:"eventSource"`
+	} `json:"Records"`
+	Event      string          `json:"Event"` // "s3:TestEvent"
+	Bucket     json.RawMessage `json:"bucket"`
+	Key        json.RawMessage `json:"key"`
+	Source     string          `json:"source"`
+	DetailType string          `json:"detail-type"`
+	Sweep      json.RawMessage `json:"sweep"`
+	// An SNS notification, when S3 events reach SQS through SNS.
+	Type    string `json:"Type"`
+	Message string `json:"Message"`
+}
+
+// shapeOf tells which shape event has. For an SNS notification wrapping
+// another event (S3 → SNS → SQS), it returns the inner event's shape and
+// the inner event.
+func shapeOf(event []byte) (string, []byte, error) {
+	trimmed := bytes.TrimSpace(event)
+	if len(trimmed) == 0 || trimmed[0] != '{' {
+		return "", nil, fmt.Errorf("the event is not a JSON object; want %s", expectedShapes)
+	}
+	var p probe
+	if err := json.Unmarshal(trimmed, &p); err != nil {
+		return "", nil, fmt.Errorf("the event is not valid JSON: %v; want %s", err, expectedShapes)
+	}
+	switch {
+	case p.Event == "s3:TestEvent":
+		return shapeS3Test, trimmed, nil
+	case len(p.Records) > 0:
+		src := p.Records[0].EventSource
+		for i, r := range p.Records {
+			if r.EventSource != src {
+				return "", nil, fmt.Errorf("record %d has eventSource %q, record 0 has %q: one event mixes sources", i, r.EventSource, src)
+			}
+		}
+		switch src {
+		case "aws:s3":
+			return shapeS3, trimmed, nil
+		case "aws:sqs":
+			return shapeSQS, trimmed, nil
+		}
+		return "", nil, fmt.Errorf("records with eventSource %q: want aws:s3 or aws:sqs", src)
+	case p.Source == "aws.s3":
+		return shapeEventBridge, trimmed, nil
+	case p.Source == "aws.events" && p.DetailType == "Scheduled Event":
+		return shapeSchedule, trimmed, nil
+	case p.Sweep != nil:
+		return shapeSweep, trimmed, nil
+	case p.Bucket != nil || p.Key != nil:
+		return shapeDirect, trimmed, nil
+	case p.Type == "Notification" && p.Message != "":
+		shape, inner, err := shapeOf([]byte(p.Message))
+		if err != nil {
+			return "", nil, fmt.Errorf("SNS message: %w", err)
+		}
+		return shape, inner, nil
+	}
+	return "", nil, fmt.Errorf("unrecognised event; want %s", expectedShapes)
+}
+
+// objectEvent is one object an event announces.
+type objectEvent struct {
+	Bucket, Key string
+	// Skip, when set, says why the object is not processed (a deletion, a
+	// folder marker).
+	Skip  string
+	Event string // the event's name, for the result of a skipped object
+}
+
+// parseS3Event returns the objects of an S3 event notification, with keys
+// URL-decoded (S3 encodes them as in a query string, "+" for a space).
+func parseS3Event(event []byte) ([]objectEvent, error) {
+	var e events.S3Event
+	if err := json.Unmarshal(event, &e); err != nil {
+		return nil, fmt.Errorf("S3 event notification: %w", err)
+	}
+	var objs []objectEvent
+	for i, r := range e.Records {
+		o := objectEvent{Bucket: r.S3.Bucket.Name, Key: r.S3.Object.URLDecodedKey, Event: r.EventName}
+		if o.Bucket == "" || r.S3.Object.Key == "" {
+			return nil, fmt.Errorf("S3 event notification: record %d has no s3.bucket.name or s3.object.key", i)
+		}
+		if !strings.HasPrefix(r.EventName, "ObjectCreated:") {
+			o.Skip = "not an object creation"
+		}
+		objs = append(objs, o)
+	}
+	return objs, nil
+}
+
+// s3Detail is the detail of an EventBridge event from aws.s3.
+type s3Detail struct {
+	Bucket struct {
+		Name string `json:"name"`
+	} `json:"bucket"`
+	Object struct {
+		Key string `json:"key"`
+	} `json:"object"`
+}
+
+// parseEventBridge returns the object of an EventBridge S3 event. Its key
+// is not URL-encoded.
+func parseEventBridge(event []byte) (objectEvent, error) {
+	var e events.EventBridgeEvent
+	if err := json.Unmarshal(event, &e); err != nil {
+		return objectEvent{}, fmt.Errorf("EventBridge event: %w", err)
+	}
+	var d s3Detail
+	if err := json.Unmarshal(e.Detail, &d); err != nil {
+		return objectEvent{}, fmt.Errorf("EventBridge event detail: %w", err)
+	}
+	o := objectEvent{Bucket: d.Bucket.Name, Key: d.Object.Key, Event: e.DetailType}
+	if o.Bucket == "" || o.Key == "" {
+		return objectEvent{}, errors.New("EventBridge event: no detail.bucket.name or detail.object.key")
+	}
+	if e.DetailType != "Object Created" {
+		o.Skip = "not an object creation"
+	}
+	return o, nil
+}
+
+// directRequest is a direct invocation's payload, as the AWS CLI or a Step
+// Functions task sends it.
+type directRequest struct {
+	Bucket string `json:"bucket"`
+	Key    string `json:"key"`
+	// Destination is the object for valid rows, or a prefix (ending in
+	// "/") under which it is named by the usual rule; empty uses the
+	// configured output.
+	Destination string `json:"destination"`
+	// Rejects is the object or prefix for rejected rows; empty puts them
+	// next to an explicit Destination, or else under the configured
+	// rejects prefix.
+	Rejects string `json:"rejects"`
+	// Schema is an s3:// schema for this job; empty uses the configured one.
+	Schema string `json:"schema"`
+	// Format is csv (default) or jsonl.
+	Format string `json:"format"`
+}
+
+// parseDirect decodes a direct payload, refusing unknown fields so that a
+// misspelt option is an error rather than silently ignored.
+func parseDirect(event []byte) (directRequest, error) {
+	var r directRequest
+	dec := json.NewDecoder(bytes.NewReader(event))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&r); err != nil {
+		return r, fmt.Errorf(`direct payload: %v; want {"bucket", "key", "destination", "rejects", "schema", "format"}`, err)
+	}
+	if r.Bucket == "" || r.Key == "" {
+		return r, errors.New(`direct payload: "bucket" and "key" are both required`)
+	}
+	return r, nil
+}
+
+// sweepRequest is a direct sweep payload's "sweep" object.
+type sweepRequest struct {
+	// Prefixes lists s3://bucket/prefix places to sweep; empty means the
+	// configured output and rejects prefixes.
+	Prefixes []string `json:"prefixes"`
+	// OlderThan is a Go duration such as "24h"; empty means the
+	// configured age.
+	OlderThan string `json:"older_than"`
+	// DryRun lists without aborting.
+	DryRun bool `json:"dry_run"`
+}
+
+func parseSweep(event []byte) (sweepRequest, error) {
+	var env struct {
+		Sweep sweepRequest `json:"sweep"`
+	}
+	dec := json.NewDecoder(bytes.NewReader(event))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&env); err != nil {
+		return sweepRequest{}, fmt.Errorf(`sweep payload: %v; want {"sweep": {"prefixes": [...], "older_than": "24h", "dry_run": false}}`, err)
+	}
+	return env.Sweep, nil
+}

@@ -1,0 +1,499 @@
+// Package handler is csvstream's AWS Lambda function: it turns an event
+// into csvstream jobs, runs them, and reports the result.
+//
+// A Handler holds only its fixed configuration and the S3 client; every
+// invocation builds its own jobs and state, so one function instance can
+// serve invocations one after another (warm starts) or several at once
+// (AWS_LAMBDA_MAX_CONCURRENCY) without one seeing another's data.
+//
+// # Events
+//
+// Invoke accepts:
+//   - an S3 event notification: each ObjectCreated record is one job. Other
+//     records, and keys ending in "/" (folder markers), are skipped. The
+//     result is the job's summary, or a list of them for several records.
+//   - the s3:TestEvent S3 sends when a notification is set up: acknowledged.
+//   - an EventBridge "Object Created" event from aws.s3: one job.
+//   - an SQS event whose message bodies are any of the above (directly or
+//     inside an SNS notification): the result is an SQSEventResponse
+//     listing the messages that failed, so that only they are redelivered;
+//     the invocation itself succeeds.
+//   - a direct payload, as the AWS CLI or Step Functions send it:
+//     {"bucket", "key", "destination", "rejects", "schema", "format"}.
+//   - an EventBridge "Scheduled Event" from aws.events, or a direct
+//     {"sweep": {"prefixes", "older_than", "dry_run"}}: aborts the
+//     abandoned multipart uploads under the output and rejects prefixes
+//     (see csvstream.Sweep).
+//
+// # Output names
+//
+// The outputs of a source object s3://B/K are named by a fixed rule, so a
+// redelivered event rewrites the same objects:
+//
+//	rel         = K without Config.InputPrefix, if K starts with it
+//	destination = s3://<output bucket>/<output prefix><rel>
+//	rejects     = s3://<rejects bucket>/<rejects prefix><rel>.rejects.csv
+//
+// With the jsonl format, ".jsonl" is appended to a derived destination.
+// A direct payload may name the destination or rejects object, or a prefix
+// (ending in "/") to apply the rule under.
+//
+// # Recursion guard
+//
+// A job is refused with RecursionRisk when its destination or rejects is
+// the source itself, lies under Config.InputPrefix in the source bucket, or
+// when the source lies under the (non-empty) output or rejects prefix: an
+// output written where the trigger watches would invoke the function again,
+// without end.
+//
+// # Errors, logs and metrics
+//
+// Failures are returned as one of this package's error types
+// (SourceNotFound, SchemaError, HeaderMismatch, TooManyRejects, UploadFailed,
+// InvalidEvent, RecursionRisk, Timeout, SourceChanged, SourceReadFailed,
+// InternalError), whose names Lambda reports as errorType. Each invocation writes one JSON log line
+// with its request id, and each job one CloudWatch Embedded Metric Format
+// line (namespace "csvstream"); neither holds row contents.
+package handler
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/aws/aws-lambda-go/events"
+
+	"github.com/csvstream/csvstream/csvstream"
+)
+
+// Handler is the Lambda function. It is safe for concurrent use.
+type Handler struct {
+	cfg Config
+	api csvstream.S3API
+	log *slog.Logger
+	out *lockedWriter
+}
+
+// New returns a Handler for cfg that reaches S3 through api.
+func New(cfg Config, api csvstream.S3API) *Handler {
+	cfg = cfg.withDefaults()
+	out := &lockedWriter{w: cfg.Log}
+	if out.w == nil {
+		out.w = os.Stdout
+	}
+	return &Handler{cfg: cfg, api: api, out: out, log: newLogger(out)}
+}
+
+// Skipped is the result for an event, or a record of one, that needs no
+// work: an S3 test event, a deletion, a folder marker.
+type Skipped struct {
+	Event  string `json:"event"`
+	Source string `json:"source,omitempty"`
+	Reason string `json:"skipped"`
+}
+
+// Invoke handles one event; see the package documentation for the shapes
+// it accepts and what it returns. The context carries the invocation's
+// deadline: jobs stop DeadlineMargin before it and abort their uploads,
+// and report Timeout.
+func (h *Handler) Invoke(ctx context.Context, event json.RawMessage) (any, error) {
+	inv := h.newInvocation(ctx)
+	defer inv.cancel()
+	res, err := inv.dispatch(event)
+	inv.logSummary(err)
+	if err != nil {
+		return nil, err
+	}
+	return res, nil
+}
+
+// invocation is the state of one Invoke call.
+type invocation struct {
+	h      *Handler
+	ctx    context.Context // the invocation's
+	jobCtx context.Context // ends DeadlineMargin before the invocation
+	cancel context.CancelFunc
+	start  time.Time
+	shape  string
+
+	schemaOnce sync.Once
+	schema     *csvstream.Schema
+	schemaErr  error
+
+	jobs []jobLog
+}
+
+// jobLog is what the invocation's log line says of one job.
+type jobLog struct {
+	Message    string `json:"message_id,omitempty"`
+	Source     string `json:"source,omitempty"`
+	Dest       string `json:"destination,omitempty"`
+	Rows       int64  `json:"rows"`
+	Valid      int64  `json:"valid"`
+	Rejected   int64  `json:"rejected"`
+	Parts      int    `json:"parts"`
+	DurationMS int64  `json:"duration_ms"`
+	Skipped    string `json:"skipped,omitempty"`
+	ErrorType  string `json:"error_type,omitempty"`
+	Error      string `json:"error,omitempty"`
+}
+
+func (h *Handler) newInvocation(ctx context.Context) *invocation {
+	inv := &invocation{h: h, ctx: ctx, start: time.Now()}
+	inv.jobCtx, inv.cancel = ctx, func() {}
+	if d, ok := ctx.Deadline(); ok {
+		margin := min(h.cfg.DeadlineMargin, time.Until(d)/4)
+		cause := fmt.Errorf("%w: stopped %v before the invocation's deadline to leave time for cleanup",
+			context.DeadlineExceeded, margin.Round(time.Millisecond))
+		inv.jobCtx, inv.cancel = context.WithDeadlineCause(ctx, d.Add(-margin), cause)
+	}
+	return inv
+}
+
+// stopped reports whether the invocation has run out of time for jobs.
+func (inv *invocation) stopped() bool {
+	return errors.Is(inv.jobCtx.Err(), context.DeadlineExceeded)
+}
+
+func (inv *invocation) dispatch(event []byte) (any, error) {
+	shape, event, err := shapeOf(event)
+	if err != nil {
+		return nil, invalidEvent(err)
+	}
+	inv.shape = shape
+	switch shape {
+	case shapeS3Test:
+		return inv.testEvent(event), nil
+	case shapeS3:
+		objs, err := parseS3Event(event)
+		if err != nil {
+			return nil, invalidEvent(err)
+		}
+		return inv.objects(objs, "")
+	case shapeEventBridge:
+		o, err := parseEventBridge(event)
+		if err != nil {
+			return nil, invalidEvent(err)
+		}
+		return inv.objects([]objectEvent{o}, "")
+	case shapeSQS:
+		return inv.sqs(event)
+	case shapeDirect:
+		req, err := parseDirect(event)
+		if err != nil {
+			return nil, invalidEvent(err)
+		}
+		return inv.direct(req)
+	case shapeSchedule:
+		return inv.sweep(sweepRequest{})
+	case shapeSweep:
+		req, err := parseSweep(event)
+		if err != nil {
+			return nil, invalidEvent(err)
+		}
+		return inv.sweep(req)
+	}
+	return nil, &InternalError{failure{Err: fmt.Errorf("event shape %q has no handler", shape)}}
+}
+
+func (inv *invocation) testEvent(event []byte) Skipped {
+	var e events.S3TestEvent
+	_ = json.Unmarshal(event, &e)
+	s := Skipped{Event: "s3:TestEvent", Reason: "test event acknowledged"}
+	if e.Bucket != "" {
+		s.Source = "s3://" + e.Bucket
+	}
+	inv.jobs = append(inv.jobs, jobLog{Source: s.Source, Skipped: s.Reason})
+	return s
+}
+
+// objects runs one job per announced object, every one even when an
+// earlier one fails, and returns the first failure. One object gives one
+// result; several give a list.
+func (inv *invocation) objects(objs []objectEvent, messageID string) (any, error) {
+	var results []any
+	var first error
+	for _, o := range objs {
+		src := csvstream.Location{Bucket: o.Bucket, Key: o.Key}
+		if o.Skip == "" && strings.HasSuffix(o.Key, "/") {
+			o.Skip = "folder marker"
+		}
+		if o.Skip != "" {
+			inv.jobs = append(inv.jobs, jobLog{Message: messageID, Source: src.String(), Skipped: o.Skip})
+			results = append(results, Skipped{Event: o.Event, Source: src.String(), Reason: o.Skip})
+			continue
+		}
+		sum, err := inv.run(src, directRequest{}, messageID)
+		if err != nil {
+			if first == nil {
+				first = err
+			}
+			continue
+		}
+		results = append(results, sum)
+	}
+	if first != nil {
+		return nil, first
+	}
+	if len(results) == 1 {
+		return results[0], nil
+	}
+	return results, nil
+}
+
+// sqs handles each message on its own and reports the ones that failed.
+// Once the invocation runs out of time, the messages left are reported as
+// failed without being started.
+func (inv *invocation) sqs(event []byte) (any, error) {
+	var e events.SQSEvent
+	if err := json.Unmarshal(event, &e); err != nil {
+		return nil, invalidEvent(fmt.Errorf("SQS event: %w", err))
+	}
+	resp := events.SQSEventResponse{BatchItemFailures: []events.SQSBatchItemFailure{}}
+	for _, m := range e.Records {
+		if err := inv.message(m); err != nil {
+			resp.BatchItemFailures = append(resp.BatchItemFailures, events.SQSBatchItemFailure{ItemIdentifier: m.MessageId})
+		}
+	}
+	return resp, nil
+}
+
+func (inv *invocation) message(m events.SQSMessage) error {
+	fail := func(err error) error {
+		inv.jobs = append(inv.jobs, jobLog{Message: m.MessageId, ErrorType: ErrorType(err), Error: err.Error()})
+		return err
+	}
+	if inv.stopped() {
+		return fail(&Timeout{failure{Object: "SQS message " + m.MessageId, Err: context.Cause(inv.jobCtx)}})
+	}
+	shape, body, err := shapeOf([]byte(m.Body))
+	if err != nil {
+		return fail(invalidEvent(fmt.Errorf("SQS message %s: %w", m.MessageId, err)))
+	}
+	var objs []objectEvent
+	switch shape {
+	case shapeS3Test:
+		inv.testEvent(body)
+		return nil
+	case shapeS3:
+		objs, err = parseS3Event(body)
+	case shapeEventBridge:
+		var o objectEvent
+		o, err = parseEventBridge(body)
+		objs = []objectEvent{o}
+	default:
+		err = fmt.Errorf("a %s event: want an S3 event notification or an EventBridge S3 event", shape)
+	}
+	if err != nil {
+		return fail(invalidEvent(fmt.Errorf("SQS message %s: %w", m.MessageId, err)))
+	}
+	_, err = inv.objects(objs, m.MessageId)
+	return err
+}
+
+func (inv *invocation) direct(req directRequest) (any, error) {
+	return inv.run(csvstream.Location{Bucket: req.Bucket, Key: req.Key}, req, "")
+}
+
+// run runs the job for one source object and records it in the log and
+// the metrics. Its error is one of the handler's types.
+func (inv *invocation) run(src csvstream.Location, req directRequest, messageID string) (csvstream.Summary, error) {
+	start := time.Now()
+	sum, err := inv.runJob(src, req)
+	if err != nil {
+		err = classify(err, src.String(), inv.stopped())
+	}
+	if sum.Source == "" {
+		sum.Source = src.String()
+	}
+	if sum.DurationMS == 0 {
+		sum.DurationMS = time.Since(start).Milliseconds()
+	}
+	jl := jobLog{
+		Message: messageID, Source: sum.Source, Dest: sum.Destination,
+		Rows: sum.Rows, Valid: sum.Valid, Rejected: sum.Rejected, Parts: sum.Parts, DurationMS: sum.DurationMS,
+	}
+	if err != nil {
+		jl.ErrorType, jl.Error = ErrorType(err), err.Error()
+	}
+	inv.jobs = append(inv.jobs, jl)
+	inv.h.writeMetrics(inv.ctx, sum, err)
+	return sum, err
+}
+
+func (inv *invocation) runJob(src csvstream.Location, req directRequest) (csvstream.Summary, error) {
+	cfg := inv.h.cfg
+	job := csvstream.Job{
+		Source:         src,
+		Format:         req.Format,
+		MaxRejectRatio: cfg.MaxRejectRatio,
+		Writer:         csvstream.WriterOptions{PartSize: cfg.PartSize, Concurrency: cfg.Concurrency},
+	}
+	var err error
+	if job.Destination, job.Rejects, err = cfg.outputs(src, req); err != nil {
+		return csvstream.Summary{}, err
+	}
+	if err := cfg.guard(src, job.Destination, job.Rejects); err != nil {
+		return csvstream.Summary{Destination: job.Destination.String(), Rejects: job.Rejects.String()}, err
+	}
+	if job.Schema, err = inv.loadSchema(req.Schema); err != nil {
+		return csvstream.Summary{Destination: job.Destination.String(), Rejects: job.Rejects.String()}, err
+	}
+	return csvstream.Run(inv.jobCtx, inv.h.api, job)
+}
+
+// loadSchema returns the schema a job uses: the payload's, the one loaded
+// at start-up, or the configured S3 schema read once per invocation.
+func (inv *invocation) loadSchema(payload string) (*csvstream.Schema, error) {
+	if payload != "" {
+		loc, err := csvstream.ParseLocation(payload)
+		if err != nil || !loc.IsS3() {
+			return nil, invalidEvent(fmt.Errorf(`direct payload: "schema" %q: want s3://bucket/key`, payload))
+		}
+		return csvstream.LoadSchema(inv.jobCtx, inv.h.api, loc)
+	}
+	cfg := inv.h.cfg
+	if cfg.Schema != nil || !cfg.SchemaLocation.IsS3() {
+		return cfg.Schema, nil
+	}
+	inv.schemaOnce.Do(func() {
+		inv.schema, inv.schemaErr = csvstream.LoadSchema(inv.jobCtx, inv.h.api, cfg.SchemaLocation)
+	})
+	return inv.schema, inv.schemaErr
+}
+
+// outputs names a job's destination and rejects; see the package
+// documentation for the rule.
+func (cfg Config) outputs(src csvstream.Location, req directRequest) (dst, rej csvstream.Location, err error) {
+	rel := src.Key
+	if cfg.InputPrefix != "" && strings.HasPrefix(rel, cfg.InputPrefix) {
+		rel = strings.TrimLeft(strings.TrimPrefix(rel, cfg.InputPrefix), "/")
+	}
+	if rel == "" {
+		return dst, rej, invalidEvent(fmt.Errorf("%s: the key is the input prefix itself; it names no file", src))
+	}
+	ext := ""
+	if req.Format == csvstream.FormatJSONL {
+		ext = ".jsonl"
+	}
+	derive := func(p Prefix, suffix string) csvstream.Location {
+		return csvstream.Location{Bucket: p.Bucket, Key: p.Prefix + rel + suffix}
+	}
+	// named parses a payload location: an object, or a prefix to derive under.
+	named := func(field, s, suffix string) (csvstream.Location, error) {
+		if strings.HasSuffix(s, "/") || strings.Count(s, "/") == 2 {
+			p, err := ParsePrefix(s)
+			if err != nil {
+				return csvstream.Location{}, invalidEvent(fmt.Errorf("direct payload: %q: %w", field, err))
+			}
+			return derive(p, suffix), nil
+		}
+		loc, err := csvstream.ParseLocation(s)
+		if err != nil || !loc.IsS3() {
+			return csvstream.Location{}, invalidEvent(fmt.Errorf("direct payload: %q %q: want s3://bucket/key or s3://bucket/prefix/", field, s))
+		}
+		return loc, nil
+	}
+
+	switch {
+	case req.Destination != "":
+		if dst, err = named("destination", req.Destination, ext); err != nil {
+			return dst, rej, err
+		}
+	default:
+		dst = derive(cfg.Output, ext)
+	}
+	switch {
+	case req.Rejects != "":
+		rej, err = named("rejects", req.Rejects, csvstream.RejectsSuffix)
+	case req.Destination != "":
+		rej, err = dst.WithSuffix(csvstream.RejectsSuffix)
+	default:
+		rej = derive(cfg.Rejects, csvstream.RejectsSuffix)
+	}
+	return dst, rej, err
+}
+
+// guard refuses a job whose outputs could trigger the function again.
+func (cfg Config) guard(src, dst, rej csvstream.Location) error {
+	risk := func(format string, args ...any) error {
+		return &RecursionRisk{failure{Object: src.String(), Err: fmt.Errorf(format, args...)}}
+	}
+	for _, out := range []struct {
+		name string
+		loc  csvstream.Location
+	}{{"destination", dst}, {"rejects", rej}} {
+		if out.loc == src {
+			return risk("the %s is the source itself", out.name)
+		}
+		if cfg.InputPrefix != "" && out.loc.Bucket == src.Bucket && strings.HasPrefix(out.loc.Key, cfg.InputPrefix) {
+			return risk("the %s %s lies under the input prefix %q the trigger watches", out.name, out.loc, cfg.InputPrefix)
+		}
+	}
+	for _, p := range []struct {
+		name string
+		p    Prefix
+	}{{"output", cfg.Output}, {"rejects", cfg.Rejects}} {
+		if p.p.Prefix != "" && p.p.contains(src) {
+			return risk("the source lies under the %s prefix %s: it is an output of this function", p.name, p.p)
+		}
+	}
+	return nil
+}
+
+// sweep aborts abandoned multipart uploads under the requested prefixes,
+// or the output and rejects prefixes.
+func (inv *invocation) sweep(req sweepRequest) (any, error) {
+	cfg := inv.h.cfg
+	api, ok := inv.h.api.(csvstream.SweepAPI)
+	if !ok {
+		return nil, &InternalError{failure{Err: errors.New("sweep: the S3 client cannot list multipart uploads")}}
+	}
+	opt := csvstream.SweepOptions{OlderThan: cfg.SweepOlderThan, DryRun: req.DryRun}
+	if req.OlderThan != "" {
+		d, err := time.ParseDuration(req.OlderThan)
+		if err != nil || d <= 0 {
+			return nil, invalidEvent(fmt.Errorf("sweep payload: older_than %q: want a positive duration such as 24h", req.OlderThan))
+		}
+		opt.OlderThan = d
+	}
+	var places []Prefix
+	for _, s := range req.Prefixes {
+		p, err := ParsePrefix(s)
+		if err != nil {
+			return nil, invalidEvent(fmt.Errorf("sweep payload: prefixes: %w", err))
+		}
+		places = append(places, p)
+	}
+	if len(places) == 0 {
+		places = []Prefix{cfg.Output}
+		if !(cfg.Output.Bucket == cfg.Rejects.Bucket && strings.HasPrefix(cfg.Rejects.Prefix, cfg.Output.Prefix)) {
+			places = append(places, cfg.Rejects)
+		}
+	}
+	results := []csvstream.SweepResult{}
+	var errs []error
+	for _, p := range places {
+		res, err := csvstream.Sweep(inv.jobCtx, api, p.Bucket, p.Prefix, opt)
+		results = append(results, res)
+		jl := jobLog{Source: p.String(), Skipped: fmt.Sprintf("sweep: %d of %d uploads aborted", len(res.Aborted), res.Seen)}
+		if opt.DryRun {
+			jl.Skipped = fmt.Sprintf("sweep (dry run): %d of %d uploads would be aborted", len(res.Aborted), res.Seen)
+		}
+		if err != nil {
+			errs = append(errs, err)
+			jl.ErrorType, jl.Error = "InternalError", err.Error()
+		}
+		inv.jobs = append(inv.jobs, jl)
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, classify(err, "", inv.stopped())
+	}
+	return results, nil
+}

@@ -1,0 +1,816 @@
+package handler
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"reflect"
+	"slices"
+	"sort"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-lambda-go/events"
+	"github.com/aws/aws-lambda-go/lambdacontext"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+
+	"github.com/csvstream/csvstream/csvstream"
+	"github.com/csvstream/csvstream/internal/gen"
+	"github.com/csvstream/csvstream/internal/s3test"
+)
+
+// orders returns a generated orders CSV with invalid rows mixed in.
+func orders(t testing.TB, rows int, seed int64) ([]byte, gen.Counts) {
+	t.Helper()
+	var b bytes.Buffer
+	c, err := gen.Orders(&b, gen.Options{Rows: rows, InvalidEvery: 20, Seed: seed})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b.Bytes(), c
+}
+
+// reference runs the same job through csvstream.Run on local files and
+// returns its outputs: what the handler must have written to S3.
+func reference(t testing.TB, data []byte, schema string, format string) (out, rej []byte, sum csvstream.Summary) {
+	t.Helper()
+	dir := t.TempDir()
+	job := csvstream.Job{
+		Source:      csvstream.Stdio,
+		Stdin:       bytes.NewReader(data),
+		Destination: csvstream.Location{Path: filepath.Join(dir, "out")},
+		Format:      format,
+	}
+	if schema != "" {
+		s, err := csvstream.ParseSchema([]byte(schema))
+		if err != nil {
+			t.Fatal(err)
+		}
+		job.Schema = s
+	}
+	sum, err := csvstream.Run(context.Background(), nil, job)
+	if err != nil {
+		t.Fatalf("reference run: %v", err)
+	}
+	out, err = os.ReadFile(job.Destination.Path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rej, err = os.ReadFile(job.Destination.Path + csvstream.RejectsSuffix)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out, rej, sum
+}
+
+// syncBuffer collects log lines written by concurrent invocations.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) lines(t testing.TB) []map[string]any {
+	t.Helper()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []map[string]any
+	for _, l := range strings.Split(strings.TrimSpace(s.b.String()), "\n") {
+		if l == "" {
+			continue
+		}
+		var m map[string]any
+		if err := json.Unmarshal([]byte(l), &m); err != nil {
+			t.Fatalf("log line is not JSON: %q: %v", l, err)
+		}
+		out = append(out, m)
+	}
+	return out
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+var requestSeq atomic.Int64
+
+// invoke calls h.Invoke as the Lambda runtime does: with a deadline and
+// the Lambda context carrying a request id.
+func invoke(h *Handler, event []byte, timeout time.Duration) (any, string, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	id := fmt.Sprintf("req-%d", requestSeq.Add(1))
+	ctx = lambdacontext.NewContext(ctx, &lambdacontext.LambdaContext{
+		AwsRequestID:       id,
+		InvokedFunctionArn: "arn:aws:lambda:us-east-1:123456789012:function:csvstream-test",
+	})
+	res, err := h.Invoke(ctx, event)
+	return res, id, err
+}
+
+func s3Event(bucket string, keys ...string) []byte {
+	var recs []string
+	for _, k := range keys {
+		recs = append(recs, fmt.Sprintf(`{"eventVersion":"2.1","eventSource":"aws:s3","awsRegion":"us-east-1",`+
+			`"eventName":"ObjectCreated:Put","s3":{"s3SchemaVersion":"1.0","bucket":{"name":%q,"arn":"arn:aws:s3:::%s"},`+
+			`"object":{"key":%q,"size":1}}}`, bucket, bucket, url.QueryEscape(k)))
+	}
+	return []byte(`{"Records":[` + strings.Join(recs, ",") + `]}`)
+}
+
+func sqsEvent(bodies map[string]string) []byte {
+	var e events.SQSEvent
+	ids := make([]string, 0, len(bodies))
+	for id := range bodies {
+		ids = append(ids, id)
+	}
+	sort.Strings(ids)
+	for _, id := range ids {
+		e.Records = append(e.Records, events.SQSMessage{MessageId: id, Body: bodies[id], EventSource: "aws:sqs"})
+	}
+	b, _ := json.Marshal(e)
+	return b
+}
+
+func checkNoUploads(t testing.TB, srv *s3test.Server, buckets ...string) {
+	t.Helper()
+	for _, b := range buckets {
+		if ups := srv.Uploads(t, b); len(ups) != 0 {
+			t.Errorf("%d multipart uploads left in %s", len(ups), b)
+		}
+	}
+}
+
+// checkSummary checks a job's result against the reference run's summary
+// and outputs.
+func checkSummary(t testing.TB, srv *s3test.Server, res any, ref csvstream.Summary, wantOut, wantRej []byte) csvstream.Summary {
+	t.Helper()
+	sum, ok := res.(csvstream.Summary)
+	if !ok {
+		t.Fatalf("result is a %T (%+v), want a csvstream.Summary", res, res)
+	}
+	if sum.Rows != ref.Rows || sum.Valid != ref.Valid || sum.Rejected != ref.Rejected || sum.Rejected == 0 {
+		t.Errorf("summary rows %d valid %d rejected %d; want %d %d %d (some rejected)", sum.Rows, sum.Valid, sum.Rejected, ref.Rows, ref.Valid, ref.Rejected)
+	}
+	dst, err := csvstream.ParseLocation(sum.Destination)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rej, err := csvstream.ParseLocation(sum.Rejects)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := srv.Get(t, dst.Bucket, dst.Key); !bytes.Equal(got, wantOut) {
+		t.Errorf("%s: %d bytes differ from the %d expected", sum.Destination, len(got), len(wantOut))
+	}
+	if got := srv.Get(t, rej.Bucket, rej.Key); !bytes.Equal(got, wantRej) {
+		t.Errorf("%s: %d bytes differ from the %d expected", sum.Rejects, len(got), len(wantRej))
+	}
+	return sum
+}
+
+// eventLocations walks an event, SQS bodies included, and returns the
+// bucket names it mentions, the source objects it announces (keys decoded
+// as S3 notifications require) and the schema objects it names.
+func eventLocations(t testing.TB, raw []byte) (buckets map[string]bool, sources, schemas []csvstream.Location) {
+	t.Helper()
+	buckets = map[string]bool{}
+	var walk func(v any)
+	str := func(v any) string { s, _ := v.(string); return s }
+	walk = func(v any) {
+		switch v := v.(type) {
+		case map[string]any:
+			if s3, ok := v["s3"].(map[string]any); ok {
+				b := str(s3["bucket"].(map[string]any)["name"])
+				k, err := url.QueryUnescape(str(s3["object"].(map[string]any)["key"]))
+				if err != nil {
+					t.Fatal(err)
+				}
+				buckets[b] = true
+				sources = append(sources, csvstream.Location{Bucket: b, Key: k})
+			}
+			if v["source"] == "aws.s3" {
+				d := v["detail"].(map[string]any)
+				b := str(d["bucket"].(map[string]any)["name"])
+				buckets[b] = true
+				sources = append(sources, csvstream.Location{Bucket: b, Key: str(d["object"].(map[string]any)["key"])})
+			}
+			if b, k := str(v["bucket"]), str(v["key"]); b != "" && k != "" {
+				buckets[b] = true
+				sources = append(sources, csvstream.Location{Bucket: b, Key: k})
+			}
+			if b := str(v["Bucket"]); b != "" {
+				buckets[b] = true
+			}
+			for field, x := range v {
+				if s := str(x); strings.HasPrefix(s, "s3://") {
+					loc, err := csvstream.ParseLocation(s)
+					if err != nil {
+						t.Fatal(err)
+					}
+					buckets[loc.Bucket] = true
+					if field == "schema" {
+						schemas = append(schemas, loc)
+					}
+				}
+				walk(x)
+			}
+		case []any:
+			for _, x := range v {
+				walk(x)
+			}
+		case string:
+			if strings.HasPrefix(v, "{") {
+				var inner any
+				if json.Unmarshal([]byte(v), &inner) == nil {
+					walk(inner)
+				}
+			}
+		}
+	}
+	var root any
+	if err := json.Unmarshal(raw, &root); err != nil {
+		t.Fatalf("event: %v", err)
+	}
+	walk(root)
+	return buckets, sources, schemas
+}
+
+// TestEventFiles runs the handler on every sample event in events/, with
+// each bucket the event names replaced by a fresh one on a real server.
+func TestEventFiles(t *testing.T) {
+	srv := s3test.Start(t)
+	client := srv.Client(csvstream.ClientOptions)
+	cfgBucket := srv.Bucket(t, "cfg")
+	srv.Put(t, cfgBucket, "schemas/orders.schema.json", []byte(gen.Schema))
+	data, counts := orders(t, 400, 1)
+	csvOut, csvRej, ref := reference(t, data, gen.Schema, csvstream.FormatCSV)
+	jsonOut, jsonRej, _ := reference(t, data, gen.Schema, csvstream.FormatJSONL)
+	if ref.Rows != int64(counts.Rows) || ref.Valid != int64(counts.Valid) || ref.Rejected != int64(counts.Invalid) {
+		t.Fatalf("reference run %+v does not match the generated counts %+v", ref, counts)
+	}
+
+	tests := []struct {
+		file  string
+		check func(t *testing.T, res any, buckets map[string]string)
+	}{
+		{"s3-put.json", func(t *testing.T, res any, _ map[string]string) {
+			sum := checkSummary(t, srv, res, ref, csvOut, csvRej)
+			if want := "s3://" + cfgBucket + "/valid/daily orders café.csv"; sum.Destination != want {
+				t.Errorf("destination %s, want %s (the URL-decoded key without the input prefix)", sum.Destination, want)
+			}
+			if want := "s3://" + cfgBucket + "/rejects/daily orders café.csv.rejects.csv"; sum.Rejects != want {
+				t.Errorf("rejects %s, want %s", sum.Rejects, want)
+			}
+		}},
+		{"eventbridge.json", func(t *testing.T, res any, _ map[string]string) {
+			sum := checkSummary(t, srv, res, ref, csvOut, csvRej)
+			if want := "s3://" + cfgBucket + "/valid/daily orders café.csv"; sum.Destination != want {
+				t.Errorf("destination %s, want %s", sum.Destination, want)
+			}
+		}},
+		{"manual.json", func(t *testing.T, res any, _ map[string]string) {
+			checkSummary(t, srv, res, ref, csvOut, csvRej)
+		}},
+		{"stepfunctions.json", func(t *testing.T, res any, _ map[string]string) {
+			sum := checkSummary(t, srv, res, ref, jsonOut, jsonRej)
+			if strings.HasPrefix(sum.Destination, "s3://"+cfgBucket) {
+				t.Errorf("destination %s ignores the payload's", sum.Destination)
+			}
+		}},
+		{"sqs.json", func(t *testing.T, res any, _ map[string]string) {
+			resp, ok := res.(events.SQSEventResponse)
+			if !ok {
+				t.Fatalf("result is a %T, want events.SQSEventResponse", res)
+			}
+			if len(resp.BatchItemFailures) != 0 {
+				t.Errorf("batch item failures %+v, want none", resp.BatchItemFailures)
+			}
+			for _, k := range []string{"valid/daily orders café.csv", "valid/returns-2026-11-19.csv"} {
+				if got := srv.Get(t, cfgBucket, k); !bytes.Equal(got, csvOut) {
+					t.Errorf("s3://%s/%s: %d bytes, want %d", cfgBucket, k, len(got), len(csvOut))
+				}
+			}
+		}},
+		{"s3-test-event.json", func(t *testing.T, res any, buckets map[string]string) {
+			s, ok := res.(Skipped)
+			if !ok || s.Event != "s3:TestEvent" || !strings.Contains(s.Source, buckets["csvstream-demo-input"]) {
+				t.Errorf("result %#v, want a Skipped s3:TestEvent naming the bucket", res)
+			}
+		}},
+		{"sweep.json", func(t *testing.T, res any, _ map[string]string) {
+			rs, ok := res.([]csvstream.SweepResult)
+			if !ok || len(rs) != 2 {
+				t.Fatalf("result %#v, want two SweepResults", res)
+			}
+			got := []string{rs[0].Bucket + "/" + rs[0].Prefix, rs[1].Bucket + "/" + rs[1].Prefix}
+			if want := []string{cfgBucket + "/valid/", cfgBucket + "/rejects/"}; !slices.Equal(got, want) {
+				t.Errorf("swept %v, want %v", got, want)
+			}
+			if time.Since(rs[0].Cutoff) < 23*time.Hour {
+				t.Errorf("cutoff %v: the default age is 24h", rs[0].Cutoff)
+			}
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.file, func(t *testing.T) {
+			raw, err := os.ReadFile(filepath.Join("..", "events", tt.file))
+			if err != nil {
+				t.Fatalf("sample event: %v", err)
+			}
+			names, sources, schemas := eventLocations(t, raw)
+			// Replace each bucket name, longest first, with a fresh bucket.
+			mapped := map[string]string{}
+			var order []string
+			for n := range names {
+				mapped[n] = srv.Bucket(t, "ev")
+				order = append(order, n)
+			}
+			sort.Slice(order, func(i, j int) bool { return len(order[i]) > len(order[j]) })
+			event := string(raw)
+			for _, n := range order {
+				event = strings.ReplaceAll(event, n, mapped[n])
+			}
+			for _, src := range sources {
+				srv.Put(t, mapped[src.Bucket], src.Key, data)
+			}
+			for _, s := range schemas {
+				srv.Put(t, mapped[s.Bucket], s.Key, []byte(gen.Schema))
+			}
+			h := New(Config{
+				Output:         Prefix{cfgBucket, "valid/"},
+				InputPrefix:    "incoming/",
+				SchemaLocation: csvstream.Location{Bucket: cfgBucket, Key: "schemas/orders.schema.json"},
+				Log:            io.Discard,
+			}, client)
+			res, _, err := invoke(h, []byte(event), time.Minute)
+			if err != nil {
+				t.Fatalf("invoke: %s: %v", ErrorType(err), err)
+			}
+			tt.check(t, res, mapped)
+			buckets := []string{cfgBucket}
+			for _, b := range mapped {
+				buckets = append(buckets, b)
+			}
+			checkNoUploads(t, srv, buckets...)
+		})
+	}
+}
+
+func TestSeveralRecordsAndSkips(t *testing.T) {
+	srv := s3test.Start(t)
+	bucket := srv.Bucket(t, "multi")
+	data, _ := orders(t, 120, 2)
+	out, rej, ref := reference(t, data, "", "")
+	srv.Put(t, bucket, "incoming/a+b.csv", data)
+	srv.Put(t, bucket, "incoming/c d.csv", data)
+	h := New(Config{Output: Prefix{bucket, "valid/"}, InputPrefix: "incoming/", Log: io.Discard}, srv.Client(csvstream.ClientOptions))
+
+	res, _, err := invoke(h, s3Event(bucket, "incoming/a+b.csv", "incoming/c d.csv", "incoming/"), time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	list, ok := res.([]any)
+	if !ok || len(list) != 3 {
+		t.Fatalf("result %#v, want a list of 3", res)
+	}
+	if sum := checkSummary(t, srv, list[0], ref, out, rej); sum.Destination != "s3://"+bucket+"/valid/a+b.csv" {
+		t.Errorf("destination %s: a %%2B in the event is a plus sign", sum.Destination)
+	}
+	if sum := checkSummary(t, srv, list[1], ref, out, rej); sum.Destination != "s3://"+bucket+"/valid/c d.csv" {
+		t.Errorf("destination %s: a + in the event is a space", sum.Destination)
+	}
+	if s, ok := list[2].(Skipped); !ok || s.Reason != "folder marker" {
+		t.Errorf("folder marker: %#v", list[2])
+	}
+
+	del := bytes.Replace(s3Event(bucket, "incoming/a+b.csv"), []byte("ObjectCreated:Put"), []byte("ObjectRemoved:Delete"), 1)
+	res, _, err = invoke(h, del, time.Minute)
+	if s, ok := res.(Skipped); err != nil || !ok || s.Event != "ObjectRemoved:Delete" {
+		t.Errorf("deletion: %#v, %v; want it skipped", res, err)
+	}
+}
+
+// TestSQSPartialBatchFailure checks that only the messages that failed
+// are reported for redelivery, and that the invocation succeeds.
+func TestSQSPartialBatchFailure(t *testing.T) {
+	srv := s3test.Start(t)
+	bucket := srv.Bucket(t, "sqs")
+	data, _ := orders(t, 30, 3)
+	want, _, _ := reference(t, data, "", "")
+	srv.Put(t, bucket, "incoming/good.csv", data)
+	var logs syncBuffer
+	h := New(Config{Output: Prefix{bucket, "valid/"}, InputPrefix: "incoming/", Log: &logs}, srv.Client(csvstream.ClientOptions))
+
+	eb := fmt.Sprintf(`{"source":"aws.s3","detail-type":"Object Created","detail":{"bucket":{"name":%q},"object":{"key":"incoming/good.csv"}}}`, bucket)
+	sns, _ := json.Marshal(map[string]string{"Type": "Notification", "Message": string(s3Event(bucket, "incoming/good.csv"))})
+	event := sqsEvent(map[string]string{
+		"m1-good":      string(s3Event(bucket, "incoming/good.csv")),
+		"m2-missing":   string(s3Event(bucket, "incoming/missing.csv")),
+		"m3-garbage":   "not json",
+		"m4-test":      `{"Service":"Amazon S3","Event":"s3:TestEvent","Bucket":"` + bucket + `"}`,
+		"m5-bridge":    eb,
+		"m6-sns":       string(sns),
+		"m7-wrongkind": `{"bucket":"` + bucket + `","key":"incoming/good.csv"}`,
+	})
+	res, _, err := invoke(h, event, time.Minute)
+	if err != nil {
+		t.Fatalf("invocation failed: %v; an SQS batch reports failures per message", err)
+	}
+	resp, ok := res.(events.SQSEventResponse)
+	if !ok {
+		t.Fatalf("result %T", res)
+	}
+	var failed []string
+	for _, f := range resp.BatchItemFailures {
+		failed = append(failed, f.ItemIdentifier)
+	}
+	if want := []string{"m2-missing", "m3-garbage", "m7-wrongkind"}; !slices.Equal(failed, want) {
+		t.Errorf("batch item failures %v, want %v", failed, want)
+	}
+	if got := srv.Get(t, bucket, "valid/good.csv"); !bytes.Equal(got, want) {
+		t.Errorf("output of the good message: %d bytes, want %d", len(got), len(want))
+	}
+	if !strings.Contains(logs.String(), `"error_type":"SourceNotFound"`) {
+		t.Errorf("the log does not report the missing object's error type:\n%s", logs.String())
+	}
+	checkNoUploads(t, srv, bucket)
+}
+
+// failingGets is an S3 client whose GetObject fails with an error that
+// matches none of csvstream's kinds.
+type failingGets struct{ *s3.Client }
+
+func (failingGets) GetObject(context.Context, *s3.GetObjectInput, ...func(*s3.Options)) (*s3.GetObjectOutput, error) {
+	return nil, errors.New("the network is down")
+}
+
+// TestErrorTypesS3 provokes each kind of failure against a real server and
+// checks the type Lambda would report and that nothing is left behind.
+func TestErrorTypesS3(t *testing.T) {
+	srv := s3test.Start(t)
+	client := srv.Client(csvstream.ClientOptions)
+	in := srv.Bucket(t, "in")
+	out := srv.Bucket(t, "out")
+	data, _ := orders(t, 200, 4)
+	srv.Put(t, in, "incoming/orders.csv", data)
+	srv.Put(t, in, "incoming/wrong-header.csv", []byte("id,when\n1,2\n"))
+	srv.Put(t, out, "schemas/orders.json", []byte(gen.Schema))
+	srv.Put(t, out, "schemas/bad.json", []byte(`{"fields": "nope"}`))
+	zero := 0.0
+	base := Config{Output: Prefix{out, "valid/"}, InputPrefix: "incoming/", Log: io.Discard}
+	withSchema := base
+	withSchema.SchemaLocation = csvstream.Location{Bucket: out, Key: "schemas/orders.json"}
+	direct := func(key string, extra string) []byte {
+		return []byte(fmt.Sprintf(`{"bucket":%q,"key":%q%s}`, in, key, extra))
+	}
+
+	tests := []struct {
+		name    string
+		cfg     func() Config
+		api     csvstream.S3API
+		event   []byte
+		want    string
+		object  string // the message must name it
+		rejects bool   // the rejects are published despite the failure
+	}{
+		{name: "missing source", event: direct("incoming/missing.csv", ""),
+			want: "SourceNotFound", object: "s3://" + in + "/incoming/missing.csv"},
+		{name: "missing bucket", event: []byte(`{"bucket":"no-such-bucket","key":"incoming/x.csv"}`),
+			want: "SourceNotFound", object: "s3://no-such-bucket/incoming/x.csv"},
+		{name: "bad schema", cfg: func() Config {
+			c := base
+			c.SchemaLocation = csvstream.Location{Bucket: out, Key: "schemas/bad.json"}
+			return c
+		}, event: direct("incoming/orders.csv", ""), want: "SchemaError", object: "schemas/bad.json"},
+		{name: "missing schema", event: direct("incoming/orders.csv", fmt.Sprintf(`,"schema":"s3://%s/schemas/none.json"`, out)),
+			want: "SchemaError", object: "schemas/none.json"},
+		{name: "header mismatch", cfg: func() Config { return withSchema }, event: direct("incoming/wrong-header.csv", ""),
+			want: "HeaderMismatch", object: "s3://" + in + "/incoming/wrong-header.csv"},
+		{name: "too many rejects", cfg: func() Config {
+			c := withSchema
+			c.MaxRejectRatio = &zero
+			return c
+		}, event: direct("incoming/orders.csv", ""), want: "TooManyRejects", object: "incoming/orders.csv", rejects: true},
+		{name: "output bucket missing", cfg: func() Config {
+			c := base
+			c.Output = Prefix{"no-such-bucket", "valid/"}
+			return c
+		}, event: direct("incoming/orders.csv", ""), want: "UploadFailed", object: "no-such-bucket"},
+		{name: "unknown event", event: []byte(`{"hello":"world"}`), want: "InvalidEvent"},
+		{name: "misspelt option", event: direct("incoming/orders.csv", `,"destinaton":"s3://x/y"`), want: "InvalidEvent"},
+		{name: "bad format", event: direct("incoming/orders.csv", `,"format":"xml"`), want: "InvalidEvent", object: "incoming/orders.csv"},
+		{name: "output into the input prefix", event: direct("incoming/orders.csv", fmt.Sprintf(`,"destination":"s3://%s/incoming/out/"`, in)),
+			want: "RecursionRisk", object: "s3://" + in + "/incoming/orders.csv"},
+		{name: "source is an output", event: []byte(fmt.Sprintf(`{"bucket":%q,"key":"valid/orders.csv"}`, out)),
+			want: "RecursionRisk", object: "valid/orders.csv"},
+		{name: "unclassified failure", api: failingGets{client}, event: direct("incoming/orders.csv", ""),
+			want: "InternalError", object: "incoming/orders.csv"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg := base
+			if tt.cfg != nil {
+				cfg = tt.cfg()
+			}
+			api := csvstream.S3API(client)
+			if tt.api != nil {
+				api = tt.api
+			}
+			res, _, err := invoke(New(cfg, api), tt.event, time.Minute)
+			if err == nil {
+				t.Fatalf("no error; result %+v", res)
+			}
+			// The runtime client reports the error's Go type name.
+			if got := reflect.TypeOf(err).Elem().Name(); got != tt.want {
+				t.Fatalf("error type %s (%v), want %s", got, err, tt.want)
+			}
+			if tt.object != "" && !strings.Contains(err.Error(), tt.object) {
+				t.Errorf("message %q does not name %s", err, tt.object)
+			}
+			if errors.Unwrap(err) == nil {
+				t.Errorf("%s wraps no cause", tt.want)
+			}
+			if _, err := client.HeadObject(context.Background(), &s3.HeadObjectInput{Bucket: &out, Key: ptr("valid/orders.csv")}); err == nil {
+				t.Errorf("a destination was published despite the failure")
+			}
+			rejKey := ptr("rejects/orders.csv.rejects.csv")
+			_, herr := client.HeadObject(context.Background(), &s3.HeadObjectInput{Bucket: &out, Key: rejKey})
+			if tt.rejects != (herr == nil) {
+				t.Errorf("rejects published: %v, want %v", herr == nil, tt.rejects)
+			}
+			if herr == nil {
+				if _, err := client.DeleteObject(context.Background(), &s3.DeleteObjectInput{Bucket: &out, Key: rejKey}); err != nil {
+					t.Fatal(err)
+				}
+			}
+			checkNoUploads(t, srv, in, out)
+		})
+	}
+}
+
+func ptr[T any](v T) *T { return &v }
+
+// slowBodies slows the bodies of GET responses after their first bytes,
+// like a source that stalls part way.
+type slowBodies struct {
+	base  http.RoundTripper
+	after int64
+	delay time.Duration
+}
+
+func (s slowBodies) RoundTrip(r *http.Request) (*http.Response, error) {
+	resp, err := s.base.RoundTrip(r)
+	if err != nil || r.Method != http.MethodGet || resp.StatusCode != http.StatusOK {
+		return resp, err
+	}
+	resp.Body = &slowBody{ReadCloser: resp.Body, left: s.after, delay: s.delay, ctx: r.Context()}
+	return resp, nil
+}
+
+type slowBody struct {
+	io.ReadCloser
+	left  int64
+	delay time.Duration
+	ctx   context.Context
+}
+
+func (b *slowBody) Read(p []byte) (int, error) {
+	if b.left <= 0 {
+		select {
+		case <-time.After(b.delay):
+		case <-b.ctx.Done():
+			return 0, b.ctx.Err()
+		}
+		p = p[:min(len(p), 4096)]
+	} else if int64(len(p)) > b.left {
+		p = p[:b.left]
+	}
+	n, err := b.ReadCloser.Read(p)
+	b.left -= int64(n)
+	return n, err
+}
+
+// countingAPI counts the multipart uploads a job starts and aborts.
+type countingAPI struct {
+	*s3.Client
+	creates, aborts atomic.Int32
+}
+
+func (c *countingAPI) CreateMultipartUpload(ctx context.Context, in *s3.CreateMultipartUploadInput, optFns ...func(*s3.Options)) (*s3.CreateMultipartUploadOutput, error) {
+	out, err := c.Client.CreateMultipartUpload(ctx, in, optFns...)
+	if err == nil {
+		c.creates.Add(1)
+	}
+	return out, err
+}
+
+func (c *countingAPI) AbortMultipartUpload(ctx context.Context, in *s3.AbortMultipartUploadInput, optFns ...func(*s3.Options)) (*s3.AbortMultipartUploadOutput, error) {
+	out, err := c.Client.AbortMultipartUpload(ctx, in, optFns...)
+	if err == nil {
+		c.aborts.Add(1)
+	}
+	return out, err
+}
+
+// TestDeadlineAbortsUploads runs a job whose source stalls after its first
+// part has gone up, with an invocation deadline it cannot meet: the job
+// must stop before the deadline, abort its upload, and report Timeout.
+func TestDeadlineAbortsUploads(t *testing.T) {
+	srv := s3test.Start(t)
+	bucket := srv.Bucket(t, "deadline")
+	row := []byte("1,some text for the row,2025-01-01,12.50\n")
+	data := append([]byte("id,text,date,amount\n"), bytes.Repeat(row, (8<<20)/len(row))...)
+	srv.Put(t, bucket, "incoming/big.csv", data)
+
+	api := &countingAPI{Client: srv.Client(csvstream.ClientOptions, func(o *s3.Options) {
+		o.HTTPClient = &http.Client{Transport: slowBodies{base: http.DefaultTransport, after: 6 << 20, delay: 100 * time.Millisecond}}
+	})}
+	h := New(Config{Output: Prefix{bucket, "valid/"}, InputPrefix: "incoming/", PartSize: csvstream.MinPartSize, Log: io.Discard}, api)
+
+	const timeout = 6 * time.Second
+	start := time.Now()
+	_, _, err := invoke(h, []byte(fmt.Sprintf(`{"bucket":%q,"key":"incoming/big.csv"}`, bucket)), timeout)
+	took := time.Since(start)
+	var to *Timeout
+	if !errors.As(err, &to) {
+		t.Fatalf("error %v (%s), want Timeout", err, ErrorType(err))
+	}
+	if !strings.Contains(err.Error(), "incoming/big.csv") {
+		t.Errorf("message %q does not name the source", err)
+	}
+	if took >= timeout {
+		t.Errorf("the job returned after %v, not before the %v deadline", took, timeout)
+	}
+	if api.creates.Load() == 0 {
+		t.Fatal("no multipart upload was started: the test did not exercise the abort")
+	}
+	if api.aborts.Load() != api.creates.Load() {
+		t.Errorf("%d uploads started, %d aborted", api.creates.Load(), api.aborts.Load())
+	}
+	checkNoUploads(t, srv, bucket)
+	if _, err := api.HeadObject(context.Background(), &s3.HeadObjectInput{Bucket: &bucket, Key: ptr("valid/big.csv")}); err == nil {
+		t.Error("a partial destination was published")
+	}
+}
+
+// TestLogsAndMetrics checks the invocation's log line and the job's EMF
+// metrics line, and that neither carries row contents.
+func TestLogsAndMetrics(t *testing.T) {
+	srv := s3test.Start(t)
+	bucket := srv.Bucket(t, "logs")
+	data := []byte("id,email\n1,secret-person@example.com\n2,\"unclosed\n")
+	srv.Put(t, bucket, "incoming/x.csv", data)
+	var logs syncBuffer
+	h := New(Config{Output: Prefix{bucket, "valid/"}, InputPrefix: "incoming/", Log: &logs}, srv.Client(csvstream.ClientOptions))
+	_, id, err := invoke(h, s3Event(bucket, "incoming/x.csv"), time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(logs.String(), "secret-person") || strings.Contains(logs.String(), "unclosed") {
+		t.Errorf("row contents in the logs:\n%s", logs.String())
+	}
+	lines := logs.lines(t)
+	if len(lines) != 2 {
+		t.Fatalf("%d lines, want a metrics line and a log line:\n%s", len(lines), logs.String())
+	}
+	metrics, log := lines[0], lines[1]
+
+	aws, _ := metrics["_aws"].(map[string]any)
+	directives, _ := aws["CloudWatchMetrics"].([]any)
+	if len(directives) != 1 {
+		t.Fatalf("metrics line %v has no CloudWatchMetrics directive", metrics)
+	}
+	d := directives[0].(map[string]any)
+	if d["Namespace"] != MetricsNamespace {
+		t.Errorf("namespace %v", d["Namespace"])
+	}
+	if _, ok := aws["Timestamp"].(float64); !ok {
+		t.Errorf("no timestamp in %v", aws)
+	}
+	for _, m := range d["Metrics"].([]any) {
+		name := m.(map[string]any)["Name"].(string)
+		if _, ok := metrics[name].(float64); !ok {
+			t.Errorf("metric %s has no numeric value in the line", name)
+		}
+	}
+	for _, dims := range d["Dimensions"].([]any) {
+		for _, dim := range dims.([]any) {
+			if _, ok := metrics[dim.(string)].(string); !ok {
+				t.Errorf("dimension %s has no value in the line", dim)
+			}
+		}
+	}
+	if metrics["FunctionName"] != "csvstream-test" || metrics["rows"] != 2.0 || metrics["valid"] != 1.0 || metrics["rejected"] != 1.0 {
+		t.Errorf("metrics %v", metrics)
+	}
+	if log["requestId"] != id || log["message"] != "invocation" || log["outcome"] != "ok" || log["shape"] != shapeS3 {
+		t.Errorf("log line %v", log)
+	}
+	if _, ok := log["timestamp"]; !ok {
+		t.Errorf("log line has no timestamp: %v", log)
+	}
+	jobs, _ := log["jobs"].([]any)
+	if len(jobs) != 1 || jobs[0].(map[string]any)["rows"] != 2.0 {
+		t.Errorf("log jobs %v", log["jobs"])
+	}
+
+	// A failed invocation logs at error level with its error type.
+	_, _, err = invoke(h, s3Event(bucket, "incoming/none.csv"), time.Minute)
+	if ErrorType(err) != "SourceNotFound" {
+		t.Fatalf("error %v", err)
+	}
+	lines = logs.lines(t)
+	last := lines[len(lines)-1]
+	if last["level"] != "ERROR" || last["outcome"] != "SourceNotFound" {
+		t.Errorf("failure log line %v", last)
+	}
+}
+
+// TestConcurrentInvokes runs invocations on one Handler at once, as
+// AWS_LAMBDA_MAX_CONCURRENCY allows: each must write exactly its own output.
+func TestConcurrentInvokes(t *testing.T) {
+	srv := s3test.Start(t)
+	bucket := srv.Bucket(t, "conc")
+	h := New(Config{Output: Prefix{bucket, "valid/"}, InputPrefix: "incoming/", Log: io.Discard}, srv.Client(csvstream.ClientOptions))
+	const n = 8
+	wants := make([][]byte, n)
+	for i := range n {
+		data, _ := orders(t, 100+50*i, int64(10+i))
+		wants[i], _, _ = reference(t, data, "", "")
+		srv.Put(t, bucket, fmt.Sprintf("incoming/f%d.csv", i), data)
+	}
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_, _, errs[i] = invoke(h, s3Event(bucket, fmt.Sprintf("incoming/f%d.csv", i)), time.Minute)
+		}()
+	}
+	wg.Wait()
+	for i := range n {
+		if errs[i] != nil {
+			t.Errorf("invocation %d: %v", i, errs[i])
+			continue
+		}
+		if got := srv.Get(t, bucket, fmt.Sprintf("valid/f%d.csv", i)); !bytes.Equal(got, wants[i]) {
+			t.Errorf("output %d: %d bytes, want its own %d", i, len(got), len(wants[i]))
+		}
+	}
+	checkNoUploads(t, srv, bucket)
+}
+
+// TestSweepInvocation runs a direct sweep: an upload older than the age is
+// aborted, and a dry run only lists it.
+func TestSweepInvocation(t *testing.T) {
+	srv := s3test.Start(t)
+	bucket := srv.Bucket(t, "sweeph")
+	client := srv.Client(csvstream.ClientOptions)
+	if _, err := client.CreateMultipartUpload(context.Background(), &s3.CreateMultipartUploadInput{Bucket: &bucket, Key: ptr("valid/stale.csv")}); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(2200 * time.Millisecond) // past the age, with the server's whole-second times
+	h := New(Config{Output: Prefix{bucket, "valid/"}, Log: io.Discard}, client)
+
+	res, _, err := invoke(h, []byte(`{"sweep":{"older_than":"1s","dry_run":true}}`), time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rs := res.([]csvstream.SweepResult)
+	if len(rs) != 2 || len(rs[0].Aborted) != 1 || !rs[0].DryRun || len(srv.Uploads(t, bucket)) != 1 {
+		t.Fatalf("dry run %+v", rs)
+	}
+	res, _, err = invoke(h, []byte(fmt.Sprintf(`{"sweep":{"prefixes":["s3://%s/valid/"],"older_than":"1s"}}`, bucket)), time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rs := res.([]csvstream.SweepResult); len(rs) != 1 || len(rs[0].Aborted) != 1 || rs[0].Aborted[0].Key != "valid/stale.csv" {
+		t.Fatalf("sweep %+v", rs)
+	}
+	checkNoUploads(t, srv, bucket)
+
+	for _, bad := range []string{`{"sweep":{"older_than":"soon"}}`, `{"sweep":{"prefixes":["bucket/x"]}}`, `{"sweep":{"typo":1}}`} {
+		if _, _, err := invoke(h, []byte(bad), time.Minute); ErrorType(err) != "InvalidEvent" {
+			t.Errorf("%s: %v, want InvalidEvent", bad, err)
+		}
+	}
+}

@@ -1,0 +1,160 @@
+package handler
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/aws/aws-lambda-go/lambdacontext"
+
+	"github.com/csvstream/csvstream/csvstream"
+)
+
+// MetricsNamespace is the CloudWatch namespace of the handler's metrics.
+const MetricsNamespace = "csvstream"
+
+// lockedWriter serialises the log and metric lines of concurrent
+// invocations, one Write per line.
+type lockedWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (l *lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
+}
+
+// newLogger returns a JSON logger using Lambda's key names (timestamp,
+// message) that adds the invocation's request id to every line.
+func newLogger(w io.Writer) *slog.Logger {
+	h := slog.NewJSONHandler(w, &slog.HandlerOptions{ReplaceAttr: lambdacontext.ReplaceAttr})
+	return slog.New(requestIDHandler{h})
+}
+
+// requestIDHandler adds requestId from the Lambda context to each record.
+type requestIDHandler struct{ slog.Handler }
+
+func (h requestIDHandler) Handle(ctx context.Context, r slog.Record) error {
+	if lc, ok := lambdacontext.FromContext(ctx); ok {
+		r.AddAttrs(slog.String("requestId", lc.AwsRequestID))
+	}
+	return h.Handler.Handle(ctx, r)
+}
+
+func (h requestIDHandler) WithAttrs(attrs []slog.Attr) slog.Handler {
+	return requestIDHandler{h.Handler.WithAttrs(attrs)}
+}
+
+func (h requestIDHandler) WithGroup(name string) slog.Handler {
+	return requestIDHandler{h.Handler.WithGroup(name)}
+}
+
+// logSummary writes the invocation's one log line: its event shape, its
+// outcome and what each job did. It holds no row contents.
+func (inv *invocation) logSummary(err error) {
+	level, outcome := slog.LevelInfo, "ok"
+	if err != nil {
+		level, outcome = slog.LevelError, ErrorType(err)
+	}
+	attrs := []slog.Attr{
+		slog.String("shape", inv.shape),
+		slog.String("outcome", outcome),
+		slog.Int64("duration_ms", time.Since(inv.start).Milliseconds()),
+		slog.Any("jobs", inv.jobs),
+	}
+	if err != nil {
+		attrs = append(attrs, slog.String("error", err.Error()))
+	}
+	inv.h.log.LogAttrs(inv.ctx, level, "invocation", attrs...)
+}
+
+// emfMetric names one metric in an Embedded Metric Format directive.
+type emfMetric struct {
+	Name string `json:"Name"`
+	Unit string `json:"Unit"`
+}
+
+// emfDirective tells CloudWatch which keys of the line are metrics.
+type emfDirective struct {
+	Namespace  string      `json:"Namespace"`
+	Dimensions [][]string  `json:"Dimensions"`
+	Metrics    []emfMetric `json:"Metrics"`
+}
+
+// emfLine is one job's metrics as a CloudWatch Embedded Metric Format
+// log line.
+type emfLine struct {
+	AWS struct {
+		Timestamp         int64          `json:"Timestamp"`
+		CloudWatchMetrics []emfDirective `json:"CloudWatchMetrics"`
+	} `json:"_aws"`
+	FunctionName string `json:"FunctionName"`
+	RequestID    string `json:"requestId,omitempty"`
+	Source       string `json:"source"`
+	Outcome      string `json:"outcome"`
+	Rows         int64  `json:"rows"`
+	Valid        int64  `json:"valid"`
+	Rejected     int64  `json:"rejected"`
+	BytesIn      int64  `json:"bytes_in"`
+	BytesOut     int64  `json:"bytes_out"`
+	Parts        int    `json:"parts"`
+	Retries      int    `json:"retries"`
+	DurationMS   int64  `json:"duration_ms"`
+}
+
+// emfMetrics lists the metrics of a job's line, by key and unit.
+func emfMetrics() []emfMetric {
+	return []emfMetric{
+		{"rows", "Count"}, {"valid", "Count"}, {"rejected", "Count"},
+		{"bytes_in", "Bytes"}, {"bytes_out", "Bytes"}, {"parts", "Count"},
+		{"retries", "Count"}, {"duration_ms", "Milliseconds"},
+	}
+}
+
+// writeMetrics writes one job's metrics line, dimensioned by function name.
+func (h *Handler) writeMetrics(ctx context.Context, sum csvstream.Summary, err error) {
+	var m emfLine
+	m.AWS.Timestamp = time.Now().UnixMilli()
+	m.AWS.CloudWatchMetrics = []emfDirective{{
+		Namespace:  MetricsNamespace,
+		Dimensions: [][]string{{"FunctionName"}},
+		Metrics:    emfMetrics(),
+	}}
+	m.FunctionName = functionName(ctx)
+	if lc, ok := lambdacontext.FromContext(ctx); ok {
+		m.RequestID = lc.AwsRequestID
+	}
+	m.Source, m.Outcome = sum.Source, "ok"
+	if err != nil {
+		m.Outcome = ErrorType(err)
+	}
+	m.Rows, m.Valid, m.Rejected = sum.Rows, sum.Valid, sum.Rejected
+	m.BytesIn, m.BytesOut, m.Parts = sum.BytesIn, sum.BytesOut, sum.Parts
+	m.Retries, m.DurationMS = sum.Retries, sum.DurationMS
+	b, jerr := json.Marshal(m)
+	if jerr != nil {
+		return
+	}
+	_, _ = h.out.Write(append(b, '\n'))
+}
+
+// functionName is the function's name: from the environment Lambda sets,
+// or else from the invoked ARN, or "csvstream".
+func functionName(ctx context.Context) string {
+	if lambdacontext.FunctionName != "" {
+		return lambdacontext.FunctionName
+	}
+	if lc, ok := lambdacontext.FromContext(ctx); ok {
+		// arn:aws:lambda:region:account:function:name[:qualifier]
+		if parts := strings.Split(lc.InvokedFunctionArn, ":"); len(parts) >= 7 && parts[5] == "function" {
+			return parts[6]
+		}
+	}
+	return "csvstream"
+}

@@ -1,0 +1,182 @@
+package lambdaemu
+
+import (
+	"context"
+	"io"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+func start(t *testing.T) *Server {
+	t.Helper()
+	s, err := Start(Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
+// poll is one runtime client's GET .../next.
+func poll(t *testing.T, s *Server) (id string, h http.Header, body []byte) {
+	t.Helper()
+	resp, err := http.Get("http://" + s.Addr + apiPrefix + "/invocation/next")
+	if err != nil {
+		t.Fatalf("next: %v", err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("next: status %d", resp.StatusCode)
+	}
+	body, _ = io.ReadAll(resp.Body)
+	return resp.Header.Get("Lambda-Runtime-Aws-Request-Id"), resp.Header, body
+}
+
+func post(t *testing.T, s *Server, path, body string, header map[string]string) int {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodPost, "http://"+s.Addr+apiPrefix+path, strings.NewReader(body))
+	for k, v := range header {
+		req.Header.Set(k, v)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatalf("post %s: %v", path, err)
+	}
+	resp.Body.Close()
+	return resp.StatusCode
+}
+
+func TestInvokeResponseAndError(t *testing.T) {
+	s := start(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+
+	okInv := s.Enqueue([]byte(`{"n":1}`), 5*time.Second)
+	errInv := s.Enqueue([]byte(`{"n":2}`), 0)
+
+	before := time.Now()
+	id, h, body := poll(t, s)
+	if id != okInv.ID || string(body) != `{"n":1}` {
+		t.Fatalf("first poll got %s %s, want %s {\"n\":1}", id, body, okInv.ID)
+	}
+	ms, err := strconv.ParseInt(h.Get("Lambda-Runtime-Deadline-Ms"), 10, 64)
+	if d := time.UnixMilli(ms).Sub(before); err != nil || d < 4*time.Second || d > 6*time.Second {
+		t.Errorf("deadline header %q is %v away, want about 5s", h.Get("Lambda-Runtime-Deadline-Ms"), d)
+	}
+	if h.Get("Lambda-Runtime-Invoked-Function-Arn") != DefaultFunctionARN {
+		t.Errorf("function ARN %q", h.Get("Lambda-Runtime-Invoked-Function-Arn"))
+	}
+	if tr := h.Get("Lambda-Runtime-Trace-Id"); !strings.HasPrefix(tr, "Root=1-") {
+		t.Errorf("trace id %q", tr)
+	}
+	if got := post(t, s, "/invocation/"+id+"/response", `{"ok":true}`, nil); got != http.StatusAccepted {
+		t.Fatalf("response: status %d", got)
+	}
+	if got := post(t, s, "/invocation/"+id+"/response", `{}`, nil); got != http.StatusBadRequest {
+		t.Errorf("second response for the same id: status %d, want 400", got)
+	}
+	res, err := s.Wait(ctx, okInv)
+	if err != nil || string(res.Response) != `{"ok":true}` || res.Err != nil || res.RequestID != okInv.ID {
+		t.Fatalf("result %+v, %v", res, err)
+	}
+
+	id, _, _ = poll(t, s)
+	if got := post(t, s, "/invocation/"+id+"/error", `{"errorType":"SourceNotFound","errorMessage":"gone"}`, nil); got != http.StatusAccepted {
+		t.Fatalf("error: status %d", got)
+	}
+	res, err = s.Wait(ctx, errInv)
+	if err != nil || res.Err == nil || res.Err.Type != "SourceNotFound" || res.Err.Message != "gone" {
+		t.Fatalf("result %+v (err %+v), %v", res, res.Err, err)
+	}
+	if got := post(t, s, "/invocation/nope/response", `{}`, nil); got != http.StatusBadRequest {
+		t.Errorf("unknown id: status %d, want 400", got)
+	}
+	if s.MaxInFlight() != 1 {
+		t.Errorf("max in flight %d, want 1", s.MaxInFlight())
+	}
+}
+
+func TestInitError(t *testing.T) {
+	s := start(t)
+	if s.InitError() != nil {
+		t.Fatal("init error before any was sent")
+	}
+	hdr := map[string]string{"Lambda-Runtime-Function-Error-Type": "Runtime.ConfigError"}
+	if got := post(t, s, "/init/error", `{"errorMessage":"CSVSTREAM_OUTPUT is required"}`, hdr); got != http.StatusAccepted {
+		t.Fatalf("init error: status %d", got)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	fe, err := s.WaitInitError(ctx)
+	if err != nil || fe.Type != "Runtime.ConfigError" || fe.Message != "CSVSTREAM_OUTPUT is required" {
+		t.Fatalf("init error %+v, %v", fe, err)
+	}
+}
+
+func TestConcurrentPolls(t *testing.T) {
+	s := start(t)
+	const n = 4
+	var invs []*Invocation
+	for i := range n {
+		invs = append(invs, s.Enqueue([]byte(strconv.Itoa(i)), 0))
+	}
+	// n runtime loops each take one event before any answers.
+	ids := make(chan string, n)
+	var wg sync.WaitGroup
+	for range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			id, _, _ := poll(t, s)
+			ids <- id
+		}()
+	}
+	wg.Wait()
+	close(ids)
+	for id := range ids {
+		post(t, s, "/invocation/"+id+"/response", `"done"`, nil)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	for _, inv := range invs {
+		if res, err := s.Wait(ctx, inv); err != nil || string(res.Response) != `"done"` {
+			t.Errorf("invocation %s: %+v, %v", inv.ID, res, err)
+		}
+	}
+	if got := s.MaxInFlight(); got != n {
+		t.Errorf("max in flight %d, want %d", got, n)
+	}
+}
+
+func TestCloseEndsPollsAndWaits(t *testing.T) {
+	s := start(t)
+	polled := make(chan error, 1)
+	go func() {
+		resp, err := http.Get("http://" + s.Addr + apiPrefix + "/invocation/next")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				err = io.ErrUnexpectedEOF // an invocation was handed out
+			}
+		}
+		polled <- err
+	}()
+	time.Sleep(50 * time.Millisecond)
+	inv := &Invocation{ID: "never-queued", done: make(chan struct{})}
+	s.Close()
+	select {
+	case err := <-polled:
+		if err == io.ErrUnexpectedEOF {
+			t.Fatal("a poll got an invocation after Close")
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("a pending poll was not ended by Close")
+	}
+	if _, err := s.Wait(context.Background(), inv); err == nil {
+		t.Fatal("Wait after Close: no error")
+	}
+}
