@@ -421,10 +421,6 @@ func parseContentRange(s string) (start, total int64, ok bool) {
 	return start, total, true
 }
 
-// crc64NVME is the CRC-64/NVME polynomial, bit-reversed as crc64.MakeTable
-// wants it.
-const crc64NVME = 0x9a6c9329ac4bc9b5
-
 // fullChecksum picks the cheapest full-object checksum the response carries
 // and returns its algorithm, its base64 value and a hash to compute it, or
 // a nil hash when there is none. Composite checksums of multipart objects
@@ -440,7 +436,7 @@ func fullChecksum(out *s3.GetObjectOutput) (alg, want string, h hash.Hash) {
 	}{
 		{"CRC32C", out.ChecksumCRC32C, func() hash.Hash { return crc32.New(crc32.MakeTable(crc32.Castagnoli)) }},
 		{"CRC32", out.ChecksumCRC32, func() hash.Hash { return crc32.NewIEEE() }},
-		{"CRC64NVME", out.ChecksumCRC64NVME, func() hash.Hash { return crc64.New(crc64.MakeTable(crc64NVME)) }},
+		{"CRC64NVME", out.ChecksumCRC64NVME, func() hash.Hash { return crc64.New(crc64.MakeTable(nvmePoly)) }},
 		{"SHA1", out.ChecksumSHA1, sha1.New},
 		{"SHA256", out.ChecksumSHA256, sha256.New},
 	}

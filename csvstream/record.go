@@ -21,7 +21,7 @@ type Record struct {
 
 // span locates one field value: raw[start:end], or esc[^start:end] when
 // start is negative (a quoted value with doubled quotes undone).
-type span struct{ start, end int }
+type span struct{ start, end int32 }
 
 // NumFields returns the number of fields in the record.
 func (r *Record) NumFields() int { return len(r.fields) }

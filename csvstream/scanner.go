@@ -13,16 +13,22 @@ import (
 // ScanOptions.MaxRecordSize is zero.
 const DefaultMaxRecordSize = 1 << 20
 
+// MaxRecordSizeLimit is the largest ScanOptions.MaxRecordSize allowed. A
+// Scanner holds a whole record in memory, so the bound must stay well
+// below what a process can buffer.
+const MaxRecordSizeLimit = 1 << 30
+
 const (
 	// readBufSize is the initial size of a Scanner's read buffer. The buffer
 	// grows only when one record needs more, up to MaxRecordSize+1 bytes.
+	// It is large so that reads from the network are few and large.
 	readBufSize = 256 << 10
 	// maxEmptyReads is how many reads in a row may return no bytes and no
 	// error before the Scanner gives up with io.ErrNoProgress.
 	maxEmptyReads = 100
 
-	// fastLineMax bounds the lines scanFast handles; longer ones take the
-	// general path.
+	// fastLineMax bounds the lines scanLine splits itself; longer ones take
+	// the general path.
 	fastLineMax = 8 << 10
 
 	lo8 = 0x0101010101010101 // 1 in each byte
@@ -39,22 +45,33 @@ type ScanOptions struct {
 	// '\n' or a byte >= 0x80.
 	Comma byte
 	// MaxRecordSize bounds the bytes of one record, line terminator
-	// included; 0 means DefaultMaxRecordSize. A longer record is returned
-	// with Err set (CodeRecordTooLarge), so memory stays bounded whatever
-	// the input holds.
+	// included; 0 means DefaultMaxRecordSize, and it may not exceed
+	// MaxRecordSizeLimit. Of a longer record only its first physical line
+	// is returned, with Err set (CodeRecordTooLarge), and scanning resumes
+	// on the next line; a single line longer than the bound is returned in
+	// pieces of at most MaxRecordSize bytes, each with Err set. So memory
+	// stays bounded whatever the input holds, and no byte is dropped.
 	MaxRecordSize int
 }
 
 // Scanner splits a stream of RFC 4180 CSV into Records without losing a
 // byte: concatenating every Record.Raw in order reproduces the input
-// exactly, whether or not it is well formed. Unlike encoding/csv it keeps
-// empty lines (as records with one empty field), keeps CRLF inside quoted
-// fields, and recovers from a malformed record by resuming at the next
-// physical line, so one bad row cannot swallow the rows behind it.
+// exactly, whether or not it is well formed. Records end at LF or CRLF
+// outside quotes; a lone CR is data. Unlike encoding/csv it keeps empty
+// lines (as records with one empty field), keeps CRLF inside quoted fields,
+// leaves a UTF-8 byte order mark at the start of the input out of the first
+// field (but in Raw), and recovers from a malformed record by resuming at
+// the next physical line, so one bad row cannot swallow the rows behind it.
 //
-// Raw and the field values alias the Scanner's buffer; nothing is copied or
-// allocated per record except the values of quoted fields holding doubled
-// quotes.
+// A '"' inside an unquoted field, or anything but the delimiter or a line
+// end after a closing quote, sets the record's Err (CodeQuoteError); the
+// field is then kept literally up to the next delimiter, and the record
+// still ends at its line end. A quote left open at the end of the input
+// sets Err too, and the record is cut back to its first physical line.
+//
+// Raw and the field values alias the Scanner's buffer, so nothing is copied
+// or allocated per record except the values of quoted fields holding
+// doubled quotes, which are unescaped into a buffer the Record reuses.
 type Scanner struct {
 	r      io.Reader
 	comma  byte
@@ -93,8 +110,8 @@ func NewScanner(r io.Reader, opt ScanOptions) (*Scanner, error) {
 	if max == 0 {
 		max = DefaultMaxRecordSize
 	}
-	if max < 0 {
-		return nil, fmt.Errorf("csvstream: NewScanner: invalid MaxRecordSize %d: it must not be negative", opt.MaxRecordSize)
+	if max < 0 || max > MaxRecordSizeLimit {
+		return nil, fmt.Errorf("csvstream: NewScanner: invalid MaxRecordSize %d: it must be between 0 and %d", opt.MaxRecordSize, MaxRecordSizeLimit)
 	}
 	return &Scanner{r: r, comma: comma, commas: uint64(comma) * lo8, max: max, line: 1, quote: -1}, nil
 }
@@ -217,14 +234,14 @@ func (s *Scanner) scanLine() bool {
 	fields := r.fields[:0]
 	start := 0
 	for _, k := range seps[:p] {
-		fields = append(fields, span{start, int(k)})
+		fields = append(fields, span{int32(start), k})
 		start = int(k) + 1
 	}
 	if quoted {
 		r.fields = fields
 		return s.scanSlow(start)
 	}
-	r.fields = append(fields, span{start, n})
+	r.fields = append(fields, span{int32(start), int32(n)})
 	r.raw = data[:i+1]
 	s.oneLine = true
 	return true
@@ -269,8 +286,8 @@ const (
 )
 
 // scanSlow scans any record from o bytes into it, where a field starts
-// (the fields before are in s.rec already), reading more input as needed. It reports false when there is no record left or reading
-// failed.
+// (the fields before are in s.rec already), reading more input as needed.
+// It reports false when there is no record left or reading failed.
 func (s *Scanner) scanSlow(o int) bool {
 	r := &s.rec
 	comma := s.comma
@@ -439,7 +456,7 @@ func (s *Scanner) scanRest() bool {
 
 // addField appends the field data[start:end] of the current record.
 func (s *Scanner) addField(start, end int) {
-	s.rec.fields = append(s.rec.fields, span{start, end})
+	s.rec.fields = append(s.rec.fields, span{int32(start), int32(end)})
 }
 
 // addQuoted appends the quoted field that opens at data[open] and closes at
@@ -447,7 +464,7 @@ func (s *Scanner) addField(start, end int) {
 func (s *Scanner) addQuoted(data []byte, open, close int, esc bool) {
 	r := &s.rec
 	if !esc {
-		r.fields = append(r.fields, span{open + 1, close})
+		r.fields = append(r.fields, span{int32(open + 1), int32(close)})
 		return
 	}
 	start := len(r.esc)
@@ -461,7 +478,7 @@ func (s *Scanner) addQuoted(data []byte, open, close int, esc bool) {
 		v = v[i+2:]
 	}
 	r.esc = append(r.esc, v...)
-	r.fields = append(r.fields, span{^start, len(r.esc)})
+	r.fields = append(r.fields, span{int32(^start), int32(len(r.esc))})
 }
 
 // fail records a quote error at data[o] unless the record already has an
@@ -512,8 +529,12 @@ func (s *Scanner) fill() {
 		s.pos = 0
 	}
 	if s.end == len(s.buf) {
-		size := max(2*len(s.buf), readBufSize)
-		if size > s.max+1 {
+		// Only a record longer than the buffer fills it, and no record
+		// needs more than max+1 bytes to be told apart from a longer one.
+		size := 2 * len(s.buf)
+		if size < readBufSize {
+			size = readBufSize
+		} else if size > s.max+1 {
 			size = max(s.max+1, len(s.buf)+1)
 		}
 		buf := make([]byte, size)

@@ -350,6 +350,8 @@ func TestNewScannerOptions(t *testing.T) {
 		{name: "lf delimiter", r: strings.NewReader(""), opt: ScanOptions{Comma: '\n'}, wantErr: "invalid delimiter"},
 		{name: "non-ascii delimiter", r: strings.NewReader(""), opt: ScanOptions{Comma: 0xA7}, wantErr: "invalid delimiter"},
 		{name: "negative size", r: strings.NewReader(""), opt: ScanOptions{MaxRecordSize: -1}, wantErr: "MaxRecordSize -1"},
+		{name: "largest size", r: strings.NewReader(""), opt: ScanOptions{MaxRecordSize: MaxRecordSizeLimit}},
+		{name: "size too large", r: strings.NewReader(""), opt: ScanOptions{MaxRecordSize: MaxRecordSizeLimit + 1}, wantErr: "MaxRecordSize"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -583,6 +585,61 @@ func TestScannerMatchesEncodingCSV(t *testing.T) {
 			}
 			for _, opt := range []ScanOptions{{Comma: tc.comma}, {Comma: tc.comma, MaxRecordSize: 100}} {
 				checkLossless(t, bytes.NewReader(tc.in), tc.in, opt)
+			}
+		})
+	}
+}
+
+// TestScannerMemoryBounded feeds records far larger than the bound and
+// checks that the buffer stays within it, that no byte is lost, and that
+// the rows behind the bad bytes are still read.
+func TestScannerMemoryBounded(t *testing.T) {
+	const max = 300 << 10 // more than the initial buffer, so that it grows
+	tests := []struct {
+		name string
+		bad  string
+	}{
+		{name: "long line", bad: strings.Repeat("x,", 1<<20) + "\n"},
+		{name: "long line of one field", bad: strings.Repeat("x", 1<<20)},
+		{name: "open quote", bad: "a,\"" + strings.Repeat("x,x\r\n", 1<<18)},
+		{name: "long quoted field", bad: "\"" + strings.Repeat("x", 1<<20) + "\"\n"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			in := "h1,h2\n" + tc.bad + "\nlast,row\n"
+			s, err := NewScanner(iotest.HalfReader(strings.NewReader(in)), ScanOptions{MaxRecordSize: max})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var all strings.Builder
+			var last scanned
+			tooLarge := 0
+			for s.Scan() {
+				rec := s.Record()
+				if len(rec.Raw) > max {
+					t.Fatalf("record %d has %d bytes", rec.Num, len(rec.Raw))
+				}
+				if rec.Err != nil && rec.Err.Code == CodeRecordTooLarge {
+					tooLarge++
+				}
+				all.Write(rec.Raw)
+				last = scanned{raw: string(rec.Raw), line: rec.Line, err: rec.Err}
+			}
+			if err := s.Err(); err != nil {
+				t.Fatal(err)
+			}
+			if limit := max + 1; cap(s.buf) > limit {
+				t.Errorf("buffer grew to %d bytes, more than %d", cap(s.buf), limit)
+			}
+			if all.String() != in {
+				t.Error("concatenated Raw differs from the input")
+			}
+			if tooLarge == 0 {
+				t.Error("no record-too-large record")
+			}
+			wantLine := int64(strings.Count(in, "\n"))
+			if last.raw != "last,row\n" || last.err != nil || last.line != wantLine {
+				t.Errorf("last record %q on line %d (err %v), want \"last,row\\n\" on line %d", short(last.raw), last.line, last.err, wantLine)
 			}
 		})
 	}

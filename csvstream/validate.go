@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"hash/maphash"
 	"math"
+	"math/bits"
 	"strconv"
 	"strings"
 	"unicode/utf8"
@@ -373,10 +374,13 @@ func (v *Validator) sum(key []byte) [2]uint64 {
 
 // hashSet is a set of 128-bit hashes: open addressing with linear probing
 // in a power-of-two table, doubled when it would be more than 3/4 full. The
-// hashes are uniform, so their low bits pick the slot; the zero hash marks
-// an empty slot and is never added. The zero value is an empty set.
+// hashes are uniform, so their top bits pick the slot; then the table keeps
+// its members roughly in hash order, and doubling it reads the old table
+// and writes the new one front to back, friendly to caches. The zero hash
+// marks an empty slot and is never added. The zero value is an empty set.
 type hashSet struct {
 	slots [][2]uint64
+	shift uint // 64 - log2(len(slots))
 	n     int
 }
 
@@ -385,7 +389,7 @@ func (s *hashSet) has(h [2]uint64) bool {
 		return false
 	}
 	mask := uint64(len(s.slots) - 1)
-	for i := h[0] & mask; ; i = (i + 1) & mask {
+	for i := h[0] >> s.shift; ; i = (i + 1) & mask {
 		switch s.slots[i] {
 		case h:
 			return true
@@ -401,7 +405,7 @@ func (s *hashSet) add(h [2]uint64) {
 		s.grow()
 	}
 	mask := uint64(len(s.slots) - 1)
-	for i := h[0] & mask; ; i = (i + 1) & mask {
+	for i := h[0] >> s.shift; ; i = (i + 1) & mask {
 		switch s.slots[i] {
 		case h:
 			return
@@ -415,7 +419,9 @@ func (s *hashSet) add(h [2]uint64) {
 
 func (s *hashSet) grow() {
 	old := s.slots
-	s.slots = make([][2]uint64, max(1024, 2*len(old)))
+	size := max(1024, 2*len(old))
+	s.slots = make([][2]uint64, size)
+	s.shift = uint(64 - bits.TrailingZeros(uint(size)))
 	s.n = 0
 	for _, h := range old {
 		if h != ([2]uint64{}) {
@@ -471,6 +477,15 @@ func (v *Validator) checkField(i int, b []byte, errs []FieldError) []FieldError 
 			return append(errs, c.typeError(b, parseBad))
 		}
 	case kindAny:
+	case kindDate:
+		if c.layout == nil && !c.needValue {
+			// Validity is enough: skip counting the days.
+			if len(b) != 10 || !isISODate(b) {
+				return append(errs, c.typeError(b, parseBad))
+			}
+			break
+		}
+		fallthrough
 	default:
 		var res parseResult
 		if val, res = c.parse(b); res != parseOK {
@@ -884,18 +899,34 @@ func parseISODate(b []byte) (value, bool) {
 	return value{i: days}, ok
 }
 
-// isoDate reads YYYY-MM-DD at the start of b, which has at least 10 bytes.
+// isoDate reads YYYY-MM-DD at the start of b, which has at least 10 bytes,
+// as days since 1970-01-01.
 func isoDate(b []byte) (int64, bool) {
-	if b[4] != '-' || b[7] != '-' {
+	y, m, d, ok := isoYMD(b)
+	if !ok {
 		return 0, false
+	}
+	return daysFromCivil(y, m, d), true
+}
+
+// isISODate reports whether b starts with a valid YYYY-MM-DD; b has at
+// least 10 bytes.
+func isISODate(b []byte) bool {
+	_, _, _, ok := isoYMD(b)
+	return ok
+}
+
+func isoYMD(b []byte) (y, m, d int, ok bool) {
+	if b[4] != '-' || b[7] != '-' {
+		return 0, 0, 0, false
 	}
 	y, _, ok1 := fixedDigits(b, 0, 4)
 	m, _, ok2 := fixedDigits(b, 5, 2)
 	d, _, ok3 := fixedDigits(b, 8, 2)
 	if !ok1 || !ok2 || !ok3 || m < 1 || m > 12 || d < 1 || d > daysIn(y, m) {
-		return 0, false
+		return 0, 0, 0, false
 	}
-	return daysFromCivil(y, m, d), true
+	return y, m, d, true
 }
 
 // clock reads HH:MM:SS with an optional fraction and an optional zone (Z or

@@ -736,11 +736,11 @@ func TestHashSet(t *testing.T) {
 	if s.has([2]uint64{1, 2}) {
 		t.Fatal("empty set has a member")
 	}
-	// Hashes sharing their low bits collide, and those near the end of the
-	// table wrap around to its start.
+	// Hashes sharing their top bits collide; those in the last slot wrap
+	// around to the table's start.
 	var added [][2]uint64
 	for i := uint64(1); i <= 5000; i++ {
-		h := [2]uint64{1023 + i<<20, i}
+		h := [2]uint64{^uint64(0) - i, i}
 		if i%2 == 0 {
 			h[0] = i
 		}

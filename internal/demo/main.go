@@ -28,8 +28,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"net"
-	"net/http"
 	"net/url"
 	"os"
 	"os/exec"
@@ -41,12 +39,12 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
 	"github.com/csvstream/csvstream/csvstream"
 	"github.com/csvstream/csvstream/internal/gen"
 	"github.com/csvstream/csvstream/internal/lambdaemu"
+	"github.com/csvstream/csvstream/internal/s3test"
 )
 
 // The demo's fixed names. The input bucket and key come from the event.
@@ -55,11 +53,6 @@ const (
 	inputPrefix  = "incoming/"
 	schemaKey    = "schemas/orders.schema.json"
 	functionName = "csvstream"
-
-	// Credentials and region the local S3 server is started with.
-	accessKey = "csvstreamdemo"
-	secretKey = "csvstreamdemosecretkey"
-	region    = "us-east-1"
 )
 
 // options are the command-line settings.
@@ -136,18 +129,13 @@ func run(ctx context.Context, opt options, out io.Writer) error {
 	if err := os.Mkdir(data, 0o700); err != nil {
 		return err
 	}
-	s3srv, err := startS3(ctx, opt.versitygw, data)
+	s3srv, err := s3test.Launch(ctx, opt.versitygw, data)
 	if err != nil {
 		return err
 	}
-	defer s3srv.stop()
-	fmt.Fprintf(out, "  endpoint %s\n", s3srv.endpoint)
-	client := s3.New(s3.Options{
-		Region:       region,
-		Credentials:  credentials.NewStaticCredentialsProvider(accessKey, secretKey, ""),
-		BaseEndpoint: aws.String(s3srv.endpoint),
-		UsePathStyle: true,
-	})
+	defer s3srv.Stop()
+	fmt.Fprintf(out, "  endpoint %s\n", s3srv.Endpoint)
+	client := s3srv.Client()
 
 	step(out, "Creating the buckets and uploading a generated CSV and its schema")
 	for _, b := range []string{inBucket, outputBucket} {
@@ -176,7 +164,7 @@ func run(ctx context.Context, opt options, out io.Writer) error {
 		return err
 	}
 	defer emu.Close()
-	env := append(s3srv.env(tmp),
+	env := append(s3env(s3srv, tmp),
 		"AWS_LAMBDA_RUNTIME_API="+emu.Addr,
 		"AWS_LAMBDA_FUNCTION_NAME="+functionName,
 		"AWS_LAMBDA_FUNCTION_VERSION=$LATEST",
@@ -243,7 +231,7 @@ func run(ctx context.Context, opt options, out io.Writer) error {
 	fmt.Fprintf(out, "\n  no multipart uploads left in progress in s3://%s\n", outputBucket)
 
 	if opt.cli != "" {
-		if err := runCLI(ctx, opt.cli, s3srv.env(tmp), inBucket, inKey, sum, out); err != nil {
+		if err := runCLI(ctx, opt.cli, s3env(s3srv, tmp), inBucket, inKey, sum, out); err != nil {
 			return err
 		}
 	}
@@ -394,96 +382,19 @@ func runCLI(ctx context.Context, cli string, env []string, bucket, key string, l
 	return nil
 }
 
-// s3Server is a running versitygw.
-type s3Server struct {
-	endpoint string
-	proc     *process
-}
-
-// startS3 starts versitygw with its posix backend over dir on a free
-// loopback port, the way the integration tests do, and waits until it
-// answers.
-func startS3(ctx context.Context, bin, dir string) (*s3Server, error) {
-	var lastErr error
-	for attempt := 0; attempt < 5; attempt++ {
-		addr, err := freeAddr()
-		if err != nil {
-			return nil, err
-		}
-		var log bytes.Buffer
-		p, err := startProcess(bin,
-			[]string{"--access", accessKey, "--secret", secretKey, "--region", region, "--port", addr, "--quiet", "posix", dir},
-			append(os.Environ(), "VGW_LOG_LEVEL=silent"), &syncWriter{w: &log})
-		if err != nil {
-			return nil, err
-		}
-		if err := waitReady(ctx, addr, p, 10*time.Second); err != nil {
-			p.stop()
-			lastErr = fmt.Errorf("%w; output: %s", err, strings.TrimSpace(log.String()))
-			if ctx.Err() != nil {
-				break
-			}
-			continue
-		}
-		return &s3Server{endpoint: "http://" + addr, proc: p}, nil
-	}
-	return nil, fmt.Errorf("start versitygw: %w", lastErr)
-}
-
-func (s *s3Server) stop() { s.proc.stop() }
-
-// env returns a clean environment for a process that should reach this
-// server, and nothing else, with the SDK's standard variables. Shared AWS
-// configuration files are pointed at paths that do not exist under tmp, so
-// no profile of the user's leaks in.
-func (s *s3Server) env(tmp string) []string {
-	env := []string{
-		"AWS_ACCESS_KEY_ID=" + accessKey,
-		"AWS_SECRET_ACCESS_KEY=" + secretKey,
-		"AWS_REGION=" + region,
-		"AWS_ENDPOINT_URL_S3=" + s.endpoint,
-		"AWS_S3_FORCE_PATH_STYLE=true",
-		"AWS_EC2_METADATA_DISABLED=true",
-		"AWS_CONFIG_FILE=" + filepath.Join(tmp, "no-aws-config"),
-		"AWS_SHARED_CREDENTIALS_FILE=" + filepath.Join(tmp, "no-aws-credentials"),
+// s3env returns a clean environment for a process that should reach the
+// server, and nothing else. Shared AWS configuration files are pointed at
+// paths that do not exist under tmp, so no profile of the user's leaks in.
+func s3env(srv *s3test.Server, tmp string) []string {
+	env := append(srv.Env(),
+		"AWS_CONFIG_FILE="+filepath.Join(tmp, "no-aws-config"),
+		"AWS_SHARED_CREDENTIALS_FILE="+filepath.Join(tmp, "no-aws-credentials"),
 		"TZ=UTC",
-	}
+	)
 	if p := os.Getenv("PATH"); p != "" {
 		env = append(env, "PATH="+p)
 	}
 	return env
-}
-
-func freeAddr() (string, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return "", fmt.Errorf("find a free loopback port: %w", err)
-	}
-	defer l.Close()
-	return l.Addr().String(), nil
-}
-
-func waitReady(ctx context.Context, addr string, p *process, timeout time.Duration) error {
-	ctx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
-	hc := &http.Client{Timeout: time.Second}
-	for {
-		req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+addr+"/", nil)
-		if err != nil {
-			return err
-		}
-		if resp, err := hc.Do(req); err == nil {
-			resp.Body.Close()
-			return nil
-		}
-		select {
-		case <-p.exited:
-			return fmt.Errorf("versitygw exited during start-up: %v", p.err)
-		case <-ctx.Done():
-			return fmt.Errorf("versitygw not ready on %s: %w", addr, ctx.Err())
-		case <-time.After(25 * time.Millisecond):
-		}
-	}
 }
 
 // process is a child process the demo stops before it returns.

@@ -19,7 +19,9 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -43,7 +45,9 @@ type Server struct {
 	// Dir is the posix backend's root: one sub-directory per bucket.
 	Dir string
 
-	cmd *exec.Cmd
+	cmd    *exec.Cmd
+	exited chan struct{} // closed when the process has exited
+	once   sync.Once
 }
 
 var bucketSeq atomic.Int64
@@ -94,7 +98,7 @@ func moduleRoot() (string, error) {
 // Start starts a server for the test and stops it when the test ends.
 func Start(tb testing.TB) *Server {
 	tb.Helper()
-	s, err := start(tb.TempDir())
+	s, err := startFound(tb.TempDir())
 	if err != nil {
 		if Required() {
 			tb.Fatalf("s3test: cannot start versitygw: %v", err)
@@ -105,13 +109,19 @@ func Start(tb testing.TB) *Server {
 	return s
 }
 
-func start(dir string) (*Server, error) {
+func startFound(dir string) (*Server, error) {
 	bin, err := Binary()
 	if err != nil {
 		return nil, err
 	}
+	return Launch(context.Background(), bin, dir)
+}
+
+// Launch starts the versitygw binary bin serving dir on a free loopback
+// port and waits until it answers. The caller must call Stop.
+func Launch(ctx context.Context, bin, dir string) (*Server, error) {
 	var lastErr error
-	for attempt := 0; attempt < 5; attempt++ {
+	for attempt := 0; attempt < 5 && ctx.Err() == nil; attempt++ {
 		addr, err := freeAddr()
 		if err != nil {
 			return nil, err
@@ -119,21 +129,28 @@ func start(dir string) (*Server, error) {
 		cmd := exec.Command(bin, "--access", AccessKey, "--secret", SecretKey, "--region", Region,
 			"--port", addr, "--quiet", "posix", dir)
 		cmd.Env = append(os.Environ(), "VGW_LOG_LEVEL=silent")
-		var out strings.Builder
-		cmd.Stdout = &out
-		cmd.Stderr = &out
+		out := &syncBuffer{}
+		cmd.Stdout, cmd.Stderr = out, out
+		setParentDeathSignal(cmd)
 		if err := cmd.Start(); err != nil {
 			return nil, fmt.Errorf("start %s: %w", bin, err)
 		}
-		s := &Server{Endpoint: "http://" + addr, Dir: dir, cmd: cmd}
-		if err := waitReady(addr, cmd, 10*time.Second); err != nil {
+		s := &Server{Endpoint: "http://" + addr, Dir: dir, cmd: cmd, exited: make(chan struct{})}
+		go func() {
+			_ = cmd.Wait()
+			close(s.exited)
+		}()
+		if err := s.waitReady(ctx, 10*time.Second); err != nil {
 			s.Stop()
 			lastErr = fmt.Errorf("%w; output: %s", err, strings.TrimSpace(out.String()))
 			continue
 		}
 		return s, nil
 	}
-	return nil, lastErr
+	if lastErr == nil {
+		lastErr = ctx.Err()
+	}
+	return nil, fmt.Errorf("start versitygw: %w", lastErr)
 }
 
 func freeAddr() (string, error) {
@@ -145,34 +162,59 @@ func freeAddr() (string, error) {
 	return l.Addr().String(), nil
 }
 
-func waitReady(addr string, cmd *exec.Cmd, timeout time.Duration) error {
-	exited := make(chan struct{})
-	go func() {
-		_ = cmd.Wait()
-		close(exited)
-	}()
-	deadline := time.Now().Add(timeout)
-	for time.Now().Before(deadline) {
-		select {
-		case <-exited:
-			return errors.New("versitygw exited during start-up")
-		default:
+func (s *Server) waitReady(ctx context.Context, timeout time.Duration) error {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	hc := &http.Client{Timeout: time.Second}
+	for {
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, s.Endpoint+"/", nil)
+		if err != nil {
+			return err
 		}
-		resp, err := http.Get("http://" + addr + "/")
-		if err == nil {
+		if resp, err := hc.Do(req); err == nil {
 			resp.Body.Close()
 			return nil
 		}
-		time.Sleep(25 * time.Millisecond)
+		select {
+		case <-s.exited:
+			return errors.New("versitygw exited during start-up")
+		case <-ctx.Done():
+			return fmt.Errorf("versitygw not ready at %s: %w", s.Endpoint, ctx.Err())
+		case <-time.After(25 * time.Millisecond):
+		}
 	}
-	return fmt.Errorf("versitygw not ready on %s after %v", addr, timeout)
 }
 
-// Stop kills the server. It is safe to call more than once.
+// Stop asks the server to end, kills it if it has not within two seconds,
+// and waits for it. It is safe to call more than once.
 func (s *Server) Stop() {
-	if s.cmd != nil && s.cmd.Process != nil {
-		_ = s.cmd.Process.Kill()
-	}
+	s.once.Do(func() {
+		_ = s.cmd.Process.Signal(syscall.SIGTERM)
+		select {
+		case <-s.exited:
+		case <-time.After(2 * time.Second):
+			_ = s.cmd.Process.Kill()
+			<-s.exited
+		}
+	})
+}
+
+// syncBuffer collects a child's output from two pipes.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.String()
 }
 
 // Config returns an SDK configuration with the server's credentials and
