@@ -20,7 +20,7 @@ LAMBDA_GOOS   := linux
 LAMBDA_GOARCH := arm64
 LAMBDA_FLAGS  := -tags lambda.norpc -trimpath -ldflags '-s -w'
 
-.PHONY: all test unit fuzz bench build clean tools vet fmt lint demo \
+.PHONY: all test fuzz bench build clean tools vet fmt lint demo \
 	lambda-bootstrap build-CsvstreamFunction
 
 all: build
@@ -32,10 +32,19 @@ $(VERSITYGW):
 	@mkdir -p $(BIN)
 	GOBIN=$(BIN) CGO_ENABLED=0 $(GO) install github.com/versity/versitygw/cmd/versitygw@$(VERSITYGW_VERSION)
 
-# test runs every unit and integration test with the race detector. The
-# integration tests fail, never skip, when versitygw cannot be started.
+# test runs every unit and integration test with the race detector, then
+# the fuzz targets for a short time each. The integration tests fail, never
+# skip, when versitygw cannot be started.
 test: tools
 	CSVSTREAM_REQUIRE_S3=1 $(GO) test $(GOTEST_FLAGS) ./...
+	$(MAKE) fuzz
+
+# fuzz runs each fuzz target for FUZZTIME: the scanner against encoding/csv
+# and the schema parser and row checks against panics.
+fuzz:
+	$(GO) test -run '^$$' -fuzz '^FuzzScanner$$' -fuzztime $(FUZZTIME) ./csvstream/
+	$(GO) test -run '^$$' -fuzz '^FuzzParseSchema$$' -fuzztime $(FUZZTIME) ./csvstream/
+	$(GO) test -run '^$$' -fuzz '^FuzzCheck$$' -fuzztime $(FUZZTIME) ./csvstream/
 
 vet:
 	$(GO) vet ./...
@@ -43,8 +52,12 @@ vet:
 fmt:
 	gofmt -l -w $$(git ls-files '*.go')
 
+# bench runs the benchmarks behind the README's numbers: the CPU-bound hot
+# path on one core (-cpu 1), then the S3 writer and copy with the default
+# GOMAXPROCS, since they overlap network and CPU.
 bench: tools
-	$(GO) test -run '^$$' -bench . -benchmem ./...
+	$(GO) test -run '^$$' -bench 'Pipeline$$|EncodingCSV$$|Scanner$$|Validate|UniqueMemory' -benchmem -cpu 1 ./csvstream/
+	$(GO) test -run '^$$' -bench 'ObjectWriter|ObjectChecksum|CopyFileToS3' -benchmem ./csvstream/
 
 clean:
 	rm -rf $(BIN) $(DIST)

@@ -12,5 +12,5 @@ const (
 	CodePrimaryKeyError = "primary-key"      // the primary key repeats
 	CodeEncodingError   = "encoding-error"   // the record is not valid UTF-8
 	CodeRecordTooLarge  = "record-too-large" // the record exceeds the size bound
-	CodeQuoteError      = "quote-error"      // a quoted field is never closed
+	CodeQuoteError      = "quote-error"      // a quote left open, a bare quote, or text after a closing quote
 )

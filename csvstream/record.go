@@ -6,12 +6,14 @@ package csvstream
 type Record struct {
 	// Raw holds the record's bytes, including its line terminator if any.
 	Raw []byte
-	// Line is the physical line (1-based) on which the record starts.
+	// Line is the physical line (1-based) on which the record starts;
+	// line breaks inside quoted fields count.
 	Line int64
 	// Num is 0 for the header and n for the n-th data record.
 	Num int64
-	// Err is set when the bytes could not be split into fields (the record
-	// is too large, or a quote is left open); Fields are then undefined.
+	// Err is set when the record is malformed: longer than the size bound,
+	// a quote left open, or a quote out of place. Its fields are then
+	// undefined, and NumFields may be 0; the record belongs in the rejects.
 	Err *ScanError
 
 	raw    []byte // Raw as the Scanner set it, so callers reslicing Raw cannot move fields

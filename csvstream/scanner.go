@@ -209,25 +209,20 @@ func (s *Scanner) scanLine() bool {
 	cm := s.commas
 	p := 0 // delimiters found
 	j := 0
-	for ; j < n && j+8 <= len(data); j += 8 {
-		m := zeroBytes(binary.LittleEndian.Uint64(data[j:j+8]) ^ cm)
-		if j+8 > n {
-			m &= 1<<(8*uint(n-j)) - 1 // only bytes before n
-		}
-		c := bits.OnesCount64(m)
-		seps[p] = int32(j + bits.TrailingZeros64(m)>>3)
-		m &= m - 1
-		seps[p+1] = int32(j + bits.TrailingZeros64(m)>>3)
-		for k := p + 2; k < p+c; k++ {
-			m &= m - 1
-			seps[k] = int32(j + bits.TrailingZeros64(m)>>3)
-		}
-		p += c
+	for ; j <= n-8; j += 8 {
+		p = extract(seps, p, j, zeroBytes(binary.LittleEndian.Uint64(data[j:j+8])^cm))
 	}
-	for ; j < n; j++ { // the last bytes of the buffer
-		if data[j] == s.comma {
-			seps[p] = int32(j)
-			p++
+	if j < n {
+		if j+8 <= len(data) {
+			m := zeroBytes(binary.LittleEndian.Uint64(data[j:j+8]) ^ cm)
+			p = extract(seps, p, j, m&(1<<(8*uint(n-j))-1)) // only bytes before n
+		} else {
+			for ; j < n; j++ { // the last bytes of the buffer
+				if data[j] == s.comma {
+					seps[p] = int32(j)
+					p++
+				}
+			}
 		}
 	}
 	r := &s.rec
@@ -251,6 +246,22 @@ func (s *Scanner) scanLine() bool {
 // other bit clear.
 func zeroBytes(x uint64) uint64 {
 	return ^((x&lo7 + lo7) | x | lo7)
+}
+
+// extract stores in seps[p:] the offsets j+k of the bytes k whose high bit
+// is set in m, and returns the new number of offsets in seps. It writes two
+// offsets whatever m holds, so that it branches only when m has more than
+// two bits set; seps must have room for them.
+func extract(seps []int32, p, j int, m uint64) int {
+	c := bits.OnesCount64(m)
+	seps[p] = int32(j + bits.TrailingZeros64(m)>>3)
+	m &= m - 1
+	seps[p+1] = int32(j + bits.TrailingZeros64(m)>>3)
+	for k := p + 2; k < p+c; k++ {
+		m &= m - 1
+		seps[k] = int32(j + bits.TrailingZeros64(m)>>3)
+	}
+	return p + c
 }
 
 // findQuote sets s.quote to the index in buf of the first '"' at or after

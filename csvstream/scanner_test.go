@@ -68,187 +68,192 @@ type want struct {
 
 const bom = "\xEF\xBB\xBF"
 
-// scanCases are inputs of the kinds the csv-spectrum suite holds, plus the
-// cases this scanner treats differently from encoding/csv on purpose. They
-// also seed FuzzScanner.
-var scanCases = []struct {
+// scanCase is an input and the records it must give.
+type scanCase struct {
 	name string
 	in   string
 	opt  ScanOptions
 	want []want
-}{
-	{name: "simple", in: "a,b,c\n1,2,3\n", want: []want{
-		{line: 1, fields: []string{"a", "b", "c"}, raw: "a,b,c\n"},
-		{line: 2, fields: []string{"1", "2", "3"}, raw: "1,2,3\n"},
-	}},
-	{name: "simple crlf", in: "a,b,c\r\n1,2,3\r\n", want: []want{
-		{line: 1, fields: []string{"a", "b", "c"}, raw: "a,b,c\r\n"},
-		{line: 2, fields: []string{"1", "2", "3"}, raw: "1,2,3\r\n"},
-	}},
-	{name: "comma in quotes", in: "first,last,address\nJohn,Doe,\"120 any st., Anytown\"\n", want: []want{
-		{line: 1, fields: []string{"first", "last", "address"}},
-		{line: 2, fields: []string{"John", "Doe", "120 any st., Anytown"}},
-	}},
-	{name: "escaped quotes", in: "a,b\n1,\"ha \"\"ha\"\" ha\"\n3,\"\"\"\"\n", want: []want{
-		{line: 1, fields: []string{"a", "b"}},
-		{line: 2, fields: []string{"1", `ha "ha" ha`}},
-		{line: 3, fields: []string{"3", `"`}},
-	}},
-	{name: "quoted newlines lf", in: "a,b,c\n1,2,3\n\"Once upon \na time\",5,6\n7,8,9\n", want: []want{
-		{line: 1, fields: []string{"a", "b", "c"}},
-		{line: 2, fields: []string{"1", "2", "3"}},
-		{line: 3, fields: []string{"Once upon \na time", "5", "6"}, raw: "\"Once upon \na time\",5,6\n"},
-		{line: 5, fields: []string{"7", "8", "9"}},
-	}},
-	{name: "quoted newlines crlf", in: "a,b,c\r\n1,2,3\r\n\"Once upon \r\na time\",5,6\r\n7,8,9\r\n", want: []want{
-		{line: 1, fields: []string{"a", "b", "c"}},
-		{line: 2, fields: []string{"1", "2", "3"}},
-		{line: 3, fields: []string{"Once upon \r\na time", "5", "6"}, raw: "\"Once upon \r\na time\",5,6\r\n"},
-		{line: 5, fields: []string{"7", "8", "9"}},
-	}},
-	{name: "quotes and newlines", in: "a,b\n1,\"ha \n\"\"ha\"\" \nha\"\n3,4\n", want: []want{
-		{line: 1, fields: []string{"a", "b"}},
-		{line: 2, fields: []string{"1", "ha \n\"ha\" \nha"}},
-		{line: 5, fields: []string{"3", "4"}},
-	}},
-	{name: "empty quoted fields", in: "a,b,c\n\"\",\"\",\"\"\n", want: []want{
-		{line: 1, fields: []string{"a", "b", "c"}},
-		{line: 2, fields: []string{"", "", ""}},
-	}},
-	{name: "empty fields", in: "a,b,c\n1,,\n,,\n", want: []want{
-		{line: 1, fields: []string{"a", "b", "c"}},
-		{line: 2, fields: []string{"1", "", ""}},
-		{line: 3, fields: []string{"", "", ""}},
-	}},
-	{name: "utf8", in: "a,b,c\n1,2,3\n4,5,ʤ\n\"日本語\",ü,\"é, è\"\n", want: []want{
-		{line: 1, fields: []string{"a", "b", "c"}},
-		{line: 2, fields: []string{"1", "2", "3"}},
-		{line: 3, fields: []string{"4", "5", "ʤ"}},
-		{line: 4, fields: []string{"日本語", "ü", "é, è"}},
-	}},
-	{name: "json", in: "key,val\n1,\"{\"\"type\"\": \"\"Point\"\", \"\"coordinates\"\": [102.0, 0.5]}\"\n", want: []want{
-		{line: 1, fields: []string{"key", "val"}},
-		{line: 2, fields: []string{"1", `{"type": "Point", "coordinates": [102.0, 0.5]}`}},
-	}},
-	{name: "empty input", in: "", want: nil},
-	{name: "empty lines", in: "a\n\nb\r\n\r\n\n", want: []want{
-		{line: 1, fields: []string{"a"}},
-		{line: 2, fields: []string{""}, raw: "\n"},
-		{line: 3, fields: []string{"b"}},
-		{line: 4, fields: []string{""}, raw: "\r\n"},
-		{line: 5, fields: []string{""}, raw: "\n"},
-	}},
-	{name: "last line without newline", in: "a,b\nc,d", want: []want{
-		{line: 1, fields: []string{"a", "b"}},
-		{line: 2, fields: []string{"c", "d"}, raw: "c,d"},
-	}},
-	{name: "last line quoted without newline", in: "a,b\nc,\"d\"", want: []want{
-		{line: 1, fields: []string{"a", "b"}},
-		{line: 2, fields: []string{"c", "d"}, raw: "c,\"d\""},
-	}},
-	{name: "trailing delimiter at eof", in: "a,", want: []want{
-		{line: 1, fields: []string{"a", ""}},
-	}},
-	{name: "lone cr is data", in: "a\rb,c\r\nd,e\r", want: []want{
-		{line: 1, fields: []string{"a\rb", "c"}, raw: "a\rb,c\r\n"},
-		{line: 2, fields: []string{"d", "e\r"}, raw: "d,e\r"},
-	}},
-	{name: "cr before crlf", in: "a\r\r\n", want: []want{
-		{line: 1, fields: []string{"a\r"}},
-	}},
-	{name: "quoted cr and crlf", in: "\"a\rb\"\r\n\"c\"\r", want: []want{
-		{line: 1, fields: []string{"a\rb"}, raw: "\"a\rb\"\r\n"},
-		{line: 2, raw: "\"c\"\r", code: CodeQuoteError, msg: "line 2, column 4"},
-	}},
-	{name: "bom", in: bom + "id,name\n1,x\n", want: []want{
-		{line: 1, fields: []string{"id", "name"}, raw: bom + "id,name\n"},
-		{line: 2, fields: []string{"1", "x"}},
-	}},
-	{name: "bom then quoted field", in: bom + "\"id\",name\n", want: []want{
-		{line: 1, fields: []string{"id", "name"}, raw: bom + "\"id\",name\n"},
-	}},
-	{name: "bom only", in: bom, want: []want{
-		{line: 1, fields: []string{""}, raw: bom},
-	}},
-	{name: "bom not at start is data", in: "a\n" + bom + "b\n", want: []want{
-		{line: 1, fields: []string{"a"}},
-		{line: 2, fields: []string{bom + "b"}},
-	}},
-	{name: "semicolon", in: "a;b;\"c;d\"\n1;2,5;3\n", opt: ScanOptions{Comma: ';'}, want: []want{
-		{line: 1, fields: []string{"a", "b", "c;d"}},
-		{line: 2, fields: []string{"1", "2,5", "3"}},
-	}},
-	{name: "tab", in: "a\tb\t\"c\td\"\n1\t2 3\t\n", opt: ScanOptions{Comma: '\t'}, want: []want{
-		{line: 1, fields: []string{"a", "b", "c\td"}},
-		{line: 2, fields: []string{"1", "2 3", ""}},
-	}},
-	{name: "pipe", in: "a|b|\"c|d\"\r\n1|2,5|\"\"\r\n", opt: ScanOptions{Comma: '|'}, want: []want{
-		{line: 1, fields: []string{"a", "b", "c|d"}},
-		{line: 2, fields: []string{"1", "2,5", ""}},
-	}},
-	{name: "location of errors: bare quote", in: "a,b\nc,d\"e\nf,g\n", want: []want{
-		{line: 1, fields: []string{"a", "b"}},
-		{line: 2, fields: []string{"c", "d\"e"}, code: CodeQuoteError, msg: "line 2, column 4, field 2", wantFields: true},
-		{line: 3, fields: []string{"f", "g"}},
-	}},
-	{name: "location of errors: text after closing quote", in: "a,b\n\"x\ny\"z,w\nf,g\n", want: []want{
-		{line: 1, fields: []string{"a", "b"}},
-		{line: 2, fields: []string{"\"x\ny\"z", "w"}, raw: "\"x\ny\"z,w\n", code: CodeQuoteError, msg: "line 3, column 3, field 1", wantFields: true},
-		{line: 4, fields: []string{"f", "g"}},
-	}},
-	{name: "location of errors: quote after closing quote", in: "\"a\"\"\"b\"c\nd\n", want: []want{
-		{line: 1, fields: []string{"\"a\"\"\"b\"c"}, code: CodeQuoteError, msg: "line 1, column 6", wantFields: true},
-		{line: 2, fields: []string{"d"}},
-	}},
-	{name: "unclosed quote near the end", in: "a,b\nc,\"d\ne,f\ng,h\n", want: []want{
-		{line: 1, fields: []string{"a", "b"}},
-		{line: 2, raw: "c,\"d\n", code: CodeQuoteError, msg: "line 2, column 3, field 2"},
-		{line: 3, fields: []string{"e", "f"}},
-		{line: 4, fields: []string{"g", "h"}},
-	}},
-	{name: "unclosed quote on the last line", in: "a,b\nc,\"d", want: []want{
-		{line: 1, fields: []string{"a", "b"}},
-		{line: 2, raw: "c,\"d", code: CodeQuoteError},
-	}},
-	{name: "record too large in the middle", in: "a,b\n\"x\nx\nx\nx\nx\nx\nx\nx\nx\"\nc,d\n", opt: ScanOptions{MaxRecordSize: 12}, want: []want{
-		{line: 1, fields: []string{"a", "b"}},
-		{line: 2, raw: "\"x\n", code: CodeRecordTooLarge, msg: "line 2"},
-		{line: 3, fields: []string{"x"}},
-		{line: 4, fields: []string{"x"}},
-		{line: 5, fields: []string{"x"}},
-		{line: 6, fields: []string{"x"}},
-		{line: 7, fields: []string{"x"}},
-		{line: 8, fields: []string{"x"}},
-		{line: 9, fields: []string{"x"}},
-		{line: 10, raw: "x\"\n", fields: []string{"x\""}, code: CodeQuoteError, wantFields: true},
-		{line: 11, fields: []string{"c", "d"}},
-	}},
-	{name: "line too large in the middle", in: "a,b\n0123456789abcdefghij\r\nc,d\n", opt: ScanOptions{MaxRecordSize: 8}, want: []want{
-		{line: 1, fields: []string{"a", "b"}},
-		{line: 2, raw: "01234567", code: CodeRecordTooLarge},
-		{line: 2, raw: "89abcdef", code: CodeRecordTooLarge},
-		{line: 2, raw: "ghij\r\n", code: CodeRecordTooLarge},
-		{line: 3, fields: []string{"c", "d"}},
-	}},
-	{name: "record of exactly the bound", in: "abc,d\nabc,de\n", opt: ScanOptions{MaxRecordSize: 6}, want: []want{
-		{line: 1, fields: []string{"abc", "d"}},
-		{line: 2, raw: "abc,de", code: CodeRecordTooLarge},
-		{line: 2, raw: "\n", code: CodeRecordTooLarge},
-	}},
-	{name: "last record of exactly the bound", in: "ab\n\"ab\"", opt: ScanOptions{MaxRecordSize: 4}, want: []want{
-		{line: 1, fields: []string{"ab"}},
-		{line: 2, fields: []string{"ab"}},
-	}},
-	{name: "quote open at eof and too large", in: "\"abcdefgh\nij\nk", opt: ScanOptions{MaxRecordSize: 6}, want: []want{
-		{line: 1, raw: "\"abcde", code: CodeRecordTooLarge},
-		{line: 1, raw: "fgh\n", code: CodeRecordTooLarge},
-		{line: 2, fields: []string{"ij"}},
-		{line: 3, fields: []string{"k"}},
-	}},
+}
+
+// scanCases returns inputs of the kinds the csv-spectrum suite holds, plus
+// the cases this scanner treats differently from encoding/csv on purpose.
+// They also seed FuzzScanner.
+func scanCases() []scanCase {
+	return []scanCase{
+		{name: "simple", in: "a,b,c\n1,2,3\n", want: []want{
+			{line: 1, fields: []string{"a", "b", "c"}, raw: "a,b,c\n"},
+			{line: 2, fields: []string{"1", "2", "3"}, raw: "1,2,3\n"},
+		}},
+		{name: "simple crlf", in: "a,b,c\r\n1,2,3\r\n", want: []want{
+			{line: 1, fields: []string{"a", "b", "c"}, raw: "a,b,c\r\n"},
+			{line: 2, fields: []string{"1", "2", "3"}, raw: "1,2,3\r\n"},
+		}},
+		{name: "comma in quotes", in: "first,last,address\nJohn,Doe,\"120 any st., Anytown\"\n", want: []want{
+			{line: 1, fields: []string{"first", "last", "address"}},
+			{line: 2, fields: []string{"John", "Doe", "120 any st., Anytown"}},
+		}},
+		{name: "escaped quotes", in: "a,b\n1,\"ha \"\"ha\"\" ha\"\n3,\"\"\"\"\n", want: []want{
+			{line: 1, fields: []string{"a", "b"}},
+			{line: 2, fields: []string{"1", `ha "ha" ha`}},
+			{line: 3, fields: []string{"3", `"`}},
+		}},
+		{name: "quoted newlines lf", in: "a,b,c\n1,2,3\n\"Once upon \na time\",5,6\n7,8,9\n", want: []want{
+			{line: 1, fields: []string{"a", "b", "c"}},
+			{line: 2, fields: []string{"1", "2", "3"}},
+			{line: 3, fields: []string{"Once upon \na time", "5", "6"}, raw: "\"Once upon \na time\",5,6\n"},
+			{line: 5, fields: []string{"7", "8", "9"}},
+		}},
+		{name: "quoted newlines crlf", in: "a,b,c\r\n1,2,3\r\n\"Once upon \r\na time\",5,6\r\n7,8,9\r\n", want: []want{
+			{line: 1, fields: []string{"a", "b", "c"}},
+			{line: 2, fields: []string{"1", "2", "3"}},
+			{line: 3, fields: []string{"Once upon \r\na time", "5", "6"}, raw: "\"Once upon \r\na time\",5,6\r\n"},
+			{line: 5, fields: []string{"7", "8", "9"}},
+		}},
+		{name: "quotes and newlines", in: "a,b\n1,\"ha \n\"\"ha\"\" \nha\"\n3,4\n", want: []want{
+			{line: 1, fields: []string{"a", "b"}},
+			{line: 2, fields: []string{"1", "ha \n\"ha\" \nha"}},
+			{line: 5, fields: []string{"3", "4"}},
+		}},
+		{name: "empty quoted fields", in: "a,b,c\n\"\",\"\",\"\"\n", want: []want{
+			{line: 1, fields: []string{"a", "b", "c"}},
+			{line: 2, fields: []string{"", "", ""}},
+		}},
+		{name: "empty fields", in: "a,b,c\n1,,\n,,\n", want: []want{
+			{line: 1, fields: []string{"a", "b", "c"}},
+			{line: 2, fields: []string{"1", "", ""}},
+			{line: 3, fields: []string{"", "", ""}},
+		}},
+		{name: "utf8", in: "a,b,c\n1,2,3\n4,5,ʤ\n\"日本語\",ü,\"é, è\"\n", want: []want{
+			{line: 1, fields: []string{"a", "b", "c"}},
+			{line: 2, fields: []string{"1", "2", "3"}},
+			{line: 3, fields: []string{"4", "5", "ʤ"}},
+			{line: 4, fields: []string{"日本語", "ü", "é, è"}},
+		}},
+		{name: "json", in: "key,val\n1,\"{\"\"type\"\": \"\"Point\"\", \"\"coordinates\"\": [102.0, 0.5]}\"\n", want: []want{
+			{line: 1, fields: []string{"key", "val"}},
+			{line: 2, fields: []string{"1", `{"type": "Point", "coordinates": [102.0, 0.5]}`}},
+		}},
+		{name: "empty input", in: "", want: nil},
+		{name: "empty lines", in: "a\n\nb\r\n\r\n\n", want: []want{
+			{line: 1, fields: []string{"a"}},
+			{line: 2, fields: []string{""}, raw: "\n"},
+			{line: 3, fields: []string{"b"}},
+			{line: 4, fields: []string{""}, raw: "\r\n"},
+			{line: 5, fields: []string{""}, raw: "\n"},
+		}},
+		{name: "last line without newline", in: "a,b\nc,d", want: []want{
+			{line: 1, fields: []string{"a", "b"}},
+			{line: 2, fields: []string{"c", "d"}, raw: "c,d"},
+		}},
+		{name: "last line quoted without newline", in: "a,b\nc,\"d\"", want: []want{
+			{line: 1, fields: []string{"a", "b"}},
+			{line: 2, fields: []string{"c", "d"}, raw: "c,\"d\""},
+		}},
+		{name: "trailing delimiter at eof", in: "a,", want: []want{
+			{line: 1, fields: []string{"a", ""}},
+		}},
+		{name: "lone cr is data", in: "a\rb,c\r\nd,e\r", want: []want{
+			{line: 1, fields: []string{"a\rb", "c"}, raw: "a\rb,c\r\n"},
+			{line: 2, fields: []string{"d", "e\r"}, raw: "d,e\r"},
+		}},
+		{name: "cr before crlf", in: "a\r\r\n", want: []want{
+			{line: 1, fields: []string{"a\r"}},
+		}},
+		{name: "quoted cr and crlf", in: "\"a\rb\"\r\n\"c\"\r", want: []want{
+			{line: 1, fields: []string{"a\rb"}, raw: "\"a\rb\"\r\n"},
+			{line: 2, raw: "\"c\"\r", code: CodeQuoteError, msg: "line 2, column 4"},
+		}},
+		{name: "bom", in: bom + "id,name\n1,x\n", want: []want{
+			{line: 1, fields: []string{"id", "name"}, raw: bom + "id,name\n"},
+			{line: 2, fields: []string{"1", "x"}},
+		}},
+		{name: "bom then quoted field", in: bom + "\"id\",name\n", want: []want{
+			{line: 1, fields: []string{"id", "name"}, raw: bom + "\"id\",name\n"},
+		}},
+		{name: "bom only", in: bom, want: []want{
+			{line: 1, fields: []string{""}, raw: bom},
+		}},
+		{name: "bom not at start is data", in: "a\n" + bom + "b\n", want: []want{
+			{line: 1, fields: []string{"a"}},
+			{line: 2, fields: []string{bom + "b"}},
+		}},
+		{name: "semicolon", in: "a;b;\"c;d\"\n1;2,5;3\n", opt: ScanOptions{Comma: ';'}, want: []want{
+			{line: 1, fields: []string{"a", "b", "c;d"}},
+			{line: 2, fields: []string{"1", "2,5", "3"}},
+		}},
+		{name: "tab", in: "a\tb\t\"c\td\"\n1\t2 3\t\n", opt: ScanOptions{Comma: '\t'}, want: []want{
+			{line: 1, fields: []string{"a", "b", "c\td"}},
+			{line: 2, fields: []string{"1", "2 3", ""}},
+		}},
+		{name: "pipe", in: "a|b|\"c|d\"\r\n1|2,5|\"\"\r\n", opt: ScanOptions{Comma: '|'}, want: []want{
+			{line: 1, fields: []string{"a", "b", "c|d"}},
+			{line: 2, fields: []string{"1", "2,5", ""}},
+		}},
+		{name: "location of errors: bare quote", in: "a,b\nc,d\"e\nf,g\n", want: []want{
+			{line: 1, fields: []string{"a", "b"}},
+			{line: 2, fields: []string{"c", "d\"e"}, code: CodeQuoteError, msg: "line 2, column 4, field 2", wantFields: true},
+			{line: 3, fields: []string{"f", "g"}},
+		}},
+		{name: "location of errors: text after closing quote", in: "a,b\n\"x\ny\"z,w\nf,g\n", want: []want{
+			{line: 1, fields: []string{"a", "b"}},
+			{line: 2, fields: []string{"\"x\ny\"z", "w"}, raw: "\"x\ny\"z,w\n", code: CodeQuoteError, msg: "line 3, column 3, field 1", wantFields: true},
+			{line: 4, fields: []string{"f", "g"}},
+		}},
+		{name: "location of errors: quote after closing quote", in: "\"a\"\"\"b\"c\nd\n", want: []want{
+			{line: 1, fields: []string{"\"a\"\"\"b\"c"}, code: CodeQuoteError, msg: "line 1, column 6", wantFields: true},
+			{line: 2, fields: []string{"d"}},
+		}},
+		{name: "unclosed quote near the end", in: "a,b\nc,\"d\ne,f\ng,h\n", want: []want{
+			{line: 1, fields: []string{"a", "b"}},
+			{line: 2, raw: "c,\"d\n", code: CodeQuoteError, msg: "line 2, column 3, field 2"},
+			{line: 3, fields: []string{"e", "f"}},
+			{line: 4, fields: []string{"g", "h"}},
+		}},
+		{name: "unclosed quote on the last line", in: "a,b\nc,\"d", want: []want{
+			{line: 1, fields: []string{"a", "b"}},
+			{line: 2, raw: "c,\"d", code: CodeQuoteError},
+		}},
+		{name: "record too large in the middle", in: "a,b\n\"x\nx\nx\nx\nx\nx\nx\nx\nx\"\nc,d\n", opt: ScanOptions{MaxRecordSize: 12}, want: []want{
+			{line: 1, fields: []string{"a", "b"}},
+			{line: 2, raw: "\"x\n", code: CodeRecordTooLarge, msg: "line 2"},
+			{line: 3, fields: []string{"x"}},
+			{line: 4, fields: []string{"x"}},
+			{line: 5, fields: []string{"x"}},
+			{line: 6, fields: []string{"x"}},
+			{line: 7, fields: []string{"x"}},
+			{line: 8, fields: []string{"x"}},
+			{line: 9, fields: []string{"x"}},
+			{line: 10, raw: "x\"\n", fields: []string{"x\""}, code: CodeQuoteError, wantFields: true},
+			{line: 11, fields: []string{"c", "d"}},
+		}},
+		{name: "line too large in the middle", in: "a,b\n0123456789abcdefghij\r\nc,d\n", opt: ScanOptions{MaxRecordSize: 8}, want: []want{
+			{line: 1, fields: []string{"a", "b"}},
+			{line: 2, raw: "01234567", code: CodeRecordTooLarge},
+			{line: 2, raw: "89abcdef", code: CodeRecordTooLarge},
+			{line: 2, raw: "ghij\r\n", code: CodeRecordTooLarge},
+			{line: 3, fields: []string{"c", "d"}},
+		}},
+		{name: "record of exactly the bound", in: "abc,d\nabc,de\n", opt: ScanOptions{MaxRecordSize: 6}, want: []want{
+			{line: 1, fields: []string{"abc", "d"}},
+			{line: 2, raw: "abc,de", code: CodeRecordTooLarge},
+			{line: 2, raw: "\n", code: CodeRecordTooLarge},
+		}},
+		{name: "last record of exactly the bound", in: "ab\n\"ab\"", opt: ScanOptions{MaxRecordSize: 4}, want: []want{
+			{line: 1, fields: []string{"ab"}},
+			{line: 2, fields: []string{"ab"}},
+		}},
+		{name: "quote open at eof and too large", in: "\"abcdefgh\nij\nk", opt: ScanOptions{MaxRecordSize: 6}, want: []want{
+			{line: 1, raw: "\"abcde", code: CodeRecordTooLarge},
+			{line: 1, raw: "fgh\n", code: CodeRecordTooLarge},
+			{line: 2, fields: []string{"ij"}},
+			{line: 3, fields: []string{"k"}},
+		}},
+	}
 }
 
 func TestScanner(t *testing.T) {
-	for _, tc := range scanCases {
+	for _, tc := range scanCases() {
 		for rname, r := range readers(tc.in) {
 			t.Run(tc.name+"/"+rname, func(t *testing.T) {
 				got := scanAll(t, r, tc.opt)

@@ -28,7 +28,8 @@ const Schema = `{
   ]
 }`
 
-// Header lists the column names, in order, of the header row Orders writes.
+// Header is the header row Orders writes, without its line terminator and
+// with ',' standing for whichever delimiter Options.Comma selects.
 const Header = "order_id,customer_email,order_date,shipped_at,status,quantity,unit_price,paid,notes"
 
 // Kinds of invalid row, each named after the one reject error code a
@@ -165,6 +166,7 @@ type vocabulary struct {
 	firstNames, lastNames, domains, statuses, words []string
 }
 
+// newVocabulary returns the values rows are drawn from.
 func newVocabulary() vocabulary {
 	return vocabulary{
 		firstNames: []string{"ana", "ben", "chen", "dara", "eli", "fatima", "gus", "hana", "ivan", "jo", "kemal", "lea", "mo", "nina", "omar", "pia"},

@@ -250,23 +250,25 @@ func TestOrdersOptionErrors(t *testing.T) {
 	}
 }
 
-// failWriter fails after accepting n bytes.
-type failWriter struct{ n int }
-
-var errFull = errors.New("disk full")
+// failWriter fails with err after accepting n bytes.
+type failWriter struct {
+	n   int
+	err error
+}
 
 func (w *failWriter) Write(p []byte) (int, error) {
 	if len(p) > w.n {
 		n := w.n
 		w.n = 0
-		return n, errFull
+		return n, w.err
 	}
 	w.n -= len(p)
 	return len(p), nil
 }
 
 func TestOrdersWriteError(t *testing.T) {
-	_, err := Orders(&failWriter{n: 100 << 10}, Options{Rows: 10000, Seed: 1})
+	errFull := errors.New("disk full")
+	_, err := Orders(&failWriter{n: 100 << 10, err: errFull}, Options{Rows: 10000, Seed: 1})
 	if !errors.Is(err, errFull) || !strings.Contains(err.Error(), "row") {
 		t.Fatalf("error %v, want one wrapping %v and naming the row", err, errFull)
 	}
