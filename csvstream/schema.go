@@ -534,6 +534,16 @@ type column struct {
 	keyed      bool     // the value is part of a unique or primary key
 }
 
+// intKey reports whether the values of c are keyed by value.i alone, so
+// that a unique or primary-key set can keep them as integers.
+func (c *column) intKey() bool {
+	switch c.kind {
+	case kindInteger, kindYear, kindDate, kindTime, kindBoolean:
+		return true
+	}
+	return false
+}
+
 // compiled is a Schema checked and ready for validation.
 type compiled struct {
 	cols    []column

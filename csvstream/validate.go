@@ -95,16 +95,20 @@ func quoteList(names []string) string {
 // primary keys, so one Validator serves one job, and it is not safe for
 // concurrent use.
 //
-// Unique values and primary keys are remembered as 128-bit hashes (two
-// maphash seeds chosen per Validator), never as strings, so checking them
-// allocates nothing per row but the occasional growth of a set; the chance
-// of two different keys sharing a hash is negligible (about n²/2¹²⁹ for n
-// keys). Each unique field, and the primary key, costs 16 bytes per slot in
-// a table kept between 3/8 and 3/4 full: 21 to 43 bytes per distinct key,
-// at most 43 MB per million keys (and, for the moment it takes to double
-// the table, the old table besides). Only keys of valid rows are
-// remembered: a key is rejected as a repeat only when a row that was
-// written out already holds it.
+// Unique values and primary keys are remembered without keeping their
+// text, so checking them allocates nothing per row but the occasional
+// growth of a set. A key that is one integer (an integer, year, date, time
+// or boolean field) and is above every key seen so far, the usual case of
+// an ID column in increasing order, joins a list of sorted ranges, where a
+// run of consecutive keys costs 16 bytes in all and any other key at most
+// 16 bytes (20 while the list grows). Every other key is remembered as a
+// 128-bit hash (two maphash seeds chosen per Validator); the chance of two
+// different keys sharing a hash is negligible (about n²/2¹²⁹ for n keys).
+// Each hash costs 16 bytes per slot in a table kept between 3/8 and 3/4
+// full: 21 to 43 bytes per distinct key, at most 43 MB per million keys
+// (and, for the moment it takes to double the table, the old table
+// besides). Only keys of valid rows are remembered: a key is rejected as a
+// repeat only when a row that was written out already holds it.
 type Validator struct {
 	header  []string
 	keys    [][]byte // `"label":` per column, for AppendJSON
@@ -116,18 +120,16 @@ type Validator struct {
 
 	seed1, seed2 maphash.Seed
 	uniq         []uniqueSet // one per unique column
-	pkSet        hashSet
-	keyBuf       []byte      // scratch for hashing keys
-	vals         []value     // scratch: parsed value per column
-	ok           []bool      // scratch: column parsed and not null
-	pending      [][2]uint64 // scratch: hashes of this row's unique values
-	pendingPK    [2]uint64
+	pkSet        keySet
+	keyBuf       []byte  // scratch for hashing keys
+	vals         []value // scratch: parsed value per column
+	ok           []bool  // scratch: column parsed and not null
 }
 
 // uniqueSet remembers the values of one unique column.
 type uniqueSet struct {
 	col  int
-	seen hashSet
+	seen keySet
 }
 
 // NewValidator returns a Validator for records under header. With s nil it
@@ -173,12 +175,12 @@ func NewValidator(s *Schema, header *Record) (*Validator, error) {
 	v.emptyMissing = len(v.missing) == 1 && len(v.missing[0]) == 0
 	for i := range v.cols {
 		if v.cols[i].unique {
-			v.uniq = append(v.uniq, uniqueSet{col: i})
+			v.uniq = append(v.uniq, uniqueSet{col: i, seen: keySet{ints: v.cols[i].intKey()}})
 		}
 	}
+	v.pkSet.ints = len(v.pk) == 1 && v.cols[v.pk[0]].intKey()
 	v.vals = make([]value, len(v.cols))
 	v.ok = make([]bool, len(v.cols))
-	v.pending = make([][2]uint64, len(v.uniq))
 	return v, nil
 }
 
@@ -295,48 +297,57 @@ func (v *Validator) Check(rec *Record, errs []FieldError) []FieldError {
 	// Repeats: look up now, remember only when the whole row is valid.
 	for u := range v.uniq {
 		set := &v.uniq[u]
-		if !v.ok[set.col] {
-			v.pending[u] = [2]uint64{}
+		i := set.col
+		if !v.ok[i] {
+			set.seen.pending = false
 			continue
 		}
-		v.keyBuf = v.cols[set.col].appendKey(v.keyBuf[:0], rec.Field(set.col), v.vals[set.col])
-		h := v.sum(v.keyBuf)
-		v.pending[u] = h
-		if set.seen.has(h) {
-			c := &v.cols[set.col]
+		var seen bool
+		if set.seen.ints {
+			seen = v.seenInt(&set.seen, v.vals[i].i)
+		} else {
+			v.keyBuf = v.cols[i].appendKey(v.keyBuf[:0], rec.Field(i), v.vals[i])
+			seen = v.seenKey(&set.seen, v.keyBuf)
+		}
+		if seen {
+			c := &v.cols[i]
 			errs = append(errs, FieldError{
 				Code:    CodeUniqueError,
 				Field:   c.name,
-				Message: fmt.Sprintf("value %s is not unique: an earlier row holds it", c.show(rec.Field(set.col))),
+				Message: fmt.Sprintf("value %s is not unique: an earlier row holds it", c.show(rec.Field(i))),
 			})
 		}
 	}
-	pkOK := len(v.pk) > 0
-	if pkOK {
-		v.keyBuf = v.keyBuf[:0]
+	if len(v.pk) > 0 {
+		v.pkSet.pending = false
+		pkOK := true
 		for _, i := range v.pk {
 			if !v.ok[i] {
 				pkOK = false
 				break
 			}
-			v.keyBuf = v.cols[i].appendKey(v.keyBuf, rec.Field(i), v.vals[i])
 		}
-	}
-	if pkOK {
-		v.pendingPK = v.sum(v.keyBuf)
-		if v.pkSet.has(v.pendingPK) {
+		var seen bool
+		switch {
+		case !pkOK:
+		case v.pkSet.ints:
+			seen = v.seenInt(&v.pkSet, v.vals[v.pk[0]].i)
+		default:
+			v.keyBuf = v.keyBuf[:0]
+			for _, i := range v.pk {
+				v.keyBuf = v.cols[i].appendKey(v.keyBuf, rec.Field(i), v.vals[i])
+			}
+			seen = v.seenKey(&v.pkSet, v.keyBuf)
+		}
+		if seen {
 			errs = append(errs, v.pkError(rec))
 		}
 	}
 	if len(errs) == start {
 		for u := range v.uniq {
-			if v.ok[v.uniq[u].col] {
-				v.uniq[u].seen.add(v.pending[u])
-			}
+			v.uniq[u].seen.remember()
 		}
-		if pkOK {
-			v.pkSet.add(v.pendingPK)
-		}
+		v.pkSet.remember()
 	}
 	return errs
 }
@@ -370,6 +381,96 @@ func (v *Validator) sum(key []byte) [2]uint64 {
 		h[1] = 1
 	}
 	return h
+}
+
+// seenInt reports whether s holds the integer key x, and makes x the key
+// s.remember adds. s.ints must be set.
+func (v *Validator) seenInt(s *keySet, x int64) bool {
+	s.pending, s.pendingInt = true, x
+	if s.ranges.above(x) {
+		return false // every key in s is below x: the common case
+	}
+	if s.ranges.has(x) {
+		return true
+	}
+	s.pendingHash = v.sum(appendUint64(v.keyBuf[:0], uint64(x)))
+	return s.hashes.has(s.pendingHash)
+}
+
+// seenKey reports whether s holds key, and makes it the key s.remember
+// adds. s.ints must not be set.
+func (v *Validator) seenKey(s *keySet, key []byte) bool {
+	s.pending = true
+	s.pendingHash = v.sum(key)
+	return s.hashes.has(s.pendingHash)
+}
+
+// keySet remembers the keys of one unique column, or of the primary key.
+// When every key is one integer (ints is set), keys above all the others
+// go to a list of ranges and only the rest are hashed, so that an ID
+// column in increasing order costs next to nothing; otherwise every key is
+// hashed. Each key is in ranges or in hashes, never in both, and every
+// hashed integer is below the top of the ranges.
+type keySet struct {
+	ints   bool
+	ranges rangeSet
+	hashes hashSet
+
+	// The key of the row being checked, which remember adds: pendingInt
+	// when ints is set and the key is above the ranges, else pendingHash.
+	pending     bool
+	pendingInt  int64
+	pendingHash [2]uint64
+}
+
+// remember adds the key seenInt or seenKey last looked up, if any.
+func (s *keySet) remember() {
+	if !s.pending {
+		return
+	}
+	s.pending = false
+	if s.ints && s.ranges.above(s.pendingInt) {
+		s.ranges.push(s.pendingInt)
+		return
+	}
+	s.hashes.add(s.pendingHash)
+}
+
+// rangeSet is a set of integers kept as sorted, disjoint, non-adjacent
+// inclusive ranges, which grows only at the top: adding the integer just
+// above the last range extends it, and one further above starts a new
+// range. The zero value is an empty set.
+type rangeSet struct {
+	r [][2]int64 // r[k][0] <= r[k][1] < r[k+1][0]-1
+}
+
+// above reports whether x is above every member of s.
+func (s *rangeSet) above(x int64) bool {
+	return len(s.r) == 0 || x > s.r[len(s.r)-1][1]
+}
+
+// has reports whether x is a member of s.
+func (s *rangeSet) has(x int64) bool {
+	// Find the first range ending at or above x.
+	lo, hi := 0, len(s.r)
+	for lo < hi {
+		m := int(uint(lo+hi) >> 1)
+		if s.r[m][1] < x {
+			lo = m + 1
+		} else {
+			hi = m
+		}
+	}
+	return lo < len(s.r) && s.r[lo][0] <= x
+}
+
+// push adds x, which must be above every member of s.
+func (s *rangeSet) push(x int64) {
+	if n := len(s.r); n > 0 && x-1 == s.r[n-1][1] {
+		s.r[n-1][1] = x
+		return
+	}
+	s.r = append(s.r, [2]int64{x, x})
 }
 
 // hashSet is a set of 128-bit hashes: open addressing with linear probing
