@@ -10,6 +10,7 @@ import (
 	"hash/crc64"
 	"math/rand/v2"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -154,6 +155,8 @@ type ObjectWriter struct {
 	result    error
 	aborted   bool // nothing of the upload is left in S3
 
+	bytes atomic.Int64 // accepted by Write; kept apart from state so Write takes no lock
+
 	mu    sync.Mutex // guards state and err
 	state UploadState
 	err   error // the first failure
@@ -294,9 +297,7 @@ func (w *ObjectWriter) Write(p []byte) (int, error) {
 		w.buf = grown
 	}
 	w.buf = append(w.buf, p...)
-	w.mu.Lock()
-	w.state.Bytes += int64(len(p))
-	w.mu.Unlock()
+	w.bytes.Add(int64(len(p)))
 	if int64(len(w.buf)) >= size && w.nextPart < MaxParts {
 		if err := w.flush(); err != nil {
 			return 0, w.failWith(err)
@@ -734,6 +735,7 @@ func (w *ObjectWriter) State() UploadState {
 	defer w.mu.Unlock()
 	s := w.state
 	s.Parts = append([]PartState(nil), w.state.Parts...)
+	s.Bytes = w.bytes.Load()
 	return s
 }
 
