@@ -19,6 +19,7 @@ type Record struct {
 	raw    []byte // Raw as the Scanner set it, so callers reslicing Raw cannot move fields
 	fields []span // where each field's value lies
 	esc    []byte // values of quoted fields whose doubled quotes were undone
+	ascii  bool   // the Scanner saw that raw holds only ASCII bytes
 }
 
 // span locates one field value: raw[start:end], or esc[^start:end] when

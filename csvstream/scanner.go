@@ -127,6 +127,7 @@ func (s *Scanner) Scan() bool {
 	r.fields = r.fields[:0]
 	r.esc = r.esc[:0]
 	r.Err = nil
+	r.ascii = false
 	s.oneLine = false
 	var ok bool
 	switch {
@@ -207,17 +208,23 @@ func (s *Scanner) scanLine() bool {
 	}
 	seps := s.seps
 	cm := s.commas
-	p := 0 // delimiters found
+	p := 0        // delimiters found
+	var or uint64 // every byte before j ORed in, to learn whether all are ASCII
 	j := 0
 	for ; j <= n-8; j += 8 {
-		p = extract(seps, p, j, zeroBytes(binary.LittleEndian.Uint64(data[j:j+8])^cm))
+		w := binary.LittleEndian.Uint64(data[j : j+8])
+		or |= w
+		p = extract(seps, p, j, zeroBytes(w^cm))
 	}
 	if j < n {
 		if j+8 <= len(data) {
-			m := zeroBytes(binary.LittleEndian.Uint64(data[j:j+8]) ^ cm)
-			p = extract(seps, p, j, m&(1<<(8*uint(n-j))-1)) // only bytes before n
+			keep := uint64(1)<<(8*uint(n-j)) - 1 // only bytes before n
+			w := binary.LittleEndian.Uint64(data[j:j+8]) & keep
+			or |= w
+			p = extract(seps, p, j, zeroBytes(w^cm)&keep)
 		} else {
 			for ; j < n; j++ { // the last bytes of the buffer
+				or |= uint64(data[j])
 				if data[j] == s.comma {
 					seps[p] = int32(j)
 					p++
@@ -238,6 +245,7 @@ func (s *Scanner) scanLine() bool {
 	}
 	r.fields = append(fields, span{int32(start), int32(n)})
 	r.raw = data[:i+1]
+	r.ascii = or&(lo8<<7) == 0 // the bytes after n are "\r\n" or "\n"
 	s.oneLine = true
 	return true
 }

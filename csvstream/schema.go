@@ -528,10 +528,74 @@ type column struct {
 	patternSrc string
 	enumVals   map[value]struct{}
 	enumStrs   map[string]struct{}
-	enumList   [][]byte // a short string enum, searched in order
+	enumList   textSet  // a short string enum
 	enumText   []string // for messages
 	needValue  bool     // the parsed value is needed (constraints, unique, primary key)
 	keyed      bool     // the value is part of a unique or primary key
+
+	// Set by prepare, once the schema is compiled.
+	op          checkOp // how Validator.Check checks the type
+	constrained bool    // a constraint beyond type and required applies
+	bools       textSet // boolean: trueVals, then falseVals
+	// rangeOnly is set when the only constraints beyond type are minimum
+	// and maximum, on an integer, year, date, time or number field; lo and
+	// hi are then the bounds, the widest possible where there is none.
+	rangeOnly bool
+	lo, hi    value
+}
+
+// checkOp says how Validator.Check checks a value's type: directly
+// for the common cases, else through column.parse.
+type checkOp uint8
+
+const (
+	opParse       checkOp = iota // column.parse
+	opNone                       // any text: string without a format, or any
+	opEmail                      // string, format email
+	opInteger                    // integer
+	opNumber                     // number
+	opISODate                    // date in ISO form, its value not needed
+	opISODatetime                // datetime in RFC 3339 form, its value not needed
+	opBoolean                    // boolean
+)
+
+// prepare works out how to check the values of c, once its constraints,
+// and whether it is a key, are known.
+func (c *column) prepare() {
+	c.constrained = c.min != nil || c.max != nil || c.minLen >= 0 || c.maxLen >= 0 ||
+		c.pattern != nil || c.enumList.items != nil || c.enumStrs != nil || c.enumVals != nil
+	switch c.kind {
+	case kindInteger, kindYear, kindDate, kindTime, kindNumber:
+		c.rangeOnly = c.constrained && c.minLen < 0 && c.maxLen < 0 && c.pattern == nil &&
+			c.enumList.items == nil && c.enumStrs == nil && c.enumVals == nil
+		c.lo = value{i: math.MinInt64, f: math.Inf(-1)}
+		c.hi = value{i: math.MaxInt64, f: math.Inf(1)}
+		if c.min != nil {
+			c.lo = c.min.v
+		}
+		if c.max != nil {
+			c.hi = c.max.v
+		}
+	}
+	switch {
+	case c.kind == kindAny, c.kind == kindString && c.strFormat == formatDefault:
+		c.op = opNone
+	case c.kind == kindString && c.strFormat == formatEmail:
+		c.op = opEmail
+	case c.kind == kindInteger:
+		c.op = opInteger
+	case c.kind == kindNumber:
+		c.op = opNumber
+	case c.kind == kindDate && c.layout == nil && !c.needValue:
+		c.op = opISODate
+	case c.kind == kindDatetime && c.layout == nil && !c.needValue:
+		c.op = opISODatetime
+	case c.kind == kindBoolean:
+		c.op = opBoolean
+		c.bools = newTextSet(append(append([][]byte(nil), c.trueVals...), c.falseVals...))
+	default:
+		c.op = opParse
+	}
 }
 
 // intKey reports whether the values of c are keyed by value.i alone, so
@@ -598,6 +662,9 @@ func (s *Schema) compile() (*compiled, error) {
 		c.cols[i].required = true // a primary key implies required
 		c.cols[i].needValue = true
 		c.cols[i].keyed = true
+	}
+	for i := range c.cols {
+		c.cols[i].prepare()
 	}
 	return c, nil
 }
@@ -736,9 +803,11 @@ func compileField(c *column, f *Field) error {
 		}
 	}
 	if n := len(c.enumStrs); n > 0 && n <= 8 {
+		var items [][]byte
 		for _, x := range cs.Enum {
-			c.enumList = append(c.enumList, []byte(x.(string)))
+			items = append(items, []byte(x.(string)))
 		}
+		c.enumList = newTextSet(items)
 	}
 	c.needValue = c.min != nil || c.max != nil || c.enumVals != nil || c.unique
 	c.keyed = c.unique

@@ -99,16 +99,17 @@ func quoteList(names []string) string {
 // text, so checking them allocates nothing per row but the occasional
 // growth of a set. A key that is one integer (an integer, year, date, time
 // or boolean field) and is above every key seen so far, the usual case of
-// an ID column in increasing order, joins a list of sorted ranges, where a
-// run of consecutive keys costs 16 bytes in all and any other key at most
-// 16 bytes (20 while the list grows). Every other key is remembered as a
-// 128-bit hash (two maphash seeds chosen per Validator); the chance of two
-// different keys sharing a hash is negligible (about n²/2¹²⁹ for n keys).
-// Each hash costs 16 bytes per slot in a table kept between 3/8 and 3/4
-// full: 21 to 43 bytes per distinct key, at most 43 MB per million keys
-// (and, for the moment it takes to double the table, the old table
-// besides). Only keys of valid rows are remembered: a key is rejected as a
-// repeat only when a row that was written out already holds it.
+// an ID column in increasing order, joins a sorted list of ranges: a run
+// of consecutive keys takes one range, 16 bytes, and a key after a gap
+// starts a new one (about 20 bytes with the list's spare room). Every
+// other key is remembered as a 128-bit hash (two maphash seeds chosen per
+// Validator); the chance of two different keys sharing a hash is
+// negligible (about n²/2¹²⁹ for n keys). Each hash costs 16 bytes per slot
+// in a table kept between 3/8 and 3/4 full: 21 to 43 bytes per distinct
+// key. So keys cost at most 43 MB per million (and, for the moment it
+// takes to double the table or the list, the old one besides). Only keys
+// of valid rows are remembered: a key is rejected as a repeat only when a
+// row that was written out already holds it.
 type Validator struct {
 	header  []string
 	keys    [][]byte // `"label":` per column, for AppendJSON
@@ -244,8 +245,9 @@ func (v *Validator) Check(rec *Record, errs []FieldError) []FieldError {
 	start := len(errs)
 	n := rec.NumFields()
 	// Delimiters and quotes are ASCII, so the fields are valid UTF-8 when
-	// the record's bytes are; one pass over Raw checks them all.
-	if len(rec.Raw) == 0 || !utf8.Valid(rec.Raw) {
+	// the record's bytes are; one pass over Raw checks them all, unless the
+	// Scanner saw that they are ASCII.
+	if !rec.ascii && (len(rec.Raw) == 0 || !utf8.Valid(rec.Raw)) {
 		for i := 0; i < n; i++ {
 			if b := rec.Field(i); !utf8.Valid(b) {
 				errs = append(errs, FieldError{
@@ -288,8 +290,79 @@ func (v *Validator) Check(rec *Record, errs []FieldError) []FieldError {
 		return errs
 	}
 	m := min(n, len(v.cols))
-	for i := 0; i < m; i++ {
-		errs = v.checkField(i, rec.Field(i), errs)
+	cols, ok, vals := v.cols[:m], v.ok[:m], v.vals[:m]
+	for i := range cols {
+		// Check field i, and when it holds a value of its type, record the
+		// value for the unique and primary-key checks below.
+		c := &cols[i]
+		b := rec.Field(i)
+		ok[i] = false
+		if v.isMissing(b) {
+			if c.required {
+				errs = append(errs, FieldError{Code: CodeConstraintError, Field: c.name, Message: "a value is required"})
+			}
+			continue
+		}
+		var val value
+		res := parseOK
+		switch c.op {
+		case opNone:
+		case opEmail:
+			if !isEmail(b) {
+				res = parseBad
+			}
+		case opInteger:
+			val, res = parseInteger(b)
+		case opNumber:
+			// The common number parses in one quick pass; for the others,
+			// checking the syntax is enough unless a constraint needs the
+			// value.
+			if f, ok := simpleFloat(b); ok {
+				if f == 0 {
+					f = 0 // -0 equals 0
+				}
+				val.f = f
+			} else if !isNumber(b) {
+				res = parseBad
+			} else if c.needValue {
+				val = numberValue(b)
+			}
+		case opISODate:
+			if len(b) != 10 || !isISODate(b) {
+				res = parseBad
+			}
+		case opISODatetime:
+			if !isISODatetime(b) {
+				res = parseBad
+			}
+		case opBoolean:
+			if k := c.bools.index(b); k < 0 {
+				res = parseBad
+			} else if k < len(c.trueVals) {
+				val.i = 1
+			}
+		default:
+			val, res = c.parse(b)
+		}
+		if res != parseOK {
+			errs = append(errs, c.typeError(b, res))
+			continue
+		}
+		if c.keyed {
+			vals[i], ok[i] = val, true
+		}
+		switch {
+		case !c.constrained:
+		case c.rangeOnly:
+			// Only a minimum or a maximum: test both bounds at once, and
+			// work out which one is broken only when one is.
+			if c.kind == kindNumber && !(val.f >= c.lo.f && val.f <= c.hi.f) ||
+				c.kind != kindNumber && (val.i < c.lo.i || val.i > c.hi.i) {
+				errs = c.checkConstraints(b, val, errs)
+			}
+		default:
+			errs = c.checkConstraints(b, val, errs)
+		}
 	}
 	for i := m; i < len(v.cols); i++ {
 		v.ok[i] = false
@@ -544,63 +617,14 @@ func (v *Validator) isMissing(b []byte) bool {
 	return false
 }
 
-// checkField checks value b of column i. When b is present and of the
-// field's type, it records the parsed value in v.vals[i] and sets v.ok[i],
-// so that unique and primary-key checks can use it.
-func (v *Validator) checkField(i int, b []byte, errs []FieldError) []FieldError {
-	c := &v.cols[i]
-	if c.keyed {
-		v.ok[i] = false
-	}
-	if v.isMissing(b) {
-		if c.required {
-			errs = append(errs, FieldError{Code: CodeConstraintError, Field: c.name, Message: "a value is required"})
-		}
-		return errs
-	}
-	var val value
-	switch c.kind {
-	case kindNumber:
-		// The common number parses in one quick pass; for the others,
-		// checking the syntax is enough unless a constraint needs the value.
-		if f, ok := simpleFloat(b); ok {
-			if f == 0 {
-				f = 0 // -0 equals 0
-			}
-			val.f = f
-		} else if !isNumber(b) {
-			return append(errs, c.typeError(b, parseBad))
-		} else if c.needValue {
-			val = numberValue(b)
-		}
-	case kindString:
-		if c.strFormat != formatDefault && !checkStringFormat(c.strFormat, b) {
-			return append(errs, c.typeError(b, parseBad))
-		}
-	case kindAny:
-	case kindDate:
-		if c.layout == nil && !c.needValue {
-			// Validity is enough: skip counting the days.
-			if len(b) != 10 || !isISODate(b) {
-				return append(errs, c.typeError(b, parseBad))
-			}
-			break
-		}
-		fallthrough
-	default:
-		var res parseResult
-		if val, res = c.parse(b); res != parseOK {
-			return append(errs, c.typeError(b, res))
-		}
-	}
-	if c.keyed {
-		v.vals[i], v.ok[i] = val, true
-	}
-	if c.min != nil && (compare(c.kind, val, c.min.v) < 0 || isNaN(c.kind, val)) {
+// checkConstraints appends an error for each constraint beyond its type
+// that value b, parsed as val, breaks.
+func (c *column) checkConstraints(b []byte, val value, errs []FieldError) []FieldError {
+	if c.min != nil && c.belowMin(val) {
 		errs = append(errs, FieldError{Code: CodeConstraintError, Field: c.name,
 			Message: fmt.Sprintf("value %s is below the minimum %s", c.show(b), c.min.text)})
 	}
-	if c.max != nil && (compare(c.kind, val, c.max.v) > 0 || isNaN(c.kind, val)) {
+	if c.max != nil && c.aboveMax(val) {
 		errs = append(errs, FieldError{Code: CodeConstraintError, Field: c.name,
 			Message: fmt.Sprintf("value %s is above the maximum %s", c.show(b), c.max.text)})
 	}
@@ -619,15 +643,8 @@ func (v *Validator) checkField(i int, b []byte, errs []FieldError) []FieldError 
 		errs = append(errs, FieldError{Code: CodeConstraintError, Field: c.name,
 			Message: fmt.Sprintf("value %s does not match the pattern %s", quote(b), strconv.Quote(c.patternSrc))})
 	}
-	if c.enumList != nil {
-		in := false
-		for _, e := range c.enumList {
-			if string(e) == string(b) {
-				in = true
-				break
-			}
-		}
-		if !in {
+	if c.enumList.items != nil {
+		if c.enumList.index(b) < 0 {
 			errs = append(errs, c.enumError(b))
 		}
 	} else if c.enumStrs != nil {
@@ -640,6 +657,30 @@ func (v *Validator) checkField(i int, b []byte, errs []FieldError) []FieldError 
 		}
 	}
 	return errs
+}
+
+// belowMin reports whether val, of c's type, is below c.min, which is set;
+// NaN is below every minimum.
+func (c *column) belowMin(val value) bool {
+	switch c.kind {
+	case kindNumber:
+		return !(val.f >= c.min.v.f)
+	case kindDatetime:
+		return compare(c.kind, val, c.min.v) < 0
+	}
+	return val.i < c.min.v.i
+}
+
+// aboveMax reports whether val, of c's type, is above c.max, which is set;
+// NaN is above every maximum.
+func (c *column) aboveMax(val value) bool {
+	switch c.kind {
+	case kindNumber:
+		return !(val.f <= c.max.v.f)
+	case kindDatetime:
+		return compare(c.kind, val, c.max.v) > 0
+	}
+	return val.i > c.max.v.i
 }
 
 func (c *column) enumError(b []byte) FieldError {
@@ -776,17 +817,8 @@ func (c *column) parse(b []byte) (value, parseResult) {
 		}
 		return numberValue(b), parseOK
 	case kindBoolean:
-		for _, t := range c.trueVals {
-			if bytes.Equal(b, t) {
-				return value{i: 1}, parseOK
-			}
-		}
-		for _, f := range c.falseVals {
-			if bytes.Equal(b, f) {
-				return value{}, parseOK
-			}
-		}
-		return value{}, parseBad
+		i, res := c.parseBoolean(b)
+		return value{i: i}, res
 	case kindYear:
 		y, _, ok := fixedDigits(b, 0, 4)
 		if !ok || len(b) != 4 {
@@ -815,6 +847,93 @@ func (c *column) parse(b []byte) (value, parseResult) {
 	return value{}, parseBad
 }
 
+// parseBoolean reads b as a boolean: 1 for one of c's true values, 0 for
+// one of its false values.
+func (c *column) parseBoolean(b []byte) (int64, parseResult) {
+	for _, t := range c.trueVals {
+		if string(b) == string(t) {
+			return 1, parseOK
+		}
+	}
+	for _, f := range c.falseVals {
+		if string(b) == string(f) {
+			return 0, parseOK
+		}
+	}
+	return 0, parseBad
+}
+
+// textSet finds which of a few texts a value is, with one comparison: the
+// value's length and three of its bytes, hashed, pick the one item it may
+// be. When no multiplier in a short search gives each item a slot of its
+// own, or there are too many items, it compares the items in order.
+type textSet struct {
+	items [][]byte
+	mul   uint32    // the hash multiplier; 0 to search in order
+	slot  [64]uint8 // 1 + the index in items of the item hashing here, or 0
+}
+
+// maxTextSet is the most items a textSet hashes.
+const maxTextSet = 16
+
+// newTextSet returns a textSet of items; an item repeating an earlier one
+// is never found, as the earlier one is.
+func newTextSet(items [][]byte) textSet {
+	s := textSet{items: items}
+	if len(items) > maxTextSet {
+		return s
+	}
+	// The multipliers tried are fixed, so that a schema always compiles
+	// to the same set.
+	mul := uint32(0x9e3779b1)
+	for range 1000 {
+		s.slot = [64]uint8{}
+		ok := true
+		for k, it := range items {
+			h := textHash(it, mul)
+			switch j := s.slot[h]; {
+			case j == 0:
+				s.slot[h] = uint8(k + 1)
+			case string(items[j-1]) != string(it):
+				ok = false // two items share a slot
+			}
+		}
+		if ok {
+			s.mul = mul
+			return s
+		}
+		mul = mul*0x2c1b3c6d + 0x297a2d39 | 1
+	}
+	s.slot = [64]uint8{}
+	return s
+}
+
+// textHash hashes b's length and its first, middle and last bytes to a
+// slot of a textSet.
+func textHash(b []byte, mul uint32) uint8 {
+	x := uint32(len(b))
+	if len(b) > 0 {
+		x |= uint32(b[0])<<8 | uint32(b[len(b)/2])<<16 | uint32(b[len(b)-1])<<24
+	}
+	return uint8((x * mul) >> 26)
+}
+
+// index returns the index of the first item equal to b, or -1.
+func (s *textSet) index(b []byte) int {
+	if s.mul == 0 {
+		for k, it := range s.items {
+			if string(it) == string(b) {
+				return k
+			}
+		}
+		return -1
+	}
+	if k := int(s.slot[textHash(b, s.mul)]) - 1; k >= 0 && string(s.items[k]) == string(b) {
+		return k
+	}
+	return -1
+}
+
 func result(v value, ok bool) (value, parseResult) {
 	if !ok {
 		return value{}, parseBad
@@ -835,8 +954,6 @@ func compare(k kind, a, b value) int {
 	}
 	return cmp.Compare(a.i, b.i)
 }
-
-func isNaN(k kind, v value) bool { return k == kindNumber && v.f != v.f }
 
 // parseInteger reads an optionally signed run of decimal digits.
 func parseInteger(b []byte) (value, parseResult) {
@@ -1017,17 +1134,27 @@ func isISODate(b []byte) bool {
 	return ok
 }
 
+// isoYMD reads YYYY-MM-DD at the start of b, which has at least 10 bytes.
 func isoYMD(b []byte) (y, m, d int, ok bool) {
+	_ = b[9]
 	if b[4] != '-' || b[7] != '-' {
 		return 0, 0, 0, false
 	}
-	y, _, ok1 := fixedDigits(b, 0, 4)
-	m, _, ok2 := fixedDigits(b, 5, 2)
-	d, _, ok3 := fixedDigits(b, 8, 2)
-	if !ok1 || !ok2 || !ok3 || m < 1 || m > 12 || d < 1 || d > daysIn(y, m) {
+	y1, ok1 := twoDigits(b[0], b[1])
+	y2, ok2 := twoDigits(b[2], b[3])
+	m, ok3 := twoDigits(b[5], b[6])
+	d, ok4 := twoDigits(b[8], b[9])
+	y = y1*100 + y2
+	if !(ok1 && ok2 && ok3 && ok4) || m < 1 || m > 12 || d < 1 || d > 28 && d > daysIn(y, m) {
 		return 0, 0, 0, false
 	}
 	return y, m, d, true
+}
+
+// twoDigits reads the decimal digits c1 and c2 as a number.
+func twoDigits(c1, c2 byte) (int, bool) {
+	d1, d2 := c1-'0', c2-'0'
+	return int(d1)*10 + int(d2), d1 <= 9 && d2 <= 9
 }
 
 // clock reads HH:MM:SS with an optional fraction and an optional zone (Z or
@@ -1037,10 +1164,10 @@ func clock(b []byte) (sec, nsec, off int, ok bool) {
 	if len(b) < 8 || b[2] != ':' || b[5] != ':' {
 		return 0, 0, 0, false
 	}
-	h, _, ok1 := fixedDigits(b, 0, 2)
-	m, _, ok2 := fixedDigits(b, 3, 2)
-	s, _, ok3 := fixedDigits(b, 6, 2)
-	if !ok1 || !ok2 || !ok3 || h > 23 || m > 59 || s > 59 {
+	h, ok1 := twoDigits(b[0], b[1])
+	m, ok2 := twoDigits(b[3], b[4])
+	s, ok3 := twoDigits(b[6], b[7])
+	if !(ok1 && ok2 && ok3) || h > 23 || m > 59 || s > 59 {
 		return 0, 0, 0, false
 	}
 	i := 8
@@ -1065,6 +1192,19 @@ func parseISOTime(b []byte) (value, bool) {
 
 func timeValue(h, m, s, nsec, off int) value {
 	return value{i: int64(h*3600+m*60+s-off)*1e9 + int64(nsec)}
+}
+
+// isISODatetime reports whether b is an RFC 3339 datetime, as
+// parseISODatetime reads one, without working out its value.
+func isISODatetime(b []byte) bool {
+	if len(b) < 19 || (b[10] != 'T' && b[10] != 't' && b[10] != ' ') {
+		return false
+	}
+	if _, _, _, ok := isoYMD(b); !ok {
+		return false
+	}
+	_, _, _, ok := clock(b[11:])
+	return ok
 }
 
 // parseISODatetime reads an RFC 3339 datetime, YYYY-MM-DDTHH:MM:SS with an
