@@ -73,7 +73,7 @@ type Summary struct {
 	DurationMS    int64            `json:"duration_ms"`
 }
 
-// Validate checks the job's options and fills in defaults it can derive.
+// validate checks the job's options and fills in the defaults it can derive.
 func (j *Job) validate() error {
 	if j.Source.IsZero() {
 		return fmt.Errorf("%w: no source", ErrInvalidJob)
@@ -183,6 +183,10 @@ func OpenSource(ctx context.Context, api GetObjectAPI, loc Location, stdin io.Re
 // object. Errors wrap ErrSchema.
 func LoadSchema(ctx context.Context, api GetObjectAPI, loc Location) (*Schema, error) {
 	rc, err := OpenSource(ctx, api, loc, nil, ReaderOptions{})
+	if errors.Is(err, ErrSourceNotFound) {
+		// A missing schema is a schema error, not a missing source.
+		return nil, fmt.Errorf("%w: %s does not exist", ErrSchema, loc)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrSchema, err)
 	}

@@ -319,3 +319,31 @@ func TestRunMissingSource(t *testing.T) {
 		t.Fatalf("err %v, want ErrSourceNotFound naming the key", err)
 	}
 }
+
+func TestLoadSchemaErrors(t *testing.T) {
+	dir := t.TempDir()
+	bad := filepath.Join(dir, "bad.json")
+	if err := os.WriteFile(bad, []byte(`{"fields": [{"name": "n", "type": "money"}]}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cases := []struct {
+		name string
+		loc  csvstream.Location
+		want string
+	}{
+		{"missing file", csvstream.Location{Path: filepath.Join(dir, "absent.json")}, "absent.json does not exist"},
+		{"unsupported type", csvstream.Location{Path: bad}, `field "n"`},
+		{"standard input", csvstream.Stdio, "not available"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := csvstream.LoadSchema(context.Background(), nil, tc.loc)
+			if !errors.Is(err, csvstream.ErrSchema) || errors.Is(err, csvstream.ErrSourceNotFound) {
+				t.Fatalf("err %v: want ErrSchema, and not ErrSourceNotFound", err)
+			}
+			if !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("err %q should mention %q", err, tc.want)
+			}
+		})
+	}
+}
