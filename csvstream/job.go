@@ -26,6 +26,9 @@ const (
 // rejects location.
 const RejectsSuffix = ".rejects.csv"
 
+// rejectsConcurrency bounds the parts of the rejects output in flight.
+const rejectsConcurrency = 2
+
 // rejectsHeader is the first line of every rejects output.
 const rejectsHeader = "line,record,error,field,message,raw\n"
 
@@ -241,7 +244,14 @@ func (r *run) stream(ctx context.Context, api S3API) (err error) {
 	if err != nil {
 		return fmt.Errorf("%w: %w", ErrUploadFailed, err)
 	}
-	r.rej, err = openSink(ctx, api, job.Rejects, job.Stdout, job.Writer, "text/csv")
+	// Rejects are usually few: two parts in flight keep their memory small
+	// next to the destination's.
+	rejOpt := job.Writer
+	rejOpt.Concurrency = min(job.Writer.Concurrency, rejectsConcurrency)
+	if rejOpt.Concurrency == 0 {
+		rejOpt.Concurrency = rejectsConcurrency
+	}
+	r.rej, err = openSink(ctx, api, job.Rejects, job.Stdout, rejOpt, "text/csv")
 	if err != nil {
 		return errors.Join(fmt.Errorf("%w: %w", ErrUploadFailed, err), r.abort(r.dst))
 	}
