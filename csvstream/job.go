@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"strconv"
 	"time"
 )
@@ -98,14 +99,20 @@ func (j *Job) validate() error {
 		}
 		j.Rejects = r
 	}
-	if j.Rejects == j.Destination && !j.Destination.IsStdio() {
-		return fmt.Errorf("%w: rejects and destination are both %s", ErrInvalidJob, j.Destination)
-	}
 	if j.Rejects.IsStdio() && j.Destination.IsStdio() {
 		return fmt.Errorf("%w: rejects and destination cannot both be standard output", ErrInvalidJob)
 	}
-	if j.Source == j.Destination && !j.Source.IsStdio() {
-		return fmt.Errorf("%w: source and destination are both %s", ErrInvalidJob, j.Source)
+	for _, pair := range []struct {
+		a, b   Location
+		aN, bN string
+	}{
+		{j.Source, j.Destination, "source", "destination"},
+		{j.Source, j.Rejects, "source", "rejects"},
+		{j.Destination, j.Rejects, "destination", "rejects"},
+	} {
+		if sameLocation(pair.a, pair.b) {
+			return fmt.Errorf("%w: %s and %s are both %s", ErrInvalidJob, pair.aN, pair.bN, pair.a)
+		}
 	}
 	if j.MaxRejects != nil && *j.MaxRejects < 0 {
 		return fmt.Errorf("%w: max rejects %d is negative", ErrInvalidJob, *j.MaxRejects)
@@ -116,12 +123,37 @@ func (j *Job) validate() error {
 	return nil
 }
 
+// sameLocation reports whether a and b name the same object or file, so
+// that writing one would overwrite the other. Standard input and output are
+// different streams.
+func sameLocation(a, b Location) bool {
+	switch {
+	case a.IsStdio() || b.IsStdio():
+		return false
+	case a.IsS3() || b.IsS3():
+		return a == b
+	}
+	pa, errA := filepath.Abs(a.Path)
+	pb, errB := filepath.Abs(b.Path)
+	if errA != nil || errB != nil {
+		return a.Path == b.Path
+	}
+	if pa == pb {
+		return true
+	}
+	ia, errA := os.Stat(pa)
+	ib, errB := os.Stat(pb)
+	return errA == nil && errB == nil && os.SameFile(ia, ib)
+}
+
 // Run executes one job: it streams the source through the scanner and the
 // validator into the destination and rejects outputs, and returns the
 // summary. On error, the destination is discarded (an S3 upload is aborted),
 // so no partial output is ever published; when the job stops because of its
 // reject limits, the rejects seen so far are still published to help find
-// the cause. api may be nil when no location is in S3.
+// the cause. The rejects are completed before the destination, so if the
+// destination alone then fails to complete, the rejects stay published.
+// api may be nil when no location is in S3.
 func Run(ctx context.Context, api S3API, job Job) (Summary, error) {
 	start := time.Now()
 	if err := job.validate(); err != nil {
@@ -288,12 +320,12 @@ func (r *run) copy(ctx context.Context, v *Validator) error {
 	}
 	for r.sc.Scan() {
 		rec := r.sc.Record()
-		sum.Rows++
-		if sum.Rows&1023 == 0 {
+		if sum.Rows&1023 == 1023 {
 			if err := ctx.Err(); err != nil {
 				return fmt.Errorf("%s: stopped at line %d: %w", job.Source, rec.Line, err)
 			}
 		}
+		sum.Rows++
 		r.errs = v.Check(rec, r.errs[:0])
 		if len(r.errs) == 0 {
 			sum.Valid++

@@ -262,6 +262,9 @@ func TestRunInvalidJob(t *testing.T) {
 		{"stdout with default rejects", csvstream.Job{Source: csvstream.Location{Path: "x"}, Destination: csvstream.Stdio}},
 		{"rejects onto destination", csvstream.Job{Source: csvstream.Location{Path: "x"}, Destination: csvstream.Location{Path: "y"}, Rejects: csvstream.Location{Path: "y"}}},
 		{"negative ratio", csvstream.Job{Source: csvstream.Location{Path: "x"}, Destination: csvstream.Location{Path: "y"}, MaxRejectRatio: new(-0.5)}},
+		{"rejects onto source", csvstream.Job{Source: csvstream.Location{Path: "x"}, Destination: csvstream.Location{Path: "y"}, Rejects: csvstream.Location{Path: "./x"}}},
+		{"destination onto source, spelt differently", csvstream.Job{Source: csvstream.Location{Path: "dir/../x"}, Destination: csvstream.Location{Path: "x"}}},
+		{"S3 rejects onto source", csvstream.Job{Source: csvstream.Location{Bucket: "b", Key: "k"}, Destination: csvstream.Location{Bucket: "b", Key: "o"}, Rejects: csvstream.Location{Bucket: "b", Key: "k"}}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -345,5 +348,22 @@ func TestLoadSchemaErrors(t *testing.T) {
 				t.Errorf("err %q should mention %q", err, tc.want)
 			}
 		})
+	}
+}
+
+func TestRunFailureWritesNothingToStdout(t *testing.T) {
+	var out strings.Builder
+	_, err := csvstream.Run(context.Background(), nil, csvstream.Job{
+		Source: csvstream.Stdio, Stdin: strings.NewReader("id,name,age\n1,a,2\nx,b,3\n"),
+		Destination: csvstream.Stdio, Stdout: &out,
+		Rejects:    csvstream.Location{Path: filepath.Join(t.TempDir(), "rejects.csv")},
+		Schema:     mustSchema(t, peopleSchema),
+		MaxRejects: new(int64(0)),
+	})
+	if !errors.Is(err, csvstream.ErrTooManyRejects) {
+		t.Fatalf("err %v, want ErrTooManyRejects", err)
+	}
+	if out.Len() != 0 {
+		t.Errorf("a failed job wrote %q to standard output", out.String())
 	}
 }

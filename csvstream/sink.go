@@ -43,11 +43,12 @@ func openSink(ctx context.Context, api UploadAPI, loc Location, stdout io.Writer
 }
 
 // streamSink writes to a stream that cannot be taken back, such as stdout.
+// Abort drops what is still buffered; what was already written stays.
 type streamSink struct{ w *bufio.Writer }
 
 func (s *streamSink) Write(p []byte) (int, error) { return s.w.Write(p) }
 func (s *streamSink) Close() error                { return s.w.Flush() }
-func (s *streamSink) Abort() error                { return s.w.Flush() }
+func (s *streamSink) Abort() error                { s.w.Reset(io.Discard); return nil }
 
 // fileSink writes to a temporary file next to the target and renames it
 // into place on Close, so readers never see a partial file.
@@ -60,6 +61,12 @@ type fileSink struct {
 func newFileSink(path string) (*fileSink, error) {
 	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*.tmp")
 	if err != nil {
+		return nil, fmt.Errorf("create %s: %w", path, err)
+	}
+	// CreateTemp makes the file private; the output is an ordinary file.
+	if err := f.Chmod(0o644); err != nil {
+		f.Close()
+		os.Remove(f.Name())
 		return nil, fmt.Errorf("create %s: %w", path, err)
 	}
 	return &fileSink{path: path, f: f, w: bufio.NewWriterSize(f, 256<<10)}, nil
