@@ -49,6 +49,7 @@ const (
 	defaultRetryBackoff   = 250 * time.Millisecond
 	maxRetryBackoff       = 5 * time.Second
 	firstBufferSize       = 64 << 10
+	minAbortTime          = 2 * time.Second
 )
 
 // nvmePoly is the CRC-64/NVME polynomial in the reversed form hash/crc64
@@ -73,7 +74,8 @@ type WriterOptions struct {
 	// the S3 client's own retries. Zero means 4.
 	PartAttempts int
 	// AbortTimeout bounds AbortMultipartUpload, which runs on a context of
-	// its own so that it works after the job's context is cancelled. Zero
+	// its own so that it works after the job's context is cancelled; it
+	// ends by the context's deadline, if any, but gets at least 2s. Zero
 	// means 30s.
 	AbortTimeout time.Duration
 	// DeadlineMargin is how long before the context's deadline the writer
@@ -550,13 +552,25 @@ func (w *ObjectWriter) stop() {
 	w.wg.Wait()
 }
 
+// abortTimeout is the time the abort gets: AbortTimeout, but no later than
+// the caller's deadline (the writer stopped DeadlineMargin before it to
+// leave this time), and never less than minAbortTime, so that an abort is
+// still tried when the deadline has come.
+func (w *ObjectWriter) abortTimeout() time.Duration {
+	d, ok := w.parent.Deadline()
+	if !ok {
+		return w.opt.AbortTimeout
+	}
+	return min(w.opt.AbortTimeout, max(time.Until(d), minAbortTime))
+}
+
 // abortUpload aborts the multipart upload, if there is one, on a context
 // of its own: the writer's may already be cancelled.
 func (w *ObjectWriter) abortUpload() error {
 	if !w.started || w.aborted {
 		return nil
 	}
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(w.parent), w.opt.AbortTimeout)
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(w.parent), w.abortTimeout())
 	defer cancel()
 	w.mu.Lock()
 	id := w.state.UploadID

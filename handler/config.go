@@ -73,7 +73,7 @@ type Config struct {
 	Rejects Prefix
 	// InputPrefix is the key prefix the trigger watches. It is removed
 	// from a source key to make the output keys, and no output may be
-	// written under it in the source bucket.
+	// written under it, in any bucket.
 	InputPrefix string
 
 	// SchemaLocation names the schema. An S3 schema is read on every

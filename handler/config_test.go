@@ -180,7 +180,10 @@ func TestGuard(t *testing.T) {
 		{"rejects is the source", cfg, "s3://b/x.csv", "s3://b/valid/x.csv", "s3://b/x.csv", true},
 		{"destination under the input prefix", cfg, "s3://b/incoming/x.csv", "s3://b/incoming/out/x.csv", "s3://b/rejects/x", true},
 		{"rejects under the input prefix", cfg, "s3://b/incoming/x.csv", "s3://b/valid/x.csv", "s3://b/incoming/x.rej", true},
-		{"input prefix in another bucket is fine", cfg, "s3://b/incoming/x.csv", "s3://other/incoming/x.csv", "s3://other/r", false},
+		// The configuration names the watched prefix, not its bucket, so
+		// that prefix is refused in every bucket.
+		{"input prefix in another bucket", cfg, "s3://b/incoming/x.csv", "s3://other/incoming/x.csv", "s3://other/r", true},
+		{"source elsewhere, output into the watched prefix", cfg, "s3://other/x.csv", "s3://b/incoming/x.csv", "s3://b/rejects/x", true},
 		{"source is an output", cfg, "s3://b/valid/x.csv", "s3://c/valid/x.csv", "s3://c/r", true},
 		{"source is a rejects file", cfg, "s3://b/rejects/x.csv.rejects.csv", "s3://c/x", "s3://c/r", true},
 		{"output at a bucket root is not a source filter", Config{Output: Prefix{"b", ""}, Rejects: Prefix{"b", "rej/"}}, "s3://b/in/x.csv", "s3://b/x.csv", "s3://b/rej/x", false},

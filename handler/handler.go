@@ -41,7 +41,7 @@
 // # Recursion guard
 //
 // A job is refused with RecursionRisk when its destination or rejects is
-// the source itself, lies under Config.InputPrefix in the source bucket, or
+// the source itself, lies under Config.InputPrefix (in any bucket), or
 // when the source lies under the (non-empty) output or rejects prefix: an
 // output written where the trigger watches would invoke the function again,
 // without end.
@@ -432,7 +432,10 @@ func (cfg Config) guard(src, dst, rej csvstream.Location) error {
 		if out.loc == src {
 			return risk("the %s is the source itself", out.name)
 		}
-		if cfg.InputPrefix != "" && out.loc.Bucket == src.Bucket && strings.HasPrefix(out.loc.Key, cfg.InputPrefix) {
+		// Any bucket: the configuration names the watched prefix but not the
+		// bucket, and a direct payload may read from another bucket than the
+		// one the trigger watches.
+		if cfg.InputPrefix != "" && strings.HasPrefix(out.loc.Key, cfg.InputPrefix) {
 			return risk("the %s %s lies under the input prefix %q the trigger watches", out.name, out.loc, cfg.InputPrefix)
 		}
 	}
