@@ -46,11 +46,18 @@ type HeaderError struct {
 	OutOfOrder bool
 	// Want lists the schema's field names; Got lists the header's labels.
 	Want, Got []string
+	// Problem, when set, says why the header record itself is unusable
+	// (malformed, not UTF-8, a repeated or multi-line label), with or
+	// without a schema.
+	Problem string
 }
 
 // Error lists the missing and unexpected labels, or says the order is
 // wrong, then shows both lists in full.
 func (e *HeaderError) Error() string {
+	if e.Problem != "" {
+		return "unusable header: " + e.Problem
+	}
 	var b strings.Builder
 	b.WriteString("header does not match the schema:")
 	sep := " "
@@ -133,16 +140,25 @@ type uniqueSet struct {
 	seen keySet
 }
 
+// truncateLabel shortens a label for an error message.
+func truncateLabel(b []byte) string {
+	const max = 40
+	if len(b) > max {
+		return string(b[:max]) + "..."
+	}
+	return string(b)
+}
+
 // NewValidator returns a Validator for records under header. With s nil it
 // checks only well-formedness: each record has as many fields as the header
 // and is valid UTF-8. With a schema, the header labels must be the schema's
-// field names in order, or the error is a *HeaderError.
+// field names in order. Every problem with the header is a *HeaderError.
 func NewValidator(s *Schema, header *Record) (*Validator, error) {
 	if header == nil {
 		return nil, errors.New("validator: no header record")
 	}
 	if header.Err != nil {
-		return nil, fmt.Errorf("validator: header on line %d: %w", header.Line, header.Err)
+		return nil, &HeaderError{Problem: fmt.Sprintf("line %d: %v", header.Line, header.Err)}
 	}
 	v := &Validator{
 		header: make([]string, header.NumFields()),
@@ -153,11 +169,16 @@ func NewValidator(s *Schema, header *Record) (*Validator, error) {
 	for i := range v.header {
 		b := header.Field(i)
 		if !utf8.Valid(b) {
-			return nil, fmt.Errorf("validator: header on line %d: column %d label is not valid UTF-8", header.Line, i+1)
+			return nil, &HeaderError{Problem: fmt.Sprintf("line %d: column %d label is not valid UTF-8", header.Line, i+1)}
+		}
+		if bytes.IndexByte(b, '\r') >= 0 {
+			// Most often a file with classic Mac (CR) line ends, which
+			// would otherwise hide every row inside the header.
+			return nil, &HeaderError{Problem: fmt.Sprintf("line %d: column %d label %q holds a carriage return (are the lines ended by CR alone?)", header.Line, i+1, truncateLabel(b))}
 		}
 		v.header[i] = string(b)
 		if j, dup := first[v.header[i]]; dup && s == nil {
-			return nil, fmt.Errorf("validator: header on line %d: column %d label %q repeats column %d", header.Line, i+1, v.header[i], j+1)
+			return nil, &HeaderError{Problem: fmt.Sprintf("line %d: column %d label %q repeats column %d", header.Line, i+1, v.header[i], j+1)}
 		}
 		first[v.header[i]] = i
 		v.keys = append(v.keys, append(appendJSONString(nil, b), ':'))

@@ -577,15 +577,20 @@ func TestNewValidatorErrors(t *testing.T) {
 		want   string
 	}{
 		{"nil header", nil, "validator: no header record"},
-		{"broken header", &Record{Line: 1, Err: &ScanError{Code: CodeQuoteError, Message: "quote never closed"}}, "validator: header on line 1: quote-error: quote never closed"},
-		{"repeated label", testRecord(0, "a", "b", "a"), `validator: header on line 1: column 3 label "a" repeats column 1`},
-		{"bad UTF-8", testRecord(0, "a", "\xff"), "validator: header on line 1: column 2 label is not valid UTF-8"},
+		{"broken header", &Record{Line: 1, Err: &ScanError{Code: CodeQuoteError, Message: "quote never closed"}}, "unusable header: line 1: quote-error: quote never closed"},
+		{"repeated label", testRecord(0, "a", "b", "a"), `unusable header: line 1: column 3 label "a" repeats column 1`},
+		{"bad UTF-8", testRecord(0, "a", "\xff"), "unusable header: line 1: column 2 label is not valid UTF-8"},
+		{"CR line ends", testRecord(0, "a", "b\r1", "2\r3"), `unusable header: line 1: column 2 label "b\r1" holds a carriage return (are the lines ended by CR alone?)`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			_, err := NewValidator(nil, tt.header)
 			if err == nil || err.Error() != tt.want {
 				t.Errorf("got %v, want %s", err, tt.want)
+			}
+			var he *HeaderError
+			if tt.header != nil && !errors.As(err, &he) {
+				t.Errorf("%T is not a *HeaderError", err)
 			}
 		})
 	}
