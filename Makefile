@@ -25,7 +25,8 @@ LAMBDA_FLAGS  := -tags lambda.norpc -trimpath -ldflags '-s -w'
 
 all: build
 
-# tools installs the pinned versitygw binary unless the right version is already there.
+# tools installs the pinned versitygw binary into ./bin unless a binary is
+# already there (`make clean` removes it, to change the version).
 tools: $(VERSITYGW)
 
 $(VERSITYGW):

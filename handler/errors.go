@@ -12,9 +12,10 @@ import (
 // The handler reports every failure as one of the error types below. The
 // Lambda runtime client names a function error after the Go type of the
 // error returned (errorType in the error response), so Step Functions can
-// match the type names in Retry and Catch clauses: retry Timeout,
-// UploadFailed, SourceReadFailed and SourceChanged; send the others to a
-// human, since running the same input again gives the same answer.
+// match the type names in Retry and Catch clauses: retry UploadFailed,
+// SourceReadFailed and SourceChanged; send the others to a human, since
+// running the same input again gives the same answer (a Timeout usually
+// recurs under the same time limit).
 //
 // Each wraps its cause (errors.Is and errors.As see through it) and its
 // message names the object it is about.

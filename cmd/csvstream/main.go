@@ -10,7 +10,7 @@
 //
 // SRC and DST are each s3://bucket/key, a local path, or - for standard
 // input or output. Run prints a JSON summary on standard output (on standard
-// error when DST is -). Exit status: 0 on success, 1 on failure, 2 on a
+// error when DST or --rejects is -). Exit status: 0 on success, 1 on failure, 2 on a
 // usage error.
 package main
 
@@ -165,14 +165,17 @@ func runCmd(ctx context.Context, args []string, stdin io.Reader, stdout, stderr 
 		return usagef("--concurrency %d: want 1 to 64", *concurrency)
 	}
 	job.Writer.Concurrency = *concurrency
-	if *maxRejects >= 0 {
+	switch {
+	case *maxRejects >= 0:
 		job.MaxRejects = maxRejects
+	case *maxRejects != -1:
+		return usagef("--max-rejects %d: want a count, or -1 for no limit", *maxRejects)
 	}
-	if *maxRatio >= 0 {
-		if *maxRatio > 1 {
-			return usagef("--max-reject-ratio %v: want 0 to 1", *maxRatio)
-		}
+	switch {
+	case *maxRatio >= 0 && *maxRatio <= 1:
 		job.MaxRejectRatio = maxRatio
+	case *maxRatio != -1:
+		return usagef("--max-reject-ratio %v: want 0 to 1, or -1 for no limit", *maxRatio)
 	}
 	if job.Format != csvstream.FormatCSV && job.Format != csvstream.FormatJSONL {
 		return usagef("--format %q: want csv or jsonl", job.Format)

@@ -40,6 +40,8 @@ func TestUsageErrors(t *testing.T) {
 		{"stdout without rejects", []string{"run", "in.csv", "-"}, "--rejects is required"},
 		{"bad concurrency", []string{"run", "--concurrency", "0", "in.csv", "out.csv"}, "--concurrency"},
 		{"bad ratio", []string{"run", "--max-reject-ratio", "2", "in.csv", "out.csv"}, "--max-reject-ratio"},
+		{"NaN ratio", []string{"run", "--max-reject-ratio", "NaN", "in.csv", "out.csv"}, "--max-reject-ratio"},
+		{"negative max rejects", []string{"run", "--max-rejects", "-5", "in.csv", "out.csv"}, "--max-rejects"},
 		{"unknown flag", []string{"run", "--nope", "in.csv", "out.csv"}, "flag provided but not defined"},
 		{"infer without SRC", []string{"infer"}, "infer needs SRC"},
 	}
