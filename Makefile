@@ -25,13 +25,17 @@ LAMBDA_FLAGS  := -tags lambda.norpc -trimpath -ldflags '-s -w'
 
 all: build
 
-# tools installs the pinned versitygw binary into ./bin unless a binary is
-# already there (`make clean` removes it, to change the version).
-tools: $(VERSITYGW)
+# tools installs the pinned versitygw binary into ./bin. A stamp file names
+# the installed version, so changing VERSITYGW_VERSION reinstalls it.
+VERSITYGW_STAMP := $(BIN)/.versitygw-$(VERSITYGW_VERSION)
 
-$(VERSITYGW):
+tools: $(VERSITYGW_STAMP)
+
+$(VERSITYGW_STAMP):
 	@mkdir -p $(BIN)
 	GOBIN=$(BIN) CGO_ENABLED=0 $(GO) install github.com/versity/versitygw/cmd/versitygw@$(VERSITYGW_VERSION)
+	rm -f $(BIN)/.versitygw-*
+	touch $@
 
 # test runs every unit and integration test with the race detector, then
 # the fuzz targets for a short time each. The integration tests fail, never
