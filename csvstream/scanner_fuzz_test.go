@@ -64,6 +64,9 @@ func checkLossless(t testing.TB, r io.Reader, in []byte, opt ScanOptions) {
 		if rec.Err == nil && rec.NumFields() == 0 {
 			t.Fatalf("%+v: record %d (%q) has no fields and no error", opt, n, rec.Raw)
 		}
+		if rec.ascii && !isASCII(rec.Raw) {
+			t.Fatalf("%+v: record %d (%q) is marked ASCII but holds a byte >= 0x80", opt, n, rec.Raw)
+		}
 		for i := range rec.NumFields() {
 			_ = rec.Field(i)
 		}
@@ -148,6 +151,16 @@ func compareWithEncodingCSV(t testing.TB, in []byte, comma byte) (compared bool)
 	}
 	if i != len(want) {
 		t.Fatalf("scanned %d non-empty records, encoding/csv reads %d", i, len(want))
+	}
+	return true
+}
+
+// isASCII reports whether b holds only bytes below 0x80.
+func isASCII(b []byte) bool {
+	for _, c := range b {
+		if c >= 0x80 {
+			return false
+		}
 	}
 	return true
 }
