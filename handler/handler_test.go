@@ -74,23 +74,12 @@ func reference(t testing.TB, data []byte, schema string, format string) (out, re
 }
 
 // syncBuffer collects log lines written by concurrent invocations.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
+type syncBuffer struct{ s3test.SyncBuffer }
 
 func (s *syncBuffer) lines(t testing.TB) []map[string]any {
 	t.Helper()
-	s.mu.Lock()
-	defer s.mu.Unlock()
 	var out []map[string]any
-	for _, l := range strings.Split(strings.TrimSpace(s.b.String()), "\n") {
+	for _, l := range strings.Split(strings.TrimSpace(s.String()), "\n") {
 		if l == "" {
 			continue
 		}
@@ -101,12 +90,6 @@ func (s *syncBuffer) lines(t testing.TB) []map[string]any {
 		out = append(out, m)
 	}
 	return out
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 var requestSeq atomic.Int64

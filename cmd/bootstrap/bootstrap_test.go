@@ -10,7 +10,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -52,29 +51,11 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-// lines collects a process's output.
-type lines struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lines) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lines) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
 // function is a running function process.
 type function struct {
 	cmd    *exec.Cmd
-	stdout *lines
-	stderr *lines
+	stdout *s3test.SyncBuffer
+	stderr *s3test.SyncBuffer
 	exited chan struct{}
 	err    error // set when exited is closed
 }
@@ -93,7 +74,7 @@ func startFunction(t *testing.T, emu *lambdaemu.Server, env ...string) *function
 		"AWS_SHARED_CREDENTIALS_FILE=" + filepath.Join(dir, "no-credentials"),
 		"HOME=" + dir,
 	}, env...)
-	f := &function{cmd: cmd, stdout: &lines{}, stderr: &lines{}, exited: make(chan struct{})}
+	f := &function{cmd: cmd, stdout: &s3test.SyncBuffer{}, stderr: &s3test.SyncBuffer{}, exited: make(chan struct{})}
 	cmd.Stdout, cmd.Stderr = f.stdout, f.stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatalf("start the function: %v", err)

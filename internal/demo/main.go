@@ -178,16 +178,16 @@ func run(ctx context.Context, opt options, out io.Writer) error {
 		"CSVSTREAM_CONCURRENCY=4",
 		"CSVSTREAM_MAX_REJECT_RATIO=0.1",
 	)
-	fn, err := startProcess(opt.bootstrap, nil, env, prefixWriter(out, "  function | "))
+	fn, err := s3test.StartProcess(opt.bootstrap, nil, env, prefixWriter(out, "  function | "))
 	if err != nil {
 		return err
 	}
-	defer fn.stop()
+	defer fn.Stop()
 	res, err := invoke(ctx, emu, fn, event)
 	if err != nil {
 		return err
 	}
-	fn.stop() // Lambda stops an idle function the same way: SIGTERM.
+	fn.Stop() // Lambda stops an idle function the same way: SIGTERM.
 	if res.Err != nil {
 		return fmt.Errorf("the function failed: %s: %s", res.Err.Type, res.Err.Message)
 	}
@@ -286,12 +286,12 @@ func put(ctx context.Context, client *s3.Client, bucket, key string, body []byte
 
 // invoke sends event to the function and waits for its answer, or for the
 // function to exit first.
-func invoke(ctx context.Context, emu *lambdaemu.Server, fn *process, event []byte) (lambdaemu.Result, error) {
+func invoke(ctx context.Context, emu *lambdaemu.Server, fn *s3test.Process, event []byte) (lambdaemu.Result, error) {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	go func() {
 		select {
-		case <-fn.exited:
+		case <-fn.Exited():
 			cancel()
 		case <-ctx.Done():
 		}
@@ -304,8 +304,8 @@ func invoke(ctx context.Context, emu *lambdaemu.Server, fn *process, event []byt
 		return res, fmt.Errorf("the function failed to start: %s: %s", fe.Type, fe.Message)
 	}
 	select {
-	case <-fn.exited:
-		return res, fmt.Errorf("the function exited before answering: %v", fn.err)
+	case <-fn.Exited():
+		return res, fmt.Errorf("the function exited before answering: %v", fn.Err())
 	default:
 	}
 	return res, err
@@ -362,7 +362,7 @@ func runCLI(ctx context.Context, cli string, env []string, bucket, key string, l
 	cmd.Env = env
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	setParentDeathSignal(cmd)
+	s3test.KillWithParent(cmd)
 	if err := cmd.Run(); err != nil {
 		return fmt.Errorf("csvstream run: %w: %s", err, strings.TrimSpace(stderr.String()))
 	}
@@ -395,51 +395,6 @@ func s3env(srv *s3test.Server, tmp string) []string {
 		env = append(env, "PATH="+p)
 	}
 	return env
-}
-
-// process is a child process the demo stops before it returns.
-type process struct {
-	cmd    *exec.Cmd
-	exited chan struct{} // closed once the process has exited
-	err    error         // its exit status; read after exited is closed
-	once   sync.Once
-}
-
-// startProcess starts bin with args and env, sending its output to w.
-func startProcess(bin string, args, env []string, w io.Writer) (*process, error) {
-	cmd := exec.Command(bin, args...)
-	cmd.Env = env
-	cmd.Stdout = w
-	cmd.Stderr = w
-	setParentDeathSignal(cmd)
-	if err := cmd.Start(); err != nil {
-		return nil, fmt.Errorf("start %s: %w", bin, err)
-	}
-	p := &process{cmd: cmd, exited: make(chan struct{})}
-	go func() {
-		p.err = cmd.Wait()
-		close(p.exited)
-	}()
-	return p, nil
-}
-
-// stop asks the process to end with SIGTERM, kills it if it has not ended
-// within two seconds, and waits for it. It is safe to call more than once.
-func (p *process) stop() {
-	p.once.Do(func() {
-		select {
-		case <-p.exited:
-			return
-		default:
-		}
-		_ = p.cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-p.exited:
-		case <-time.After(2 * time.Second):
-			_ = p.cmd.Process.Kill()
-			<-p.exited
-		}
-	})
 }
 
 // syncWriter serializes writes from a process's stdout and stderr.

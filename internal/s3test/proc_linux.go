@@ -5,8 +5,8 @@ import (
 	"syscall"
 )
 
-// setParentDeathSignal has the kernel kill the server if its parent dies
-// without stopping it, so no process is left behind.
-func setParentDeathSignal(cmd *exec.Cmd) {
+// KillWithParent has the kernel kill cmd's process when this process dies
+// without stopping it, so no child is left behind.
+func KillWithParent(cmd *exec.Cmd) {
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 }

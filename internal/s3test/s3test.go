@@ -19,9 +19,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 
@@ -45,9 +43,7 @@ type Server struct {
 	// Dir is the posix backend's root: one sub-directory per bucket.
 	Dir string
 
-	cmd    *exec.Cmd
-	exited chan struct{} // closed when the process has exited
-	once   sync.Once
+	proc *Process
 }
 
 var bucketSeq atomic.Int64
@@ -126,20 +122,14 @@ func Launch(ctx context.Context, bin, dir string) (*Server, error) {
 		if err != nil {
 			return nil, err
 		}
-		cmd := exec.Command(bin, "--access", AccessKey, "--secret", SecretKey, "--region", Region,
-			"--port", addr, "--quiet", "posix", dir)
-		cmd.Env = append(os.Environ(), "VGW_LOG_LEVEL=silent")
-		out := &syncBuffer{}
-		cmd.Stdout, cmd.Stderr = out, out
-		setParentDeathSignal(cmd)
-		if err := cmd.Start(); err != nil {
-			return nil, fmt.Errorf("start %s: %w", bin, err)
+		out := &SyncBuffer{}
+		proc, err := StartProcess(bin,
+			[]string{"--access", AccessKey, "--secret", SecretKey, "--region", Region, "--port", addr, "--quiet", "posix", dir},
+			append(os.Environ(), "VGW_LOG_LEVEL=silent"), out)
+		if err != nil {
+			return nil, err
 		}
-		s := &Server{Endpoint: "http://" + addr, Dir: dir, cmd: cmd, exited: make(chan struct{})}
-		go func() {
-			_ = cmd.Wait()
-			close(s.exited)
-		}()
+		s := &Server{Endpoint: "http://" + addr, Dir: dir, proc: proc}
 		if err := s.waitReady(ctx, 10*time.Second); err != nil {
 			s.Stop()
 			lastErr = fmt.Errorf("%w; output: %s", err, strings.TrimSpace(out.String()))
@@ -176,7 +166,7 @@ func (s *Server) waitReady(ctx context.Context, timeout time.Duration) error {
 			return nil
 		}
 		select {
-		case <-s.exited:
+		case <-s.proc.Exited():
 			return errors.New("versitygw exited during start-up")
 		case <-ctx.Done():
 			return fmt.Errorf("versitygw not ready at %s: %w", s.Endpoint, ctx.Err())
@@ -185,37 +175,8 @@ func (s *Server) waitReady(ctx context.Context, timeout time.Duration) error {
 	}
 }
 
-// Stop asks the server to end, kills it if it has not within two seconds,
-// and waits for it. It is safe to call more than once.
-func (s *Server) Stop() {
-	s.once.Do(func() {
-		_ = s.cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-s.exited:
-		case <-time.After(2 * time.Second):
-			_ = s.cmd.Process.Kill()
-			<-s.exited
-		}
-	})
-}
-
-// syncBuffer collects a child's output from two pipes.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.String()
-}
+// Stop stops the server and waits for it. It is safe to call more than once.
+func (s *Server) Stop() { s.proc.Stop() }
 
 // Config returns an SDK configuration with the server's credentials and
 // region and no endpoint; Client adds the endpoint.
