@@ -422,7 +422,7 @@ func (w *ObjectWriter) uploadPart(p part) error {
 	w.mu.Lock()
 	uploadID := w.state.UploadID
 	w.mu.Unlock()
-	for attempt := 1; ; attempt++ {
+	return w.send(fmt.Sprintf("upload part %d of %s (upload id %s)", p.num, w.where(), uploadID), func() (middleware.Metadata, error) {
 		out, err := w.api.UploadPart(w.ctx, &s3.UploadPartInput{
 			Bucket:            aws.String(w.bucket),
 			Key:               aws.String(w.key),
@@ -433,25 +433,38 @@ func (w *ObjectWriter) uploadPart(p part) error {
 			ChecksumAlgorithm: types.ChecksumAlgorithmCrc64nvme,
 			ChecksumCRC64NVME: aws.String(sum),
 		})
-		if err == nil && aws.ToString(out.ETag) == "" {
-			err = errors.New("S3 returned no ETag")
+		if err != nil {
+			return middleware.Metadata{}, err
 		}
+		if aws.ToString(out.ETag) == "" {
+			return out.ResultMetadata, errors.New("S3 returned no ETag")
+		}
+		w.mu.Lock()
+		ps := &w.state.Parts[p.num-1]
+		ps.ETag = *out.ETag
+		ps.ChecksumCRC64NVME = sum
+		w.mu.Unlock()
+		return out.ResultMetadata, nil
+	})
+}
+
+// send makes one request through do until it succeeds, fails for good, or
+// PartAttempts attempts have failed with errors for which sending the same
+// bytes again may help (see retryablePartError). what names the request in
+// errors. It counts the retries of the S3 client and its own.
+func (w *ObjectWriter) send(what string, do func() (middleware.Metadata, error)) error {
+	for attempt := 1; ; attempt++ {
+		md, err := do()
 		if err == nil {
-			w.countSDKRetries(out.ResultMetadata)
-			w.mu.Lock()
-			ps := &w.state.Parts[p.num-1]
-			ps.ETag = *out.ETag
-			ps.ChecksumCRC64NVME = sum
-			w.mu.Unlock()
+			w.countSDKRetries(md)
 			return nil
 		}
 		w.countSDKGaveUp(err)
 		if attempt >= w.opt.PartAttempts || w.ctx.Err() != nil || !retryablePartError(err) {
-			return fmt.Errorf("upload part %d of %s (upload id %s), attempt %d of %d: %w",
-				p.num, w.where(), uploadID, attempt, w.opt.PartAttempts, err)
+			return fmt.Errorf("%s, attempt %d of %d: %w", what, attempt, w.opt.PartAttempts, err)
 		}
 		if err := w.backoff(attempt); err != nil {
-			return fmt.Errorf("upload part %d of %s (upload id %s), waiting to retry: %w", p.num, w.where(), uploadID, err)
+			return fmt.Errorf("%s, waiting to retry: %w", what, err)
 		}
 	}
 }
@@ -646,35 +659,34 @@ func (w *ObjectWriter) release() {
 // putObject sends the buffered bytes as the whole object.
 func (w *ObjectWriter) putObject() error {
 	sum := encodeCRC(crc64.Checksum(w.buf, w.table))
-	for attempt := 1; ; attempt++ {
-		in := &s3.PutObjectInput{
-			Bucket:            aws.String(w.bucket),
-			Key:               aws.String(w.key),
-			Body:              bytes.NewReader(w.buf),
-			ContentLength:     aws.Int64(int64(len(w.buf))),
-			ChecksumAlgorithm: types.ChecksumAlgorithmCrc64nvme,
-			ChecksumCRC64NVME: aws.String(sum),
-		}
-		if w.opt.ContentType != "" {
-			in.ContentType = aws.String(w.opt.ContentType)
-		}
-		out, err := w.api.PutObject(w.ctx, in)
-		if err == nil {
-			w.countSDKRetries(out.ResultMetadata)
-			w.mu.Lock()
-			w.state.ETag = aws.ToString(out.ETag)
-			w.state.ChecksumCRC64NVME = sum
-			w.mu.Unlock()
-			return nil
-		}
-		w.countSDKGaveUp(err)
-		if attempt >= w.opt.PartAttempts || w.ctx.Err() != nil || !retryablePartError(err) {
-			return fmt.Errorf("put %s, attempt %d of %d: %w", w.where(), attempt, w.opt.PartAttempts, err)
-		}
-		if err := w.backoff(attempt); err != nil {
-			return fmt.Errorf("put %s, waiting to retry: %w", w.where(), err)
-		}
+	in := &s3.PutObjectInput{
+		Bucket:            aws.String(w.bucket),
+		Key:               aws.String(w.key),
+		ContentLength:     aws.Int64(int64(len(w.buf))),
+		ChecksumAlgorithm: types.ChecksumAlgorithmCrc64nvme,
+		ChecksumCRC64NVME: aws.String(sum),
 	}
+	if w.opt.ContentType != "" {
+		in.ContentType = aws.String(w.opt.ContentType)
+	}
+	return w.send("put "+w.where(), func() (middleware.Metadata, error) {
+		req := *in // a fresh input and body for each attempt
+		req.Body = bytes.NewReader(w.buf)
+		out, err := w.api.PutObject(w.ctx, &req)
+		if err != nil {
+			return middleware.Metadata{}, err
+		}
+		w.finished(aws.ToString(out.ETag), sum)
+		return out.ResultMetadata, nil
+	})
+}
+
+// finished records the ETag and full-object checksum of the written object.
+func (w *ObjectWriter) finished(etag, sum string) {
+	w.mu.Lock()
+	w.state.ETag = etag
+	w.state.ChecksumCRC64NVME = sum
+	w.mu.Unlock()
 }
 
 // complete completes the multipart upload with the whole object's
@@ -715,10 +727,7 @@ func (w *ObjectWriter) complete() error {
 		return fmt.Errorf("complete %s (upload id %s) with %d parts: %w", w.where(), id, len(parts), err)
 	}
 	w.countSDKRetries(out.ResultMetadata)
-	w.mu.Lock()
-	w.state.ETag = aws.ToString(out.ETag)
-	w.state.ChecksumCRC64NVME = sum
-	w.mu.Unlock()
+	w.finished(aws.ToString(out.ETag), sum)
 	return nil
 }
 
