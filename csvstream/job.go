@@ -285,7 +285,7 @@ func (r *run) stream(ctx context.Context, api S3API) (err error) {
 	}
 	r.rej, err = openSink(ctx, api, job.Rejects, job.Stdout, rejOpt, "text/csv")
 	if err != nil {
-		return errors.Join(fmt.Errorf("%w: %w", ErrUploadFailed, err), r.abort(r.dst))
+		return errors.Join(fmt.Errorf("%w: %w", ErrUploadFailed, err), r.dst.Abort())
 	}
 
 	err = r.copy(ctx, v)
@@ -293,12 +293,12 @@ func (r *run) stream(ctx context.Context, api S3API) (err error) {
 	case err == nil:
 	case errors.Is(err, ErrTooManyRejects):
 		// Publish the rejects so far: they say why the job stopped.
-		return errors.Join(err, r.abort(r.dst), r.close(r.rej, job.Rejects))
+		return errors.Join(err, r.dst.Abort(), r.close(r.rej, job.Rejects))
 	default:
-		return errors.Join(err, r.abort(r.dst), r.abort(r.rej))
+		return errors.Join(err, r.dst.Abort(), r.rej.Abort())
 	}
 	if err := r.close(r.rej, job.Rejects); err != nil {
-		return errors.Join(err, r.abort(r.dst))
+		return errors.Join(err, r.dst.Abort())
 	}
 	return r.close(r.dst, job.Destination)
 }
@@ -418,14 +418,6 @@ func (r *run) close(s sink, loc Location) error {
 		}
 	}
 	return nil
-}
-
-// abort discards an output; it is safe on a nil sink.
-func (r *run) abort(s sink) error {
-	if s == nil {
-		return nil
-	}
-	return s.Abort()
 }
 
 func contentType(format string) string {
