@@ -2,11 +2,9 @@ package csvstream
 
 import (
 	"bytes"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
-	"math/bits"
 )
 
 // DefaultMaxRecordSize is the bound on one record's bytes used when
@@ -80,16 +78,14 @@ type Scanner struct {
 
 	buf      []byte // buf[pos:end] has been read but not yet returned
 	pos, end int
-	quote    int     // see findQuote; below pos when not known
-	seps     []int32 // scanLine's delimiter offsets
-	oneLine  bool    // the record is one line with its terminator
-	eof      bool    // r has returned io.EOF
-	err      error   // first read error other than io.EOF, wrapped
-	read     int64   // bytes read from r
-	line     int64   // physical line on which the next record starts
-	num      int64   // Num of the next record
-	longLine bool    // the next record continues a line cut at max bytes
-	done     bool    // Scan has returned false
+	oneLine  bool  // the record is one line with its terminator
+	eof      bool  // r has returned io.EOF
+	err      error // first read error other than io.EOF, wrapped
+	read     int64 // bytes read from r
+	line     int64 // physical line on which the next record starts
+	num      int64 // Num of the next record
+	longLine bool  // the next record continues a line cut at max bytes
+	done     bool  // Scan has returned false
 	rec      Record
 }
 
@@ -113,7 +109,7 @@ func NewScanner(r io.Reader, opt ScanOptions) (*Scanner, error) {
 	if max < 0 || max > MaxRecordSizeLimit {
 		return nil, fmt.Errorf("csvstream: NewScanner: invalid MaxRecordSize %d: it must be between 0 and %d", opt.MaxRecordSize, MaxRecordSizeLimit)
 	}
-	return &Scanner{r: r, comma: comma, commas: uint64(comma) * lo8, max: max, line: 1, quote: -1}, nil
+	return &Scanner{r: r, comma: comma, commas: uint64(comma) * lo8, max: max, line: 1}, nil
 }
 
 // Scan advances to the next record, which Record then returns. It returns
@@ -175,111 +171,41 @@ func (s *Scanner) BytesRead() int64 { return s.read }
 // fastLineMax, and no quotes. For a line with quotes it splits the fields
 // before the first quote and leaves the rest to scanSlow; anything else is
 // all scanSlow's.
-//
-// It finds the delimiters eight bytes at a time, without a branch per
-// delimiter.
 func (s *Scanner) scanLine() bool {
 	data := s.buf[s.pos:s.end]
 	if len(data) > s.max {
 		data = data[:s.max]
 	}
-	lim := data
-	if len(lim) > fastLineMax {
-		lim = lim[:fastLineMax]
-	}
-	i := bytes.IndexByte(lim, '\n')
-	if i < 0 {
-		return s.scanSlow(0)
-	}
-	if s.quote < s.pos {
-		s.findQuote()
-	}
-	// Split data[:n]: up to the line's terminator, or its first quote.
-	n := s.quote - s.pos
-	quoted := n <= i
-	if !quoted {
-		n = i
-		if n > 0 && data[n-1] == '\r' {
-			n--
-		}
-	}
-	if s.seps == nil {
-		s.seps = make([]int32, fastLineMax+8)
-	}
-	seps := s.seps
-	cm := s.commas
-	p := 0        // delimiters found
-	var or uint64 // every byte before j ORed in, to learn whether all are ASCII
-	j := 0
-	for ; j <= n-8; j += 8 {
-		w := binary.LittleEndian.Uint64(data[j : j+8])
-		or |= w
-		p = extract(seps, p, j, zeroBytes(w^cm))
-	}
-	if j < n {
-		if j+8 <= len(data) {
-			keep := uint64(1)<<(8*uint(n-j)) - 1 // only bytes before n
-			w := binary.LittleEndian.Uint64(data[j:j+8]) & keep
-			or |= w
-			p = extract(seps, p, j, zeroBytes(w^cm)&keep)
-		} else {
-			for ; j < n; j++ { // the last bytes of the buffer
-				or |= uint64(data[j])
-				if data[j] == s.comma {
-					seps[p] = int32(j)
-					p++
-				}
-			}
-		}
+	if len(data) > fastLineMax {
+		data = data[:fastLineMax]
 	}
 	r := &s.rec
-	fields := r.fields[:0]
-	start := 0
-	for _, k := range seps[:p] {
-		fields = append(fields, span{int32(start), k})
-		start = int(k) + 1
+	if cap(r.fields) <= fastLineMax {
+		r.fields = make([]span, 0, fastLineMax+1)
 	}
-	if quoted {
-		r.fields = fields
+	fields := r.fields[:cap(r.fields)]
+	nf, stop, ascii := splitLine(data, s.comma, fields)
+	if stop == len(data) {
+		return s.scanSlow(0)
+	}
+	start := 0
+	if nf > 0 {
+		start = int(fields[nf-1].end) + 1
+	}
+	if data[stop] == '"' {
+		r.fields = fields[:nf]
 		return s.scanSlow(start)
 	}
-	r.fields = append(fields, span{int32(start), int32(n)})
-	r.raw = data[:i+1]
-	r.ascii = or&(lo8<<7) == 0 // the bytes after n are "\r\n" or "\n"
+	end := stop
+	if end > start && data[end-1] == '\r' {
+		end--
+	}
+	fields[nf] = span{int32(start), int32(end)}
+	r.fields = fields[:nf+1]
+	r.raw = data[:stop+1]
+	r.ascii = ascii
 	s.oneLine = true
 	return true
-}
-
-// zeroBytes returns x with the high bit of each zero byte set and every
-// other bit clear.
-func zeroBytes(x uint64) uint64 {
-	return ^((x&lo7 + lo7) | x | lo7)
-}
-
-// extract stores in seps[p:] the offsets j+k of the bytes k whose high bit
-// is set in m, and returns the new number of offsets in seps. It writes two
-// offsets whatever m holds, so that it branches only when m has more than
-// two bits set; seps must have room for them.
-func extract(seps []int32, p, j int, m uint64) int {
-	c := bits.OnesCount64(m)
-	seps[p] = int32(j + bits.TrailingZeros64(m)>>3)
-	m &= m - 1
-	seps[p+1] = int32(j + bits.TrailingZeros64(m)>>3)
-	for k := p + 2; k < p+c; k++ {
-		m &= m - 1
-		seps[k] = int32(j + bits.TrailingZeros64(m)>>3)
-	}
-	return p + c
-}
-
-// findQuote sets s.quote to the index in buf of the first '"' at or after
-// pos, or to end if there is none.
-func (s *Scanner) findQuote() {
-	if i := bytes.IndexByte(s.buf[s.pos:s.end], '"'); i >= 0 {
-		s.quote = s.pos + i
-	} else {
-		s.quote = s.end
-	}
 }
 
 // scanFirst scans the first record, leaving a UTF-8 byte order mark at the
@@ -542,7 +468,6 @@ func (s *Scanner) recover(code string, data []byte, firstNL, o int, msg string) 
 // fill moves the unreturned bytes to the front of the buffer, grows it if
 // it is full, and reads once more from r.
 func (s *Scanner) fill() {
-	s.quote = -1
 	if s.pos > 0 {
 		s.end = copy(s.buf, s.buf[s.pos:s.end])
 		s.pos = 0

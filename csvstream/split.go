@@ -1,0 +1,48 @@
+package csvstream
+
+import (
+	"bytes"
+	"encoding/binary"
+	"math/bits"
+)
+
+// splitLineGeneric is the portable splitLine: it finds where the fields end
+// eight bytes at a time, without a branch per delimiter.
+func splitLineGeneric(data []byte, comma byte, fields []span) (nf, stop int, ascii bool) {
+	stop = len(data)
+	if i := bytes.IndexByte(data, '\n'); i >= 0 {
+		stop = i
+	}
+	if i := bytes.IndexByte(data[:stop], '"'); i >= 0 {
+		stop = i
+	}
+	cm := uint64(comma) * lo8
+	var or uint64 // every byte before j ORed in, to learn whether all are ASCII
+	start := 0
+	j := 0
+	for ; j+8 <= stop; j += 8 {
+		w := binary.LittleEndian.Uint64(data[j : j+8])
+		or |= w
+		for m := zeroBytes(w ^ cm); m != 0; m &= m - 1 {
+			k := j + bits.TrailingZeros64(m)>>3
+			fields[nf] = span{int32(start), int32(k)}
+			nf++
+			start = k + 1
+		}
+	}
+	for ; j < stop; j++ {
+		or |= uint64(data[j])
+		if data[j] == comma {
+			fields[nf] = span{int32(start), int32(j)}
+			nf++
+			start = j + 1
+		}
+	}
+	return nf, stop, or&(lo8<<7) == 0
+}
+
+// zeroBytes returns x with the high bit of each zero byte set and every
+// other bit clear.
+func zeroBytes(x uint64) uint64 {
+	return ^((x&lo7 + lo7) | x | lo7)
+}

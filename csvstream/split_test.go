@@ -1,0 +1,87 @@
+package csvstream
+
+import (
+	"math/rand/v2"
+	"slices"
+	"testing"
+)
+
+func TestSplitLine(t *testing.T) {
+	tests := []struct {
+		name  string
+		data  string
+		spans []span
+		stop  int
+		ascii bool
+	}{
+		{name: "empty", data: "", stop: 0, ascii: true},
+		{name: "newline only", data: "\n", stop: 0, ascii: true},
+		{name: "one field", data: "abc\nxyz", stop: 3, ascii: true},
+		{name: "fields", data: "a,bb,,c\n", spans: []span{{0, 1}, {2, 4}, {5, 5}}, stop: 7, ascii: true},
+		{name: "stops at quote", data: `a,b,"c,d"` + "\n", spans: []span{{0, 1}, {2, 3}}, stop: 4, ascii: true},
+		{name: "no stop", data: "a,b,c", spans: []span{{0, 1}, {2, 3}}, stop: 5, ascii: true},
+		{name: "non-ASCII before stop", data: "é,x\n", spans: []span{{0, 2}}, stop: 4},
+		{name: "non-ASCII after stop", data: "a,x\né", spans: []span{{0, 1}}, stop: 3, ascii: true},
+		{name: "long line", data: "0123456789,0123456789,0123456789,0123456789,0123456789\r\nnext,row\n",
+			spans: []span{{0, 10}, {11, 21}, {22, 32}, {33, 43}}, stop: 55, ascii: true},
+		{name: "stop in last partial block", data: "0123456789012345678901234567890123456789,x\n",
+			spans: []span{{0, 40}}, stop: 42, ascii: true},
+		{name: "delimiter at every byte", data: ",,,,,,,,,,,,,,,,,,,,,,,,,,,,,,,,,,,\n",
+			spans: func() []span {
+				var s []span
+				for i := range 35 {
+					s = append(s, span{int32(i), int32(i)})
+				}
+				return s
+			}(), stop: 35, ascii: true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			for _, split := range splitters {
+				fields := make([]span, len(tt.data)+1)
+				nf, stop, ascii := split.fn([]byte(tt.data), ',', fields)
+				if !slices.Equal(fields[:nf], tt.spans) || stop != tt.stop || ascii != tt.ascii {
+					t.Errorf("%s: got spans %v, stop %d, ascii %v; want %v, %d, %v", split.name, fields[:nf], stop, ascii, tt.spans, tt.stop, tt.ascii)
+				}
+			}
+		})
+	}
+}
+
+// splitters are the implementations of splitLine there are to compare.
+var splitters = []struct {
+	name string
+	fn   func([]byte, byte, []span) (int, int, bool)
+}{
+	{"splitLine", splitLine},
+	{"splitLineGeneric", splitLineGeneric},
+}
+
+// TestSplitLineAgrees compares splitLine with the portable version on
+// random lines of every length up to a few blocks, in every dialect, with
+// the stop and the delimiters at every offset and bytes above 0x7f.
+func TestSplitLineAgrees(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	for _, comma := range []byte{',', ';', '\t', '|'} {
+		alphabet := []byte{'a', '0', ' ', comma, comma, '\r', '\n', '"', 0x80, 0xff}
+		for n := range 200 {
+			for range 50 {
+				data := make([]byte, n)
+				for i := range data {
+					if rng.IntN(4) == 0 {
+						data[i] = alphabet[rng.IntN(len(alphabet))]
+					} else {
+						data[i] = 'x'
+					}
+				}
+				want := make([]span, n+1)
+				got := make([]span, n+1)
+				wn, ws, wa := splitLineGeneric(data, comma, want)
+				gn, gs, ga := splitLine(data, comma, got)
+				if gn != wn || gs != ws || ga != wa || !slices.Equal(got[:gn], want[:wn]) {
+					t.Fatalf("comma %q, data %q:\nsplitLine        %d %d %v %v\nsplitLineGeneric %d %d %v %v", comma, data, gn, gs, ga, got[:gn], wn, ws, wa, want[:wn])
+				}
+			}
+		}
+	}
+}
