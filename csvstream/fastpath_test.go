@@ -239,3 +239,118 @@ func TestTextSet(t *testing.T) {
 		})
 	}
 }
+
+// TestTextSetWords checks the word comparison of textSet.index on items of
+// every length from 0 to 17, against values that differ from an item in
+// one byte (first, middle or last), by one byte of length, or by a byte
+// at or above 0x80.
+func TestTextSetWords(t *testing.T) {
+	for n := 0; n <= 17; n++ {
+		item := []byte("abcdefghijklmnopq"[:n])
+		other := []byte("ABCDEFGHIJKLMNOPQR"[:min(n+1, 17)])
+		s := newTextSet([][]byte{item, other})
+		if s.mul == 0 {
+			t.Fatalf("length %d: not hashed", n)
+		}
+		if k := s.index(item); k != 0 {
+			t.Errorf("index(%q) = %d, want 0", item, k)
+		}
+		if k := s.index(other); k != 1 {
+			t.Errorf("index(%q) = %d, want 1", other, k)
+		}
+		var misses [][]byte
+		for _, at := range []int{0, n / 2, n - 1} {
+			if n == 0 {
+				break
+			}
+			for _, c := range []byte{'z', 0, 0x80, 0xff, item[at] ^ 0x20} {
+				b := bytes.Clone(item)
+				b[at] = c
+				misses = append(misses, b)
+			}
+		}
+		misses = append(misses, append(bytes.Clone(item), 0), append(bytes.Clone(item), 'r'))
+		if n > 0 {
+			misses = append(misses, item[:n-1], item[1:])
+		}
+		for _, b := range misses {
+			if k := s.index(b); k >= 0 {
+				t.Errorf("index(%q) = %d, want -1", b, k)
+			}
+		}
+	}
+}
+
+// TestShortWords checks that shortWords gives equal words exactly for equal
+// texts of the same length, on texts of lengths 0 to 16 that share all but
+// one byte.
+func TestShortWords(t *testing.T) {
+	rng := rand.New(rand.NewPCG(9, 10))
+	for range 20000 {
+		n := rng.IntN(17)
+		a := randomText(rng, n, "ab\x00\x80\xff", 'a', 2)
+		b := bytes.Clone(a)
+		if n > 0 && rng.IntN(2) == 0 {
+			b[rng.IntN(n)] = "ab\x00\x80\xff"[rng.IntN(5)]
+		}
+		alo, ahi := shortWords(a)
+		blo, bhi := shortWords(b)
+		if (alo == blo && ahi == bhi) != bytes.Equal(a, b) {
+			t.Fatalf("shortWords(%q) = %#x %#x, shortWords(%q) = %#x %#x", a, alo, ahi, b, blo, bhi)
+		}
+	}
+}
+
+// TestASCIIOnly checks asciiOnly on every length from 0 to 40 with a high
+// byte at every position, and with none.
+func TestASCIIOnly(t *testing.T) {
+	for n := 0; n <= 40; n++ {
+		b := bytes.Repeat([]byte{0x7f}, n)
+		if !asciiOnly(b) {
+			t.Errorf("asciiOnly(%d bytes of 0x7f) = false", n)
+		}
+		for i := range n {
+			b[i] = 0x80
+			if asciiOnly(b) {
+				t.Errorf("asciiOnly with 0x80 at %d of %d = true", i, n)
+			}
+			b[i] = 0x7f
+		}
+	}
+}
+
+// TestShapes checks the word checks of dates and clocks byte by byte: each
+// byte of a valid text, set to each of its 256 values, is accepted exactly
+// when the reference accepts it.
+func TestShapes(t *testing.T) {
+	for _, valid := range []string{"2024-02-29", "1999-12-31", "0001-01-01"} {
+		for i := range len(valid) {
+			for c := range 256 {
+				b := []byte(valid)
+				b[i] = byte(c)
+				_, _, _, got := isoYMD(b)
+				_, _, _, want := isoYMDReference(b)
+				if got != want {
+					t.Fatalf("isoYMD(%q) = %v, want %v", b, got, want)
+				}
+			}
+		}
+	}
+	for _, valid := range []string{"23:59:59", "00:00:00", "19:09:50"} {
+		for i := range len(valid) {
+			for c := range 256 {
+				b := []byte(valid)
+				b[i] = byte(c)
+				sec, _, _, got := clock(b)
+				wsec, _, _, want := clockReference(b)
+				if got != want || sec != wsec {
+					t.Fatalf("clock(%q) = %d %v, want %d %v", b, sec, got, wsec, want)
+				}
+				dt := []byte("2024-02-29T" + string(b) + "Z")
+				if got, want := isISODatetime(dt), want; got != want {
+					t.Fatalf("isISODatetime(%q) = %v, want %v", dt, got, want)
+				}
+			}
+		}
+	}
+}

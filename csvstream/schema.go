@@ -542,6 +542,9 @@ type column struct {
 	// hi are then the bounds, the widest possible where there is none.
 	rangeOnly bool
 	lo, hi    value
+	// enumOnly is set when the only constraint beyond type is a short
+	// string enum, checked through enumList.
+	enumOnly bool
 }
 
 // checkOp says how Validator.Check checks a value's type: directly
@@ -564,6 +567,8 @@ const (
 func (c *column) prepare() {
 	c.constrained = c.min != nil || c.max != nil || c.minLen >= 0 || c.maxLen >= 0 ||
 		c.pattern != nil || c.enumList.items != nil || c.enumStrs != nil || c.enumVals != nil
+	c.enumOnly = c.enumList.items != nil && c.min == nil && c.max == nil &&
+		c.minLen < 0 && c.maxLen < 0 && c.pattern == nil
 	switch c.kind {
 	case kindInteger, kindYear, kindDate, kindTime, kindNumber:
 		c.rangeOnly = c.constrained && c.minLen < 0 && c.maxLen < 0 && c.pattern == nil &&

@@ -268,7 +268,7 @@ func (v *Validator) Check(rec *Record, errs []FieldError) []FieldError {
 	// Delimiters and quotes are ASCII, so the fields are valid UTF-8 when
 	// the record's bytes are; one pass over Raw checks them all, unless the
 	// Scanner saw that they are ASCII.
-	if !rec.ascii && (len(rec.Raw) == 0 || !utf8.Valid(rec.Raw)) {
+	if !rec.ascii && (len(rec.Raw) == 0 || !asciiOnly(rec.Raw) && !utf8.Valid(rec.Raw)) {
 		for i := 0; i < n; i++ {
 			if b := rec.Field(i); !utf8.Valid(b) {
 				errs = append(errs, FieldError{
@@ -374,6 +374,10 @@ func (v *Validator) Check(rec *Record, errs []FieldError) []FieldError {
 		}
 		switch {
 		case !c.constrained:
+		case c.enumOnly:
+			if c.enumList.index(b) < 0 {
+				errs = append(errs, c.enumError(b))
+			}
 		case c.rangeOnly:
 			// Only a minimum or a maximum: test both bounds at once, and
 			// work out which one is broken only when one is.
@@ -458,6 +462,21 @@ func (v *Validator) pkError(rec *Record) FieldError {
 		msg = fmt.Sprintf("primary key (%s) = (%s) repeats an earlier row", strings.Join(names, ", "), strings.Join(vals, ", "))
 	}
 	return FieldError{Code: CodePrimaryKeyError, Field: strings.Join(names, ","), Message: msg}
+}
+
+// asciiOnly reports whether b holds only ASCII bytes, reading sixteen at a
+// time and testing their high bits once at the end: quicker than
+// utf8.Valid when they are ASCII, as most records are.
+func asciiOnly(b []byte) bool {
+	var x uint64
+	for len(b) >= 16 {
+		x |= binary.LittleEndian.Uint64(b) | binary.LittleEndian.Uint64(b[8:])
+		b = b[16:]
+	}
+	for _, c := range b {
+		x |= uint64(c)
+	}
+	return x&highs == 0
 }
 
 // label names column i for an error, or "" beyond the header.
@@ -892,6 +911,9 @@ type textSet struct {
 	items [][]byte
 	mul   uint32    // the hash multiplier; 0 to search in order
 	slot  [64]uint8 // 1 + the index in items of the item hashing here, or 0
+	// lo and hi hold each item of up to 16 bytes as the two words
+	// shortWords reads, so that index compares such an item without a loop.
+	lo, hi []uint64
 }
 
 // maxTextSet is the most items a textSet hashes.
@@ -903,6 +925,12 @@ func newTextSet(items [][]byte) textSet {
 	s := textSet{items: items}
 	if len(items) > maxTextSet {
 		return s
+	}
+	s.lo, s.hi = make([]uint64, len(items)), make([]uint64, len(items))
+	for k, it := range items {
+		if len(it) <= 16 {
+			s.lo[k], s.hi[k] = shortWords(it)
+		}
 	}
 	// The multipliers tried are fixed, so that a schema always compiles
 	// to the same set.
@@ -949,10 +977,44 @@ func (s *textSet) index(b []byte) int {
 		}
 		return -1
 	}
-	if k := int(s.slot[textHash(b, s.mul)]) - 1; k >= 0 && string(s.items[k]) == string(b) {
-		return k
+	k := int(s.slot[textHash(b, s.mul)]) - 1
+	if k < 0 || len(s.items[k]) != len(b) {
+		return -1
 	}
-	return -1
+	if len(b) <= 16 {
+		if lo, hi := shortWords(b); lo != s.lo[k] || hi != s.hi[k] {
+			return -1
+		}
+	} else if string(s.items[k]) != string(b) {
+		return -1
+	}
+	return k
+}
+
+// shortWords reads b, of at most 16 bytes, as two little-endian words:
+// two texts of the same length are equal when their words are. Up to 8
+// bytes fill lo, zero-padded; more fill lo with the first 8 and hi with
+// the last 8.
+func shortWords(b []byte) (lo, hi uint64) {
+	if n := len(b); n > 8 {
+		return binary.LittleEndian.Uint64(b), binary.LittleEndian.Uint64(b[n-8:])
+	}
+	return shortWord(b), 0
+}
+
+// shortWord reads b, of at most 8 bytes, as a zero-padded little-endian
+// word. Its two loads may overlap; they then read the same bytes twice,
+// which the OR leaves unchanged.
+func shortWord(b []byte) uint64 {
+	switch n := len(b); {
+	case n >= 4:
+		return uint64(binary.LittleEndian.Uint32(b)) | uint64(binary.LittleEndian.Uint32(b[n-4:]))<<(8*(n-4))
+	case n >= 2:
+		return uint64(binary.LittleEndian.Uint16(b)) | uint64(binary.LittleEndian.Uint16(b[n-2:]))<<(8*(n-2))
+	case n == 1:
+		return uint64(b[0])
+	}
+	return 0
 }
 
 func result(v value, ok bool) (value, parseResult) {
@@ -978,6 +1040,37 @@ func compare(k kind, a, b value) int {
 
 // parseInteger reads an optionally signed run of decimal digits.
 func parseInteger(b []byte) (value, parseResult) {
+	x, res := parseInt(b)
+	return value{i: x}, res
+}
+
+// parseInt is parseInteger returning the integer alone. Up to 18 digits
+// cannot overflow, so they are read without checking; longer runs go to
+// parseLongInt.
+func parseInt(b []byte) (int64, parseResult) {
+	digits := b
+	if len(b) > 0 && (b[0] == '+' || b[0] == '-') {
+		digits = b[1:]
+	}
+	if len(digits) == 0 || len(digits) > 18 {
+		return parseLongInt(b)
+	}
+	var x int64
+	for _, c := range digits {
+		d := c - '0'
+		if d > 9 {
+			return 0, parseBad
+		}
+		x = x*10 + int64(d)
+	}
+	if b[0] == '-' {
+		x = -x
+	}
+	return x, parseOK
+}
+
+// parseLongInt is parseInt for any length, checking for overflow.
+func parseLongInt(b []byte) (int64, parseResult) {
 	i := 0
 	neg := false
 	if len(b) > 0 && (b[0] == '+' || b[0] == '-') {
@@ -985,7 +1078,7 @@ func parseInteger(b []byte) (value, parseResult) {
 		i = 1
 	}
 	if i == len(b) {
-		return value{}, parseBad
+		return 0, parseBad
 	}
 	const limit = 1 << 63
 	var u uint64
@@ -993,7 +1086,7 @@ func parseInteger(b []byte) (value, parseResult) {
 	for ; i < len(b); i++ {
 		d := b[i] - '0'
 		if d > 9 {
-			return value{}, parseBad
+			return 0, parseBad
 		}
 		if u > (limit-uint64(d))/10 {
 			over = true
@@ -1001,12 +1094,12 @@ func parseInteger(b []byte) (value, parseResult) {
 		u = u*10 + uint64(d)
 	}
 	if over || (!neg && u == limit) {
-		return value{}, parseRange
+		return 0, parseRange
 	}
 	if neg {
-		return value{i: -int64(u)}, parseOK
+		return -int64(u), parseOK
 	}
-	return value{i: int64(u)}, parseOK
+	return int64(u), parseOK
 }
 
 // isNumber reports whether b is a decimal number: an optional sign, digits
@@ -1093,30 +1186,19 @@ func simpleFloat(b []byte) (float64, bool) {
 		i = 1
 	}
 	var mant uint64
-	nd, sig, frac := 0, 0, -1
-	for ; i < len(b); i++ {
-		c := b[i]
-		if c == '.' && frac < 0 {
-			frac = 0
-			continue
-		}
-		d := c - '0'
-		if d > 9 {
-			return 0, false
-		}
-		nd++
-		if frac >= 0 {
-			frac++
-		}
-		if mant == 0 && d == 0 {
-			continue // a leading zero
-		}
-		if sig++; sig > 15 {
-			return 0, false
-		}
-		mant = mant*10 + uint64(d)
+	sig := 0 // digits from the first nonzero one
+	whole := i
+	i, mant, sig = digitRun(b, i, mant, sig)
+	nd, frac := i-whole, 0
+	if i < len(b) && b[i] == '.' {
+		i++
+		point := i
+		i, mant, sig = digitRun(b, i, mant, sig)
+		frac = i - point
+		nd += frac
 	}
-	if nd == 0 || frac >= len(exactPow10) {
+	// mant may have overflowed when sig > 15, but it is then not used.
+	if i != len(b) || nd == 0 || sig > 15 || frac >= len(exactPow10) {
 		return 0, false
 	}
 	f := float64(mant)
@@ -1127,6 +1209,23 @@ func simpleFloat(b []byte) (float64, bool) {
 		f = -f
 	}
 	return f, true
+}
+
+// digitRun reads the decimal digits at b[i:] into mant, counting in sig
+// those from the first nonzero digit of mant on, and returns where they
+// end.
+func digitRun(b []byte, i int, mant uint64, sig int) (int, uint64, int) {
+	for ; i < len(b); i++ {
+		d := b[i] - '0'
+		if d > 9 {
+			break
+		}
+		mant = mant*10 + uint64(d)
+		if mant != 0 {
+			sig++
+		}
+	}
+	return i, mant, sig
 }
 
 // parseISODate reads YYYY-MM-DD.
@@ -1155,40 +1254,52 @@ func isISODate(b []byte) bool {
 	return ok
 }
 
+// Fixed-shape texts, such as the YYYY-MM-DD of a date, are checked eight
+// bytes at a time. XOR with a shape word, which holds '0' where the text
+// has a digit and the text's own byte elsewhere, leaves each digit as 0 to
+// 9 and each other byte as 0; adding the matching limit word, which holds
+// 0x76 for a digit and 0x7f for another byte, then sets a byte's high bit
+// exactly when the byte was out of range. The bytes' low seven bits are
+// added, so no carry crosses into the next byte.
+const (
+	dateShape  = 0x2d30302d30303030 // "0000-00-", little-endian
+	dateLimit  = 0x7f76767f76767676
+	clockShape = 0x30303a30303a3030 // "00:00:00"
+	clockLimit = 0x76767f76767f7676
+)
+
+// shapeOK reports whether the word x, XORed with a shape word, fits the
+// shape's limit word.
+func shapeOK(x, limit uint64) bool {
+	return (x&lows+limit|x)&highs == 0
+}
+
 // isoYMD reads YYYY-MM-DD at the start of b, which has at least 10 bytes.
 func isoYMD(b []byte) (y, m, d int, ok bool) {
 	_ = b[9]
-	if b[4] != '-' || b[7] != '-' {
+	x := binary.LittleEndian.Uint64(b) ^ dateShape
+	z := uint64(binary.LittleEndian.Uint16(b[8:])) ^ 0x3030 // DD
+	if !shapeOK(x, dateLimit) || !shapeOK(z, 0x7676) {
 		return 0, 0, 0, false
 	}
-	y1, ok1 := twoDigits(b[0], b[1])
-	y2, ok2 := twoDigits(b[2], b[3])
-	m, ok3 := twoDigits(b[5], b[6])
-	d, ok4 := twoDigits(b[8], b[9])
-	y = y1*100 + y2
-	if !(ok1 && ok2 && ok3 && ok4) || m < 1 || m > 12 || d < 1 || d > 28 && d > daysIn(y, m) {
+	y = int(x&0xff)*1000 + int(x>>8&0xff)*100 + int(x>>16&0xff)*10 + int(x>>24&0xff)
+	m = int(x>>40&0xff)*10 + int(x>>48&0xff)
+	d = int(z&0xff)*10 + int(z>>8)
+	if m < 1 || m > 12 || d < 1 || d > 28 && d > daysIn(y, m) {
 		return 0, 0, 0, false
 	}
 	return y, m, d, true
-}
-
-// twoDigits reads the decimal digits c1 and c2 as a number.
-func twoDigits(c1, c2 byte) (int, bool) {
-	d1, d2 := c1-'0', c2-'0'
-	return int(d1)*10 + int(d2), d1 <= 9 && d2 <= 9
 }
 
 // clock reads HH:MM:SS with an optional fraction and an optional zone (Z or
 // ±HH:MM) and nothing after, returning the seconds after midnight, the
 // nanoseconds, and the zone's offset in seconds.
 func clock(b []byte) (sec, nsec, off int, ok bool) {
-	if len(b) < 8 || b[2] != ':' || b[5] != ':' {
+	if len(b) < 8 {
 		return 0, 0, 0, false
 	}
-	h, ok1 := twoDigits(b[0], b[1])
-	m, ok2 := twoDigits(b[3], b[4])
-	s, ok3 := twoDigits(b[6], b[7])
-	if !(ok1 && ok2 && ok3) || h > 23 || m > 59 || s > 59 {
+	s, ok := hms(b)
+	if !ok {
 		return 0, 0, 0, false
 	}
 	i := 8
@@ -1202,7 +1313,20 @@ func clock(b []byte) (sec, nsec, off int, ok bool) {
 			return 0, 0, 0, false
 		}
 	}
-	return h*3600 + m*60 + s, nsec, off, i == len(b)
+	return s, nsec, off, i == len(b)
+}
+
+// hms reads HH:MM:SS at the start of b, which has at least 8 bytes, as
+// seconds after midnight.
+func hms(b []byte) (int, bool) {
+	x := binary.LittleEndian.Uint64(b) ^ clockShape
+	h := int(x&0xff)*10 + int(x>>8&0xff)
+	m := int(x>>24&0xff)*10 + int(x>>32&0xff)
+	s := int(x>>48&0xff)*10 + int(x>>56)
+	if !shapeOK(x, clockLimit) || h > 23 || m > 59 || s > 59 {
+		return 0, false
+	}
+	return h*3600 + m*60 + s, true
 }
 
 // parseISOTime reads HH:MM:SS[.fraction][Z|±HH:MM].
@@ -1223,6 +1347,10 @@ func isISODatetime(b []byte) bool {
 	}
 	if _, _, _, ok := isoYMD(b); !ok {
 		return false
+	}
+	if len(b) == 20 && b[19]|0x20 == 'z' {
+		_, ok := hms(b[11:]) // the usual form, in UTC: no fraction
+		return ok
 	}
 	_, _, _, ok := clock(b[11:])
 	return ok
@@ -1284,10 +1412,7 @@ func isEmail(b []byte) bool {
 func hasSpaceOrControl(b []byte) bool {
 	i := 0
 	for ; i+8 <= len(b); i += 8 {
-		w := binary.LittleEndian.Uint64(b[i:])
-		del := w ^ (ones * 0x7f)
-		// A byte below 0x21 borrows into its high bit, unless it had one.
-		if ((w-ones*0x21)&^w|(del-ones)&^del)&highs != 0 {
+		if spaceOrControl(binary.LittleEndian.Uint64(b[i:])) != 0 {
 			return true
 		}
 	}
@@ -1297,6 +1422,15 @@ func hasSpaceOrControl(b []byte) bool {
 		}
 	}
 	return false
+}
+
+// spaceOrControl returns a word that is not zero when one of the eight
+// bytes in w is a space, an ASCII control character or DEL. A byte below
+// 0x21 borrows into its high bit, unless it had one; a borrow may mark a
+// byte above a marked one, but never a byte when none is marked.
+func spaceOrControl(w uint64) uint64 {
+	del := w ^ (ones * 0x7f)
+	return ((w-ones*0x21)&^w | (del-ones)&^del) & highs
 }
 
 // isURI checks for a scheme (a letter, then letters, digits, +, - or .), a
@@ -1456,6 +1590,7 @@ const hexDigits = "0123456789abcdef"
 const (
 	ones  = 0x0101010101010101
 	highs = 0x8080808080808080
+	lows  = 0x7f7f7f7f7f7f7f7f
 )
 
 // plainJSON8 reports whether none of the eight bytes in w needs care in a

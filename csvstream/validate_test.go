@@ -838,7 +838,12 @@ func FuzzCheck(f *testing.F) {
 		{"name": "u", "format": "uri"},
 		{"name": "id", "format": "uuid"},
 		{"name": "s", "constraints": {"minLength": 2, "maxLength": 9, "pattern": "[a-z0-9.:-]*"}},
-		{"name": "a", "type": "any"}],
+		{"name": "a", "type": "any"},
+		{"name": "ip", "type": "integer"},
+		{"name": "np", "type": "number", "constraints": {"minimum": 0}},
+		{"name": "dd", "type": "date"},
+		{"name": "st", "constraints": {"enum": ["pending", "paid", "exactly8", "sixteen-bytes-xx", "seventeen-bytes-x"]}},
+		{"name": "bb", "type": "boolean", "trueValues": ["yes", "y"], "falseValues": ["no"]}],
 		"primaryKey": ["i", "s"]}`
 	for _, seed := range []string{"1", "-0", "2024-02-29", "29/02/24", "12:00:00Z", "120000.5+0100", "2024-01-01T00:00:00Z",
 		"20240101 10:00:00-0130", "2024", "a@b.co", "urn:x", "123e4567-e89b-12d3-a456-426614174000", "1e400", "NaN", "\xff", "\"\n"} {
@@ -859,9 +864,13 @@ func FuzzCheck(f *testing.F) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		ref, _ := NewValidator(s, testRecord(0, names...))
 		for range 2 { // the second time, unique values repeat
 			rec := testRecord(1, vals...)
-			v.Check(rec, nil)
+			got, want := v.Check(rec, nil), ref.checkReference(rec, nil)
+			if fmt.Sprint(got) != fmt.Sprint(want) {
+				t.Fatalf("Check: %v\nreference: %v", got, want)
+			}
 			if out := v.AppendJSON(nil, rec); !json.Valid(out) {
 				t.Fatalf("invalid JSON: %s", out)
 			}
