@@ -252,6 +252,14 @@ type run struct {
 	dst, rej sink
 	errs     []FieldError
 	buf      []byte // scratch for JSON lines and reject lines
+
+	// pending holds valid records not yet written to dst: consecutive
+	// bytes of the Scanner's buffer, written in one call when a record
+	// not next to them is valid, before the Scanner reuses its buffer,
+	// and at the end. pendingErr is the error of a write the Scanner
+	// started that way.
+	pending    []byte
+	pendingErr error
 }
 
 func (r *run) stream(ctx context.Context, api S3API) (err error) {
@@ -317,6 +325,8 @@ func (r *run) copy(ctx context.Context, v *Validator) error {
 		if err := r.write(r.sc.Record().Raw); err != nil {
 			return err
 		}
+		r.sc.release = r.releasePending
+		defer func() { r.sc.release = nil }()
 	}
 	for r.sc.Scan() {
 		rec := r.sc.Record()
@@ -325,16 +335,19 @@ func (r *run) copy(ctx context.Context, v *Validator) error {
 				return fmt.Errorf("%s: stopped at line %d: %w", job.Source, rec.Line, err)
 			}
 		}
+		if r.pendingErr != nil {
+			return r.pendingErr
+		}
 		sum.Rows++
 		r.errs = v.Check(rec, r.errs[:0])
 		if len(r.errs) == 0 {
 			sum.Valid++
-			out := rec.Raw
 			if jsonl {
 				r.buf = append(v.AppendJSON(r.buf[:0], rec), '\n')
-				out = r.buf
-			}
-			if err := r.write(out); err != nil {
+				if err := r.write(r.buf); err != nil {
+					return err
+				}
+			} else if err := r.keep(rec.Raw); err != nil {
 				return err
 			}
 			continue
@@ -342,6 +355,12 @@ func (r *run) copy(ctx context.Context, v *Validator) error {
 		if err := r.reject(rec); err != nil {
 			return err
 		}
+	}
+	if r.pendingErr != nil {
+		return r.pendingErr
+	}
+	if err := r.writePending(); err != nil {
+		return err
 	}
 	if err := r.sc.Err(); err != nil {
 		return fmt.Errorf("%w: %s: %w", ErrSourceRead, job.Source, err)
@@ -352,6 +371,38 @@ func (r *run) copy(ctx context.Context, v *Validator) error {
 		}
 	}
 	return nil
+}
+
+// keep adds the raw bytes of a valid record to pending, writing pending
+// first when raw does not follow it in the Scanner's buffer.
+func (r *run) keep(raw []byte) error {
+	if n := len(r.pending); n > 0 && n < cap(r.pending) && len(raw) > 0 && &r.pending[:n+1][n] == &raw[0] {
+		r.pending = r.pending[:n+len(raw)]
+		return nil
+	}
+	if err := r.writePending(); err != nil {
+		return err
+	}
+	r.pending = raw
+	return nil
+}
+
+// writePending writes and empties pending.
+func (r *run) writePending() error {
+	if len(r.pending) == 0 {
+		return nil
+	}
+	p := r.pending
+	r.pending = nil
+	return r.write(p)
+}
+
+// releasePending is the Scanner's release hook: it writes pending before
+// the Scanner reuses the bytes it points into.
+func (r *run) releasePending() {
+	if err := r.writePending(); err != nil && r.pendingErr == nil {
+		r.pendingErr = err
+	}
 }
 
 func (r *run) write(p []byte) error {

@@ -5,10 +5,13 @@ import (
 	"context"
 	"encoding/csv"
 	"errors"
+	"io"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
+	"testing/iotest"
 
 	"github.com/csvstream/csvstream/csvstream"
 	"github.com/csvstream/csvstream/internal/gen"
@@ -366,4 +369,70 @@ func TestRunFailureWritesNothingToStdout(t *testing.T) {
 	if out.Len() != 0 {
 		t.Errorf("a failed job wrote %q to standard output", out.String())
 	}
+}
+
+// TestRunOutputIsTheValidRecords checks, whatever sizes the source's reads
+// return, that the destination holds exactly the source's valid records,
+// byte for byte and in order: the header, then every record the rejects do
+// not name.
+func TestRunOutputIsTheValidRecords(t *testing.T) {
+	var src bytes.Buffer
+	if _, err := gen.Orders(&src, gen.Options{Rows: 30_000, InvalidEvery: 13, Seed: 11, CRLF: true}); err != nil {
+		t.Fatal(err)
+	}
+	readers := map[string]func(io.Reader) io.Reader{
+		"whole":   func(r io.Reader) io.Reader { return r },
+		"onebyte": iotest.OneByteReader,
+		"half":    iotest.HalfReader,
+		"odd":     func(r io.Reader) io.Reader { return &chunkReader{r: r, n: 4093} },
+	}
+	for name, wrap := range readers {
+		t.Run(name, func(t *testing.T) {
+			dir := t.TempDir()
+			job := csvstream.Job{
+				Schema:      mustSchema(t, gen.Schema),
+				Source:      csvstream.Stdio,
+				Stdin:       wrap(bytes.NewReader(src.Bytes())),
+				Destination: csvstream.Location{Path: filepath.Join(dir, "out.csv")},
+			}
+			sum, err := csvstream.Run(context.Background(), nil, job)
+			if err != nil {
+				t.Fatal(err)
+			}
+			rejected := map[string]bool{}
+			recs, err := csv.NewReader(strings.NewReader(readIfExists(t, job.Destination.Path+csvstream.RejectsSuffix))).ReadAll()
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, rec := range recs[1:] {
+				rejected[rec[1]] = true
+			}
+			var want bytes.Buffer
+			s, err := csvstream.NewScanner(bytes.NewReader(src.Bytes()), csvstream.ScanOptions{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			for s.Scan() {
+				if rec := s.Record(); !rejected[strconv.FormatInt(rec.Num, 10)] {
+					want.Write(rec.Raw)
+				}
+			}
+			if got := readIfExists(t, job.Destination.Path); got != want.String() {
+				t.Fatalf("output is %d bytes, want the %d bytes of the valid records", len(got), want.Len())
+			}
+			if sum.BytesOut != int64(want.Len()) || int64(len(rejected)) != sum.Rejected {
+				t.Errorf("summary bytes out %d, rejected %d; want %d, %d", sum.BytesOut, sum.Rejected, want.Len(), len(rejected))
+			}
+		})
+	}
+}
+
+// chunkReader returns at most n bytes per Read.
+type chunkReader struct {
+	r io.Reader
+	n int
+}
+
+func (c *chunkReader) Read(p []byte) (int, error) {
+	return c.r.Read(p[:min(len(p), c.n)])
 }

@@ -87,6 +87,12 @@ type Scanner struct {
 	longLine bool  // the next record continues a line cut at max bytes
 	done     bool  // Scan has returned false
 	rec      Record
+
+	// release, when set, is called before the Scanner overwrites the
+	// bytes of records it has returned. Until then those bytes stay
+	// valid, so a caller in this package may gather the Raw of
+	// consecutive records and write them in one call.
+	release func()
 }
 
 // NewScanner returns a Scanner reading from r. It fails only when the
@@ -469,6 +475,9 @@ func (s *Scanner) recover(code string, data []byte, firstNL, o int, msg string) 
 // it is full, and reads once more from r.
 func (s *Scanner) fill() {
 	if s.pos > 0 {
+		if s.release != nil {
+			s.release()
+		}
 		s.end = copy(s.buf, s.buf[s.pos:s.end])
 		s.pos = 0
 	}
