@@ -123,9 +123,10 @@ type Validator struct {
 	cols    []column    // nil without a schema
 	steps   []checkStep // how to check each column
 	missing [][]byte
-	// emptyMissing is set when the only missing value is "".
-	emptyMissing bool
-	pk           []int
+	// maxMissing is the length of the longest missing value, or -1 when
+	// there is none: a longer value is never missing.
+	maxMissing int
+	pk         []int
 
 	seed1, seed2 maphash.Seed
 	uniq         []uniqueSet // one per unique column
@@ -195,7 +196,10 @@ func NewValidator(s *Schema, header *Record) (*Validator, error) {
 		return nil, err
 	}
 	v.cols, v.missing, v.pk = c.cols, c.missing, c.pk
-	v.emptyMissing = len(v.missing) == 1 && len(v.missing[0]) == 0
+	v.maxMissing = -1
+	for _, m := range v.missing {
+		v.maxMissing = max(v.maxMissing, len(m))
+	}
 	v.steps = make([]checkStep, len(v.cols))
 	for i := range v.cols {
 		v.steps[i] = v.cols[i].checkStep()
@@ -329,7 +333,7 @@ func (v *Validator) Check(rec *Record, errs []FieldError) []FieldError {
 			b = rec.esc[^f.start:f.end:f.end]
 		}
 		ok[i] = false
-		if v.isMissing(b) {
+		if len(b) <= v.maxMissing && v.isMissing(b) {
 			if s.required {
 				errs = append(errs, FieldError{Code: CodeConstraintError, Field: s.col.name, Message: "a value is required"})
 			}
@@ -664,9 +668,6 @@ func (s *hashSet) grow() {
 
 // isMissing reports whether b is one of the schema's missing values.
 func (v *Validator) isMissing(b []byte) bool {
-	if v.emptyMissing {
-		return len(b) == 0
-	}
 	for _, m := range v.missing {
 		if bytes.Equal(b, m) {
 			return true
