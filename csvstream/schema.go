@@ -532,75 +532,85 @@ type column struct {
 	enumText   []string // for messages
 	needValue  bool     // the parsed value is needed (constraints, unique, primary key)
 	keyed      bool     // the value is part of a unique or primary key
-
-	// Set by prepare, once the schema is compiled.
-	op          checkOp // how Validator.Check checks the type
-	constrained bool    // a constraint beyond type and required applies
-	bools       textSet // boolean: trueVals, then falseVals
-	// rangeOnly is set when the only constraints beyond type are minimum
-	// and maximum, on an integer, year, date, time or number field; lo and
-	// hi are then the bounds, the widest possible where there is none.
-	rangeOnly bool
-	lo, hi    value
-	// enumOnly is set when the only constraint beyond type is a short
-	// string enum, checked through enumList.
-	enumOnly bool
+	bools      textSet  // boolean: trueVals, then falseVals
 }
 
-// checkOp says how Validator.Check checks a value's type: directly
-// for the common cases, else through column.parse.
+// A checkStep is how Validator.Check checks the values of one column. The
+// common kinds of column, each with the constraints it usually has, have
+// an op of their own; every other column goes through opParse. A checkStep is
+// small, so that Check reads little memory per field.
+type checkStep struct {
+	op          checkOp
+	required    bool // a missing value breaks the required constraint
+	keyed       bool // the value is part of a unique or primary key
+	needValue   bool // opNumber: the value is needed when simpleFloat cannot read it
+	constrained bool // opParse: a constraint beyond type and required applies
+	// lo and hi are the bounds of opInteger, and flo and fhi those of
+	// opNumber: the widest possible where the schema sets none.
+	lo, hi   int64
+	flo, fhi float64
+	col      *column
+}
+
+// checkOp says how Validator.Check checks a value.
 type checkOp uint8
 
 const (
-	opParse       checkOp = iota // column.parse
-	opNone                       // any text: string without a format, or any
-	opEmail                      // string, format email
-	opInteger                    // integer
-	opNumber                     // number
+	opParse       checkOp = iota // column.parse, then column.checkConstraints
+	opNone                       // string without a format, or any; no constraints
+	opEnum                       // string without a format, or any; a short enum alone
+	opEmail                      // string, format email; no constraints
+	opInteger                    // integer; minimum and maximum at most
+	opNumber                     // number; minimum and maximum at most
 	opISODate                    // date in ISO form, its value not needed
 	opISODatetime                // datetime in RFC 3339 form, its value not needed
-	opBoolean                    // boolean
+	opBoolean                    // boolean; no constraints
 )
 
-// prepare works out how to check the values of c, once its constraints,
-// and whether it is a key, are known.
-func (c *column) prepare() {
-	c.constrained = c.min != nil || c.max != nil || c.minLen >= 0 || c.maxLen >= 0 ||
+// checkStep works out how to check the values of c, once its constraints, and
+// whether it is a key, are known.
+func (c *column) checkStep() checkStep {
+	s := checkStep{required: c.required, keyed: c.keyed, needValue: c.needValue, col: c}
+	s.constrained = c.min != nil || c.max != nil || c.minLen >= 0 || c.maxLen >= 0 ||
 		c.pattern != nil || c.enumList.items != nil || c.enumStrs != nil || c.enumVals != nil
-	c.enumOnly = c.enumList.items != nil && c.min == nil && c.max == nil &&
+	rangeOnly := c.minLen < 0 && c.maxLen < 0 && c.pattern == nil &&
+		c.enumStrs == nil && c.enumVals == nil
+	enumOnly := c.enumList.items != nil && c.min == nil && c.max == nil &&
 		c.minLen < 0 && c.maxLen < 0 && c.pattern == nil
-	switch c.kind {
-	case kindInteger, kindYear, kindDate, kindTime, kindNumber:
-		c.rangeOnly = c.constrained && c.minLen < 0 && c.maxLen < 0 && c.pattern == nil &&
-			c.enumList.items == nil && c.enumStrs == nil && c.enumVals == nil
-		c.lo = value{i: math.MinInt64, f: math.Inf(-1)}
-		c.hi = value{i: math.MaxInt64, f: math.Inf(1)}
+	plain := c.kind == kindAny || c.kind == kindString && c.strFormat == formatDefault
+	switch {
+	case plain && !s.constrained:
+		s.op = opNone
+	case plain && enumOnly:
+		s.op = opEnum
+	case c.kind == kindString && c.strFormat == formatEmail && !s.constrained:
+		s.op = opEmail
+	case c.kind == kindInteger && rangeOnly:
+		s.op = opInteger
+		s.lo, s.hi = math.MinInt64, math.MaxInt64
 		if c.min != nil {
-			c.lo = c.min.v
+			s.lo = c.min.v.i
 		}
 		if c.max != nil {
-			c.hi = c.max.v
+			s.hi = c.max.v.i
 		}
+	case c.kind == kindNumber && rangeOnly:
+		s.op = opNumber
+		s.flo, s.fhi = math.Inf(-1), math.Inf(1)
+		if c.min != nil {
+			s.flo = c.min.v.f
+		}
+		if c.max != nil {
+			s.fhi = c.max.v.f
+		}
+	case c.kind == kindDate && c.layout == nil && !c.needValue && !s.constrained:
+		s.op = opISODate
+	case c.kind == kindDatetime && c.layout == nil && !c.needValue && !s.constrained:
+		s.op = opISODatetime
+	case c.kind == kindBoolean && !s.constrained:
+		s.op = opBoolean
 	}
-	switch {
-	case c.kind == kindAny, c.kind == kindString && c.strFormat == formatDefault:
-		c.op = opNone
-	case c.kind == kindString && c.strFormat == formatEmail:
-		c.op = opEmail
-	case c.kind == kindInteger:
-		c.op = opInteger
-	case c.kind == kindNumber:
-		c.op = opNumber
-	case c.kind == kindDate && c.layout == nil && !c.needValue:
-		c.op = opISODate
-	case c.kind == kindDatetime && c.layout == nil && !c.needValue:
-		c.op = opISODatetime
-	case c.kind == kindBoolean:
-		c.op = opBoolean
-		c.bools = newTextSet(append(append([][]byte(nil), c.trueVals...), c.falseVals...))
-	default:
-		c.op = opParse
-	}
+	return s
 }
 
 // intKey reports whether the values of c are keyed by value.i alone, so
@@ -667,9 +677,6 @@ func (s *Schema) compile() (*compiled, error) {
 		c.cols[i].required = true // a primary key implies required
 		c.cols[i].needValue = true
 		c.cols[i].keyed = true
-	}
-	for i := range c.cols {
-		c.cols[i].prepare()
 	}
 	return c, nil
 }
@@ -816,6 +823,9 @@ func compileField(c *column, f *Field) error {
 	}
 	c.needValue = c.min != nil || c.max != nil || c.enumVals != nil || c.unique
 	c.keyed = c.unique
+	if k == kindBoolean {
+		c.bools = newTextSet(append(append([][]byte(nil), c.trueVals...), c.falseVals...))
+	}
 	return nil
 }
 

@@ -119,12 +119,14 @@ func quoteList(names []string) string {
 // row that was written out already holds it.
 type Validator struct {
 	header  []string
-	keys    [][]byte // `"label":` per column, for AppendJSON
-	cols    []column // nil without a schema
+	keys    [][]byte    // `"label":` per column, for AppendJSON
+	cols    []column    // nil without a schema
+	steps   []checkStep // how to check each column
 	missing [][]byte
-	// emptyMissing is set when the only missing value is "".
-	emptyMissing bool
-	pk           []int
+	// maxMissing is the length of the longest missing value, or -1 when
+	// there is none: a longer value is never missing.
+	maxMissing int
+	pk         []int
 
 	seed1, seed2 maphash.Seed
 	uniq         []uniqueSet // one per unique column
@@ -194,7 +196,14 @@ func NewValidator(s *Schema, header *Record) (*Validator, error) {
 		return nil, err
 	}
 	v.cols, v.missing, v.pk = c.cols, c.missing, c.pk
-	v.emptyMissing = len(v.missing) == 1 && len(v.missing[0]) == 0
+	v.maxMissing = -1
+	for _, m := range v.missing {
+		v.maxMissing = max(v.maxMissing, len(m))
+	}
+	v.steps = make([]checkStep, len(v.cols))
+	for i := range v.cols {
+		v.steps[i] = v.cols[i].checkStep()
+	}
 	for i := range v.cols {
 		if v.cols[i].unique {
 			v.uniq = append(v.uniq, uniqueSet{col: i, seen: keySet{ints: v.cols[i].intKey()}})
@@ -311,82 +320,95 @@ func (v *Validator) Check(rec *Record, errs []FieldError) []FieldError {
 		return errs
 	}
 	m := min(n, len(v.cols))
-	cols, ok, vals := v.cols[:m], v.ok[:m], v.vals[:m]
-	for i := range cols {
-		// Check field i, and when it holds a value of its type, record the
-		// value for the unique and primary-key checks below.
-		c := &cols[i]
-		b := rec.Field(i)
+	steps, fields, ok, vals := v.steps[:m], rec.fields[:m], v.ok[:m], v.vals[:m]
+	for i := range steps {
+		// Check field i, and when it holds a value of its type and is part
+		// of a key, record the value for the unique and primary-key checks
+		// below.
+		s := &steps[i]
+		var b []byte
+		if f := fields[i]; f.start >= 0 {
+			b = rec.raw[f.start:f.end:f.end]
+		} else {
+			b = rec.esc[^f.start:f.end:f.end]
+		}
 		ok[i] = false
-		if v.isMissing(b) {
-			if c.required {
-				errs = append(errs, FieldError{Code: CodeConstraintError, Field: c.name, Message: "a value is required"})
+		if len(b) <= v.maxMissing && v.isMissing(b) {
+			if s.required {
+				errs = append(errs, FieldError{Code: CodeConstraintError, Field: s.col.name, Message: "a value is required"})
 			}
 			continue
 		}
 		var val value
-		res := parseOK
-		switch c.op {
+		switch s.op {
 		case opNone:
+		case opEnum:
+			if s.col.enumList.index(b) < 0 {
+				errs = append(errs, s.col.enumError(b))
+			}
 		case opEmail:
 			if !isEmail(b) {
-				res = parseBad
+				errs = append(errs, s.col.typeError(b, parseBad))
+				continue
 			}
 		case opInteger:
-			val, res = parseInteger(b)
+			x, res := parseInt(b)
+			if res != parseOK {
+				errs = append(errs, s.col.typeError(b, res))
+				continue
+			}
+			val.i = x
+			if x < s.lo || x > s.hi {
+				errs = s.col.checkConstraints(b, val, errs)
+			}
 		case opNumber:
 			// The common number parses in one quick pass; for the others,
-			// checking the syntax is enough unless a constraint needs the
-			// value.
+			// checking the syntax is enough unless the value is needed.
 			if f, ok := simpleFloat(b); ok {
 				if f == 0 {
 					f = 0 // -0 equals 0
 				}
 				val.f = f
 			} else if !isNumber(b) {
-				res = parseBad
-			} else if c.needValue {
+				errs = append(errs, s.col.typeError(b, parseBad))
+				continue
+			} else if s.needValue {
 				val = numberValue(b)
+			}
+			if !(val.f >= s.flo && val.f <= s.fhi) {
+				errs = s.col.checkConstraints(b, val, errs)
 			}
 		case opISODate:
 			if len(b) != 10 || !isISODate(b) {
-				res = parseBad
+				errs = append(errs, s.col.typeError(b, parseBad))
+				continue
 			}
 		case opISODatetime:
 			if !isISODatetime(b) {
-				res = parseBad
+				errs = append(errs, s.col.typeError(b, parseBad))
+				continue
 			}
 		case opBoolean:
-			if k := c.bools.index(b); k < 0 {
-				res = parseBad
-			} else if k < len(c.trueVals) {
+			k := s.col.bools.index(b)
+			if k < 0 {
+				errs = append(errs, s.col.typeError(b, parseBad))
+				continue
+			}
+			if k < len(s.col.trueVals) {
 				val.i = 1
 			}
 		default:
-			val, res = c.parse(b)
+			var res parseResult
+			if val, res = s.col.parse(b); res != parseOK {
+				errs = append(errs, s.col.typeError(b, res))
+				continue
+			}
+			if s.constrained {
+				errs = s.col.checkConstraints(b, val, errs)
+			}
 		}
-		if res != parseOK {
-			errs = append(errs, c.typeError(b, res))
-			continue
-		}
-		if c.keyed {
+		if s.keyed {
 			vals[i], ok[i] = val, true
-		}
-		switch {
-		case !c.constrained:
-		case c.enumOnly:
-			if c.enumList.index(b) < 0 {
-				errs = append(errs, c.enumError(b))
-			}
-		case c.rangeOnly:
-			// Only a minimum or a maximum: test both bounds at once, and
-			// work out which one is broken only when one is.
-			if c.kind == kindNumber && !(val.f >= c.lo.f && val.f <= c.hi.f) ||
-				c.kind != kindNumber && (val.i < c.lo.i || val.i > c.hi.i) {
-				errs = c.checkConstraints(b, val, errs)
-			}
-		default:
-			errs = c.checkConstraints(b, val, errs)
 		}
 	}
 	for i := m; i < len(v.cols); i++ {
@@ -646,9 +668,6 @@ func (s *hashSet) grow() {
 
 // isMissing reports whether b is one of the schema's missing values.
 func (v *Validator) isMissing(b []byte) bool {
-	if v.emptyMissing {
-		return len(b) == 0
-	}
 	for _, m := range v.missing {
 		if bytes.Equal(b, m) {
 			return true
