@@ -1411,9 +1411,8 @@ func checkStringFormat(f stringFormat, b []byte) bool {
 	return true
 }
 
-// isEmail is a sane direct check: one @, a non-empty local part, a domain
-// with an inner dot, and no spaces or control characters.
-func isEmail(b []byte) bool {
+// isEmailGeneric is the portable isEmail.
+func isEmailGeneric(b []byte) bool {
 	at := bytes.IndexByte(b, '@')
 	if at <= 0 || hasSpaceOrControl(b) {
 		return false

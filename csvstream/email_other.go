@@ -1,0 +1,7 @@
+//go:build !amd64 || purego
+
+package csvstream
+
+// isEmail is a sane direct check: one @, a non-empty local part, a domain
+// with an inner dot, and no spaces or control characters.
+func isEmail(b []byte) bool { return isEmailGeneric(b) }
