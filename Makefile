@@ -38,13 +38,13 @@ $(VERSITYGW_STAMP):
 	touch $@
 
 # test runs every unit and integration test with the race detector, then
-# the scanner's tests again with the portable line splitter (the purego
-# tag; it is what arm64, the Lambda architecture, runs), then the fuzz
-# targets for a short time each. The integration tests fail, never skip,
+# the scanner's and the email check's tests again with their portable code
+# (the purego tag; it is what arm64, the Lambda architecture, runs), then
+# the fuzz targets for a short time each. The integration tests fail, never skip,
 # when versitygw cannot be started.
 test: tools
 	CSVSTREAM_REQUIRE_S3=1 $(GO) test $(GOTEST_FLAGS) ./...
-	$(GO) test $(GOTEST_FLAGS) -tags purego -run '^(TestScanner|TestSplitLine|TestRecord|FuzzScanner)' ./csvstream/
+	$(GO) test $(GOTEST_FLAGS) -tags purego -run '^(TestScanner|TestSplitLine|TestRecord|FuzzScanner|TestIsEmail|TestCheck|TestFastPaths|TestTypes|FuzzCheck)' ./csvstream/
 	GOARCH=arm64 $(GO) vet ./csvstream/
 	$(MAKE) fuzz
 
