@@ -28,9 +28,6 @@ const (
 	// fastLineMax bounds the lines scanLine splits itself; longer ones take
 	// the general path.
 	fastLineMax = 8 << 10
-
-	lo8 = 0x0101010101010101 // 1 in each byte
-	lo7 = 0x7f7f7f7f7f7f7f7f // the low seven bits of each byte
 )
 
 // utf8BOM is the UTF-8 encoding of the byte order mark U+FEFF.
@@ -71,10 +68,9 @@ type ScanOptions struct {
 // or allocated per record except the values of quoted fields holding
 // doubled quotes, which are unescaped into a buffer the Record reuses.
 type Scanner struct {
-	r      io.Reader
-	comma  byte
-	commas uint64 // comma in each of eight bytes
-	max    int
+	r     io.Reader
+	comma byte
+	max   int
 
 	buf      []byte // buf[pos:end] has been read but not yet returned
 	pos, end int
@@ -115,7 +111,7 @@ func NewScanner(r io.Reader, opt ScanOptions) (*Scanner, error) {
 	if max < 0 || max > MaxRecordSizeLimit {
 		return nil, fmt.Errorf("csvstream: NewScanner: invalid MaxRecordSize %d: it must be between 0 and %d", opt.MaxRecordSize, MaxRecordSizeLimit)
 	}
-	return &Scanner{r: r, comma: comma, commas: uint64(comma) * lo8, max: max, line: 1}, nil
+	return &Scanner{r: r, comma: comma, max: max, line: 1}, nil
 }
 
 // Scan advances to the next record, which Record then returns. It returns

@@ -16,7 +16,7 @@ func splitLineGeneric(data []byte, comma byte, fields []span) (nf, stop int, asc
 	if i := bytes.IndexByte(data[:stop], '"'); i >= 0 {
 		stop = i
 	}
-	cm := uint64(comma) * lo8
+	cm := uint64(comma) * ones
 	var or uint64 // every byte before j ORed in, to learn whether all are ASCII
 	start := 0
 	j := 0
@@ -38,11 +38,19 @@ func splitLineGeneric(data []byte, comma byte, fields []span) (nf, stop int, asc
 			start = j + 1
 		}
 	}
-	return nf, stop, or&(lo8<<7) == 0
+	return nf, stop, or&highs == 0
 }
+
+// Words for reading eight bytes at a time, in the splitter and the
+// validator.
+const (
+	ones  = 0x0101010101010101 // 1 in each byte
+	lows  = 0x7f7f7f7f7f7f7f7f // the low seven bits of each byte
+	highs = 0x8080808080808080 // the high bit of each byte
+)
 
 // zeroBytes returns x with the high bit of each zero byte set and every
 // other bit clear.
 func zeroBytes(x uint64) uint64 {
-	return ^((x&lo7 + lo7) | x | lo7)
+	return ^((x&lows + lows) | x | lows)
 }

@@ -1605,12 +1605,6 @@ func appendJSONNumber(dst, b []byte) []byte {
 
 const hexDigits = "0123456789abcdef"
 
-const (
-	ones  = 0x0101010101010101
-	highs = 0x8080808080808080
-	lows  = 0x7f7f7f7f7f7f7f7f
-)
-
 // plainJSON8 reports whether none of the eight bytes in w needs care in a
 // JSON string: each is ASCII, not a control character, not '"' or '\\'.
 func plainJSON8(w uint64) bool {
