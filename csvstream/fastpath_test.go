@@ -119,6 +119,8 @@ func isoYMDReference(b []byte) (y, m, d int, ok bool) {
 	return y, m, d, true
 }
 
+// clockReference is clock reading HH:MM:SS one digit at a time; what may
+// follow it is read by the same clockTail.
 func clockReference(b []byte) (sec, nsec, off int, ok bool) {
 	if len(b) < 8 || b[2] != ':' || b[5] != ':' {
 		return 0, 0, 0, false
@@ -129,18 +131,10 @@ func clockReference(b []byte) (sec, nsec, off int, ok bool) {
 	if !ok1 || !ok2 || !ok3 || h > 23 || m > 59 || s > 59 {
 		return 0, 0, 0, false
 	}
-	i := 8
-	if i < len(b) && b[i] == '.' {
-		if nsec, i, ok = fraction(b, i+1); !ok {
-			return 0, 0, 0, false
-		}
+	if nsec, off, ok = clockTail(b); !ok {
+		return 0, 0, 0, false
 	}
-	if i < len(b) {
-		if off, i, ok = zone(b, i, false); !ok {
-			return 0, 0, 0, false
-		}
-	}
-	return h*3600 + m*60 + s, nsec, off, i == len(b)
+	return h*3600 + m*60 + s, nsec, off, true
 }
 
 func TestISODatesAndTimes(t *testing.T) {

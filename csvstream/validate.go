@@ -1321,18 +1321,28 @@ func clock(b []byte) (sec, nsec, off int, ok bool) {
 	if !ok {
 		return 0, 0, 0, false
 	}
+	if nsec, off, ok = clockTail(b); !ok {
+		return 0, 0, 0, false
+	}
+	return s, nsec, off, true
+}
+
+// clockTail reads what may follow HH:MM:SS in b: an optional fraction and
+// an optional zone, and nothing after, returning the nanoseconds and the
+// zone's offset in seconds.
+func clockTail(b []byte) (nsec, off int, ok bool) {
 	i := 8
 	if i < len(b) && b[i] == '.' {
 		if nsec, i, ok = fraction(b, i+1); !ok {
-			return 0, 0, 0, false
+			return 0, 0, false
 		}
 	}
 	if i < len(b) {
 		if off, i, ok = zone(b, i, false); !ok {
-			return 0, 0, 0, false
+			return 0, 0, false
 		}
 	}
-	return s, nsec, off, i == len(b)
+	return nsec, off, i == len(b)
 }
 
 // hms reads HH:MM:SS at the start of b, which has at least 8 bytes, as
