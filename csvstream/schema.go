@@ -558,6 +558,7 @@ type checkOp uint8
 const (
 	opParse       checkOp = iota // column.parse, then column.checkConstraints
 	opNone                       // string without a format, or any; no constraints
+	opSkip                       // opNone, neither required nor keyed: nothing to check
 	opEnum                       // string without a format, or any; a short enum alone
 	opEmail                      // string, format email; no constraints
 	opInteger                    // integer; minimum and maximum at most
@@ -579,6 +580,8 @@ func (c *column) checkStep() checkStep {
 		c.minLen < 0 && c.maxLen < 0 && c.pattern == nil
 	plain := c.kind == kindAny || c.kind == kindString && c.strFormat == formatDefault
 	switch {
+	case plain && !s.constrained && !s.required && !s.keyed:
+		s.op = opSkip
 	case plain && !s.constrained:
 		s.op = opNone
 	case plain && enumOnly:

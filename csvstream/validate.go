@@ -319,7 +319,160 @@ func (v *Validator) Check(rec *Record, errs []FieldError) []FieldError {
 	if v.cols == nil {
 		return errs
 	}
-	m := min(n, len(v.cols))
+	if n != len(v.cols) || !v.passes(rec) {
+		errs = v.fieldErrors(rec, errs)
+	}
+	for i := n; i < len(v.cols); i++ {
+		v.ok[i] = false
+	}
+	// Repeats: look up now, remember only when the whole row is valid.
+	for u := range v.uniq {
+		set := &v.uniq[u]
+		i := set.col
+		if !v.ok[i] {
+			set.seen.pending = false
+			continue
+		}
+		var seen bool
+		if set.seen.ints {
+			seen = v.seenInt(&set.seen, v.vals[i].i)
+		} else {
+			v.keyBuf = v.cols[i].appendKey(v.keyBuf[:0], rec.Field(i), v.vals[i])
+			seen = v.seenKey(&set.seen, v.keyBuf)
+		}
+		if seen {
+			c := &v.cols[i]
+			errs = append(errs, FieldError{
+				Code:    CodeUniqueError,
+				Field:   c.name,
+				Message: fmt.Sprintf("value %s is not unique: an earlier row holds it", c.show(rec.Field(i))),
+			})
+		}
+	}
+	if len(v.pk) > 0 {
+		v.pkSet.pending = false
+		pkOK := true
+		for _, i := range v.pk {
+			if !v.ok[i] {
+				pkOK = false
+				break
+			}
+		}
+		var seen bool
+		switch {
+		case !pkOK:
+		case v.pkSet.ints:
+			seen = v.seenInt(&v.pkSet, v.vals[v.pk[0]].i)
+		default:
+			v.keyBuf = v.keyBuf[:0]
+			for _, i := range v.pk {
+				v.keyBuf = v.cols[i].appendKey(v.keyBuf, rec.Field(i), v.vals[i])
+			}
+			seen = v.seenKey(&v.pkSet, v.keyBuf)
+		}
+		if seen {
+			errs = append(errs, v.pkError(rec))
+		}
+	}
+	if len(errs) == start {
+		for u := range v.uniq {
+			v.uniq[u].seen.remember()
+		}
+		v.pkSet.remember()
+	}
+	return errs
+}
+
+// passes reports whether each of rec's fields, one per column, holds a
+// missing value its column allows or a value that meets its column's type
+// and constraints, noting keyed values as fieldErrors does. It is the
+// common case made short: it stops at the first failure without saying
+// why, and Check then calls fieldErrors, which does.
+func (v *Validator) passes(rec *Record) bool {
+	steps, fields, ok, vals := v.steps, rec.fields[:len(v.steps)], v.ok[:len(v.steps)], v.vals[:len(v.steps)]
+	for i := range steps {
+		s := &steps[i]
+		if s.op == opSkip {
+			continue
+		}
+		var b []byte
+		if f := fields[i]; f.start >= 0 {
+			b = rec.raw[f.start:f.end:f.end]
+		} else {
+			b = rec.esc[^f.start:f.end:f.end]
+		}
+		if len(b) <= v.maxMissing && v.isMissing(b) {
+			if s.required {
+				return false
+			}
+			ok[i] = false
+			continue
+		}
+		var val value
+		switch s.op {
+		case opNone:
+		case opEnum:
+			if s.col.enumList.index(b) < 0 {
+				return false
+			}
+		case opEmail:
+			if !isEmail(b) {
+				return false
+			}
+		case opInteger:
+			x, res := parseInt(b)
+			if res != parseOK || x < s.lo || x > s.hi {
+				return false
+			}
+			val.i = x
+		case opNumber:
+			if f, ok := simpleFloat(b); ok {
+				val.f = f + 0 // -0 equals 0
+			} else if !isNumber(b) {
+				return false
+			} else if s.needValue {
+				val = numberValue(b)
+			}
+			if !(val.f >= s.flo && val.f <= s.fhi) {
+				return false
+			}
+		case opISODate:
+			if len(b) != 10 || !isISODate(b) {
+				return false
+			}
+		case opISODatetime:
+			if !isISODatetime(b) {
+				return false
+			}
+		case opBoolean:
+			k := s.col.bools.index(b)
+			if k < 0 {
+				return false
+			}
+			if k < len(s.col.trueVals) {
+				val.i = 1
+			}
+		default:
+			var res parseResult
+			if val, res = s.col.parse(b); res != parseOK {
+				return false
+			}
+			if s.constrained && len(s.col.checkConstraints(b, val, nil)) > 0 {
+				return false
+			}
+		}
+		if s.keyed {
+			vals[i], ok[i] = val, true
+		}
+	}
+	return true
+}
+
+// fieldErrors appends the type and constraint errors of each of rec's
+// fields, and notes in v.ok and v.vals the values of keyed columns that
+// hold one, for the unique and primary-key checks.
+func (v *Validator) fieldErrors(rec *Record, errs []FieldError) []FieldError {
+	m := min(rec.NumFields(), len(v.cols))
 	steps, fields, ok, vals := v.steps[:m], rec.fields[:m], v.ok[:m], v.vals[:m]
 	for i := range steps {
 		// Check field i, and when it holds a value of its type and is part
@@ -341,7 +494,7 @@ func (v *Validator) Check(rec *Record, errs []FieldError) []FieldError {
 		}
 		var val value
 		switch s.op {
-		case opNone:
+		case opNone, opSkip:
 		case opEnum:
 			if s.col.enumList.index(b) < 0 {
 				errs = append(errs, s.col.enumError(b))
@@ -410,64 +563,6 @@ func (v *Validator) Check(rec *Record, errs []FieldError) []FieldError {
 		if s.keyed {
 			vals[i], ok[i] = val, true
 		}
-	}
-	for i := m; i < len(v.cols); i++ {
-		v.ok[i] = false
-	}
-	// Repeats: look up now, remember only when the whole row is valid.
-	for u := range v.uniq {
-		set := &v.uniq[u]
-		i := set.col
-		if !v.ok[i] {
-			set.seen.pending = false
-			continue
-		}
-		var seen bool
-		if set.seen.ints {
-			seen = v.seenInt(&set.seen, v.vals[i].i)
-		} else {
-			v.keyBuf = v.cols[i].appendKey(v.keyBuf[:0], rec.Field(i), v.vals[i])
-			seen = v.seenKey(&set.seen, v.keyBuf)
-		}
-		if seen {
-			c := &v.cols[i]
-			errs = append(errs, FieldError{
-				Code:    CodeUniqueError,
-				Field:   c.name,
-				Message: fmt.Sprintf("value %s is not unique: an earlier row holds it", c.show(rec.Field(i))),
-			})
-		}
-	}
-	if len(v.pk) > 0 {
-		v.pkSet.pending = false
-		pkOK := true
-		for _, i := range v.pk {
-			if !v.ok[i] {
-				pkOK = false
-				break
-			}
-		}
-		var seen bool
-		switch {
-		case !pkOK:
-		case v.pkSet.ints:
-			seen = v.seenInt(&v.pkSet, v.vals[v.pk[0]].i)
-		default:
-			v.keyBuf = v.keyBuf[:0]
-			for _, i := range v.pk {
-				v.keyBuf = v.cols[i].appendKey(v.keyBuf, rec.Field(i), v.vals[i])
-			}
-			seen = v.seenKey(&v.pkSet, v.keyBuf)
-		}
-		if seen {
-			errs = append(errs, v.pkError(rec))
-		}
-	}
-	if len(errs) == start {
-		for u := range v.uniq {
-			v.uniq[u].seen.remember()
-		}
-		v.pkSet.remember()
 	}
 	return errs
 }
