@@ -410,12 +410,24 @@ func TestCheckReferenceValues(t *testing.T) {
 
 // TestFastPathsReference holds the quick readers of integers, numbers and
 // email addresses to their references on every value above, on every
-// prefix and suffix of those, and on random texts of lengths 0 to 70.
+// prefix and suffix of those, on runs of digits with and without a stray
+// byte, and on random texts of lengths 0 to 70.
 func TestFastPathsReference(t *testing.T) {
 	var texts []string
 	for _, v := range referenceValues {
 		for k := range len(v) + 1 {
 			texts = append(texts, v[:k], v[k:])
+		}
+	}
+	// Runs of digits of every length up to 20, whole and with a byte just
+	// outside the digits, or above ASCII, in each place.
+	for n := 1; n <= 20; n++ {
+		run := strings.Repeat("9876543210", 2)[:n]
+		texts = append(texts, run, "-"+run, "+"+run)
+		for p := range n {
+			for _, c := range []byte("/:a\x80") {
+				texts = append(texts, run[:p]+string([]byte{c})+run[p+1:])
+			}
 		}
 	}
 	rng := rand.New(rand.NewPCG(13, 14))
