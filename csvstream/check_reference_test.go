@@ -408,8 +408,8 @@ func TestCheckReferenceValues(t *testing.T) {
 	}
 }
 
-// TestFastPathsReference holds the quick readers of integers, numbers and
-// email addresses to their references on every value above, on every
+// TestFastPathsReference holds the quick readers of integers (whole, and
+// eight digits at a time), numbers and email addresses to their references on every value above, on every
 // prefix and suffix of those, on runs of digits with and without a stray
 // byte, and on random texts of lengths 0 to 70.
 func TestFastPathsReference(t *testing.T) {
@@ -442,6 +442,14 @@ func TestFastPathsReference(t *testing.T) {
 		if got, res := parseInteger(b); fmt.Sprint(got, res) != fmt.Sprint(parseIntegerReference(b)) {
 			w, wres := parseIntegerReference(b)
 			t.Fatalf("parseInteger(%q) = %v %v, want %v %v", s, got, res, w, wres)
+		}
+		if n := len(b); n >= 1 && n <= 8 {
+			got, ok := eightDigits(shortWord(b), n)
+			want, res := parseIntegerReference(b)
+			wok := res == parseOK && b[0] != '+' && b[0] != '-'
+			if ok != wok || ok && int64(got) != want.i {
+				t.Fatalf("eightDigits(%q) = %d %v, want %d %v", s, got, ok, want.i, wok)
+			}
 		}
 		got, ok := simpleFloat(b)
 		want, wok := simpleFloatReference(b)

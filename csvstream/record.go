@@ -1,5 +1,7 @@
 package csvstream
 
+import "encoding/binary"
+
 // Record is one CSV record exactly as it appeared in the input. A Scanner
 // owns it: it and every slice it returns are valid only until the next call
 // to Scan.
@@ -50,3 +52,15 @@ type ScanError struct {
 
 // Error returns the code and the message, separated by a colon.
 func (e *ScanError) Error() string { return e.Code + ": " + e.Message }
+
+// word returns the value of field span f, of 1 to 8 bytes, as a
+// zero-padded little-endian word read with one load, and true. It returns
+// false when the value is empty or longer, has doubled quotes undone, or
+// lies too near the end of the record for the load.
+func (r *Record) word(f span) (uint64, bool) {
+	n := int(f.end) - int(f.start)
+	if f.start < 0 || uint(n-1) >= 8 || int(f.start)+8 > len(r.raw) {
+		return 0, false
+	}
+	return binary.LittleEndian.Uint64(r.raw[f.start:]) & (1<<(8*n) - 1), true
+}

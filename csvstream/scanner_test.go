@@ -487,14 +487,7 @@ func TestScannerBytesRead(t *testing.T) {
 }
 
 func TestRecordFieldCannotOverwrite(t *testing.T) {
-	s, err := NewScanner(strings.NewReader("ab,cd,\"e\"\"f\",g\n"), ScanOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !s.Scan() {
-		t.Fatal(s.Err())
-	}
-	rec := s.Record()
+	rec := firstRecord(t, "ab,cd,\"e\"\"f\",g\n")
 	_ = append(rec.Field(0), 'X')
 	_ = append(rec.Field(2), 'X')
 	if got := string(rec.Raw); got != "ab,cd,\"e\"\"f\",g\n" {
@@ -502,6 +495,47 @@ func TestRecordFieldCannotOverwrite(t *testing.T) {
 	}
 	if got := string(rec.Field(3)); got != "g" {
 		t.Errorf("Field(3) = %q after appending to fields", got)
+	}
+}
+
+// firstRecord scans the first record of input with the default options.
+func firstRecord(t *testing.T, input string) *Record {
+	t.Helper()
+	s, err := NewScanner(strings.NewReader(input), ScanOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !s.Scan() {
+		t.Fatalf("no record in %q: %v", input, s.Err())
+	}
+	return s.Record()
+}
+
+// TestRecordWord checks the one-load read of short fields: it gives a
+// field's bytes, zero-padded, exactly when the value has 1 to 8 bytes, no
+// doubled quotes undone, and the record holds eight bytes from its start.
+func TestRecordWord(t *testing.T) {
+	rec := firstRecord(t, "1,12345678,123456789,,\"4\"\"2\",\"77\",12,3\n")
+	for i, want := range []struct {
+		ok   bool
+		text string
+	}{
+		{true, "1"},
+		{true, "12345678"},
+		{false, "123456789"}, // longer than a word
+		{false, ""},          // empty
+		{false, "4\"2"},      // doubled quotes undone
+		{true, "77"},         // quoted, read in place
+		{false, "12"},        // fewer than eight bytes left in the record
+		{false, "3"},
+	} {
+		w, ok := rec.word(rec.fields[i])
+		if ok != want.ok || ok && w != shortWord([]byte(want.text)) {
+			t.Errorf("field %d (%q): word = %#x, %v; want %#x, %v", i, rec.Field(i), w, ok, shortWord([]byte(want.text)), want.ok)
+		}
+		if got := string(rec.Field(i)); got != want.text {
+			t.Errorf("field %d = %q, want %q", i, got, want.text)
+		}
 	}
 }
 

@@ -396,7 +396,8 @@ func (v *Validator) passes(rec *Record) bool {
 			continue
 		}
 		var b []byte
-		if f := fields[i]; f.start >= 0 {
+		f := fields[i]
+		if f.start >= 0 {
 			b = rec.raw[f.start:f.end:f.end]
 		} else {
 			b = rec.esc[^f.start:f.end:f.end]
@@ -420,8 +421,20 @@ func (v *Validator) passes(rec *Record) bool {
 				return false
 			}
 		case opInteger:
-			x, res := parseInt(b)
-			if res != parseOK || x < s.lo || x > s.hi {
+			var x int64
+			ok := false
+			if w, short := rec.word(f); short {
+				var d uint64
+				d, ok = eightDigits(w, len(b))
+				x = int64(d)
+			}
+			if !ok {
+				var res parseResult
+				if x, res = parseInt(b); res != parseOK {
+					return false
+				}
+			}
+			if x < s.lo || x > s.hi {
 				return false
 			}
 			val.i = x
@@ -1181,6 +1194,22 @@ func parseInt(b []byte) (int64, parseResult) {
 		x = -x
 	}
 	return x, parseOK
+}
+
+// eightDigits reads the first n (1 to 8) bytes of the little-endian word w,
+// whose other bytes are zero, as decimal digits, all at once: it reports
+// false if one of them is not a digit.
+func eightDigits(w uint64, n int) (uint64, bool) {
+	x := w ^ (ones*'0')>>(64-8*n) // digits become 0 to 9
+	if !shapeOK(x, ones*0x76) {
+		return 0, false
+	}
+	// Shift the digits to the top, so that the bytes below read as leading
+	// zeros, then add neighbours pairwise: 2, 4, then 8 digits at a time.
+	x <<= 64 - 8*n
+	x = (x * (1 + 10<<8)) >> 8 & 0x00ff00ff00ff00ff
+	x = (x * (1 + 100<<16)) >> 16 & 0x0000ffff0000ffff
+	return (x * (1 + 10000<<32)) >> 32, true
 }
 
 // parseLongInt is parseInt for any length, checking for overflow.
