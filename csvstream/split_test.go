@@ -3,6 +3,7 @@ package csvstream
 import (
 	"math/rand/v2"
 	"slices"
+	"strings"
 	"testing"
 )
 
@@ -26,6 +27,14 @@ func TestSplitLine(t *testing.T) {
 			spans: []span{{0, 10}, {11, 21}, {22, 32}, {33, 43}}, stop: 55, ascii: true},
 		{name: "stop in last partial block", data: "0123456789012345678901234567890123456789,x\n",
 			spans: []span{{0, 40}}, stop: 42, ascii: true},
+		{name: "stop in third 64-byte block", data: strings.Repeat("0123456789,", 13) + "é\n",
+			spans: func() []span {
+				var s []span
+				for i := range 13 {
+					s = append(s, span{int32(11 * i), int32(11*i + 10)})
+				}
+				return s
+			}(), stop: 145},
 		{name: "delimiter at every byte", data: ",,,,,,,,,,,,,,,,,,,,,,,,,,,,,,,,,,,\n",
 			spans: func() []span {
 				var s []span
@@ -48,18 +57,23 @@ func TestSplitLine(t *testing.T) {
 	}
 }
 
-// splitters are the implementations of splitLine there are to compare.
-var splitters = []struct {
+// splitter is an implementation of splitLine to compare.
+type splitter struct {
 	name string
 	fn   func([]byte, byte, []span) (int, int, bool)
-}{
-	{"splitLine", splitLine},
-	{"splitLineGeneric", splitLineGeneric},
 }
 
-// TestSplitLineAgrees compares splitLine with the portable version on
-// random lines of every length up to a few blocks, in every dialect, with
-// the stop and the delimiters at every offset and bytes above 0x7f.
+// splitters are splitLine, the portable version, and each kernel of this
+// architecture that this processor can run (archSplitters).
+var splitters = append([]splitter{
+	{"splitLine", splitLine},
+	{"splitLineGeneric", splitLineGeneric},
+}, archSplitters()...)
+
+// TestSplitLineAgrees compares splitLine and each kernel with the portable
+// version on random lines of every length up to a few blocks, in every
+// dialect, with the stop and the delimiters at every offset and bytes
+// above 0x7f.
 func TestSplitLineAgrees(t *testing.T) {
 	rng := rand.New(rand.NewPCG(1, 2))
 	for _, comma := range []byte{',', ';', '\t', '|'} {
@@ -77,9 +91,11 @@ func TestSplitLineAgrees(t *testing.T) {
 				want := make([]span, n+1)
 				got := make([]span, n+1)
 				wn, ws, wa := splitLineGeneric(data, comma, want)
-				gn, gs, ga := splitLine(data, comma, got)
-				if gn != wn || gs != ws || ga != wa || !slices.Equal(got[:gn], want[:wn]) {
-					t.Fatalf("comma %q, data %q:\nsplitLine        %d %d %v %v\nsplitLineGeneric %d %d %v %v", comma, data, gn, gs, ga, got[:gn], wn, ws, wa, want[:wn])
+				for _, split := range splitters {
+					gn, gs, ga := split.fn(data, comma, got)
+					if gn != wn || gs != ws || ga != wa || !slices.Equal(got[:gn], want[:wn]) {
+						t.Fatalf("comma %q, data %q:\n%s: %d %d %v %v\nsplitLineGeneric: %d %d %v %v", comma, data, split.name, gn, gs, ga, got[:gn], wn, ws, wa, want[:wn])
+					}
 				}
 			}
 		}
