@@ -422,13 +422,13 @@ func (v *Validator) passes(rec *Record) bool {
 			}
 		case opInteger:
 			var x int64
-			ok := false
+			read := false
 			if w, short := rec.word(f); short {
 				var d uint64
-				d, ok = eightDigits(w, len(b))
+				d, read = eightDigits(w, len(b))
 				x = int64(d)
 			}
-			if !ok {
+			if !read {
 				var res parseResult
 				if x, res = parseInt(b); res != parseOK {
 					return false
@@ -439,8 +439,8 @@ func (v *Validator) passes(rec *Record) bool {
 			}
 			val.i = x
 		case opNumber:
-			if f, ok := simpleFloat(b); ok {
-				val.f = f + 0 // -0 equals 0
+			if x, simple := simpleFloat(b); simple {
+				val.f = x + 0 // -0 equals 0
 			} else if !isNumber(b) {
 				return false
 			} else if s.needValue {
