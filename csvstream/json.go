@@ -1,0 +1,188 @@
+package csvstream
+
+import (
+	"encoding/binary"
+	"unicode/utf8"
+)
+
+// AppendJSON appends rec as one JSON object keyed by the header labels, with
+// no trailing newline. With a schema, integers, numbers and years become
+// JSON numbers (NaN, INF and -INF, which JSON lacks, stay strings), booleans
+// become true or false, missing values become null, and other values stay
+// strings; without one, every value is a string. It is meant for records
+// Check accepted: an absent cell becomes null, an extra cell is dropped, and
+// a value not of its type is written as a string.
+func (v *Validator) AppendJSON(dst []byte, rec *Record) []byte {
+	dst = append(dst, '{')
+	n := rec.NumFields()
+	if rec.Err != nil {
+		n = 0
+	}
+	for i, key := range v.keys {
+		if i > 0 {
+			dst = append(dst, ',')
+		}
+		dst = append(dst, key...)
+		if i >= n {
+			dst = append(dst, "null"...)
+			continue
+		}
+		b := rec.Field(i)
+		if v.cols == nil {
+			dst = appendJSONString(dst, b)
+			continue
+		}
+		if v.isMissing(b) {
+			dst = append(dst, "null"...)
+			continue
+		}
+		c := &v.cols[i]
+		switch c.kind {
+		case kindInteger:
+			if _, res := parseInteger(b); res == parseOK {
+				dst = appendJSONDigits(dst, b)
+				continue
+			}
+		case kindYear:
+			if _, res := c.parse(b); res == parseOK {
+				dst = appendJSONDigits(dst, b)
+				continue
+			}
+		case kindNumber:
+			if isNumber(b) && !isNumberWord(b) {
+				dst = appendJSONNumber(dst, b)
+				continue
+			}
+		case kindBoolean:
+			if val, res := c.parse(b); res == parseOK {
+				if val.i == 1 {
+					dst = append(dst, "true"...)
+				} else {
+					dst = append(dst, "false"...)
+				}
+				continue
+			}
+		}
+		dst = appendJSONString(dst, b)
+	}
+	return append(dst, '}')
+}
+
+// appendJSONDigits writes an optionally signed integer as a JSON number:
+// without a plus sign or leading zeros.
+func appendJSONDigits(dst, b []byte) []byte {
+	if b[0] == '+' || b[0] == '-' {
+		if b[0] == '-' {
+			dst = append(dst, '-')
+		}
+		b = b[1:]
+	}
+	for len(b) > 1 && b[0] == '0' {
+		b = b[1:]
+	}
+	return append(dst, b...)
+}
+
+// appendJSONNumber writes a number isNumber accepted as a JSON number: the
+// same digits, without a plus sign or leading zeros, with a zero before a
+// bare decimal point and no point without digits after it.
+func appendJSONNumber(dst, b []byte) []byte {
+	i := 0
+	if b[0] == '+' || b[0] == '-' {
+		if b[0] == '-' {
+			dst = append(dst, '-')
+		}
+		i = 1
+	}
+	j := i
+	for j < len(b) && b[j]-'0' <= 9 {
+		j++
+	}
+	whole := b[i:j]
+	for len(whole) > 1 && whole[0] == '0' {
+		whole = whole[1:]
+	}
+	if len(whole) == 0 {
+		dst = append(dst, '0')
+	}
+	dst = append(dst, whole...)
+	if j < len(b) && b[j] == '.' {
+		k := j + 1
+		for k < len(b) && b[k]-'0' <= 9 {
+			k++
+		}
+		if k > j+1 {
+			dst = append(dst, b[j:k]...)
+		}
+		j = k
+	}
+	return append(dst, b[j:]...) // the exponent, already valid JSON
+}
+
+const hexDigits = "0123456789abcdef"
+
+// plainJSON8 reports whether none of the eight bytes in w needs care in a
+// JSON string: each is ASCII, not a control character, not '"' or '\\'.
+func plainJSON8(w uint64) bool {
+	quote := w ^ (ones * '"')
+	bslash := w ^ (ones * '\\')
+	x := w | (w - ones*0x20) | (quote-ones)&^quote | (bslash-ones)&^bslash
+	return x&highs == 0
+}
+
+// appendJSONString writes b as a JSON string, escaping quotes, backslashes,
+// control characters, U+2028 and U+2029, and replacing invalid UTF-8 with
+// U+FFFD.
+func appendJSONString(dst, b []byte) []byte {
+	dst = append(dst, '"')
+	start := 0
+	for i := 0; i < len(b); {
+		for i+8 <= len(b) && plainJSON8(binary.LittleEndian.Uint64(b[i:])) {
+			i += 8
+		}
+		if i == len(b) {
+			break
+		}
+		c := b[i]
+		if c < utf8.RuneSelf {
+			if c >= 0x20 && c != '"' && c != '\\' {
+				i++
+				continue
+			}
+			dst = append(dst, b[start:i]...)
+			switch c {
+			case '"', '\\':
+				dst = append(dst, '\\', c)
+			case '\n':
+				dst = append(dst, '\\', 'n')
+			case '\r':
+				dst = append(dst, '\\', 'r')
+			case '\t':
+				dst = append(dst, '\\', 't')
+			default:
+				dst = append(dst, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xf])
+			}
+			i++
+			start = i
+			continue
+		}
+		r, size := utf8.DecodeRune(b[i:])
+		if r == utf8.RuneError && size == 1 {
+			dst = append(dst, b[start:i]...)
+			dst = append(dst, `\ufffd`...)
+			i++
+			start = i
+			continue
+		}
+		if r == '\u2028' || r == '\u2029' {
+			dst = append(dst, b[start:i]...)
+			dst = append(dst, '\\', 'u', '2', '0', '2', hexDigits[r&0xf])
+			i += size
+			start = i
+			continue
+		}
+		i += size
+	}
+	dst = append(dst, b[start:]...)
+	return append(dst, '"')
+}
