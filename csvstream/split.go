@@ -8,7 +8,7 @@ import (
 
 // splitLineGeneric is the portable splitLine: after an IndexByte for the
 // line end and one for the first quote, it finds the delimiters eight bytes
-// at a time.
+// at a time, the last few bytes included.
 func splitLineGeneric(data []byte, comma byte, fields []span) (nf, stop int, ascii bool) {
 	stop = len(data)
 	if i := bytes.IndexByte(data, '\n'); i >= 0 {
@@ -31,12 +31,24 @@ func splitLineGeneric(data []byte, comma byte, fields []span) (nf, stop int, asc
 			start = k + 1
 		}
 	}
-	for ; j < stop; j++ {
-		or |= uint64(data[j])
-		if data[j] == comma {
-			fields[nf] = span{int32(start), int32(j)}
+	if j < stop {
+		// The last few bytes: when the line has eight, read the eight that
+		// end at stop and shift out those already seen; else byte by byte.
+		var w uint64
+		if stop >= 8 {
+			w = binary.LittleEndian.Uint64(data[stop-8:stop]) >> (8 * (8 - (stop - j)))
+		} else {
+			for k := stop - 1; k >= j; k-- {
+				w = w<<8 | uint64(data[k])
+			}
+		}
+		or |= w
+		m := zeroBytes(w^cm) & (1<<(8*(stop-j)) - 1)
+		for ; m != 0; m &= m - 1 {
+			k := j + bits.TrailingZeros64(m)>>3
+			fields[nf] = span{int32(start), int32(k)}
 			nf++
-			start = j + 1
+			start = k + 1
 		}
 	}
 	return nf, stop, or&highs == 0
