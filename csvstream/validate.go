@@ -317,10 +317,114 @@ func (v *Validator) Check(rec *Record, errs []FieldError) []FieldError {
 	if v.cols == nil {
 		return errs
 	}
-	if n != len(v.cols) || !v.passes(rec) {
-		errs = v.fieldErrors(rec, errs)
+	m := min(n, len(v.cols))
+	steps, fields, ok, vals := v.steps[:m], rec.fields[:m], v.ok[:m], v.vals[:m]
+	for i := range steps {
+		// Check field i, and when it holds a value of its type and is part
+		// of a key, record the value for the unique and primary-key checks
+		// below.
+		s := &steps[i]
+		ok[i] = false
+		if s.op == opSkip {
+			continue
+		}
+		var b []byte
+		f := fields[i]
+		if f.start >= 0 {
+			b = rec.raw[f.start:f.end:f.end]
+		} else {
+			b = rec.esc[^f.start:f.end:f.end]
+		}
+		if len(b) <= v.maxMissing && v.isMissing(b) {
+			if s.required {
+				errs = append(errs, FieldError{Code: CodeConstraintError, Field: s.col.name, Message: "a value is required"})
+			}
+			continue
+		}
+		var val value
+		switch s.op {
+		case opNone:
+		case opEnum:
+			if s.col.enumList.index(b) < 0 {
+				errs = append(errs, s.col.enumError(b))
+			}
+		case opEmail:
+			if !isEmail(b) {
+				errs = append(errs, s.col.typeError(b, parseBad))
+				continue
+			}
+		case opInteger:
+			// Up to eight digits are read with one load; the rest, signs
+			// and errors take parseInt.
+			var x int64
+			read := false
+			if w, short := rec.word(f); short {
+				var d uint64
+				d, read = eightDigits(w, len(b))
+				x = int64(d)
+			}
+			if !read {
+				var res parseResult
+				if x, res = parseInt(b); res != parseOK {
+					errs = append(errs, s.col.typeError(b, res))
+					continue
+				}
+			}
+			val.i = x
+			if x < s.lo || x > s.hi {
+				errs = s.col.checkConstraints(b, val, errs)
+			}
+		case opNumber:
+			// The common number parses in one quick pass; for the others,
+			// checking the syntax is enough unless the value is needed.
+			if x, simple := simpleFloat(b); simple {
+				if x == 0 {
+					x = 0 // -0 equals 0
+				}
+				val.f = x
+			} else if !isNumber(b) {
+				errs = append(errs, s.col.typeError(b, parseBad))
+				continue
+			} else if s.needValue {
+				val = numberValue(b)
+			}
+			if !(val.f >= s.flo && val.f <= s.fhi) {
+				errs = s.col.checkConstraints(b, val, errs)
+			}
+		case opISODate:
+			if len(b) != 10 || !isISODate(b) {
+				errs = append(errs, s.col.typeError(b, parseBad))
+				continue
+			}
+		case opISODatetime:
+			if !isISODatetime(b) {
+				errs = append(errs, s.col.typeError(b, parseBad))
+				continue
+			}
+		case opBoolean:
+			k := s.col.bools.index(b)
+			if k < 0 {
+				errs = append(errs, s.col.typeError(b, parseBad))
+				continue
+			}
+			if k < len(s.col.trueVals) {
+				val.i = 1
+			}
+		default:
+			var res parseResult
+			if val, res = s.col.parse(b); res != parseOK {
+				errs = append(errs, s.col.typeError(b, res))
+				continue
+			}
+			if s.constrained {
+				errs = s.col.checkConstraints(b, val, errs)
+			}
+		}
+		if s.keyed {
+			vals[i], ok[i] = val, true
+		}
 	}
-	for i := n; i < len(v.cols); i++ {
+	for i := m; i < len(v.cols); i++ {
 		v.ok[i] = false
 	}
 	// Repeats: look up now, remember only when the whole row is valid.
@@ -377,203 +481,6 @@ func (v *Validator) Check(rec *Record, errs []FieldError) []FieldError {
 			v.uniq[u].seen.remember()
 		}
 		v.pkSet.remember()
-	}
-	return errs
-}
-
-// passes reports whether each of rec's fields, one per column, holds a
-// missing value its column allows or a value that meets its column's type
-// and constraints, noting keyed values as fieldErrors does. It is the
-// common case made short: it stops at the first failure without saying
-// why, and Check then calls fieldErrors, which does.
-func (v *Validator) passes(rec *Record) bool {
-	steps, fields, ok, vals := v.steps, rec.fields[:len(v.steps)], v.ok[:len(v.steps)], v.vals[:len(v.steps)]
-	for i := range steps {
-		s := &steps[i]
-		if s.op == opSkip {
-			continue
-		}
-		var b []byte
-		f := fields[i]
-		if f.start >= 0 {
-			b = rec.raw[f.start:f.end:f.end]
-		} else {
-			b = rec.esc[^f.start:f.end:f.end]
-		}
-		if len(b) <= v.maxMissing && v.isMissing(b) {
-			if s.required {
-				return false
-			}
-			ok[i] = false
-			continue
-		}
-		var val value
-		switch s.op {
-		case opNone:
-		case opEnum:
-			if s.col.enumList.index(b) < 0 {
-				return false
-			}
-		case opEmail:
-			if !isEmail(b) {
-				return false
-			}
-		case opInteger:
-			var x int64
-			read := false
-			if w, short := rec.word(f); short {
-				var d uint64
-				d, read = eightDigits(w, len(b))
-				x = int64(d)
-			}
-			if !read {
-				var res parseResult
-				if x, res = parseInt(b); res != parseOK {
-					return false
-				}
-			}
-			if x < s.lo || x > s.hi {
-				return false
-			}
-			val.i = x
-		case opNumber:
-			if x, simple := simpleFloat(b); simple {
-				val.f = x + 0 // -0 equals 0
-			} else if !isNumber(b) {
-				return false
-			} else if s.needValue {
-				val = numberValue(b)
-			}
-			if !(val.f >= s.flo && val.f <= s.fhi) {
-				return false
-			}
-		case opISODate:
-			if len(b) != 10 || !isISODate(b) {
-				return false
-			}
-		case opISODatetime:
-			if !isISODatetime(b) {
-				return false
-			}
-		case opBoolean:
-			k := s.col.bools.index(b)
-			if k < 0 {
-				return false
-			}
-			if k < len(s.col.trueVals) {
-				val.i = 1
-			}
-		default:
-			var res parseResult
-			if val, res = s.col.parse(b); res != parseOK {
-				return false
-			}
-			if s.constrained && len(s.col.checkConstraints(b, val, nil)) > 0 {
-				return false
-			}
-		}
-		if s.keyed {
-			vals[i], ok[i] = val, true
-		}
-	}
-	return true
-}
-
-// fieldErrors appends the type and constraint errors of each of rec's
-// fields, and notes in v.ok and v.vals the values of keyed columns that
-// hold one, for the unique and primary-key checks.
-func (v *Validator) fieldErrors(rec *Record, errs []FieldError) []FieldError {
-	m := min(rec.NumFields(), len(v.cols))
-	steps, fields, ok, vals := v.steps[:m], rec.fields[:m], v.ok[:m], v.vals[:m]
-	for i := range steps {
-		// Check field i, and when it holds a value of its type and is part
-		// of a key, record the value for the unique and primary-key checks
-		// below.
-		s := &steps[i]
-		var b []byte
-		if f := fields[i]; f.start >= 0 {
-			b = rec.raw[f.start:f.end:f.end]
-		} else {
-			b = rec.esc[^f.start:f.end:f.end]
-		}
-		ok[i] = false
-		if len(b) <= v.maxMissing && v.isMissing(b) {
-			if s.required {
-				errs = append(errs, FieldError{Code: CodeConstraintError, Field: s.col.name, Message: "a value is required"})
-			}
-			continue
-		}
-		var val value
-		switch s.op {
-		case opNone, opSkip:
-		case opEnum:
-			if s.col.enumList.index(b) < 0 {
-				errs = append(errs, s.col.enumError(b))
-			}
-		case opEmail:
-			if !isEmail(b) {
-				errs = append(errs, s.col.typeError(b, parseBad))
-				continue
-			}
-		case opInteger:
-			x, res := parseInt(b)
-			if res != parseOK {
-				errs = append(errs, s.col.typeError(b, res))
-				continue
-			}
-			val.i = x
-			if x < s.lo || x > s.hi {
-				errs = s.col.checkConstraints(b, val, errs)
-			}
-		case opNumber:
-			// The common number parses in one quick pass; for the others,
-			// checking the syntax is enough unless the value is needed.
-			if f, ok := simpleFloat(b); ok {
-				if f == 0 {
-					f = 0 // -0 equals 0
-				}
-				val.f = f
-			} else if !isNumber(b) {
-				errs = append(errs, s.col.typeError(b, parseBad))
-				continue
-			} else if s.needValue {
-				val = numberValue(b)
-			}
-			if !(val.f >= s.flo && val.f <= s.fhi) {
-				errs = s.col.checkConstraints(b, val, errs)
-			}
-		case opISODate:
-			if len(b) != 10 || !isISODate(b) {
-				errs = append(errs, s.col.typeError(b, parseBad))
-				continue
-			}
-		case opISODatetime:
-			if !isISODatetime(b) {
-				errs = append(errs, s.col.typeError(b, parseBad))
-				continue
-			}
-		case opBoolean:
-			k := s.col.bools.index(b)
-			if k < 0 {
-				errs = append(errs, s.col.typeError(b, parseBad))
-				continue
-			}
-			if k < len(s.col.trueVals) {
-				val.i = 1
-			}
-		default:
-			var res parseResult
-			if val, res = s.col.parse(b); res != parseOK {
-				errs = append(errs, s.col.typeError(b, res))
-				continue
-			}
-			if s.constrained {
-				errs = s.col.checkConstraints(b, val, errs)
-			}
-		}
-		if s.keyed {
-			vals[i], ok[i] = val, true
-		}
 	}
 	return errs
 }
