@@ -123,11 +123,25 @@ const hexDigits = "0123456789abcdef"
 
 // plainJSON8 reports whether none of the eight bytes in w needs care in a
 // JSON string: each is ASCII, not a control character, not '"' or '\\'.
-func plainJSON8(w uint64) bool {
+func plainJSON8(w uint64) bool { return jsonCare(w) == 0 }
+
+// jsonCare returns the high bit of each byte of w that needs care in a JSON
+// string, and of none when no byte does. A byte that needs care may also
+// mark the bytes above it.
+func jsonCare(w uint64) uint64 {
 	quote := w ^ (ones * '"')
 	bslash := w ^ (ones * '\\')
-	x := w | (w - ones*0x20) | (quote-ones)&^quote | (bslash-ones)&^bslash
-	return x&highs == 0
+	return (w | (w - ones*0x20) | (quote-ones)&^quote | (bslash-ones)&^bslash) & highs
+}
+
+// plainTail reports whether none of the last eight bytes of b needs care
+// in a JSON string, or, when b is shorter, none of its bytes, looking at
+// them all at once: b is then read zero-padded, and the padding masked out.
+func plainTail(b []byte) bool {
+	if len(b) >= 8 {
+		return plainJSON8(binary.LittleEndian.Uint64(b[len(b)-8:]))
+	}
+	return jsonCare(shortWord(b))&(1<<(8*len(b))-1) == 0
 }
 
 // appendJSONString writes b as a JSON string, escaping quotes, backslashes,
@@ -140,7 +154,7 @@ func appendJSONString(dst, b []byte) []byte {
 		for i+8 <= len(b) && plainJSON8(binary.LittleEndian.Uint64(b[i:])) {
 			i += 8
 		}
-		if i == len(b) {
+		if i == len(b) || i+8 > len(b) && plainTail(b) {
 			break
 		}
 		c := b[i]

@@ -782,6 +782,56 @@ func TestPlainJSON8(t *testing.T) {
 	}
 }
 
+// TestPlainTail checks the tail check of appendJSONString on texts of 1 to
+// 16 bytes with one byte of every value in each place.
+func TestPlainTail(t *testing.T) {
+	for n := 1; n <= 16; n++ {
+		for pos := max(0, n-8); pos < n; pos++ {
+			for c := 0; c < 256; c++ {
+				b := []byte(strings.Repeat("abcdefgh", 2)[:n])
+				b[pos] = byte(c)
+				want := c >= 0x20 && c < 0x80 && c != '"' && c != '\\'
+				if got := plainTail(b); got != want {
+					t.Fatalf("plainTail(%q) = %v, want %v", b, got, want)
+				}
+			}
+		}
+	}
+}
+
+// TestAppendJSONStringAgrees decodes what appendJSONString writes for
+// random texts of every length up to 40, of bytes that need escaping,
+// multi-byte and invalid UTF-8 among them, and compares it with what
+// encoding/json writes for the same text.
+func TestAppendJSONStringAgrees(t *testing.T) {
+	rng := rand.New(rand.NewPCG(5, 6))
+	pieces := []string{"a", "Z", "0", " ", "\"", "\\", "\n", "\r", "\t", "\x00", "\x1f", "\x7f", "é", "日", "\u2028", "\u2029", "\xff", "\xc3", "<", "&"}
+	for n := range 41 {
+		for range 300 {
+			var b []byte
+			for len(b) < n {
+				if rng.IntN(3) == 0 {
+					b = append(b, pieces[rng.IntN(len(pieces))]...)
+				} else {
+					b = append(b, 'x')
+				}
+			}
+			got := appendJSONString(nil, b)
+			var gotText, wantText string
+			if err := json.Unmarshal(got, &gotText); err != nil {
+				t.Fatalf("appendJSONString(%q) = %s: %v", b, got, err)
+			}
+			want, _ := json.Marshal(string(b))
+			if err := json.Unmarshal(want, &wantText); err != nil {
+				t.Fatal(err)
+			}
+			if gotText != wantText {
+				t.Fatalf("appendJSONString(%q) decodes to %q, encoding/json's to %q", b, gotText, wantText)
+			}
+		}
+	}
+}
+
 func TestSimpleFloat(t *testing.T) {
 	rng := rand.New(rand.NewPCG(1, 2))
 	cases := []string{"0", "-0", "+5", "1.5", ".5", "5.", "123456789012345", "0.000000000000001", "999999999999999.", "-1.25", "0.0000000000000000000001", "-000123.4500"}
