@@ -13,32 +13,40 @@ import (
 // Check accepted: an absent cell becomes null, an extra cell is dropped, and
 // a value not of its type is written as a string.
 func (v *Validator) AppendJSON(dst []byte, rec *Record) []byte {
-	dst = append(dst, '{')
-	n := rec.NumFields()
+	if len(v.keys) == 0 {
+		return append(dst, "{}"...)
+	}
+	fields := rec.fields
 	if rec.Err != nil {
-		n = 0
+		fields = nil
 	}
 	for i, key := range v.keys {
-		if i > 0 {
-			dst = append(dst, ',')
-		}
-		dst = append(dst, key...)
-		if i >= n {
+		dst = append(dst, key...) // '{' or ',', then `"label":`
+		if i >= len(fields) {
 			dst = append(dst, "null"...)
 			continue
 		}
-		b := rec.Field(i)
+		var b []byte
+		if f := fields[i]; f.start >= 0 {
+			b = rec.raw[f.start:f.end:f.end]
+		} else {
+			b = rec.esc[^f.start:f.end:f.end]
+		}
 		if v.cols == nil {
 			dst = appendJSONString(dst, b)
 			continue
 		}
-		if v.isMissing(b) {
+		if len(b) <= v.maxMissing && v.isMissing(b) {
 			dst = append(dst, "null"...)
 			continue
 		}
 		c := &v.cols[i]
 		switch c.kind {
 		case kindInteger:
+			if jsonInteger(b) {
+				dst = append(dst, b...)
+				continue
+			}
 			if _, res := parseInteger(b); res == parseOK {
 				dst = appendJSONDigits(dst, b)
 				continue
@@ -49,13 +57,17 @@ func (v *Validator) AppendJSON(dst []byte, rec *Record) []byte {
 				continue
 			}
 		case kindNumber:
+			if jsonNumber(b) {
+				dst = append(dst, b...)
+				continue
+			}
 			if isNumber(b) && !isNumberWord(b) {
 				dst = appendJSONNumber(dst, b)
 				continue
 			}
 		case kindBoolean:
-			if val, res := c.parse(b); res == parseOK {
-				if val.i == 1 {
+			if k := c.bools.index(b); k >= 0 {
+				if k < len(c.trueVals) {
 					dst = append(dst, "true"...)
 				} else {
 					dst = append(dst, "false"...)
@@ -66,6 +78,43 @@ func (v *Validator) AppendJSON(dst []byte, rec *Record) []byte {
 		dst = appendJSONString(dst, b)
 	}
 	return append(dst, '}')
+}
+
+// jsonInteger reports whether b, an integer of up to 18 digits without a
+// sign or leading zeros, can be written as a JSON number as it is.
+func jsonInteger(b []byte) bool {
+	if len(b) == 0 || len(b) > 18 || b[0] == '0' && len(b) > 1 {
+		return false
+	}
+	for _, c := range b {
+		if c-'0' > 9 {
+			return false
+		}
+	}
+	return true
+}
+
+// jsonNumber reports whether b, digits with an optional fraction and no
+// sign, exponent or leading zeros, can be written as a JSON number as it is.
+func jsonNumber(b []byte) bool {
+	i := 0
+	for i < len(b) && b[i]-'0' <= 9 {
+		i++
+	}
+	if i == 0 || b[0] == '0' && i > 1 {
+		return false
+	}
+	if i < len(b) && b[i] == '.' {
+		j := i + 1
+		for j < len(b) && b[j]-'0' <= 9 {
+			j++
+		}
+		if j == i+1 {
+			return false
+		}
+		i = j
+	}
+	return i == len(b)
 }
 
 // appendJSONDigits writes an optionally signed integer as a JSON number:

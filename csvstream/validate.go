@@ -117,7 +117,7 @@ func quoteList(names []string) string {
 // row that was written out already holds it.
 type Validator struct {
 	header  []string
-	keys    [][]byte    // `"label":` per column, for AppendJSON
+	keys    [][]byte    // `{"label":` for the first column, `,"label":` for the others, for AppendJSON
 	cols    []column    // nil without a schema
 	steps   []checkStep // how to check each column
 	missing [][]byte
@@ -181,7 +181,11 @@ func NewValidator(s *Schema, header *Record) (*Validator, error) {
 			return nil, &HeaderError{Problem: fmt.Sprintf("line %d: column %d label %q repeats column %d", header.Line, i+1, v.header[i], j+1)}
 		}
 		first[v.header[i]] = i
-		v.keys = append(v.keys, append(appendJSONString(nil, b), ':'))
+		sep := byte(',')
+		if i == 0 {
+			sep = '{'
+		}
+		v.keys = append(v.keys, append(appendJSONString([]byte{sep}, b), ':'))
 	}
 	if s == nil {
 		return v, nil

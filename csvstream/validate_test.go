@@ -1,6 +1,7 @@
 package csvstream
 
 import (
+	"bytes"
 	"encoding/binary"
 	"encoding/json"
 	"errors"
@@ -827,6 +828,34 @@ func TestAppendJSONStringAgrees(t *testing.T) {
 			}
 			if gotText != wantText {
 				t.Fatalf("appendJSONString(%q) decodes to %q, encoding/json's to %q", b, gotText, wantText)
+			}
+		}
+	}
+}
+
+// TestJSONNumbersVerbatim checks the shortcuts of AppendJSON: a value
+// jsonInteger or jsonNumber lets through as it is must be one that the
+// full path accepts and writes unchanged, and one the full path writes
+// unchanged, unsigned, without an exponent and of up to 18 digits, must be
+// let through.
+func TestJSONNumbersVerbatim(t *testing.T) {
+	rng := rand.New(rand.NewPCG(7, 8))
+	pieces := []string{"0", "1", "9", "00", "5", ".", "-", "+", "e", "E", "x", " "}
+	for n := range 12 {
+		for range 2000 {
+			var b []byte
+			for range n {
+				b = append(b, pieces[rng.IntN(len(pieces))]...)
+			}
+			simple := bytes.IndexAny(b, "+-eE") < 0 // signs and exponents are left to the full path
+			_, res := parseInteger(b)
+			full := res == parseOK && string(appendJSONDigits(nil, b)) == string(b)
+			if got := jsonInteger(b); got != (full && simple && len(b) <= 18) {
+				t.Fatalf("jsonInteger(%q) = %v; the full path writes it unchanged: %v", b, got, full)
+			}
+			full = isNumber(b) && !isNumberWord(b) && string(appendJSONNumber(nil, b)) == string(b)
+			if got := jsonNumber(b); got != (full && simple) {
+				t.Fatalf("jsonNumber(%q) = %v; the full path writes it unchanged: %v", b, got, full)
 			}
 		}
 	}
