@@ -14,6 +14,14 @@ var (
 	ErrTooManyRejects = errors.New("too many rejected rows")
 	// ErrUploadFailed marks a failure to write an output.
 	ErrUploadFailed = errors.New("upload failed")
-	// ErrSourceRead marks a failure to read the source after it was opened.
+	// ErrSourceRead marks a source that could not be opened or read for a
+	// reason that may pass: S3 errors that outlasted the retries, a broken
+	// connection. A missing source is ErrSourceNotFound instead, and a
+	// refused request ErrAccessDenied.
 	ErrSourceRead = errors.New("source read failed")
+	// ErrAccessDenied marks a request S3 refused with 403 Forbidden (such as
+	// AccessDenied, a KMS key the caller may not use, or a bad signature),
+	// or a local file the process may not open. Retrying does not help;
+	// the credentials or permissions must change.
+	ErrAccessDenied = errors.New("access denied")
 )

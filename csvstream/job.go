@@ -153,7 +153,9 @@ func sameLocation(a, b Location) bool {
 // reject limits, the rejects seen so far are still published to help find
 // the cause. The rejects are completed before the destination, so if the
 // destination alone then fails to complete, the rejects stay published.
-// api may be nil when no location is in S3.
+// Errors wrap the kinds in errors.go; a request S3 refused with 403
+// Forbidden, for the source or an output, wraps ErrAccessDenied. api may be
+// nil when no location is in S3.
 func Run(ctx context.Context, api S3API, job Job) (Summary, error) {
 	start := time.Now()
 	if err := job.validate(); err != nil {
@@ -183,12 +185,17 @@ func Run(ctx context.Context, api S3API, job Job) (Summary, error) {
 	}
 	sum.BytesIn = sc.BytesRead()
 	sum.DurationMS = time.Since(start).Milliseconds()
+	if err != nil && isForbidden(err) && !errors.Is(err, ErrAccessDenied) {
+		// S3 refused to create or write an output.
+		err = fmt.Errorf("%w: %w", ErrAccessDenied, err)
+	}
 	return sum, err
 }
 
 // OpenSource opens loc for reading: an S3 object through an ObjectReader,
 // a local file, or stdin for "-". A missing object or file is reported with
-// ErrSourceNotFound. api may be nil when loc is not in S3.
+// ErrSourceNotFound, and one the caller may not read with ErrAccessDenied.
+// api may be nil when loc is not in S3.
 func OpenSource(ctx context.Context, api GetObjectAPI, loc Location, stdin io.Reader, opt ReaderOptions) (io.ReadCloser, error) {
 	switch {
 	case loc.IsS3():
@@ -205,8 +212,11 @@ func OpenSource(ctx context.Context, api GetObjectAPI, loc Location, stdin io.Re
 		return nil, errors.New("no source location")
 	}
 	f, err := os.Open(loc.Path)
-	if errors.Is(err, os.ErrNotExist) {
+	switch {
+	case errors.Is(err, os.ErrNotExist):
 		return nil, fmt.Errorf("%w: %w", ErrSourceNotFound, err)
+	case errors.Is(err, os.ErrPermission):
+		return nil, fmt.Errorf("%w: %w", ErrAccessDenied, err)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("open source: %w", err)

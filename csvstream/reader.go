@@ -112,10 +112,13 @@ func NewObjectReader(ctx context.Context, api GetObjectAPI, bucket, key string, 
 		ChecksumMode: types.ChecksumModeEnabled,
 	})
 	if err != nil {
-		if isNotFound(err) {
+		switch {
+		case isNotFound(err):
 			return nil, fmt.Errorf("get %s: %w: %w", r.name(), ErrSourceNotFound, err)
+		case isForbidden(err):
+			return nil, fmt.Errorf("get %s: %w: %w", r.name(), ErrAccessDenied, err)
 		}
-		return nil, fmt.Errorf("get %s: %w", r.name(), err)
+		return nil, fmt.Errorf("get %s: %w: %w", r.name(), ErrSourceRead, err)
 	}
 	if out.Body == nil {
 		return nil, fmt.Errorf("get %s: response has no body", r.name())
@@ -370,6 +373,9 @@ func isNotFound(err error) bool {
 	}
 	return httpStatus(err) == http.StatusNotFound
 }
+
+// isForbidden reports whether S3 refused the request with 403 Forbidden.
+func isForbidden(err error) bool { return httpStatus(err) == http.StatusForbidden }
 
 func isPreconditionFailed(err error) bool {
 	return errorCode(err) == "PreconditionFailed" || httpStatus(err) == http.StatusPreconditionFailed

@@ -15,6 +15,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
+	"github.com/aws/smithy-go/logging"
 
 	"github.com/csvstream/csvstream/csvstream"
 	"github.com/csvstream/csvstream/internal/faultproxy"
@@ -240,5 +241,66 @@ func TestObjectReaderCancelS3(t *testing.T) {
 	}
 	if r.Resumes() != 0 {
 		t.Errorf("Resumes() = %d after cancel; want 0", r.Resumes())
+	}
+}
+
+// TestClientLogsNothing reads an object stored without a checksum and one
+// uploaded in parts, whose checksum covers the parts: the SDK skips
+// validating both and, unless told not to, says so in plain-text lines that
+// would break the function's JSON logs.
+func TestClientLogsNothing(t *testing.T) {
+	srv := s3test.Start(t)
+	bucket := srv.Bucket(t, "logs")
+	data := csvData(6 << 20)
+	noSum := srv.Client(func(o *s3.Options) {
+		o.RequestChecksumCalculation = aws.RequestChecksumCalculationWhenRequired
+	})
+	ctx := context.Background()
+	if _, err := noSum.PutObject(ctx, &s3.PutObjectInput{Bucket: &bucket, Key: aws.String("plain.csv"), Body: bytes.NewReader(data)}); err != nil {
+		t.Fatal(err)
+	}
+	up, err := srv.Client().CreateMultipartUpload(ctx, &s3.CreateMultipartUploadInput{
+		Bucket: &bucket, Key: aws.String("parts.csv"), ChecksumAlgorithm: types.ChecksumAlgorithmCrc32,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var parts []types.CompletedPart
+	for i, p := range [][]byte{data[:5<<20], data[5<<20:]} {
+		n := int32(i + 1)
+		out, err := srv.Client().UploadPart(ctx, &s3.UploadPartInput{
+			Bucket: &bucket, Key: aws.String("parts.csv"), UploadId: up.UploadId, PartNumber: &n,
+			Body: bytes.NewReader(p), ChecksumAlgorithm: types.ChecksumAlgorithmCrc32,
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		parts = append(parts, types.CompletedPart{PartNumber: &n, ETag: out.ETag, ChecksumCRC32: out.ChecksumCRC32})
+	}
+	if _, err := srv.Client().CompleteMultipartUpload(ctx, &s3.CompleteMultipartUploadInput{
+		Bucket: &bucket, Key: aws.String("parts.csv"), UploadId: up.UploadId,
+		MultipartUpload: &types.CompletedMultipartUpload{Parts: parts},
+	}); err != nil {
+		t.Fatal(err)
+	}
+
+	var logs bytes.Buffer
+	client := srv.Client(csvstream.ClientOptions, func(o *s3.Options) {
+		o.Logger = logging.NewStandardLogger(&logs)
+		o.ResponseChecksumValidation = aws.ResponseChecksumValidationWhenSupported
+	})
+	for _, key := range []string{"plain.csv", "parts.csv"} {
+		r, err := csvstream.NewObjectReader(ctx, client, bucket, key, csvstream.ReaderOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := io.ReadAll(r)
+		r.Close()
+		if err != nil || !bytes.Equal(got, data) {
+			t.Fatalf("%s: read %d bytes, err %v; want the %d bytes written", key, len(got), err, len(data))
+		}
+	}
+	if logs.Len() > 0 {
+		t.Errorf("the S3 client logged:\n%s", logs.String())
 	}
 }

@@ -334,10 +334,14 @@ func TestObjectReaderOpenErrors(t *testing.T) {
 		wantIs  error
 		wantNot error
 	}{
-		{"no such key", &apiError{"NoSuchKey", 404}, ErrSourceNotFound, nil},
-		{"not found", &apiError{"NotFound", 404}, ErrSourceNotFound, nil},
-		{"bare 404", &apiError{"", 404}, ErrSourceNotFound, nil},
-		{"access denied", &apiError{"AccessDenied", 403}, nil, ErrSourceNotFound},
+		{"no such key", &apiError{"NoSuchKey", 404}, ErrSourceNotFound, ErrSourceRead},
+		{"not found", &apiError{"NotFound", 404}, ErrSourceNotFound, ErrSourceRead},
+		{"bare 404", &apiError{"", 404}, ErrSourceNotFound, ErrSourceRead},
+		{"access denied", &apiError{"AccessDenied", 403}, ErrAccessDenied, ErrSourceNotFound},
+		{"bad signature", &apiError{"SignatureDoesNotMatch", 403}, ErrAccessDenied, ErrSourceRead},
+		{"server error", &apiError{"InternalError", 500}, ErrSourceRead, ErrAccessDenied},
+		{"slow down", &apiError{"SlowDown", 503}, ErrSourceRead, ErrSourceNotFound},
+		{"connection lost", errors.New("connection reset by peer"), ErrSourceRead, ErrAccessDenied},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -17,15 +17,19 @@ const MaxAttempts = 6
 
 // ClientOptions applies csvstream's S3 client settings: the SDK's adaptive
 // retry mode (client-side rate limiting on SlowDown, backoff on transient
-// errors) and path-style addressing when AWS_S3_FORCE_PATH_STYLE is true.
-// The endpoint itself comes from the SDK's standard AWS_ENDPOINT_URL_S3 or
-// AWS_ENDPOINT_URL.
+// errors) with MaxAttempts tries, which AWS_MAX_ATTEMPTS still overrides,
+// and path-style addressing when AWS_S3_FORCE_PATH_STYLE is true. The
+// endpoint itself comes from the SDK's standard AWS_ENDPOINT_URL_S3 or
+// AWS_ENDPOINT_URL. The SDK's plain-text notes that it skipped validating a
+// response's checksum (of an object stored without one, or with a checksum
+// of its parts) are turned off, since they would break JSON logs.
 func ClientOptions(o *s3.Options) {
 	o.Retryer = retry.NewAdaptiveMode(func(ao *retry.AdaptiveModeOptions) {
 		ao.StandardOptions = append(ao.StandardOptions, func(so *retry.StandardOptions) {
 			so.MaxAttempts = MaxAttempts
 		})
 	})
+	o.DisableLogOutputChecksumValidationSkipped = true
 	if v, err := strconv.ParseBool(os.Getenv("AWS_S3_FORCE_PATH_STYLE")); err == nil && v {
 		o.UsePathStyle = true
 	}

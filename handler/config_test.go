@@ -220,6 +220,8 @@ func TestErrorTypes(t *testing.T) {
 		{fmt.Errorf("%s: %w", obj, &csvstream.HeaderError{Missing: []string{"id"}}), false, "HeaderMismatch"},
 		{wrap(csvstream.ErrTooManyRejects), false, "TooManyRejects"},
 		{wrap(csvstream.ErrUploadFailed), false, "UploadFailed"},
+		{wrap(csvstream.ErrAccessDenied), false, "AccessDenied"},
+		{fmt.Errorf("%w: %w", csvstream.ErrAccessDenied, wrap(csvstream.ErrUploadFailed)), false, "AccessDenied"},
 		{wrap(csvstream.ErrInvalidJob), false, "InvalidEvent"},
 		{fmt.Errorf("%w: %w", csvstream.ErrUploadFailed, context.DeadlineExceeded), false, "Timeout"},
 		{wrap(csvstream.ErrSourceRead), true, "Timeout"},

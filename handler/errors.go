@@ -66,6 +66,11 @@ type TooManyRejects struct{ failure }
 // is left behind.
 type UploadFailed struct{ failure }
 
+// AccessDenied reports a request S3 refused with 403 Forbidden: the
+// function's role may not read the source or write an output there (or use
+// the KMS key that protects it), which no retry changes.
+type AccessDenied struct{ failure }
+
 // InvalidEvent reports an event the handler cannot act on: an unknown
 // shape, a missing or malformed field, or job options that contradict
 // each other.
@@ -104,6 +109,8 @@ func classify(err error, object string, stopped bool) error {
 		return &HeaderMismatch{f}
 	case errors.Is(err, csvstream.ErrTooManyRejects):
 		return &TooManyRejects{f}
+	case errors.Is(err, csvstream.ErrAccessDenied): // before the failures it causes
+		return &AccessDenied{f}
 	case errors.Is(err, csvstream.ErrUploadFailed):
 		return &UploadFailed{f}
 	case errors.Is(err, csvstream.ErrSourceRead):
@@ -118,7 +125,7 @@ func classify(err error, object string, stopped bool) error {
 func isHandlerError(err error) bool {
 	switch err.(type) {
 	case *SourceNotFound, *SourceChanged, *SourceReadFailed, *SchemaError, *HeaderMismatch,
-		*TooManyRejects, *UploadFailed, *InvalidEvent, *RecursionRisk, *Timeout, *InternalError:
+		*TooManyRejects, *UploadFailed, *AccessDenied, *InvalidEvent, *RecursionRisk, *Timeout, *InternalError:
 		return true
 	}
 	return false

@@ -25,6 +25,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
 	"github.com/csvstream/csvstream/csvstream"
+	"github.com/csvstream/csvstream/internal/faultproxy"
 	"github.com/csvstream/csvstream/internal/gen"
 	"github.com/csvstream/csvstream/internal/s3test"
 )
@@ -471,8 +472,9 @@ func TestErrorTypesS3(t *testing.T) {
 		api     csvstream.S3API
 		event   []byte
 		want    string
-		object  string // the message must name it
-		rejects bool   // the rejects are published despite the failure
+		object  string            // the message must name it
+		rejects bool              // the rejects are published despite the failure
+		fault   *faultproxy.Fault // injected between the function and S3, which then tries each request once
 	}{
 		{name: "missing source", event: direct("incoming/missing.csv", ""),
 			want: "SourceNotFound", object: "s3://" + in + "/incoming/missing.csv"},
@@ -504,8 +506,19 @@ func TestErrorTypesS3(t *testing.T) {
 			want: "RecursionRisk", object: "s3://" + in + "/incoming/orders.csv"},
 		{name: "source is an output", event: []byte(fmt.Sprintf(`{"bucket":%q,"key":"valid/orders.csv"}`, out)),
 			want: "RecursionRisk", object: "valid/orders.csv"},
-		{name: "unclassified failure", api: failingGets{client}, event: direct("incoming/orders.csv", ""),
-			want: "InternalError", object: "incoming/orders.csv"},
+		{name: "source unreachable", api: failingGets{client}, event: direct("incoming/orders.csv", ""),
+			want: "SourceReadFailed", object: "incoming/orders.csv"},
+		{name: "source server error", fault: &faultproxy.Fault{Kind: faultproxy.Status, Status: 500, Code: "InternalError",
+			Match: faultproxy.IsGet("incoming/orders.csv"), Times: 100},
+			event: direct("incoming/orders.csv", ""), want: "SourceReadFailed", object: "incoming/orders.csv"},
+		{name: "source access denied", fault: &faultproxy.Fault{Kind: faultproxy.Status, Status: 403, Code: "AccessDenied",
+			Match: faultproxy.IsGet("incoming/orders.csv"), Times: 100},
+			event: direct("incoming/orders.csv", ""), want: "AccessDenied", object: "incoming/orders.csv"},
+		{name: "output access denied", fault: &faultproxy.Fault{Kind: faultproxy.Status, Status: 403, Code: "AccessDenied",
+			Match: func(r *http.Request) bool {
+				return r.Method != http.MethodGet && strings.HasPrefix(r.URL.Path, "/"+out+"/")
+			}, Times: 100},
+			event: direct("incoming/orders.csv", ""), want: "AccessDenied", object: "s3://" + out + "/"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -516,6 +529,11 @@ func TestErrorTypesS3(t *testing.T) {
 			api := csvstream.S3API(client)
 			if tt.api != nil {
 				api = tt.api
+			}
+			if tt.fault != nil {
+				p := faultproxy.New(t, srv.Endpoint)
+				p.Inject(*tt.fault)
+				api = s3test.ClientFor(p.URL, csvstream.ClientOptions, func(o *s3.Options) { o.RetryMaxAttempts = 1 })
 			}
 			res, _, err := invoke(New(cfg, api), tt.event, time.Minute)
 			if err == nil {

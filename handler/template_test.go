@@ -27,7 +27,7 @@ func tplTypedErrors() []string {
 	return []string{
 		"SourceNotFound", "SchemaError", "HeaderMismatch", "TooManyRejects",
 		"UploadFailed", "InvalidEvent", "RecursionRisk", "Timeout", "InternalError",
-		"SourceChanged", "SourceReadFailed",
+		"SourceChanged", "SourceReadFailed", "AccessDenied",
 	}
 }
 
@@ -36,7 +36,7 @@ func tplTypedErrors() []string {
 func tplDeterministicErrors() []string {
 	return []string{
 		"SourceNotFound", "SchemaError", "HeaderMismatch", "TooManyRejects",
-		"InvalidEvent", "RecursionRisk",
+		"InvalidEvent", "RecursionRisk", "AccessDenied",
 	}
 }
 
