@@ -42,6 +42,10 @@ type Job struct {
 	Schema      *Schema  // nil: check well-formedness only
 	Format      string   // FormatCSV (default) or FormatJSONL
 
+	// SchemaLocation is where Schema was loaded from, if it was; the job
+	// refuses outputs that would overwrite it.
+	SchemaLocation Location
+
 	// MaxRejects fails the job once more rows than this are rejected;
 	// nil sets no limit.
 	MaxRejects *int64
@@ -109,8 +113,10 @@ func (j *Job) validate() error {
 		{j.Source, j.Destination, "source", "destination"},
 		{j.Source, j.Rejects, "source", "rejects"},
 		{j.Destination, j.Rejects, "destination", "rejects"},
+		{j.SchemaLocation, j.Destination, "schema", "destination"},
+		{j.SchemaLocation, j.Rejects, "schema", "rejects"},
 	} {
-		if sameLocation(pair.a, pair.b) {
+		if !pair.a.IsZero() && sameLocation(pair.a, pair.b) {
 			return fmt.Errorf("%w: %s and %s are both %s", ErrInvalidJob, pair.aN, pair.bN, pair.a)
 		}
 	}
@@ -377,7 +383,7 @@ func (r *run) copy(ctx context.Context, v *Validator) error {
 	}
 	if lim := job.MaxRejectRatio; lim != nil && sum.Rows > 0 {
 		if ratio := float64(sum.Rejected) / float64(sum.Rows); ratio > *lim {
-			return fmt.Errorf("%w: %d of %d rows rejected (%.4g), above the limit %g", ErrTooManyRejects, sum.Rejected, sum.Rows, ratio, *lim)
+			return fmt.Errorf("%w: %s: %d of %d rows rejected (%.4g), above the limit %g", ErrTooManyRejects, job.Source, sum.Rejected, sum.Rows, ratio, *lim)
 		}
 	}
 	return nil
@@ -451,7 +457,7 @@ func (r *run) reject(rec *Record) error {
 		return fmt.Errorf("%w: %s: %w", ErrUploadFailed, r.job.Rejects, err)
 	}
 	if lim := r.job.MaxRejects; lim != nil && sum.Rejected > *lim {
-		return fmt.Errorf("%w: %d rows rejected by line %d, above the limit %d", ErrTooManyRejects, sum.Rejected, rec.Line, *lim)
+		return fmt.Errorf("%w: %s: %s rejected by line %d, above the limit %d", ErrTooManyRejects, r.job.Source, plural(sum.Rejected, "row"), rec.Line, *lim)
 	}
 	return nil
 }
@@ -520,4 +526,12 @@ func appendCSVField[T string | []byte](b []byte, s T) []byte {
 		b = append(b, s[i])
 	}
 	return append(b, '"')
+}
+
+// plural returns n and noun, with an s unless n is 1.
+func plural(n int64, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return strconv.FormatInt(n, 10) + " " + noun + "s"
 }

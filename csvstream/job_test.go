@@ -203,6 +203,9 @@ func TestRunRejectLimits(t *testing.T) {
 			if !errors.Is(err, csvstream.ErrTooManyRejects) {
 				t.Fatalf("err %v, want ErrTooManyRejects", err)
 			}
+			if !strings.HasPrefix(err.Error(), "too many rejected rows: -: ") {
+				t.Errorf("message %q does not name the source", err)
+			}
 			if out != "<none>" {
 				t.Errorf("a failed job published output %q", out)
 			}
@@ -268,6 +271,9 @@ func TestRunInvalidJob(t *testing.T) {
 		{"rejects onto source", csvstream.Job{Source: csvstream.Location{Path: "x"}, Destination: csvstream.Location{Path: "y"}, Rejects: csvstream.Location{Path: "./x"}}},
 		{"destination onto source, spelt differently", csvstream.Job{Source: csvstream.Location{Path: "dir/../x"}, Destination: csvstream.Location{Path: "x"}}},
 		{"S3 rejects onto source", csvstream.Job{Source: csvstream.Location{Bucket: "b", Key: "k"}, Destination: csvstream.Location{Bucket: "b", Key: "o"}, Rejects: csvstream.Location{Bucket: "b", Key: "k"}}},
+		{"rejects onto schema", csvstream.Job{Source: csvstream.Location{Path: "x"}, Destination: csvstream.Location{Path: "y"}, Rejects: csvstream.Location{Path: "s.json"}, SchemaLocation: csvstream.Location{Path: "./s.json"}}},
+		{"default rejects onto schema", csvstream.Job{Source: csvstream.Location{Path: "x"}, Destination: csvstream.Location{Path: "y"}, SchemaLocation: csvstream.Location{Path: "y" + csvstream.RejectsSuffix}}},
+		{"S3 destination onto schema", csvstream.Job{Source: csvstream.Location{Bucket: "b", Key: "k"}, Destination: csvstream.Location{Bucket: "b", Key: "s"}, SchemaLocation: csvstream.Location{Bucket: "b", Key: "s"}}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

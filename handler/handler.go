@@ -342,30 +342,32 @@ func (inv *invocation) runJob(src csvstream.Location, req directRequest) (csvstr
 	if err := cfg.guard(src, job.Destination, job.Rejects); err != nil {
 		return csvstream.Summary{Destination: job.Destination.String(), Rejects: job.Rejects.String()}, err
 	}
-	if job.Schema, err = inv.loadSchema(req.Schema); err != nil {
+	if job.Schema, job.SchemaLocation, err = inv.loadSchema(req.Schema); err != nil {
 		return csvstream.Summary{Destination: job.Destination.String(), Rejects: job.Rejects.String()}, err
 	}
 	return csvstream.Run(inv.jobCtx, inv.h.api, job)
 }
 
-// loadSchema returns the schema a job uses: the payload's, the one loaded
-// at start-up, or the configured S3 schema read once per invocation.
-func (inv *invocation) loadSchema(payload string) (*csvstream.Schema, error) {
+// loadSchema returns the schema a job uses, and where it comes from: the
+// payload's, the one loaded at start-up, or the configured S3 schema read
+// once per invocation.
+func (inv *invocation) loadSchema(payload string) (*csvstream.Schema, csvstream.Location, error) {
 	if payload != "" {
 		loc, err := csvstream.ParseLocation(payload)
 		if err != nil || !loc.IsS3() {
-			return nil, invalidEvent(fmt.Errorf(`direct payload: "schema" %q: want s3://bucket/key`, payload))
+			return nil, loc, invalidEvent(fmt.Errorf(`direct payload: "schema" %q: want s3://bucket/key`, payload))
 		}
-		return csvstream.LoadSchema(inv.jobCtx, inv.h.api, loc)
+		s, err := csvstream.LoadSchema(inv.jobCtx, inv.h.api, loc)
+		return s, loc, err
 	}
 	cfg := inv.h.cfg
 	if cfg.Schema != nil || !cfg.SchemaLocation.IsS3() {
-		return cfg.Schema, nil
+		return cfg.Schema, cfg.SchemaLocation, nil
 	}
 	inv.schemaOnce.Do(func() {
 		inv.schema, inv.schemaErr = csvstream.LoadSchema(inv.jobCtx, inv.h.api, cfg.SchemaLocation)
 	})
-	return inv.schema, inv.schemaErr
+	return inv.schema, cfg.SchemaLocation, inv.schemaErr
 }
 
 // outputs names a job's destination and rejects; see the package

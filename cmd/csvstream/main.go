@@ -105,6 +105,13 @@ func newFlagSet(name string, stderr io.Writer) *flag.FlagSet {
 	return fs
 }
 
+// flagSet reports whether the command line set the flag called name.
+func flagSet(fs *flag.FlagSet, name string) bool {
+	set := false
+	fs.Visit(func(f *flag.Flag) { set = set || f.Name == name })
+	return set
+}
+
 func parseFlags(fs *flag.FlagSet, args []string) error {
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -131,6 +138,9 @@ func runCmd(ctx context.Context, args []string, stdin io.Reader, stdout, stderr 
 	}
 	if fs.NArg() != 2 {
 		return usagef("run needs SRC and DST, got %d arguments", fs.NArg())
+	}
+	if *schema == "" && flagSet(fs, "schema") {
+		return usagef("--schema is empty: give a path or s3:// URL, or leave the flag out to check well-formedness only")
 	}
 	job := csvstream.Job{Format: *format, Stdin: stdin, Stdout: stdout}
 	var err error
@@ -189,11 +199,10 @@ func runCmd(ctx context.Context, args []string, stdin io.Reader, stdout, stderr 
 		return err
 	}
 	if *schema != "" {
-		loc, err := csvstream.ParseLocation(*schema)
-		if err != nil {
+		if job.SchemaLocation, err = csvstream.ParseLocation(*schema); err != nil {
 			return usagef("--schema: %v", err)
 		}
-		if job.Schema, err = csvstream.LoadSchema(ctx, client, loc); err != nil {
+		if job.Schema, err = csvstream.LoadSchema(ctx, client, job.SchemaLocation); err != nil {
 			return err
 		}
 	}

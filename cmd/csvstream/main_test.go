@@ -44,6 +44,7 @@ func TestUsageErrors(t *testing.T) {
 		{"negative max rejects", []string{"run", "--max-rejects", "-5", "in.csv", "out.csv"}, "--max-rejects"},
 		{"unknown flag", []string{"run", "--nope", "in.csv", "out.csv"}, "flag provided but not defined"},
 		{"infer without SRC", []string{"infer"}, "infer needs SRC"},
+		{"empty schema", []string{"run", "--schema=", "in.csv", "out.csv"}, "--schema is empty"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
