@@ -49,6 +49,19 @@ type ScanOptions struct {
 	MaxRecordSize int
 }
 
+// ParseDelimiter reads a delimiter as users write it: one ASCII character
+// other than a quote or a line break, with "tab" and `\t` for a tab.
+func ParseDelimiter(s string) (byte, error) {
+	switch s {
+	case `\t`, "tab", "\t":
+		return '\t', nil
+	}
+	if len(s) != 1 || s[0] == '"' || s[0] == '\r' || s[0] == '\n' || s[0] >= 0x80 {
+		return 0, fmt.Errorf("delimiter %q: want one ASCII character other than a quote or line break, or tab", s)
+	}
+	return s[0], nil
+}
+
 // Scanner splits a stream of RFC 4180 CSV into Records without losing a
 // byte: concatenating every Record.Raw in order reproduces the input
 // exactly, whether or not it is well formed. Records end at LF or CRLF

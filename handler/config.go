@@ -21,6 +21,8 @@ const (
 	EnvConcurrency    = "CSVSTREAM_CONCURRENCY"      // parts uploaded at once, 1 to 64
 	EnvMaxRejectRatio = "CSVSTREAM_MAX_REJECT_RATIO" // 0 to 1; the job fails above it
 	EnvSweepOlderThan = "CSVSTREAM_SWEEP_OLDER_THAN" // age of the uploads a sweep aborts, such as 24h
+	EnvDelimiter      = "CSVSTREAM_DELIMITER"        // field delimiter, such as ; or tab; default ,
+	EnvMaxRecordSize  = "CSVSTREAM_MAX_RECORD_SIZE"  // largest record accepted, such as 1MiB
 )
 
 // DefaultRejectsPrefix is the key prefix of the rejects, in the output
@@ -84,6 +86,10 @@ type Config struct {
 	// over SchemaLocation. ConfigFromEnv loads a schema given as a local
 	// path here.
 	Schema *csvstream.Schema
+
+	// Scan sets the delimiter and the record size bound of every job; a
+	// direct payload may name another delimiter. The zero value works.
+	Scan csvstream.ScanOptions
 
 	// PartSize is the first multipart part size; zero means the writer's
 	// default.
@@ -161,6 +167,18 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 			return cfg, fmt.Errorf("%s=%q: want a number from 0 to 1", EnvMaxRejectRatio, v)
 		}
 		cfg.MaxRejectRatio = &r
+	}
+	if v := getenv(EnvDelimiter); v != "" { // not trimmed: the delimiter may be a space
+		if cfg.Scan.Comma, err = csvstream.ParseDelimiter(v); err != nil {
+			return cfg, fmt.Errorf("%s: %w", EnvDelimiter, err)
+		}
+	}
+	if v := strings.TrimSpace(getenv(EnvMaxRecordSize)); v != "" {
+		n, err := csvstream.ParseSize(v)
+		if err != nil || n < 1 || n > csvstream.MaxRecordSizeLimit {
+			return cfg, fmt.Errorf("%s=%q: want a size from 1B to %dMiB, such as 1MiB", EnvMaxRecordSize, v, csvstream.MaxRecordSizeLimit>>20)
+		}
+		cfg.Scan.MaxRecordSize = int(n)
 	}
 	if v := strings.TrimSpace(getenv(EnvSweepOlderThan)); v != "" {
 		d, err := time.ParseDuration(v)

@@ -39,6 +39,8 @@ func TestConfigFromEnv(t *testing.T) {
 			EnvConcurrency:    "3",
 			EnvMaxRejectRatio: "0.25",
 			EnvSweepOlderThan: "2h",
+			EnvDelimiter:      "tab",
+			EnvMaxRecordSize:  "64KiB",
 		}))
 		if err != nil {
 			t.Fatal(err)
@@ -51,6 +53,7 @@ func TestConfigFromEnv(t *testing.T) {
 			PartSize:       6 << 20,
 			Concurrency:    3,
 			SweepOlderThan: 2 * 3600e9,
+			Scan:           csvstream.ScanOptions{Comma: '\t', MaxRecordSize: 64 << 10},
 		}
 		if cfg.Schema == nil || len(cfg.Schema.Fields) != 9 {
 			t.Errorf("schema not loaded at start-up: %+v", cfg.Schema)
@@ -100,6 +103,10 @@ func TestConfigFromEnv(t *testing.T) {
 		{"ratio above one", map[string]string{EnvOutput: "s3://o/", EnvMaxRejectRatio: "1.5"}, EnvMaxRejectRatio},
 		{"ratio NaN", map[string]string{EnvOutput: "s3://o/", EnvMaxRejectRatio: "NaN"}, EnvMaxRejectRatio},
 		{"sweep age", map[string]string{EnvOutput: "s3://o/", EnvSweepOlderThan: "-1h"}, EnvSweepOlderThan},
+		{"delimiter two characters", map[string]string{EnvOutput: "s3://o/", EnvDelimiter: ";;"}, EnvDelimiter},
+		{"delimiter quote", map[string]string{EnvOutput: "s3://o/", EnvDelimiter: `"`}, EnvDelimiter},
+		{"record size zero", map[string]string{EnvOutput: "s3://o/", EnvMaxRecordSize: "0"}, EnvMaxRecordSize},
+		{"record size too large", map[string]string{EnvOutput: "s3://o/", EnvMaxRecordSize: "2GiB"}, EnvMaxRecordSize},
 	}
 	for _, tt := range bad {
 		t.Run(tt.name, func(t *testing.T) {

@@ -168,6 +168,9 @@ type directRequest struct {
 	Schema string `json:"schema"`
 	// Format is csv (default) or jsonl.
 	Format string `json:"format"`
+	// Delimiter is the field delimiter, such as ";" or "tab"; empty uses
+	// the configured one.
+	Delimiter string `json:"delimiter"`
 }
 
 // parseDirect decodes a direct payload, refusing unknown fields so that a
@@ -177,7 +180,7 @@ func parseDirect(event []byte) (directRequest, error) {
 	dec := json.NewDecoder(bytes.NewReader(event))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&r); err != nil {
-		return r, fmt.Errorf(`direct payload: %v; want {"bucket", "key", "destination", "rejects", "schema", "format"}`, err)
+		return r, fmt.Errorf(`direct payload: %v; want {"bucket", "key", "destination", "rejects", "schema", "format", "delimiter"}`, err)
 	}
 	if r.Bucket == "" || r.Key == "" {
 		return r, errors.New(`direct payload: "bucket" and "key" are both required`)

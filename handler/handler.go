@@ -19,7 +19,7 @@
 //     listing the messages that failed, so that only they are redelivered;
 //     the invocation itself succeeds.
 //   - a direct payload, as the AWS CLI or Step Functions send it:
-//     {"bucket", "key", "destination", "rejects", "schema", "format"}.
+//     {"bucket", "key", "destination", "rejects", "schema", "format", "delimiter"}.
 //   - an EventBridge "Scheduled Event" from aws.events, or a direct
 //     {"sweep": {"prefixes", "older_than", "dry_run"}}: aborts the
 //     abandoned multipart uploads under the output and rejects prefixes
@@ -333,9 +333,15 @@ func (inv *invocation) runJob(src csvstream.Location, req directRequest) (csvstr
 		Source:         src,
 		Format:         req.Format,
 		MaxRejectRatio: cfg.MaxRejectRatio,
+		Scan:           cfg.Scan,
 		Writer:         csvstream.WriterOptions{PartSize: cfg.PartSize, Concurrency: cfg.Concurrency},
 	}
 	var err error
+	if req.Delimiter != "" {
+		if job.Scan.Comma, err = csvstream.ParseDelimiter(req.Delimiter); err != nil {
+			return csvstream.Summary{}, invalidEvent(fmt.Errorf("direct payload: %w", err))
+		}
+	}
 	if job.Destination, job.Rejects, err = cfg.outputs(src, req); err != nil {
 		return csvstream.Summary{}, err
 	}

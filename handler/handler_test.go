@@ -815,3 +815,59 @@ func TestSweepInvocation(t *testing.T) {
 		}
 	}
 }
+
+// TestDelimiter reads semicolon- and tab-separated sources: the configured
+// delimiter applies to every job, and a direct payload may name another.
+func TestDelimiter(t *testing.T) {
+	srv := s3test.Start(t)
+	client := srv.Client(csvstream.ClientOptions)
+	in := srv.Bucket(t, "in")
+	out := srv.Bucket(t, "out")
+	var counts gen.Counts
+	for _, f := range []struct {
+		key   string
+		comma byte
+	}{{"incoming/semi.csv", ';'}, {"incoming/tabs.csv", '\t'}} {
+		var b bytes.Buffer
+		c, err := gen.Orders(&b, gen.Options{Rows: 300, InvalidEvery: 20, Seed: 4, Comma: f.comma})
+		if err != nil {
+			t.Fatal(err)
+		}
+		counts = c // the same seed gives the same rows and counts
+		srv.Put(t, in, f.key, b.Bytes())
+	}
+	schema, err := csvstream.ParseSchema([]byte(gen.Schema))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := Config{Output: Prefix{out, "valid/"}, InputPrefix: "incoming/", Schema: schema, Log: io.Discard,
+		Scan: csvstream.ScanOptions{Comma: ';'}}
+	h := New(cfg, client)
+	tests := []struct {
+		name, event string
+		want        string // error type, or "" for success
+	}{
+		{"configured", `{"bucket":%q,"key":"incoming/semi.csv"}`, ""},
+		{"payload", `{"bucket":%q,"key":"incoming/tabs.csv","delimiter":"tab"}`, ""},
+		{"configured, wrong for the file", `{"bucket":%q,"key":"incoming/tabs.csv"}`, "HeaderMismatch"},
+		{"payload, invalid", `{"bucket":%q,"key":"incoming/tabs.csv","delimiter":"ab"}`, "InvalidEvent"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			res, _, err := invoke(h, []byte(fmt.Sprintf(tt.event, in)), time.Minute)
+			if tt.want != "" {
+				if got := ErrorType(err); got != tt.want {
+					t.Fatalf("error %v (%s), want %s", err, got, tt.want)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			sum := res.(csvstream.Summary)
+			if sum.Rows != int64(counts.Rows) || sum.Valid != int64(counts.Valid) || sum.Rejected != int64(counts.Invalid) {
+				t.Errorf("summary %+v, want the generated counts %+v", sum, counts)
+			}
+		})
+	}
+}

@@ -471,7 +471,7 @@ func TestTemplateEnvironment(t *testing.T) {
 		t.Fatal("Environment.Variables is not a mapping")
 	}
 	want := []string{
-		"CSVSTREAM_CONCURRENCY", "CSVSTREAM_INPUT_PREFIX", "CSVSTREAM_MAX_REJECT_RATIO",
+		"CSVSTREAM_CONCURRENCY", "CSVSTREAM_DELIMITER", "CSVSTREAM_INPUT_PREFIX", "CSVSTREAM_MAX_REJECT_RATIO",
 		"CSVSTREAM_OUTPUT", "CSVSTREAM_PART_SIZE", "CSVSTREAM_REJECTS", "CSVSTREAM_SCHEMA",
 	}
 	var got []string
@@ -495,6 +495,15 @@ func TestTemplateEnvironment(t *testing.T) {
 	for _, tt := range tests {
 		if got := tplRender(vars[tt.name]); got != tt.want {
 			t.Errorf("%s = %s, want %s", tt.name, got, tt.want)
+		}
+	}
+	// Every delimiter the template offers is one the function accepts.
+	if got := tplRender(vars[EnvDelimiter]); got != "${Delimiter}" {
+		t.Fatalf("%s = %s, want ${Delimiter}", EnvDelimiter, got)
+	}
+	for _, d := range tplStrings(tplMust(t, tp.params, "Delimiter", "AllowedValues")) {
+		if _, err := ConfigFromEnv(envFunc(map[string]string{EnvOutput: "s3://o/", EnvDelimiter: d})); err != nil {
+			t.Errorf("Delimiter %q: %v", d, err)
 		}
 	}
 }

@@ -260,12 +260,9 @@ func inferCmd(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 
 // parseDelimiter accepts one ASCII character, or \t and "tab" for a tab.
 func parseDelimiter(s string) (byte, error) {
-	switch s {
-	case `\t`, "tab", "\t":
-		return '\t', nil
+	c, err := csvstream.ParseDelimiter(s)
+	if err != nil {
+		return 0, usagef("--%v", err)
 	}
-	if len(s) != 1 || s[0] == '"' || s[0] == '\r' || s[0] == '\n' || s[0] >= 0x80 {
-		return 0, usagef("--delimiter %q: want one ASCII character other than a quote or line break", s)
-	}
-	return s[0], nil
+	return c, nil
 }
