@@ -120,6 +120,14 @@ func (j *Job) validate() error {
 			return fmt.Errorf("%w: %s and %s are both %s", ErrInvalidJob, pair.aN, pair.bN, pair.a)
 		}
 	}
+	for _, out := range []struct {
+		name string
+		loc  Location
+	}{{"destination", j.Destination}, {"rejects", j.Rejects}} {
+		if err := checkOutput(out.loc); err != nil {
+			return fmt.Errorf("%w: %s: %w", ErrInvalidJob, out.name, err)
+		}
+	}
 	if j.MaxRejects != nil && *j.MaxRejects < 0 {
 		return fmt.Errorf("%w: max rejects %d is negative", ErrInvalidJob, *j.MaxRejects)
 	}

@@ -6,13 +6,18 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
+	"math/rand/v2"
+	"net"
 	"os"
 	"path/filepath"
+	"strconv"
 )
 
 // sink is where one job output goes. Write receives whole records; Close
 // publishes what was written and Abort discards it, so a failed job never
-// leaves a partial output behind.
+// leaves a partial output behind. Streams are the exception: what a
+// streamSink has written cannot be taken back.
 type sink interface {
 	io.Writer
 	Close() error
@@ -36,40 +41,182 @@ func openSink(ctx context.Context, api UploadAPI, loc Location, stdout io.Writer
 		if stdout == nil {
 			return nil, errors.New("write to standard output: no writer configured")
 		}
-		return &streamSink{w: bufio.NewWriterSize(stdout, 256<<10)}, nil
+		return newStreamSink(stdout, nil), nil
 	default:
-		return newFileSink(loc.Path)
+		return openLocalSink(loc.Path)
 	}
 }
 
-// streamSink writes to a stream that cannot be taken back, such as stdout.
-// Abort drops what is still buffered; what was already written stays.
-type streamSink struct{ w *bufio.Writer }
-
-func (s *streamSink) Write(p []byte) (int, error) { return s.w.Write(p) }
-func (s *streamSink) Close() error                { return s.w.Flush() }
-func (s *streamSink) Abort() error                { s.w.Reset(io.Discard); return nil }
-
-// fileSink writes to a temporary file next to the target and renames it
-// into place on Close, so readers never see a partial file.
-type fileSink struct {
-	path string
-	f    *os.File
-	w    *bufio.Writer
-}
-
-func newFileSink(path string) (*fileSink, error) {
-	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*.tmp")
+// openLocalSink opens the local output at path. A regular file, or a path
+// that does not exist yet, is written through a fileSink, following
+// symbolic links; a character device, named pipe or socket is written
+// directly, through a streamSink; opening a named pipe waits for a reader,
+// as a shell redirection does.
+func openLocalSink(path string) (sink, error) {
+	fi, err := statOutput(path)
+	switch {
+	case err != nil:
+		return nil, err
+	case fi == nil:
+		return newFileSink(path, path, nil)
+	case fi.Mode()&os.ModeSocket != 0:
+		c, err := net.Dial("unix", path)
+		if err != nil {
+			return nil, err
+		}
+		return newStreamSink(c, c), nil
+	case fi.Mode()&(os.ModeCharDevice|os.ModeNamedPipe) != 0:
+		// No O_TRUNC: a device or pipe has nothing to truncate.
+		f, err := os.OpenFile(path, os.O_WRONLY, 0)
+		if err != nil {
+			return nil, err
+		}
+		return newStreamSink(f, f), nil
+	}
+	target, err := filepath.EvalSymlinks(path)
 	if err != nil {
 		return nil, fmt.Errorf("create %s: %w", path, err)
 	}
-	// CreateTemp makes the file private; the output is an ordinary file.
-	if err := f.Chmod(0o644); err != nil {
-		f.Close()
-		os.Remove(f.Name())
+	return newFileSink(path, target, fi)
+}
+
+// statOutput describes what the local output path names, following
+// symbolic links: nil when nothing is there yet, or a regular file,
+// character device, named pipe or socket. Anything else cannot be written
+// as an output, and is reported before the job starts.
+func statOutput(path string) (fs.FileInfo, error) {
+	fi, err := os.Stat(path)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		if _, err := os.Lstat(path); err == nil {
+			return nil, fmt.Errorf("%s is a symbolic link to a file that does not exist", path)
+		}
+		return nil, nil
+	case err != nil:
+		return nil, err
+	case fi.IsDir():
+		return nil, fmt.Errorf("%s is a directory", path)
+	case !fi.Mode().IsRegular() && fi.Mode()&(os.ModeCharDevice|os.ModeNamedPipe|os.ModeSocket) == 0:
+		return nil, fmt.Errorf("%s is neither a regular file nor a character device, named pipe or socket", path)
+	}
+	return fi, nil
+}
+
+// checkOutput reports an output that cannot be written at all, such as a
+// directory, so that the job fails before it reads any input.
+func checkOutput(loc Location) error {
+	if loc.IsS3() || loc.IsStdio() {
+		return nil
+	}
+	_, err := statOutput(loc.Path)
+	return err
+}
+
+// streamBufferSize is how much a streamSink holds before it writes.
+const streamBufferSize = 256 << 10
+
+// streamSink writes to an output that cannot be taken back: standard
+// output, or a character device, named pipe or socket named by a local
+// path. The stream only ever receives whole Write payloads, which are
+// whole records, so it never ends in the middle of a record, even when the
+// job fails. Abort drops what is still buffered, but what was already
+// written stays.
+type streamSink struct {
+	w   io.Writer
+	c   io.Closer // closed by Close and Abort; nil for standard output
+	buf []byte
+}
+
+func newStreamSink(w io.Writer, c io.Closer) *streamSink {
+	return &streamSink{w: w, c: c, buf: make([]byte, 0, streamBufferSize)}
+}
+
+func (s *streamSink) Write(p []byte) (int, error) {
+	if len(p) > cap(s.buf)-len(s.buf) {
+		if err := s.flush(); err != nil {
+			return 0, err
+		}
+		if len(p) > cap(s.buf) {
+			return s.w.Write(p)
+		}
+	}
+	s.buf = append(s.buf, p...)
+	return len(p), nil
+}
+
+// flush writes what is buffered in one call.
+func (s *streamSink) flush() error {
+	if len(s.buf) == 0 {
+		return nil
+	}
+	_, err := s.w.Write(s.buf)
+	s.buf = s.buf[:0]
+	return err
+}
+
+func (s *streamSink) Close() error {
+	return errors.Join(s.flush(), s.close())
+}
+
+func (s *streamSink) Abort() error {
+	s.buf = s.buf[:0]
+	return s.close()
+}
+
+func (s *streamSink) close() error {
+	if s.c == nil {
+		return nil
+	}
+	c := s.c
+	s.c = nil
+	return c.Close()
+}
+
+// fileSink writes to a temporary file next to the target and renames it
+// into place on Close, so readers never see a partial file. The target is
+// the file the output path names after following symbolic links, so that
+// a link stays a link and the file it points to is replaced.
+type fileSink struct {
+	path   string // the output as named, for messages
+	target string // path with symbolic links followed: the file Close replaces
+	f      *os.File
+	w      *bufio.Writer
+}
+
+// newFileSink starts a file that will replace target, the output path
+// names. old describes the file target names now, if any: the new file
+// gets its permissions. A new file gets the usual 0666 less the umask.
+func newFileSink(path, target string, old fs.FileInfo) (*fileSink, error) {
+	f, err := createTemp(target)
+	if err != nil {
 		return nil, fmt.Errorf("create %s: %w", path, err)
 	}
-	return &fileSink{path: path, f: f, w: bufio.NewWriterSize(f, 256<<10)}, nil
+	if old != nil {
+		if err := f.Chmod(old.Mode().Perm()); err != nil {
+			f.Close()
+			os.Remove(f.Name())
+			return nil, fmt.Errorf("create %s: %w", path, err)
+		}
+	}
+	return &fileSink{path: path, target: target, f: f, w: bufio.NewWriterSize(f, 256<<10)}, nil
+}
+
+// createTemp creates a new file next to target, named "."+base+".*.tmp"
+// with a random middle part. Unlike os.CreateTemp, which makes the file
+// private, it asks for mode 0666 and lets the kernel apply the umask, as
+// for any new file, without reading the process-wide umask.
+func createTemp(target string) (*os.File, error) {
+	dir, base := filepath.Split(target)
+	var err error
+	for range 10 {
+		name := filepath.Join(dir, "."+base+"."+strconv.FormatUint(rand.Uint64(), 36)+".tmp")
+		var f *os.File
+		f, err = os.OpenFile(name, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o666)
+		if !errors.Is(err, fs.ErrExist) {
+			return f, err
+		}
+	}
+	return nil, err
 }
 
 func (s *fileSink) Write(p []byte) (int, error) {
@@ -94,7 +241,7 @@ func (s *fileSink) Close() error {
 	}
 	s.f = nil
 	if err == nil {
-		err = os.Rename(tmp, s.path)
+		err = os.Rename(tmp, s.target)
 	}
 	if err != nil {
 		os.Remove(tmp)

@@ -1,0 +1,444 @@
+package csvstream
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"net"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"syscall"
+	"testing"
+
+	"github.com/csvstream/csvstream/internal/gen"
+)
+
+// chunkWriter records every Write it receives as one chunk.
+type chunkWriter struct {
+	chunks [][]byte
+}
+
+func (w *chunkWriter) Write(p []byte) (int, error) {
+	w.chunks = append(w.chunks, bytes.Clone(p))
+	return len(p), nil
+}
+
+func (w *chunkWriter) bytes() []byte { return bytes.Join(w.chunks, nil) }
+
+// checkWholeChunks reports a chunk of w that does not end at one of the
+// offsets in ends, the ends of the records written so far.
+func checkWholeChunks(t *testing.T, w *chunkWriter, ends []int) {
+	t.Helper()
+	off := 0
+	for i, c := range w.chunks {
+		off += len(c)
+		if _, ok := slices.BinarySearch(ends, off); !ok {
+			t.Fatalf("chunk %d of %d ends at byte %d, inside a record", i, len(w.chunks), off)
+		}
+	}
+}
+
+// records returns n records of the given sizes, cycling through them, each
+// ending in a newline, and the offsets where they end.
+func records(n int, sizes ...int) (recs [][]byte, ends []int) {
+	off := 0
+	for i := range n {
+		size := sizes[i%len(sizes)]
+		r := append(bytes.Repeat([]byte{'a' + byte(i%26)}, size-1), '\n')
+		recs = append(recs, r)
+		off += size
+		ends = append(ends, off)
+	}
+	return recs, ends
+}
+
+func TestStreamSinkWritesWholePayloads(t *testing.T) {
+	const buf = streamBufferSize
+	cases := []struct {
+		name  string
+		n     int
+		sizes []int
+	}{
+		{"small", 100_000, []int{7, 31, 130}},
+		{"fills the buffer exactly", 5, []int{buf / 4}},
+		{"one byte too many", 5, []int{buf/4 + 1}},
+		{"as large as the buffer", 4, []int{buf}},
+		{"larger than the buffer", 4, []int{buf + 1, 10, 3 * buf}},
+		{"buffered then large", 6, []int{100, buf - 50, 200}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			recs, ends := records(tc.n, tc.sizes...)
+			var w chunkWriter
+			s := newStreamSink(&w, nil)
+			for _, r := range recs {
+				if n, err := s.Write(r); n != len(r) || err != nil {
+					t.Fatalf("Write = %d, %v; want %d, nil", n, err, len(r))
+				}
+			}
+			if err := s.Close(); err != nil {
+				t.Fatal(err)
+			}
+			if got, want := w.bytes(), bytes.Join(recs, nil); !bytes.Equal(got, want) {
+				t.Fatalf("stream holds %d bytes, want the %d written", len(got), len(want))
+			}
+			checkWholeChunks(t, &w, ends)
+			off := 0
+			for i, c := range w.chunks {
+				off += len(c)
+				if len(c) <= buf {
+					continue
+				}
+				j, _ := slices.BinarySearch(ends, off)
+				if start := off - len(c); j > 0 && ends[j-1] != start || j == 0 && start != 0 {
+					t.Errorf("chunk %d has %d bytes, more than the buffer, and is not one record", i, len(c))
+				}
+			}
+		})
+	}
+}
+
+func TestStreamSinkAbortKeepsWholeRecords(t *testing.T) {
+	recs, ends := records(10_000, 51, 77, 1000)
+	var w chunkWriter
+	c := &closeCounter{}
+	s := newStreamSink(&w, c)
+	for _, r := range recs {
+		if _, err := s.Write(r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	written := len(w.bytes())
+	if written == 0 || written == ends[len(ends)-1] {
+		t.Fatalf("%d bytes reached the stream before Abort; the test wants some, not all", written)
+	}
+	if err := s.Abort(); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if got := len(w.bytes()); got != written {
+		t.Errorf("the stream holds %d bytes after Abort and Close, want the %d written before", got, written)
+	}
+	checkWholeChunks(t, &w, ends)
+	if c.n != 1 {
+		t.Errorf("the stream was closed %d times, want once", c.n)
+	}
+}
+
+type closeCounter struct{ n int }
+
+func (c *closeCounter) Close() error { c.n++; return nil }
+
+// TestRunFailureLeavesWholeRecordsOnStdout fails a job after more than a
+// buffer of valid records went to standard output, and checks that what
+// standard output received is a run of whole records.
+func TestRunFailureLeavesWholeRecordsOnStdout(t *testing.T) {
+	var src bytes.Buffer
+	if _, err := gen.Orders(&src, gen.Options{Rows: 30_000, InvalidEvery: 20_000, Seed: 3}); err != nil {
+		t.Fatal(err)
+	}
+	schema, err := ParseSchema([]byte(gen.Schema))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ends []int
+	sc, err := NewScanner(bytes.NewReader(src.Bytes()), ScanOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for off := 0; sc.Scan(); {
+		off += len(sc.Record().Raw)
+		ends = append(ends, off)
+	}
+	var w chunkWriter
+	_, err = Run(context.Background(), nil, Job{
+		Source: Stdio, Stdin: bytes.NewReader(src.Bytes()),
+		Destination: Stdio, Stdout: &w,
+		Rejects:    Location{Path: filepath.Join(t.TempDir(), "rejects.csv")},
+		Schema:     schema,
+		MaxRejects: new(int64(0)),
+	})
+	if !errors.Is(err, ErrTooManyRejects) {
+		t.Fatalf("err %v, want ErrTooManyRejects", err)
+	}
+	out := w.bytes()
+	if len(out) <= streamBufferSize {
+		t.Fatalf("standard output received %d bytes; the test wants more than a buffer", len(out))
+	}
+	if !bytes.HasPrefix(src.Bytes(), out) {
+		t.Fatal("standard output is not a prefix of the source's valid records")
+	}
+	checkWholeChunks(t, &w, ends)
+}
+
+// umask returns the process umask, read from a new file's mode.
+func umask(t *testing.T) fs.FileMode {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), "probe")
+	f, err := os.OpenFile(p, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o666)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	fi, err := os.Stat(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return 0o666 &^ fi.Mode().Perm()
+}
+
+// TestLocalSinkFiles writes outputs that are, or will be, regular files:
+// Close replaces the file the path names, links followed, and keeps an
+// existing file's permissions; Abort leaves everything as it was.
+func TestLocalSinkFiles(t *testing.T) {
+	cases := []struct {
+		name     string
+		existing fs.FileMode // the target's mode; 0: no target
+		link     bool        // the output path is a symbolic link to the target
+		abort    bool
+	}{
+		{name: "new file"},
+		{name: "existing 0600", existing: 0o600},
+		{name: "existing 0664", existing: 0o664},
+		{name: "link to 0640", existing: 0o640, link: true},
+		{name: "abort new file", abort: true},
+		{name: "abort existing", existing: 0o600, abort: true},
+		{name: "abort through link", existing: 0o640, link: true, abort: true},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			linkDir, targetDir := t.TempDir(), t.TempDir()
+			target := filepath.Join(targetDir, "out.csv")
+			path := target
+			if tc.existing != 0 {
+				if err := os.WriteFile(target, []byte("old\n"), 0o600); err != nil {
+					t.Fatal(err)
+				}
+				if err := os.Chmod(target, tc.existing); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if tc.link {
+				path = filepath.Join(linkDir, "link.csv")
+				if err := os.Symlink(target, path); err != nil {
+					t.Fatal(err)
+				}
+			}
+			s, err := openLocalSink(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if tmp, _ := filepath.Glob(filepath.Join(targetDir, ".out.csv.*.tmp")); len(tmp) != 1 {
+				t.Errorf("temporary files next to the target: %q, want one", tmp)
+			}
+			if _, err := s.Write([]byte("new\n")); err != nil {
+				t.Fatal(err)
+			}
+			want, wantMode := "new\n", tc.existing
+			if wantMode == 0 {
+				wantMode = 0o666 &^ umask(t)
+			}
+			if tc.abort {
+				err = s.Abort()
+				want = "old\n"
+			} else {
+				err = s.Close()
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, dir := range []string{linkDir, targetDir} {
+				if tmp, _ := filepath.Glob(filepath.Join(dir, ".*.tmp")); len(tmp) != 0 {
+					t.Errorf("temporary files left behind: %q", tmp)
+				}
+			}
+			if tc.link {
+				if fi, err := os.Lstat(path); err != nil || fi.Mode()&fs.ModeSymlink == 0 {
+					t.Errorf("the link %s is no longer a link: %v, %v", path, fi.Mode(), err)
+				}
+			}
+			fi, err := os.Stat(target)
+			if tc.abort && tc.existing == 0 {
+				if !errors.Is(err, fs.ErrNotExist) {
+					t.Errorf("an aborted new output exists: %v", err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if fi.Mode() != wantMode {
+				t.Errorf("mode %v, want %v", fi.Mode(), wantMode)
+			}
+			if got, _ := os.ReadFile(target); string(got) != want {
+				t.Errorf("target holds %q, want %q", got, want)
+			}
+		})
+	}
+}
+
+// TestLocalSinkStreams writes to a named pipe, a socket and /dev/null,
+// which are written directly and stay what they are.
+func TestLocalSinkStreams(t *testing.T) {
+	recs, _ := records(20_000, 40, 99)
+	all := bytes.Join(recs, nil)
+	cases := []struct {
+		name string
+		// setup makes the stream at path, and returns what a reader of it
+		// received once the writer is closed, or nil when nothing reads it.
+		setup func(t *testing.T, path string) func() []byte
+		mode  fs.FileMode
+		path  string // fixed path; "" means a new one in a temporary directory
+	}{
+		{name: "fifo", mode: fs.ModeNamedPipe, setup: func(t *testing.T, path string) func() []byte {
+			if err := syscall.Mkfifo(path, 0o600); err != nil {
+				t.Fatal(err)
+			}
+			return readAllAsync(t, func() (io.ReadCloser, error) { return os.Open(path) })
+		}},
+		{name: "socket", mode: fs.ModeSocket, setup: func(t *testing.T, path string) func() []byte {
+			l, err := net.Listen("unix", path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { l.Close() })
+			return readAllAsync(t, func() (io.ReadCloser, error) { return l.Accept() })
+		}},
+		{name: "null", mode: fs.ModeDevice | fs.ModeCharDevice, path: os.DevNull},
+	}
+	for _, tc := range cases {
+		for _, abort := range []bool{false, true} {
+			name := tc.name
+			if abort {
+				name += "/abort"
+			}
+			t.Run(name, func(t *testing.T) {
+				path, received := tc.path, func() []byte { return nil }
+				if path == "" {
+					path = filepath.Join(t.TempDir(), "out")
+					received = tc.setup(t, path)
+				}
+				if fi, err := os.Stat(path); err != nil || fi.Mode().Type() != tc.mode {
+					t.Skipf("%s is not a %v: %v", path, tc.mode, err)
+				}
+				s, err := openLocalSink(path)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if _, ok := s.(*streamSink); !ok {
+					s.Abort()
+					t.Fatalf("openLocalSink(%s) is a %T, want a *streamSink", path, s)
+				}
+				for _, r := range recs {
+					if _, err := s.Write(r); err != nil {
+						t.Fatal(err)
+					}
+				}
+				if abort {
+					err = s.Abort()
+				} else {
+					err = s.Close()
+				}
+				if err != nil {
+					t.Fatal(err)
+				}
+				if fi, err := os.Lstat(path); err != nil || fi.Mode().Type() != tc.mode {
+					t.Errorf("%s is now %v, %v; want a %v", path, fi.Mode(), err, tc.mode)
+				}
+				got := received()
+				switch {
+				case got == nil:
+				case abort && (len(got) >= len(all) || !bytes.HasPrefix(all, got)):
+					t.Errorf("after Abort the reader got %d bytes, want a prefix of the %d written", len(got), len(all))
+				case !abort && !bytes.Equal(got, all):
+					t.Errorf("the reader got %d bytes, want the %d written", len(got), len(all))
+				}
+			})
+		}
+	}
+}
+
+// readAllAsync reads, in a goroutine, everything from the reader open
+// returns; the function it returns waits for the end and returns the
+// bytes.
+func readAllAsync(t *testing.T, open func() (io.ReadCloser, error)) func() []byte {
+	done := make(chan []byte, 1)
+	go func() {
+		var b []byte
+		defer func() { done <- b }()
+		r, err := open()
+		if err != nil {
+			t.Error(err)
+			return
+		}
+		defer r.Close()
+		b, err = io.ReadAll(r)
+		if err != nil {
+			t.Error(err)
+		}
+		if b == nil {
+			b = []byte{}
+		}
+	}()
+	return func() []byte { return <-done }
+}
+
+// TestRunRefusesUnwritableOutputs checks that an output that is a
+// directory, or a link to nothing, fails the job before any input is read,
+// and is left alone.
+func TestRunRefusesUnwritableOutputs(t *testing.T) {
+	cases := []struct {
+		name     string
+		dst, rej string // relative to a temporary directory; "." is the directory
+		want     string // the message, after the path
+	}{
+		{"destination is a directory", ".", "rejects.csv", ": destination: %s is a directory"},
+		{"rejects is a directory", "out.csv", ".", ": rejects: %s is a directory"},
+		{"destination is a dangling link", "link.csv", "rejects.csv", ": destination: %s is a symbolic link to a file that does not exist"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			if err := os.Symlink(filepath.Join(dir, "missing", "x.csv"), filepath.Join(dir, "link.csv")); err != nil {
+				t.Fatal(err)
+			}
+			job := Job{
+				Source: Stdio, Stdin: failReader{t},
+				Destination: Location{Path: filepath.Join(dir, tc.dst)},
+				Rejects:     Location{Path: filepath.Join(dir, tc.rej)},
+			}
+			_, err := Run(context.Background(), nil, job)
+			if !errors.Is(err, ErrInvalidJob) {
+				t.Fatalf("err %v, want ErrInvalidJob", err)
+			}
+			bad := job.Destination
+			if tc.rej == "." {
+				bad = job.Rejects
+			}
+			if want := fmt.Sprintf(tc.want, bad); !strings.HasSuffix(err.Error(), want) {
+				t.Errorf("err %q, want it to end in %q", err, want)
+			}
+			if fi, err := os.Stat(dir); err != nil || !fi.IsDir() {
+				t.Errorf("%s is no longer a directory: %v", dir, err)
+			}
+			if fi, err := os.Lstat(filepath.Join(dir, "link.csv")); err != nil || fi.Mode().Type() != fs.ModeSymlink {
+				t.Errorf("link.csv is no longer a link: %v", err)
+			}
+		})
+	}
+}
+
+// failReader fails the test when read.
+type failReader struct{ t *testing.T }
+
+func (r failReader) Read([]byte) (int, error) {
+	r.t.Error("the job read its input")
+	return 0, io.EOF
+}
