@@ -97,6 +97,9 @@ func (j *Job) validate() error {
 		return fmt.Errorf("%w: format %q: want %q or %q", ErrInvalidJob, j.Format, FormatCSV, FormatJSONL)
 	}
 	if j.Rejects.IsZero() {
+		if fi, err := statOutput(j.Destination.Path); !j.Destination.IsS3() && err == nil && fi != nil && !fi.Mode().IsRegular() {
+			return fmt.Errorf("%w: destination %s is not a regular file, so the rejects have no place next to it: name one", ErrInvalidJob, j.Destination)
+		}
 		r, err := j.Destination.WithSuffix(RejectsSuffix)
 		if err != nil {
 			return fmt.Errorf("%w: rejects location: %v", ErrInvalidJob, err)
