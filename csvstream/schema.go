@@ -127,7 +127,9 @@ func (s *Schema) UnmarshalJSON(data []byte) error {
 // ---- decoding ----
 
 func decodeSchema(data []byte) (*Schema, error) {
-	top, err := jsonObject(data)
+	// Editors on Windows often start a UTF-8 file with a byte order mark,
+	// which JSON does not allow.
+	top, err := jsonObject(bytes.TrimPrefix(data, []byte("\xef\xbb\xbf")))
 	if err != nil {
 		return nil, fmt.Errorf("schema: %w", err)
 	}

@@ -166,6 +166,15 @@ func TestParseSchemaValues(t *testing.T) {
 	if !reflect.DeepEqual(pk.PrimaryKey, []string{"id"}) || pk.MissingValues == nil || len(pk.MissingValues) != 0 {
 		t.Errorf("got PrimaryKey %q, MissingValues %#v; want [id] and an empty, non-nil slice", pk.PrimaryKey, pk.MissingValues)
 	}
+
+	// A file saved with a UTF-8 byte order mark reads as without one.
+	bom, err := ParseSchema(append([]byte("\xef\xbb\xbf"), data...))
+	if err != nil {
+		t.Fatalf("with a byte order mark: %v", err)
+	}
+	if !reflect.DeepEqual(bom, s) {
+		t.Errorf("with a byte order mark: %+v\nwithout: %+v", bom, s)
+	}
 }
 
 func TestSchemaMarshalJSON(t *testing.T) {

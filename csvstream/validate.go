@@ -48,6 +48,10 @@ type HeaderError struct {
 	// (malformed, not UTF-8, a repeated or multi-line label), with or
 	// without a schema.
 	Problem string
+	// Delimiter, when not 0, is a delimiter that splits a one-column
+	// header into as many labels as the schema has fields: most likely
+	// the one the source uses.
+	Delimiter byte
 }
 
 // Error lists the missing and unexpected labels, or says the order is
@@ -83,6 +87,13 @@ func (e *HeaderError) Error() string {
 			got = "no labels"
 		}
 		b.WriteString(" (want " + want + ", got " + got + ")")
+	}
+	if e.Delimiter != 0 {
+		d := strconv.QuoteRune(rune(e.Delimiter))
+		if e.Delimiter == '\t' {
+			d = "tab"
+		}
+		b.WriteString("; the header splits into the schema's " + strconv.Itoa(len(e.Want)) + " fields at " + d + ": is that the delimiter?")
 	}
 	return b.String()
 }
@@ -254,6 +265,14 @@ func matchHeader(s *Schema, got []string) error {
 		}
 	}
 	e.OutOfOrder = len(e.Missing) == 0 && len(e.Unexpected) == 0
+	if len(got) == 1 && len(want) > 1 {
+		for _, c := range []byte{',', ';', '\t', '|'} {
+			if strings.Count(got[0], string(c)) == len(want)-1 {
+				e.Delimiter = c
+				break
+			}
+		}
+	}
 	return e
 }
 

@@ -522,6 +522,15 @@ func TestHeader(t *testing.T) {
 		{"repeated", []string{"id", "id", "name", "price"},
 			&HeaderError{Unexpected: []string{"id"}},
 			`header does not match the schema: unexpected "id" (want "id", "name", "price", got "id", "id", "name", "price")`},
+		{"another delimiter", []string{"id;name;price"},
+			&HeaderError{Missing: []string{"id", "name", "price"}, Unexpected: []string{"id;name;price"}, Delimiter: ';'},
+			`header does not match the schema: missing "id", "name", "price"; unexpected "id;name;price" (want "id", "name", "price", got "id;name;price"); the header splits into the schema's 3 fields at ';': is that the delimiter?`},
+		{"tabs", []string{"id\tname\tprice"},
+			&HeaderError{Missing: []string{"id", "name", "price"}, Unexpected: []string{"id\tname\tprice"}, Delimiter: '\t'},
+			`header does not match the schema: missing "id", "name", "price"; unexpected "id\tname\tprice" (want "id", "name", "price", got "id\tname\tprice"); the header splits into the schema's 3 fields at tab: is that the delimiter?`},
+		{"one column, no delimiter fits", []string{"id;name"},
+			&HeaderError{Missing: []string{"id", "name", "price"}, Unexpected: []string{"id;name"}},
+			`header does not match the schema: missing "id", "name", "price"; unexpected "id;name" (want "id", "name", "price", got "id;name")`},
 	}
 	s, err := ParseSchema([]byte(schema))
 	if err != nil {

@@ -119,6 +119,13 @@ func parseFlags(fs *flag.FlagSet, args []string) error {
 		}
 		return usageError{err.Error()}
 	}
+	// The flag package stops at the first argument, so a flag after it
+	// would be taken for an argument.
+	for _, a := range fs.Args() {
+		if len(a) > 1 && a[0] == '-' {
+			return usagef("%s comes after the arguments: put flags first (a file whose name starts with - can be given as ./%s)", a, a)
+		}
+	}
 	return nil
 }
 

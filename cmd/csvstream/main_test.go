@@ -45,6 +45,7 @@ func TestUsageErrors(t *testing.T) {
 		{"unknown flag", []string{"run", "--nope", "in.csv", "out.csv"}, "flag provided but not defined"},
 		{"infer without SRC", []string{"infer"}, "infer needs SRC"},
 		{"empty schema", []string{"run", "--schema=", "in.csv", "out.csv"}, "--schema is empty"},
+		{"flag after the arguments", []string{"run", "in.csv", "out.csv", "--format", "jsonl"}, "--format comes after the arguments"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
