@@ -16,8 +16,9 @@
 //   - an EventBridge "Object Created" event from aws.s3: one job.
 //   - an SQS event whose message bodies are any of the above (directly or
 //     inside an SNS notification): the result is an SQSEventResponse
-//     listing the messages that failed, so that only they are redelivered;
-//     the invocation itself succeeds.
+//     listing the messages that failed, so that only they are redelivered
+//     (the event source mapping must turn on ReportBatchItemFailures, or
+//     Lambda deletes the whole batch); the invocation itself succeeds.
 //   - a direct payload, as the AWS CLI or Step Functions send it:
 //     {"bucket", "key", "destination", "rejects", "schema", "format", "delimiter"}.
 //   - an EventBridge "Scheduled Event" from aws.events, or a direct
@@ -50,10 +51,11 @@
 //
 // Failures are returned as one of this package's error types
 // (SourceNotFound, SchemaError, HeaderMismatch, TooManyRejects, UploadFailed,
-// InvalidEvent, RecursionRisk, Timeout, SourceChanged, SourceReadFailed,
-// InternalError), whose names Lambda reports as errorType. Each invocation writes one JSON log line
-// with its request id, and each job one CloudWatch Embedded Metric Format
-// line (namespace "csvstream"); neither holds row contents.
+// AccessDenied, InvalidEvent, RecursionRisk, Timeout, SourceChanged,
+// SourceReadFailed, InternalError), whose names Lambda reports as
+// errorType. Each invocation writes one JSON log line with its request id,
+// and each job one CloudWatch Embedded Metric Format line (namespace
+// "csvstream"); neither holds row contents.
 package handler
 
 import (
