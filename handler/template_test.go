@@ -599,6 +599,33 @@ func TestTemplateBuckets(t *testing.T) {
 	if in == out {
 		t.Errorf("input and output buckets have the same name %s", in)
 	}
+
+	// Each bucket blocks public access and refuses requests without TLS.
+	tlsOnly := map[string]bool{}
+	for _, id := range tp.resourcesOfType("AWS::S3::BucketPolicy") {
+		p := tp.resources[id]
+		bucket := tplRender(tplMust(t, p, "Properties", "Bucket"))
+		stmts, _ := tplMust(t, p, "Properties", "PolicyDocument", "Statement").([]any)
+		for _, st := range stmts {
+			effect, _ := tplLookup(st, "Effect")
+			action, _ := tplLookup(st, "Action")
+			cond, _ := tplLookup(st, "Condition", "Bool", "aws:SecureTransport")
+			res := tplStrings(tplMust(t, st, "Resource"))
+			if effect == "Deny" && action == "s3:*" && fmt.Sprint(cond) == "false" && len(res) == 2 {
+				tlsOnly[bucket] = true
+			}
+		}
+	}
+	for _, id := range []string{input, output} {
+		if !tlsOnly["${"+id+"}"] {
+			t.Errorf("%s has no bucket policy denying requests without TLS (aws:SecureTransport false)", id)
+		}
+		for _, k := range []string{"BlockPublicAcls", "BlockPublicPolicy", "IgnorePublicAcls", "RestrictPublicBuckets"} {
+			if v, _ := tplLookup(tp.resources[id], "Properties", "PublicAccessBlockConfiguration", k); v != true {
+				t.Errorf("%s: PublicAccessBlockConfiguration.%s = %v, want true", id, k, v)
+			}
+		}
+	}
 }
 
 func TestTemplateFunctionPolicy(t *testing.T) {
@@ -635,21 +662,23 @@ func TestTemplateFunctionPolicy(t *testing.T) {
 }
 
 // TestTemplateNoWildcards walks every policy in the template: no action is
-// "*" or a whole service ("s3:*"), and no resource is "*".
+// "*" or a whole service ("s3:*"), and no resource is "*". A Deny statement
+// may deny broadly, as the buckets' TLS-only statements do.
 func TestTemplateNoWildcards(t *testing.T) {
 	tp := tplLoad(t)
 	actions, resources := 0, 0
-	var walk func(path string, v any)
-	walk = func(path string, v any) {
+	var walk func(path string, v any, deny bool)
+	walk = func(path string, v any, deny bool) {
 		switch v := v.(type) {
 		case map[string]any:
+			deny = deny || v["Effect"] == "Deny"
 			for k, e := range v {
 				p := path + "." + k
 				switch k {
 				case "Action", "NotAction":
 					for _, a := range tplStrings(e) {
 						actions++
-						if a == "*" || strings.HasSuffix(a, ":*") {
+						if !deny && (a == "*" || strings.HasSuffix(a, ":*")) {
 							t.Errorf("%s: wildcard action %q", p, a)
 						}
 					}
@@ -661,19 +690,19 @@ func TestTemplateNoWildcards(t *testing.T) {
 						}
 					}
 				}
-				walk(p, e)
+				walk(p, e, deny)
 			}
 		case []any:
 			for i, e := range v {
-				walk(fmt.Sprintf("%s[%d]", path, i), e)
+				walk(fmt.Sprintf("%s[%d]", path, i), e, deny)
 			}
 		case string:
-			if v == "s3:*" {
+			if v == "s3:*" && !deny {
 				t.Errorf("%s: %q", path, v)
 			}
 		}
 	}
-	walk("Resources", tp.resources)
+	walk("Resources", tp.resources, false)
 	if actions == 0 || resources == 0 {
 		t.Fatalf("found %d actions and %d resources; the walk saw no policy", actions, resources)
 	}
