@@ -97,8 +97,11 @@ func (j *Job) validate() error {
 		return fmt.Errorf("%w: format %q: want %q or %q", ErrInvalidJob, j.Format, FormatCSV, FormatJSONL)
 	}
 	if j.Rejects.IsZero() {
-		if fi, err := statOutput(j.Destination.Path); !j.Destination.IsS3() && err == nil && fi != nil && !fi.Mode().IsRegular() {
-			return fmt.Errorf("%w: destination %s is not a regular file, so the rejects have no place next to it: name one", ErrInvalidJob, j.Destination)
+		if local := !j.Destination.IsS3() && !j.Destination.IsStdio(); local {
+			// A device or pipe has no directory entry to put rejects beside.
+			if fi, err := statOutput(j.Destination.Path); err == nil && fi != nil && !fi.Mode().IsRegular() {
+				return fmt.Errorf("%w: destination %s is not a regular file, so the rejects have no place next to it: name one", ErrInvalidJob, j.Destination)
+			}
 		}
 		r, err := j.Destination.WithSuffix(RejectsSuffix)
 		if err != nil {
