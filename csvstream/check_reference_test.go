@@ -48,11 +48,13 @@ func (v *Validator) checkReference(rec *Record, errs []FieldError) []FieldError 
 			return append(errs, FieldError{Code: CodeBlankRow, Message: "every cell is empty"})
 		}
 	}
-	for i := len(v.header); i < n; i++ {
-		errs = append(errs, FieldError{
-			Code:    CodeExtraCell,
-			Message: fmt.Sprintf("extra cell in column %d (the header has %d): %s", i+1, len(v.header), quote(rec.Field(i))),
-		})
+	if extra := n - len(v.header); extra > 0 {
+		first := quote(rec.Field(len(v.header)))
+		msg := fmt.Sprintf("extra cell in column %d (the header has %d): %s", n, len(v.header), first)
+		if extra > 1 {
+			msg = fmt.Sprintf("%d extra cells in columns %d to %d (the header has %d); the first holds %s", extra, len(v.header)+1, n, len(v.header), first)
+		}
+		errs = append(errs, FieldError{Code: CodeExtraCell, Message: msg})
 	}
 	for i := n; i < len(v.header); i++ {
 		errs = append(errs, FieldError{

@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"time"
 )
@@ -29,6 +30,12 @@ const RejectsSuffix = ".rejects.csv"
 
 // rejectsConcurrency bounds the parts of the rejects output in flight.
 const rejectsConcurrency = 2
+
+// maxRejectLines bounds the lines one rejected row takes in the rejects
+// output. Each line repeats the raw row, so a long row with a problem in
+// every cell would otherwise write a quantity that grows with the square
+// of its length; the last line listed says how many more there were.
+const maxRejectLines = 100
 
 // rejectsHeader is the first line of every rejects output.
 const rejectsHeader = "line,record,error,field,message,raw\n"
@@ -448,10 +455,22 @@ func (r *run) reject(rec *Record) error {
 	sum := r.sum
 	sum.Rejected++
 	raw := trimEOL(rec.Raw)
-	b := r.buf[:0]
-	for i, e := range r.errs {
-		if !seenCode(r.errs[:i], e.Code) {
+	var seen [16]string
+	codes := seen[:0] // the codes counted for this row: few, whatever the errors
+	for _, e := range r.errs {
+		if !slices.Contains(codes, e.Code) {
+			codes = append(codes, e.Code)
 			sum.RejectsByCode[e.Code]++
+		}
+	}
+	errs, unlisted := r.errs, 0
+	if len(errs) > maxRejectLines {
+		errs, unlisted = errs[:maxRejectLines], len(errs)-maxRejectLines
+	}
+	b := r.buf[:0]
+	for i, e := range errs {
+		if unlisted > 0 && i == len(errs)-1 {
+			e.Message += fmt.Sprintf(" (and %d more problems in this row, not listed)", unlisted)
 		}
 		b = strconv.AppendInt(b, rec.Line, 10)
 		b = append(b, ',')
@@ -474,15 +493,6 @@ func (r *run) reject(rec *Record) error {
 		return fmt.Errorf("%w: %s: %s rejected by line %d, above the limit %d", ErrTooManyRejects, r.job.Source, plural(sum.Rejected, "row"), rec.Line, *lim)
 	}
 	return nil
-}
-
-func seenCode(errs []FieldError, code string) bool {
-	for _, e := range errs {
-		if e.Code == code {
-			return true
-		}
-	}
-	return false
 }
 
 // close publishes an output and records its upload facts in the summary.

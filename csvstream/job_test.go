@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/csv"
 	"errors"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
@@ -442,4 +443,35 @@ type chunkReader struct {
 
 func (c *chunkReader) Read(p []byte) (int, error) {
 	return c.r.Read(p[:min(len(p), c.n)])
+}
+
+// TestRunRejectLinesBounded feeds rows with a problem in every cell of a
+// wide header, and thousands of extra cells: each row takes a bounded
+// number of lines in the rejects, however long it is, and the counts still
+// reconcile.
+func TestRunRejectLinesBounded(t *testing.T) {
+	header := make([]string, 300)
+	for i := range header {
+		header[i] = fmt.Sprintf("c%d", i+1)
+	}
+	input := strings.Join(header, ",") + "\n" +
+		"x\n" + // 299 missing cells
+		strings.Repeat("y,", 5000) + "y\n" // 4,701 extra cells
+	sum, err, _, rej := runLocal(t, input, csvstream.Job{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sum.Rows != 2 || sum.Rejected != 2 || sum.RejectsByCode[csvstream.CodeMissingCell] != 1 || sum.RejectsByCode[csvstream.CodeExtraCell] != 1 {
+		t.Fatalf("summary %+v", sum)
+	}
+	lines := strings.Split(strings.TrimSuffix(rej, "\n"), "\n")
+	if got, want := len(lines), 1+100+1; got != want { // header, 100 for the short row, 1 for the long one
+		t.Fatalf("%d rejects lines, want %d", got, want)
+	}
+	if !strings.Contains(lines[100], "(and 199 more problems in this row, not listed)") {
+		t.Errorf("the last line listed for the short row does not say how many more there were: %.200s", lines[100])
+	}
+	if !strings.Contains(lines[101], "4701 extra cells in columns 301 to 5001 (the header has 300)") {
+		t.Errorf("the long row's line: %.200s", lines[101])
+	}
 }

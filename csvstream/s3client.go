@@ -6,6 +6,7 @@ import (
 	"os"
 	"strconv"
 
+	"github.com/aws/aws-sdk-go-v2/aws/ratelimit"
 	"github.com/aws/aws-sdk-go-v2/aws/retry"
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
@@ -18,15 +19,20 @@ const MaxAttempts = 6
 // ClientOptions applies csvstream's S3 client settings: the SDK's adaptive
 // retry mode (client-side rate limiting on SlowDown, backoff on transient
 // errors) with MaxAttempts tries, which AWS_MAX_ATTEMPTS still overrides,
-// and path-style addressing when AWS_S3_FORCE_PATH_STYLE is true. The
-// endpoint itself comes from the SDK's standard AWS_ENDPOINT_URL_S3 or
-// AWS_ENDPOINT_URL. The SDK's plain-text notes that it skipped validating a
+// and no retry quota; and path-style addressing when
+// AWS_S3_FORCE_PATH_STYLE is true. The endpoint itself comes from the
+// SDK's standard AWS_ENDPOINT_URL_S3 or AWS_ENDPOINT_URL. The SDK's plain-text notes that it skipped validating a
 // response's checksum (of an object stored without one, or with a checksum
 // of its parts) are turned off, since they would break JSON logs.
 func ClientOptions(o *s3.Options) {
 	o.Retryer = retry.NewAdaptiveMode(func(ao *retry.AdaptiveModeOptions) {
 		ao.StandardOptions = append(ao.StandardOptions, func(so *retry.StandardOptions) {
 			so.MaxAttempts = MaxAttempts
+			// No retry quota: the client outlives the job in a warm Lambda
+			// container, and a quota emptied by one job's throttling would
+			// leave the next jobs with no retries at all. Adaptive mode
+			// still slows the client's sending when S3 throttles.
+			so.RateLimiter = ratelimit.None
 		})
 	})
 	o.DisableLogOutputChecksumValidationSkipped = true

@@ -324,10 +324,19 @@ func (v *Validator) Check(rec *Record, errs []FieldError) []FieldError {
 			return append(errs, FieldError{Code: CodeBlankRow, Message: "every cell is empty"})
 		}
 	}
-	for i := len(v.header); i < n; i++ {
+	// Extra cells make one error, whatever their number: each error line in
+	// the rejects repeats the raw row, so one per cell would grow with the
+	// square of the row's length.
+	switch h := len(v.header); {
+	case n == h+1:
 		errs = append(errs, FieldError{
 			Code:    CodeExtraCell,
-			Message: fmt.Sprintf("extra cell in column %d (the header has %d): %s", i+1, len(v.header), quote(rec.Field(i))),
+			Message: fmt.Sprintf("extra cell in column %d (the header has %d): %s", n, h, quote(rec.Field(h))),
+		})
+	case n > h+1:
+		errs = append(errs, FieldError{
+			Code:    CodeExtraCell,
+			Message: fmt.Sprintf("%d extra cells in columns %d to %d (the header has %d); the first holds %s", n-h, h+1, n, h, quote(rec.Field(h))),
 		})
 	}
 	for i := n; i < len(v.header); i++ {

@@ -263,12 +263,10 @@ func TestCheckRecord(t *testing.T) {
 		{"blank line", schema, testRecord(1, ""), []FieldError{{Code: CodeBlankRow, Message: "every cell is empty"}}},
 		{"blank without schema", "", testRecord(1, "", "", ""), []FieldError{{Code: CodeBlankRow, Message: "every cell is empty"}}},
 		{"empty cells beyond header", "", testRecord(1, "", "", "", "", ""), []FieldError{
-			{Code: CodeExtraCell, Message: `extra cell in column 4 (the header has 3): ""`},
-			{Code: CodeExtraCell, Message: `extra cell in column 5 (the header has 3): ""`},
+			{Code: CodeExtraCell, Message: `2 extra cells in columns 4 to 5 (the header has 3); the first holds ""`},
 		}},
-		{"extra cells", schema, testRecord(1, "1", "a", "2", "x", "y"), []FieldError{
-			{Code: CodeExtraCell, Message: `extra cell in column 4 (the header has 3): "x"`},
-			{Code: CodeExtraCell, Message: `extra cell in column 5 (the header has 3): "y"`},
+		{"extra cells", schema, testRecord(1, "1", "a", "2", "x", "y", "z"), []FieldError{
+			{Code: CodeExtraCell, Message: `3 extra cells in columns 4 to 6 (the header has 3); the first holds "x"`},
 		}},
 		{"missing cells", schema, testRecord(1, "1"), []FieldError{
 			{Code: CodeMissingCell, Field: "name", Message: "missing cell: the row ends before column 2"},
