@@ -21,7 +21,11 @@ import (
 // checkReference is Check without shortcuts.
 func (v *Validator) checkReference(rec *Record, errs []FieldError) []FieldError {
 	if rec.Err != nil {
-		return append(errs, FieldError{Code: rec.Err.Code, Message: rec.Err.Message})
+		field := ""
+		if f := rec.Err.Field; f > 0 && f <= len(v.header) {
+			field = v.header[f-1]
+		}
+		return append(errs, FieldError{Code: rec.Err.Code, Field: field, Message: rec.Err.Message})
 	}
 	start := len(errs)
 	n := rec.NumFields()

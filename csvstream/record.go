@@ -48,6 +48,7 @@ func (r *Record) Field(i int) []byte {
 type ScanError struct {
 	Code    string // CodeRecordTooLarge or CodeQuoteError
 	Message string
+	Field   int // the 1-based field a quote error is in; 0 when not known
 }
 
 // Error returns the code and the message, separated by a colon.

@@ -369,8 +369,11 @@ func (s *Scanner) scanSlow(o int) bool {
 			s.addField(fs, o)
 		case stQuoted:
 			line, col := s.position(data, fs)
-			return s.recover(CodeQuoteError, data, firstNL, o,
-				fmt.Sprintf("line %d, column %d, field %d: quoted field is not closed before the end of the input; the record's first line is kept as this record and scanning resumes on the next line", line, col, len(r.fields)+1))
+			field := len(r.fields) + 1
+			ok := s.recover(CodeQuoteError, data, firstNL, o,
+				fmt.Sprintf("line %d, column %d, field %d: quoted field is not closed before the end of the input; the record's first line is kept as this record and scanning resumes on the next line", line, col, field))
+			r.Err.Field = field
+			return ok
 		case stQuote:
 			s.addQuoted(data, fs, o-1, esc)
 		case stQuoteCR:
@@ -448,8 +451,9 @@ func (s *Scanner) fail(data []byte, o int, what string) {
 		return
 	}
 	line, col := s.position(data, o)
-	s.rec.Err = &ScanError{Code: CodeQuoteError,
-		Message: fmt.Sprintf("line %d, column %d, field %d: %s", line, col, len(s.rec.fields)+1, what)}
+	field := len(s.rec.fields) + 1
+	s.rec.Err = &ScanError{Code: CodeQuoteError, Field: field,
+		Message: fmt.Sprintf("line %d, column %d, field %d: %s", line, col, field, what)}
 }
 
 // position returns the physical line and the 1-based byte column of

@@ -303,6 +303,10 @@ func checkRecords(t *testing.T, in string, got []scanned, wants []want) {
 			t.Errorf("record %d (%q): error %v, want code %s", i, g.raw, g.err, w.code)
 		case w.code != "" && !strings.Contains(g.err.Message, w.msg):
 			t.Errorf("record %d (%q): error message %q does not mention %q", i, g.raw, g.err.Message, w.msg)
+		case g.err != nil && g.err.Code == CodeQuoteError && !strings.Contains(g.err.Message, fmt.Sprintf("field %d:", g.err.Field)):
+			t.Errorf("record %d (%q): Field = %d, but the message says %q", i, g.raw, g.err.Field, g.err.Message)
+		case g.err != nil && g.err.Code != CodeQuoteError && g.err.Field != 0:
+			t.Errorf("record %d (%q): Field = %d for a %s", i, g.raw, g.err.Field, g.err.Code)
 		}
 		if w.code == "" || w.wantFields {
 			if !equalStrings(g.fields, w.fields) {

@@ -291,7 +291,11 @@ func (v *Validator) Header() []string { return append([]string(nil), v.header...
 // only the required constraint.
 func (v *Validator) Check(rec *Record, errs []FieldError) []FieldError {
 	if rec.Err != nil {
-		return append(errs, FieldError{Code: rec.Err.Code, Message: rec.Err.Message})
+		fe := FieldError{Code: rec.Err.Code, Message: rec.Err.Message}
+		if rec.Err.Field > 0 {
+			fe.Field = v.label(rec.Err.Field - 1)
+		}
+		return append(errs, fe)
 	}
 	start := len(errs)
 	n := rec.NumFields()

@@ -250,6 +250,10 @@ func TestCheckRecord(t *testing.T) {
 		{"valid without schema", "", testRecord(1, "x", "y", "z"), nil},
 		{"scan error", schema, &Record{Num: 1, Err: &ScanError{Code: CodeQuoteError, Message: "quote never closed"}},
 			[]FieldError{{Code: CodeQuoteError, Message: "quote never closed"}}},
+		{"scan error in a field", schema, &Record{Num: 1, Err: &ScanError{Code: CodeQuoteError, Message: "stray quote", Field: 2}},
+			[]FieldError{{Code: CodeQuoteError, Field: "name", Message: "stray quote"}}},
+		{"scan error beyond the header", schema, &Record{Num: 1, Err: &ScanError{Code: CodeQuoteError, Message: "stray quote", Field: 4}},
+			[]FieldError{{Code: CodeQuoteError, Message: "stray quote"}}},
 		{"too large", "", &Record{Num: 1, Err: &ScanError{Code: CodeRecordTooLarge, Message: "over 1 MiB"}},
 			[]FieldError{{Code: CodeRecordTooLarge, Message: "over 1 MiB"}}},
 		{"invalid UTF-8", schema, testRecord(1, "x", "a\xffb", "\xc3"), []FieldError{
