@@ -73,6 +73,7 @@ type Job struct {
 // RejectsByCode counts each error code once per rejected row that had it.
 type Summary struct {
 	Source        string           `json:"source"`
+	SourceVersion string           `json:"source_version,omitempty"` // the version read, when one was named
 	Destination   string           `json:"destination"`
 	Rejects       string           `json:"rejects"`
 	Rows          int64            `json:"rows"`
@@ -141,6 +142,9 @@ func (j *Job) validate() error {
 			return fmt.Errorf("%w: %s: %w", ErrInvalidJob, out.name, err)
 		}
 	}
+	if j.Reader.VersionID != "" && !j.Source.IsS3() {
+		return fmt.Errorf("%w: source %s: only an S3 object has versions", ErrInvalidJob, j.Source)
+	}
 	if j.MaxRejects != nil && *j.MaxRejects < 0 {
 		return fmt.Errorf("%w: max rejects %d is negative", ErrInvalidJob, *j.MaxRejects)
 	}
@@ -190,6 +194,7 @@ func Run(ctx context.Context, api S3API, job Job) (Summary, error) {
 	}
 	sum := Summary{
 		Source:        job.Source.String(),
+		SourceVersion: job.Reader.VersionID,
 		Destination:   job.Destination.String(),
 		Rejects:       job.Rejects.String(),
 		RejectsByCode: map[string]int64{},

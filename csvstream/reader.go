@@ -48,6 +48,11 @@ type ReaderOptions struct {
 	// Backoff is the wait before the first reopen; it doubles, with jitter,
 	// on each further attempt, up to 5s. Zero means 200ms.
 	Backoff time.Duration
+	// VersionID, when set, reads that version of the object, such as the
+	// one an S3 event names, rather than whichever is the latest when the
+	// read starts: in a versioned bucket, a quick overwrite must not make
+	// one version be read twice and the other never.
+	VersionID string
 }
 
 // ObjectReader streams an S3 object. When the response body breaks part
@@ -109,6 +114,7 @@ func NewObjectReader(ctx context.Context, api GetObjectAPI, bucket, key string, 
 	out, err := api.GetObject(ctx, &s3.GetObjectInput{
 		Bucket:       aws.String(bucket),
 		Key:          aws.String(key),
+		VersionId:    r.versionID(),
 		ChecksumMode: types.ChecksumModeEnabled,
 	})
 	if err != nil {
@@ -117,6 +123,9 @@ func NewObjectReader(ctx context.Context, api GetObjectAPI, bucket, key string, 
 			return nil, fmt.Errorf("get %s: %w: %w", r.name(), ErrSourceNotFound, err)
 		case isForbidden(err):
 			return nil, fmt.Errorf("get %s: %w: %w", r.name(), ErrAccessDenied, err)
+		case httpStatus(err) == http.StatusBadRequest:
+			// Such as a malformed version id: the request, not S3, is wrong.
+			return nil, fmt.Errorf("get %s: %w: %w", r.name(), ErrInvalidJob, err)
 		}
 		return nil, fmt.Errorf("get %s: %w: %w", r.name(), ErrSourceRead, err)
 	}
@@ -267,10 +276,11 @@ func (r *ObjectReader) reopen() error {
 func (r *ObjectReader) get() (io.ReadCloser, error) {
 	rng := "bytes=" + strconv.FormatInt(r.offset, 10) + "-"
 	out, err := r.api.GetObject(r.ctx, &s3.GetObjectInput{
-		Bucket:  aws.String(r.bucket),
-		Key:     aws.String(r.key),
-		Range:   aws.String(rng),
-		IfMatch: aws.String(r.etag),
+		Bucket:    aws.String(r.bucket),
+		Key:       aws.String(r.key),
+		VersionId: r.versionID(),
+		Range:     aws.String(rng),
+		IfMatch:   aws.String(r.etag),
 	}, noRangeChecksum)
 	if err != nil {
 		switch {
@@ -337,7 +347,20 @@ func (r *ObjectReader) fail(err error) error {
 	return err
 }
 
-func (r *ObjectReader) name() string { return "s3://" + r.bucket + "/" + r.key }
+func (r *ObjectReader) name() string {
+	if r.opt.VersionID != "" {
+		return "s3://" + r.bucket + "/" + r.key + " (version " + r.opt.VersionID + ")"
+	}
+	return "s3://" + r.bucket + "/" + r.key
+}
+
+// versionID returns the version to read, or nil for the latest.
+func (r *ObjectReader) versionID() *string {
+	if r.opt.VersionID == "" {
+		return nil
+	}
+	return aws.String(r.opt.VersionID)
+}
 
 func (r *ObjectReader) errorf(op string, err error) error {
 	return fmt.Errorf("%s %s at offset %d: %w", op, r.name(), r.offset, err)
@@ -368,7 +391,7 @@ func permanent(err error) bool {
 
 func isNotFound(err error) bool {
 	switch errorCode(err) {
-	case "NoSuchKey", "NotFound", "NoSuchBucket":
+	case "NoSuchKey", "NoSuchVersion", "NotFound", "NoSuchBucket":
 		return true
 	}
 	return httpStatus(err) == http.StatusNotFound

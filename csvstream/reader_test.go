@@ -340,6 +340,7 @@ func TestObjectReaderOpenErrors(t *testing.T) {
 		{"access denied", &apiError{"AccessDenied", 403}, ErrAccessDenied, ErrSourceNotFound},
 		{"bad signature", &apiError{"SignatureDoesNotMatch", 403}, ErrAccessDenied, ErrSourceRead},
 		{"server error", &apiError{"InternalError", 500}, ErrSourceRead, ErrAccessDenied},
+		{"bad request", &apiError{"InvalidArgument", 400}, ErrInvalidJob, ErrSourceRead},
 		{"slow down", &apiError{"SlowDown", 503}, ErrSourceRead, ErrSourceNotFound},
 		{"connection lost", errors.New("connection reset by peer"), ErrSourceRead, ErrAccessDenied},
 	}
@@ -385,6 +386,39 @@ func TestObjectReaderEmpty(t *testing.T) {
 	n, err := r.Read(make([]byte, 10))
 	if n != 0 || err != io.EOF {
 		t.Errorf("Read = %d, %v; want 0, EOF", n, err)
+	}
+}
+
+// TestObjectReaderVersion reads one version of an object: the first GET
+// and every resumed one ask for it, and errors name it.
+func TestObjectReaderVersion(t *testing.T) {
+	data := testData(5000)
+	api := &fakeS3{data: data, etag: `"e"`, steps: []step{{cut: 1000}, {cut: 2500}}}
+	r, err := NewObjectReader(context.Background(), api, "b", "k", ReaderOptions{VersionID: "v1", Backoff: time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := io.ReadAll(r)
+	r.Close()
+	if err != nil || !bytes.Equal(got, data) {
+		t.Fatalf("read %d bytes, err %v; want the %d bytes of the object", len(got), err, len(data))
+	}
+	if len(api.calls) != 3 {
+		t.Fatalf("%d GETs, want 3 (two resumes)", len(api.calls))
+	}
+	for i, c := range api.calls {
+		if aws.ToString(c.VersionId) != "v1" {
+			t.Errorf("GET %d asks for version %q, want v1", i+1, aws.ToString(c.VersionId))
+		}
+	}
+
+	api = &fakeS3{data: data, etag: `"e"`, steps: []step{{err: &apiError{"NoSuchVersion", 404}}}}
+	_, err = NewObjectReader(context.Background(), api, "b", "k", ReaderOptions{VersionID: "v9"})
+	if !errors.Is(err, ErrSourceNotFound) || !strings.Contains(err.Error(), "s3://b/k (version v9)") {
+		t.Errorf("missing version: %v; want ErrSourceNotFound naming the version", err)
+	}
+	if aws.ToString(api.calls[0].VersionId) != "v9" {
+		t.Errorf("asked for version %q, want v9", aws.ToString(api.calls[0].VersionId))
 	}
 }
 

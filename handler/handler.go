@@ -20,7 +20,9 @@
 //     (the event source mapping must turn on ReportBatchItemFailures, or
 //     Lambda deletes the whole batch); the invocation itself succeeds.
 //   - a direct payload, as the AWS CLI or Step Functions send it:
-//     {"bucket", "key", "destination", "rejects", "schema", "format", "delimiter"}.
+//     {"bucket", "key", "destination", "rejects", "schema", "format",
+//     "delimiter", "version_id"}. The object's version, when an event or
+//     the payload names one, is the one read.
 //   - an EventBridge "Scheduled Event" from aws.events, or a direct
 //     {"sweep": {"prefixes", "older_than", "dry_run"}}: aborts the
 //     abandoned multipart uploads under the output and rejects prefixes
@@ -231,7 +233,7 @@ func (inv *invocation) objects(objs []objectEvent, messageID string) (any, error
 			results = append(results, Skipped{Event: o.Event, Source: src.String(), Reason: o.Skip})
 			continue
 		}
-		sum, err := inv.run(src, directRequest{}, messageID)
+		sum, err := inv.run(src, directRequest{VersionID: o.VersionID}, messageID)
 		if err != nil {
 			if first == nil {
 				first = err
@@ -336,6 +338,7 @@ func (inv *invocation) runJob(src csvstream.Location, req directRequest) (csvstr
 		Format:         req.Format,
 		MaxRejectRatio: cfg.MaxRejectRatio,
 		Scan:           cfg.Scan,
+		Reader:         csvstream.ReaderOptions{VersionID: req.VersionID},
 		Writer:         csvstream.WriterOptions{PartSize: cfg.PartSize, Concurrency: cfg.Concurrency},
 	}
 	var err error

@@ -22,7 +22,9 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-lambda-go/lambdacontext"
+	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 
 	"github.com/csvstream/csvstream/csvstream"
 	"github.com/csvstream/csvstream/internal/faultproxy"
@@ -869,5 +871,56 @@ func TestDelimiter(t *testing.T) {
 				t.Errorf("summary %+v, want the generated counts %+v", sum, counts)
 			}
 		})
+	}
+}
+
+// TestVersionedSource overwrites an object in a versioned bucket and then
+// delivers the event of its first version: the job reads that version, not
+// the newer one, and says so in its summary.
+func TestVersionedSource(t *testing.T) {
+	srv := s3test.Start(t)
+	client := srv.Client(csvstream.ClientOptions)
+	in := srv.Bucket(t, "in")
+	out := srv.Bucket(t, "out")
+	ctx := context.Background()
+	if _, err := client.PutBucketVersioning(ctx, &s3.PutBucketVersioningInput{
+		Bucket:                  &in,
+		VersioningConfiguration: &types.VersioningConfiguration{Status: types.BucketVersioningStatusEnabled},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	put := func(body string) string {
+		o, err := client.PutObject(ctx, &s3.PutObjectInput{Bucket: &in, Key: ptr("incoming/v.csv"), Body: strings.NewReader(body)})
+		if err != nil || aws.ToString(o.VersionId) == "" {
+			t.Fatalf("put: version %q, err %v", aws.ToString(o.VersionId), err)
+		}
+		return *o.VersionId
+	}
+	first := put("id,name\n1,a\n2,b\n")
+	put("id,name\n3,c\n")
+	cfg := Config{Output: Prefix{out, "valid/"}, InputPrefix: "incoming/", Log: io.Discard}
+	event := fmt.Sprintf(`{"Records":[{"eventSource":"aws:s3","eventName":"ObjectCreated:Put","s3":{"bucket":{"name":%q},"object":{"key":"incoming/v.csv","versionId":%q}}}]}`, in, first)
+	res, _, err := invoke(New(cfg, client), []byte(event), time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum := res.(csvstream.Summary)
+	if sum.Rows != 2 || sum.SourceVersion != first {
+		t.Errorf("summary %+v; want the 2 rows of version %s", sum, first)
+	}
+	if got := string(srv.Get(t, out, "valid/v.csv")); got != "id,name\n1,a\n2,b\n" {
+		t.Errorf("output %q, want the first version's rows", got)
+	}
+
+	// A version deleted since is a missing source; a malformed one, a bad
+	// event.
+	if _, err := client.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: &in, Key: ptr("incoming/v.csv"), VersionId: &first}); err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct{ version, want string }{{first, "SourceNotFound"}, {"no such version", "InvalidEvent"}} {
+		event = fmt.Sprintf(`{"bucket":%q,"key":"incoming/v.csv","version_id":%q}`, in, tt.version)
+		if _, _, err := invoke(New(cfg, client), []byte(event), time.Minute); ErrorType(err) != tt.want {
+			t.Errorf("version %q: %v (%s), want %s", tt.version, err, ErrorType(err), tt.want)
+		}
 	}
 }

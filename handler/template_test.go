@@ -640,6 +640,7 @@ func TestTemplateFunctionPolicy(t *testing.T) {
 	outObjects := []string{outArn + "/rejects/*", outArn + "/valid/*"}
 	want := map[string][]string{
 		"s3:GetObject":                  {inArn + "/${InputPrefix}*", inArn + "/${SchemaKey}"},
+		"s3:GetObjectVersion":           {inArn + "/${InputPrefix}*", inArn + "/${SchemaKey}"},
 		"s3:ListBucket":                 {inArn},
 		"s3:PutObject":                  outObjects,
 		"s3:AbortMultipartUpload":       outObjects,

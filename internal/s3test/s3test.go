@@ -94,7 +94,7 @@ func moduleRoot() (string, error) {
 // Start starts a server for the test and stops it when the test ends.
 func Start(tb testing.TB) *Server {
 	tb.Helper()
-	s, err := startFound(tb.TempDir())
+	s, err := startFound(tb.TempDir(), tb.TempDir())
 	if err != nil {
 		if Required() {
 			tb.Fatalf("s3test: cannot start versitygw: %v", err)
@@ -105,17 +105,23 @@ func Start(tb testing.TB) *Server {
 	return s
 }
 
-func startFound(dir string) (*Server, error) {
+func startFound(dir, versions string) (*Server, error) {
 	bin, err := Binary()
 	if err != nil {
 		return nil, err
 	}
-	return Launch(context.Background(), bin, dir)
+	return launch(context.Background(), bin, dir, versions)
 }
 
 // Launch starts the versitygw binary bin serving dir on a free loopback
 // port and waits until it answers. The caller must call Stop.
 func Launch(ctx context.Context, bin, dir string) (*Server, error) {
+	return launch(ctx, bin, dir, "")
+}
+
+// launch is Launch, with bucket versioning available when versions names
+// a directory for the old versions (a bucket still has to turn it on).
+func launch(ctx context.Context, bin, dir, versions string) (*Server, error) {
 	var lastErr error
 	for attempt := 0; attempt < 5 && ctx.Err() == nil; attempt++ {
 		addr, err := freeAddr()
@@ -123,9 +129,12 @@ func Launch(ctx context.Context, bin, dir string) (*Server, error) {
 			return nil, err
 		}
 		out := &SyncBuffer{}
-		proc, err := StartProcess(bin,
-			[]string{"--access", AccessKey, "--secret", SecretKey, "--region", Region, "--port", addr, "--quiet", "posix", dir},
-			append(os.Environ(), "VGW_LOG_LEVEL=silent"), out)
+		args := []string{"--access", AccessKey, "--secret", SecretKey, "--region", Region, "--port", addr, "--quiet", "posix"}
+		if versions != "" {
+			args = append(args, "--versioning-dir", versions)
+		}
+		args = append(args, dir)
+		proc, err := StartProcess(bin, args, append(os.Environ(), "VGW_LOG_LEVEL=silent"), out)
 		if err != nil {
 			return nil, err
 		}
