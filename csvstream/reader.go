@@ -48,10 +48,8 @@ type ReaderOptions struct {
 	// Backoff is the wait before the first reopen; it doubles, with jitter,
 	// on each further attempt, up to 5s. Zero means 200ms.
 	Backoff time.Duration
-	// VersionID, when set, reads that version of the object, such as the
-	// one an S3 event names, rather than whichever is the latest when the
-	// read starts: in a versioned bucket, a quick overwrite must not make
-	// one version be read twice and the other never.
+	// VersionID, when set, reads that version of the object in a
+	// versioned bucket; empty reads the latest.
 	VersionID string
 }
 

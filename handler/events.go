@@ -93,7 +93,6 @@ func shapeOf(event []byte) (string, []byte, error) {
 // objectEvent is one object an event announces.
 type objectEvent struct {
 	Bucket, Key string
-	VersionID   string // the version created, in a versioned bucket
 	// Skip, when set, says why the object is not processed (a deletion, a
 	// folder marker).
 	Skip  string
@@ -109,7 +108,7 @@ func parseS3Event(event []byte) ([]objectEvent, error) {
 	}
 	var objs []objectEvent
 	for i, r := range e.Records {
-		o := objectEvent{Bucket: r.S3.Bucket.Name, Key: r.S3.Object.URLDecodedKey, VersionID: r.S3.Object.VersionID, Event: r.EventName}
+		o := objectEvent{Bucket: r.S3.Bucket.Name, Key: r.S3.Object.URLDecodedKey, Event: r.EventName}
 		if o.Bucket == "" || r.S3.Object.Key == "" {
 			return nil, fmt.Errorf("S3 event notification: record %d has no s3.bucket.name or s3.object.key", i)
 		}
@@ -127,8 +126,7 @@ type s3Detail struct {
 		Name string `json:"name"`
 	} `json:"bucket"`
 	Object struct {
-		Key       string `json:"key"`
-		VersionID string `json:"version-id"`
+		Key string `json:"key"`
 	} `json:"object"`
 }
 
@@ -143,7 +141,7 @@ func parseEventBridge(event []byte) (objectEvent, error) {
 	if err := json.Unmarshal(e.Detail, &d); err != nil {
 		return objectEvent{}, fmt.Errorf("EventBridge event detail: %w", err)
 	}
-	o := objectEvent{Bucket: d.Bucket.Name, Key: d.Object.Key, VersionID: d.Object.VersionID, Event: e.DetailType}
+	o := objectEvent{Bucket: d.Bucket.Name, Key: d.Object.Key, Event: e.DetailType}
 	if o.Bucket == "" || o.Key == "" {
 		return objectEvent{}, errors.New("EventBridge event: no detail.bucket.name or detail.object.key")
 	}
@@ -173,8 +171,8 @@ type directRequest struct {
 	// Delimiter is the field delimiter, such as ";" or "tab"; empty uses
 	// the configured one.
 	Delimiter string `json:"delimiter"`
-	// VersionID is the version of the object to read; empty reads the
-	// latest. Events from a versioned bucket name the version created.
+	// VersionID is the version of the object to read, in a versioned
+	// bucket; empty reads the latest.
 	VersionID string `json:"version_id"`
 }
 

@@ -21,8 +21,10 @@
 //     Lambda deletes the whole batch); the invocation itself succeeds.
 //   - a direct payload, as the AWS CLI or Step Functions send it:
 //     {"bucket", "key", "destination", "rejects", "schema", "format",
-//     "delimiter", "version_id"}. The object's version, when an event or
-//     the payload names one, is the one read.
+//     "delimiter", "version_id"}. An event's job reads the object's latest
+//     version, so that the output, named after the key, ends up matching
+//     the object as it is even when events arrive out of order; a payload
+//     may name a version_id to read that one.
 //   - an EventBridge "Scheduled Event" from aws.events, or a direct
 //     {"sweep": {"prefixes", "older_than", "dry_run"}}: aborts the
 //     abandoned multipart uploads under the output and rejects prefixes
@@ -233,7 +235,7 @@ func (inv *invocation) objects(objs []objectEvent, messageID string) (any, error
 			results = append(results, Skipped{Event: o.Event, Source: src.String(), Reason: o.Skip})
 			continue
 		}
-		sum, err := inv.run(src, directRequest{VersionID: o.VersionID}, messageID)
+		sum, err := inv.run(src, directRequest{}, messageID)
 		if err != nil {
 			if first == nil {
 				first = err
