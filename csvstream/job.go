@@ -184,6 +184,10 @@ func sameLocation(a, b Location) bool {
 // reject limits, the rejects seen so far are still published to help find
 // the cause. The rejects are completed before the destination, so if the
 // destination alone then fails to complete, the rejects stay published.
+// Before publishing anything, a job reading from S3 asks whether the source
+// is still the object it read: if it was replaced or deleted meanwhile,
+// both outputs are discarded (ErrSourceChanged), so that the outputs of an
+// older version, named like those of the newer one, never overwrite them.
 // Errors wrap the kinds in errors.go; a request S3 refused with 403
 // Forbidden, for the source or an output, wraps ErrAccessDenied. api may be
 // nil when no location is in S3.
@@ -211,9 +215,10 @@ func Run(ctx context.Context, api S3API, job Job) (Summary, error) {
 		return sum, fmt.Errorf("%w: %v", ErrInvalidJob, err)
 	}
 	r := &run{job: &job, sum: &sum, sc: sc}
+	r.src, _ = src.(*ObjectReader)
 	err = r.stream(ctx, api)
-	if or, ok := src.(*ObjectReader); ok {
-		sum.Resumes = or.Resumes()
+	if r.src != nil {
+		sum.Resumes = r.src.Resumes()
 	}
 	sum.BytesIn = sc.BytesRead()
 	sum.DurationMS = time.Since(start).Milliseconds()
@@ -290,6 +295,7 @@ type run struct {
 	job *Job
 	sum *Summary
 	sc  *Scanner
+	src *ObjectReader // the source, when it is in S3
 
 	dst, rej sink
 	errs     []FieldError
@@ -346,6 +352,11 @@ func (r *run) stream(ctx context.Context, api S3API) (err error) {
 		return errors.Join(err, r.dst.Abort(), r.close(r.rej, job.Rejects))
 	default:
 		return errors.Join(err, r.dst.Abort(), r.rej.Abort())
+	}
+	if r.src != nil {
+		if err := r.src.Unchanged(ctx); err != nil {
+			return errors.Join(err, r.dst.Abort(), r.rej.Abort())
+		}
 	}
 	if err := r.close(r.rej, job.Rejects); err != nil {
 		return errors.Join(err, r.dst.Abort())

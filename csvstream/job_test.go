@@ -14,6 +14,9 @@ import (
 	"testing"
 	"testing/iotest"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+
 	"github.com/csvstream/csvstream/csvstream"
 	"github.com/csvstream/csvstream/internal/gen"
 	"github.com/csvstream/csvstream/internal/s3test"
@@ -473,5 +476,53 @@ func TestRunRejectLinesBounded(t *testing.T) {
 	}
 	if !strings.Contains(lines[101], "4701 extra cells in columns 301 to 5001 (the header has 300)") {
 		t.Errorf("the long row's line: %.200s", lines[101])
+	}
+}
+
+// replacingClient replaces the object key with body just before a job
+// checks that its source is unchanged (the one-byte GET pinned to the ETag
+// it read), as an upload of a newer version would while the job runs.
+type replacingClient struct {
+	*s3.Client
+	t            *testing.T
+	srv          *s3test.Server
+	bucket, key  string
+	body         []byte
+	replacements int
+}
+
+func (c *replacingClient) GetObject(ctx context.Context, in *s3.GetObjectInput, optFns ...func(*s3.Options)) (*s3.GetObjectOutput, error) {
+	if aws.ToString(in.Key) == c.key && in.IfMatch != nil && aws.ToString(in.Range) == "bytes=0-0" && c.replacements == 0 {
+		c.replacements++
+		c.srv.Put(c.t, c.bucket, c.key, c.body)
+	}
+	return c.Client.GetObject(ctx, in, optFns...)
+}
+
+// TestRunSourceReplaced replaces the source while a job reads it: the job
+// publishes nothing, neither destination nor rejects, so that an older
+// version's output cannot overwrite a newer one's, and says why.
+func TestRunSourceReplaced(t *testing.T) {
+	srv := s3test.Start(t)
+	bucket := srv.Bucket(t, "job")
+	srv.Put(t, bucket, "in/x.csv", []byte("id\n1\n\n"))
+	api := &replacingClient{Client: srv.Client(csvstream.ClientOptions), t: t, srv: srv, bucket: bucket, key: "in/x.csv", body: []byte("id\n2\n")}
+	_, err := csvstream.Run(context.Background(), api, csvstream.Job{
+		Source:      csvstream.Location{Bucket: bucket, Key: "in/x.csv"},
+		Destination: csvstream.Location{Bucket: bucket, Key: "out/x.csv"},
+	})
+	if !errors.Is(err, csvstream.ErrSourceChanged) || !strings.Contains(err.Error(), "in/x.csv") {
+		t.Fatalf("err %v, want ErrSourceChanged naming the source", err)
+	}
+	if api.replacements != 1 {
+		t.Fatalf("the source was replaced %d times, want once", api.replacements)
+	}
+	for _, key := range []string{"out/x.csv", "out/x.csv" + csvstream.RejectsSuffix} {
+		if _, err := api.HeadObject(context.Background(), &s3.HeadObjectInput{Bucket: &bucket, Key: &key}); err == nil {
+			t.Errorf("%s was published", key)
+		}
+	}
+	if ups := srv.Uploads(t, bucket); len(ups) != 0 {
+		t.Errorf("%d multipart uploads left behind", len(ups))
 	}
 }

@@ -147,6 +147,32 @@ func (r *ObjectReader) Size() int64 { return r.size }
 // read is pinned to it.
 func (r *ObjectReader) ETag() string { return r.etag }
 
+// Unchanged asks S3 whether the object is still the one read, by its ETag,
+// and reports ErrSourceChanged when it was replaced or deleted since. A job
+// asks before publishing its outputs, which are named after the source:
+// an older version's job finishing after a newer one's must not overwrite
+// its output. A named version never changes.
+func (r *ObjectReader) Unchanged(ctx context.Context) error {
+	if r.opt.VersionID != "" || r.etag == "" {
+		return nil
+	}
+	in := &s3.GetObjectInput{Bucket: aws.String(r.bucket), Key: aws.String(r.key), IfMatch: aws.String(r.etag)}
+	if r.size != 0 {
+		in.Range = aws.String("bytes=0-0") // one byte is enough to compare ETags
+	}
+	out, err := r.api.GetObject(ctx, in, noRangeChecksum)
+	switch {
+	case err == nil:
+		out.Body.Close()
+		return nil
+	case isPreconditionFailed(err):
+		return fmt.Errorf("check %s: %w: it was replaced while being read (no longer ETag %s)", r.name(), ErrSourceChanged, r.etag)
+	case isNotFound(err):
+		return fmt.Errorf("check %s: %w: it was deleted while being read", r.name(), ErrSourceChanged)
+	}
+	return fmt.Errorf("check %s is unchanged: %w: %w", r.name(), ErrSourceRead, err)
+}
+
 // Resumes returns how many times the body was reopened after it broke.
 func (r *ObjectReader) Resumes() int { return r.resumes }
 
