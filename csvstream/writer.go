@@ -144,7 +144,10 @@ type PartState struct {
 // them at once through a multipart upload; objects smaller than one part go
 // up in a single PutObject when Close is called. Every request carries a
 // CRC64NVME checksum, and the upload is completed with the whole object's
-// checksum, so S3 verifies the object end to end.
+// checksum, so S3 verifies the object end to end. When the answer to
+// Complete is lost, the writer sends it again and, if S3 then finds the
+// upload gone, counts it as completed when the object at the key has that
+// checksum.
 //
 // Any error, including the cancellation of the context given to
 // NewObjectWriter, aborts the multipart upload, so a failed ObjectWriter
@@ -759,11 +762,7 @@ func (w *ObjectWriter) complete() error {
 	}
 	w.mu.Unlock()
 	sum := encodeCRC(full)
-	// Complete has no timeout of its own, only the writer's context, which
-	// ends DeadlineMargin before the caller's deadline: S3 may take minutes
-	// to assemble a large object, keeping the connection alive meanwhile,
-	// and a Complete cut short leaves it unknown whether the object exists.
-	out, err := w.api.CompleteMultipartUpload(w.ctx, &s3.CompleteMultipartUploadInput{
+	in := &s3.CompleteMultipartUploadInput{
 		Bucket:            aws.String(w.bucket),
 		Key:               aws.String(w.key),
 		UploadId:          aws.String(id),
@@ -771,12 +770,55 @@ func (w *ObjectWriter) complete() error {
 		ChecksumCRC64NVME: aws.String(sum),
 		ChecksumType:      types.ChecksumTypeFullObject,
 		MpuObjectSize:     aws.Int64(size),
-	})
+	}
+	// Complete has no timeout of its own, only the writer's context, which
+	// ends DeadlineMargin before the caller's deadline: S3 may take minutes
+	// to assemble a large object, keeping the connection alive meanwhile,
+	// and a Complete cut short leaves it unknown whether the object exists.
+	out, err := w.api.CompleteMultipartUpload(w.ctx, in)
+	if err != nil && errorCode(err) == "" && w.ctx.Err() == nil {
+		// S3's answer was lost: the connection broke or the response was
+		// cut off, which the S3 client does not retry once the headers
+		// have come. S3 may have completed the upload. Sent again,
+		// Complete either completes it, or answers for the completed
+		// upload, or finds it gone (NoSuchUpload, handled below).
+		w.addRetries(1)
+		out, err = w.api.CompleteMultipartUpload(w.ctx, in)
+	}
 	if err != nil {
-		return fmt.Errorf("complete %s (upload id %s) with %d parts: %w", w.where(), id, len(parts), err)
+		err = fmt.Errorf("complete %s (upload id %s) with %d parts: %w", w.where(), id, len(parts), err)
+		if isNoSuchUpload(err) {
+			return w.completedBefore(err, sum, size)
+		}
+		return err
 	}
 	w.countSDKRetries(out.ResultMetadata)
 	w.finished(aws.ToString(out.ETag), sum)
+	return nil
+}
+
+// completedBefore is called when Complete failed with err because the
+// upload no longer exists. That is also what S3 answers when an earlier
+// Complete of the upload succeeded but its answer was lost and the request
+// was sent again. So if the object at the key has the full-object checksum
+// sum and the size the writer computed, it is this upload's: its ETag is
+// recorded and the upload counts as completed. Otherwise err is returned,
+// saying why.
+func (w *ObjectWriter) completedBefore(err error, sum string, size int64) error {
+	head, herr := w.api.HeadObject(w.ctx, &s3.HeadObjectInput{
+		Bucket:       aws.String(w.bucket),
+		Key:          aws.String(w.key),
+		ChecksumMode: types.ChecksumModeEnabled,
+	})
+	if herr != nil {
+		return fmt.Errorf("%w; looking for the completed object: %w", err, herr)
+	}
+	gotSum, gotSize := aws.ToString(head.ChecksumCRC64NVME), aws.ToInt64(head.ContentLength)
+	if gotSum != sum || (head.ContentLength != nil && gotSize != size) {
+		return fmt.Errorf("%w; the object at the key is not this upload's: it has CRC64NVME %q and %d bytes, this upload %q and %d bytes",
+			err, gotSum, gotSize, sum, size)
+	}
+	w.finished(aws.ToString(head.ETag), sum)
 	return nil
 }
 

@@ -10,6 +10,7 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -140,11 +141,23 @@ func checkWriterParts(t *testing.T, st csvstream.UploadState, first int64) {
 
 // writerPartSends counts the UploadPart requests for part n in a proxy's log.
 func writerPartSends(p *faultproxy.Proxy, n int) int {
+	return writerSends(p, "PUT", fmt.Sprint(n))
+}
+
+// writerCompleteSends counts the CompleteMultipartUpload requests in a
+// proxy's log.
+func writerCompleteSends(p *faultproxy.Proxy) int {
+	return writerSends(p, "POST", "")
+}
+
+// writerSends counts the requests in a proxy's log on a multipart upload
+// with the method and partNumber.
+func writerSends(p *faultproxy.Proxy, method, part string) int {
 	count := 0
 	for _, r := range p.Requests() {
-		method, uri, _ := strings.Cut(r, " ")
+		m, uri, _ := strings.Cut(r, " ")
 		u, err := url.Parse(uri)
-		if err == nil && method == "PUT" && u.Query().Get("uploadId") != "" && u.Query().Get("partNumber") == fmt.Sprint(n) {
+		if err == nil && m == method && u.Query().Get("uploadId") != "" && u.Query().Get("partNumber") == part {
 			count++
 		}
 	}
@@ -319,6 +332,59 @@ func TestObjectWriterS3CancelDuringStall(t *testing.T) {
 	}
 	if ups := srv.Uploads(t, bucket); len(ups) != 0 {
 		t.Fatalf("%d multipart uploads left", len(ups))
+	}
+}
+
+// TestObjectWriterS3CompleteAnswerLost cuts off the answer to Complete after
+// the server has completed the upload. The S3 client does not retry once
+// the response headers have come, so the writer sends Complete again.
+// versitygw answers that for the completed upload; S3 may instead say
+// NoSuchUpload, which the second case injects, and then the writer checks
+// the object at the key.
+func TestObjectWriterS3CompleteAnswerLost(t *testing.T) {
+	srv := s3test.Start(t)
+	bucket := srv.Bucket(t, "writer-complete-lost")
+	cut := faultproxy.Fault{Kind: faultproxy.CutResponse, After: 20, Match: faultproxy.IsCompleteUpload}
+	gone := faultproxy.Fault{Kind: faultproxy.Status, Status: 404, Code: "NoSuchUpload", Match: faultproxy.IsCompleteUpload}
+	tests := []struct {
+		name     string
+		faults   []faultproxy.Fault
+		wantHead bool
+	}{
+		{"server answers the Complete sent again", []faultproxy.Fault{cut}, false},
+		{"server says the upload is gone", []faultproxy.Fault{cut, gone}, true},
+	}
+	for i, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p := faultproxy.New(t, srv.Endpoint)
+			for _, f := range tt.faults {
+				p.Inject(f)
+			}
+			client := s3test.ClientFor(p.URL, csvstream.ClientOptions)
+			key := fmt.Sprintf("lost-%d.csv", i)
+			w, err := csvstream.NewObjectWriter(context.Background(), client, bucket, key,
+				csvstream.WriterOptions{PartSize: csvstream.MinPartSize, Concurrency: 2})
+			if err != nil {
+				t.Fatal(err)
+			}
+			want, size, err := writerStream(t, w, 12, 2*csvstream.MinPartSize+1<<20)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := w.Close(); err != nil {
+				t.Fatal(err)
+			}
+			if p.Fired(faultproxy.CutResponse) != 1 || writerCompleteSends(p) != 2 {
+				t.Fatalf("%d answers cut, %d Completes sent; want 1 and 2", p.Fired(faultproxy.CutResponse), writerCompleteSends(p))
+			}
+			if got := slices.Contains(p.Requests(), "HEAD /"+bucket+"/"+key); got != tt.wantHead {
+				t.Errorf("HeadObject sent: %v, want %v", got, tt.wantHead)
+			}
+			if st := w.State(); st.Retries != 1 {
+				t.Errorf("State().Retries = %d, want 1", st.Retries)
+			}
+			checkWrittenObject(t, srv, w, bucket, key, want, size)
+		})
 	}
 }
 

@@ -235,6 +235,26 @@ func (f *fakeUploader) AbortMultipartUpload(ctx context.Context, in *s3.AbortMul
 	return &s3.AbortMultipartUploadOutput{}, nil
 }
 
+// HeadObject reports a stored object's size and CRC64NVME, and an ETag
+// made from its size.
+func (f *fakeUploader) HeadObject(ctx context.Context, in *s3.HeadObjectInput, _ ...func(*s3.Options)) (*s3.HeadObjectOutput, error) {
+	f.log("HeadObject")
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	obj, ok := f.objects[aws.ToString(in.Key)]
+	if !ok {
+		return nil, fakeAPIError("NotFound")
+	}
+	out := &s3.HeadObjectOutput{
+		ContentLength: aws.Int64(int64(len(obj))),
+		ETag:          aws.String(fmt.Sprintf(`"head-%d"`, len(obj))),
+	}
+	if in.ChecksumMode == types.ChecksumModeEnabled {
+		out.ChecksumCRC64NVME = aws.String(ChecksumCRC64NVME(obj))
+	}
+	return out, nil
+}
+
 func (f *fakeUploader) openUploads() int {
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -689,6 +709,100 @@ func TestWriterCompleteFailureAborts(t *testing.T) {
 	}
 	if f.openUploads() != 0 {
 		t.Error("multipart upload left behind")
+	}
+}
+
+// lossyCompleter fails chosen Complete calls, before or after the fake
+// completes the upload; an error after it is an answer lost on the way back.
+type lossyCompleter struct {
+	*fakeUploader
+	calls         int
+	before, after func(call int) error // nil, or returning nil, means no fault
+}
+
+func (l *lossyCompleter) CompleteMultipartUpload(ctx context.Context, in *s3.CompleteMultipartUploadInput, optFns ...func(*s3.Options)) (*s3.CompleteMultipartUploadOutput, error) {
+	l.calls++
+	if l.before != nil {
+		if err := l.before(l.calls); err != nil {
+			return nil, err
+		}
+	}
+	out, err := l.fakeUploader.CompleteMultipartUpload(ctx, in, optFns...)
+	if err == nil && l.after != nil {
+		if err := l.after(l.calls); err != nil {
+			return nil, err
+		}
+	}
+	return out, err
+}
+
+// TestWriterCompleteAnswerLost checks that an upload completed by a Complete
+// whose answer was lost is reported as completed, and only when the object at
+// the key is the upload's.
+func TestWriterCompleteAnswerLost(t *testing.T) {
+	lost := fmt.Errorf("https response error StatusCode: 200: %w", io.ErrUnexpectedEOF)
+	on := func(calls int, err error) func(int) error {
+		return func(call int) error {
+			if call <= calls {
+				return err
+			}
+			return nil
+		}
+	}
+	tests := []struct {
+		name          string
+		before, after func(int) error
+		other         bool // another object is at the key
+		wantCompletes int
+		wantHeads     int
+		wantETag      string // "done" from Complete, "head" from HeadObject
+		wantErr       string
+	}{
+		{"retried Complete finds the upload gone", nil, on(1, fakeAPIError("NoSuchUpload")), false, 1, 1, "head", ""},
+		{"answer lost, the Complete sent again finds the upload gone", nil, on(1, lost), false, 2, 1, "head", ""},
+		{"answer lost before completing", on(1, lost), nil, false, 2, 0, "done", ""},
+		{"upload gone, another object at the key", on(9, fakeAPIError("NoSuchUpload")), nil, true, 1, 1, "",
+			"complete s3://bucket/dir/out.csv (upload id upload-1) with 4 parts: api error NoSuchUpload: injected by the test; the object at the key is not this upload's"},
+		{"upload gone, no object", on(9, fakeAPIError("NoSuchUpload")), nil, false, 1, 1, "", "NoSuchUpload: injected by the test; looking for the completed object: api error NotFound"},
+		{"answer lost twice", on(9, lost), nil, false, 2, 0, "", "complete s3://bucket/dir/out.csv (upload id upload-1) with 4 parts: https response error"},
+		{"refused", on(9, fakeAPIError("InvalidPart")), nil, false, 1, 0, "", "InvalidPart"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := newFakeUploader(100)
+			if tt.other {
+				f.objects["dir/out.csv"] = []byte("another object\n")
+			}
+			api := &lossyCompleter{fakeUploader: f, before: tt.before, after: tt.after}
+			w := newTestObjectWriter(t, context.Background(), api, WriterOptions{PartSize: 100})
+			want := writeRecords(t, w, writerRecords(8, 17))
+			err := w.Close()
+			if api.calls != tt.wantCompletes || f.count("HeadObject") != tt.wantHeads {
+				t.Errorf("%d Completes and %d HeadObjects, want %d and %d", api.calls, f.count("HeadObject"), tt.wantCompletes, tt.wantHeads)
+			}
+			if f.openUploads() != 0 {
+				t.Error("multipart upload left behind")
+			}
+			if tt.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Fatalf("err = %v, want one saying %q", err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			st := w.State()
+			if !bytes.Equal(f.objects["dir/out.csv"], want) || st.ChecksumCRC64NVME != ChecksumCRC64NVME(want) {
+				t.Fatal("object or checksum differs from what was written")
+			}
+			if !strings.HasPrefix(st.ETag, `"`+tt.wantETag+"-") {
+				t.Errorf("ETag %s, want one from %s", st.ETag, tt.wantETag)
+			}
+			if st.Retries != tt.wantCompletes-1 {
+				t.Errorf("State().Retries = %d, want %d", st.Retries, tt.wantCompletes-1)
+			}
+		})
 	}
 }
 
