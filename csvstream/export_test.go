@@ -3,19 +3,29 @@ package csvstream
 import (
 	"context"
 	"hash/crc64"
+	"math"
 	"time"
 )
 
 // WriterLimits lowers an ObjectWriter's limits for tests, so that an upload
-// of thousands of parts stays small and retries do not wait long.
+// of thousands of parts stays small and retries and timeouts do not wait
+// long.
 type WriterLimits struct {
 	MinPartSize  int64         // the smallest PartSize accepted
 	RetryBackoff time.Duration // the first wait before a part is sent again
+	// AttemptTimeout, when set, is a request attempt's whole timeout,
+	// whatever the size of its body.
+	AttemptTimeout time.Duration
 }
 
 // NewObjectWriterWithLimits is NewObjectWriter with lowered limits.
 func NewObjectWriterWithLimits(ctx context.Context, api UploadAPI, bucket, key string, opt WriterOptions, lim WriterLimits) (*ObjectWriter, error) {
-	return newObjectWriter(ctx, api, bucket, key, opt, writerLimits{minPartSize: lim.MinPartSize, retryBackoff: lim.RetryBackoff})
+	l := defaultLimits()
+	l.minPartSize, l.retryBackoff = lim.MinPartSize, lim.RetryBackoff
+	if lim.AttemptTimeout > 0 {
+		l.attemptBase, l.attemptRate = lim.AttemptTimeout, math.MaxInt64
+	}
+	return newObjectWriter(ctx, api, bucket, key, opt, l)
 }
 
 // PartSizeAt exposes the part size schedule.

@@ -52,6 +52,23 @@ const (
 	minAbortTime          = 2 * time.Second
 )
 
+// A request that sends bytes (UploadPart, PutObject) has a timeout of its
+// own, since the S3 client has none: without it, a request on a connection
+// that stopped answering would hang until the job's deadline and fail the
+// whole job, where sending that part again would do. The timeout is
+// attemptBase plus the time to send the body at attemptRate. The base
+// leaves room for S3 to answer and for the S3 client's own retries and
+// backoff within the attempt; the rate is far below any working link to S3,
+// so only a stalled request is cut short (a 64 MiB part gets 2m4s).
+const (
+	attemptBase = time.Minute
+	attemptRate = 1 << 20 // bytes per second
+)
+
+// errAttemptTimeout is the cause of an attempt's context ending at the
+// attempt's own deadline.
+var errAttemptTimeout = errors.New("request attempt timed out")
+
 // nvmePoly is the CRC-64/NVME polynomial in the reversed form hash/crc64
 // expects; S3's CRC64NVME checksum is this CRC with hash/crc64's usual
 // initial and final inversion.
@@ -70,8 +87,9 @@ type WriterOptions struct {
 	// about Concurrency+1 part buffers. Zero means 4.
 	Concurrency int
 	// PartAttempts is how many times one part is sent when S3 rejects its
-	// bytes as corrupted in transit, or when the connection breaks after
-	// the S3 client's own retries. Zero means 4.
+	// bytes as corrupted in transit, when the connection breaks after the
+	// S3 client's own retries, or when a request gets no answer in time (a
+	// minute plus a second per MiB sent). Zero means 4.
 	PartAttempts int
 	// AbortTimeout bounds AbortMultipartUpload, which runs on a context of
 	// its own so that it works after the job's context is cancelled; it
@@ -126,7 +144,10 @@ type PartState struct {
 // them at once through a multipart upload; objects smaller than one part go
 // up in a single PutObject when Close is called. Every request carries a
 // CRC64NVME checksum, and the upload is completed with the whole object's
-// checksum, so S3 verifies the object end to end.
+// checksum, so S3 verifies the object end to end. When the answer to
+// Complete is lost, the writer sends it again and, if S3 then finds the
+// upload gone, counts it as completed when the object at the key has that
+// checksum.
 //
 // Any error, including the cancellation of the context given to
 // NewObjectWriter, aborts the multipart upload, so a failed ObjectWriter
@@ -174,10 +195,17 @@ type part struct {
 type writerLimits struct {
 	minPartSize  int64
 	retryBackoff time.Duration
+	attemptBase  time.Duration // see attemptTimeout
+	attemptRate  int64         // bytes per second
 }
 
 func defaultLimits() writerLimits {
-	return writerLimits{minPartSize: MinPartSize, retryBackoff: defaultRetryBackoff}
+	return writerLimits{
+		minPartSize:  MinPartSize,
+		retryBackoff: defaultRetryBackoff,
+		attemptBase:  attemptBase,
+		attemptRate:  attemptRate,
+	}
 }
 
 // NewObjectWriter returns an ObjectWriter for s3://bucket/key. Nothing is
@@ -416,14 +444,16 @@ func (w *ObjectWriter) uploadParts() {
 }
 
 // uploadPart sends one part, sending the same bytes again when S3 rejects
-// them as corrupted or the connection breaks for good.
+// them as corrupted, the connection breaks for good, or the request times
+// out.
 func (w *ObjectWriter) uploadPart(p part) error {
 	sum := encodeCRC(crc64.Checksum(p.buf, w.table))
 	w.mu.Lock()
 	uploadID := w.state.UploadID
 	w.mu.Unlock()
-	return w.send(fmt.Sprintf("upload part %d of %s (upload id %s)", p.num, w.where(), uploadID), func() (middleware.Metadata, error) {
-		out, err := w.api.UploadPart(w.ctx, &s3.UploadPartInput{
+	what := fmt.Sprintf("upload part %d of %s (upload id %s)", p.num, w.where(), uploadID)
+	return w.send(what, len(p.buf), func(ctx context.Context) (middleware.Metadata, error) {
+		out, err := w.api.UploadPart(ctx, &s3.UploadPartInput{
 			Bucket:            aws.String(w.bucket),
 			Key:               aws.String(w.key),
 			UploadId:          aws.String(uploadID),
@@ -450,17 +480,28 @@ func (w *ObjectWriter) uploadPart(p part) error {
 
 // send makes one request through do until it succeeds, fails for good, or
 // PartAttempts attempts have failed with errors for which sending the same
-// bytes again may help (see retryablePartError). what names the request in
-// errors. It counts the retries of the S3 client and its own.
-func (w *ObjectWriter) send(what string, do func() (middleware.Metadata, error)) error {
+// bytes again may help (see retryablePartError), or have timed out. Each
+// attempt gets a context that ends after attemptTimeout(size), size being
+// the bytes it sends. what names the request in errors. It counts the
+// retries of the S3 client and its own.
+func (w *ObjectWriter) send(what string, size int, do func(context.Context) (middleware.Metadata, error)) error {
+	timeout := w.attemptTimeout(size)
 	for attempt := 1; ; attempt++ {
-		md, err := do()
+		ctx, cancel := context.WithTimeoutCause(w.ctx, timeout, errAttemptTimeout)
+		md, err := do(ctx)
+		timedOut := context.Cause(ctx) == errAttemptTimeout && w.ctx.Err() == nil
+		cancel()
 		if err == nil {
 			w.countSDKRetries(md)
 			return nil
 		}
 		w.countSDKGaveUp(err)
-		if attempt >= w.opt.PartAttempts || w.ctx.Err() != nil || !retryablePartError(err) {
+		if timedOut {
+			// err only wraps the attempt's context.DeadlineExceeded, which
+			// would read as the job running out of time: say what happened.
+			err = fmt.Errorf("timed out after %v", timeout.Round(time.Millisecond))
+		}
+		if attempt >= w.opt.PartAttempts || w.ctx.Err() != nil || !(timedOut || retryablePartError(err)) {
 			return fmt.Errorf("%s, attempt %d of %d: %w", what, attempt, w.opt.PartAttempts, err)
 		}
 		if err := w.backoff(attempt); err != nil {
@@ -469,11 +510,15 @@ func (w *ObjectWriter) send(what string, do func() (middleware.Metadata, error))
 	}
 }
 
+// attemptTimeout returns how long one attempt of a request that sends size
+// bytes may take.
+func (w *ObjectWriter) attemptTimeout(size int) time.Duration {
+	return w.lim.attemptBase + time.Duration(size)*time.Second/time.Duration(w.lim.attemptRate)
+}
+
 // backoff counts a retry and waits before attempt+1, or until ctx ends.
 func (w *ObjectWriter) backoff(attempt int) error {
-	w.mu.Lock()
-	w.state.Retries++
-	w.mu.Unlock()
+	w.addRetries(1)
 	d := w.lim.retryBackoff << (attempt - 1)
 	if d > maxRetryBackoff || d <= 0 {
 		d = maxRetryBackoff
@@ -509,9 +554,7 @@ func retryablePartError(err error) bool {
 // succeeded.
 func (w *ObjectWriter) countSDKRetries(md middleware.Metadata) {
 	if r, ok := retry.GetAttemptResults(md); ok && len(r.Results) > 1 {
-		w.mu.Lock()
-		w.state.Retries += len(r.Results) - 1
-		w.mu.Unlock()
+		w.addRetries(len(r.Results) - 1)
 	}
 }
 
@@ -520,10 +563,15 @@ func (w *ObjectWriter) countSDKRetries(md middleware.Metadata) {
 func (w *ObjectWriter) countSDKGaveUp(err error) {
 	var gaveUp *retry.MaxAttemptsError
 	if errors.As(err, &gaveUp) && gaveUp.Attempt > 1 {
-		w.mu.Lock()
-		w.state.Retries += gaveUp.Attempt - 1
-		w.mu.Unlock()
+		w.addRetries(gaveUp.Attempt - 1)
 	}
+}
+
+// addRetries counts n requests sent again.
+func (w *ObjectWriter) addRetries(n int) {
+	w.mu.Lock()
+	w.state.Retries += n
+	w.mu.Unlock()
 }
 
 // fail records the writer's first error and stops the uploads.
@@ -669,10 +717,10 @@ func (w *ObjectWriter) putObject() error {
 	if w.opt.ContentType != "" {
 		in.ContentType = aws.String(w.opt.ContentType)
 	}
-	return w.send("put "+w.where(), func() (middleware.Metadata, error) {
+	return w.send("put "+w.where(), len(w.buf), func(ctx context.Context) (middleware.Metadata, error) {
 		req := *in // a fresh input and body for each attempt
 		req.Body = bytes.NewReader(w.buf)
-		out, err := w.api.PutObject(w.ctx, &req)
+		out, err := w.api.PutObject(ctx, &req)
 		if err != nil {
 			return middleware.Metadata{}, err
 		}
@@ -714,7 +762,7 @@ func (w *ObjectWriter) complete() error {
 	}
 	w.mu.Unlock()
 	sum := encodeCRC(full)
-	out, err := w.api.CompleteMultipartUpload(w.ctx, &s3.CompleteMultipartUploadInput{
+	in := &s3.CompleteMultipartUploadInput{
 		Bucket:            aws.String(w.bucket),
 		Key:               aws.String(w.key),
 		UploadId:          aws.String(id),
@@ -722,12 +770,55 @@ func (w *ObjectWriter) complete() error {
 		ChecksumCRC64NVME: aws.String(sum),
 		ChecksumType:      types.ChecksumTypeFullObject,
 		MpuObjectSize:     aws.Int64(size),
-	})
+	}
+	// Complete has no timeout of its own, only the writer's context, which
+	// ends DeadlineMargin before the caller's deadline: S3 may take minutes
+	// to assemble a large object, keeping the connection alive meanwhile,
+	// and a Complete cut short leaves it unknown whether the object exists.
+	out, err := w.api.CompleteMultipartUpload(w.ctx, in)
+	if err != nil && errorCode(err) == "" && w.ctx.Err() == nil {
+		// S3's answer was lost: the connection broke or the response was
+		// cut off, which the S3 client does not retry once the headers
+		// have come. S3 may have completed the upload. Sent again,
+		// Complete either completes it, or answers for the completed
+		// upload, or finds it gone (NoSuchUpload, handled below).
+		w.addRetries(1)
+		out, err = w.api.CompleteMultipartUpload(w.ctx, in)
+	}
 	if err != nil {
-		return fmt.Errorf("complete %s (upload id %s) with %d parts: %w", w.where(), id, len(parts), err)
+		err = fmt.Errorf("complete %s (upload id %s) with %d parts: %w", w.where(), id, len(parts), err)
+		if isNoSuchUpload(err) {
+			return w.completedBefore(err, sum, size)
+		}
+		return err
 	}
 	w.countSDKRetries(out.ResultMetadata)
 	w.finished(aws.ToString(out.ETag), sum)
+	return nil
+}
+
+// completedBefore is called when Complete failed with err because the
+// upload no longer exists. That is also what S3 answers when an earlier
+// Complete of the upload succeeded but its answer was lost and the request
+// was sent again. So if the object at the key has the full-object checksum
+// sum and the size the writer computed, it is this upload's: its ETag is
+// recorded and the upload counts as completed. Otherwise err is returned,
+// saying why.
+func (w *ObjectWriter) completedBefore(err error, sum string, size int64) error {
+	head, herr := w.api.HeadObject(w.ctx, &s3.HeadObjectInput{
+		Bucket:       aws.String(w.bucket),
+		Key:          aws.String(w.key),
+		ChecksumMode: types.ChecksumModeEnabled,
+	})
+	if herr != nil {
+		return fmt.Errorf("%w; looking for the completed object: %w", err, herr)
+	}
+	gotSum, gotSize := aws.ToString(head.ChecksumCRC64NVME), aws.ToInt64(head.ContentLength)
+	if gotSum != sum || (head.ContentLength != nil && gotSize != size) {
+		return fmt.Errorf("%w; the object at the key is not this upload's: it has CRC64NVME %q and %d bytes, this upload %q and %d bytes",
+			err, gotSum, gotSize, sum, size)
+	}
+	w.finished(aws.ToString(head.ETag), sum)
 	return nil
 }
 

@@ -10,6 +10,7 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -140,11 +141,23 @@ func checkWriterParts(t *testing.T, st csvstream.UploadState, first int64) {
 
 // writerPartSends counts the UploadPart requests for part n in a proxy's log.
 func writerPartSends(p *faultproxy.Proxy, n int) int {
+	return writerSends(p, "PUT", fmt.Sprint(n))
+}
+
+// writerCompleteSends counts the CompleteMultipartUpload requests in a
+// proxy's log.
+func writerCompleteSends(p *faultproxy.Proxy) int {
+	return writerSends(p, "POST", "")
+}
+
+// writerSends counts the requests in a proxy's log on a multipart upload
+// with the method and partNumber.
+func writerSends(p *faultproxy.Proxy, method, part string) int {
 	count := 0
 	for _, r := range p.Requests() {
-		method, uri, _ := strings.Cut(r, " ")
+		m, uri, _ := strings.Cut(r, " ")
 		u, err := url.Parse(uri)
-		if err == nil && method == "PUT" && u.Query().Get("uploadId") != "" && u.Query().Get("partNumber") == fmt.Sprint(n) {
+		if err == nil && m == method && u.Query().Get("uploadId") != "" && u.Query().Get("partNumber") == part {
 			count++
 		}
 	}
@@ -214,18 +227,21 @@ func TestObjectWriterS3Faults(t *testing.T) {
 	srv := s3test.Start(t)
 	bucket := srv.Bucket(t, "writer-faults")
 	tests := []struct {
-		name  string
-		fault faultproxy.Fault
+		name    string
+		fault   faultproxy.Fault
+		timeout time.Duration // of a request attempt; 0 for the default
 	}{
 		// The S3 client retries these itself.
-		{"503 SlowDown", faultproxy.Fault{Kind: faultproxy.Status, Status: 503, Code: "SlowDown"}},
-		{"500 InternalError", faultproxy.Fault{Kind: faultproxy.Status, Status: 500, Code: "InternalError"}},
-		{"connection cut mid-part", faultproxy.Fault{Kind: faultproxy.CutRequest, After: 1 << 20}},
+		{"503 SlowDown", faultproxy.Fault{Kind: faultproxy.Status, Status: 503, Code: "SlowDown"}, 0},
+		{"500 InternalError", faultproxy.Fault{Kind: faultproxy.Status, Status: 500, Code: "InternalError"}, 0},
+		{"connection cut mid-part", faultproxy.Fault{Kind: faultproxy.CutRequest, After: 1 << 20}, 0},
 		// The writer sends the part again after the client gives up.
-		{"connection cut past the client's retries", faultproxy.Fault{Kind: faultproxy.CutRequest, After: 1 << 20, Times: csvstream.MaxAttempts}},
+		{"connection cut past the client's retries", faultproxy.Fault{Kind: faultproxy.CutRequest, After: 1 << 20, Times: csvstream.MaxAttempts}, 0},
 		// S3 refuses corrupted bytes, the client does not retry, the writer does.
-		{"flipped byte", faultproxy.Fault{Kind: faultproxy.FlipByte, After: 12345}},
-		{"flipped byte twice", faultproxy.Fault{Kind: faultproxy.FlipByte, After: 3 << 20, Times: 2}},
+		{"flipped byte", faultproxy.Fault{Kind: faultproxy.FlipByte, After: 12345}, 0},
+		{"flipped byte twice", faultproxy.Fault{Kind: faultproxy.FlipByte, After: 3 << 20, Times: 2}, 0},
+		// The writer gives up waiting for an answer and sends the part again.
+		{"no answer", faultproxy.Fault{Kind: faultproxy.Stall}, time.Second},
 	}
 	for i, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -235,9 +251,10 @@ func TestObjectWriterS3Faults(t *testing.T) {
 			p.Inject(f)
 			client := s3test.ClientFor(p.URL, csvstream.ClientOptions, writerFastBackoff)
 			key := fmt.Sprintf("fault-%d.csv", i)
+			start := time.Now()
 			w, err := csvstream.NewObjectWriterWithLimits(context.Background(), client, bucket, key,
 				csvstream.WriterOptions{PartSize: csvstream.MinPartSize, Concurrency: 2},
-				csvstream.WriterLimits{MinPartSize: csvstream.MinPartSize, RetryBackoff: 10 * time.Millisecond})
+				csvstream.WriterLimits{MinPartSize: csvstream.MinPartSize, RetryBackoff: 10 * time.Millisecond, AttemptTimeout: tt.timeout})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -247,6 +264,9 @@ func TestObjectWriterS3Faults(t *testing.T) {
 			}
 			if err := w.Close(); err != nil {
 				t.Fatal(err)
+			}
+			if d := time.Since(start); tt.timeout > 0 && d > tt.timeout+4*time.Second {
+				t.Errorf("took %v with an attempt timeout of %v", d, tt.timeout)
 			}
 			times := max(f.Times, 1)
 			if got := p.Fired(f.Kind); got != times {
@@ -263,6 +283,106 @@ func TestObjectWriterS3Faults(t *testing.T) {
 				t.Errorf("%d parts, want 3", len(st.Parts))
 			}
 			checkWriterParts(t, st, csvstream.MinPartSize)
+			checkWrittenObject(t, srv, w, bucket, key, want, size)
+		})
+	}
+}
+
+// TestObjectWriterS3CancelDuringStall cancels the writer's context while
+// part 2 has no answer: the writer must fail at once, not when the attempt
+// times out, and abort the upload.
+func TestObjectWriterS3CancelDuringStall(t *testing.T) {
+	srv := s3test.Start(t)
+	bucket := srv.Bucket(t, "writer-stall-cancel")
+	p := faultproxy.New(t, srv.Endpoint)
+	p.Inject(faultproxy.Fault{Kind: faultproxy.Stall, Match: faultproxy.IsPartUpload(2)})
+	client := s3test.ClientFor(p.URL, csvstream.ClientOptions)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	w, err := csvstream.NewObjectWriter(ctx, client, bucket, "cancelled.csv",
+		csvstream.WriterOptions{PartSize: csvstream.MinPartSize, Concurrency: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	errc := make(chan error, 1)
+	go func() {
+		_, _, err := writerStream(t, w, 11, 4*csvstream.MinPartSize)
+		if err == nil {
+			err = w.Close()
+		}
+		errc <- err
+	}()
+	for start := time.Now(); p.Fired(faultproxy.Stall) == 0; time.Sleep(10 * time.Millisecond) {
+		if time.Since(start) > 30*time.Second {
+			t.Fatal("part 2 was never sent")
+		}
+	}
+	cancel()
+	cancelled := time.Now()
+	select {
+	case err = <-errc:
+	case <-time.After(30 * time.Second):
+		t.Fatal("the writer did not stop after its context was cancelled")
+	}
+	if d := time.Since(cancelled); d > 2*time.Second {
+		t.Errorf("the writer took %v to fail after its context was cancelled", d)
+	}
+	if !errors.Is(err, context.Canceled) || !strings.Contains(err.Error(), w.State().UploadID) {
+		t.Fatalf("err = %v, want context.Canceled naming the upload", err)
+	}
+	if ups := srv.Uploads(t, bucket); len(ups) != 0 {
+		t.Fatalf("%d multipart uploads left", len(ups))
+	}
+}
+
+// TestObjectWriterS3CompleteAnswerLost cuts off the answer to Complete after
+// the server has completed the upload. The S3 client does not retry once
+// the response headers have come, so the writer sends Complete again.
+// versitygw answers that for the completed upload; S3 may instead say
+// NoSuchUpload, which the second case injects, and then the writer checks
+// the object at the key.
+func TestObjectWriterS3CompleteAnswerLost(t *testing.T) {
+	srv := s3test.Start(t)
+	bucket := srv.Bucket(t, "writer-complete-lost")
+	cut := faultproxy.Fault{Kind: faultproxy.CutResponse, After: 20, Match: faultproxy.IsCompleteUpload}
+	gone := faultproxy.Fault{Kind: faultproxy.Status, Status: 404, Code: "NoSuchUpload", Match: faultproxy.IsCompleteUpload}
+	tests := []struct {
+		name     string
+		faults   []faultproxy.Fault
+		wantHead bool
+	}{
+		{"server answers the Complete sent again", []faultproxy.Fault{cut}, false},
+		{"server says the upload is gone", []faultproxy.Fault{cut, gone}, true},
+	}
+	for i, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p := faultproxy.New(t, srv.Endpoint)
+			for _, f := range tt.faults {
+				p.Inject(f)
+			}
+			client := s3test.ClientFor(p.URL, csvstream.ClientOptions)
+			key := fmt.Sprintf("lost-%d.csv", i)
+			w, err := csvstream.NewObjectWriter(context.Background(), client, bucket, key,
+				csvstream.WriterOptions{PartSize: csvstream.MinPartSize, Concurrency: 2})
+			if err != nil {
+				t.Fatal(err)
+			}
+			want, size, err := writerStream(t, w, 12, 2*csvstream.MinPartSize+1<<20)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := w.Close(); err != nil {
+				t.Fatal(err)
+			}
+			if p.Fired(faultproxy.CutResponse) != 1 || writerCompleteSends(p) != 2 {
+				t.Fatalf("%d answers cut, %d Completes sent; want 1 and 2", p.Fired(faultproxy.CutResponse), writerCompleteSends(p))
+			}
+			if got := slices.Contains(p.Requests(), "HEAD /"+bucket+"/"+key); got != tt.wantHead {
+				t.Errorf("HeadObject sent: %v, want %v", got, tt.wantHead)
+			}
+			if st := w.State(); st.Retries != 1 {
+				t.Errorf("State().Retries = %d, want 1", st.Retries)
+			}
 			checkWrittenObject(t, srv, w, bucket, key, want, size)
 		})
 	}

@@ -26,7 +26,7 @@ type fakeUploader struct {
 	minPart int64 // smallest non-final part Complete accepts
 
 	// Hooks; nil means success.
-	onPut      func(attempt int) error
+	onPut      func(ctx context.Context, attempt int) error
 	onCreate   func() error
 	onPart     func(ctx context.Context, num int32, attempt int) error
 	onComplete func(ctx context.Context) error
@@ -94,7 +94,7 @@ func (f *fakeUploader) PutObject(ctx context.Context, in *s3.PutObjectInput, _ .
 		return nil, err
 	}
 	if f.onPut != nil {
-		if err := f.onPut(f.count("PutObject")); err != nil {
+		if err := f.onPut(ctx, f.count("PutObject")); err != nil {
 			return nil, err
 		}
 	}
@@ -235,6 +235,26 @@ func (f *fakeUploader) AbortMultipartUpload(ctx context.Context, in *s3.AbortMul
 	return &s3.AbortMultipartUploadOutput{}, nil
 }
 
+// HeadObject reports a stored object's size and CRC64NVME, and an ETag
+// made from its size.
+func (f *fakeUploader) HeadObject(ctx context.Context, in *s3.HeadObjectInput, _ ...func(*s3.Options)) (*s3.HeadObjectOutput, error) {
+	f.log("HeadObject")
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	obj, ok := f.objects[aws.ToString(in.Key)]
+	if !ok {
+		return nil, fakeAPIError("NotFound")
+	}
+	out := &s3.HeadObjectOutput{
+		ContentLength: aws.Int64(int64(len(obj))),
+		ETag:          aws.String(fmt.Sprintf(`"head-%d"`, len(obj))),
+	}
+	if in.ChecksumMode == types.ChecksumModeEnabled {
+		out.ChecksumCRC64NVME = aws.String(ChecksumCRC64NVME(obj))
+	}
+	return out, nil
+}
+
 func (f *fakeUploader) openUploads() int {
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -243,7 +263,9 @@ func (f *fakeUploader) openUploads() int {
 
 // writerTestLimits lets unit tests use tiny parts and short retry waits.
 func writerTestLimits() writerLimits {
-	return writerLimits{minPartSize: 1, retryBackoff: time.Millisecond}
+	l := defaultLimits()
+	l.minPartSize, l.retryBackoff = 1, time.Millisecond
+	return l
 }
 
 func newTestObjectWriter(t *testing.T, ctx context.Context, api UploadAPI, opt WriterOptions) *ObjectWriter {
@@ -503,34 +525,57 @@ func TestWriterBackpressure(t *testing.T) {
 	}
 }
 
+// errStall makes a fake request wait, like one that gets no answer, until
+// its context ends.
+var errStall = errors.New("no answer")
+
+// stall waits until ctx ends and returns the S3 client's error for that.
+func stall(ctx context.Context) error {
+	<-ctx.Done()
+	return &smithy.CanceledError{Err: ctx.Err()}
+}
+
 func TestWriterRetriesPart(t *testing.T) {
 	sendErr := &smithyhttp.RequestSendError{Err: errors.New("write: connection reset by peer")}
 	tests := []struct {
 		name      string
 		err       error
-		fails     int // attempts of part 2 that fail
-		wantCalls int // UploadPart calls for part 2
-		wantErr   bool
+		fails     int    // attempts of part 2 that fail
+		wantCalls int    // UploadPart calls for part 2
+		wantErr   string // empty when the upload succeeds
 	}{
-		{"bad digest once", fakeAPIError("BadDigest"), 1, 2, false},
-		{"bad digest three times", fakeAPIError("BadDigest"), 3, 4, false},
-		{"sha256 mismatch", fakeAPIError("XAmzContentSHA256Mismatch"), 2, 3, false},
-		{"broken connection", sendErr, 1, 2, false},
-		{"bad digest every time", fakeAPIError("BadDigest"), 100, 4, true},
-		{"access denied is not retried", fakeAPIError("AccessDenied"), 1, 1, true},
+		{"bad digest once", fakeAPIError("BadDigest"), 1, 2, ""},
+		{"bad digest three times", fakeAPIError("BadDigest"), 3, 4, ""},
+		{"sha256 mismatch", fakeAPIError("XAmzContentSHA256Mismatch"), 2, 3, ""},
+		{"broken connection", sendErr, 1, 2, ""},
+		{"no answer once", errStall, 1, 2, ""},
+		{"bad digest every time", fakeAPIError("BadDigest"), 100, 4, "attempt 4 of 4: api error BadDigest"},
+		{"access denied is not retried", fakeAPIError("AccessDenied"), 1, 1, "attempt 1 of 4: api error AccessDenied"},
+		{"no answer every time", errStall, 100, 4,
+			"upload part 2 of s3://bucket/dir/out.csv (upload id upload-1), attempt 4 of 4: timed out after 50ms"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			f := newFakeUploader(100)
 			f.onPart = func(ctx context.Context, num int32, attempt int) error {
 				if num == 2 && attempt <= tt.fails {
+					if tt.err == errStall {
+						return stall(ctx)
+					}
 					return tt.err
 				}
 				return nil
 			}
-			w := newTestObjectWriter(t, context.Background(), f, WriterOptions{PartSize: 100, Concurrency: 2})
+			lim := writerTestLimits()
+			lim.attemptBase, lim.attemptRate = 50*time.Millisecond, 1<<30
+			if tt.err != errStall {
+				lim.attemptBase = time.Minute // no timeouts where none is tested
+			}
+			w, err := newObjectWriter(context.Background(), f, "bucket", "dir/out.csv", WriterOptions{PartSize: 100, Concurrency: 2}, lim)
+			if err != nil {
+				t.Fatal(err)
+			}
 			var want []byte
-			var err error
 			for _, r := range writerRecords(50, 7) {
 				if _, err = w.Write(r); err != nil {
 					break
@@ -543,9 +588,12 @@ func TestWriterRetriesPart(t *testing.T) {
 			if got := f.count("UploadPart 2"); got != tt.wantCalls {
 				t.Errorf("part 2 sent %d times, want %d", got, tt.wantCalls)
 			}
-			if tt.wantErr {
-				if err == nil {
-					t.Fatal("no error")
+			if tt.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Fatalf("err = %v, want one saying %q", err, tt.wantErr)
+				}
+				if errors.Is(err, context.DeadlineExceeded) {
+					t.Errorf("err = %v, which reads as the job running out of time", err)
 				}
 				if f.openUploads() != 0 {
 					t.Fatal("multipart upload left behind")
@@ -562,6 +610,42 @@ func TestWriterRetriesPart(t *testing.T) {
 				t.Errorf("State().Retries = %d, want %d", got, tt.wantCalls-1)
 			}
 		})
+	}
+}
+
+// TestWriterAttemptTimeout checks that a PutObject without an answer is sent
+// again, and that the attempt timeout grows with the bytes sent.
+func TestWriterAttemptTimeout(t *testing.T) {
+	f := newFakeUploader(100)
+	f.onPut = func(ctx context.Context, attempt int) error {
+		if attempt == 1 {
+			return stall(ctx)
+		}
+		return nil
+	}
+	lim := writerTestLimits()
+	lim.attemptBase = 50 * time.Millisecond
+	w, err := newObjectWriter(context.Background(), f, "bucket", "dir/out.csv", WriterOptions{PartSize: 100}, lim)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := writeRecords(t, w, [][]byte{[]byte("id,name\n")})
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(f.objects["dir/out.csv"], want) || f.count("PutObject") != 2 || w.State().Retries != 1 {
+		t.Fatalf("object %q after %d PutObjects, %d retries; want %q after 2, 1", f.objects["dir/out.csv"], f.count("PutObject"), w.State().Retries, want)
+	}
+
+	w = newTestObjectWriter(t, context.Background(), f, WriterOptions{})
+	defer w.Abort()
+	for _, c := range []struct {
+		size int
+		want time.Duration
+	}{{0, time.Minute}, {DefaultPartSize, time.Minute + 8*time.Second}, {MaxPartSize, time.Minute + 5120*time.Second}} {
+		if got := w.attemptTimeout(c.size); got != c.want {
+			t.Errorf("attemptTimeout(%d) = %v, want %v", c.size, got, c.want)
+		}
 	}
 }
 
@@ -625,6 +709,100 @@ func TestWriterCompleteFailureAborts(t *testing.T) {
 	}
 	if f.openUploads() != 0 {
 		t.Error("multipart upload left behind")
+	}
+}
+
+// lossyCompleter fails chosen Complete calls, before or after the fake
+// completes the upload; an error after it is an answer lost on the way back.
+type lossyCompleter struct {
+	*fakeUploader
+	calls         int
+	before, after func(call int) error // nil, or returning nil, means no fault
+}
+
+func (l *lossyCompleter) CompleteMultipartUpload(ctx context.Context, in *s3.CompleteMultipartUploadInput, optFns ...func(*s3.Options)) (*s3.CompleteMultipartUploadOutput, error) {
+	l.calls++
+	if l.before != nil {
+		if err := l.before(l.calls); err != nil {
+			return nil, err
+		}
+	}
+	out, err := l.fakeUploader.CompleteMultipartUpload(ctx, in, optFns...)
+	if err == nil && l.after != nil {
+		if err := l.after(l.calls); err != nil {
+			return nil, err
+		}
+	}
+	return out, err
+}
+
+// TestWriterCompleteAnswerLost checks that an upload completed by a Complete
+// whose answer was lost is reported as completed, and only when the object at
+// the key is the upload's.
+func TestWriterCompleteAnswerLost(t *testing.T) {
+	lost := fmt.Errorf("https response error StatusCode: 200: %w", io.ErrUnexpectedEOF)
+	on := func(calls int, err error) func(int) error {
+		return func(call int) error {
+			if call <= calls {
+				return err
+			}
+			return nil
+		}
+	}
+	tests := []struct {
+		name          string
+		before, after func(int) error
+		other         bool // another object is at the key
+		wantCompletes int
+		wantHeads     int
+		wantETag      string // "done" from Complete, "head" from HeadObject
+		wantErr       string
+	}{
+		{"retried Complete finds the upload gone", nil, on(1, fakeAPIError("NoSuchUpload")), false, 1, 1, "head", ""},
+		{"answer lost, the Complete sent again finds the upload gone", nil, on(1, lost), false, 2, 1, "head", ""},
+		{"answer lost before completing", on(1, lost), nil, false, 2, 0, "done", ""},
+		{"upload gone, another object at the key", on(9, fakeAPIError("NoSuchUpload")), nil, true, 1, 1, "",
+			"complete s3://bucket/dir/out.csv (upload id upload-1) with 4 parts: api error NoSuchUpload: injected by the test; the object at the key is not this upload's"},
+		{"upload gone, no object", on(9, fakeAPIError("NoSuchUpload")), nil, false, 1, 1, "", "NoSuchUpload: injected by the test; looking for the completed object: api error NotFound"},
+		{"answer lost twice", on(9, lost), nil, false, 2, 0, "", "complete s3://bucket/dir/out.csv (upload id upload-1) with 4 parts: https response error"},
+		{"refused", on(9, fakeAPIError("InvalidPart")), nil, false, 1, 0, "", "InvalidPart"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := newFakeUploader(100)
+			if tt.other {
+				f.objects["dir/out.csv"] = []byte("another object\n")
+			}
+			api := &lossyCompleter{fakeUploader: f, before: tt.before, after: tt.after}
+			w := newTestObjectWriter(t, context.Background(), api, WriterOptions{PartSize: 100})
+			want := writeRecords(t, w, writerRecords(8, 17))
+			err := w.Close()
+			if api.calls != tt.wantCompletes || f.count("HeadObject") != tt.wantHeads {
+				t.Errorf("%d Completes and %d HeadObjects, want %d and %d", api.calls, f.count("HeadObject"), tt.wantCompletes, tt.wantHeads)
+			}
+			if f.openUploads() != 0 {
+				t.Error("multipart upload left behind")
+			}
+			if tt.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Fatalf("err = %v, want one saying %q", err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			st := w.State()
+			if !bytes.Equal(f.objects["dir/out.csv"], want) || st.ChecksumCRC64NVME != ChecksumCRC64NVME(want) {
+				t.Fatal("object or checksum differs from what was written")
+			}
+			if !strings.HasPrefix(st.ETag, `"`+tt.wantETag+"-") {
+				t.Errorf("ETag %s, want one from %s", st.ETag, tt.wantETag)
+			}
+			if st.Retries != tt.wantCompletes-1 {
+				t.Errorf("State().Retries = %d, want %d", st.Retries, tt.wantCompletes-1)
+			}
+		})
 	}
 }
 
@@ -727,7 +905,12 @@ func TestWriterDeadlineMargin(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), tt.left)
 			defer cancel()
 			outer, _ := ctx.Deadline()
-			w := newTestObjectWriter(t, ctx, f, WriterOptions{PartSize: 100, Concurrency: 1, DeadlineMargin: tt.margin})
+			lim := writerTestLimits()
+			lim.attemptBase = 2 * time.Hour // so that the writer's deadline comes first
+			w, err := newObjectWriter(ctx, f, "bucket", "dir/out.csv", WriterOptions{PartSize: 100, Concurrency: 1, DeadlineMargin: tt.margin}, lim)
+			if err != nil {
+				t.Fatal(err)
+			}
 			writeRecords(t, w, writerRecords(10, 12))
 			if err := w.Close(); err != nil {
 				t.Fatal(err)
@@ -911,19 +1094,19 @@ func TestWriterPutAndCreateFailures(t *testing.T) {
 	tests := []struct {
 		name     string
 		data     []byte
-		onPut    func(attempt int) error
+		onPut    func(ctx context.Context, attempt int) error
 		onCreate func() error
 		wantPuts int
 		wantErr  string
 	}{
-		{"put retried on bad digest", small, func(a int) error {
+		{"put retried on bad digest", small, func(_ context.Context, a int) error {
 			if a == 1 {
 				return fakeAPIError("BadDigest")
 			}
 			return nil
 		}, nil, 2, ""},
-		{"put corrupted every time", small, func(int) error { return fakeAPIError("BadDigest") }, nil, 4, "put s3://bucket/dir/out.csv, attempt 4 of 4"},
-		{"put refused", small, func(int) error { return fakeAPIError("AccessDenied") }, nil, 1, "AccessDenied"},
+		{"put corrupted every time", small, func(context.Context, int) error { return fakeAPIError("BadDigest") }, nil, 4, "put s3://bucket/dir/out.csv, attempt 4 of 4"},
+		{"put refused", small, func(context.Context, int) error { return fakeAPIError("AccessDenied") }, nil, 1, "AccessDenied"},
 		{"create refused", big, nil, func() error { return fakeAPIError("NoSuchBucket") }, 0, "create multipart upload for s3://bucket/dir/out.csv"},
 	}
 	for _, tt := range tests {

@@ -639,7 +639,7 @@ func TestTemplateFunctionPolicy(t *testing.T) {
 	outArn := "${" + output + ".Arn}"
 	outObjects := []string{outArn + "/rejects/*", outArn + "/valid/*"}
 	want := map[string][]string{
-		"s3:GetObject":                  {inArn + "/${InputPrefix}*", inArn + "/${SchemaKey}"},
+		"s3:GetObject":                  append([]string{inArn + "/${InputPrefix}*", inArn + "/${SchemaKey}"}, outObjects...),
 		"s3:GetObjectVersion":           {inArn + "/${InputPrefix}*", inArn + "/${SchemaKey}"},
 		"s3:ListBucket":                 {inArn},
 		"s3:PutObject":                  outObjects,

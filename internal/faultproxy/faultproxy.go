@@ -1,7 +1,7 @@
 // Package faultproxy is an HTTP proxy for tests that sits between a real S3
 // client and a real S3 server and injects faults into chosen requests:
-// error responses, connections cut mid-request or mid-response, and bytes
-// flipped in a request body.
+// error responses, connections cut mid-request or mid-response, bytes
+// flipped in a request body, and requests left without an answer.
 //
 // The proxy forwards the Host header unchanged, so SigV4 signatures made for
 // the proxy's address still verify at the server.
@@ -35,6 +35,10 @@ const (
 	// CutResponse forwards the request, sends the response headers and
 	// Fault.After bytes of the body, then drops the connection.
 	CutResponse
+	// Stall reads the request body, then neither forwards the request nor
+	// answers, like a server or network that stopped responding, until the
+	// client gives up on the request and closes the connection.
+	Stall
 )
 
 // Fault describes one injected failure.
@@ -137,6 +141,11 @@ func (p *Proxy) serve(w http.ResponseWriter, r *http.Request) {
 		// Read only part of the body, then drop the connection.
 		_, _ = io.CopyN(io.Discard, r.Body, f.After)
 		panic(http.ErrAbortHandler)
+	}
+	if f != nil && f.Kind == Stall {
+		_, _ = io.Copy(io.Discard, r.Body)
+		<-r.Context().Done() // the client closed the connection
+		return
 	}
 	body, err := io.ReadAll(r.Body)
 	if err != nil {
