@@ -6,7 +6,7 @@
 //	csvstream run [flags] SRC DST
 //	csvstream infer [--rows N] [--delimiter D] SRC
 //	csvstream sweep [--older-than 24h] [--dry-run] s3://bucket/prefix...
-//	csvstream invoke EVENT.json
+//	csvstream invoke [--timeout 15m] EVENT.json
 //
 // SRC and DST are each s3://bucket/key, a local path, or - for standard
 // input or output. Run prints a JSON summary on standard output (on standard
@@ -177,6 +177,9 @@ func runCmd(ctx context.Context, args []string, stdin io.Reader, stdout, stderr 
 	}
 	if job.Writer.PartSize < csvstream.MinPartSize {
 		return usagef("--part-size %s is below S3's minimum part size of 5MiB", *partSize)
+	}
+	if job.Writer.PartSize > csvstream.MaxPartSize {
+		return usagef("--part-size %s is above S3's maximum part size of 5GiB", *partSize)
 	}
 	if *concurrency < 1 || *concurrency > 64 {
 		return usagef("--concurrency %d: want 1 to 64", *concurrency)

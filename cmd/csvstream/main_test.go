@@ -35,6 +35,7 @@ func TestUsageErrors(t *testing.T) {
 		{"missing DST", []string{"run", "in.csv"}, "run needs SRC and DST"},
 		{"bad scheme", []string{"run", "gs://b/k", "out.csv"}, "unsupported scheme"},
 		{"small part size", []string{"run", "--part-size", "1MiB", "in.csv", "s3://b/k"}, "below S3's minimum part size"},
+		{"large part size", []string{"run", "--part-size", "6GiB", "in.csv", "s3://b/k"}, "above S3's maximum part size"},
 		{"bad part size", []string{"run", "--part-size", "lots", "in.csv", "s3://b/k"}, `size "lots"`},
 		{"bad delimiter", []string{"run", "--delimiter", "ab", "in.csv", "out.csv"}, "--delimiter"},
 		{"stdout without rejects", []string{"run", "in.csv", "-"}, "--rejects is required"},
