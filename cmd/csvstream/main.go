@@ -23,6 +23,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 
 	"github.com/csvstream/csvstream/csvstream"
@@ -93,10 +94,14 @@ func Main(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io
 		fmt.Fprintf(stderr, "csvstream: %v\n%s", err, usage)
 		return exitUsage
 	default:
-		fmt.Fprintf(stderr, "csvstream: %v\n", err)
+		fmt.Fprintf(stderr, "csvstream: %s\n", errorLine(err))
 		return exitFailure
 	}
 }
+
+// errorLine returns err's message on one line, even for joined errors (a
+// failure and a failed abort), so that logs keep it together.
+func errorLine(err error) string { return strings.ReplaceAll(err.Error(), "\n", "; ") }
 
 // newFlagSet returns a flag set whose parse errors are usage errors.
 func newFlagSet(name string, stderr io.Writer) *flag.FlagSet {

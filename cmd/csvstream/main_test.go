@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -112,6 +113,13 @@ func TestRunFailureIsOneLine(t *testing.T) {
 	}
 	if stdout != "" || strings.Count(stderr, "\n") != 1 || !strings.Contains(stderr, "absent.csv") {
 		t.Errorf("want one error line naming the object on stderr, got stdout %q stderr %q", stdout, stderr)
+	}
+}
+
+func TestErrorLine(t *testing.T) {
+	err := errors.Join(errors.New("upload failed: s3://b/k: boom"), errors.New("abort s3://b/k: denied"))
+	if got, want := errorLine(err), "upload failed: s3://b/k: boom; abort s3://b/k: denied"; got != want {
+		t.Errorf("errorLine = %q, want %q", got, want)
 	}
 }
 
