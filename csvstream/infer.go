@@ -3,7 +3,6 @@ package csvstream
 import (
 	"fmt"
 	"io"
-	"unicode/utf8"
 )
 
 // DefaultInferRows is how many data rows InferSchema samples when
@@ -19,19 +18,23 @@ type InferOptions struct {
 	Comma byte
 }
 
-// inferKinds returns the types InferSchema tries, narrowest first.
+// inferKinds returns the types InferSchema tries, in order of preference:
+// integers before booleans, as in Frictionless, so that a column of 0s and
+// 1s (a count that happens to be small in the sample) stays a number.
 func inferKinds() []kind {
-	return []kind{kindBoolean, kindInteger, kindNumber, kindDate, kindDatetime, kindTime}
+	return []kind{kindInteger, kindNumber, kindBoolean, kindDate, kindDatetime, kindTime}
 }
 
-// InferSchema reads the header and up to opt.Rows data rows from r and
-// returns a schema they fit: each column gets the narrowest type (boolean,
-// then integer, number, date, datetime, time, else string) that accepts every
+// InferSchema reads the header and up to opt.Rows records from r and
+// returns a schema they fit: each column gets the first type (integer,
+// number, boolean, date, datetime, time, else string) that accepts every
 // non-empty sampled value in its default format, and is marked required when
-// no sampled value is empty. It never marks a column unique. Records the
-// Scanner cannot split and blank rows are left out of the sample. The result
-// depends only on the bytes read, so the same input always gives the same
-// schema.
+// no sampled value is empty. A value with a leading zero, such as 007, makes
+// its column a string: it is most likely a code, whose zeros a number would
+// drop. It never marks a column unique. Records the Scanner cannot split
+// and blank rows count toward opt.Rows but are left out of the sample. The
+// result depends only on the bytes read, so the same input always gives the
+// same schema.
 func InferSchema(r io.Reader, opt InferOptions) (*Schema, error) {
 	rows := opt.Rows
 	if rows < 0 {
@@ -51,24 +54,18 @@ func InferSchema(r io.Reader, opt InferOptions) (*Schema, error) {
 		return nil, fmt.Errorf("infer: the input is empty: no header")
 	}
 	h := sc.Record()
-	if h.Err != nil {
-		return nil, fmt.Errorf("infer: header on line %d: %w", h.Line, h.Err)
+	// The header checks of a run without a schema, which the schema's
+	// header must pass too.
+	v, err := NewValidator(nil, h)
+	if err != nil {
+		return nil, fmt.Errorf("infer: %w", err)
 	}
-	s := &Schema{Fields: make([]Field, h.NumFields())}
-	first := make(map[string]int, len(s.Fields))
-	for i := range s.Fields {
-		b := h.Field(i)
-		switch {
-		case len(b) == 0:
+	names := v.Header()
+	s := &Schema{Fields: make([]Field, len(names))}
+	for i, name := range names {
+		if name == "" {
 			return nil, fmt.Errorf("infer: header on line %d: column %d has no label", h.Line, i+1)
-		case !utf8.Valid(b):
-			return nil, fmt.Errorf("infer: header on line %d: column %d label is not valid UTF-8", h.Line, i+1)
 		}
-		name := string(b)
-		if j, dup := first[name]; dup {
-			return nil, fmt.Errorf("infer: header on line %d: column %d label %q repeats column %d", h.Line, i+1, name, j+1)
-		}
-		first[name] = i
 		s.Fields[i].Name = name
 	}
 
@@ -85,12 +82,11 @@ func InferSchema(r io.Reader, opt InferOptions) (*Schema, error) {
 	for k, kd := range kinds {
 		probe[k] = column{kind: kd, trueVals: toBytes(defaultTrue()), falseVals: toBytes(defaultFalse())}
 	}
-	for n := 0; n < rows && sc.Scan(); {
+	for n := 0; n < rows && sc.Scan(); n++ {
 		rec := sc.Record()
 		if rec.Err != nil || blankRecord(rec) {
-			continue
+			continue // counted, so that a broken file is not read to its end
 		}
-		n++
 		for i := range s.Fields {
 			if i >= rec.NumFields() || len(rec.Field(i)) == 0 {
 				empty[i] = true
@@ -98,6 +94,10 @@ func InferSchema(r io.Reader, opt InferOptions) (*Schema, error) {
 			}
 			b := rec.Field(i)
 			seen[i] = true
+			if leadingZero(b) {
+				fits[i] = 0
+				continue
+			}
 			for k := range probe {
 				if fits[i]&(1<<k) != 0 {
 					if _, res := probe[k].parse(b); res != parseOK {
@@ -124,6 +124,23 @@ func InferSchema(r io.Reader, opt InferOptions) (*Schema, error) {
 		f.Constraints.Required = seen[i] && !empty[i]
 	}
 	return s, nil
+}
+
+// leadingZero reports whether b is two or more digits, perhaps signed, of
+// which the first is 0, such as 007.
+func leadingZero(b []byte) bool {
+	if len(b) > 0 && (b[0] == '+' || b[0] == '-') {
+		b = b[1:]
+	}
+	if len(b) < 2 || b[0] != '0' {
+		return false
+	}
+	for _, c := range b {
+		if c-'0' > 9 {
+			return false
+		}
+	}
+	return true
 }
 
 // blankRecord reports whether every field of rec is empty.

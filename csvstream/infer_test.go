@@ -37,10 +37,10 @@ func TestInferSchema(t *testing.T) {
 	}{
 		{"all rows", InferOptions{}, []string{
 			"id:integer*", "name:string*", "price:number*", "active:boolean*", "day:date*", "stamp:datetime*",
-			"at:time*", "code:string*", "flag:boolean", "empty:string", "count:number*", "note:string"}},
+			"at:time*", "code:string*", "flag:integer", "empty:string", "count:number*", "note:string"}},
 		{"two rows", InferOptions{Rows: 2}, []string{
 			"id:integer*", "name:string*", "price:number*", "active:boolean*", "day:date*", "stamp:datetime*",
-			"at:time*", "code:string*", "flag:boolean*", "empty:string", "count:integer*", "note:string*"}},
+			"at:time*", "code:string*", "flag:integer*", "empty:string", "count:integer*", "note:string*"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -102,7 +102,9 @@ func TestInferSchemaCases(t *testing.T) {
 		{"extra cells ignored", "a\n1,x\n2,y\n", InferOptions{}, []string{"a:integer*"}},
 		{"integer too large", "a\n1\n99999999999999999999\n", InferOptions{}, []string{"a:number*"}},
 		{"booleans and integers", "a,b\n1,true\n2,1\n", InferOptions{}, []string{"a:integer*", "b:boolean*"}},
-		{"zeros and ones are booleans", "a\n0\n1\n", InferOptions{}, []string{"a:boolean*"}},
+		{"zeros and ones are integers", "a\n0\n1\n", InferOptions{}, []string{"a:integer*"}},
+		{"words make booleans", "a\n0\ntrue\n", InferOptions{}, []string{"a:boolean*"}},
+		{"leading zeros make strings", "a,b,c,d\n007,0,0.5,09:30:00\n8,-01,1,10:00:00\n", InferOptions{}, []string{"a:string*", "b:string*", "c:number*", "d:time*"}},
 		{"dates and datetimes", "a\n2024-01-01\n2024-01-01T00:00:00Z\n", InferOptions{}, []string{"a:string*"}},
 		{"invalid date", "a\n2023-02-29\n", InferOptions{}, []string{"a:string*"}},
 		{"spaces", "a\n 1\n", InferOptions{}, []string{"a:string*"}},
@@ -133,9 +135,10 @@ func TestInferSchemaErrors(t *testing.T) {
 		{"negative rows", "a\n", InferOptions{Rows: -1}, "infer: InferOptions.Rows is -1; it must not be negative"},
 		{"bad comma", "a\n", InferOptions{Comma: '"'}, "infer: csvstream: NewScanner: invalid delimiter"},
 		{"empty label", "a,,c\n", InferOptions{}, "infer: header on line 1: column 2 has no label"},
-		{"repeated label", "a,b,a\n", InferOptions{}, `infer: header on line 1: column 3 label "a" repeats column 1`},
-		{"bad UTF-8 label", "a,\xff\n", InferOptions{}, "infer: header on line 1: column 2 label is not valid UTF-8"},
-		{"broken header", "a,\"b\n", InferOptions{}, "infer: header on line 1: quote-error"},
+		{"repeated label", "a,b,a\n", InferOptions{}, `infer: unusable header: line 1: column 3 label "a" repeats column 1`},
+		{"bad UTF-8 label", "a,\xff\n", InferOptions{}, "infer: unusable header: line 1: column 2 label is not valid UTF-8"},
+		{"broken header", "a,\"b\n", InferOptions{}, "infer: unusable header: line 1: quote-error"},
+		{"CR line ends", "a,b\r1,2\r3,4\r", InferOptions{}, "infer: unusable header: line 1: column 2 label \"b\\r1\" holds a carriage return"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -177,6 +177,9 @@ type ObjectWriter struct {
 	done      bool // Close or Abort finished, or the writer failed
 	result    error
 	aborted   bool // nothing of the upload is left in S3
+	// goneAtAbort is set when S3 answered the abort with NoSuchUpload: the
+	// upload was already aborted, or completed.
+	goneAtAbort bool
 
 	bytes atomic.Int64 // accepted by Write; kept apart from state so Write takes no lock
 
@@ -641,11 +644,10 @@ func (w *ObjectWriter) abortUpload() error {
 		Key:      aws.String(w.key),
 		UploadId: aws.String(id),
 	})
-	var api smithy.APIError
-	if err != nil && !(errors.As(err, &api) && api.ErrorCode() == "NoSuchUpload") {
+	if err != nil && !isNoSuchUpload(err) {
 		return fmt.Errorf("abort multipart upload %s of %s: %w", id, w.where(), err)
 	}
-	w.aborted = true
+	w.aborted, w.goneAtAbort = true, err != nil
 	return nil
 }
 
@@ -787,14 +789,34 @@ func (w *ObjectWriter) complete() error {
 	}
 	if err != nil {
 		err = fmt.Errorf("complete %s (upload id %s) with %d parts: %w", w.where(), id, len(parts), err)
-		if isNoSuchUpload(err) {
-			return w.completedBefore(err, sum, size)
+		switch {
+		case isNoSuchUpload(err):
+			return w.completedBefore(w.ctx, err, sum, size)
+		case w.ctx.Err() != nil:
+			return w.cutShort(err, sum, size)
 		}
 		return err
 	}
 	w.countSDKRetries(out.ResultMetadata)
 	w.finished(aws.ToString(out.ETag), sum)
 	return nil
+}
+
+// cutShort is called when the writer's context ended during Complete, so
+// that S3 may be completing the upload still, or have completed it. It
+// aborts the upload on a fresh context: if S3 then finds the upload gone,
+// it was completed, and completedBefore tells whether the object is this
+// upload's. Otherwise the upload is aborted and err stands.
+func (w *ObjectWriter) cutShort(err error, sum string, size int64) error {
+	if aerr := w.abortUpload(); aerr != nil {
+		return errors.Join(err, aerr)
+	}
+	if !w.goneAtAbort {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(w.parent), w.abortTimeout())
+	defer cancel()
+	return w.completedBefore(ctx, err, sum, size)
 }
 
 // completedBefore is called when Complete failed with err because the
@@ -804,8 +826,8 @@ func (w *ObjectWriter) complete() error {
 // sum and the size the writer computed, it is this upload's: its ETag is
 // recorded and the upload counts as completed. Otherwise err is returned,
 // saying why.
-func (w *ObjectWriter) completedBefore(err error, sum string, size int64) error {
-	head, herr := w.api.HeadObject(w.ctx, &s3.HeadObjectInput{
+func (w *ObjectWriter) completedBefore(ctx context.Context, err error, sum string, size int64) error {
+	head, herr := w.api.HeadObject(ctx, &s3.HeadObjectInput{
 		Bucket:       aws.String(w.bucket),
 		Key:          aws.String(w.key),
 		ChecksumMode: types.ChecksumModeEnabled,

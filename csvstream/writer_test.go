@@ -806,6 +806,56 @@ func TestWriterCompleteAnswerLost(t *testing.T) {
 	}
 }
 
+// lateCompleter's Complete waits until its context ends, and then, when
+// complete is set, completes the upload all the same, as S3 may when the
+// client gives up on a slow Complete.
+type lateCompleter struct {
+	*fakeUploader
+	complete bool
+}
+
+func (l lateCompleter) CompleteMultipartUpload(ctx context.Context, in *s3.CompleteMultipartUploadInput, optFns ...func(*s3.Options)) (*s3.CompleteMultipartUploadOutput, error) {
+	<-ctx.Done()
+	if l.complete {
+		if _, err := l.fakeUploader.CompleteMultipartUpload(context.Background(), in, optFns...); err != nil {
+			return nil, err
+		}
+	}
+	return nil, &smithy.CanceledError{Err: ctx.Err()}
+}
+
+// TestWriterCompleteCutShort lets the deadline end a slow Complete: the
+// writer aborts the upload, and when S3 finished the upload anyway, the
+// abort finds it gone and the writer reports the object it finds, so that
+// a published object is never reported as a failure.
+func TestWriterCompleteCutShort(t *testing.T) {
+	for _, completed := range []bool{true, false} {
+		t.Run(fmt.Sprintf("completed=%v", completed), func(t *testing.T) {
+			f := newFakeUploader(100)
+			ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+			defer cancel()
+			w := newTestObjectWriter(t, ctx, lateCompleter{f, completed}, WriterOptions{PartSize: 100, DeadlineMargin: 500 * time.Millisecond})
+			want := writeRecords(t, w, writerRecords(8, 17))
+			err := w.Close()
+			if f.openUploads() != 0 {
+				t.Error("multipart upload left behind")
+			}
+			if !completed {
+				if !errors.Is(err, context.DeadlineExceeded) || f.count("HeadObject") != 0 {
+					t.Fatalf("err = %v after %d HeadObjects, want context.DeadlineExceeded and none", err, f.count("HeadObject"))
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("Close = %v, but S3 completed the upload", err)
+			}
+			if st := w.State(); !bytes.Equal(f.objects["dir/out.csv"], want) || !strings.HasPrefix(st.ETag, `"head-`) {
+				t.Errorf("object differs from what was written, or ETag %s not from HeadObject", st.ETag)
+			}
+		})
+	}
+}
+
 func TestWriterAbortErrorJoined(t *testing.T) {
 	f := newFakeUploader(100)
 	f.onPart = func(ctx context.Context, num int32, attempt int) error { return fakeAPIError("AccessDenied") }
