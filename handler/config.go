@@ -25,6 +25,11 @@ const (
 	EnvMaxRecordSize  = "CSVSTREAM_MAX_RECORD_SIZE"  // largest record accepted, such as 1MiB
 )
 
+// MinSweepAge is the youngest age a sweep may be told to abort uploads at:
+// twice the longest a function can run (15 minutes), so that a sweep never
+// aborts the upload of a job still running.
+const MinSweepAge = 30 * time.Minute
+
 // DefaultRejectsPrefix is the key prefix of the rejects, in the output
 // bucket, when CSVSTREAM_REJECTS is not set.
 const DefaultRejectsPrefix = "rejects/"
@@ -101,8 +106,12 @@ type Config struct {
 	// nil sets no limit.
 	MaxRejectRatio *float64
 	// SweepOlderThan is the age of the multipart uploads a scheduled sweep
-	// aborts; zero means csvstream.DefaultSweepAge.
+	// aborts; zero means csvstream.DefaultSweepAge. It must be at least
+	// MinSweepAge.
 	SweepOlderThan time.Duration
+	// minSweepAge replaces MinSweepAge when set, for tests that cannot wait
+	// half an hour.
+	minSweepAge time.Duration
 	// DeadlineMargin is how long before the invocation's deadline a job
 	// stops and aborts its uploads; zero means DefaultDeadlineMargin.
 	DeadlineMargin time.Duration
@@ -182,8 +191,8 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 	}
 	if v := strings.TrimSpace(getenv(EnvSweepOlderThan)); v != "" {
 		d, err := time.ParseDuration(v)
-		if err != nil || d <= 0 {
-			return cfg, fmt.Errorf("%s=%q: want a positive duration such as 24h", EnvSweepOlderThan, v)
+		if err != nil || d < MinSweepAge {
+			return cfg, fmt.Errorf("%s=%q: want a duration of at least %v, such as 24h: a younger upload may belong to a job still running", EnvSweepOlderThan, v, MinSweepAge)
 		}
 		cfg.SweepOlderThan = d
 	}

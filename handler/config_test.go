@@ -103,6 +103,7 @@ func TestConfigFromEnv(t *testing.T) {
 		{"ratio above one", map[string]string{EnvOutput: "s3://o/", EnvMaxRejectRatio: "1.5"}, EnvMaxRejectRatio},
 		{"ratio NaN", map[string]string{EnvOutput: "s3://o/", EnvMaxRejectRatio: "NaN"}, EnvMaxRejectRatio},
 		{"sweep age", map[string]string{EnvOutput: "s3://o/", EnvSweepOlderThan: "-1h"}, EnvSweepOlderThan},
+		{"sweep age too short", map[string]string{EnvOutput: "s3://o/", EnvSweepOlderThan: "20m"}, EnvSweepOlderThan},
 		{"delimiter two characters", map[string]string{EnvOutput: "s3://o/", EnvDelimiter: ";;"}, EnvDelimiter},
 		{"delimiter quote", map[string]string{EnvOutput: "s3://o/", EnvDelimiter: `"`}, EnvDelimiter},
 		{"record size zero", map[string]string{EnvOutput: "s3://o/", EnvMaxRecordSize: "0"}, EnvMaxRecordSize},

@@ -63,6 +63,7 @@
 package handler
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -148,6 +149,8 @@ type jobLog struct {
 	Skipped    string `json:"skipped,omitempty"`
 	ErrorType  string `json:"error_type,omitempty"`
 	Error      string `json:"error,omitempty"`
+	// Aborted lists the uploads a sweep that failed part way did abort.
+	Aborted []csvstream.SweptUpload `json:"aborted,omitempty"`
 }
 
 func (h *Handler) newInvocation(ctx context.Context) *invocation {
@@ -475,9 +478,10 @@ func (inv *invocation) sweep(req sweepRequest) (any, error) {
 	}
 	opt := csvstream.SweepOptions{OlderThan: cfg.SweepOlderThan, DryRun: req.DryRun}
 	if req.OlderThan != "" {
+		least := cmp.Or(cfg.minSweepAge, MinSweepAge)
 		d, err := time.ParseDuration(req.OlderThan)
-		if err != nil || d <= 0 {
-			return nil, invalidEvent(fmt.Errorf("sweep payload: older_than %q: want a positive duration such as 24h", req.OlderThan))
+		if err != nil || d < least {
+			return nil, invalidEvent(fmt.Errorf("sweep payload: older_than %q: want a duration of at least %v, such as 24h: a younger upload may belong to a job still running", req.OlderThan, least))
 		}
 		opt.OlderThan = d
 	}
@@ -506,7 +510,8 @@ func (inv *invocation) sweep(req sweepRequest) (any, error) {
 		}
 		if err != nil {
 			errs = append(errs, err)
-			jl.ErrorType, jl.Error = "InternalError", err.Error()
+			jl.ErrorType, jl.Error = ErrorType(classify(err, p.String(), inv.stopped())), err.Error()
+			jl.Aborted = res.Aborted // the error returned loses the results
 		}
 		inv.jobs = append(inv.jobs, jl)
 	}

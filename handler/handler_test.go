@@ -792,7 +792,7 @@ func TestSweepInvocation(t *testing.T) {
 		t.Fatal(err)
 	}
 	time.Sleep(2200 * time.Millisecond) // past the age, with the server's whole-second times
-	h := New(Config{Output: Prefix{bucket, "valid/"}, Log: io.Discard}, client)
+	h := New(Config{Output: Prefix{bucket, "valid/"}, Log: io.Discard, minSweepAge: time.Second}, client)
 
 	res, _, err := invoke(h, []byte(`{"sweep":{"older_than":"1s","dry_run":true}}`), time.Minute)
 	if err != nil {
@@ -811,7 +811,7 @@ func TestSweepInvocation(t *testing.T) {
 	}
 	checkNoUploads(t, srv, bucket)
 
-	for _, bad := range []string{`{"sweep":{"older_than":"soon"}}`, `{"sweep":{"prefixes":["bucket/x"]}}`, `{"sweep":{"typo":1}}`} {
+	for _, bad := range []string{`{"sweep":{"older_than":"soon"}}`, `{"sweep":{"older_than":"0.5s"}}`, `{"sweep":{"prefixes":["bucket/x"]}}`, `{"sweep":{"typo":1}}`} {
 		if _, _, err := invoke(h, []byte(bad), time.Minute); ErrorType(err) != "InvalidEvent" {
 			t.Errorf("%s: %v, want InvalidEvent", bad, err)
 		}

@@ -778,8 +778,21 @@ func TestTemplateSweepSchedule(t *testing.T) {
 	if !slices.Equal(got, want) {
 		t.Errorf("sweep prefixes %v, want %v", got, want)
 	}
-	if d, err := time.ParseDuration(payload.Sweep.OlderThan); err != nil || d <= 0 {
-		t.Errorf("sweep older_than %q: want a positive duration (%v)", payload.Sweep.OlderThan, err)
+	if d, err := time.ParseDuration(payload.Sweep.OlderThan); err != nil || d < MinSweepAge {
+		t.Errorf("sweep older_than %q: want a duration of at least %v (%v)", payload.Sweep.OlderThan, MinSweepAge, err)
+	}
+	// The parameter's pattern lets through only ages the function accepts.
+	pattern := regexp.MustCompile(fmt.Sprint(tplMust(t, tp.params, "SweepOlderThan", "AllowedPattern")))
+	for _, tt := range []struct {
+		age string
+		ok  bool
+	}{{"24h", true}, {"1h", true}, {"30m", true}, {"90m", true}, {"120m", true}, {"0h", false}, {"29m", false}, {"5m", false}, {"3600s", false}} {
+		if pattern.MatchString(tt.age) != tt.ok {
+			t.Errorf("SweepOlderThan pattern matches %q: %v, want %v", tt.age, !tt.ok, tt.ok)
+		}
+		if _, err := ConfigFromEnv(envFunc(map[string]string{EnvOutput: "s3://o/", EnvSweepOlderThan: tt.age})); tt.ok && err != nil {
+			t.Errorf("SweepOlderThan %q passes the template but not the function: %v", tt.age, err)
+		}
 	}
 	if payload.Sweep.DryRun == nil || *payload.Sweep.DryRun {
 		t.Errorf("sweep dry_run = %v, want false", payload.Sweep.DryRun)
