@@ -818,6 +818,45 @@ func TestSweepInvocation(t *testing.T) {
 	}
 }
 
+// refusingAborts is an S3 client whose AbortMultipartUpload fails for one key.
+type refusingAborts struct {
+	*s3.Client
+	key string
+}
+
+func (r refusingAborts) AbortMultipartUpload(ctx context.Context, in *s3.AbortMultipartUploadInput, optFns ...func(*s3.Options)) (*s3.AbortMultipartUploadOutput, error) {
+	if aws.ToString(in.Key) == r.key {
+		return nil, errors.New("the network is down")
+	}
+	return r.Client.AbortMultipartUpload(ctx, in, optFns...)
+}
+
+// TestSweepPartialFailure fails one abort of two: the invocation fails, and
+// its log line still lists the upload that was aborted.
+func TestSweepPartialFailure(t *testing.T) {
+	srv := s3test.Start(t)
+	bucket := srv.Bucket(t, "sweepp")
+	client := srv.Client(csvstream.ClientOptions)
+	for _, key := range []string{"valid/a.csv", "valid/b.csv"} {
+		if _, err := client.CreateMultipartUpload(context.Background(), &s3.CreateMultipartUploadInput{Bucket: &bucket, Key: &key}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	time.Sleep(2200 * time.Millisecond) // past the age, with the server's whole-second times
+	var logs bytes.Buffer
+	h := New(Config{Output: Prefix{bucket, "valid/"}, Log: &logs, minSweepAge: time.Second}, refusingAborts{client, "valid/b.csv"})
+	_, _, err := invoke(h, []byte(fmt.Sprintf(`{"sweep":{"prefixes":["s3://%s/valid/"],"older_than":"1s"}}`, bucket)), time.Minute)
+	if err == nil || !strings.Contains(err.Error(), "valid/b.csv") {
+		t.Fatalf("err %v, want one naming the upload that could not be aborted", err)
+	}
+	if !strings.Contains(logs.String(), `"aborted":[{"key":"valid/a.csv"`) {
+		t.Errorf("the log does not list the upload aborted:\n%s", logs.String())
+	}
+	if ups := srv.Uploads(t, bucket); len(ups) != 1 || aws.ToString(ups[0].Key) != "valid/b.csv" {
+		t.Errorf("uploads left %v, want valid/b.csv alone", ups)
+	}
+}
+
 // TestDelimiter reads semicolon- and tab-separated sources: the configured
 // delimiter applies to every job, and a direct payload may name another.
 func TestDelimiter(t *testing.T) {
