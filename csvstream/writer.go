@@ -719,7 +719,7 @@ func (w *ObjectWriter) putObject() error {
 	if w.opt.ContentType != "" {
 		in.ContentType = aws.String(w.opt.ContentType)
 	}
-	return w.send("put "+w.where(), len(w.buf), func(ctx context.Context) (middleware.Metadata, error) {
+	err := w.send("put "+w.where(), len(w.buf), func(ctx context.Context) (middleware.Metadata, error) {
 		req := *in // a fresh input and body for each attempt
 		req.Body = bytes.NewReader(w.buf)
 		out, err := w.api.PutObject(ctx, &req)
@@ -729,6 +729,14 @@ func (w *ObjectWriter) putObject() error {
 		w.finished(aws.ToString(out.ETag), sum)
 		return out.ResultMetadata, nil
 	})
+	if err != nil && w.ctx.Err() != nil {
+		// Cut short by the deadline or a cancel, the PUT may have stored
+		// the object all the same: look, on a fresh context.
+		ctx, cancel := context.WithTimeout(context.WithoutCancel(w.parent), w.abortTimeout())
+		defer cancel()
+		return w.completedBefore(ctx, err, sum, int64(len(w.buf)))
+	}
+	return err
 }
 
 // finished records the ETag and full-object checksum of the written object.

@@ -856,6 +856,54 @@ func TestWriterCompleteCutShort(t *testing.T) {
 	}
 }
 
+// latePutter's PutObject waits until its context ends, and then, when
+// store is set, stores the object all the same.
+type latePutter struct {
+	*fakeUploader
+	store bool
+}
+
+func (l latePutter) PutObject(ctx context.Context, in *s3.PutObjectInput, optFns ...func(*s3.Options)) (*s3.PutObjectOutput, error) {
+	<-ctx.Done()
+	if l.store {
+		if _, err := l.fakeUploader.PutObject(context.Background(), in, optFns...); err != nil {
+			return nil, err
+		}
+	}
+	return nil, &smithy.CanceledError{Err: ctx.Err()}
+}
+
+// TestWriterPutCutShort lets the deadline end the single PutObject of a
+// small object: when S3 stored the object anyway, the writer finds it and
+// reports it; otherwise the deadline's error stands.
+func TestWriterPutCutShort(t *testing.T) {
+	for _, stored := range []bool{true, false} {
+		t.Run(fmt.Sprintf("stored=%v", stored), func(t *testing.T) {
+			f := newFakeUploader(100)
+			ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+			defer cancel()
+			w := newTestObjectWriter(t, ctx, latePutter{f, stored}, WriterOptions{PartSize: 1000, DeadlineMargin: 500 * time.Millisecond})
+			want := writeRecords(t, w, writerRecords(3, 17))
+			err := w.Close()
+			if f.count("HeadObject") != 1 {
+				t.Errorf("%d HeadObjects, want 1", f.count("HeadObject"))
+			}
+			if !stored {
+				if !errors.Is(err, context.DeadlineExceeded) {
+					t.Fatalf("err = %v, want context.DeadlineExceeded", err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("Close = %v, but S3 stored the object", err)
+			}
+			if st := w.State(); !bytes.Equal(f.objects["dir/out.csv"], want) || !strings.HasPrefix(st.ETag, `"head-`) {
+				t.Errorf("object differs from what was written, or ETag %s not from HeadObject", st.ETag)
+			}
+		})
+	}
+}
+
 func TestWriterAbortErrorJoined(t *testing.T) {
 	f := newFakeUploader(100)
 	f.onPart = func(ctx context.Context, num int32, attempt int) error { return fakeAPIError("AccessDenied") }
