@@ -806,17 +806,17 @@ func TestWriterCompleteAnswerLost(t *testing.T) {
 	}
 }
 
-// lateCompleter's Complete waits until its context ends, and then, when
-// complete is set, completes the upload all the same, as S3 may when the
-// client gives up on a slow Complete.
-type lateCompleter struct {
+// lateS3's Complete and PutObject wait until their context ends, and then,
+// when finish is set, complete the upload or store the object all the
+// same, as S3 may when the client gives up on a slow request.
+type lateS3 struct {
 	*fakeUploader
-	complete bool
+	finish bool
 }
 
-func (l lateCompleter) CompleteMultipartUpload(ctx context.Context, in *s3.CompleteMultipartUploadInput, optFns ...func(*s3.Options)) (*s3.CompleteMultipartUploadOutput, error) {
+func (l lateS3) CompleteMultipartUpload(ctx context.Context, in *s3.CompleteMultipartUploadInput, optFns ...func(*s3.Options)) (*s3.CompleteMultipartUploadOutput, error) {
 	<-ctx.Done()
-	if l.complete {
+	if l.finish {
 		if _, err := l.fakeUploader.CompleteMultipartUpload(context.Background(), in, optFns...); err != nil {
 			return nil, err
 		}
@@ -824,48 +824,9 @@ func (l lateCompleter) CompleteMultipartUpload(ctx context.Context, in *s3.Compl
 	return nil, &smithy.CanceledError{Err: ctx.Err()}
 }
 
-// TestWriterCompleteCutShort lets the deadline end a slow Complete: the
-// writer aborts the upload, and when S3 finished the upload anyway, the
-// abort finds it gone and the writer reports the object it finds, so that
-// a published object is never reported as a failure.
-func TestWriterCompleteCutShort(t *testing.T) {
-	for _, completed := range []bool{true, false} {
-		t.Run(fmt.Sprintf("completed=%v", completed), func(t *testing.T) {
-			f := newFakeUploader(100)
-			ctx, cancel := context.WithTimeout(context.Background(), time.Second)
-			defer cancel()
-			w := newTestObjectWriter(t, ctx, lateCompleter{f, completed}, WriterOptions{PartSize: 100, DeadlineMargin: 500 * time.Millisecond})
-			want := writeRecords(t, w, writerRecords(8, 17))
-			err := w.Close()
-			if f.openUploads() != 0 {
-				t.Error("multipart upload left behind")
-			}
-			if !completed {
-				if !errors.Is(err, context.DeadlineExceeded) || f.count("HeadObject") != 0 {
-					t.Fatalf("err = %v after %d HeadObjects, want context.DeadlineExceeded and none", err, f.count("HeadObject"))
-				}
-				return
-			}
-			if err != nil {
-				t.Fatalf("Close = %v, but S3 completed the upload", err)
-			}
-			if st := w.State(); !bytes.Equal(f.objects["dir/out.csv"], want) || !strings.HasPrefix(st.ETag, `"head-`) {
-				t.Errorf("object differs from what was written, or ETag %s not from HeadObject", st.ETag)
-			}
-		})
-	}
-}
-
-// latePutter's PutObject waits until its context ends, and then, when
-// store is set, stores the object all the same.
-type latePutter struct {
-	*fakeUploader
-	store bool
-}
-
-func (l latePutter) PutObject(ctx context.Context, in *s3.PutObjectInput, optFns ...func(*s3.Options)) (*s3.PutObjectOutput, error) {
+func (l lateS3) PutObject(ctx context.Context, in *s3.PutObjectInput, optFns ...func(*s3.Options)) (*s3.PutObjectOutput, error) {
 	<-ctx.Done()
-	if l.store {
+	if l.finish {
 		if _, err := l.fakeUploader.PutObject(context.Background(), in, optFns...); err != nil {
 			return nil, err
 		}
@@ -873,29 +834,43 @@ func (l latePutter) PutObject(ctx context.Context, in *s3.PutObjectInput, optFns
 	return nil, &smithy.CanceledError{Err: ctx.Err()}
 }
 
-// TestWriterPutCutShort lets the deadline end the single PutObject of a
-// small object: when S3 stored the object anyway, the writer finds it and
-// reports it; otherwise the deadline's error stands.
-func TestWriterPutCutShort(t *testing.T) {
-	for _, stored := range []bool{true, false} {
-		t.Run(fmt.Sprintf("stored=%v", stored), func(t *testing.T) {
+// TestWriterCutShort lets the deadline end a slow Complete, or the single
+// PutObject of a small object. When S3 finished the request anyway, the
+// writer finds the object (after the abort of an upload finds it gone) and
+// reports it, so that a published object is never reported as a failure;
+// otherwise the deadline's error stands and nothing is left behind.
+func TestWriterCutShort(t *testing.T) {
+	tests := []struct {
+		name      string
+		partSize  int64
+		records   int
+		finish    bool
+		wantHeads int
+	}{
+		{"Complete finished", 100, 8, true, 1},
+		{"Complete not finished", 100, 8, false, 0},
+		{"PutObject finished", 1000, 3, true, 1},
+		{"PutObject not finished", 1000, 3, false, 1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
 			f := newFakeUploader(100)
 			ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 			defer cancel()
-			w := newTestObjectWriter(t, ctx, latePutter{f, stored}, WriterOptions{PartSize: 1000, DeadlineMargin: 500 * time.Millisecond})
-			want := writeRecords(t, w, writerRecords(3, 17))
+			w := newTestObjectWriter(t, ctx, lateS3{f, tt.finish}, WriterOptions{PartSize: tt.partSize, DeadlineMargin: 500 * time.Millisecond})
+			want := writeRecords(t, w, writerRecords(tt.records, 17))
 			err := w.Close()
-			if f.count("HeadObject") != 1 {
-				t.Errorf("%d HeadObjects, want 1", f.count("HeadObject"))
+			if f.openUploads() != 0 || f.count("HeadObject") != tt.wantHeads {
+				t.Errorf("%d uploads left and %d HeadObjects, want none and %d", f.openUploads(), f.count("HeadObject"), tt.wantHeads)
 			}
-			if !stored {
+			if !tt.finish {
 				if !errors.Is(err, context.DeadlineExceeded) {
 					t.Fatalf("err = %v, want context.DeadlineExceeded", err)
 				}
 				return
 			}
 			if err != nil {
-				t.Fatalf("Close = %v, but S3 stored the object", err)
+				t.Fatalf("Close = %v, but S3 finished the request", err)
 			}
 			if st := w.State(); !bytes.Equal(f.objects["dir/out.csv"], want) || !strings.HasPrefix(st.ETag, `"head-`) {
 				t.Errorf("object differs from what was written, or ETag %s not from HeadObject", st.ETag)
