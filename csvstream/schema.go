@@ -11,6 +11,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 )
 
 // Schema describes the columns of a CSV object in the Frictionless Table
@@ -652,8 +653,13 @@ func (s *Schema) compile() (*compiled, error) {
 	index := make(map[string]int, len(s.Fields))
 	for i := range s.Fields {
 		f := &s.Fields[i]
-		if f.Name == "" {
+		switch {
+		case f.Name == "":
 			return nil, fmt.Errorf("%s: name is missing or empty", fieldWhere(i, ""))
+		case !utf8.ValidString(f.Name):
+			return nil, fmt.Errorf("%s: name is not valid UTF-8, as no header label may be", fieldWhere(i, f.Name))
+		case strings.Contains(f.Name, "\r"):
+			return nil, fmt.Errorf("%s: name holds a carriage return, as no header label may", fieldWhere(i, f.Name))
 		}
 		if j, dup := index[f.Name]; dup {
 			return nil, fmt.Errorf("%s: name repeats fields[%d]", fieldWhere(i, f.Name), j)

@@ -20,6 +20,7 @@ var badSchemas = map[string]string{
 	"bad-date-minimum.json":            `schema: field "day": constraint "minimum": "2023-02-29" is not a date`,
 	"bad-decimal-char.json":            `schema: field "price": "decimalChar": "," is not supported`,
 	"bad-duplicate-name.json":          `schema: field "id": name repeats fields[0]`,
+	"bad-name-carriage-return.json":    `schema: field "note\r": name holds a carriage return, as no header label may`,
 	"bad-empty-fields.json":            `schema: no fields`,
 	"bad-enum-empty.json":              `schema: field "status": constraint "enum": the list is empty`,
 	"bad-enum-string-number.json":      `schema: field "status": constraint "enum": item 2: 2 is not a string`,
