@@ -31,11 +31,16 @@ const RejectsSuffix = ".rejects.csv"
 // rejectsConcurrency bounds the parts of the rejects output in flight.
 const rejectsConcurrency = 2
 
-// maxRejectLines bounds the lines one rejected row takes in the rejects
-// output. Each line repeats the raw row, so a long row with a problem in
-// every cell would otherwise write a quantity that grows with the square
-// of its length; the last line listed says how many more there were.
-const maxRejectLines = 100
+// maxRejectLines and maxRejectBytes bound the lines one rejected row takes
+// in the rejects output: at most maxRejectLines, and as many as keep the
+// copies of its raw bytes within maxRejectBytes (but at least one). Each
+// line repeats the raw row, so a long row with a problem in every cell would
+// otherwise write a quantity that grows with the square of its length. The
+// last line listed says how many more problems there were.
+const (
+	maxRejectLines = 100
+	maxRejectBytes = 4 << 20
+)
 
 // rejectsHeader is the first line of every rejects output.
 const rejectsHeader = "line,record,error,field,message,raw\n"
@@ -348,7 +353,13 @@ func (r *run) stream(ctx context.Context, api S3API) (err error) {
 	switch {
 	case err == nil:
 	case errors.Is(err, ErrTooManyRejects):
-		// Publish the rejects so far: they say why the job stopped.
+		// Publish the rejects so far: they say why the job stopped. But not
+		// over a newer version's, should the source have been replaced.
+		if r.src != nil {
+			if cerr := r.src.Unchanged(ctx); cerr != nil {
+				return errors.Join(err, cerr, r.dst.Abort(), r.rej.Abort())
+			}
+		}
 		return errors.Join(err, r.dst.Abort(), r.close(r.rej, job.Rejects))
 	default:
 		return errors.Join(err, r.dst.Abort(), r.rej.Abort())
@@ -479,9 +490,11 @@ func (r *run) reject(rec *Record) error {
 			sum.RejectsByCode[e.Code]++
 		}
 	}
+	// Each line repeats the raw row: a long row gets fewer lines.
+	lines := min(maxRejectLines, max(1, maxRejectBytes/max(len(raw), 1)))
 	errs, unlisted := r.errs, 0
-	if len(errs) > maxRejectLines {
-		errs, unlisted = errs[:maxRejectLines], len(errs)-maxRejectLines
+	if len(errs) > lines {
+		errs, unlisted = errs[:lines], len(errs)-lines
 	}
 	b := r.buf[:0]
 	for i, e := range errs {

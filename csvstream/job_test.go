@@ -459,23 +459,30 @@ func TestRunRejectLinesBounded(t *testing.T) {
 	}
 	input := strings.Join(header, ",") + "\n" +
 		"x\n" + // 299 missing cells
-		strings.Repeat("y,", 5000) + "y\n" // 4,701 extra cells
+		strings.Repeat("y,", 5000) + "y\n" + // 4,701 extra cells
+		strings.Repeat("z", 1_000_000) + "\n" // 299 missing cells, and 1 MB to repeat
 	sum, err, _, rej := runLocal(t, input, csvstream.Job{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if sum.Rows != 2 || sum.Rejected != 2 || sum.RejectsByCode[csvstream.CodeMissingCell] != 1 || sum.RejectsByCode[csvstream.CodeExtraCell] != 1 {
+	if sum.Rows != 3 || sum.Rejected != 3 || sum.RejectsByCode[csvstream.CodeMissingCell] != 2 || sum.RejectsByCode[csvstream.CodeExtraCell] != 1 {
 		t.Fatalf("summary %+v", sum)
 	}
 	lines := strings.Split(strings.TrimSuffix(rej, "\n"), "\n")
-	if got, want := len(lines), 1+100+1; got != want { // header, 100 for the short row, 1 for the long one
+	if got, want := len(lines), 1+100+1+4; got != want { // header, 100 for the short row, 1 for the extra cells, 4 MB for the 1 MB row
 		t.Fatalf("%d rejects lines, want %d", got, want)
 	}
 	if !strings.Contains(lines[100], "(and 199 more problems in this row, not listed)") {
 		t.Errorf("the last line listed for the short row does not say how many more there were: %.200s", lines[100])
 	}
 	if !strings.Contains(lines[101], "4701 extra cells in columns 301 to 5001 (the header has 300)") {
-		t.Errorf("the long row's line: %.200s", lines[101])
+		t.Errorf("the extra cells' line: %.200s", lines[101])
+	}
+	if !strings.Contains(lines[105], "(and 295 more problems in this row, not listed)") {
+		t.Errorf("the last line listed for the 1 MB row: %.200s", lines[105])
+	}
+	if len(rej) > 5<<20 {
+		t.Errorf("%d bytes of rejects for 2 MB of input", len(rej))
 	}
 }
 
@@ -501,28 +508,35 @@ func (c *replacingClient) GetObject(ctx context.Context, in *s3.GetObjectInput, 
 
 // TestRunSourceReplaced replaces the source while a job reads it: the job
 // publishes nothing, neither destination nor rejects, so that an older
-// version's output cannot overwrite a newer one's, and says why.
+// version's outputs cannot overwrite a newer one's, and says why; also when
+// the reject limit stops it, which otherwise publishes the rejects.
 func TestRunSourceReplaced(t *testing.T) {
 	srv := s3test.Start(t)
-	bucket := srv.Bucket(t, "job")
-	srv.Put(t, bucket, "in/x.csv", []byte("id\n1\n\n"))
-	api := &replacingClient{Client: srv.Client(csvstream.ClientOptions), t: t, srv: srv, bucket: bucket, key: "in/x.csv", body: []byte("id\n2\n")}
-	_, err := csvstream.Run(context.Background(), api, csvstream.Job{
-		Source:      csvstream.Location{Bucket: bucket, Key: "in/x.csv"},
-		Destination: csvstream.Location{Bucket: bucket, Key: "out/x.csv"},
-	})
-	if !errors.Is(err, csvstream.ErrSourceChanged) || !strings.Contains(err.Error(), "in/x.csv") {
-		t.Fatalf("err %v, want ErrSourceChanged naming the source", err)
-	}
-	if api.replacements != 1 {
-		t.Fatalf("the source was replaced %d times, want once", api.replacements)
-	}
-	for _, key := range []string{"out/x.csv", "out/x.csv" + csvstream.RejectsSuffix} {
-		if _, err := api.HeadObject(context.Background(), &s3.HeadObjectInput{Bucket: &bucket, Key: &key}); err == nil {
-			t.Errorf("%s was published", key)
+	for i, limit := range []*int64{nil, new(int64(0))} {
+		bucket := srv.Bucket(t, fmt.Sprintf("replaced%d", i))
+		srv.Put(t, bucket, "in/x.csv", []byte("id\n1\n\n"))
+		api := &replacingClient{Client: srv.Client(csvstream.ClientOptions), t: t, srv: srv, bucket: bucket, key: "in/x.csv", body: []byte("id\n2\n")}
+		_, err := csvstream.Run(context.Background(), api, csvstream.Job{
+			Source:      csvstream.Location{Bucket: bucket, Key: "in/x.csv"},
+			Destination: csvstream.Location{Bucket: bucket, Key: "out/x.csv"},
+			MaxRejects:  limit,
+		})
+		if !errors.Is(err, csvstream.ErrSourceChanged) || !strings.Contains(err.Error(), "in/x.csv") {
+			t.Fatalf("max rejects %v: err %v, want ErrSourceChanged naming the source", limit, err)
 		}
-	}
-	if ups := srv.Uploads(t, bucket); len(ups) != 0 {
-		t.Errorf("%d multipart uploads left behind", len(ups))
+		if limit != nil && !errors.Is(err, csvstream.ErrTooManyRejects) {
+			t.Errorf("max rejects 0: err %v, want ErrTooManyRejects too", err)
+		}
+		if api.replacements != 1 {
+			t.Fatalf("the source was replaced %d times, want once", api.replacements)
+		}
+		for _, key := range []string{"out/x.csv", "out/x.csv" + csvstream.RejectsSuffix} {
+			if _, err := api.HeadObject(context.Background(), &s3.HeadObjectInput{Bucket: &bucket, Key: &key}); err == nil {
+				t.Errorf("max rejects %v: %s was published", limit, key)
+			}
+		}
+		if ups := srv.Uploads(t, bucket); len(ups) != 0 {
+			t.Errorf("%d multipart uploads left behind", len(ups))
+		}
 	}
 }

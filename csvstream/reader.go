@@ -121,7 +121,7 @@ func NewObjectReader(ctx context.Context, api GetObjectAPI, bucket, key string, 
 			return nil, fmt.Errorf("get %s: %w: %w", r.name(), ErrSourceNotFound, err)
 		case isForbidden(err):
 			return nil, fmt.Errorf("get %s: %w: %w", r.name(), ErrAccessDenied, err)
-		case httpStatus(err) == http.StatusBadRequest:
+		case errorCode(err) == "InvalidArgument":
 			// Such as a malformed version id: the request, not S3, is wrong.
 			return nil, fmt.Errorf("get %s: %w: %w", r.name(), ErrInvalidJob, err)
 		}
@@ -163,7 +163,9 @@ func (r *ObjectReader) Unchanged(ctx context.Context) error {
 	out, err := r.api.GetObject(ctx, in, noRangeChecksum)
 	switch {
 	case err == nil:
-		out.Body.Close()
+		if out.Body != nil {
+			out.Body.Close()
+		}
 		return nil
 	case isPreconditionFailed(err):
 		return fmt.Errorf("check %s: %w: it was replaced while being read (no longer ETag %s)", r.name(), ErrSourceChanged, r.etag)

@@ -340,7 +340,8 @@ func TestObjectReaderOpenErrors(t *testing.T) {
 		{"access denied", &apiError{"AccessDenied", 403}, ErrAccessDenied, ErrSourceNotFound},
 		{"bad signature", &apiError{"SignatureDoesNotMatch", 403}, ErrAccessDenied, ErrSourceRead},
 		{"server error", &apiError{"InternalError", 500}, ErrSourceRead, ErrAccessDenied},
-		{"bad request", &apiError{"InvalidArgument", 400}, ErrInvalidJob, ErrSourceRead},
+		{"invalid argument", &apiError{"InvalidArgument", 400}, ErrInvalidJob, ErrSourceRead},
+		{"expired token", &apiError{"ExpiredToken", 400}, ErrSourceRead, ErrInvalidJob},
 		{"slow down", &apiError{"SlowDown", 503}, ErrSourceRead, ErrSourceNotFound},
 		{"connection lost", errors.New("connection reset by peer"), ErrSourceRead, ErrAccessDenied},
 	}

@@ -177,9 +177,6 @@ type ObjectWriter struct {
 	done      bool // Close or Abort finished, or the writer failed
 	result    error
 	aborted   bool // nothing of the upload is left in S3
-	// goneAtAbort is set when S3 answered the abort with NoSuchUpload: the
-	// upload was already aborted, or completed.
-	goneAtAbort bool
 
 	bytes atomic.Int64 // accepted by Write; kept apart from state so Write takes no lock
 
@@ -634,7 +631,7 @@ func (w *ObjectWriter) abortUpload() error {
 	if !w.started || w.aborted {
 		return nil
 	}
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(w.parent), w.abortTimeout())
+	ctx, cancel := w.cleanupContext()
 	defer cancel()
 	w.mu.Lock()
 	id := w.state.UploadID
@@ -647,7 +644,7 @@ func (w *ObjectWriter) abortUpload() error {
 	if err != nil && !isNoSuchUpload(err) {
 		return fmt.Errorf("abort multipart upload %s of %s: %w", id, w.where(), err)
 	}
-	w.aborted, w.goneAtAbort = true, err != nil
+	w.aborted = true
 	return nil
 }
 
@@ -732,7 +729,7 @@ func (w *ObjectWriter) putObject() error {
 	if err != nil && w.ctx.Err() != nil {
 		// Cut short by the deadline or a cancel, the PUT may have stored
 		// the object all the same: look, on a fresh context.
-		ctx, cancel := context.WithTimeout(context.WithoutCancel(w.parent), w.abortTimeout())
+		ctx, cancel := w.cleanupContext()
 		defer cancel()
 		return w.completedBefore(ctx, err, sum, int64(len(w.buf)))
 	}
@@ -799,7 +796,9 @@ func (w *ObjectWriter) complete() error {
 		err = fmt.Errorf("complete %s (upload id %s) with %d parts: %w", w.where(), id, len(parts), err)
 		switch {
 		case isNoSuchUpload(err):
-			return w.completedBefore(w.ctx, err, sum, size)
+			ctx, cancel := w.cleanupContext() // w.ctx may have just ended
+			defer cancel()
+			return w.completedBefore(ctx, err, sum, size)
 		case w.ctx.Err() != nil:
 			return w.cutShort(err, sum, size)
 		}
@@ -812,19 +811,24 @@ func (w *ObjectWriter) complete() error {
 
 // cutShort is called when the writer's context ended during Complete, so
 // that S3 may be completing the upload still, or have completed it. It
-// aborts the upload on a fresh context: if S3 then finds the upload gone,
-// it was completed, and completedBefore tells whether the object is this
-// upload's. Otherwise the upload is aborted and err stands.
+// aborts the upload on a fresh context, so that it cannot complete later,
+// and then lets completedBefore tell whether S3 completed it first: S3
+// answers the abort of a completed upload with NoSuchUpload, or, for a
+// while, with success.
 func (w *ObjectWriter) cutShort(err error, sum string, size int64) error {
 	if aerr := w.abortUpload(); aerr != nil {
 		return errors.Join(err, aerr)
 	}
-	if !w.goneAtAbort {
-		return err
-	}
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(w.parent), w.abortTimeout())
+	ctx, cancel := w.cleanupContext()
 	defer cancel()
 	return w.completedBefore(ctx, err, sum, size)
+}
+
+// cleanupContext returns a context for a request made after the writer's
+// context ended: the abort's timeout, on a context the parent's
+// cancellation does not reach.
+func (w *ObjectWriter) cleanupContext() (context.Context, context.CancelFunc) {
+	return context.WithTimeout(context.WithoutCancel(w.parent), w.abortTimeout())
 }
 
 // completedBefore is called when Complete failed with err because the
@@ -841,7 +845,9 @@ func (w *ObjectWriter) completedBefore(ctx context.Context, err error, sum strin
 		ChecksumMode: types.ChecksumModeEnabled,
 	})
 	if herr != nil {
-		return fmt.Errorf("%w; looking for the completed object: %w", err, herr)
+		// Not wrapped: the cause is err. Without s3:ListBucket, a missing
+		// object answers 403, which must not read as access denied.
+		return fmt.Errorf("%w; looking for the completed object: %v", err, herr)
 	}
 	gotSum, gotSize := aws.ToString(head.ChecksumCRC64NVME), aws.ToInt64(head.ContentLength)
 	if gotSum != sum || (head.ContentLength != nil && gotSize != size) {

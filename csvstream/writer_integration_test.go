@@ -241,7 +241,9 @@ func TestObjectWriterS3Faults(t *testing.T) {
 		{"flipped byte", faultproxy.Fault{Kind: faultproxy.FlipByte, After: 12345}, 0},
 		{"flipped byte twice", faultproxy.Fault{Kind: faultproxy.FlipByte, After: 3 << 20, Times: 2}, 0},
 		// The writer gives up waiting for an answer and sends the part again.
-		{"no answer", faultproxy.Fault{Kind: faultproxy.Stall}, time.Second},
+		// The timeout applies to every part, so it leaves room for a slow
+		// machine (or an emulated arm64 run) to send a whole part.
+		{"no answer", faultproxy.Fault{Kind: faultproxy.Stall}, 5 * time.Second},
 	}
 	for i, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -552,7 +552,7 @@ func TestWriterRetriesPart(t *testing.T) {
 		{"bad digest every time", fakeAPIError("BadDigest"), 100, 4, "attempt 4 of 4: api error BadDigest"},
 		{"access denied is not retried", fakeAPIError("AccessDenied"), 1, 1, "attempt 1 of 4: api error AccessDenied"},
 		{"no answer every time", errStall, 100, 4,
-			"upload part 2 of s3://bucket/dir/out.csv (upload id upload-1), attempt 4 of 4: timed out after 50ms"},
+			"upload part 2 of s3://bucket/dir/out.csv (upload id upload-1), attempt 4 of 4: timed out after 500ms"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -567,7 +567,9 @@ func TestWriterRetriesPart(t *testing.T) {
 				return nil
 			}
 			lim := writerTestLimits()
-			lim.attemptBase, lim.attemptRate = 50*time.Millisecond, 1<<30
+			// Every part gets the timeout: long enough for a loaded machine
+			// to send the others, short enough to test.
+			lim.attemptBase, lim.attemptRate = 500*time.Millisecond, 1<<30
 			if tt.err != errStall {
 				lim.attemptBase = time.Minute // no timeouts where none is tested
 			}
@@ -624,7 +626,7 @@ func TestWriterAttemptTimeout(t *testing.T) {
 		return nil
 	}
 	lim := writerTestLimits()
-	lim.attemptBase = 50 * time.Millisecond
+	lim.attemptBase = 500 * time.Millisecond
 	w, err := newObjectWriter(context.Background(), f, "bucket", "dir/out.csv", WriterOptions{PartSize: 100}, lim)
 	if err != nil {
 		t.Fatal(err)
@@ -808,10 +810,20 @@ func TestWriterCompleteAnswerLost(t *testing.T) {
 
 // lateS3's Complete and PutObject wait until their context ends, and then,
 // when finish is set, complete the upload or store the object all the
-// same, as S3 may when the client gives up on a slow request.
+// same, as S3 may when the client gives up on a slow request. With
+// abortOK, an abort of an upload that is gone succeeds, as S3 answers for
+// a while after an upload completed.
 type lateS3 struct {
 	*fakeUploader
-	finish bool
+	finish, abortOK bool
+}
+
+func (l lateS3) AbortMultipartUpload(ctx context.Context, in *s3.AbortMultipartUploadInput, optFns ...func(*s3.Options)) (*s3.AbortMultipartUploadOutput, error) {
+	out, err := l.fakeUploader.AbortMultipartUpload(ctx, in, optFns...)
+	if l.abortOK && isNoSuchUpload(err) {
+		return &s3.AbortMultipartUploadOutput{}, nil
+	}
+	return out, err
 }
 
 func (l lateS3) CompleteMultipartUpload(ctx context.Context, in *s3.CompleteMultipartUploadInput, optFns ...func(*s3.Options)) (*s3.CompleteMultipartUploadOutput, error) {
@@ -841,23 +853,24 @@ func (l lateS3) PutObject(ctx context.Context, in *s3.PutObjectInput, optFns ...
 // otherwise the deadline's error stands and nothing is left behind.
 func TestWriterCutShort(t *testing.T) {
 	tests := []struct {
-		name      string
-		partSize  int64
-		records   int
-		finish    bool
-		wantHeads int
+		name            string
+		partSize        int64
+		records         int
+		finish, abortOK bool
+		wantHeads       int
 	}{
-		{"Complete finished", 100, 8, true, 1},
-		{"Complete not finished", 100, 8, false, 0},
-		{"PutObject finished", 1000, 3, true, 1},
-		{"PutObject not finished", 1000, 3, false, 1},
+		{"Complete finished, abort finds it gone", 100, 8, true, false, 1},
+		{"Complete finished, abort answers success", 100, 8, true, true, 1},
+		{"Complete not finished", 100, 8, false, false, 1},
+		{"PutObject finished", 1000, 3, true, false, 1},
+		{"PutObject not finished", 1000, 3, false, false, 1},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			f := newFakeUploader(100)
 			ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 			defer cancel()
-			w := newTestObjectWriter(t, ctx, lateS3{f, tt.finish}, WriterOptions{PartSize: tt.partSize, DeadlineMargin: 500 * time.Millisecond})
+			w := newTestObjectWriter(t, ctx, lateS3{f, tt.finish, tt.abortOK}, WriterOptions{PartSize: tt.partSize, DeadlineMargin: 500 * time.Millisecond})
 			want := writeRecords(t, w, writerRecords(tt.records, 17))
 			err := w.Close()
 			if f.openUploads() != 0 || f.count("HeadObject") != tt.wantHeads {
