@@ -326,7 +326,7 @@ func TestLocalSinkStreams(t *testing.T) {
 					received = tc.setup(t, path)
 				}
 				if fi, err := os.Stat(path); err != nil || fi.Mode().Type() != tc.mode {
-					t.Skipf("%s is not a %v: %v", path, tc.mode, err)
+					t.Fatalf("%s is not a %v: %v", path, tc.mode, err)
 				}
 				s, err := openLocalSink(path)
 				if err != nil {
