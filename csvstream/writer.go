@@ -147,7 +147,8 @@ type PartState struct {
 // checksum, so S3 verifies the object end to end. When the answer to
 // Complete is lost, the writer sends it again and, if S3 then finds the
 // upload gone, counts it as completed when the object at the key has that
-// checksum.
+// checksum; it checks the same way after a Complete or a PutObject that
+// the deadline cut short.
 //
 // Any error, including the cancellation of the context given to
 // NewObjectWriter, aborts the multipart upload, so a failed ObjectWriter
