@@ -355,24 +355,29 @@ func (r *run) stream(ctx context.Context, api S3API) (err error) {
 	case errors.Is(err, ErrTooManyRejects):
 		// Publish the rejects so far: they say why the job stopped. But not
 		// over a newer version's, should the source have been replaced.
-		if r.src != nil {
-			if cerr := r.src.Unchanged(ctx); cerr != nil {
-				return errors.Join(err, cerr, r.dst.Abort(), r.rej.Abort())
-			}
+		if cerr := r.sourceUnchanged(ctx); cerr != nil {
+			return errors.Join(err, cerr, r.dst.Abort(), r.rej.Abort())
 		}
 		return errors.Join(err, r.dst.Abort(), r.close(r.rej, job.Rejects))
 	default:
 		return errors.Join(err, r.dst.Abort(), r.rej.Abort())
 	}
-	if r.src != nil {
-		if err := r.src.Unchanged(ctx); err != nil {
-			return errors.Join(err, r.dst.Abort(), r.rej.Abort())
-		}
+	if err := r.sourceUnchanged(ctx); err != nil {
+		return errors.Join(err, r.dst.Abort(), r.rej.Abort())
 	}
 	if err := r.close(r.rej, job.Rejects); err != nil {
 		return errors.Join(err, r.dst.Abort())
 	}
 	return r.close(r.dst, job.Destination)
+}
+
+// sourceUnchanged reports ErrSourceChanged when the S3 source is no longer
+// the object read (see ObjectReader.Unchanged); other sources cannot tell.
+func (r *run) sourceUnchanged(ctx context.Context) error {
+	if r.src == nil {
+		return nil
+	}
+	return r.src.Unchanged(ctx)
 }
 
 // copy moves every record to the destination or the rejects output.

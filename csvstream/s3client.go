@@ -21,9 +21,10 @@ const MaxAttempts = 6
 // errors) with MaxAttempts tries, which AWS_MAX_ATTEMPTS still overrides,
 // and no retry quota; and path-style addressing when
 // AWS_S3_FORCE_PATH_STYLE is true. The endpoint itself comes from the
-// SDK's standard AWS_ENDPOINT_URL_S3 or AWS_ENDPOINT_URL. The SDK's plain-text notes that it skipped validating a
-// response's checksum (of an object stored without one, or with a checksum
-// of its parts) are turned off, since they would break JSON logs.
+// SDK's standard AWS_ENDPOINT_URL_S3 or AWS_ENDPOINT_URL. The SDK's
+// plain-text notes that it skipped validating a response's checksum (of an
+// object stored without one, or with a checksum of its parts) are turned
+// off, since they would break JSON logs.
 func ClientOptions(o *s3.Options) {
 	o.Retryer = retry.NewAdaptiveMode(func(ao *retry.AdaptiveModeOptions) {
 		ao.StandardOptions = append(ao.StandardOptions, func(so *retry.StandardOptions) {

@@ -130,7 +130,7 @@ func (s *Schema) UnmarshalJSON(data []byte) error {
 func decodeSchema(data []byte) (*Schema, error) {
 	// Editors on Windows often start a UTF-8 file with a byte order mark,
 	// which JSON does not allow.
-	top, err := jsonObject(bytes.TrimPrefix(data, []byte("\xef\xbb\xbf")))
+	top, err := jsonObject(bytes.TrimPrefix(data, []byte(utf8BOM)))
 	if err != nil {
 		return nil, fmt.Errorf("schema: %w", err)
 	}

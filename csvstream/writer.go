@@ -729,10 +729,8 @@ func (w *ObjectWriter) putObject() error {
 	})
 	if err != nil && w.ctx.Err() != nil {
 		// Cut short by the deadline or a cancel, the PUT may have stored
-		// the object all the same: look, on a fresh context.
-		ctx, cancel := w.cleanupContext()
-		defer cancel()
-		return w.completedBefore(ctx, err, sum, int64(len(w.buf)))
+		// the object all the same: look.
+		return w.completedBefore(err, sum, int64(len(w.buf)))
 	}
 	return err
 }
@@ -797,9 +795,7 @@ func (w *ObjectWriter) complete() error {
 		err = fmt.Errorf("complete %s (upload id %s) with %d parts: %w", w.where(), id, len(parts), err)
 		switch {
 		case isNoSuchUpload(err):
-			ctx, cancel := w.cleanupContext() // w.ctx may have just ended
-			defer cancel()
-			return w.completedBefore(ctx, err, sum, size)
+			return w.completedBefore(err, sum, size)
 		case w.ctx.Err() != nil:
 			return w.cutShort(err, sum, size)
 		}
@@ -820,9 +816,7 @@ func (w *ObjectWriter) cutShort(err error, sum string, size int64) error {
 	if aerr := w.abortUpload(); aerr != nil {
 		return errors.Join(err, aerr)
 	}
-	ctx, cancel := w.cleanupContext()
-	defer cancel()
-	return w.completedBefore(ctx, err, sum, size)
+	return w.completedBefore(err, sum, size)
 }
 
 // cleanupContext returns a context for a request made after the writer's
@@ -832,14 +826,18 @@ func (w *ObjectWriter) cleanupContext() (context.Context, context.CancelFunc) {
 	return context.WithTimeout(context.WithoutCancel(w.parent), w.abortTimeout())
 }
 
-// completedBefore is called when Complete failed with err because the
-// upload no longer exists. That is also what S3 answers when an earlier
-// Complete of the upload succeeded but its answer was lost and the request
-// was sent again. So if the object at the key has the full-object checksum
-// sum and the size the writer computed, it is this upload's: its ETag is
-// recorded and the upload counts as completed. Otherwise err is returned,
-// saying why.
-func (w *ObjectWriter) completedBefore(ctx context.Context, err error, sum string, size int64) error {
+// completedBefore is called when a request that may have published the
+// object failed with err: Complete finding the upload gone (which is also
+// what S3 answers when an earlier Complete of the upload succeeded but its
+// answer was lost and the request was sent again), or a Complete or
+// PutObject that the writer's context cut short. If the object at the key
+// has the full-object checksum sum and the size the writer computed, it is
+// this upload's: its ETag is recorded and the upload counts as completed.
+// Otherwise err is returned, saying why. It looks on a fresh context, as
+// the writer's may have just ended.
+func (w *ObjectWriter) completedBefore(err error, sum string, size int64) error {
+	ctx, cancel := w.cleanupContext()
+	defer cancel()
 	head, herr := w.api.HeadObject(ctx, &s3.HeadObjectInput{
 		Bucket:       aws.String(w.bucket),
 		Key:          aws.String(w.key),

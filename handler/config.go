@@ -30,6 +30,16 @@ const (
 // aborts the upload of a job still running.
 const MinSweepAge = 30 * time.Minute
 
+// parseSweepAge reads the age of the uploads a sweep aborts, which must be
+// at least least.
+func parseSweepAge(s string, least time.Duration) (time.Duration, error) {
+	d, err := time.ParseDuration(s)
+	if err != nil || d < least {
+		return 0, fmt.Errorf("older than %q: want a duration of at least %v, such as 24h: a younger upload may belong to a job still running", s, least)
+	}
+	return d, nil
+}
+
 // DefaultRejectsPrefix is the key prefix of the rejects, in the output
 // bucket, when CSVSTREAM_REJECTS is not set.
 const DefaultRejectsPrefix = "rejects/"
@@ -190,11 +200,9 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 		cfg.Scan.MaxRecordSize = int(n)
 	}
 	if v := strings.TrimSpace(getenv(EnvSweepOlderThan)); v != "" {
-		d, err := time.ParseDuration(v)
-		if err != nil || d < MinSweepAge {
-			return cfg, fmt.Errorf("%s=%q: want a duration of at least %v, such as 24h: a younger upload may belong to a job still running", EnvSweepOlderThan, v, MinSweepAge)
+		if cfg.SweepOlderThan, err = parseSweepAge(v, MinSweepAge); err != nil {
+			return cfg, fmt.Errorf("%s: %w", EnvSweepOlderThan, err)
 		}
-		cfg.SweepOlderThan = d
 	}
 	return cfg, nil
 }

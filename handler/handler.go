@@ -478,10 +478,9 @@ func (inv *invocation) sweep(req sweepRequest) (any, error) {
 	}
 	opt := csvstream.SweepOptions{OlderThan: cfg.SweepOlderThan, DryRun: req.DryRun}
 	if req.OlderThan != "" {
-		least := cmp.Or(cfg.minSweepAge, MinSweepAge)
-		d, err := time.ParseDuration(req.OlderThan)
-		if err != nil || d < least {
-			return nil, invalidEvent(fmt.Errorf("sweep payload: older_than %q: want a duration of at least %v, such as 24h: a younger upload may belong to a job still running", req.OlderThan, least))
+		d, err := parseSweepAge(req.OlderThan, cmp.Or(cfg.minSweepAge, MinSweepAge))
+		if err != nil {
+			return nil, invalidEvent(fmt.Errorf("sweep payload: %w", err))
 		}
 		opt.OlderThan = d
 	}
