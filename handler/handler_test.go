@@ -816,6 +816,13 @@ func TestSweepInvocation(t *testing.T) {
 			t.Errorf("%s: %v, want InvalidEvent", bad, err)
 		}
 	}
+
+	// A Config built in Go is held to the same minimum age as the
+	// environment's.
+	young := New(Config{Output: Prefix{bucket, "valid/"}, Log: io.Discard, SweepOlderThan: time.Minute}, client)
+	if _, _, err := invoke(young, []byte(`{"sweep":{}}`), time.Minute); ErrorType(err) != "InternalError" || !strings.Contains(err.Error(), "SweepOlderThan") {
+		t.Errorf("sweep with Config.SweepOlderThan 1m: %v, want an InternalError naming it", err)
+	}
 }
 
 // refusingAborts is an S3 client whose AbortMultipartUpload fails for one key.
