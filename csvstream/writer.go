@@ -498,9 +498,10 @@ func (w *ObjectWriter) send(what string, size int, do func(context.Context) (mid
 		}
 		w.countSDKGaveUp(err)
 		if timedOut {
-			// err only wraps the attempt's context.DeadlineExceeded, which
-			// would read as the job running out of time: say what happened.
-			err = fmt.Errorf("timed out after %v", timeout.Round(time.Millisecond))
+			// err wraps the attempt's context.DeadlineExceeded, which would
+			// read as the job running out of time: say what happened, and
+			// keep the client's words out of the chain.
+			err = fmt.Errorf("timed out after %v (%v)", timeout.Round(time.Millisecond), err)
 		}
 		if attempt >= w.opt.PartAttempts || w.ctx.Err() != nil || !(timedOut || retryablePartError(err)) {
 			return fmt.Errorf("%s, attempt %d of %d: %w", what, attempt, w.opt.PartAttempts, err)

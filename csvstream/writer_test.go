@@ -552,7 +552,7 @@ func TestWriterRetriesPart(t *testing.T) {
 		{"bad digest every time", fakeAPIError("BadDigest"), 100, 4, "attempt 4 of 4: api error BadDigest"},
 		{"access denied is not retried", fakeAPIError("AccessDenied"), 1, 1, "attempt 1 of 4: api error AccessDenied"},
 		{"no answer every time", errStall, 100, 4,
-			"upload part 2 of s3://bucket/dir/out.csv (upload id upload-1), attempt 4 of 4: timed out after 500ms"},
+			"upload part 2 of s3://bucket/dir/out.csv (upload id upload-1), attempt 4 of 4: timed out after 500ms (canceled, context deadline exceeded)"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
