@@ -9,6 +9,7 @@ import (
 	"regexp"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -431,6 +432,15 @@ func TestTemplateFunction(t *testing.T) {
 			}
 		})
 	}
+	t.Run("Timeout leaves the deadline margin whole", func(t *testing.T) {
+		// A job stops DefaultDeadlineMargin before the deadline, or a
+		// quarter of the time left if that is shorter.
+		v, _ := tplLookup(tp.params, "Timeout", "MinValue")
+		secs, err := strconv.Atoi(fmt.Sprint(v))
+		if err != nil || time.Duration(secs)*time.Second/4 < DefaultDeadlineMargin {
+			t.Errorf("Timeout MinValue %v: want at least %v seconds", v, 4*DefaultDeadlineMargin.Seconds())
+		}
+	})
 	if _, ok := fn["DependsOn"]; ok {
 		t.Error("the function has DependsOn; with the S3 event that risks a circular dependency")
 	}
