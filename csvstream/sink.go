@@ -43,7 +43,7 @@ func openSink(ctx context.Context, api UploadAPI, loc Location, stdout io.Writer
 		}
 		return newStreamSink(stdout, nil), nil
 	default:
-		return openLocalSink(loc.Path)
+		return openLocalSink(ctx, loc.Path)
 	}
 }
 
@@ -51,8 +51,8 @@ func openSink(ctx context.Context, api UploadAPI, loc Location, stdout io.Writer
 // that does not exist yet, is written through a fileSink, following
 // symbolic links; a character device, named pipe or socket is written
 // directly, through a streamSink; opening a named pipe waits for a reader,
-// as a shell redirection does.
-func openLocalSink(path string) (sink, error) {
+// as a shell redirection does, until ctx ends.
+func openLocalSink(ctx context.Context, path string) (sink, error) {
 	fi, err := statOutput(path)
 	switch {
 	case err != nil:
@@ -60,13 +60,20 @@ func openLocalSink(path string) (sink, error) {
 	case fi == nil:
 		return newFileSink(path, path, nil)
 	case fi.Mode()&os.ModeSocket != 0:
-		c, err := net.Dial("unix", path)
+		var d net.Dialer
+		c, err := d.DialContext(ctx, "unix", path)
 		if err != nil {
 			return nil, err
 		}
 		return newStreamSink(c, c), nil
-	case fi.Mode()&(os.ModeCharDevice|os.ModeNamedPipe) != 0:
-		// No O_TRUNC: a device or pipe has nothing to truncate.
+	case fi.Mode()&os.ModeNamedPipe != 0:
+		f, err := openPipe(ctx, path)
+		if err != nil {
+			return nil, err
+		}
+		return newStreamSink(f, f), nil
+	case fi.Mode()&os.ModeCharDevice != 0:
+		// No O_TRUNC: a device has nothing to truncate.
 		f, err := os.OpenFile(path, os.O_WRONLY, 0)
 		if err != nil {
 			return nil, err

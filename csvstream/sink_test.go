@@ -14,6 +14,7 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/csvstream/csvstream/internal/gen"
 )
@@ -231,7 +232,7 @@ func TestLocalSinkFiles(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
-			s, err := openLocalSink(path)
+			s, err := openLocalSink(context.Background(), path)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -328,7 +329,7 @@ func TestLocalSinkStreams(t *testing.T) {
 				if fi, err := os.Stat(path); err != nil || fi.Mode().Type() != tc.mode {
 					t.Fatalf("%s is not a %v: %v", path, tc.mode, err)
 				}
-				s, err := openLocalSink(path)
+				s, err := openLocalSink(context.Background(), path)
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -362,6 +363,52 @@ func TestLocalSinkStreams(t *testing.T) {
 				}
 			})
 		}
+	}
+}
+
+// TestLocalSinkStreamWaitEnds opens a named pipe and a socket no one
+// reads: the open waits for a reader, and gives up when the context ends.
+func TestLocalSinkStreamWaitEnds(t *testing.T) {
+	dir := t.TempDir()
+	fifo := filepath.Join(dir, "fifo")
+	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	s, err := openLocalSink(ctx, fifo)
+	if err == nil {
+		s.Abort()
+	}
+	if !errors.Is(err, context.DeadlineExceeded) || !strings.Contains(err.Error(), fifo) {
+		t.Errorf("opening a pipe with no reader: %v, want the deadline's error naming the pipe", err)
+	}
+	if d := time.Since(start); d > 10*time.Second {
+		t.Errorf("the open took %v after its context ended", d)
+	}
+
+	// A reader that comes while the open waits gets what is written.
+	received := make(chan []byte, 1)
+	go func() {
+		time.Sleep(100 * time.Millisecond)
+		b, err := os.ReadFile(fifo)
+		if err != nil {
+			t.Error(err)
+		}
+		received <- b
+	}()
+	if s, err = openLocalSink(context.Background(), fifo); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Write([]byte("a,b\n")); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if got := <-received; string(got) != "a,b\n" {
+		t.Errorf("the reader got %q", got)
 	}
 }
 
