@@ -403,7 +403,13 @@ func (w *ObjectWriter) start() error {
 	if w.opt.ContentType != "" {
 		in.ContentType = aws.String(w.opt.ContentType)
 	}
-	out, err := w.api.CreateMultipartUpload(w.ctx, in)
+	// The request runs on a cleanup context: had the writer's context cut
+	// it short, S3 could have created the upload without the writer ever
+	// learning its id to abort it. Whether the writer should stop is asked
+	// once the id is known.
+	ctx, cancel := w.cleanupContext()
+	out, err := w.api.CreateMultipartUpload(ctx, in)
+	cancel()
 	if err != nil {
 		return fmt.Errorf("create multipart upload for %s: %w", w.where(), err)
 	}
@@ -416,6 +422,9 @@ func (w *ObjectWriter) start() error {
 	w.state.Multipart = true
 	w.mu.Unlock()
 	w.started = true
+	if err := w.ctx.Err(); err != nil {
+		return fmt.Errorf("write %s: stopped before part 1: %w", w.uploadName(), context.Cause(w.ctx))
+	}
 	w.jobs = make(chan part)
 	for range w.opt.Concurrency {
 		w.wg.Add(1)

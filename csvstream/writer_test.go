@@ -27,7 +27,7 @@ type fakeUploader struct {
 
 	// Hooks; nil means success.
 	onPut      func(ctx context.Context, attempt int) error
-	onCreate   func() error
+	onCreate   func(ctx context.Context) error
 	onPart     func(ctx context.Context, num int32, attempt int) error
 	onComplete func(ctx context.Context) error
 	onAbort    func(ctx context.Context) error
@@ -111,7 +111,7 @@ func (f *fakeUploader) PutObject(ctx context.Context, in *s3.PutObjectInput, _ .
 func (f *fakeUploader) CreateMultipartUpload(ctx context.Context, in *s3.CreateMultipartUploadInput, _ ...func(*s3.Options)) (*s3.CreateMultipartUploadOutput, error) {
 	f.log("CreateMultipartUpload")
 	if f.onCreate != nil {
-		if err := f.onCreate(); err != nil {
+		if err := f.onCreate(ctx); err != nil {
 			return nil, err
 		}
 	}
@@ -1174,6 +1174,38 @@ func TestRetryablePartError(t *testing.T) {
 	}
 }
 
+// TestWriterStoppedDuringCreate ends the writer's context while S3 creates
+// the upload: the request still learns the upload's id, so the upload is
+// aborted rather than left behind.
+func TestWriterStoppedDuringCreate(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	f := newFakeUploader(100)
+	f.onCreate = func(reqCtx context.Context) error {
+		cancel()
+		if reqCtx.Err() != nil {
+			// The request was cut short with the writer, after S3 made
+			// the upload.
+			f.mu.Lock()
+			f.uploads["lost"] = &fakeMPU{key: "dir/out.csv", parts: map[int32][]byte{}}
+			f.mu.Unlock()
+			return reqCtx.Err()
+		}
+		return nil
+	}
+	w := newTestObjectWriter(t, ctx, f, WriterOptions{PartSize: 100})
+	_, err := w.Write(bytes.Repeat([]byte("abcdefghi\n"), 20))
+	if err == nil {
+		err = w.Close()
+	}
+	if !errors.Is(err, context.Canceled) || !strings.Contains(err.Error(), "upload-1") {
+		t.Errorf("err = %v, want the cancellation, naming the upload", err)
+	}
+	if f.openUploads() != 0 || f.count("AbortMultipartUpload") != 1 {
+		t.Errorf("%d uploads left, %d aborts; want 0 and 1", f.openUploads(), f.count("AbortMultipartUpload"))
+	}
+}
+
 func TestWriterPutAndCreateFailures(t *testing.T) {
 	small := []byte("id,name\n1,a\n")
 	big := bytes.Repeat([]byte("abcdefghi\n"), 20)
@@ -1181,7 +1213,7 @@ func TestWriterPutAndCreateFailures(t *testing.T) {
 		name     string
 		data     []byte
 		onPut    func(ctx context.Context, attempt int) error
-		onCreate func() error
+		onCreate func(ctx context.Context) error
 		wantPuts int
 		wantErr  string
 	}{
@@ -1193,7 +1225,7 @@ func TestWriterPutAndCreateFailures(t *testing.T) {
 		}, nil, 2, ""},
 		{"put corrupted every time", small, func(context.Context, int) error { return fakeAPIError("BadDigest") }, nil, 4, "put s3://bucket/dir/out.csv, attempt 4 of 4"},
 		{"put refused", small, func(context.Context, int) error { return fakeAPIError("AccessDenied") }, nil, 1, "AccessDenied"},
-		{"create refused", big, nil, func() error { return fakeAPIError("NoSuchBucket") }, 0, "create multipart upload for s3://bucket/dir/out.csv"},
+		{"create refused", big, nil, func(context.Context) error { return fakeAPIError("NoSuchBucket") }, 0, "create multipart upload for s3://bucket/dir/out.csv"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
