@@ -195,6 +195,11 @@ func TestGuard(t *testing.T) {
 		{"source is an output", cfg, "s3://b/valid/x.csv", "s3://c/valid/x.csv", "s3://c/r", true},
 		{"source is a rejects file", cfg, "s3://b/rejects/x.csv.rejects.csv", "s3://c/x", "s3://c/r", true},
 		{"output at a bucket root is not a source filter", Config{Output: Prefix{"b", ""}, Rejects: Prefix{"b", "rej/"}}, "s3://b/in/x.csv", "s3://b/x.csv", "s3://b/rej/x", false},
+		// At a bucket root, a key named as the outputs there are is one:
+		// without the check, each rejects file would beget another.
+		{"source is a rejects file at a bucket root", Config{Output: Prefix{"o", "valid/"}, Rejects: Prefix{"b", ""}}, "s3://b/x.csv.rejects.csv", "s3://o/valid/x.csv.rejects.csv", "s3://b/x.csv.rejects.csv.rejects.csv", true},
+		{"source beside rejects at a bucket root", Config{Output: Prefix{"o", "valid/"}, Rejects: Prefix{"b", ""}}, "s3://b/x.csv", "s3://o/valid/x.csv", "s3://b/x.csv.rejects.csv", false},
+		{"source is JSON Lines output at a bucket root", Config{Output: Prefix{"b", ""}, Rejects: Prefix{"b", "rej/"}}, "s3://b/x.csv.jsonl", "s3://b/x.csv.jsonl.jsonl", "s3://b/rej/x", true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -47,9 +47,10 @@
 //
 // A job is refused with RecursionRisk when its destination or rejects is
 // the source itself, lies under Config.InputPrefix (in any bucket), or
-// when the source lies under the (non-empty) output or rejects prefix: an
-// output written where the trigger watches would invoke the function again,
-// without end.
+// when the source lies under the output or rejects prefix (when that prefix
+// is a whole bucket: when the source's key also ends with the ".jsonl" or
+// ".rejects.csv" the function appends there): an output written where the
+// trigger watches would invoke the function again, without end.
 //
 // # Errors, logs and metrics
 //
@@ -386,6 +387,9 @@ func (inv *invocation) loadSchema(payload string) (*csvstream.Schema, csvstream.
 	return inv.schema, cfg.SchemaLocation, inv.schemaErr
 }
 
+// jsonlExt is appended to the destination key of a JSON Lines job.
+const jsonlExt = ".jsonl"
+
 // outputs names a job's destination and rejects; see the package
 // documentation for the rule.
 func (cfg Config) outputs(src csvstream.Location, req directRequest) (dst, rej csvstream.Location, err error) {
@@ -398,7 +402,7 @@ func (cfg Config) outputs(src csvstream.Location, req directRequest) (dst, rej c
 	}
 	ext := ""
 	if req.Format == csvstream.FormatJSONL {
-		ext = ".jsonl"
+		ext = jsonlExt
 	}
 	derive := func(p Prefix, suffix string) csvstream.Location {
 		return csvstream.Location{Bucket: p.Bucket, Key: p.Prefix + rel + suffix}
@@ -458,11 +462,17 @@ func (cfg Config) guard(src, dst, rej csvstream.Location) error {
 		}
 	}
 	for _, p := range []struct {
-		name string
-		p    Prefix
-	}{{"output", cfg.Output}, {"rejects", cfg.Rejects}} {
-		if p.p.Prefix != "" && p.p.contains(src) {
+		name   string
+		p      Prefix
+		suffix string // what the function appends to the keys it writes there
+	}{{"output", cfg.Output, jsonlExt}, {"rejects", cfg.Rejects, csvstream.RejectsSuffix}} {
+		switch {
+		case p.p.Prefix != "" && p.p.contains(src):
 			return risk("the source lies under the %s prefix %s: it is an output of this function", p.name, p.p)
+		case p.p.Prefix == "" && p.p.contains(src) && strings.HasSuffix(src.Key, p.suffix):
+			// A whole bucket may hold sources too, but not ones named as
+			// the function's outputs there are: each would beget another.
+			return risk("the source lies in the bucket %s, where the %s go, and its key ends with %q as theirs do: it is an output of this function", p.p.Bucket, p.name, p.suffix)
 		}
 	}
 	return nil
