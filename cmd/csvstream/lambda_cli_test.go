@@ -64,7 +64,9 @@ func TestInvokeEventFile(t *testing.T) {
 	}
 }
 
-// TestSweepCommand aborts an old upload and keeps a fresh one.
+// TestSweepCommand aborts an old upload and keeps a fresh one, and one
+// beside the prefix: s3://b/valid names the folder valid/, as it does for
+// the function.
 func TestSweepCommand(t *testing.T) {
 	srv := s3test.Start(t)
 	bucket := srv.Bucket(t, "sweepcli")
@@ -77,10 +79,11 @@ func TestSweepCommand(t *testing.T) {
 		return aws.ToString(out.UploadId)
 	}
 	old := create("valid/old.csv")
+	create("validation.csv")
 	time.Sleep(2200 * time.Millisecond)
 	create("valid/fresh.csv")
 
-	code, stdout, stderr := cli(t, srv.Env(), "", "sweep", "--older-than", "2s", "--dry-run", "s3://"+bucket+"/valid/")
+	code, stdout, stderr := cli(t, srv.Env(), "", "sweep", "--older-than", "2s", "--dry-run", "s3://"+bucket+"/valid")
 	if code != exitOK {
 		t.Fatalf("dry run: exit %d, stderr %s", code, stderr)
 	}
@@ -88,8 +91,8 @@ func TestSweepCommand(t *testing.T) {
 	if err := json.Unmarshal([]byte(stdout), &res); err != nil || len(res) != 1 || len(res[0].Aborted) != 1 || res[0].Aborted[0].UploadID != old {
 		t.Fatalf("dry run output %s (%v)", stdout, err)
 	}
-	if n := len(srv.Uploads(t, bucket)); n != 2 {
-		t.Fatalf("%d uploads after a dry run, want 2", n)
+	if n := len(srv.Uploads(t, bucket)); n != 3 {
+		t.Fatalf("%d uploads after a dry run, want 3", n)
 	}
 	code, stdout, stderr = cli(t, srv.Env(), "", "sweep", "--older-than", "2s", "s3://"+bucket+"/valid/", "s3://"+bucket+"/rejects/")
 	if code != exitOK {
@@ -98,8 +101,8 @@ func TestSweepCommand(t *testing.T) {
 	if err := json.Unmarshal([]byte(stdout), &res); err != nil || len(res) != 2 || len(res[0].Aborted) != 1 {
 		t.Fatalf("sweep output %s (%v)", stdout, err)
 	}
-	if ups := srv.Uploads(t, bucket); len(ups) != 1 || aws.ToString(ups[0].Key) != "valid/fresh.csv" {
-		t.Errorf("uploads left %+v, want only the fresh one", ups)
+	if ups := srv.Uploads(t, bucket); len(ups) != 2 {
+		t.Errorf("uploads left %+v, want the fresh one and the one beside the prefix", ups)
 	}
 	for _, args := range [][]string{{"sweep"}, {"sweep", "bucket/prefix"}, {"sweep", "--older-than", "-1h", "s3://b/"}} {
 		if code, _, _ := cli(t, srv.Env(), "", args...); code != exitUsage {

@@ -62,7 +62,7 @@ const usage = `usage:
   csvstream run [flags] SRC DST     validate SRC and write valid rows to DST
   csvstream infer [flags] SRC       draft a Table Schema from a sample of SRC
   csvstream invoke [flags] EVENT    run the Lambda handler locally on an event file (- for stdin)
-  csvstream sweep [flags] PREFIX... abort abandoned multipart uploads under s3://bucket/prefix
+  csvstream sweep [flags] PREFIX... abort abandoned multipart uploads under s3://bucket/prefix/
 
 SRC and DST are s3://bucket/key, a local path, or - (standard input/output).
 Run "csvstream COMMAND -h" for the flags of a command.

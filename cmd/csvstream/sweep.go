@@ -8,6 +8,7 @@ import (
 	"io"
 
 	"github.com/csvstream/csvstream/csvstream"
+	"github.com/csvstream/csvstream/handler"
 )
 
 // sweepCmd aborts the abandoned multipart uploads under each prefix and
@@ -29,14 +30,15 @@ func sweepCmd(ctx context.Context, args []string, _ io.Reader, stdout, stderr io
 	if *olderThan <= 0 {
 		return usagef("--older-than %v: want a positive duration such as 24h", *olderThan)
 	}
-	type place struct{ bucket, prefix string }
-	var places []place
+	// A prefix names a folder, as it does for the function: s3://b/valid
+	// is valid/, so that it never takes in validation/ beside it.
+	var places []handler.Prefix
 	for _, arg := range fs.Args() {
-		b, p, err := csvstream.ParsePrefix(arg)
+		p, err := handler.ParsePrefix(arg)
 		if err != nil {
 			return usagef("%v", err)
 		}
-		places = append(places, place{b, p})
+		places = append(places, p)
 	}
 	client, err := csvstream.NewS3Client(ctx)
 	if err != nil {
@@ -45,7 +47,7 @@ func sweepCmd(ctx context.Context, args []string, _ io.Reader, stdout, stderr io
 	results := []csvstream.SweepResult{}
 	var errs []error
 	for _, pl := range places {
-		res, err := csvstream.Sweep(ctx, client, pl.bucket, pl.prefix, csvstream.SweepOptions{OlderThan: *olderThan, DryRun: *dryRun})
+		res, err := csvstream.Sweep(ctx, client, pl.Bucket, pl.Prefix, csvstream.SweepOptions{OlderThan: *olderThan, DryRun: *dryRun})
 		results = append(results, res)
 		if err != nil {
 			errs = append(errs, err)
