@@ -1,6 +1,9 @@
 package csvstream
 
-import "errors"
+import (
+	"errors"
+	"fmt"
+)
 
 // Kinds of job failure. Errors returned by Run wrap one of these (or a
 // *HeaderError) so callers can tell them apart with errors.Is and errors.As
@@ -25,3 +28,12 @@ var (
 	// the credentials or permissions must change.
 	ErrAccessDenied = errors.New("access denied")
 )
+
+// markDenied wraps err with ErrAccessDenied when S3 refused one of its
+// requests with 403 Forbidden, unless it already says so.
+func markDenied(err error) error {
+	if err != nil && isForbidden(err) && !errors.Is(err, ErrAccessDenied) {
+		return fmt.Errorf("%w: %w", ErrAccessDenied, err)
+	}
+	return err
+}

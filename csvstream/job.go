@@ -227,11 +227,7 @@ func Run(ctx context.Context, api S3API, job Job) (Summary, error) {
 	}
 	sum.BytesIn = sc.BytesRead()
 	sum.DurationMS = time.Since(start).Milliseconds()
-	if err != nil && isForbidden(err) && !errors.Is(err, ErrAccessDenied) {
-		// S3 refused to create or write an output.
-		err = fmt.Errorf("%w: %w", ErrAccessDenied, err)
-	}
-	return sum, err
+	return sum, markDenied(err) // S3 may have refused to write an output
 }
 
 // OpenSource opens loc for reading: an S3 object through an ObjectReader,

@@ -114,7 +114,7 @@ func Sweep(ctx context.Context, api SweepAPI, bucket, prefix string, opt SweepOp
 				if err != nil {
 					errs = append(errs, fmt.Errorf("sweep: abort upload %s of s3://%s/%s: %w", id, bucket, key, err))
 					if ctx.Err() != nil {
-						return res, errors.Join(errs...)
+						return res, markDenied(errors.Join(errs...))
 					}
 					continue
 				}
@@ -131,7 +131,7 @@ func Sweep(ctx context.Context, api SweepAPI, bucket, prefix string, opt SweepOp
 		}
 		in.KeyMarker, in.UploadIdMarker = aws.String(nextKey), aws.String(nextID)
 	}
-	return res, errors.Join(errs...)
+	return res, markDenied(errors.Join(errs...))
 }
 
 // isNoSuchUpload reports whether err says the upload no longer exists.

@@ -105,6 +105,7 @@ type pagedAPI struct {
 	uploads   []types.MultipartUpload
 	pageSize  int
 	stuck     bool            // answer every page as truncated with the same markers
+	denied    bool            // refuse the listing with 403 Forbidden
 	failAbort map[string]bool // upload ids whose abort fails
 	gone      map[string]bool // upload ids that answer NoSuchUpload
 	aborted   []string
@@ -116,8 +117,16 @@ type codeError struct{ code string }
 func (e codeError) Error() string     { return "api error " + e.code }
 func (e codeError) ErrorCode() string { return e.code }
 
+// forbidden is S3's answer to a request the caller may not make.
+type forbidden struct{ codeError }
+
+func (forbidden) HTTPStatusCode() int { return 403 }
+
 func (p *pagedAPI) ListMultipartUploads(_ context.Context, in *s3.ListMultipartUploadsInput, _ ...func(*s3.Options)) (*s3.ListMultipartUploadsOutput, error) {
 	p.lists++
+	if p.denied {
+		return nil, forbidden{codeError{"AccessDenied"}}
+	}
 	if p.lists > 100 {
 		return nil, errors.New("listed more than 100 pages")
 	}
@@ -172,6 +181,7 @@ func TestSweepPages(t *testing.T) {
 		aborted   []string
 		kept      int
 		errSubstr string
+		errIs     error // when set, err must wrap it
 	}{
 		{
 			name:    "default age over pages",
@@ -199,6 +209,12 @@ func TestSweepPages(t *testing.T) {
 			opt:       csvstream.SweepOptions{DryRun: true},
 			errSubstr: "markers do not advance",
 		},
+		{
+			name:      "a refused listing is access denied",
+			api:       &pagedAPI{denied: true},
+			errSubstr: "list multipart uploads (page 1)",
+			errIs:     csvstream.ErrAccessDenied,
+		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -207,6 +223,9 @@ func TestSweepPages(t *testing.T) {
 			if tt.errSubstr != "" {
 				if err == nil || !strings.Contains(err.Error(), tt.errSubstr) {
 					t.Fatalf("error %v, want one containing %q", err, tt.errSubstr)
+				}
+				if tt.errIs != nil && !errors.Is(err, tt.errIs) {
+					t.Errorf("error %v does not wrap %v", err, tt.errIs)
 				}
 				if tt.aborted == nil {
 					return

@@ -518,10 +518,14 @@ func (inv *invocation) sweep(req sweepRequest) (any, error) {
 	for _, p := range places {
 		res, err := csvstream.Sweep(inv.jobCtx, api, p.Bucket, p.Prefix, opt)
 		results = append(results, res)
-		jl := jobLog{Source: p.String(), Skipped: fmt.Sprintf("sweep: %d of %d uploads aborted", len(res.Aborted), res.Seen)}
+		what, done := "sweep", "aborted"
 		if opt.DryRun {
-			jl.Skipped = fmt.Sprintf("sweep (dry run): %d of %d uploads would be aborted", len(res.Aborted), res.Seen)
+			what, done = "sweep (dry run)", "would be aborted"
 		}
+		if err != nil {
+			what += " failed"
+		}
+		jl := jobLog{Source: p.String(), Skipped: fmt.Sprintf("%s: %d of %d uploads seen %s", what, len(res.Aborted), res.Seen, done)}
 		if err != nil {
 			errs = append(errs, err)
 			jl.ErrorType, jl.Error = ErrorType(classify(err, p.String(), inv.stopped())), err.Error()

@@ -856,6 +856,9 @@ func TestSweepPartialFailure(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "valid/b.csv") {
 		t.Fatalf("err %v, want one naming the upload that could not be aborted", err)
 	}
+	if !strings.Contains(logs.String(), `"skipped":"sweep failed: 1 of 2 uploads seen aborted"`) {
+		t.Errorf("the log does not say the sweep failed:\n%s", logs.String())
+	}
 	if !strings.Contains(logs.String(), `"aborted":[{"key":"valid/a.csv"`) {
 		t.Errorf("the log does not list the upload aborted:\n%s", logs.String())
 	}
