@@ -295,6 +295,35 @@ func TestShapeOf(t *testing.T) {
 	}
 }
 
+// TestEventErrorMessages checks that a malformed event is described in the
+// event's own terms, naming the field, never Go's types.
+func TestEventErrorMessages(t *testing.T) {
+	tests := []struct {
+		event string
+		parse func([]byte) error
+		want  string
+	}{
+		{`{"Records":"x"}`, probeShape, `unrecognised event: "Records" is a JSON string, want an array`},
+		{`{"bucket":"b",`, probeShape, `not valid JSON: unexpected end of JSON input`},
+		{`{"bucket":1,"key":"k"}`, probeDirect, `direct payload: "bucket" is a JSON number, want a string`},
+		{`{"bucket":"b","key":"k","dest":"x"}`, probeDirect, `direct payload: unknown field "dest"`},
+		{`{"sweep":{"dry_run":"yes"}}`, probeSweep, `sweep payload: "sweep.dry_run" is a JSON string, want true or false`},
+		{`{"sweep":{"prefixes":"s3://b/"}}`, probeSweep, `sweep payload: "sweep.prefixes" is a JSON string, want an array`},
+		{`{"Records":[{"s3":{"bucket":[]}}]}`, probeS3, `S3 event notification: "Records.s3.bucket" is a JSON array, want an object`},
+	}
+	for _, tt := range tests {
+		err := tt.parse([]byte(tt.event))
+		if err == nil || !strings.Contains(err.Error(), tt.want) || strings.Contains(err.Error(), "Go ") || strings.Contains(err.Error(), "struct") {
+			t.Errorf("%s: %v, want an error saying %s", tt.event, err, tt.want)
+		}
+	}
+}
+
+func probeShape(b []byte) error  { _, _, err := shapeOf(b); return err }
+func probeDirect(b []byte) error { _, err := parseDirect(b); return err }
+func probeSweep(b []byte) error  { _, err := parseSweep(b); return err }
+func probeS3(b []byte) error     { _, err := parseS3Event(b); return err }
+
 func TestParseS3EventDecodesKeys(t *testing.T) {
 	tests := []struct{ raw, want string }{
 		{"incoming/daily+orders+caf%C3%A9.csv", "incoming/daily orders café.csv"},

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"reflect"
 	"strings"
 
 	"github.com/aws/aws-lambda-go/events"
@@ -53,7 +54,11 @@ func shapeOf(event []byte) (string, []byte, error) {
 	}
 	var p probe
 	if err := json.Unmarshal(trimmed, &p); err != nil {
-		return "", nil, fmt.Errorf("the event is not valid JSON: %v; want %s", err, expectedShapes)
+		var syn *json.SyntaxError
+		if errors.As(err, &syn) {
+			return "", nil, fmt.Errorf("the event is not valid JSON: %s; want %s", jsonProblem(err), expectedShapes)
+		}
+		return "", nil, fmt.Errorf("unrecognised event: %s; want %s", jsonProblem(err), expectedShapes)
 	}
 	switch {
 	case p.Event == "s3:TestEvent":
@@ -104,7 +109,7 @@ type objectEvent struct {
 func parseS3Event(event []byte) ([]objectEvent, error) {
 	var e events.S3Event
 	if err := json.Unmarshal(event, &e); err != nil {
-		return nil, fmt.Errorf("S3 event notification: %w", err)
+		return nil, fmt.Errorf("S3 event notification: %s", jsonProblem(err))
 	}
 	var objs []objectEvent
 	for i, r := range e.Records {
@@ -135,11 +140,11 @@ type s3Detail struct {
 func parseEventBridge(event []byte) (objectEvent, error) {
 	var e events.EventBridgeEvent
 	if err := json.Unmarshal(event, &e); err != nil {
-		return objectEvent{}, fmt.Errorf("EventBridge event: %w", err)
+		return objectEvent{}, fmt.Errorf("EventBridge event: %s", jsonProblem(err))
 	}
 	var d s3Detail
 	if err := json.Unmarshal(e.Detail, &d); err != nil {
-		return objectEvent{}, fmt.Errorf("EventBridge event detail: %w", err)
+		return objectEvent{}, fmt.Errorf("EventBridge event detail: %s", jsonProblem(err))
 	}
 	o := objectEvent{Bucket: d.Bucket.Name, Key: d.Object.Key, Event: e.DetailType}
 	if o.Bucket == "" || o.Key == "" {
@@ -183,7 +188,7 @@ func parseDirect(event []byte) (directRequest, error) {
 	dec := json.NewDecoder(bytes.NewReader(event))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&r); err != nil {
-		return r, fmt.Errorf(`direct payload: %v; want {"bucket", "key", "destination", "rejects", "schema", "format", "delimiter", "version_id"}`, err)
+		return r, fmt.Errorf(`direct payload: %s; want {"bucket", "key", "destination", "rejects", "schema", "format", "delimiter", "version_id"}`, jsonProblem(err))
 	}
 	if r.Bucket == "" || r.Key == "" {
 		return r, errors.New(`direct payload: "bucket" and "key" are both required`)
@@ -210,7 +215,40 @@ func parseSweep(event []byte) (sweepRequest, error) {
 	dec := json.NewDecoder(bytes.NewReader(event))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&env); err != nil {
-		return sweepRequest{}, fmt.Errorf(`sweep payload: %v; want {"sweep": {"prefixes": [...], "older_than": "24h", "dry_run": false}}`, err)
+		return sweepRequest{}, fmt.Errorf(`sweep payload: %s; want {"sweep": {"prefixes": [...], "older_than": "24h", "dry_run": false}}`, jsonProblem(err))
 	}
 	return env.Sweep, nil
+}
+
+// jsonProblem says what is wrong with an event that encoding/json could not
+// decode, in the event's terms rather than Go's: a value of the wrong JSON
+// type names its field and both types.
+func jsonProblem(err error) string {
+	var typ *json.UnmarshalTypeError
+	var syn *json.SyntaxError
+	switch {
+	case errors.As(err, &typ):
+		want := "a value of another type"
+		switch typ.Type.Kind() {
+		case reflect.String:
+			want = "a string"
+		case reflect.Bool:
+			want = "true or false"
+		case reflect.Slice, reflect.Array:
+			want = "an array"
+		case reflect.Struct, reflect.Map:
+			want = "an object"
+		case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+			reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64,
+			reflect.Float32, reflect.Float64:
+			want = "a number"
+		}
+		if typ.Field == "" {
+			return fmt.Sprintf("the event is a JSON %s, want %s", typ.Value, want)
+		}
+		return fmt.Sprintf("%q is a JSON %s, want %s", typ.Field, typ.Value, want)
+	case errors.As(err, &syn):
+		return fmt.Sprintf("%s (at byte %d)", strings.TrimPrefix(syn.Error(), "json: "), syn.Offset)
+	}
+	return strings.TrimPrefix(err.Error(), "json: ")
 }
