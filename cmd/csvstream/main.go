@@ -140,6 +140,20 @@ func parseFlags(fs *flag.FlagSet, args []string) error {
 	return nil
 }
 
+// parseObject parses a location given as what on the command line. An S3
+// key ending in "/" names a folder, not an object, and is refused rather
+// than written as an object of that name.
+func parseObject(what, s string) (csvstream.Location, error) {
+	loc, err := csvstream.ParseLocation(s)
+	if err != nil {
+		return loc, usagef("%s: %v", what, err)
+	}
+	if loc.IsS3() && strings.HasSuffix(loc.Key, "/") {
+		return loc, usagef("%s %s ends with /: name the object, such as %sdata.csv", what, s, s)
+	}
+	return loc, nil
+}
+
 func runCmd(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	fs := newFlagSet("run", stderr)
 	schema := fs.String("schema", "", "Table Schema JSON: a local path or s3://bucket/key (default: check well-formedness only)")
@@ -162,15 +176,15 @@ func runCmd(ctx context.Context, args []string, stdin io.Reader, stdout, stderr 
 	}
 	job := csvstream.Job{Format: *format, Stdin: stdin, Stdout: stdout}
 	var err error
-	if job.Source, err = csvstream.ParseLocation(fs.Arg(0)); err != nil {
-		return usagef("SRC: %v", err)
+	if job.Source, err = parseObject("SRC", fs.Arg(0)); err != nil {
+		return err
 	}
-	if job.Destination, err = csvstream.ParseLocation(fs.Arg(1)); err != nil {
-		return usagef("DST: %v", err)
+	if job.Destination, err = parseObject("DST", fs.Arg(1)); err != nil {
+		return err
 	}
 	if *rejects != "" {
-		if job.Rejects, err = csvstream.ParseLocation(*rejects); err != nil {
-			return usagef("--rejects: %v", err)
+		if job.Rejects, err = parseObject("--rejects", *rejects); err != nil {
+			return err
 		}
 	} else if job.Destination.IsStdio() {
 		return usagef("--rejects is required when DST is -")
@@ -220,8 +234,8 @@ func runCmd(ctx context.Context, args []string, stdin io.Reader, stdout, stderr 
 		return err
 	}
 	if *schema != "" {
-		if job.SchemaLocation, err = csvstream.ParseLocation(*schema); err != nil {
-			return usagef("--schema: %v", err)
+		if job.SchemaLocation, err = parseObject("--schema", *schema); err != nil {
+			return err
 		}
 		if job.Schema, err = csvstream.LoadSchema(ctx, client, job.SchemaLocation); err != nil {
 			return err
@@ -257,9 +271,9 @@ func inferCmd(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 	if err != nil {
 		return err
 	}
-	loc, err := csvstream.ParseLocation(fs.Arg(0))
+	loc, err := parseObject("SRC", fs.Arg(0))
 	if err != nil {
-		return usagef("SRC: %v", err)
+		return err
 	}
 	client, err := csvstream.NewS3Client(ctx)
 	if err != nil {

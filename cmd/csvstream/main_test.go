@@ -48,6 +48,11 @@ func TestUsageErrors(t *testing.T) {
 		{"infer without SRC", []string{"infer"}, "infer needs SRC"},
 		{"empty schema", []string{"run", "--schema=", "in.csv", "out.csv"}, "--schema is empty"},
 		{"flag after the arguments", []string{"run", "in.csv", "out.csv", "--format", "jsonl"}, "--format comes after the arguments"},
+		{"folder as DST", []string{"run", "in.csv", "s3://b/valid/"}, "DST s3://b/valid/ ends with /: name the object, such as s3://b/valid/data.csv"},
+		{"folder as rejects", []string{"run", "--rejects", "s3://b/rej/", "in.csv", "s3://b/k"}, "--rejects s3://b/rej/ ends with /"},
+		{"folder as SRC", []string{"run", "s3://b/incoming/", "out.csv"}, "SRC s3://b/incoming/ ends with /"},
+		{"folder as schema", []string{"run", "--schema", "s3://b/schemas/", "in.csv", "out.csv"}, "--schema s3://b/schemas/ ends with /"},
+		{"infer from a folder", []string{"infer", "s3://b/incoming/"}, "SRC s3://b/incoming/ ends with /"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
