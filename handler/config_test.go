@@ -307,6 +307,7 @@ func TestEventErrorMessages(t *testing.T) {
 		{`{"bucket":"b",`, probeShape, `not valid JSON: unexpected end of JSON input`},
 		{`{"bucket":1,"key":"k"}`, probeDirect, `direct payload: "bucket" is a JSON number, want a string`},
 		{`{"bucket":"b","key":"k","dest":"x"}`, probeDirect, `direct payload: unknown field "dest"`},
+		{`{"bucket":"b","key":"incoming/sub/"}`, probeDirect, `"key" "incoming/sub/" ends with /: it names a folder`},
 		{`{"sweep":{"dry_run":"yes"}}`, probeSweep, `sweep payload: "sweep.dry_run" is a JSON string, want true or false`},
 		{`{"sweep":{"prefixes":"s3://b/"}}`, probeSweep, `sweep payload: "sweep.prefixes" is a JSON string, want an array`},
 		{`{"Records":[{"s3":{"bucket":[]}}]}`, probeS3, `S3 event notification: "Records.s3.bucket" is a JSON array, want an object`},

@@ -193,6 +193,10 @@ func parseDirect(event []byte) (directRequest, error) {
 	if r.Bucket == "" || r.Key == "" {
 		return r, errors.New(`direct payload: "bucket" and "key" are both required`)
 	}
+	if strings.HasSuffix(r.Key, "/") {
+		// The outputs would be named like folders too.
+		return r, fmt.Errorf(`direct payload: "key" %q ends with /: it names a folder, not a CSV object`, r.Key)
+	}
 	return r, nil
 }
 
