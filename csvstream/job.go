@@ -430,6 +430,11 @@ func (r *run) copy(ctx context.Context, v *Validator) error {
 	if err := r.sc.Err(); err != nil {
 		return fmt.Errorf("%w: %s: %w", ErrSourceRead, job.Source, err)
 	}
+	// Stopped while the last rows were read: an interrupted producer, say,
+	// ends the input early, and what was read must not be published.
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("%s: stopped at the end of the input: %w", job.Source, err)
+	}
 	if lim := job.MaxRejectRatio; lim != nil && sum.Rows > 0 {
 		if ratio := float64(sum.Rejected) / float64(sum.Rows); ratio > *lim {
 			return fmt.Errorf("%w: %s: %d of %d rows rejected (%.4g), above the limit %g", ErrTooManyRejects, job.Source, sum.Rejected, sum.Rows, ratio, *lim)

@@ -382,6 +382,42 @@ func TestRunFailureWritesNothingToStdout(t *testing.T) {
 	}
 }
 
+// cancelAtEOF reads r, and cancels a job's context when r ends: a
+// producer stopped by the same interrupt as the job.
+type cancelAtEOF struct {
+	r      io.Reader
+	cancel context.CancelFunc
+}
+
+func (c cancelAtEOF) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	if err == io.EOF {
+		c.cancel()
+	}
+	return n, err
+}
+
+// TestRunStoppedAtTheEnd stops a job as its input ends, before the
+// periodic check sees it: nothing is published.
+func TestRunStoppedAtTheEnd(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	dir := t.TempDir()
+	job := csvstream.Job{
+		Source: csvstream.Stdio, Stdin: cancelAtEOF{strings.NewReader("a,b\n1,2\n"), cancel},
+		Destination: csvstream.Location{Path: filepath.Join(dir, "out.csv")},
+	}
+	_, err := csvstream.Run(ctx, nil, job)
+	if !errors.Is(err, context.Canceled) {
+		t.Errorf("err %v, want the cancellation", err)
+	}
+	for _, p := range []string{job.Destination.Path, job.Destination.Path + csvstream.RejectsSuffix} {
+		if got := readIfExists(t, p); got != "<none>" {
+			t.Errorf("%s published: %q", filepath.Base(p), got)
+		}
+	}
+}
+
 // TestRunOutputIsTheValidRecords checks, whatever sizes the source's reads
 // return, that the destination holds exactly the source's valid records,
 // byte for byte and in order: the header, then every record the rejects do
