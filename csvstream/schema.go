@@ -765,9 +765,14 @@ func compileField(c *column, f *Field) error {
 		return fmt.Errorf("constraint \"minLength\" %d is above \"maxLength\" %d", c.minLen, c.maxLen)
 	}
 	if cs.Pattern != "" {
+		// The pattern is checked alone first: anchoring it could balance
+		// a stray parenthesis, as "a)|(b" becomes "^(?:a)|(b)$".
+		if _, err := regexp.Compile(cs.Pattern); err != nil {
+			return fmt.Errorf("constraint \"pattern\": %w", err)
+		}
 		re, err := regexp.Compile(`^(?:` + cs.Pattern + `)$`)
 		if err != nil {
-			return fmt.Errorf("constraint \"pattern\": %w", err)
+			return fmt.Errorf("constraint \"pattern\" %q: %w", cs.Pattern, err)
 		}
 		c.pattern, c.patternSrc = re, cs.Pattern
 	}

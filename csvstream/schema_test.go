@@ -44,6 +44,7 @@ var badSchemas = map[string]string{
 	"bad-null.json":                    `schema: want a JSON object`,
 	"bad-pattern-on-number.json":       `schema: field "price": constraint "pattern" applies only to string fields, not number`,
 	"bad-pattern.json":                 `schema: field "code": constraint "pattern": error parsing regexp`,
+	"bad-pattern-unbalanced.json":      `schema: field "code": constraint "pattern": error parsing regexp: unexpected ): ` + "`a)|(b`",
 	"bad-primary-key-twice.json":       `schema: primaryKey: field "id" is named twice`,
 	"bad-primary-key-type.json":        `schema: "primaryKey": 7 is not a field name or an array of field names`,
 	"bad-primary-key.json":             `schema: primaryKey: no field is named "nope"`,

@@ -131,7 +131,10 @@ func parseFlags(fs *flag.FlagSet, args []string) error {
 		return usageError{err.Error()}
 	}
 	// The flag package stops at the first argument, so a flag after it
-	// would be taken for an argument.
+	// would be taken for an argument; after "--", every word is one.
+	if n := len(args) - fs.NArg(); n > 0 && args[n-1] == "--" {
+		return nil
+	}
 	for _, a := range fs.Args() {
 		if len(a) > 1 && a[0] == '-' {
 			return usagef("%s comes after the arguments: put flags first (a file whose name starts with - can be given as ./%s)", a, a)
@@ -225,7 +228,7 @@ func runCmd(ctx context.Context, args []string, stdin io.Reader, stdout, stderr 
 	if job.Format != csvstream.FormatCSV && job.Format != csvstream.FormatJSONL {
 		return usagef("--format %q: want csv or jsonl", job.Format)
 	}
-	if job.Source.IsStdio() && job.Destination.IsStdio() && job.Rejects.IsStdio() {
+	if job.Destination.IsStdio() && job.Rejects.IsStdio() {
 		return usagef("--rejects cannot be - when DST is -")
 	}
 

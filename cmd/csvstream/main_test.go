@@ -48,6 +48,7 @@ func TestUsageErrors(t *testing.T) {
 		{"infer without SRC", []string{"infer"}, "infer needs SRC"},
 		{"empty schema", []string{"run", "--schema=", "in.csv", "out.csv"}, "--schema is empty"},
 		{"flag after the arguments", []string{"run", "in.csv", "out.csv", "--format", "jsonl"}, "--format comes after the arguments"},
+		{"rejects and DST both stdout", []string{"run", "--rejects", "-", "in.csv", "-"}, "--rejects cannot be - when DST is -"},
 		{"folder as DST", []string{"run", "in.csv", "s3://b/valid/"}, "DST s3://b/valid/ ends with /: name the object, such as s3://b/valid/data.csv"},
 		{"folder as rejects", []string{"run", "--rejects", "s3://b/rej/", "in.csv", "s3://b/k"}, "--rejects s3://b/rej/ ends with /"},
 		{"folder as SRC", []string{"run", "s3://b/incoming/", "out.csv"}, "SRC s3://b/incoming/ ends with /"},
@@ -64,6 +65,22 @@ func TestUsageErrors(t *testing.T) {
 				t.Errorf("stderr %q, want it to mention %q", stderr, tc.want)
 			}
 		})
+	}
+}
+
+// TestDoubleDashEndsFlags runs on files whose names start with "-": after
+// "--" they are arguments, as the flag package has it.
+func TestDoubleDashEndsFlags(t *testing.T) {
+	t.Chdir(t.TempDir())
+	if err := os.WriteFile("-in.csv", []byte("a,b\n1,2\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	code, _, stderr := cli(t, nil, "", "run", "--rejects", "r.csv", "--", "-in.csv", "-out.csv")
+	if code != exitOK {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	if got, err := os.ReadFile("-out.csv"); err != nil || string(got) != "a,b\n1,2\n" {
+		t.Errorf("-out.csv holds %q (%v)", got, err)
 	}
 }
 
