@@ -348,7 +348,7 @@ func (s *Scanner) scanSlow(o int) bool {
 		if o < len(data) || o > s.max {
 			// The record goes on past the size bound.
 			return s.recover(CodeRecordTooLarge, data, firstNL, o,
-				fmt.Sprintf("record starting on line %d is longer than %d bytes; its first line is kept as this record and scanning resumes on the next line", s.line, s.max))
+				fmt.Sprintf("record starting on line %d is longer than %d bytes", s.line, s.max))
 		}
 		if s.err != nil {
 			return false
@@ -371,7 +371,7 @@ func (s *Scanner) scanSlow(o int) bool {
 			line, col := s.position(data, fs)
 			field := len(r.fields) + 1
 			ok := s.recover(CodeQuoteError, data, firstNL, o,
-				fmt.Sprintf("line %d, column %d, field %d: quoted field is not closed before the end of the input; the record's first line is kept as this record and scanning resumes on the next line", line, col, field))
+				fmt.Sprintf("line %d, column %d, field %d: quoted field is not closed before the end of the input", line, col, field))
 			r.Err.Field = field
 			return ok
 		case stQuote:
@@ -478,6 +478,11 @@ func (s *Scanner) recover(code string, data []byte, firstNL, o int, msg string) 
 			n = s.max
 			s.longLine = true
 		}
+	}
+	if s.longLine {
+		msg += fmt.Sprintf("; this record holds the first %d bytes of line %d, and the next ones the rest of it", n, s.line)
+	} else {
+		msg += "; its first line is kept as this record and scanning resumes on the next line"
 	}
 	r.raw = data[:n]
 	r.Err = &ScanError{Code: code, Message: msg}
