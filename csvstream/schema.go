@@ -530,6 +530,7 @@ type column struct {
 	pattern    *regexp.Regexp
 	patternSrc string
 	enumVals   map[value]struct{}
+	enumNums   map[string]struct{} // a number enum, by appendDecimal key
 	enumStrs   map[string]struct{}
 	enumList   textSet  // a short string enum
 	enumText   []string // for messages
@@ -576,9 +577,9 @@ const (
 func (c *column) checkStep() checkStep {
 	s := checkStep{required: c.required, keyed: c.keyed, needValue: c.needValue, col: c}
 	s.constrained = c.min != nil || c.max != nil || c.minLen >= 0 || c.maxLen >= 0 ||
-		c.pattern != nil || c.enumList.items != nil || c.enumStrs != nil || c.enumVals != nil
+		c.pattern != nil || c.enumList.items != nil || c.enumStrs != nil || c.enumVals != nil || c.enumNums != nil
 	rangeOnly := c.minLen < 0 && c.maxLen < 0 && c.pattern == nil &&
-		c.enumStrs == nil && c.enumVals == nil
+		c.enumStrs == nil && c.enumVals == nil && c.enumNums == nil
 	enumOnly := c.enumList.items != nil && c.min == nil && c.max == nil &&
 		c.minLen < 0 && c.maxLen < 0 && c.pattern == nil
 	plain := c.kind == kindAny || c.kind == kindString && c.strFormat == formatDefault
@@ -797,9 +798,13 @@ func compileField(c *column, f *Field) error {
 		if err != nil {
 			return fmt.Errorf("constraint %q: %w", b.name, err)
 		}
+		if k == kindNumber && math.IsNaN(v.f) {
+			return fmt.Errorf("constraint %q: NaN is not ordered: no value could be compared with it", b.name)
+		}
 		*b.dst = &bound{v: v, text: text}
 	}
-	if c.min != nil && c.max != nil && compare(c.kind, c.min.v, c.max.v) > 0 {
+	if c.min != nil && c.max != nil && (compare(c.kind, c.min.v, c.max.v) > 0 ||
+		k == kindNumber && compareDecimal([]byte(c.min.text), []byte(c.max.text)) > 0) {
 		return fmt.Errorf("constraint \"minimum\" %s is above \"maximum\" %s", c.min.text, c.max.text)
 	}
 	if cs.Enum != nil {
@@ -822,6 +827,14 @@ func compileField(c *column, f *Field) error {
 			v, text, err := c.constant(x)
 			if err != nil {
 				return fmt.Errorf("constraint \"enum\": item %d: %w", i+1, err)
+			}
+			if k == kindNumber {
+				if c.enumNums == nil {
+					c.enumNums = make(map[string]struct{}, len(cs.Enum))
+				}
+				c.enumNums[string(appendDecimal(nil, []byte(text)))] = struct{}{}
+				c.enumText = append(c.enumText, text)
+				continue
 			}
 			if c.enumVals == nil {
 				c.enumVals = make(map[value]struct{}, len(cs.Enum))

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"hash/maphash"
-	"math"
 	"strconv"
 	"strings"
 	"unicode/utf8"
@@ -424,7 +423,9 @@ func (v *Validator) Check(rec *Record, errs []FieldError) []FieldError {
 			} else if s.needValue {
 				val = numberValue(b)
 			}
-			if !(val.f >= s.flo && val.f <= s.fhi) {
+			// A value equal to a bound as a float64 may still be beyond
+			// it as a decimal: checkConstraints compares their texts.
+			if !(val.f > s.flo && val.f < s.fhi) {
 				errs = s.col.checkConstraints(b, val, errs)
 			}
 		case opISODate:
@@ -571,11 +572,11 @@ func (v *Validator) isMissing(b []byte) bool {
 // checkConstraints appends an error for each constraint beyond its type
 // that value b, parsed as val, breaks.
 func (c *column) checkConstraints(b []byte, val value, errs []FieldError) []FieldError {
-	if c.min != nil && c.belowMin(val) {
+	if c.min != nil && c.belowMin(b, val) {
 		errs = append(errs, FieldError{Code: CodeConstraintError, Field: c.name,
 			Message: fmt.Sprintf("value %s is below the minimum %s", c.show(b), c.min.text)})
 	}
-	if c.max != nil && c.aboveMax(val) {
+	if c.max != nil && c.aboveMax(b, val) {
 		errs = append(errs, FieldError{Code: CodeConstraintError, Field: c.name,
 			Message: fmt.Sprintf("value %s is above the maximum %s", c.show(b), c.max.text)})
 	}
@@ -606,15 +607,23 @@ func (c *column) checkConstraints(b []byte, val value, errs []FieldError) []Fiel
 		if _, in := c.enumVals[val]; !in {
 			errs = append(errs, c.enumError(b))
 		}
+	} else if c.enumNums != nil {
+		var buf [64]byte
+		if _, in := c.enumNums[string(appendDecimal(buf[:0], b))]; !in {
+			errs = append(errs, c.enumError(b))
+		}
 	}
 	return errs
 }
 
-// belowMin reports whether val, of c's type, is below c.min, which is set;
-// NaN is below every minimum.
-func (c *column) belowMin(val value) bool {
+// belowMin reports whether b, of c's type and parsed as val, is below
+// c.min, which is set; NaN is below every minimum.
+func (c *column) belowMin(b []byte, val value) bool {
 	switch c.kind {
 	case kindNumber:
+		if val.f == c.min.v.f {
+			return compareDecimal(b, []byte(c.min.text)) < 0
+		}
 		return !(val.f >= c.min.v.f)
 	case kindDatetime:
 		return compare(c.kind, val, c.min.v) < 0
@@ -622,11 +631,14 @@ func (c *column) belowMin(val value) bool {
 	return val.i < c.min.v.i
 }
 
-// aboveMax reports whether val, of c's type, is above c.max, which is set;
-// NaN is above every maximum.
-func (c *column) aboveMax(val value) bool {
+// aboveMax reports whether b, of c's type and parsed as val, is above
+// c.max, which is set; NaN is above every maximum.
+func (c *column) aboveMax(b []byte, val value) bool {
 	switch c.kind {
 	case kindNumber:
+		if val.f == c.max.v.f {
+			return compareDecimal(b, []byte(c.max.text)) > 0
+		}
 		return !(val.f <= c.max.v.f)
 	case kindDatetime:
 		return compare(c.kind, val, c.max.v) > 0
@@ -727,7 +739,7 @@ func (c *column) appendKey(dst, b []byte, val value) []byte {
 		dst = appendUint64(dst, uint64(len(b)))
 		return append(dst, b...)
 	case kindNumber:
-		return appendUint64(dst, math.Float64bits(val.f))
+		return appendDecimal(dst, b)
 	case kindDatetime:
 		dst = appendUint64(dst, uint64(val.i))
 		return appendUint64(dst, uint64(val.ns))

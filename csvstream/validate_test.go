@@ -188,6 +188,14 @@ func TestConstraints(t *testing.T) {
 		{"number max exp", `{"name": "f", "type": "number", "constraints": {"maximum": 1e3}}`, "1.0001e3", []string{"value 1.0001e3 is above the maximum 1e3"}},
 		{"number INF", `{"name": "f", "type": "number", "constraints": {"maximum": 1e308}}`, "INF", []string{"value INF is above the maximum 1e308"}},
 		{"number NaN", `{"name": "f", "type": "number", "constraints": {"minimum": 0}}`, "NaN", []string{"value NaN is below the minimum 0"}},
+		// Values a float64 cannot tell from the bound are compared as
+		// decimals.
+		{"number max beyond float64", `{"name": "f", "type": "number", "constraints": {"maximum": 9007199254740992}}`, "9007199254740993", []string{"value 9007199254740993 is above the maximum 9007199254740992"}},
+		{"number max at float64", `{"name": "f", "type": "number", "constraints": {"maximum": 9007199254740992}}`, "9007199254740992.000", nil},
+		{"number max just above", `{"name": "f", "type": "number", "constraints": {"maximum": 0.3}}`, "0.30000000000000001", []string{"value 0.30000000000000001 is above the maximum 0.3"}},
+		{"number min tiny negative", `{"name": "f", "type": "number", "constraints": {"minimum": 0}}`, "-1e-400", []string{"value -1e-400 is below the minimum 0"}},
+		{"number min huge", `{"name": "f", "type": "number", "constraints": {"minimum": 1e400}}`, "INF", nil},
+		{"number max huge", `{"name": "f", "type": "number", "constraints": {"maximum": 1e400}}`, "1e401", []string{"value 1e401 is above the maximum 1e400"}},
 		{"year range", `{"name": "f", "type": "year", "constraints": {"minimum": 1900, "maximum": "2100"}}`, "2101", []string{"value 2101 is above the maximum 2100"}},
 		{"date min", `{"name": "f", "type": "date", "constraints": {"minimum": "2024-01-01"}}`, "2023-12-31", []string{`value "2023-12-31" is below the minimum "2024-01-01"`}},
 		{"date min ok", `{"name": "f", "type": "date", "constraints": {"minimum": "2024-01-01"}}`, "2024-01-01", nil},
@@ -211,6 +219,8 @@ func TestConstraints(t *testing.T) {
 		{"enum integer", `{"name": "f", "type": "integer", "constraints": {"enum": [1, 2]}}`, "3", []string{`value 3 is not one of 1, 2`}},
 		{"enum number typed", `{"name": "f", "type": "number", "constraints": {"enum": [1.5, 0]}}`, "1.50", nil},
 		{"enum number -0", `{"name": "f", "type": "number", "constraints": {"enum": [1.5, 0]}}`, "-0.0", nil},
+		{"enum number beyond float64", `{"name": "f", "type": "number", "constraints": {"enum": [1234567890123456789]}}`, "1234567890123456788", []string{"value 1234567890123456788 is not one of 1234567890123456789"}},
+		{"enum number NaN", `{"name": "f", "type": "number", "constraints": {"enum": ["NaN"]}}`, "NaN", nil},
 		{"enum boolean", `{"name": "f", "type": "boolean", "constraints": {"enum": [true]}}`, "1", nil},
 		{"enum boolean no", `{"name": "f", "type": "boolean", "constraints": {"enum": [true]}}`, "FALSE", []string{`value "FALSE" is not one of true`}},
 		{"enum date", `{"name": "f", "type": "date", "constraints": {"enum": ["2024-01-01"]}}`, "2024-01-02", []string{`value "2024-01-02" is not one of "2024-01-01"`}},
@@ -428,6 +438,8 @@ func TestUniqueTypes(t *testing.T) {
 		other       string
 	}{
 		{"number", "", "1.5", "1.50e0", "1.51"},
+		{"number", "", "1234567890123456789", "1234567890123456789.0", "1234567890123456788"},
+		{"number", "", "0", "-0.0e5", "1e-400"},
 		{"date", "", "2024-01-01", "2024-01-01", "2024-01-02"},
 		{"date", "%d/%m/%Y", "01/02/2024", "1/2/2024", "02/01/2024"},
 		{"time", "", "10:00:00", "11:00:00+01:00", "10:00:01"},
