@@ -16,6 +16,9 @@ type InferOptions struct {
 	Rows int
 	// Comma is the field delimiter; 0 means ','.
 	Comma byte
+	// MaxRecordSize bounds a record, as ScanOptions.MaxRecordSize does; 0
+	// means the Scanner's default.
+	MaxRecordSize int
 }
 
 // inferKinds returns the types InferSchema tries, in order of preference:
@@ -43,7 +46,7 @@ func InferSchema(r io.Reader, opt InferOptions) (*Schema, error) {
 	if rows == 0 {
 		rows = DefaultInferRows
 	}
-	sc, err := NewScanner(r, ScanOptions{Comma: opt.Comma})
+	sc, err := NewScanner(r, ScanOptions{Comma: opt.Comma, MaxRecordSize: opt.MaxRecordSize})
 	if err != nil {
 		return nil, fmt.Errorf("infer: %w", err)
 	}

@@ -4,7 +4,7 @@
 // Usage:
 //
 //	csvstream run [flags] SRC DST
-//	csvstream infer [--rows N] [--delimiter D] SRC
+//	csvstream infer [--rows N] [--delimiter D] [--max-record-size S] SRC
 //	csvstream sweep [--older-than 24h] [--dry-run] s3://bucket/prefix...
 //	csvstream invoke [--timeout 15m] EVENT.json
 //
@@ -195,11 +195,9 @@ func runCmd(ctx context.Context, args []string, stdin io.Reader, stdout, stderr 
 	if job.Scan.Comma, err = parseDelimiter(*delim); err != nil {
 		return err
 	}
-	size, err := csvstream.ParseSize(*maxRecord)
-	if err != nil || size <= 0 || size > 1<<30 {
-		return usagef("--max-record-size %q: want a size from 1B to 1GiB", *maxRecord)
+	if job.Scan.MaxRecordSize, err = parseRecordSize(*maxRecord); err != nil {
+		return err
 	}
-	job.Scan.MaxRecordSize = int(size)
 	if job.Writer.PartSize, err = csvstream.ParseSize(*partSize); err != nil {
 		return usagef("--part-size: %v", err)
 	}
@@ -261,6 +259,7 @@ func inferCmd(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 	fs := newFlagSet("infer", stderr)
 	rows := fs.Int("rows", 1000, "data rows to sample")
 	delim := fs.String("delimiter", ",", `field delimiter: one character such as , ; | or \t (or "tab")`)
+	maxRecord := fs.String("max-record-size", "1MiB", "largest record read; a larger one is left out of the sample")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -271,6 +270,10 @@ func inferCmd(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 		return usagef("--rows %d: want at least 1", *rows)
 	}
 	comma, err := parseDelimiter(*delim)
+	if err != nil {
+		return err
+	}
+	maxSize, err := parseRecordSize(*maxRecord)
 	if err != nil {
 		return err
 	}
@@ -287,13 +290,22 @@ func inferCmd(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 		return err
 	}
 	defer src.Close()
-	s, err := csvstream.InferSchema(src, csvstream.InferOptions{Rows: *rows, Comma: comma})
+	s, err := csvstream.InferSchema(src, csvstream.InferOptions{Rows: *rows, Comma: comma, MaxRecordSize: maxSize})
 	if err != nil {
 		return fmt.Errorf("infer %s: %w", loc, err)
 	}
 	enc := json.NewEncoder(stdout)
 	enc.SetIndent("", "  ")
 	return enc.Encode(s)
+}
+
+// parseRecordSize reads --max-record-size.
+func parseRecordSize(s string) (int, error) {
+	size, err := csvstream.ParseSize(s)
+	if err != nil || size <= 0 || size > csvstream.MaxRecordSizeLimit {
+		return 0, usagef("--max-record-size %q: want a size from 1B to %dMiB", s, csvstream.MaxRecordSizeLimit>>20)
+	}
+	return int(size), nil
 }
 
 // parseDelimiter accepts one ASCII character, or \t and "tab" for a tab.
