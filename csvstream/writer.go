@@ -792,7 +792,8 @@ func (w *ObjectWriter) complete() error {
 	// to assemble a large object, keeping the connection alive meanwhile,
 	// and a Complete cut short leaves it unknown whether the object exists.
 	out, err := w.api.CompleteMultipartUpload(w.ctx, in)
-	if err != nil && errorCode(err) == "" && w.ctx.Err() == nil {
+	lost := err != nil && errorCode(err) == ""
+	if lost && w.ctx.Err() == nil {
 		// S3's answer was lost: the connection broke or the response was
 		// cut off, which the S3 client does not retry once the headers
 		// have come. S3 may have completed the upload. Sent again,
@@ -806,7 +807,10 @@ func (w *ObjectWriter) complete() error {
 		switch {
 		case isNoSuchUpload(err):
 			return w.completedBefore(err, sum, size)
-		case w.ctx.Err() != nil:
+		case lost || w.ctx.Err() != nil:
+			// S3 may have completed the upload, whatever the second
+			// attempt says: abort it and look, as for a Complete cut
+			// short.
 			return w.cutShort(err, sum, size)
 		}
 		return err

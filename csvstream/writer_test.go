@@ -766,7 +766,15 @@ func TestWriterCompleteAnswerLost(t *testing.T) {
 		{"upload gone, another object at the key", on(9, fakeAPIError("NoSuchUpload")), nil, true, 1, 1, "",
 			"complete s3://bucket/dir/out.csv (upload id upload-1) with 4 parts: api error NoSuchUpload: injected by the test; the object at the key is not this upload's"},
 		{"upload gone, no object", on(9, fakeAPIError("NoSuchUpload")), nil, false, 1, 1, "", "NoSuchUpload: injected by the test; looking for the completed object: api error NotFound"},
-		{"answer lost twice", on(9, lost), nil, false, 2, 0, "", "complete s3://bucket/dir/out.csv (upload id upload-1) with 4 parts: https response error"},
+		{"answer lost twice", on(9, lost), nil, false, 2, 1, "", "complete s3://bucket/dir/out.csv (upload id upload-1) with 4 parts: https response error"},
+		// The first Complete did complete the upload: whatever the second
+		// says, the object is looked for.
+		{"answer lost twice, the first completed", func(call int) error {
+			if call == 2 {
+				return lost
+			}
+			return nil
+		}, on(1, lost), false, 2, 1, "head", ""},
 		{"refused", on(9, fakeAPIError("InvalidPart")), nil, false, 1, 0, "", "InvalidPart"},
 	}
 	for _, tt := range tests {
