@@ -303,6 +303,9 @@ func (w *ObjectWriter) Write(p []byte) (int, error) {
 	if err := w.ctx.Err(); err != nil {
 		return 0, w.failWith(fmt.Errorf("write %s: stopped before part %d: %w", w.uploadName(), w.nextPart, context.Cause(w.ctx)))
 	}
+	if w.stopped {
+		return 0, fmt.Errorf("write %s: the parts were all sent already", w.where())
+	}
 	if w.buf == nil {
 		buf, err := w.buffer()
 		if err != nil {
@@ -681,6 +684,30 @@ func (w *ObjectWriter) Close() error {
 		w.done, w.result = true, err
 		return err
 	}
+	if err := w.sendParts(); err != nil {
+		return err
+	}
+	if err := w.complete(); err != nil {
+		return w.failWith(err)
+	}
+	w.cancel(ErrWriterClosed)
+	w.release()
+	w.done = true
+	return nil
+}
+
+// sendParts sends what is buffered as the last part and waits for every
+// part, without completing the upload; Write may not be called after it.
+// Run calls it before publishing another output, so that a part that fails
+// at the end stops the job before anything is published. A writer that has
+// not started a multipart upload has nothing to send before Close.
+func (w *ObjectWriter) sendParts() error {
+	if w.done || !w.started || w.stopped {
+		return w.result
+	}
+	if err := w.ctx.Err(); err != nil {
+		return w.failWith(fmt.Errorf("close %s: stopped before completing: %w", w.uploadName(), context.Cause(w.ctx)))
+	}
 	if len(w.buf) > 0 {
 		if err := w.flush(); err != nil {
 			return w.failWith(err)
@@ -690,15 +717,9 @@ func (w *ObjectWriter) Close() error {
 	w.mu.Lock()
 	err := w.err
 	w.mu.Unlock()
-	if err == nil {
-		err = w.complete()
-	}
 	if err != nil {
 		return w.failWith(err)
 	}
-	w.cancel(ErrWriterClosed)
-	w.release()
-	w.done = true
 	return nil
 }
 

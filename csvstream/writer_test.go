@@ -1182,6 +1182,50 @@ func TestRetryablePartError(t *testing.T) {
 	}
 }
 
+// TestWriterSendParts sends every part ahead of Close, as Run does before
+// publishing the rejects: a part that fails then fails sendParts, and a
+// Write after it is an error, not a send on a closed channel.
+func TestWriterSendParts(t *testing.T) {
+	f := newFakeUploader(100)
+	w := newTestObjectWriter(t, context.Background(), f, WriterOptions{PartSize: 100})
+	want := writeRecords(t, w, writerRecords(50, 9))
+	if err := w.sendParts(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.Write([]byte("late\n")); err == nil {
+		t.Error("Write after sendParts succeeded")
+	}
+	if f.count("CompleteMultipartUpload") != 0 {
+		t.Error("sendParts completed the upload")
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if got := f.objects["dir/out.csv"]; !bytes.Equal(got, want) {
+		t.Errorf("object has %d bytes, want the %d written", len(got), len(want))
+	}
+
+	f = newFakeUploader(100)
+	f.onPart = func(_ context.Context, num int32, _ int) error {
+		if num == 3 {
+			return fakeAPIError("AccessDenied")
+		}
+		return nil
+	}
+	w = newTestObjectWriter(t, context.Background(), f, WriterOptions{PartSize: 100, Concurrency: 1})
+	for _, r := range writerRecords(25, 9) {
+		if _, err := w.Write(r); err != nil {
+			break
+		}
+	}
+	if err := w.sendParts(); err == nil || !strings.Contains(err.Error(), "AccessDenied") {
+		t.Errorf("sendParts = %v, want the part's failure", err)
+	}
+	if f.openUploads() != 0 {
+		t.Error("multipart upload left behind")
+	}
+}
+
 // TestWriterStoppedDuringCreate ends the writer's context while S3 creates
 // the upload: the request still learns the upload's id, so the upload is
 // aborted rather than left behind.
