@@ -335,7 +335,38 @@ func jsonObject(raw []byte) (map[string]json.RawMessage, error) {
 	if err := json.Unmarshal(raw, &m); err != nil {
 		return nil, fmt.Errorf("invalid JSON: %w", err)
 	}
+	if k, ok := repeatedKey(raw); ok {
+		// encoding/json keeps the last silently, which would hide a
+		// mistake, such as a type set twice.
+		return nil, fmt.Errorf("property %q is given twice", k)
+	}
 	return m, nil
+}
+
+// repeatedKey returns a key that the valid JSON object raw holds more than
+// once, if any; it looks at raw's own keys, not those of nested objects.
+func repeatedKey(raw []byte) (string, bool) {
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	if _, err := dec.Token(); err != nil { // '{'
+		return "", false
+	}
+	seen := make(map[string]bool)
+	for dec.More() {
+		t, err := dec.Token()
+		if err != nil {
+			return "", false
+		}
+		k, _ := t.(string)
+		if seen[k] {
+			return k, true
+		}
+		seen[k] = true
+		var v json.RawMessage
+		if err := dec.Decode(&v); err != nil {
+			return "", false
+		}
+	}
+	return "", false
 }
 
 func jsonValid(raw []byte) (bool, error) {

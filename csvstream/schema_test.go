@@ -45,6 +45,7 @@ var badSchemas = map[string]string{
 	"bad-pattern-on-number.json":       `schema: field "price": constraint "pattern" applies only to string fields, not number`,
 	"bad-number-nan-bound.json":        `schema: field "n": constraint "minimum": NaN is not ordered`,
 	"bad-number-bounds-crossed.json":   `schema: field "n": constraint "minimum" 0.30000000000000001 is above "maximum" 0.3`,
+	"bad-repeated-property.json":       `schema: fields[0]: property "type" is given twice`,
 	"bad-pattern.json":                 `schema: field "code": constraint "pattern": error parsing regexp`,
 	"bad-pattern-unbalanced.json":      `schema: field "code": constraint "pattern": error parsing regexp: unexpected ): ` + "`a)|(b`",
 	"bad-primary-key-twice.json":       `schema: primaryKey: field "id" is named twice`,
