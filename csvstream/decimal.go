@@ -3,6 +3,8 @@ package csvstream
 import (
 	"bytes"
 	"cmp"
+	"math/big"
+	"strconv"
 )
 
 // Number values are decimals, as Table Schema has them, but Check holds
@@ -17,12 +19,14 @@ import (
 type decimal struct {
 	sign   int
 	exp    int64
+	bigExp *big.Int // the exponent instead of exp when it does not fit an int64
 	digits []byte
 }
 
-// maxDecimalExp bounds the exponents decimal keeps, far beyond float64's,
-// so that the sums that make them cannot overflow.
-const maxDecimalExp = 1 << 40
+// maxShortExp is the most digits an exponent may have to be read into an
+// int64: with the offset the mantissa adds, which a record's size bounds,
+// it cannot overflow. Longer ones are read into a big.Int.
+const maxShortExp = 17
 
 // parseDecimal reads b, which isNumber accepted and which is not NaN,
 // appending its significant digits to buf for d.digits.
@@ -59,21 +63,41 @@ func parseDecimal(b, buf []byte) decimal {
 	if neg {
 		d.sign = -1
 	}
-	var x int64
 	eneg := len(exp) > 0 && exp[0] == '-'
 	if len(exp) > 0 && (exp[0] == '+' || exp[0] == '-') {
 		exp = exp[1:]
 	}
-	for _, c := range exp {
-		if x = x*10 + int64(c-'0'); x > maxDecimalExp {
-			x = maxDecimalExp
+	exp = bytes.TrimLeft(exp, "0")
+	if len(exp) <= maxShortExp {
+		var x int64
+		for _, c := range exp {
+			x = x*10 + int64(c-'0')
 		}
+		if eneg {
+			x = -x
+		}
+		d.exp = e + x
+		return d
 	}
+	x, _ := new(big.Int).SetString(string(exp), 10)
 	if eneg {
-		x = -x
+		x.Neg(x)
 	}
-	d.exp = e + x
+	x.Add(x, big.NewInt(e))
+	if x.IsInt64() {
+		d.exp = x.Int64() // so that an exponent has one form only
+	} else {
+		d.bigExp = x
+	}
 	return d
+}
+
+// exponent returns d's exponent as a big.Int.
+func (d decimal) exponent() *big.Int {
+	if d.bigExp != nil {
+		return d.bigExp
+	}
+	return big.NewInt(d.exp)
 }
 
 // compareDecimal orders the numbers a and b, which isNumber accepted and
@@ -87,7 +111,12 @@ func compareDecimal(a, b []byte) int {
 	case x.sign == 0 || x.sign == 2 || x.sign == -2:
 		return 0
 	}
-	c := cmp.Compare(x.exp, y.exp)
+	var c int
+	if x.bigExp == nil && y.bigExp == nil {
+		c = cmp.Compare(x.exp, y.exp)
+	} else {
+		c = x.exponent().Cmp(y.exponent())
+	}
 	if c == 0 {
 		c = bytes.Compare(x.digits, y.digits)
 	}
@@ -96,11 +125,12 @@ func compareDecimal(a, b []byte) int {
 
 // appendDecimal appends a key for the number b, which isNumber accepted:
 // two numbers have the same key exactly when they are equal as decimals
-// (1.50, 1.5 and 15e-1; 0 and -0), and every NaN has the same one. A key
-// is self-delimiting, so keys can be joined.
+// (1.50, 1.5 and 15e-1; 0 and -0), and every NaN has the same one. Each
+// kind of key starts with a byte of its own and says where it ends, so
+// keys can be joined.
 func appendDecimal(dst, b []byte) []byte {
 	if isNaNWord(b) {
-		return append(dst, 'N')
+		return append(dst, '?')
 	}
 	var buf [32]byte
 	d := parseDecimal(b, buf[:0])
@@ -108,13 +138,26 @@ func appendDecimal(dst, b []byte) []byte {
 	case 0:
 		return append(dst, '0')
 	case 2:
-		return append(dst, 'I')
+		return append(dst, '>')
 	case -2:
-		return append(dst, 'i')
+		return append(dst, '<')
 	}
-	dst = append(dst, byte('0'+d.sign+1)) // '0' or '2'
-	dst = appendUint64(dst, uint64(d.exp))
-	dst = appendUint64(dst, uint64(len(d.digits)))
+	tag := byte('+')
+	if d.sign < 0 {
+		tag = '-'
+	}
+	if d.bigExp != nil {
+		// An exponent beyond an int64 is written out in decimal, ended by
+		// a byte that is not a digit.
+		dst = append(dst, tag, 'E')
+		dst = d.bigExp.Append(dst, 10)
+		dst = append(dst, ';')
+	} else {
+		dst = append(dst, tag)
+		dst = appendUint64(dst, uint64(d.exp))
+	}
+	dst = strconv.AppendInt(dst, int64(len(d.digits)), 10)
+	dst = append(dst, ';')
 	return append(dst, d.digits...)
 }
 
