@@ -366,8 +366,9 @@ func TestLocalSinkStreams(t *testing.T) {
 	}
 }
 
-// TestLocalSinkStreamWaitEnds opens a named pipe and a socket no one
-// reads: the open waits for a reader, and gives up when the context ends.
+// TestLocalSinkStreamWaitEnds opens a named pipe no one reads: the open
+// waits for a reader, and gives up when the context ends. A reader that
+// comes in time gets every byte, through a slow reader's full pipe too.
 func TestLocalSinkStreamWaitEnds(t *testing.T) {
 	dir := t.TempDir()
 	fifo := filepath.Join(dir, "fifo")
@@ -388,11 +389,21 @@ func TestLocalSinkStreamWaitEnds(t *testing.T) {
 		t.Errorf("the open took %v after its context ended", d)
 	}
 
-	// A reader that comes while the open waits gets what is written.
+	// A reader that comes while the open waits, and then reads slowly,
+	// gets what is written: more than a pipe holds, so that writes wait.
+	rec := bytes.Repeat([]byte("0123456789abcdef,x\n"), 1<<10)
 	received := make(chan []byte, 1)
 	go func() {
 		time.Sleep(100 * time.Millisecond)
-		b, err := os.ReadFile(fifo)
+		f, err := os.Open(fifo)
+		if err != nil {
+			t.Error(err)
+			received <- nil
+			return
+		}
+		defer f.Close()
+		time.Sleep(100 * time.Millisecond) // let the pipe fill
+		b, err := io.ReadAll(f)
 		if err != nil {
 			t.Error(err)
 		}
@@ -401,14 +412,16 @@ func TestLocalSinkStreamWaitEnds(t *testing.T) {
 	if s, err = openLocalSink(context.Background(), fifo); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.Write([]byte("a,b\n")); err != nil {
-		t.Fatal(err)
+	for range 32 {
+		if _, err := s.Write(rec); err != nil {
+			t.Fatal(err)
+		}
 	}
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
 	}
-	if got := <-received; string(got) != "a,b\n" {
-		t.Errorf("the reader got %q", got)
+	if got := <-received; len(got) != 32*len(rec) {
+		t.Errorf("the reader got %d bytes, want %d", len(got), 32*len(rec))
 	}
 }
 

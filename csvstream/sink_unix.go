@@ -13,15 +13,23 @@ import (
 
 // openPipe opens the named pipe at path for writing. Such an open waits
 // for a reader, as a shell redirection does; openPipe waits by trying
-// again, without blocking a thread, so that it ends when ctx does. The
-// file is left non-blocking, which Go's poller handles.
+// again, without blocking a thread, so that it ends when ctx does. Once
+// open, the pipe is made blocking again: not every system's poller takes
+// pipes (macOS's does not), and a write must wait for a slow reader
+// rather than fail.
 func openPipe(ctx context.Context, path string) (*os.File, error) {
 	const poll = 20 * time.Millisecond
 	var wait *time.Timer
 	for {
 		f, err := os.OpenFile(path, os.O_WRONLY|syscall.O_NONBLOCK, 0)
+		if err == nil {
+			if err := setBlocking(f); err != nil {
+				return nil, err
+			}
+			return f, nil
+		}
 		if !errors.Is(err, syscall.ENXIO) { // ENXIO: no reader yet
-			return f, err
+			return nil, err
 		}
 		if wait == nil {
 			wait = time.NewTimer(poll)
@@ -35,4 +43,18 @@ func openPipe(ctx context.Context, path string) (*os.File, error) {
 		case <-wait.C:
 		}
 	}
+}
+
+// setBlocking clears f's O_NONBLOCK flag, closing f if it cannot.
+func setBlocking(f *os.File) error {
+	rc, err := f.SyscallConn()
+	if err == nil {
+		cerr := rc.Control(func(fd uintptr) { err = syscall.SetNonblock(int(fd), false) })
+		err = errors.Join(cerr, err)
+	}
+	if err != nil {
+		f.Close()
+		return fmt.Errorf("open %s: %w", f.Name(), err)
+	}
+	return nil
 }
