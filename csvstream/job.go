@@ -362,7 +362,7 @@ func (r *run) stream(ctx context.Context, api S3API) (err error) {
 	// stops the job before the rejects are published.
 	if w, ok := r.dst.(*ObjectWriter); ok {
 		if err := w.sendParts(); err != nil {
-			return errors.Join(fmt.Errorf("%w: %s: %w", ErrUploadFailed, job.Destination, err), r.rej.Abort())
+			return errors.Join(fmt.Errorf("%w: %s: %w", ErrUploadFailed, job.Destination, err), r.dst.Abort(), r.rej.Abort())
 		}
 	}
 	if err := r.sourceUnchanged(ctx); err != nil {

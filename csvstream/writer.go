@@ -304,7 +304,7 @@ func (w *ObjectWriter) Write(p []byte) (int, error) {
 		return 0, w.failWith(fmt.Errorf("write %s: stopped before part %d: %w", w.uploadName(), w.nextPart, context.Cause(w.ctx)))
 	}
 	if w.stopped {
-		return 0, fmt.Errorf("write %s: the parts were all sent already", w.where())
+		return 0, fmt.Errorf("write %s: every part was sent already: %w", w.where(), ErrWriterClosed)
 	}
 	if w.buf == nil {
 		buf, err := w.buffer()
@@ -706,7 +706,7 @@ func (w *ObjectWriter) sendParts() error {
 		return w.result
 	}
 	if err := w.ctx.Err(); err != nil {
-		return w.failWith(fmt.Errorf("close %s: stopped before completing: %w", w.uploadName(), context.Cause(w.ctx)))
+		return w.failWith(fmt.Errorf("send the last parts of %s: stopped: %w", w.uploadName(), context.Cause(w.ctx)))
 	}
 	if len(w.buf) > 0 {
 		if err := w.flush(); err != nil {

@@ -1192,8 +1192,8 @@ func TestWriterSendParts(t *testing.T) {
 	if err := w.sendParts(); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := w.Write([]byte("late\n")); err == nil {
-		t.Error("Write after sendParts succeeded")
+	if _, err := w.Write([]byte("late\n")); !errors.Is(err, ErrWriterClosed) {
+		t.Errorf("Write after sendParts: %v, want ErrWriterClosed", err)
 	}
 	if f.count("CompleteMultipartUpload") != 0 {
 		t.Error("sendParts completed the upload")
