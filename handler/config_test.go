@@ -311,6 +311,9 @@ func TestEventErrorMessages(t *testing.T) {
 		{`{"sweep":{"dry_run":"yes"}}`, probeSweep, `sweep payload: "sweep.dry_run" is a JSON string, want true or false`},
 		{`{"sweep":{"prefixes":"s3://b/"}}`, probeSweep, `sweep payload: "sweep.prefixes" is a JSON string, want an array`},
 		{`{"Records":[{"s3":{"bucket":[]}}]}`, probeS3, `S3 event notification: "Records.s3.bucket" is a JSON array, want an object`},
+		{`{"Records":[{"s3":{"object":{"size":1.5}}}]}`, probeS3, `"Records.s3.object.size" is a JSON number 1.5, want an integer`},
+		{`{"Records":[{"s3":{"bucket":{"name":true}}}]}`, probeS3, `"Records.s3.bucket.name" is a JSON boolean, want a string`},
+		{`{"Records":[{"eventTime":"yesterday"}]}`, probeS3, `time "yesterday" is not in RFC 3339 form`},
 	}
 	for _, tt := range tests {
 		err := tt.parse([]byte(tt.event))

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"reflect"
 	"strings"
+	"time"
 
 	"github.com/aws/aws-lambda-go/events"
 )
@@ -230,6 +231,7 @@ func parseSweep(event []byte) (sweepRequest, error) {
 func jsonProblem(err error) string {
 	var typ *json.UnmarshalTypeError
 	var syn *json.SyntaxError
+	var tim *time.ParseError
 	switch {
 	case errors.As(err, &typ):
 		want := "a value of another type"
@@ -243,16 +245,23 @@ func jsonProblem(err error) string {
 		case reflect.Struct, reflect.Map:
 			want = "an object"
 		case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
-			reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64,
-			reflect.Float32, reflect.Float64:
+			reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+			want = "an integer"
+		case reflect.Float32, reflect.Float64:
 			want = "a number"
 		}
-		if typ.Field == "" {
-			return fmt.Sprintf("the event is a JSON %s, want %s", typ.Value, want)
+		got := typ.Value // "string", "number 1.5", "bool", "array", "object"
+		if got == "bool" {
+			got = "boolean"
 		}
-		return fmt.Sprintf("%q is a JSON %s, want %s", typ.Field, typ.Value, want)
+		if typ.Field == "" {
+			return fmt.Sprintf("the event is a JSON %s, want %s", got, want)
+		}
+		return fmt.Sprintf("%q is a JSON %s, want %s", typ.Field, got, want)
 	case errors.As(err, &syn):
 		return fmt.Sprintf("%s (at byte %d)", strings.TrimPrefix(syn.Error(), "json: "), syn.Offset)
+	case errors.As(err, &tim):
+		return fmt.Sprintf("time %q is not in RFC 3339 form, such as 2006-01-02T15:04:05Z", tim.Value)
 	}
 	return strings.TrimPrefix(err.Error(), "json: ")
 }

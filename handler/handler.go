@@ -487,17 +487,17 @@ func (inv *invocation) sweep(req sweepRequest) (any, error) {
 		return nil, &InternalError{failure{Err: errors.New("sweep: the S3 client cannot list multipart uploads")}}
 	}
 	minAge := cmp.Or(cfg.minSweepAge, MinSweepAge)
-	if cfg.SweepOlderThan < minAge {
-		// ConfigFromEnv refuses such an age; a Config built in Go may not.
-		return nil, &InternalError{failure{Err: fmt.Errorf("sweep: Config.SweepOlderThan %v is under %v, and would abort the uploads of running jobs", cfg.SweepOlderThan, minAge)}}
-	}
 	opt := csvstream.SweepOptions{OlderThan: cfg.SweepOlderThan, DryRun: req.DryRun}
-	if req.OlderThan != "" {
+	switch {
+	case req.OlderThan != "":
 		d, err := parseSweepAge(req.OlderThan, minAge)
 		if err != nil {
 			return nil, invalidEvent(fmt.Errorf("sweep payload: %w", err))
 		}
 		opt.OlderThan = d
+	case cfg.SweepOlderThan < minAge:
+		// ConfigFromEnv refuses such an age; a Config built in Go may not.
+		return nil, &InternalError{failure{Err: fmt.Errorf("sweep: Config.SweepOlderThan %v is under %v, and would abort the uploads of running jobs", cfg.SweepOlderThan, minAge)}}
 	}
 	var places []Prefix
 	for _, s := range req.Prefixes {

@@ -823,6 +823,9 @@ func TestSweepInvocation(t *testing.T) {
 	if _, _, err := invoke(young, []byte(`{"sweep":{}}`), time.Minute); ErrorType(err) != "InternalError" || !strings.Contains(err.Error(), "SweepOlderThan") {
 		t.Errorf("sweep with Config.SweepOlderThan 1m: %v, want an InternalError naming it", err)
 	}
+	if _, _, err := invoke(young, []byte(`{"sweep":{"older_than":"1h"}}`), time.Minute); err != nil {
+		t.Errorf("sweep with its own age: %v; the configured one is not used", err)
+	}
 }
 
 // refusingAborts is an S3 client whose AbortMultipartUpload fails for one key.
