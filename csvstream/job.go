@@ -358,12 +358,10 @@ func (r *run) stream(ctx context.Context, api S3API) (err error) {
 	default:
 		return errors.Join(err, r.dst.Abort(), r.rej.Abort())
 	}
-	// The destination's last parts go first, so that a part failing now
-	// stops the job before the rejects are published.
-	if w, ok := r.dst.(*ObjectWriter); ok {
-		if err := w.sendParts(); err != nil {
-			return errors.Join(fmt.Errorf("%w: %s: %w", ErrUploadFailed, job.Destination, err), r.dst.Abort(), r.rej.Abort())
-		}
+	// The end of the destination is written first, so that a failure
+	// there stops the job before the rejects are published.
+	if err := r.dst.sendAll(); err != nil {
+		return errors.Join(fmt.Errorf("%w: %s: %w", ErrUploadFailed, job.Destination, err), r.dst.Abort(), r.rej.Abort())
 	}
 	if err := r.sourceUnchanged(ctx); err != nil {
 		return errors.Join(err, r.dst.Abort(), r.rej.Abort())

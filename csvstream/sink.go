@@ -18,8 +18,14 @@ import (
 // publishes what was written and Abort discards it, so a failed job never
 // leaves a partial output behind. Streams are the exception: what a
 // streamSink has written cannot be taken back.
+//
+// sendAll writes out what the sink holds, short of publishing it, and no
+// Write may follow: Run calls it on the destination before publishing the
+// rejects, so that a failure to write the end of the destination (a part,
+// a full disk) stops the job with nothing published.
 type sink interface {
 	io.Writer
+	sendAll() error
 	Close() error
 	Abort() error
 }
@@ -161,6 +167,10 @@ func (s *streamSink) flush() error {
 	return err
 }
 
+// sendAll does nothing: what a stream is sent cannot be taken back, so it
+// gets its last records with Close, once the job has succeeded.
+func (s *streamSink) sendAll() error { return nil }
+
 func (s *streamSink) Close() error {
 	return errors.Join(s.flush(), s.close())
 }
@@ -232,6 +242,21 @@ func (s *fileSink) Write(p []byte) (int, error) {
 		return n, fmt.Errorf("write %s: %w", s.path, err)
 	}
 	return n, nil
+}
+
+// sendAll writes the buffered bytes to the temporary file and syncs it.
+func (s *fileSink) sendAll() error {
+	if s.f == nil {
+		return fmt.Errorf("write %s: already closed", s.path)
+	}
+	err := s.w.Flush()
+	if err == nil {
+		err = s.f.Sync()
+	}
+	if err != nil {
+		return fmt.Errorf("write %s: %w", s.path, err)
+	}
+	return nil
 }
 
 func (s *fileSink) Close() error {

@@ -366,6 +366,34 @@ func TestLocalSinkStreams(t *testing.T) {
 	}
 }
 
+// TestFileSinkSendAll writes a file's bytes out ahead of Close, without
+// publishing them: the target appears only with Close.
+func TestFileSinkSendAll(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "out.csv")
+	s, err := openLocalSink(context.Background(), path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Write([]byte("a,b\n1,2\n")); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.sendAll(); err != nil {
+		t.Fatal(err)
+	}
+	if tmp, err := os.ReadFile(s.(*fileSink).f.Name()); err != nil || string(tmp) != "a,b\n1,2\n" {
+		t.Errorf("after sendAll the temporary file holds %q (%v)", tmp, err)
+	}
+	if _, err := os.Stat(path); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("after sendAll %s exists already (%v)", path, err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := os.ReadFile(path); err != nil || string(got) != "a,b\n1,2\n" {
+		t.Errorf("after Close %s holds %q (%v)", path, got, err)
+	}
+}
+
 // TestLocalSinkStreamWaitEnds opens a named pipe no one reads: the open
 // waits for a reader, and gives up when the context ends. A reader that
 // comes in time gets every byte, through a slow reader's full pipe too.

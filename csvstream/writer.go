@@ -684,7 +684,7 @@ func (w *ObjectWriter) Close() error {
 		w.done, w.result = true, err
 		return err
 	}
-	if err := w.sendParts(); err != nil {
+	if err := w.sendAll(); err != nil {
 		return err
 	}
 	if err := w.complete(); err != nil {
@@ -696,12 +696,11 @@ func (w *ObjectWriter) Close() error {
 	return nil
 }
 
-// sendParts sends what is buffered as the last part and waits for every
+// sendAll sends what is buffered as the last part and waits for every
 // part, without completing the upload; Write may not be called after it.
-// Run calls it before publishing another output, so that a part that fails
-// at the end stops the job before anything is published. A writer that has
-// not started a multipart upload has nothing to send before Close.
-func (w *ObjectWriter) sendParts() error {
+// A writer that has not started a multipart upload has nothing to send
+// before Close. It makes ObjectWriter a sink.
+func (w *ObjectWriter) sendAll() error {
 	if w.done || !w.started || w.stopped {
 		return w.result
 	}

@@ -1183,20 +1183,20 @@ func TestRetryablePartError(t *testing.T) {
 }
 
 // TestWriterSendParts sends every part ahead of Close, as Run does before
-// publishing the rejects: a part that fails then fails sendParts, and a
+// publishing the rejects: a part that fails then fails sendAll, and a
 // Write after it is an error, not a send on a closed channel.
 func TestWriterSendParts(t *testing.T) {
 	f := newFakeUploader(100)
 	w := newTestObjectWriter(t, context.Background(), f, WriterOptions{PartSize: 100})
 	want := writeRecords(t, w, writerRecords(50, 9))
-	if err := w.sendParts(); err != nil {
+	if err := w.sendAll(); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := w.Write([]byte("late\n")); !errors.Is(err, ErrWriterClosed) {
-		t.Errorf("Write after sendParts: %v, want ErrWriterClosed", err)
+		t.Errorf("Write after sendAll: %v, want ErrWriterClosed", err)
 	}
 	if f.count("CompleteMultipartUpload") != 0 {
-		t.Error("sendParts completed the upload")
+		t.Error("sendAll completed the upload")
 	}
 	if err := w.Close(); err != nil {
 		t.Fatal(err)
@@ -1218,8 +1218,8 @@ func TestWriterSendParts(t *testing.T) {
 			break
 		}
 	}
-	if err := w.sendParts(); err == nil || !strings.Contains(err.Error(), "AccessDenied") {
-		t.Errorf("sendParts = %v, want the part's failure", err)
+	if err := w.sendAll(); err == nil || !strings.Contains(err.Error(), "AccessDenied") {
+		t.Errorf("sendAll = %v, want the part's failure", err)
 	}
 	if f.openUploads() != 0 {
 		t.Error("multipart upload left behind")
