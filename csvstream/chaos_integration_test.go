@@ -144,18 +144,6 @@ func transient(desc string, f faultproxy.Fault, persistent bool, errs ...error) 
 	return cf
 }
 
-// isCreateUpload matches CreateMultipartUpload requests.
-func isCreateUpload(r *http.Request) bool {
-	return r.Method == http.MethodPost && r.URL.Query().Has("uploads")
-}
-
-// isPutObject matches PutObject requests for key.
-func isPutObject(key string) func(*http.Request) bool {
-	return func(r *http.Request) bool {
-		return r.Method == http.MethodPut && r.URL.Query().Get("uploadId") == "" && strings.HasSuffix(r.URL.Path, "/"+key)
-	}
-}
-
 // chaosTable lists the faults a seed draws from.
 var chaosTable = []func(rng *rand.Rand, k chaosKeys) *chaosFault{
 	func(rng *rand.Rand, k chaosKeys) *chaosFault {
@@ -170,7 +158,7 @@ var chaosTable = []func(rng *rand.Rand, k chaosKeys) *chaosFault{
 		status, code := chaosServerError(rng)
 		times, persistent := chaosTimes(rng)
 		return transient(fmt.Sprintf("%d %s on CreateMultipartUpload", status, code),
-			faultproxy.Fault{Kind: faultproxy.Status, Status: status, Code: code, Times: times, Match: isCreateUpload},
+			faultproxy.Fault{Kind: faultproxy.Status, Status: status, Code: code, Times: times, Match: faultproxy.IsCreateUpload},
 			persistent, csvstream.ErrUploadFailed)
 	},
 	func(rng *rand.Rand, k chaosKeys) *chaosFault {
@@ -249,14 +237,14 @@ var chaosTable = []func(rng *rand.Rand, k chaosKeys) *chaosFault{
 		status, code := chaosServerError(rng)
 		times, persistent := chaosTimes(rng)
 		return transient(fmt.Sprintf("%d %s on the rejects' PutObject", status, code),
-			faultproxy.Fault{Kind: faultproxy.Status, Status: status, Code: code, Times: times, Match: isPutObject(k.rej)},
+			faultproxy.Fault{Kind: faultproxy.Status, Status: status, Code: code, Times: times, Match: faultproxy.IsPutObject(k.rej)},
 			persistent, csvstream.ErrUploadFailed)
 	},
 	func(rng *rand.Rand, k chaosKeys) *chaosFault {
 		after := rng.Int64N(64 << 10)
 		times, persistent := chaosTimes(rng)
 		return transient(fmt.Sprintf("byte %d of the rejects' PutObject flipped", after),
-			faultproxy.Fault{Kind: faultproxy.FlipByte, After: after, Times: times, Match: isPutObject(k.rej)},
+			faultproxy.Fault{Kind: faultproxy.FlipByte, After: after, Times: times, Match: faultproxy.IsPutObject(k.rej)},
 			persistent, csvstream.ErrUploadFailed)
 	},
 }

@@ -210,6 +210,19 @@ func IsRangedGet(r *http.Request) bool {
 	return r.Method == http.MethodGet && r.Header.Get("Range") != ""
 }
 
+// IsCreateUpload matches CreateMultipartUpload requests.
+func IsCreateUpload(r *http.Request) bool {
+	return r.Method == http.MethodPost && r.URL.Query().Has("uploads")
+}
+
+// IsPutObject matches PutObject requests (not UploadPart) whose path ends
+// with key.
+func IsPutObject(key string) func(*http.Request) bool {
+	return func(r *http.Request) bool {
+		return r.Method == http.MethodPut && r.URL.Query().Get("uploadId") == "" && strings.HasSuffix(r.URL.Path, "/"+key)
+	}
+}
+
 // IsCompleteUpload matches CompleteMultipartUpload requests.
 func IsCompleteUpload(r *http.Request) bool {
 	return r.Method == http.MethodPost && r.URL.Query().Get("uploadId") != ""
