@@ -401,8 +401,8 @@ func (r *run) copy(ctx context.Context, v *Validator) error {
 	for r.sc.Scan() {
 		rec := r.sc.Record()
 		if sum.Rows&1023 == 1023 {
-			if err := ctx.Err(); err != nil {
-				return fmt.Errorf("%s: stopped at line %d: %w", job.Source, rec.Line, err)
+			if ctx.Err() != nil {
+				return fmt.Errorf("%s: stopped at line %d: %w", job.Source, rec.Line, context.Cause(ctx))
 			}
 		}
 		if r.pendingErr != nil {
@@ -433,12 +433,17 @@ func (r *run) copy(ctx context.Context, v *Validator) error {
 		return err
 	}
 	if err := r.sc.Err(); err != nil {
+		if ctx.Err() != nil {
+			// The read ended because the job was stopped, not because
+			// the source failed.
+			return fmt.Errorf("%s: stopped after byte %d: %w", job.Source, r.sc.BytesRead(), context.Cause(ctx))
+		}
 		return fmt.Errorf("%w: %s: %w", ErrSourceRead, job.Source, err)
 	}
 	// Stopped while the last rows were read: an interrupted producer, say,
 	// ends the input early, and what was read must not be published.
-	if err := ctx.Err(); err != nil {
-		return fmt.Errorf("%s: stopped at the end of the input: %w", job.Source, err)
+	if ctx.Err() != nil {
+		return fmt.Errorf("%s: stopped at the end of the input: %w", job.Source, context.Cause(ctx))
 	}
 	if lim := job.MaxRejectRatio; lim != nil && sum.Rows > 0 {
 		if ratio := float64(sum.Rejected) / float64(sum.Rows); ratio > *lim {

@@ -44,7 +44,9 @@ func main() {
 		<-ctx.Done()
 		stop()
 	}()
-	code := Main(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr)
+	stdin, restore := interruptibleStdin(ctx)
+	code := Main(ctx, os.Args[1:], stdin, os.Stdout, os.Stderr)
+	restore()
 	stop()
 	os.Exit(code)
 }

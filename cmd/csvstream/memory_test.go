@@ -7,7 +7,6 @@ import (
 	"io"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"syscall"
 	"testing"
 
@@ -24,11 +23,7 @@ func TestRunPeakMemory1GB(t *testing.T) {
 
 	srv := s3test.Start(t)
 	bucket := srv.Bucket(t, "memory")
-	bin := filepath.Join(t.TempDir(), "csvstream")
-	build := exec.Command("go", "build", "-o", bin, ".")
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("build: %v\n%s", err, out)
-	}
+	bin := buildCLI(t)
 
 	cmd := exec.Command(bin, "run", "-", "s3://"+bucket+"/big.csv")
 	cmd.Env = append(os.Environ(), srv.Env()...)

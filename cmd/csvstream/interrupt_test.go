@@ -1,0 +1,100 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/s3/types"
+
+	"github.com/csvstream/csvstream/internal/gen"
+	"github.com/csvstream/csvstream/internal/s3test"
+)
+
+// buildCLI builds the command into a temporary directory and returns its
+// path.
+func buildCLI(t *testing.T) string {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), "csvstream")
+	build := exec.Command("go", "build", "-o", bin, ".")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("build: %v\n%s", err, out)
+	}
+	return bin
+}
+
+// TestInterruptStopsStalledStdin interrupts a job whose producer has sent
+// a first part's worth of rows and then stalls, keeping standard input
+// open. The job must stop at once, not when the producer next writes: exit
+// 1 naming the interrupt, no object published and its upload aborted.
+func TestInterruptStopsStalledStdin(t *testing.T) {
+	srv := s3test.Start(t)
+	bucket := srv.Bucket(t, "interrupt")
+	bin := buildCLI(t)
+
+	cmd := exec.Command(bin, "run", "-", "s3://"+bucket+"/out.csv")
+	cmd.Env = append(os.Environ(), srv.Env()...)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stdin.Close()
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	defer func() {
+		cmd.Process.Kill()
+		stdin.Close()
+	}()
+
+	// About 10 MiB: more than the first part, so that an upload is open.
+	if _, err := gen.Orders(stdin, gen.Options{Rows: 100_000, Seed: 1}); err != nil {
+		t.Fatalf("write input: %v", err)
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for len(srv.Uploads(t, bucket)) == 0 {
+		if time.Now().After(deadline) {
+			t.Fatalf("no multipart upload began; stderr: %s", stderr.String())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+
+	if err := cmd.Process.Signal(os.Interrupt); err != nil {
+		t.Fatal(err)
+	}
+	var waitErr error
+	select {
+	case waitErr = <-exited:
+	case <-time.After(20 * time.Second):
+		t.Fatal("the job did not stop within 20 s of the interrupt while its input stayed open")
+	}
+	var exit *exec.ExitError
+	if !errors.As(waitErr, &exit) || exit.ExitCode() != exitFailure {
+		t.Fatalf("exit: %v, want status %d; stderr: %s", waitErr, exitFailure, stderr.String())
+	}
+	if msg := stderr.String(); !strings.Contains(msg, "stopped") || !strings.Contains(msg, "interrupt signal received") {
+		t.Errorf("stderr %q: want the job's stop and its cause", msg)
+	}
+	if ups := srv.Uploads(t, bucket); len(ups) != 0 {
+		t.Errorf("%d multipart uploads left after the interrupt", len(ups))
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	_, err = srv.Client().HeadObject(ctx, &s3.HeadObjectInput{Bucket: aws.String(bucket), Key: aws.String("out.csv")})
+	var notFound *types.NotFound
+	if !errors.As(err, &notFound) {
+		t.Errorf("HeadObject out.csv after the interrupt: %v, want NotFound", err)
+	}
+}
