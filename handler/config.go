@@ -17,7 +17,7 @@ const (
 	EnvRejects        = "CSVSTREAM_REJECTS"          // s3://bucket/prefix/ for rejects; default s3://<output bucket>/rejects/
 	EnvSchema         = "CSVSTREAM_SCHEMA"           // s3://bucket/key, or a path in the deployment package
 	EnvInputPrefix    = "CSVSTREAM_INPUT_PREFIX"     // the key prefix the trigger watches, such as incoming/
-	EnvPartSize       = "CSVSTREAM_PART_SIZE"        // first part size, such as 8MiB; at least 5MiB
+	EnvPartSize       = "CSVSTREAM_PART_SIZE"        // first part size, such as 8MiB; 5MiB to 5GiB
 	EnvConcurrency    = "CSVSTREAM_CONCURRENCY"      // parts uploaded at once, 1 to 64
 	EnvMaxRejectRatio = "CSVSTREAM_MAX_REJECT_RATIO" // 0 to 1; the job fails above it
 	EnvSweepOlderThan = "CSVSTREAM_SWEEP_OLDER_THAN" // age of the uploads a sweep aborts, such as 24h

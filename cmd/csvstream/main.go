@@ -168,7 +168,7 @@ func runCmd(ctx context.Context, args []string, stdin io.Reader, stdout, stderr 
 	maxRecord := fs.String("max-record-size", "1MiB", "largest record accepted; a larger one is rejected as record-too-large")
 	maxRejects := fs.Int64("max-rejects", -1, "fail once more rows than this are rejected (-1: no limit)")
 	maxRatio := fs.Float64("max-reject-ratio", -1, "fail when the share of rejected rows exceeds this, 0 to 1 (-1: no limit)")
-	partSize := fs.String("part-size", "8MiB", "first multipart part size, at least 5MiB; it grows with the part count")
+	partSize := fs.String("part-size", "8MiB", "first multipart part size, 5MiB to 5GiB; it grows with the part count")
 	concurrency := fs.Int("concurrency", 4, "parts uploaded at once")
 	if err := parseFlags(fs, args); err != nil {
 		return err

@@ -14,9 +14,9 @@ import (
 	"github.com/csvstream/csvstream/internal/s3test"
 )
 
-// TestRunPeakMemory1GB streams 1 GB through the built command into a real
+// TestRunPeakMemory1GB streams 1 GiB through the built command into a real
 // S3 server with default settings and checks the process's peak resident
-// memory (the kernel's maximum RSS for the child) stays under 100 MB.
+// memory (the kernel's maximum RSS for the child) stays under 100 MiB.
 func TestRunPeakMemory1GB(t *testing.T) {
 	const inputBytes = 1 << 30
 	const limit = 100 << 20
