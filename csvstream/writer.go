@@ -52,6 +52,11 @@ const (
 	minAbortTime          = 2 * time.Second
 )
 
+// settleDelays are the waits between the looks completedBefore takes for
+// an object that a request cut short may still publish: about 2 s in all,
+// within minAbortTime.
+var settleDelays = [...]time.Duration{0, 100 * time.Millisecond, 250 * time.Millisecond, 500 * time.Millisecond, time.Second}
+
 // A request that sends bytes (UploadPart, PutObject) has a timeout of its
 // own, since the S3 client has none: without it, a request on a connection
 // that stopped answering would hang until the job's deadline and fail the
@@ -196,8 +201,9 @@ type part struct {
 type writerLimits struct {
 	minPartSize  int64
 	retryBackoff time.Duration
-	attemptBase  time.Duration // see attemptTimeout
-	attemptRate  int64         // bytes per second
+	attemptBase  time.Duration   // see attemptTimeout
+	attemptRate  int64           // bytes per second
+	settle       []time.Duration // see completedBefore
 }
 
 func defaultLimits() writerLimits {
@@ -206,6 +212,7 @@ func defaultLimits() writerLimits {
 		retryBackoff: defaultRetryBackoff,
 		attemptBase:  attemptBase,
 		attemptRate:  attemptRate,
+		settle:       settleDelays[:],
 	}
 }
 
@@ -869,26 +876,48 @@ func (w *ObjectWriter) cleanupContext() (context.Context, context.CancelFunc) {
 // this upload's: its ETag is recorded and the upload counts as completed.
 // Otherwise err is returned, saying why. It looks on a fresh context, as
 // the writer's may have just ended.
+//
+// A request cut short on the client's side may still be running at S3,
+// and publish the object a moment after a first look finds nothing; so
+// an object that is missing, or not this upload's, is looked for again
+// after each of the settle delays before the upload counts as not
+// completed.
 func (w *ObjectWriter) completedBefore(err error, sum string, size int64) error {
 	ctx, cancel := w.cleanupContext()
 	defer cancel()
-	head, herr := w.api.HeadObject(ctx, &s3.HeadObjectInput{
-		Bucket:       aws.String(w.bucket),
-		Key:          aws.String(w.key),
-		ChecksumMode: types.ChecksumModeEnabled,
-	})
-	if herr != nil {
-		// Not wrapped: the cause is err. Without s3:ListBucket, a missing
-		// object answers 403, which must not read as access denied.
-		return fmt.Errorf("%w; looking for the completed object: %v", err, herr)
+	var last error
+	for _, d := range w.lim.settle {
+		if d > 0 {
+			t := time.NewTimer(d)
+			select {
+			case <-ctx.Done():
+				t.Stop()
+				return last
+			case <-t.C:
+			}
+		}
+		head, herr := w.api.HeadObject(ctx, &s3.HeadObjectInput{
+			Bucket:       aws.String(w.bucket),
+			Key:          aws.String(w.key),
+			ChecksumMode: types.ChecksumModeEnabled,
+		})
+		if herr != nil {
+			// Not wrapped: the cause is err. Without s3:ListBucket, a
+			// missing object answers 403, which must not read as access
+			// denied.
+			last = fmt.Errorf("%w; looking for the completed object: %v", err, herr)
+			continue
+		}
+		gotSum, gotSize := aws.ToString(head.ChecksumCRC64NVME), aws.ToInt64(head.ContentLength)
+		if gotSum != sum || (head.ContentLength != nil && gotSize != size) {
+			last = fmt.Errorf("%w; the object at the key is not this upload's: it has CRC64NVME %q and %d bytes, this upload %q and %d bytes",
+				err, gotSum, gotSize, sum, size)
+			continue
+		}
+		w.finished(aws.ToString(head.ETag), sum)
+		return nil
 	}
-	gotSum, gotSize := aws.ToString(head.ChecksumCRC64NVME), aws.ToInt64(head.ContentLength)
-	if gotSum != sum || (head.ContentLength != nil && gotSize != size) {
-		return fmt.Errorf("%w; the object at the key is not this upload's: it has CRC64NVME %q and %d bytes, this upload %q and %d bytes",
-			err, gotSum, gotSize, sum, size)
-	}
-	w.finished(aws.ToString(head.ETag), sum)
-	return nil
+	return last
 }
 
 // Abort discards the object: it stops the uploads and aborts the multipart

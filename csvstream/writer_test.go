@@ -265,8 +265,13 @@ func (f *fakeUploader) openUploads() int {
 func writerTestLimits() writerLimits {
 	l := defaultLimits()
 	l.minPartSize, l.retryBackoff = 1, time.Millisecond
+	l.settle = []time.Duration{0, time.Millisecond, 2 * time.Millisecond, 5 * time.Millisecond}
 	return l
 }
+
+// looks is how many times a test writer looks for an object that a
+// request cut short may have published, when it never appears.
+var looks = len(writerTestLimits().settle)
 
 func newTestObjectWriter(t *testing.T, ctx context.Context, api UploadAPI, opt WriterOptions) *ObjectWriter {
 	t.Helper()
@@ -763,10 +768,10 @@ func TestWriterCompleteAnswerLost(t *testing.T) {
 		{"retried Complete finds the upload gone", nil, on(1, fakeAPIError("NoSuchUpload")), false, 1, 1, "head", ""},
 		{"answer lost, the Complete sent again finds the upload gone", nil, on(1, lost), false, 2, 1, "head", ""},
 		{"answer lost before completing", on(1, lost), nil, false, 2, 0, "done", ""},
-		{"upload gone, another object at the key", on(9, fakeAPIError("NoSuchUpload")), nil, true, 1, 1, "",
+		{"upload gone, another object at the key", on(9, fakeAPIError("NoSuchUpload")), nil, true, 1, looks, "",
 			"complete s3://bucket/dir/out.csv (upload id upload-1) with 4 parts: api error NoSuchUpload: injected by the test; the object at the key is not this upload's"},
-		{"upload gone, no object", on(9, fakeAPIError("NoSuchUpload")), nil, false, 1, 1, "", "NoSuchUpload: injected by the test; looking for the completed object: api error NotFound"},
-		{"answer lost twice", on(9, lost), nil, false, 2, 1, "", "complete s3://bucket/dir/out.csv (upload id upload-1) with 4 parts: https response error"},
+		{"upload gone, no object", on(9, fakeAPIError("NoSuchUpload")), nil, false, 1, looks, "", "NoSuchUpload: injected by the test; looking for the completed object: api error NotFound"},
+		{"answer lost twice", on(9, lost), nil, false, 2, looks, "", "complete s3://bucket/dir/out.csv (upload id upload-1) with 4 parts: https response error"},
 		// The first Complete did complete the upload: whatever the second
 		// says, the object is looked for.
 		{"answer lost twice, the first completed", func(call int) error {
@@ -820,10 +825,13 @@ func TestWriterCompleteAnswerLost(t *testing.T) {
 // when finish is set, complete the upload or store the object all the
 // same, as S3 may when the client gives up on a slow request. With
 // abortOK, an abort of an upload that is gone succeeds, as S3 answers for
-// a while after an upload completed.
+// a while after an upload completed. With held set, a finished PutObject
+// takes effect only when the writer looks for the object a second time,
+// as when S3 is still storing it at the first look.
 type lateS3 struct {
 	*fakeUploader
 	finish, abortOK bool
+	held            *func() // the PutObject still to take effect, if any
 }
 
 func (l lateS3) AbortMultipartUpload(ctx context.Context, in *s3.AbortMultipartUploadInput, optFns ...func(*s3.Options)) (*s3.AbortMultipartUploadOutput, error) {
@@ -846,12 +854,27 @@ func (l lateS3) CompleteMultipartUpload(ctx context.Context, in *s3.CompleteMult
 
 func (l lateS3) PutObject(ctx context.Context, in *s3.PutObjectInput, optFns ...func(*s3.Options)) (*s3.PutObjectOutput, error) {
 	<-ctx.Done()
-	if l.finish {
-		if _, err := l.fakeUploader.PutObject(context.Background(), in, optFns...); err != nil {
+	put := func() error {
+		_, err := l.fakeUploader.PutObject(context.Background(), in, optFns...)
+		return err
+	}
+	switch {
+	case l.finish && l.held != nil:
+		*l.held = func() { put() }
+	case l.finish:
+		if err := put(); err != nil {
 			return nil, err
 		}
 	}
 	return nil, &smithy.CanceledError{Err: ctx.Err()}
+}
+
+func (l lateS3) HeadObject(ctx context.Context, in *s3.HeadObjectInput, optFns ...func(*s3.Options)) (*s3.HeadObjectOutput, error) {
+	if l.held != nil && *l.held != nil && l.count("HeadObject") == 1 {
+		(*l.held)()
+		*l.held = nil
+	}
+	return l.fakeUploader.HeadObject(ctx, in, optFns...)
 }
 
 // TestWriterCutShort lets the deadline end a slow Complete, or the single
@@ -865,20 +888,26 @@ func TestWriterCutShort(t *testing.T) {
 		partSize        int64
 		records         int
 		finish, abortOK bool
+		late            bool // the PutObject takes effect after the first look
 		wantHeads       int
 	}{
-		{"Complete finished, abort finds it gone", 100, 8, true, false, 1},
-		{"Complete finished, abort answers success", 100, 8, true, true, 1},
-		{"Complete not finished", 100, 8, false, false, 1},
-		{"PutObject finished", 1000, 3, true, false, 1},
-		{"PutObject not finished", 1000, 3, false, false, 1},
+		{"Complete finished, abort finds it gone", 100, 8, true, false, false, 1},
+		{"Complete finished, abort answers success", 100, 8, true, true, false, 1},
+		{"Complete not finished", 100, 8, false, false, false, looks},
+		{"PutObject finished", 1000, 3, true, false, false, 1},
+		{"PutObject finished after the first look", 1000, 3, true, false, true, 2},
+		{"PutObject not finished", 1000, 3, false, false, false, looks},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			f := newFakeUploader(100)
 			ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 			defer cancel()
-			w := newTestObjectWriter(t, ctx, lateS3{f, tt.finish, tt.abortOK}, WriterOptions{PartSize: tt.partSize, DeadlineMargin: 500 * time.Millisecond})
+			api := lateS3{fakeUploader: f, finish: tt.finish, abortOK: tt.abortOK}
+			if tt.late {
+				api.held = new(func())
+			}
+			w := newTestObjectWriter(t, ctx, api, WriterOptions{PartSize: tt.partSize, DeadlineMargin: 500 * time.Millisecond})
 			want := writeRecords(t, w, writerRecords(tt.records, 17))
 			err := w.Close()
 			if f.openUploads() != 0 || f.count("HeadObject") != tt.wantHeads {
