@@ -16,7 +16,7 @@ var (
 	// ErrTooManyRejects marks a job stopped by its reject limits.
 	ErrTooManyRejects = errors.New("too many rejected rows")
 	// ErrUploadFailed marks a failure to write an output.
-	ErrUploadFailed = errors.New("upload failed")
+	ErrUploadFailed = errors.New("output write failed")
 	// ErrSourceRead marks a source that could not be opened or read for a
 	// reason that may pass: S3 errors that outlasted the retries, a broken
 	// connection. A missing source is ErrSourceNotFound instead, and a

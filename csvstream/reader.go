@@ -26,7 +26,7 @@ import (
 var (
 	// ErrSourceNotFound marks a source object (or its bucket) that does not
 	// exist: S3 answered NoSuchKey, NotFound or 404.
-	ErrSourceNotFound = errors.New("source object not found")
+	ErrSourceNotFound = errors.New("source not found")
 	// ErrSourceChanged marks a source object that was replaced or deleted
 	// while it was being read, so the bytes already read cannot be continued.
 	ErrSourceChanged = errors.New("source object changed while being read")

@@ -205,6 +205,10 @@ type fileSink struct {
 // gets its permissions. A new file gets the usual 0666 less the umask.
 func newFileSink(path, target string, old fs.FileInfo) (*fileSink, error) {
 	f, err := createTemp(target)
+	if errors.Is(err, fs.ErrNotExist) {
+		// Not the temporary file's name, which means nothing to the user.
+		return nil, fmt.Errorf("create %s: directory %s: %w", path, filepath.Dir(target), fs.ErrNotExist)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("create %s: %w", path, err)
 	}

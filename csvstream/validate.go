@@ -170,6 +170,11 @@ func NewValidator(s *Schema, header *Record) (*Validator, error) {
 	if header.Err != nil {
 		return nil, &HeaderError{Problem: fmt.Sprintf("line %d: %v", header.Line, header.Err)}
 	}
+	if header.NumFields() == 1 && len(header.Field(0)) == 0 {
+		// A blank line before the header would otherwise make a header of
+		// one empty label, and every row after it an extra-cell reject.
+		return nil, &HeaderError{Problem: fmt.Sprintf("line %d: the header is blank: the first line must hold the column names", header.Line)}
+	}
 	v := &Validator{
 		header: make([]string, header.NumFields()),
 		seed1:  maphash.MakeSeed(),

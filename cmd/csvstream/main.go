@@ -40,6 +40,11 @@ func main() {
 	// The first interrupt stops the job, which then aborts its uploads; a
 	// second one ends the process at once.
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	// A reader that goes away (csvstream run … - | head) makes writes to
+	// standard output fail with EPIPE, so that the job fails, removes its
+	// temporary files and aborts its uploads, instead of the process being
+	// killed by SIGPIPE halfway.
+	signal.Ignore(syscall.SIGPIPE)
 	go func() {
 		<-ctx.Done()
 		stop()

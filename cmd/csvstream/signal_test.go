@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -96,5 +97,58 @@ func TestInterruptStopsStalledStdin(t *testing.T) {
 	var notFound *types.NotFound
 	if !errors.As(err, &notFound) {
 		t.Errorf("HeadObject out.csv after the interrupt: %v, want NotFound", err)
+	}
+}
+
+// TestClosedStdoutFailsTheJob runs a job writing its valid rows to standard
+// output into a reader that stops after a few bytes, as head does. The job
+// must fail as any failed write does, with exit 1 and one line naming the
+// broken pipe, and leave no temporary file of its rejects behind, rather
+// than be killed by SIGPIPE halfway.
+func TestClosedStdoutFailsTheJob(t *testing.T) {
+	bin := buildCLI(t)
+	dir := t.TempDir()
+	src := filepath.Join(dir, "orders.csv")
+	f, err := os.Create(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := gen.Orders(f, gen.Options{Rows: 200_000, InvalidEvery: 50, Seed: 1}); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	cmd := exec.Command(bin, "run", "--rejects", filepath.Join(dir, "rejects.csv"), src, "-")
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := io.ReadFull(stdout, make([]byte, 100)); err != nil {
+		t.Fatalf("read the first bytes: %v", err)
+	}
+	stdout.Close()
+	err = cmd.Wait()
+	var exit *exec.ExitError
+	if !errors.As(err, &exit) || exit.ExitCode() != exitFailure {
+		t.Fatalf("exit: %v, want status %d; stderr: %s", err, exitFailure, stderr.String())
+	}
+	if msg := stderr.String(); strings.Count(msg, "\n") != 1 || !strings.Contains(msg, "broken pipe") {
+		t.Errorf("stderr %q: want one line naming the broken pipe", msg)
+	}
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range entries {
+		if e.Name() != "orders.csv" {
+			t.Errorf("%s left in the directory", e.Name())
+		}
 	}
 }
