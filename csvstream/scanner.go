@@ -332,6 +332,9 @@ func (s *Scanner) scanSlow(o int) bool {
 					st = stQuoteCR
 					o++
 				default:
+					if firstNL >= 0 {
+						return s.quoteBroken(data, firstNL, o, `unexpected byte after closing '"'`)
+					}
 					s.fail(data, o, `unexpected byte after closing '"'; field kept literally`)
 					st = stLiteral
 				}
@@ -340,6 +343,9 @@ func (s *Scanner) scanSlow(o int) bool {
 					s.addQuoted(data, fs, o-2, esc)
 					r.raw = data[:o+1]
 					return true
+				}
+				if firstNL >= 0 {
+					return s.quoteBroken(data, firstNL, o-1, `unexpected '\r' after closing '"'`)
 				}
 				s.fail(data, o-1, `unexpected '\r' after closing '"'; field kept literally`)
 				st = stLiteral
@@ -462,6 +468,20 @@ func (s *Scanner) position(data []byte, o int) (line int64, col int) {
 	before := data[:o]
 	line = s.line + int64(bytes.Count(before, []byte{'\n'}))
 	return line, o - bytes.LastIndexByte(before, '\n')
+}
+
+// quoteBroken ends a record whose quoted field ran over a line end and
+// then broke the quoting rules at data[o]: most often a stray '"' opened
+// it, and the lines it swallowed are rows of their own. Like an unclosed
+// quote at the end of the input, the record keeps only its first line, so
+// that scanning resumes on the next.
+func (s *Scanner) quoteBroken(data []byte, firstNL, o int, what string) bool {
+	line, col := s.position(data, o)
+	field := len(s.rec.fields) + 1
+	ok := s.recover(CodeQuoteError, data, firstNL, o,
+		fmt.Sprintf("line %d, column %d, field %d: %s, in a quoted field that began on line %d", line, col, field, what, s.line))
+	s.rec.Err.Field = field
+	return ok
 }
 
 // recover ends a record that cannot be split into fields: it keeps the

@@ -197,8 +197,30 @@ func scanCases() []scanCase {
 		}},
 		{name: "location of errors: text after closing quote", in: "a,b\n\"x\ny\"z,w\nf,g\n", want: []want{
 			{line: 1, fields: []string{"a", "b"}},
-			{line: 2, fields: []string{"\"x\ny\"z", "w"}, raw: "\"x\ny\"z,w\n", code: CodeQuoteError, msg: "line 3, column 3, field 1", wantFields: true},
+			// The quoted field ran over a line end before it broke the
+			// rules: the record keeps its first line, and the next line
+			// is scanned as a record of its own.
+			{line: 2, raw: "\"x\n", code: CodeQuoteError, msg: "line 3, column 3, field 1: unexpected byte after closing '\"', in a quoted field that began on line 2"},
+			{line: 3, fields: []string{"y\"z", "w"}, raw: "y\"z,w\n", code: CodeQuoteError, msg: "line 3, column 2", wantFields: true},
 			{line: 4, fields: []string{"f", "g"}},
+		}},
+		{name: "stray quote before a quoted field on the next line", in: "a,b\n1,\"abc\n2,\"hello, world\"\n3,x\n", want: []want{
+			{line: 1, fields: []string{"a", "b"}},
+			{line: 2, raw: "1,\"abc\n", code: CodeQuoteError, msg: "line 3, column 4, field 2"},
+			{line: 3, fields: []string{"2", "hello, world"}},
+			{line: 4, fields: []string{"3", "x"}},
+		}},
+		{name: "stray quote, CRLF", in: "a,b\r\n1,\"abc\r\n2,\"hi, there\"\r\n3,x\r\n", want: []want{
+			{line: 1, fields: []string{"a", "b"}},
+			{line: 2, raw: "1,\"abc\r\n", code: CodeQuoteError, msg: "line 3, column 4, field 2"},
+			{line: 3, fields: []string{"2", "hi, there"}},
+			{line: 4, fields: []string{"3", "x"}},
+		}},
+		{name: "stray quote, then a CR after the quote that closes it", in: "a,b\r\n1,\"abc\r\n2\"\rx,y\r\n3,x\r\n", want: []want{
+			{line: 1, fields: []string{"a", "b"}},
+			{line: 2, raw: "1,\"abc\r\n", code: CodeQuoteError, msg: "line 3, column 3, field 2: unexpected '\\r' after closing '\"'"},
+			{line: 3, raw: "2\"\rx,y\r\n", code: CodeQuoteError, msg: "line 3, column 2"},
+			{line: 4, fields: []string{"3", "x"}},
 		}},
 		{name: "location of errors: quote after closing quote", in: "\"a\"\"\"b\"c\nd\n", want: []want{
 			{line: 1, fields: []string{"\"a\"\"\"b\"c"}, code: CodeQuoteError, msg: "line 1, column 6", wantFields: true},
