@@ -185,6 +185,10 @@ type ObjectWriter struct {
 	aborted   bool // nothing of the upload is left in S3
 
 	bytes atomic.Int64 // accepted by Write; kept apart from state so Write takes no lock
+	// unanswered is set once an UploadPart ended without an answer from
+	// S3 (cut short, timed out, connection lost): S3 may still store that
+	// part, even after the upload is aborted.
+	unanswered atomic.Bool
 
 	mu    sync.Mutex // guards state and err
 	state UploadState
@@ -484,6 +488,9 @@ func (w *ObjectWriter) uploadPart(p part) error {
 			ChecksumCRC64NVME: aws.String(sum),
 		})
 		if err != nil {
+			if errorCode(err) == "" {
+				w.unanswered.Store(true)
+			}
 			return middleware.Metadata{}, err
 		}
 		if aws.ToString(out.ETag) == "" {
@@ -657,16 +664,63 @@ func (w *ObjectWriter) abortUpload() error {
 	w.mu.Lock()
 	id := w.state.UploadID
 	w.mu.Unlock()
-	_, err := w.api.AbortMultipartUpload(ctx, &s3.AbortMultipartUploadInput{
+	in := &s3.AbortMultipartUploadInput{
 		Bucket:   aws.String(w.bucket),
 		Key:      aws.String(w.key),
 		UploadId: aws.String(id),
-	})
+	}
+	_, err := w.api.AbortMultipartUpload(ctx, in)
 	if err != nil && !isNoSuchUpload(err) {
 		return fmt.Errorf("abort multipart upload %s of %s: %w", id, w.where(), err)
 	}
+	if w.unanswered.Load() {
+		w.abortAgain(ctx, in)
+	}
 	w.aborted = true
 	return nil
+}
+
+// abortAgain looks for the upload again after it was aborted while parts
+// may still be stored: a part that S3 was receiving when the abort came
+// can keep the upload, and the storage it is billed for, alive, as S3's
+// documentation warns. Over the settle delays, it aborts the upload again
+// whenever ListParts still finds it. It gives up quietly when it cannot
+// tell (ListParts refused, say), and it takes no more than half the time
+// left before the caller's deadline: a sweep removes what is left.
+func (w *ObjectWriter) abortAgain(ctx context.Context, in *s3.AbortMultipartUploadInput) {
+	if d, ok := w.parent.Deadline(); ok {
+		left := time.Until(d)
+		if left <= 0 {
+			return
+		}
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, left/2)
+		defer cancel()
+	}
+	for _, d := range w.lim.settle {
+		t := time.NewTimer(d)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return
+		case <-t.C:
+		}
+		_, err := w.api.ListParts(ctx, &s3.ListPartsInput{
+			Bucket:   in.Bucket,
+			Key:      in.Key,
+			UploadId: in.UploadId,
+			MaxParts: aws.Int32(1),
+		})
+		switch {
+		case isNoSuchUpload(err):
+			continue // gone, unless a late part brings it back
+		case err != nil:
+			return
+		}
+		if _, err := w.api.AbortMultipartUpload(ctx, in); err != nil && !isNoSuchUpload(err) {
+			return
+		}
+	}
 }
 
 // Close uploads what is buffered and completes the object. An object

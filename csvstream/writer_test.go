@@ -255,6 +255,25 @@ func (f *fakeUploader) HeadObject(ctx context.Context, in *s3.HeadObjectInput, _
 	return out, nil
 }
 
+// ListParts answers NoSuchUpload for an upload that is not open, and
+// otherwise reports how many parts it holds, up to MaxParts.
+func (f *fakeUploader) ListParts(ctx context.Context, in *s3.ListPartsInput, _ ...func(*s3.Options)) (*s3.ListPartsOutput, error) {
+	f.log("ListParts")
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	u := f.uploads[aws.ToString(in.UploadId)]
+	if u == nil {
+		return nil, fakeAPIError("NoSuchUpload")
+	}
+	out := &s3.ListPartsOutput{UploadId: in.UploadId}
+	for n := range u.parts {
+		if len(out.Parts) < int(aws.ToInt32(in.MaxParts)) {
+			out.Parts = append(out.Parts, types.Part{PartNumber: aws.Int32(n)})
+		}
+	}
+	return out, nil
+}
+
 func (f *fakeUploader) openUploads() int {
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -924,6 +943,77 @@ func TestWriterCutShort(t *testing.T) {
 			}
 			if st := w.State(); !bytes.Equal(f.objects["dir/out.csv"], want) || !strings.HasPrefix(st.ETag, `"head-`) {
 				t.Errorf("object differs from what was written, or ETag %s not from HeadObject", st.ETag)
+			}
+		})
+	}
+}
+
+// latePart's first abort succeeds, and then the part S3 was still
+// receiving lands and brings the upload back, as S3's documentation warns
+// a part in progress may.
+type latePart struct {
+	*fakeUploader
+	aborts int
+}
+
+func (l *latePart) AbortMultipartUpload(ctx context.Context, in *s3.AbortMultipartUploadInput, optFns ...func(*s3.Options)) (*s3.AbortMultipartUploadOutput, error) {
+	out, err := l.fakeUploader.AbortMultipartUpload(ctx, in, optFns...)
+	if l.aborts++; l.aborts == 1 && err == nil {
+		l.mu.Lock()
+		l.uploads[aws.ToString(in.UploadId)] = &fakeMPU{key: aws.ToString(in.Key), parts: map[int32][]byte{2: []byte("late\n")}}
+		l.mu.Unlock()
+	}
+	return out, err
+}
+
+// TestWriterAbortsAgain fails a part while another part is still being
+// sent. When that part had no answer, S3 may store it after the abort and
+// keep the upload alive: the writer looks again, and aborts again. When
+// every part had its answer, it does not look.
+func TestWriterAbortsAgain(t *testing.T) {
+	tests := []struct {
+		name        string
+		hang        bool // part 2 is cut short instead of answered
+		concurrency int
+		wantLists   int
+	}{
+		{"a part cut short", true, 4, 1},
+		{"every part answered", false, 1, 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := newFakeUploader(100)
+			f.onPart = func(ctx context.Context, num int32, attempt int) error {
+				switch {
+				case num == 3:
+					return fakeAPIError("AccessDenied")
+				case num == 2 && tt.hang:
+					<-ctx.Done()
+					return &smithy.CanceledError{Err: ctx.Err()}
+				}
+				return nil
+			}
+			api := &latePart{fakeUploader: f}
+			w := newTestObjectWriter(t, context.Background(), api, WriterOptions{PartSize: 100, Concurrency: tt.concurrency})
+			var err error
+			for _, rec := range writerRecords(40, 3) {
+				if _, err = w.Write(rec); err != nil {
+					break
+				}
+			}
+			if err == nil {
+				err = w.Close()
+			}
+			if err == nil || !strings.Contains(err.Error(), "AccessDenied") {
+				t.Fatalf("err = %v, want part 3's AccessDenied", err)
+			}
+			w.Abort()
+			lists := f.count("ListParts")
+			if tt.hang && (lists < tt.wantLists || f.openUploads() != 0 || api.aborts < 2) {
+				t.Errorf("%d ListParts, %d aborts and %d uploads left; want the late upload found and aborted again", lists, api.aborts, f.openUploads())
+			}
+			if !tt.hang && lists != 0 {
+				t.Errorf("%d ListParts after an abort with every part answered, want none", lists)
 			}
 		})
 	}

@@ -654,6 +654,7 @@ func TestTemplateFunctionPolicy(t *testing.T) {
 		"s3:ListBucket":                 {inArn},
 		"s3:PutObject":                  outObjects,
 		"s3:AbortMultipartUpload":       outObjects,
+		"s3:ListMultipartUploadParts":   outObjects,
 		"s3:ListBucketMultipartUploads": {outArn},
 	}
 	for a := range want {
