@@ -187,7 +187,8 @@ func sameLocation(a, b Location) bool {
 // summary. On error, the destination is discarded (an S3 upload is aborted),
 // so no partial output is ever published; when the job stops because of its
 // reject limits, the rejects seen so far are still published to help find
-// the cause. The rejects are completed before the destination, so if the
+// the cause, and the error (which wraps ErrTooManyRejects) says where. The
+// rejects are completed before the destination, so if the
 // destination alone then fails to complete, the rejects stay published.
 // Before publishing anything, a job reading from S3 asks whether the source
 // is still the object it read: if it was replaced or deleted meanwhile,
@@ -354,7 +355,13 @@ func (r *run) stream(ctx context.Context, api S3API) (err error) {
 		if cerr := r.sourceUnchanged(ctx); cerr != nil {
 			return errors.Join(err, cerr, r.dst.Abort(), r.rej.Abort())
 		}
-		return errors.Join(err, r.dst.Abort(), r.close(r.rej, job.Rejects))
+		aerr := r.dst.Abort()
+		if cerr := r.close(r.rej, job.Rejects); cerr != nil {
+			return errors.Join(err, aerr, cerr)
+		}
+		// The message says where to look for the rows that stopped the
+		// job, now that they are there.
+		return errors.Join(fmt.Errorf("%w (the rejects so far are in %s)", err, rejectsPlace(job.Rejects)), aerr)
 	default:
 		return errors.Join(err, r.dst.Abort(), r.rej.Abort())
 	}
@@ -370,6 +377,14 @@ func (r *run) stream(ctx context.Context, api S3API) (err error) {
 		return errors.Join(err, r.dst.Abort())
 	}
 	return r.close(r.dst, job.Destination)
+}
+
+// rejectsPlace names the rejects output for a message.
+func rejectsPlace(loc Location) string {
+	if loc.IsStdio() {
+		return "standard output"
+	}
+	return loc.String()
 }
 
 // sourceUnchanged reports ErrSourceChanged when the S3 source is no longer

@@ -188,11 +188,14 @@ func TestRunRejectLimits(t *testing.T) {
 		name     string
 		job      csvstream.Job
 		wantFail bool
+		msg      string // the error's start; the rejects location follows
 	}{
-		{"count not reached", csvstream.Job{MaxRejects: new(int64(2))}, false},
-		{"count passed", csvstream.Job{MaxRejects: &one}, true},
-		{"ratio not reached", csvstream.Job{MaxRejectRatio: &half}, false},
-		{"ratio passed", csvstream.Job{MaxRejectRatio: &tenth}, true},
+		{"count not reached", csvstream.Job{MaxRejects: new(int64(2))}, false, ""},
+		{"count passed", csvstream.Job{MaxRejects: &one}, true,
+			"too many rejected rows: -: 2 rows rejected by line 4, above the limit 1 (the rejects so far are in "},
+		{"ratio not reached", csvstream.Job{MaxRejectRatio: &half}, false, ""},
+		{"ratio passed", csvstream.Job{MaxRejectRatio: &tenth}, true,
+			"too many rejected rows: -: 2 of 4 rows rejected (0.5), above the limit 0.1 (the rejects so far are in "},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -207,8 +210,10 @@ func TestRunRejectLimits(t *testing.T) {
 			if !errors.Is(err, csvstream.ErrTooManyRejects) {
 				t.Fatalf("err %v, want ErrTooManyRejects", err)
 			}
-			if !strings.HasPrefix(err.Error(), "too many rejected rows: -: ") {
-				t.Errorf("message %q does not name the source", err)
+			// The message names the source and where the rejects that
+			// stopped the job were written.
+			if msg := err.Error(); !strings.HasPrefix(msg, tc.msg) || !strings.HasSuffix(msg, string(filepath.Separator)+"out.csv"+csvstream.RejectsSuffix+")") {
+				t.Errorf("message\n  %s\nwant it to start with\n  %s\nand end with the rejects location", msg, tc.msg)
 			}
 			if out != "<none>" {
 				t.Errorf("a failed job published output %q", out)
