@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"reflect"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -538,13 +539,13 @@ func TestHeader(t *testing.T) {
 			`header does not match the schema: unexpected "id" (want "id", "name", "price", got "id", "id", "name", "price")`},
 		{"another delimiter", []string{"id;name;price"},
 			&HeaderError{Missing: []string{"id", "name", "price"}, Unexpected: []string{"id;name;price"}, Delimiter: ';'},
-			`header does not match the schema: missing "id", "name", "price"; unexpected "id;name;price" (want "id", "name", "price", got "id;name;price"); the header splits into the schema's 3 fields at ';': is that the delimiter?`},
+			`header does not match the schema: is the delimiter ';'? The header splits into the schema's 3 fields at it; missing "id", "name", "price"; unexpected "id;name;price"`},
 		{"tabs", []string{"id\tname\tprice"},
 			&HeaderError{Missing: []string{"id", "name", "price"}, Unexpected: []string{"id\tname\tprice"}, Delimiter: '\t'},
-			`header does not match the schema: missing "id", "name", "price"; unexpected "id\tname\tprice" (want "id", "name", "price", got "id\tname\tprice"); the header splits into the schema's 3 fields at tab: is that the delimiter?`},
+			`header does not match the schema: is the delimiter tab? The header splits into the schema's 3 fields at it; missing "id", "name", "price"; unexpected "id\tname\tprice"`},
 		{"one column, no delimiter fits", []string{"id;name"},
 			&HeaderError{Missing: []string{"id", "name", "price"}, Unexpected: []string{"id;name"}},
-			`header does not match the schema: missing "id", "name", "price"; unexpected "id;name" (want "id", "name", "price", got "id;name")`},
+			`header does not match the schema: missing "id", "name", "price"; unexpected "id;name"`},
 	}
 	s, err := ParseSchema([]byte(schema))
 	if err != nil {
@@ -586,11 +587,49 @@ func TestHeaderErrorMessage(t *testing.T) {
 		{&HeaderError{Missing: []string{"id", "name"}}, `header does not match the schema: missing "id", "name"`},
 		{&HeaderError{Missing: []string{"id"}, Want: []string{"id"}, Got: []string{}}, `header does not match the schema: missing "id" (want "id", got no labels)`},
 		{&HeaderError{}, `header does not match the schema: the labels differ`},
+		{&HeaderError{Missing: []string{"c1", "c2", "c3", "c4", "c5", "c6", "c7", "c8", "c9", "c10", "c11", "c12"}},
+			`header does not match the schema: missing "c1", "c2", "c3", "c4", "c5", "c6", "c7", "c8", "c9", "c10", and 2 more`},
+		{&HeaderError{Unexpected: []string{strings.Repeat("x", 39) + "é and more"}},
+			`header does not match the schema: unexpected "` + strings.Repeat("x", 39) + `"...`},
+		{&HeaderError{Unexpected: []string{strings.Repeat("x", 40)}},
+			`header does not match the schema: unexpected "` + strings.Repeat("x", 40) + `"`},
 	}
 	for _, tt := range tests {
 		if got := tt.err.Error(); got != tt.want {
 			t.Errorf("got  %s\nwant %s", got, tt.want)
 		}
+	}
+}
+
+// TestHeaderErrorWide reads a 5,000-column header with the wrong
+// delimiter: the message puts the hint first and stays short, while the
+// fields keep every name.
+func TestHeaderErrorWide(t *testing.T) {
+	const n = 5000
+	names := make([]string, n)
+	fields := make([]string, n)
+	for i := range names {
+		names[i] = fmt.Sprintf("column_%04d", i+1)
+		fields[i] = fmt.Sprintf(`{"name": %q}`, names[i])
+	}
+	s, err := ParseSchema([]byte(`{"fields": [` + strings.Join(fields, ",") + `]}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	label := strings.Join(names, ";")
+	_, err = NewValidator(s, testRecord(0, label))
+	var he *HeaderError
+	if !errors.As(err, &he) {
+		t.Fatalf("got %v, want a *HeaderError", err)
+	}
+	if !slices.Equal(he.Missing, names) || !slices.Equal(he.Want, names) || !slices.Equal(he.Unexpected, []string{label}) || !slices.Equal(he.Got, []string{label}) {
+		t.Errorf("the fields lost names: %d missing, %d wanted, %d unexpected, %d got", len(he.Missing), len(he.Want), len(he.Unexpected), len(he.Got))
+	}
+	want := `header does not match the schema: is the delimiter ';'? The header splits into the schema's 5000 fields at it; ` +
+		`missing "column_0001", "column_0002", "column_0003", "column_0004", "column_0005", "column_0006", "column_0007", "column_0008", "column_0009", "column_0010", and 4990 more; ` +
+		`unexpected "column_0001;column_0002;column_0003;colu"...`
+	if msg := he.Error(); msg != want {
+		t.Errorf("message (%d bytes)\n  %.500s\nwant\n  %s", len(msg), msg, want)
 	}
 }
 
