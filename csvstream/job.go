@@ -1,6 +1,7 @@
 package csvstream
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -281,6 +282,9 @@ func LoadSchema(ctx context.Context, api GetObjectAPI, loc Location) (*Schema, e
 	}
 	if len(data) > maxSchemaSize {
 		return nil, fmt.Errorf("%w: %s is larger than %d bytes", ErrSchema, loc, maxSchemaSize)
+	}
+	if len(bytes.TrimSpace(bytes.TrimPrefix(data, []byte(utf8BOM)))) == 0 {
+		return nil, fmt.Errorf("%w: %s is empty: it holds no JSON", ErrSchema, loc)
 	}
 	s, err := ParseSchema(data)
 	if err != nil {

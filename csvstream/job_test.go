@@ -344,10 +344,18 @@ func TestRunMissingSource(t *testing.T) {
 
 func TestLoadSchemaErrors(t *testing.T) {
 	dir := t.TempDir()
-	bad := filepath.Join(dir, "bad.json")
-	if err := os.WriteFile(bad, []byte(`{"fields": [{"name": "n", "type": "money"}]}`), 0o644); err != nil {
-		t.Fatal(err)
+	files := map[string]string{
+		"bad.json":    `{"fields": [{"name": "n", "type": "money"}]}`,
+		"empty.json":  "",
+		"blank.json":  "\ufeff \n\t\n",
+		"broken.json": "{\"fields\": [\n  {\"name\": \"id\" \"type\": \"integer\"}\n]}\n",
 	}
+	for name, text := range files {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	bad := filepath.Join(dir, "bad.json")
 	cases := []struct {
 		name string
 		loc  csvstream.Location
@@ -355,6 +363,9 @@ func TestLoadSchemaErrors(t *testing.T) {
 	}{
 		{"missing file", csvstream.Location{Path: filepath.Join(dir, "absent.json")}, "absent.json does not exist"},
 		{"unsupported type", csvstream.Location{Path: bad}, `field "n"`},
+		{"empty file", csvstream.Location{Path: filepath.Join(dir, "empty.json")}, "empty.json is empty: it holds no JSON"},
+		{"white space only", csvstream.Location{Path: filepath.Join(dir, "blank.json")}, "blank.json is empty: it holds no JSON"},
+		{"syntax error", csvstream.Location{Path: filepath.Join(dir, "broken.json")}, `broken.json: schema: invalid JSON at line 2, column 17: invalid character '"' after object key:value pair`},
 		{"standard input", csvstream.Stdio, "not available"},
 	}
 	for _, tc := range cases {

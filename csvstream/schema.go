@@ -130,9 +130,13 @@ func (s *Schema) UnmarshalJSON(data []byte) error {
 func decodeSchema(data []byte) (*Schema, error) {
 	// Editors on Windows often start a UTF-8 file with a byte order mark,
 	// which JSON does not allow.
-	top, err := jsonObject(bytes.TrimPrefix(data, []byte(utf8BOM)))
+	data = bytes.TrimPrefix(data, []byte(utf8BOM))
+	if len(bytes.TrimSpace(data)) == 0 {
+		return nil, errors.New("schema: the document is empty")
+	}
+	top, err := jsonObject(data)
 	if err != nil {
-		return nil, fmt.Errorf("schema: %w", err)
+		return nil, fmt.Errorf("schema: %w", jsonPosition(data, err))
 	}
 	s := new(Schema)
 	for _, k := range sortedKeys(top) {
@@ -322,6 +326,37 @@ func jsonKind(raw []byte) byte {
 		return 0
 	}
 	return raw[0]
+}
+
+// jsonPosition rewrites a syntax or type error that encoding/json found in
+// doc as "invalid JSON at line L, column C: …", so that the mistake can be
+// found in an editor; other errors are returned as they are. The column
+// counts characters from 1. For a document that ends too early, the
+// position is just after its last character that is not white space.
+func jsonPosition(doc []byte, err error) error {
+	var (
+		off   int64
+		cause error
+		syn   *json.SyntaxError
+		typ   *json.UnmarshalTypeError
+	)
+	switch {
+	case errors.As(err, &syn):
+		off, cause = syn.Offset, syn
+	case errors.As(err, &typ):
+		off, cause = typ.Offset, typ
+	default:
+		return err
+	}
+	// The offset counts the bytes read, the wrong one included.
+	i := int(off) - 1
+	if end := len(bytes.TrimRight(doc, " \t\r\n")); i >= end {
+		i = end
+	}
+	i = max(i, 0)
+	line := 1 + bytes.Count(doc[:i], []byte("\n"))
+	col := 1 + utf8.RuneCount(doc[bytes.LastIndexByte(doc[:i], '\n')+1:i])
+	return fmt.Errorf("invalid JSON at line %d, column %d: %w", line, col, cause)
 }
 
 func jsonObject(raw []byte) (map[string]json.RawMessage, error) {
