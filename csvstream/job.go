@@ -148,6 +148,13 @@ func (j *Job) validate() error {
 			return fmt.Errorf("%w: %s: %w", ErrInvalidJob, out.name, err)
 		}
 	}
+	if local := !j.Source.IsS3() && !j.Source.IsStdio(); local {
+		// Found here, a directory fails as one does as an output, before
+		// anything is opened, rather than as a read error.
+		if fi, err := os.Stat(j.Source.Path); err == nil && fi.IsDir() {
+			return fmt.Errorf("%w: source: %s is a directory", ErrInvalidJob, j.Source)
+		}
+	}
 	if j.Reader.VersionID != "" && !j.Source.IsS3() {
 		return fmt.Errorf("%w: source %s: only an S3 object has versions", ErrInvalidJob, j.Source)
 	}
@@ -234,8 +241,9 @@ func Run(ctx context.Context, api S3API, job Job) (Summary, error) {
 
 // OpenSource opens loc for reading: an S3 object through an ObjectReader,
 // a local file, or stdin for "-". A missing object or file is reported with
-// ErrSourceNotFound, and one the caller may not read with ErrAccessDenied.
-// api may be nil when loc is not in S3.
+// ErrSourceNotFound, and one the caller may not read with ErrAccessDenied;
+// a local directory is an error that says so. api may be nil when loc is
+// not in S3.
 func OpenSource(ctx context.Context, api GetObjectAPI, loc Location, stdin io.Reader, opt ReaderOptions) (io.ReadCloser, error) {
 	switch {
 	case loc.IsS3():
@@ -261,6 +269,12 @@ func OpenSource(ctx context.Context, api GetObjectAPI, loc Location, stdin io.Re
 	if err != nil {
 		return nil, fmt.Errorf("open source: %w", err)
 	}
+	// A directory opens, but its first read fails with a message that
+	// names it twice; say what is wrong instead.
+	if fi, err := f.Stat(); err == nil && fi.IsDir() {
+		f.Close()
+		return nil, fmt.Errorf("%s is a directory", loc)
+	}
 	return f, nil
 }
 
@@ -278,7 +292,8 @@ func LoadSchema(ctx context.Context, api GetObjectAPI, loc Location) (*Schema, e
 	defer rc.Close()
 	data, err := io.ReadAll(io.LimitReader(rc, maxSchemaSize+1))
 	if err != nil {
-		return nil, fmt.Errorf("%w: read %s: %w", ErrSchema, loc, err)
+		// The reader's errors name loc already.
+		return nil, fmt.Errorf("%w: %w", ErrSchema, err)
 	}
 	if len(data) > maxSchemaSize {
 		return nil, fmt.Errorf("%w: %s is larger than %d bytes", ErrSchema, loc, maxSchemaSize)

@@ -366,6 +366,7 @@ func TestLoadSchemaErrors(t *testing.T) {
 		{"empty file", csvstream.Location{Path: filepath.Join(dir, "empty.json")}, "empty.json is empty: it holds no JSON"},
 		{"white space only", csvstream.Location{Path: filepath.Join(dir, "blank.json")}, "blank.json is empty: it holds no JSON"},
 		{"syntax error", csvstream.Location{Path: filepath.Join(dir, "broken.json")}, `broken.json: schema: invalid JSON at line 2, column 17: invalid character '"' after object key:value pair`},
+		{"directory", csvstream.Location{Path: dir}, "schema error: " + dir + " is a directory"},
 		{"standard input", csvstream.Stdio, "not available"},
 	}
 	for _, tc := range cases {
@@ -378,6 +379,28 @@ func TestLoadSchemaErrors(t *testing.T) {
 				t.Errorf("err %q should mention %q", err, tc.want)
 			}
 		})
+	}
+}
+
+// TestDirectorySource checks that a directory as a source fails before it
+// is read, with a message that names it once: for a job, as an invalid job
+// (as a directory as an output does), and for OpenSource, as itself.
+func TestDirectorySource(t *testing.T) {
+	dir := t.TempDir()
+	src := csvstream.Location{Path: dir}
+	_, err := csvstream.Run(context.Background(), nil, csvstream.Job{
+		Source:      src,
+		Destination: csvstream.Location{Path: filepath.Join(t.TempDir(), "out.csv")},
+	})
+	if want := "invalid job: source: " + dir + " is a directory"; !errors.Is(err, csvstream.ErrInvalidJob) || err.Error() != want {
+		t.Errorf("Run: err %v, want ErrInvalidJob: %s", err, want)
+	}
+	rc, err := csvstream.OpenSource(context.Background(), nil, src, nil, csvstream.ReaderOptions{})
+	if err == nil {
+		rc.Close()
+	}
+	if want := dir + " is a directory"; err == nil || err.Error() != want {
+		t.Errorf("OpenSource: err %v, want %s", err, want)
 	}
 }
 

@@ -299,7 +299,8 @@ func inferCmd(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 	defer src.Close()
 	s, err := csvstream.InferSchema(src, csvstream.InferOptions{Rows: *rows, Comma: comma, MaxRecordSize: maxSize})
 	if err != nil {
-		return fmt.Errorf("infer %s: %w", loc, err)
+		// InferSchema's errors start with "infer:" already.
+		return fmt.Errorf("%s: %w", loc, err)
 	}
 	enc := json.NewEncoder(stdout)
 	enc.SetIndent("", "  ")

@@ -139,6 +139,49 @@ func TestRunFailureIsOneLine(t *testing.T) {
 	}
 }
 
+// TestFailureMessages checks the one line a failed job prints: each names
+// the object once and says what went wrong.
+func TestFailureMessages(t *testing.T) {
+	t.Chdir(t.TempDir())
+	files := map[string]string{
+		"in.csv":   "id,name\n1,a\nx,b\n3,c\n",
+		"dup.csv":  "a,a\n1,2\n",
+		"s.json":   `{"fields": [{"name": "id", "type": "integer"}, {"name": "name"}]}`,
+		"bad.json": "{\"fields\": [\n  {\"name\": \"id\" \"type\": \"integer\"}\n]}\n",
+	}
+	for name, text := range files {
+		if err := os.WriteFile(name, []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.Mkdir("adir", 0o755); err != nil {
+		t.Fatal(err)
+	}
+	cases := []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"directory as schema", []string{"run", "--schema", "adir", "in.csv", "out.csv"}, "schema error: adir is a directory"},
+		{"schema syntax error", []string{"run", "--schema", "bad.json", "in.csv", "out.csv"},
+			`schema error: bad.json: schema: invalid JSON at line 2, column 17: invalid character '"' after object key:value pair`},
+		{"directory as SRC", []string{"run", "adir", "out.csv"}, "invalid job: source: adir is a directory"},
+		{"directory as DST", []string{"run", "in.csv", "adir"}, "invalid job: destination: adir is a directory"},
+		{"infer from a directory", []string{"infer", "adir"}, "adir is a directory"},
+		{"infer an unusable header", []string{"infer", "dup.csv"}, `dup.csv: infer: unusable header: line 1: column 2 label "a" repeats column 1`},
+		{"reject limit", []string{"run", "--schema", "s.json", "--max-rejects", "0", "in.csv", "out.csv"},
+			"too many rejected rows: in.csv: 1 row rejected by line 3, above the limit 0 (the rejects so far are in out.csv.rejects.csv)"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			code, stdout, stderr := cli(t, nil, "", tc.args...)
+			if code != exitFailure || stdout != "" || stderr != "csvstream: "+tc.want+"\n" {
+				t.Errorf("exit %d, stdout %q, stderr\n  %q\nwant exit %d, no stdout, stderr\n  %q", code, stdout, stderr, exitFailure, "csvstream: "+tc.want+"\n")
+			}
+		})
+	}
+}
+
 func TestErrorLine(t *testing.T) {
 	err := errors.Join(errors.New("upload failed: s3://b/k: boom"), errors.New("abort s3://b/k: denied"))
 	if got, want := errorLine(err), "upload failed: s3://b/k: boom; abort s3://b/k: denied"; got != want {
