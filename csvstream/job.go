@@ -281,6 +281,9 @@ func OpenSource(ctx context.Context, api GetObjectAPI, loc Location, stdin io.Re
 // LoadSchema reads and parses a Table Schema from a local file or an S3
 // object. Errors wrap ErrSchema.
 func LoadSchema(ctx context.Context, api GetObjectAPI, loc Location) (*Schema, error) {
+	if loc.IsStdio() {
+		return nil, fmt.Errorf("%w: a schema cannot be read from standard input: give a path or s3:// URL", ErrSchema)
+	}
 	rc, err := OpenSource(ctx, api, loc, nil, ReaderOptions{})
 	if errors.Is(err, ErrSourceNotFound) {
 		// A missing schema is a schema error, not a missing source.

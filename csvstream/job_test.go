@@ -367,7 +367,7 @@ func TestLoadSchemaErrors(t *testing.T) {
 		{"white space only", csvstream.Location{Path: filepath.Join(dir, "blank.json")}, "blank.json is empty: it holds no JSON"},
 		{"syntax error", csvstream.Location{Path: filepath.Join(dir, "broken.json")}, `broken.json: schema: invalid JSON at line 2, column 17: invalid character '"' after object key:value pair`},
 		{"directory", csvstream.Location{Path: dir}, "schema error: " + dir + " is a directory"},
-		{"standard input", csvstream.Stdio, "not available"},
+		{"standard input", csvstream.Stdio, "schema error: a schema cannot be read from standard input: give a path or s3:// URL"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

@@ -31,6 +31,10 @@ func TestUsageErrors(t *testing.T) {
 		args []string
 		want string
 	}{
+		{"schema from standard input", []string{"run", "--schema", "-", "in.csv", "out.csv"}, "--schema -: a schema cannot be read from standard input: give a path or s3:// URL"},
+		{"bad flag value", []string{"run", "--max-reject-ratio", "abc", "in.csv", "out.csv"}, `invalid value "abc" for flag -max-reject-ratio`},
+		{"sweep without a prefix", []string{"sweep"}, "sweep needs at least one s3://bucket/prefix"},
+		{"invoke without an event", []string{"invoke"}, "invoke needs one EVENT.json"},
 		{"no command", nil, "usage:"},
 		{"unknown command", []string{"frobnicate"}, `unknown command "frobnicate"`},
 		{"missing DST", []string{"run", "in.csv"}, "run needs SRC and DST"},
@@ -58,12 +62,64 @@ func TestUsageErrors(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			code, _, stderr := cli(t, nil, "", tc.args...)
+			code, stdout, stderr := cli(t, nil, "", tc.args...)
 			if code != exitUsage {
 				t.Errorf("exit %d, want %d", code, exitUsage)
 			}
+			if stdout != "" {
+				t.Errorf("stdout %q, want nothing", stdout)
+			}
 			if !strings.Contains(stderr, tc.want) {
 				t.Errorf("stderr %q, want it to mention %q", stderr, tc.want)
+			}
+			// The error comes once, then one usage: the command's for a
+			// mistake in a command's line, else the list of commands.
+			wantErrs := 1
+			if len(tc.args) == 0 {
+				wantErrs = 0 // the usage alone
+			}
+			if n := strings.Count(stderr, "csvstream: "); n != wantErrs {
+				t.Errorf("stderr has %d error lines, want %d:\n%s", n, wantErrs, stderr)
+			}
+			wantUsage := usage
+			if len(tc.args) > 0 && tc.args[0] != "frobnicate" {
+				wantUsage = "usage: csvstream " + tc.args[0] + " "
+			}
+			if n := strings.Count(stderr, "usage:"); n != 1 || !strings.Contains(stderr, wantUsage) {
+				t.Errorf("stderr\n%s\nwant one usage, starting %q", stderr, wantUsage)
+			}
+		})
+	}
+}
+
+// TestHelp checks that an explicit request for help prints the usage on
+// standard output, once, and exits with status 0.
+func TestHelp(t *testing.T) {
+	cases := []struct {
+		args []string
+		want string
+	}{
+		{[]string{"help"}, usage},
+		{[]string{"--help"}, usage},
+		{[]string{"-h"}, usage},
+		{[]string{"run", "-h"}, "usage: csvstream run [flags] SRC DST"},
+		{[]string{"run", "--help"}, "usage: csvstream run [flags] SRC DST"},
+		{[]string{"run", "--schema", "s.json", "-help"}, "usage: csvstream run [flags] SRC DST"},
+		{[]string{"infer", "-h"}, "usage: csvstream infer [flags] SRC"},
+		{[]string{"sweep", "--help"}, "usage: csvstream sweep"},
+		{[]string{"invoke", "-h"}, "usage: csvstream invoke"},
+	}
+	for _, tc := range cases {
+		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
+			code, stdout, stderr := cli(t, nil, "", tc.args...)
+			if code != exitOK || stderr != "" {
+				t.Errorf("exit %d, stderr %q; want exit %d and nothing on stderr", code, stderr, exitOK)
+			}
+			if !strings.HasPrefix(stdout, tc.want) || strings.Count(stdout, "usage:") != 1 {
+				t.Errorf("stdout\n%s\nwant one usage, starting %q", stdout, tc.want)
+			}
+			if len(tc.args) > 1 && !strings.Contains(stdout, "\nflags:\n") {
+				t.Errorf("stdout\n%s\nwant the command's flags", stdout)
 			}
 		})
 	}
