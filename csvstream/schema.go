@@ -45,8 +45,10 @@ type Field struct {
 	Type string `json:"type,omitempty"`
 	// Format refines Type. Empty means "default". Strings take default,
 	// email, uri or uuid; date, time and datetime take default (ISO 8601:
-	// YYYY-MM-DD, HH:MM:SS, RFC 3339) or a strptime-style pattern made of
-	// the directives %Y %y %m %d %H %M %S %f %z and %%.
+	// YYYY-MM-DD, HH:MM:SS, and YYYY-MM-DDTHH:MM:SS where the T may be a
+	// space, the last two with an optional fraction and zone) or a
+	// strptime-style pattern made of the directives %Y %y %m %d %H %M %S
+	// %f %z and %%.
 	Format      string `json:"format,omitempty"`
 	Title       string `json:"title,omitempty"`
 	Description string `json:"description,omitempty"`
@@ -634,7 +636,7 @@ const (
 	opInteger                    // integer; minimum and maximum at most
 	opNumber                     // number; minimum and maximum at most
 	opISODate                    // date in ISO form, its value not needed
-	opISODatetime                // datetime in RFC 3339 form, its value not needed
+	opISODatetime                // datetime in ISO 8601 form, its value not needed
 	opBoolean                    // boolean; no constraints
 )
 

@@ -732,7 +732,9 @@ func (c *column) typeError(b []byte, res parseResult) FieldError {
 		case c.kind == kindTime:
 			want = "a time in the form HH:MM:SS"
 		default:
-			want = "an RFC 3339 datetime (YYYY-MM-DDTHH:MM:SSZ)"
+			// Say what parseISODatetime accepts: RFC 3339's form,
+			// but with the zone optional.
+			want = "an ISO 8601 datetime such as 2024-01-15T10:00:00Z (the T may be a space; fraction and zone optional)"
 		}
 	}
 	return FieldError{Code: CodeTypeError, Field: c.name, Message: fmt.Sprintf("value %s is not %s", quote(b), want)}

@@ -149,7 +149,8 @@ func TestTypeErrorMessages(t *testing.T) {
 		{`{"name": "f", "type": "date"}`, "2023-02-29", `value "2023-02-29" is not a date in the form YYYY-MM-DD`},
 		{`{"name": "f", "type": "date", "format": "%d/%m/%Y"}`, "2023-02-01", `value "2023-02-01" is not a date in the format "%d/%m/%Y"`},
 		{`{"name": "f", "type": "time"}`, "25:00:00", `value "25:00:00" is not a time in the form HH:MM:SS`},
-		{`{"name": "f", "type": "datetime"}`, "yesterday", `value "yesterday" is not an RFC 3339 datetime (YYYY-MM-DDTHH:MM:SSZ)`},
+		{`{"name": "f", "type": "datetime"}`, "yesterday", `value "yesterday" is not an ISO 8601 datetime such as 2024-01-15T10:00:00Z (the T may be a space; fraction and zone optional)`},
+		{`{"name": "f", "type": "datetime"}`, "2024-01-15T25:00:00", `value "2024-01-15T25:00:00" is not an ISO 8601 datetime such as 2024-01-15T10:00:00Z (the T may be a space; fraction and zone optional)`},
 		{`{"name": "f", "type": "year"}`, "99", `value "99" is not a year (four digits)`},
 		{`{"name": "f", "format": "email"}`, "nobody", `value "nobody" is not an email address`},
 		{`{"name": "f", "format": "uri"}`, "nowhere", `value "nowhere" is not a URI`},
@@ -368,6 +369,36 @@ func checkRows(t *testing.T, v *Validator, rows [][]string, want [][]string) {
 		if got := codes(errs); !reflect.DeepEqual(got, want[i]) {
 			t.Errorf("row %d %q: got %v, want codes %v", i+1, row, errs, want[i])
 		}
+	}
+}
+
+// TestDatetimeForms checks that the default datetime accepts what its type
+// error describes ("such as 2024-01-15T10:00:00Z, the T may be a space;
+// fraction and zone optional"), and nothing looser.
+func TestDatetimeForms(t *testing.T) {
+	v := testValidator(t, `{"fields": [{"name": "f", "type": "datetime"}]}`, "f")
+	tests := []struct {
+		value string
+		ok    bool
+	}{
+		{"2024-01-15T10:00:00Z", true},
+		{"2024-01-15 10:00:00", true},
+		{"2024-01-15t10:00:00", true},
+		{"2024-01-15T10:00:00.123", true},
+		{"2024-01-15T10:00:00+01:00", true},
+		{"2024-01-15 10:00:00.5-05:30", true},
+		{"2024-01-15", false},
+		{"2024-01-15T10:00", false},
+		{"2024-01-15_10:00:00", false},
+		{"20240115T100000Z", false},
+		{"2024-01-15T10:00:00 Z", false},
+	}
+	for _, tt := range tests {
+		want := [][]string{{CodeTypeError}}
+		if tt.ok {
+			want = [][]string{nil}
+		}
+		checkRows(t, v, [][]string{{tt.value}}, want)
 	}
 }
 
