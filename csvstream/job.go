@@ -1,6 +1,7 @@
 package csvstream
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -147,6 +148,13 @@ func (j *Job) validate() error {
 			return fmt.Errorf("%w: %s: %w", ErrInvalidJob, out.name, err)
 		}
 	}
+	if local := !j.Source.IsS3() && !j.Source.IsStdio(); local {
+		// Found here, a directory fails as one does as an output, before
+		// anything is opened, rather than as a read error.
+		if fi, err := os.Stat(j.Source.Path); err == nil && fi.IsDir() {
+			return fmt.Errorf("%w: source: %s is a directory", ErrInvalidJob, j.Source)
+		}
+	}
 	if j.Reader.VersionID != "" && !j.Source.IsS3() {
 		return fmt.Errorf("%w: source %s: only an S3 object has versions", ErrInvalidJob, j.Source)
 	}
@@ -187,7 +195,8 @@ func sameLocation(a, b Location) bool {
 // summary. On error, the destination is discarded (an S3 upload is aborted),
 // so no partial output is ever published; when the job stops because of its
 // reject limits, the rejects seen so far are still published to help find
-// the cause. The rejects are completed before the destination, so if the
+// the cause, and the error (which wraps ErrTooManyRejects) says where. The
+// rejects are completed before the destination, so if the
 // destination alone then fails to complete, the rejects stay published.
 // Before publishing anything, a job reading from S3 asks whether the source
 // is still the object it read: if it was replaced or deleted meanwhile,
@@ -232,8 +241,9 @@ func Run(ctx context.Context, api S3API, job Job) (Summary, error) {
 
 // OpenSource opens loc for reading: an S3 object through an ObjectReader,
 // a local file, or stdin for "-". A missing object or file is reported with
-// ErrSourceNotFound, and one the caller may not read with ErrAccessDenied.
-// api may be nil when loc is not in S3.
+// ErrSourceNotFound, and one the caller may not read with ErrAccessDenied;
+// a local directory is an error that says so. api may be nil when loc is
+// not in S3.
 func OpenSource(ctx context.Context, api GetObjectAPI, loc Location, stdin io.Reader, opt ReaderOptions) (io.ReadCloser, error) {
 	switch {
 	case loc.IsS3():
@@ -259,12 +269,21 @@ func OpenSource(ctx context.Context, api GetObjectAPI, loc Location, stdin io.Re
 	if err != nil {
 		return nil, fmt.Errorf("open source: %w", err)
 	}
+	// A directory opens, but its first read fails with a message that
+	// names it twice; say what is wrong instead.
+	if fi, err := f.Stat(); err == nil && fi.IsDir() {
+		f.Close()
+		return nil, fmt.Errorf("%s is a directory", loc)
+	}
 	return f, nil
 }
 
 // LoadSchema reads and parses a Table Schema from a local file or an S3
 // object. Errors wrap ErrSchema.
 func LoadSchema(ctx context.Context, api GetObjectAPI, loc Location) (*Schema, error) {
+	if loc.IsStdio() {
+		return nil, fmt.Errorf("%w: a schema cannot be read from standard input: give a path or s3:// URL", ErrSchema)
+	}
 	rc, err := OpenSource(ctx, api, loc, nil, ReaderOptions{})
 	if errors.Is(err, ErrSourceNotFound) {
 		// A missing schema is a schema error, not a missing source.
@@ -276,10 +295,14 @@ func LoadSchema(ctx context.Context, api GetObjectAPI, loc Location) (*Schema, e
 	defer rc.Close()
 	data, err := io.ReadAll(io.LimitReader(rc, maxSchemaSize+1))
 	if err != nil {
-		return nil, fmt.Errorf("%w: read %s: %w", ErrSchema, loc, err)
+		// The reader's errors name loc already.
+		return nil, fmt.Errorf("%w: %w", ErrSchema, err)
 	}
 	if len(data) > maxSchemaSize {
 		return nil, fmt.Errorf("%w: %s is larger than %d bytes", ErrSchema, loc, maxSchemaSize)
+	}
+	if len(bytes.TrimSpace(bytes.TrimPrefix(data, []byte(utf8BOM)))) == 0 {
+		return nil, fmt.Errorf("%w: %s is empty: it holds no JSON", ErrSchema, loc)
 	}
 	s, err := ParseSchema(data)
 	if err != nil {
@@ -354,7 +377,13 @@ func (r *run) stream(ctx context.Context, api S3API) (err error) {
 		if cerr := r.sourceUnchanged(ctx); cerr != nil {
 			return errors.Join(err, cerr, r.dst.Abort(), r.rej.Abort())
 		}
-		return errors.Join(err, r.dst.Abort(), r.close(r.rej, job.Rejects))
+		aerr := r.dst.Abort()
+		if cerr := r.close(r.rej, job.Rejects); cerr != nil {
+			return errors.Join(err, aerr, cerr)
+		}
+		// The message says where to look for the rows that stopped the
+		// job, now that they are there.
+		return errors.Join(fmt.Errorf("%w (the rejects so far are in %s)", err, rejectsPlace(job.Rejects)), aerr)
 	default:
 		return errors.Join(err, r.dst.Abort(), r.rej.Abort())
 	}
@@ -370,6 +399,14 @@ func (r *run) stream(ctx context.Context, api S3API) (err error) {
 		return errors.Join(err, r.dst.Abort())
 	}
 	return r.close(r.dst, job.Destination)
+}
+
+// rejectsPlace names the rejects output for a message.
+func rejectsPlace(loc Location) string {
+	if loc.IsStdio() {
+		return "standard output"
+	}
+	return loc.String()
 }
 
 // sourceUnchanged reports ErrSourceChanged when the S3 source is no longer

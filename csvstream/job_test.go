@@ -188,11 +188,14 @@ func TestRunRejectLimits(t *testing.T) {
 		name     string
 		job      csvstream.Job
 		wantFail bool
+		msg      string // the error's start; the rejects location follows
 	}{
-		{"count not reached", csvstream.Job{MaxRejects: new(int64(2))}, false},
-		{"count passed", csvstream.Job{MaxRejects: &one}, true},
-		{"ratio not reached", csvstream.Job{MaxRejectRatio: &half}, false},
-		{"ratio passed", csvstream.Job{MaxRejectRatio: &tenth}, true},
+		{"count not reached", csvstream.Job{MaxRejects: new(int64(2))}, false, ""},
+		{"count passed", csvstream.Job{MaxRejects: &one}, true,
+			"too many rejected rows: -: 2 rows rejected by line 4, above the limit 1 (the rejects so far are in "},
+		{"ratio not reached", csvstream.Job{MaxRejectRatio: &half}, false, ""},
+		{"ratio passed", csvstream.Job{MaxRejectRatio: &tenth}, true,
+			"too many rejected rows: -: 2 of 4 rows rejected (0.5), above the limit 0.1 (the rejects so far are in "},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -207,8 +210,10 @@ func TestRunRejectLimits(t *testing.T) {
 			if !errors.Is(err, csvstream.ErrTooManyRejects) {
 				t.Fatalf("err %v, want ErrTooManyRejects", err)
 			}
-			if !strings.HasPrefix(err.Error(), "too many rejected rows: -: ") {
-				t.Errorf("message %q does not name the source", err)
+			// The message names the source and where the rejects that
+			// stopped the job were written.
+			if msg := err.Error(); !strings.HasPrefix(msg, tc.msg) || !strings.HasSuffix(msg, string(filepath.Separator)+"out.csv"+csvstream.RejectsSuffix+")") {
+				t.Errorf("message\n  %s\nwant it to start with\n  %s\nand end with the rejects location", msg, tc.msg)
 			}
 			if out != "<none>" {
 				t.Errorf("a failed job published output %q", out)
@@ -339,10 +344,18 @@ func TestRunMissingSource(t *testing.T) {
 
 func TestLoadSchemaErrors(t *testing.T) {
 	dir := t.TempDir()
-	bad := filepath.Join(dir, "bad.json")
-	if err := os.WriteFile(bad, []byte(`{"fields": [{"name": "n", "type": "money"}]}`), 0o644); err != nil {
-		t.Fatal(err)
+	files := map[string]string{
+		"bad.json":    `{"fields": [{"name": "n", "type": "money"}]}`,
+		"empty.json":  "",
+		"blank.json":  "\ufeff \n\t\n",
+		"broken.json": "{\"fields\": [\n  {\"name\": \"id\" \"type\": \"integer\"}\n]}\n",
 	}
+	for name, text := range files {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	bad := filepath.Join(dir, "bad.json")
 	cases := []struct {
 		name string
 		loc  csvstream.Location
@@ -350,7 +363,11 @@ func TestLoadSchemaErrors(t *testing.T) {
 	}{
 		{"missing file", csvstream.Location{Path: filepath.Join(dir, "absent.json")}, "absent.json does not exist"},
 		{"unsupported type", csvstream.Location{Path: bad}, `field "n"`},
-		{"standard input", csvstream.Stdio, "not available"},
+		{"empty file", csvstream.Location{Path: filepath.Join(dir, "empty.json")}, "empty.json is empty: it holds no JSON"},
+		{"white space only", csvstream.Location{Path: filepath.Join(dir, "blank.json")}, "blank.json is empty: it holds no JSON"},
+		{"syntax error", csvstream.Location{Path: filepath.Join(dir, "broken.json")}, `broken.json: schema: invalid JSON at line 2, column 17: invalid character '"' after object key:value pair`},
+		{"directory", csvstream.Location{Path: dir}, "schema error: " + dir + " is a directory"},
+		{"standard input", csvstream.Stdio, "schema error: a schema cannot be read from standard input: give a path or s3:// URL"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -362,6 +379,28 @@ func TestLoadSchemaErrors(t *testing.T) {
 				t.Errorf("err %q should mention %q", err, tc.want)
 			}
 		})
+	}
+}
+
+// TestDirectorySource checks that a directory as a source fails before it
+// is read, with a message that names it once: for a job, as an invalid job
+// (as a directory as an output does), and for OpenSource, as itself.
+func TestDirectorySource(t *testing.T) {
+	dir := t.TempDir()
+	src := csvstream.Location{Path: dir}
+	_, err := csvstream.Run(context.Background(), nil, csvstream.Job{
+		Source:      src,
+		Destination: csvstream.Location{Path: filepath.Join(t.TempDir(), "out.csv")},
+	})
+	if want := "invalid job: source: " + dir + " is a directory"; !errors.Is(err, csvstream.ErrInvalidJob) || err.Error() != want {
+		t.Errorf("Run: err %v, want ErrInvalidJob: %s", err, want)
+	}
+	rc, err := csvstream.OpenSource(context.Background(), nil, src, nil, csvstream.ReaderOptions{})
+	if err == nil {
+		rc.Close()
+	}
+	if want := dir + " is a directory"; err == nil || err.Error() != want {
+		t.Errorf("OpenSource: err %v, want %s", err, want)
 	}
 }
 

@@ -45,8 +45,10 @@ type Field struct {
 	Type string `json:"type,omitempty"`
 	// Format refines Type. Empty means "default". Strings take default,
 	// email, uri or uuid; date, time and datetime take default (ISO 8601:
-	// YYYY-MM-DD, HH:MM:SS, RFC 3339) or a strptime-style pattern made of
-	// the directives %Y %y %m %d %H %M %S %f %z and %%.
+	// YYYY-MM-DD, HH:MM:SS, and YYYY-MM-DDTHH:MM:SS where the T may be a
+	// space, the last two with an optional fraction and zone) or a
+	// strptime-style pattern made of the directives %Y %y %m %d %H %M %S
+	// %f %z and %%.
 	Format      string `json:"format,omitempty"`
 	Title       string `json:"title,omitempty"`
 	Description string `json:"description,omitempty"`
@@ -130,9 +132,13 @@ func (s *Schema) UnmarshalJSON(data []byte) error {
 func decodeSchema(data []byte) (*Schema, error) {
 	// Editors on Windows often start a UTF-8 file with a byte order mark,
 	// which JSON does not allow.
-	top, err := jsonObject(bytes.TrimPrefix(data, []byte(utf8BOM)))
+	data = bytes.TrimPrefix(data, []byte(utf8BOM))
+	if len(bytes.TrimSpace(data)) == 0 {
+		return nil, errors.New("schema: the document is empty")
+	}
+	top, err := jsonObject(data)
 	if err != nil {
-		return nil, fmt.Errorf("schema: %w", err)
+		return nil, fmt.Errorf("schema: %w", jsonPosition(data, err))
 	}
 	s := new(Schema)
 	for _, k := range sortedKeys(top) {
@@ -322,6 +328,37 @@ func jsonKind(raw []byte) byte {
 		return 0
 	}
 	return raw[0]
+}
+
+// jsonPosition rewrites a syntax or type error that encoding/json found in
+// doc as "invalid JSON at line L, column C: …", so that the mistake can be
+// found in an editor; other errors are returned as they are. The column
+// counts characters from 1. For a document that ends too early, the
+// position is just after its last character that is not white space.
+func jsonPosition(doc []byte, err error) error {
+	var (
+		off   int64
+		cause error
+		syn   *json.SyntaxError
+		typ   *json.UnmarshalTypeError
+	)
+	switch {
+	case errors.As(err, &syn):
+		off, cause = syn.Offset, syn
+	case errors.As(err, &typ):
+		off, cause = typ.Offset, typ
+	default:
+		return err
+	}
+	// The offset counts the bytes read, the wrong one included.
+	i := int(off) - 1
+	if end := len(bytes.TrimRight(doc, " \t\r\n")); i >= end {
+		i = end
+	}
+	i = max(i, 0)
+	line := 1 + bytes.Count(doc[:i], []byte("\n"))
+	col := 1 + utf8.RuneCount(doc[bytes.LastIndexByte(doc[:i], '\n')+1:i])
+	return fmt.Errorf("invalid JSON at line %d, column %d: %w", line, col, cause)
 }
 
 func jsonObject(raw []byte) (map[string]json.RawMessage, error) {
@@ -599,7 +636,7 @@ const (
 	opInteger                    // integer; minimum and maximum at most
 	opNumber                     // number; minimum and maximum at most
 	opISODate                    // date in ISO form, its value not needed
-	opISODatetime                // datetime in RFC 3339 form, its value not needed
+	opISODatetime                // datetime in ISO 8601 form, its value not needed
 	opBoolean                    // boolean; no constraints
 )
 

@@ -30,7 +30,7 @@ var badSchemas = map[string]string{
 	"bad-format-any.json":              `schema: field "when": format "any" is not supported`,
 	"bad-group-char.json":              `schema: field "price": "groupChar": "," is not supported`,
 	"bad-integer-range.json":           `schema: field "qty": constraint "maximum": 99999999999999999999 is out of the 64-bit integer range`,
-	"bad-invalid-json.json":            `schema: invalid JSON`,
+	"bad-invalid-json.json":            `schema: invalid JSON at line 1, column 13: unexpected end of JSON input`,
 	"bad-length-on-integer.json":       `schema: field "qty": constraint "minLength" applies only to string fields, not integer`,
 	"bad-max-length-negative.json":     `schema: field "code": constraint "maxLength": -1 is not a non-negative integer`,
 	"bad-min-above-max.json":           `schema: field "qty": constraint "minimum" 10 is above "maximum" 5`,
@@ -93,6 +93,37 @@ func TestParseSchemaErrors(t *testing.T) {
 			var into Schema
 			if err := json.Unmarshal(data, &into); err == nil {
 				t.Errorf("json.Unmarshal into a Schema accepted it")
+			}
+		})
+	}
+}
+
+// TestParseSchemaJSONPosition checks that a JSON mistake is reported with
+// the line and column (in characters, from 1) where it was found.
+func TestParseSchemaJSONPosition(t *testing.T) {
+	tests := []struct {
+		name, doc, want string
+	}{
+		{"missing comma", "{\"fields\": [\n  {\"name\": \"id\" \"type\": \"integer\"}\n]}",
+			`schema: invalid JSON at line 2, column 17: invalid character '"' after object key:value pair`},
+		{"first line", `{"fields": [{"name": "id"},]}`,
+			`schema: invalid JSON at line 1, column 28: invalid character ']' looking for beginning of value`},
+		{"after a multi-byte character", "{\"fields\": [\n{\"name\": \"prénom\"}}\n]}",
+			`schema: invalid JSON at line 2, column 19: invalid character '}' after array element`},
+		{"ends early", "{\"fields\": [\n  {\"name\": \"id\"}\n\n",
+			`schema: invalid JSON at line 2, column 17: unexpected end of JSON input`},
+		{"after a byte order mark", "\ufeff{\"fields\" []}",
+			`schema: invalid JSON at line 1, column 11: invalid character '[' after object key`},
+		{"text after the object", `{"fields": [{"name": "id"}]} x`,
+			`schema: invalid JSON at line 1, column 30: invalid character 'x' after top-level value`},
+		{"empty", "", `schema: the document is empty`},
+		{"white space", " \n\t", `schema: the document is empty`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := ParseSchema([]byte(tt.doc))
+			if err == nil || err.Error() != tt.want {
+				t.Errorf("got  %v\nwant %s", err, tt.want)
 			}
 		})
 	}

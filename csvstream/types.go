@@ -543,7 +543,7 @@ func timeValue(h, m, s, nsec, off int) value {
 	return value{i: int64(h*3600+m*60+s-off)*1e9 + int64(nsec)}
 }
 
-// isISODatetime reports whether b is an RFC 3339 datetime, as
+// isISODatetime reports whether b is an ISO 8601 datetime as
 // parseISODatetime reads one, without working out its value.
 func isISODatetime(b []byte) bool {
 	if len(b) < 19 || (b[10] != 'T' && b[10] != 't' && b[10] != ' ') {
@@ -560,9 +560,10 @@ func isISODatetime(b []byte) bool {
 	return ok
 }
 
-// parseISODatetime reads an RFC 3339 datetime, YYYY-MM-DDTHH:MM:SS with an
-// optional fraction and zone; T may also be t or a space. Without a zone the
-// time is taken as UTC.
+// parseISODatetime reads an ISO 8601 datetime, YYYY-MM-DDTHH:MM:SS with an
+// optional fraction and zone (Z or ±HH:MM); T may also be t or a space.
+// This is RFC 3339 with the zone optional. Without a zone the time is taken
+// as UTC.
 func parseISODatetime(b []byte) (value, bool) {
 	if len(b) < 19 || (b[10] != 'T' && b[10] != 't' && b[10] != ' ') {
 		return value{}, false

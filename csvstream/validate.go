@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"hash/maphash"
+	"slices"
 	"strconv"
 	"strings"
 	"unicode/utf8"
@@ -53,8 +54,14 @@ type HeaderError struct {
 	Delimiter byte
 }
 
-// Error lists the missing and unexpected labels, or says the order is
-// wrong, then shows both lists in full.
+// Error says why the header is unusable, or how it differs from the
+// schema: first, when another delimiter splits the header into the schema's
+// fields, the hint that it is the source's; then the missing and unexpected
+// labels, or that the order is wrong; then both lists, unless they would
+// only repeat the missing and unexpected ones. The message stays short
+// whatever the width of the file: each list shows its first
+// maxListedLabels names, each cut to maxShownLabel bytes, and says how
+// many more there are. The fields keep everything.
 func (e *HeaderError) Error() string {
 	if e.Problem != "" {
 		return "unusable header: " + e.Problem
@@ -62,6 +69,15 @@ func (e *HeaderError) Error() string {
 	var b strings.Builder
 	b.WriteString("header does not match the schema:")
 	sep := " "
+	if e.Delimiter != 0 {
+		d := strconv.QuoteRune(rune(e.Delimiter))
+		if e.Delimiter == '\t' {
+			d = "tab"
+		}
+		b.WriteString(" is the delimiter " + d + "? The header splits into the schema's " + strconv.Itoa(len(e.Want)) + " fields at it")
+		sep = "; "
+	}
+	n := b.Len()
 	if len(e.Missing) > 0 {
 		b.WriteString(sep + "missing " + quoteList(e.Missing))
 		sep = "; "
@@ -74,10 +90,13 @@ func (e *HeaderError) Error() string {
 		b.WriteString(sep + "columns out of order")
 		sep = "; "
 	}
-	if sep == " " {
-		b.WriteString(" the labels differ")
+	if b.Len() == n {
+		b.WriteString(sep + "the labels differ")
 	}
-	if e.Want != nil || e.Got != nil {
+	// When nothing matches, the lists would only repeat the missing and
+	// unexpected labels.
+	repeats := len(e.Got) > 0 && slices.Equal(e.Missing, e.Want) && slices.Equal(e.Unexpected, e.Got)
+	if (e.Want != nil || e.Got != nil) && !repeats {
 		want, got := quoteList(e.Want), quoteList(e.Got)
 		if want == "" {
 			want = "no fields"
@@ -87,22 +106,41 @@ func (e *HeaderError) Error() string {
 		}
 		b.WriteString(" (want " + want + ", got " + got + ")")
 	}
-	if e.Delimiter != 0 {
-		d := strconv.QuoteRune(rune(e.Delimiter))
-		if e.Delimiter == '\t' {
-			d = "tab"
-		}
-		b.WriteString("; the header splits into the schema's " + strconv.Itoa(len(e.Want)) + " fields at " + d + ": is that the delimiter?")
-	}
 	return b.String()
 }
 
+// maxListedLabels and maxShownLabel bound the names a HeaderError's
+// message shows: a file thousands of columns wide, read with the wrong
+// delimiter, would otherwise give a message of hundreds of kilobytes.
+const (
+	maxListedLabels = 10
+	maxShownLabel   = 40
+)
+
+// quoteList quotes the first maxListedLabels names, each cut to
+// maxShownLabel bytes, and says how many more there are.
 func quoteList(names []string) string {
-	q := make([]string, len(names))
-	for i, n := range names {
-		q[i] = strconv.Quote(n)
+	q := make([]string, 0, min(len(names), maxListedLabels)+1)
+	for _, n := range names[:min(len(names), maxListedLabels)] {
+		q = append(q, quoteLabel(n))
+	}
+	if more := len(names) - maxListedLabels; more > 0 {
+		q = append(q, "and "+strconv.Itoa(more)+" more")
 	}
 	return strings.Join(q, ", ")
+}
+
+// quoteLabel quotes a label, cut to maxShownLabel bytes (on a character
+// boundary) and followed by "..." when it is longer.
+func quoteLabel(s string) string {
+	if len(s) <= maxShownLabel {
+		return strconv.Quote(s)
+	}
+	cut := maxShownLabel
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return strconv.Quote(s[:cut]) + "..."
 }
 
 // A Validator checks records against a schema, or, without one, checks only
@@ -694,7 +732,9 @@ func (c *column) typeError(b []byte, res parseResult) FieldError {
 		case c.kind == kindTime:
 			want = "a time in the form HH:MM:SS"
 		default:
-			want = "an RFC 3339 datetime (YYYY-MM-DDTHH:MM:SSZ)"
+			// Say what parseISODatetime accepts: RFC 3339's form,
+			// but with the zone optional.
+			want = "an ISO 8601 datetime such as 2024-01-15T10:00:00Z (the T may be a space; fraction and zone optional)"
 		}
 	}
 	return FieldError{Code: CodeTypeError, Field: c.name, Message: fmt.Sprintf("value %s is not %s", quote(b), want)}

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"reflect"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -148,7 +149,8 @@ func TestTypeErrorMessages(t *testing.T) {
 		{`{"name": "f", "type": "date"}`, "2023-02-29", `value "2023-02-29" is not a date in the form YYYY-MM-DD`},
 		{`{"name": "f", "type": "date", "format": "%d/%m/%Y"}`, "2023-02-01", `value "2023-02-01" is not a date in the format "%d/%m/%Y"`},
 		{`{"name": "f", "type": "time"}`, "25:00:00", `value "25:00:00" is not a time in the form HH:MM:SS`},
-		{`{"name": "f", "type": "datetime"}`, "yesterday", `value "yesterday" is not an RFC 3339 datetime (YYYY-MM-DDTHH:MM:SSZ)`},
+		{`{"name": "f", "type": "datetime"}`, "yesterday", `value "yesterday" is not an ISO 8601 datetime such as 2024-01-15T10:00:00Z (the T may be a space; fraction and zone optional)`},
+		{`{"name": "f", "type": "datetime"}`, "2024-01-15T25:00:00", `value "2024-01-15T25:00:00" is not an ISO 8601 datetime such as 2024-01-15T10:00:00Z (the T may be a space; fraction and zone optional)`},
 		{`{"name": "f", "type": "year"}`, "99", `value "99" is not a year (four digits)`},
 		{`{"name": "f", "format": "email"}`, "nobody", `value "nobody" is not an email address`},
 		{`{"name": "f", "format": "uri"}`, "nowhere", `value "nowhere" is not a URI`},
@@ -370,6 +372,36 @@ func checkRows(t *testing.T, v *Validator, rows [][]string, want [][]string) {
 	}
 }
 
+// TestDatetimeForms checks that the default datetime accepts what its type
+// error describes ("such as 2024-01-15T10:00:00Z, the T may be a space;
+// fraction and zone optional"), and nothing looser.
+func TestDatetimeForms(t *testing.T) {
+	v := testValidator(t, `{"fields": [{"name": "f", "type": "datetime"}]}`, "f")
+	tests := []struct {
+		value string
+		ok    bool
+	}{
+		{"2024-01-15T10:00:00Z", true},
+		{"2024-01-15 10:00:00", true},
+		{"2024-01-15t10:00:00", true},
+		{"2024-01-15T10:00:00.123", true},
+		{"2024-01-15T10:00:00+01:00", true},
+		{"2024-01-15 10:00:00.5-05:30", true},
+		{"2024-01-15", false},
+		{"2024-01-15T10:00", false},
+		{"2024-01-15_10:00:00", false},
+		{"20240115T100000Z", false},
+		{"2024-01-15T10:00:00 Z", false},
+	}
+	for _, tt := range tests {
+		want := [][]string{{CodeTypeError}}
+		if tt.ok {
+			want = [][]string{nil}
+		}
+		checkRows(t, v, [][]string{{tt.value}}, want)
+	}
+}
+
 func TestUnique(t *testing.T) {
 	const schema = `{"fields": [
 		{"name": "id", "type": "integer", "constraints": {"unique": true}},
@@ -538,13 +570,13 @@ func TestHeader(t *testing.T) {
 			`header does not match the schema: unexpected "id" (want "id", "name", "price", got "id", "id", "name", "price")`},
 		{"another delimiter", []string{"id;name;price"},
 			&HeaderError{Missing: []string{"id", "name", "price"}, Unexpected: []string{"id;name;price"}, Delimiter: ';'},
-			`header does not match the schema: missing "id", "name", "price"; unexpected "id;name;price" (want "id", "name", "price", got "id;name;price"); the header splits into the schema's 3 fields at ';': is that the delimiter?`},
+			`header does not match the schema: is the delimiter ';'? The header splits into the schema's 3 fields at it; missing "id", "name", "price"; unexpected "id;name;price"`},
 		{"tabs", []string{"id\tname\tprice"},
 			&HeaderError{Missing: []string{"id", "name", "price"}, Unexpected: []string{"id\tname\tprice"}, Delimiter: '\t'},
-			`header does not match the schema: missing "id", "name", "price"; unexpected "id\tname\tprice" (want "id", "name", "price", got "id\tname\tprice"); the header splits into the schema's 3 fields at tab: is that the delimiter?`},
+			`header does not match the schema: is the delimiter tab? The header splits into the schema's 3 fields at it; missing "id", "name", "price"; unexpected "id\tname\tprice"`},
 		{"one column, no delimiter fits", []string{"id;name"},
 			&HeaderError{Missing: []string{"id", "name", "price"}, Unexpected: []string{"id;name"}},
-			`header does not match the schema: missing "id", "name", "price"; unexpected "id;name" (want "id", "name", "price", got "id;name")`},
+			`header does not match the schema: missing "id", "name", "price"; unexpected "id;name"`},
 	}
 	s, err := ParseSchema([]byte(schema))
 	if err != nil {
@@ -586,11 +618,49 @@ func TestHeaderErrorMessage(t *testing.T) {
 		{&HeaderError{Missing: []string{"id", "name"}}, `header does not match the schema: missing "id", "name"`},
 		{&HeaderError{Missing: []string{"id"}, Want: []string{"id"}, Got: []string{}}, `header does not match the schema: missing "id" (want "id", got no labels)`},
 		{&HeaderError{}, `header does not match the schema: the labels differ`},
+		{&HeaderError{Missing: []string{"c1", "c2", "c3", "c4", "c5", "c6", "c7", "c8", "c9", "c10", "c11", "c12"}},
+			`header does not match the schema: missing "c1", "c2", "c3", "c4", "c5", "c6", "c7", "c8", "c9", "c10", and 2 more`},
+		{&HeaderError{Unexpected: []string{strings.Repeat("x", 39) + "é and more"}},
+			`header does not match the schema: unexpected "` + strings.Repeat("x", 39) + `"...`},
+		{&HeaderError{Unexpected: []string{strings.Repeat("x", 40)}},
+			`header does not match the schema: unexpected "` + strings.Repeat("x", 40) + `"`},
 	}
 	for _, tt := range tests {
 		if got := tt.err.Error(); got != tt.want {
 			t.Errorf("got  %s\nwant %s", got, tt.want)
 		}
+	}
+}
+
+// TestHeaderErrorWide reads a 5,000-column header with the wrong
+// delimiter: the message puts the hint first and stays short, while the
+// fields keep every name.
+func TestHeaderErrorWide(t *testing.T) {
+	const n = 5000
+	names := make([]string, n)
+	fields := make([]string, n)
+	for i := range names {
+		names[i] = fmt.Sprintf("column_%04d", i+1)
+		fields[i] = fmt.Sprintf(`{"name": %q}`, names[i])
+	}
+	s, err := ParseSchema([]byte(`{"fields": [` + strings.Join(fields, ",") + `]}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	label := strings.Join(names, ";")
+	_, err = NewValidator(s, testRecord(0, label))
+	var he *HeaderError
+	if !errors.As(err, &he) {
+		t.Fatalf("got %v, want a *HeaderError", err)
+	}
+	if !slices.Equal(he.Missing, names) || !slices.Equal(he.Want, names) || !slices.Equal(he.Unexpected, []string{label}) || !slices.Equal(he.Got, []string{label}) {
+		t.Errorf("the fields lost names: %d missing, %d wanted, %d unexpected, %d got", len(he.Missing), len(he.Want), len(he.Unexpected), len(he.Got))
+	}
+	want := `header does not match the schema: is the delimiter ';'? The header splits into the schema's 5000 fields at it; ` +
+		`missing "column_0001", "column_0002", "column_0003", "column_0004", "column_0005", "column_0006", "column_0007", "column_0008", "column_0009", "column_0010", and 4990 more; ` +
+		`unexpected "column_0001;column_0002;column_0003;colu"...`
+	if msg := he.Error(); msg != want {
+		t.Errorf("message (%d bytes)\n  %.500s\nwant\n  %s", len(msg), msg, want)
 	}
 }
 

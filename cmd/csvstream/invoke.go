@@ -21,13 +21,10 @@ const maxEventSize = 6 << 20
 // the same CSVSTREAM_* variables as the function, against whatever S3
 // endpoint the environment names, and prints the result as JSON. The
 // handler's log and metric lines go to stderr.
-func invokeCmd(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
-	fs := newFlagSet("invoke", stderr)
+func invokeCmd(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) (err error) {
+	fs := newCommand("invoke", "csvstream invoke [--timeout 15m] EVENT.json (or - for standard input)")
+	defer func() { err = fs.withUsage(err) }()
 	timeout := fs.Duration("timeout", 15*time.Minute, "the invocation's time limit, as the function's timeout")
-	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: csvstream invoke [--timeout 15m] EVENT.json (or - for standard input)")
-		fs.PrintDefaults()
-	}
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}

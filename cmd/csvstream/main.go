@@ -11,7 +11,7 @@
 // SRC and DST are each s3://bucket/key, a local path, or - for standard
 // input or output. Run prints a JSON summary on standard output (on standard
 // error when DST or --rejects is -). Exit status: 0 on success, 1 on failure, 2 on a
-// usage error.
+// usage error. -h or --help prints a command's usage on standard output.
 package main
 
 import (
@@ -57,12 +57,24 @@ func main() {
 }
 
 // usageError is a mistake in the command line; it exits with status 2.
-type usageError struct{ msg string }
+// Main prints it with the usage of cmd, the command whose line it is in,
+// or with the list of commands when cmd is nil.
+type usageError struct {
+	msg string
+	cmd *command
+}
 
 func (e usageError) Error() string { return e.msg }
 
+// helpRequest is an explicit -h or --help: Main prints cmd's usage on
+// standard output and exits with status 0.
+type helpRequest struct{ cmd *command }
+
+func (helpRequest) Error() string { return "help requested" }
+func (helpRequest) Unwrap() error { return flag.ErrHelp }
+
 func usagef(format string, args ...any) error {
-	return usageError{fmt.Sprintf(format, args...)}
+	return usageError{msg: fmt.Sprintf(format, args...)}
 }
 
 const usage = `usage:
@@ -97,14 +109,23 @@ func Main(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io
 	default:
 		err = usagef("unknown command %q", args[0])
 	}
-	var ue usageError
+	var (
+		ue   usageError
+		help helpRequest
+	)
 	switch {
 	case err == nil:
 		return exitOK
-	case errors.Is(err, flag.ErrHelp):
+	case errors.As(err, &help):
+		help.cmd.printUsage(stdout)
 		return exitOK
 	case errors.As(err, &ue):
-		fmt.Fprintf(stderr, "csvstream: %v\n%s", err, usage)
+		fmt.Fprintf(stderr, "csvstream: %v\n", err)
+		if ue.cmd != nil {
+			ue.cmd.printUsage(stderr)
+		} else {
+			fmt.Fprint(stderr, usage)
+		}
 		return exitUsage
 	default:
 		fmt.Fprintf(stderr, "csvstream: %s\n", errorLine(err))
@@ -116,11 +137,40 @@ func Main(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io
 // failure and a failed abort), so that logs keep it together.
 func errorLine(err error) string { return strings.ReplaceAll(err.Error(), "\n", "; ") }
 
-// newFlagSet returns a flag set whose parse errors are usage errors.
-func newFlagSet(name string, stderr io.Writer) *flag.FlagSet {
+// command is a command's flags and the synopsis its usage starts with.
+type command struct {
+	*flag.FlagSet
+	synopsis string
+}
+
+// newCommand returns a command whose flag set prints nothing itself: its
+// parse errors become usage errors, and Main prints each error once,
+// followed by this command's usage, or prints the usage alone on -h.
+func newCommand(name, synopsis string) *command {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	return fs
+	fs.SetOutput(io.Discard)
+	fs.Usage = func() {}
+	return &command{FlagSet: fs, synopsis: synopsis}
+}
+
+// printUsage writes the command's synopsis and flags to w.
+func (c *command) printUsage(w io.Writer) {
+	fmt.Fprintf(w, "usage: %s\n\nflags:\n", c.synopsis)
+	c.SetOutput(w)
+	c.PrintDefaults()
+	c.SetOutput(io.Discard)
+}
+
+// withUsage ties a usage error from the command's line to the command, so
+// that Main prints the command's usage with it rather than the list of
+// commands. Other errors are returned as they are.
+func (c *command) withUsage(err error) error {
+	var ue usageError
+	if errors.As(err, &ue) && ue.cmd == nil {
+		ue.cmd = c
+		return ue
+	}
+	return err
 }
 
 // flagSet reports whether the command line set the flag called name.
@@ -130,12 +180,14 @@ func flagSet(fs *flag.FlagSet, name string) bool {
 	return set
 }
 
-func parseFlags(fs *flag.FlagSet, args []string) error {
+// parseFlags parses the command's flags: -h and --help give a helpRequest,
+// and every other mistake a usageError tied to the command.
+func parseFlags(fs *command, args []string) error {
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
-			return err
+			return helpRequest{fs}
 		}
-		return usageError{err.Error()}
+		return usageError{msg: err.Error(), cmd: fs}
 	}
 	// The flag package stops at the first argument, so a flag after it
 	// would be taken for an argument; after "--", every word is one.
@@ -164,8 +216,9 @@ func parseObject(what, s string) (csvstream.Location, error) {
 	return loc, nil
 }
 
-func runCmd(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
-	fs := newFlagSet("run", stderr)
+func runCmd(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) (err error) {
+	fs := newCommand("run", "csvstream run [flags] SRC DST\n\nSRC and DST are s3://bucket/key, a local path, or - (standard input/output).")
+	defer func() { err = fs.withUsage(err) }()
 	schema := fs.String("schema", "", "Table Schema JSON: a local path or s3://bucket/key (default: check well-formedness only)")
 	rejects := fs.String("rejects", "", "where rejected rows go (default: DST with "+csvstream.RejectsSuffix+" appended)")
 	format := fs.String("format", csvstream.FormatCSV, "output format for valid rows: csv or jsonl")
@@ -181,11 +234,13 @@ func runCmd(ctx context.Context, args []string, stdin io.Reader, stdout, stderr 
 	if fs.NArg() != 2 {
 		return usagef("run needs SRC and DST, got %d arguments", fs.NArg())
 	}
-	if *schema == "" && flagSet(fs, "schema") {
+	if *schema == "" && flagSet(fs.FlagSet, "schema") {
 		return usagef("--schema is empty: give a path or s3:// URL, or leave the flag out to check well-formedness only")
 	}
+	if *schema == "-" {
+		return usagef("--schema -: a schema cannot be read from standard input: give a path or s3:// URL")
+	}
 	job := csvstream.Job{Format: *format, Stdin: stdin, Stdout: stdout}
-	var err error
 	if job.Source, err = parseObject("SRC", fs.Arg(0)); err != nil {
 		return err
 	}
@@ -262,8 +317,9 @@ func runCmd(ctx context.Context, args []string, stdin io.Reader, stdout, stderr 
 	return enc.Encode(sum)
 }
 
-func inferCmd(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
-	fs := newFlagSet("infer", stderr)
+func inferCmd(ctx context.Context, args []string, stdin io.Reader, stdout, _ io.Writer) (err error) {
+	fs := newCommand("infer", "csvstream infer [flags] SRC\n\nSRC is s3://bucket/key, a local path, or - (standard input).")
+	defer func() { err = fs.withUsage(err) }()
 	rows := fs.Int("rows", 1000, "data rows to sample")
 	delim := fs.String("delimiter", ",", `field delimiter: one character such as , ; | or \t (or "tab")`)
 	maxRecord := fs.String("max-record-size", "1MiB", "largest record read; a larger one is left out of the sample")
@@ -299,7 +355,8 @@ func inferCmd(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 	defer src.Close()
 	s, err := csvstream.InferSchema(src, csvstream.InferOptions{Rows: *rows, Comma: comma, MaxRecordSize: maxSize})
 	if err != nil {
-		return fmt.Errorf("infer %s: %w", loc, err)
+		// InferSchema's errors start with "infer:" already.
+		return fmt.Errorf("%s: %w", loc, err)
 	}
 	enc := json.NewEncoder(stdout)
 	enc.SetIndent("", "  ")

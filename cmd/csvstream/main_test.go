@@ -31,6 +31,10 @@ func TestUsageErrors(t *testing.T) {
 		args []string
 		want string
 	}{
+		{"schema from standard input", []string{"run", "--schema", "-", "in.csv", "out.csv"}, "--schema -: a schema cannot be read from standard input: give a path or s3:// URL"},
+		{"bad flag value", []string{"run", "--max-reject-ratio", "abc", "in.csv", "out.csv"}, `invalid value "abc" for flag -max-reject-ratio`},
+		{"sweep without a prefix", []string{"sweep"}, "sweep needs at least one s3://bucket/prefix"},
+		{"invoke without an event", []string{"invoke"}, "invoke needs one EVENT.json"},
 		{"no command", nil, "usage:"},
 		{"unknown command", []string{"frobnicate"}, `unknown command "frobnicate"`},
 		{"missing DST", []string{"run", "in.csv"}, "run needs SRC and DST"},
@@ -58,12 +62,64 @@ func TestUsageErrors(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			code, _, stderr := cli(t, nil, "", tc.args...)
+			code, stdout, stderr := cli(t, nil, "", tc.args...)
 			if code != exitUsage {
 				t.Errorf("exit %d, want %d", code, exitUsage)
 			}
+			if stdout != "" {
+				t.Errorf("stdout %q, want nothing", stdout)
+			}
 			if !strings.Contains(stderr, tc.want) {
 				t.Errorf("stderr %q, want it to mention %q", stderr, tc.want)
+			}
+			// The error comes once, then one usage: the command's for a
+			// mistake in a command's line, else the list of commands.
+			wantErrs := 1
+			if len(tc.args) == 0 {
+				wantErrs = 0 // the usage alone
+			}
+			if n := strings.Count(stderr, "csvstream: "); n != wantErrs {
+				t.Errorf("stderr has %d error lines, want %d:\n%s", n, wantErrs, stderr)
+			}
+			wantUsage := usage
+			if len(tc.args) > 0 && tc.args[0] != "frobnicate" {
+				wantUsage = "usage: csvstream " + tc.args[0] + " "
+			}
+			if n := strings.Count(stderr, "usage:"); n != 1 || !strings.Contains(stderr, wantUsage) {
+				t.Errorf("stderr\n%s\nwant one usage, starting %q", stderr, wantUsage)
+			}
+		})
+	}
+}
+
+// TestHelp checks that an explicit request for help prints the usage on
+// standard output, once, and exits with status 0.
+func TestHelp(t *testing.T) {
+	cases := []struct {
+		args []string
+		want string
+	}{
+		{[]string{"help"}, usage},
+		{[]string{"--help"}, usage},
+		{[]string{"-h"}, usage},
+		{[]string{"run", "-h"}, "usage: csvstream run [flags] SRC DST"},
+		{[]string{"run", "--help"}, "usage: csvstream run [flags] SRC DST"},
+		{[]string{"run", "--schema", "s.json", "-help"}, "usage: csvstream run [flags] SRC DST"},
+		{[]string{"infer", "-h"}, "usage: csvstream infer [flags] SRC"},
+		{[]string{"sweep", "--help"}, "usage: csvstream sweep"},
+		{[]string{"invoke", "-h"}, "usage: csvstream invoke"},
+	}
+	for _, tc := range cases {
+		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
+			code, stdout, stderr := cli(t, nil, "", tc.args...)
+			if code != exitOK || stderr != "" {
+				t.Errorf("exit %d, stderr %q; want exit %d and nothing on stderr", code, stderr, exitOK)
+			}
+			if !strings.HasPrefix(stdout, tc.want) || strings.Count(stdout, "usage:") != 1 {
+				t.Errorf("stdout\n%s\nwant one usage, starting %q", stdout, tc.want)
+			}
+			if len(tc.args) > 1 && !strings.Contains(stdout, "\nflags:\n") {
+				t.Errorf("stdout\n%s\nwant the command's flags", stdout)
 			}
 		})
 	}
@@ -136,6 +192,49 @@ func TestRunFailureIsOneLine(t *testing.T) {
 	}
 	if stdout != "" || strings.Count(stderr, "\n") != 1 || !strings.Contains(stderr, "absent.csv") {
 		t.Errorf("want one error line naming the object on stderr, got stdout %q stderr %q", stdout, stderr)
+	}
+}
+
+// TestFailureMessages checks the one line a failed job prints: each names
+// the object once and says what went wrong.
+func TestFailureMessages(t *testing.T) {
+	t.Chdir(t.TempDir())
+	files := map[string]string{
+		"in.csv":   "id,name\n1,a\nx,b\n3,c\n",
+		"dup.csv":  "a,a\n1,2\n",
+		"s.json":   `{"fields": [{"name": "id", "type": "integer"}, {"name": "name"}]}`,
+		"bad.json": "{\"fields\": [\n  {\"name\": \"id\" \"type\": \"integer\"}\n]}\n",
+	}
+	for name, text := range files {
+		if err := os.WriteFile(name, []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.Mkdir("adir", 0o755); err != nil {
+		t.Fatal(err)
+	}
+	cases := []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"directory as schema", []string{"run", "--schema", "adir", "in.csv", "out.csv"}, "schema error: adir is a directory"},
+		{"schema syntax error", []string{"run", "--schema", "bad.json", "in.csv", "out.csv"},
+			`schema error: bad.json: schema: invalid JSON at line 2, column 17: invalid character '"' after object key:value pair`},
+		{"directory as SRC", []string{"run", "adir", "out.csv"}, "invalid job: source: adir is a directory"},
+		{"directory as DST", []string{"run", "in.csv", "adir"}, "invalid job: destination: adir is a directory"},
+		{"infer from a directory", []string{"infer", "adir"}, "adir is a directory"},
+		{"infer an unusable header", []string{"infer", "dup.csv"}, `dup.csv: infer: unusable header: line 1: column 2 label "a" repeats column 1`},
+		{"reject limit", []string{"run", "--schema", "s.json", "--max-rejects", "0", "in.csv", "out.csv"},
+			"too many rejected rows: in.csv: 1 row rejected by line 3, above the limit 0 (the rejects so far are in out.csv.rejects.csv)"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			code, stdout, stderr := cli(t, nil, "", tc.args...)
+			if code != exitFailure || stdout != "" || stderr != "csvstream: "+tc.want+"\n" {
+				t.Errorf("exit %d, stdout %q, stderr\n  %q\nwant exit %d, no stdout, stderr\n  %q", code, stdout, stderr, exitFailure, "csvstream: "+tc.want+"\n")
+			}
+		})
 	}
 }
 

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"io"
 
 	"github.com/csvstream/csvstream/csvstream"
@@ -13,14 +12,11 @@ import (
 
 // sweepCmd aborts the abandoned multipart uploads under each prefix and
 // prints what it aborted (or, with --dry-run, would abort) as JSON.
-func sweepCmd(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.Writer) error {
-	fs := newFlagSet("sweep", stderr)
+func sweepCmd(ctx context.Context, args []string, _ io.Reader, stdout, _ io.Writer) (err error) {
+	fs := newCommand("sweep", "csvstream sweep [--older-than 24h] [--dry-run] s3://bucket/prefix [more...]")
+	defer func() { err = fs.withUsage(err) }()
 	olderThan := fs.Duration("older-than", csvstream.DefaultSweepAge, "abort uploads initiated longer ago than this")
 	dryRun := fs.Bool("dry-run", false, "list the uploads that would be aborted without aborting them")
-	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: csvstream sweep [--older-than 24h] [--dry-run] s3://bucket/prefix [more...]")
-		fs.PrintDefaults()
-	}
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
