@@ -10,8 +10,8 @@
 //
 // SRC and DST are each s3://bucket/key, a local path, or - for standard
 // input or output. Run prints a JSON summary on standard output (on standard
-// error when DST or --rejects is -). Exit status: 0 on success, 1 on failure, 2 on a
-// usage error. -h or --help prints a command's usage on standard output.
+// error when DST or --rejects is standard output). Exit status: 0 on
+// success, 1 on failure, 2 on a usage error. -h or --help prints a command's usage on standard output.
 package main
 
 import (
@@ -304,17 +304,38 @@ func runCmd(ctx context.Context, args []string, stdin io.Reader, stdout, stderr 
 			return err
 		}
 	}
+	// Decided before the job replaces any output file.
+	out := stdout
+	if writesTo(job.Destination, stdout) || writesTo(job.Rejects, stdout) {
+		out = stderr
+	}
 	sum, err := csvstream.Run(ctx, client, job)
 	if err != nil {
 		return err
 	}
-	out := stdout
-	if job.Destination.IsStdio() || job.Rejects.IsStdio() {
-		out = stderr
-	}
 	enc := json.NewEncoder(out)
 	enc.SetIndent("", "  ")
 	return enc.Encode(sum)
+}
+
+// writesTo reports whether an output at loc lands in stdout: "-", or a
+// local path naming the same file as standard output, such as /dev/stdout
+// or /dev/fd/1. The summary then goes to standard error, so that it does
+// not end up inside the data.
+func writesTo(loc csvstream.Location, stdout io.Writer) bool {
+	if loc.IsStdio() {
+		return true
+	}
+	f, ok := stdout.(*os.File)
+	if !ok || loc.IsS3() {
+		return false
+	}
+	out, err := f.Stat()
+	if err != nil {
+		return false
+	}
+	fi, err := os.Stat(loc.Path)
+	return err == nil && os.SameFile(fi, out)
 }
 
 func inferCmd(ctx context.Context, args []string, stdin io.Reader, stdout, _ io.Writer) (err error) {

@@ -20,18 +20,6 @@ import (
 	"github.com/csvstream/csvstream/internal/s3test"
 )
 
-// buildCLI builds the command into a temporary directory and returns its
-// path.
-func buildCLI(t *testing.T) string {
-	t.Helper()
-	bin := filepath.Join(t.TempDir(), "csvstream")
-	build := exec.Command("go", "build", "-o", bin, ".")
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("build: %v\n%s", err, out)
-	}
-	return bin
-}
-
 // TestInterruptStopsStalledStdin interrupts a job whose producer has sent
 // a first part's worth of rows and then stalls, keeping standard input
 // open. The job must stop at once, not when the producer next writes: exit

@@ -1,0 +1,70 @@
+package main
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// buildCLI builds the command into a temporary directory and returns its
+// path.
+func buildCLI(t *testing.T) string {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), "csvstream")
+	build := exec.Command("go", "build", "-o", bin, ".")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("build: %v\n%s", err, out)
+	}
+	return bin
+}
+
+// TestSummaryNotInTheData runs jobs whose destination or rejects is
+// standard output under another name: the summary must go to standard
+// error, not into the data.
+func TestSummaryNotInTheData(t *testing.T) {
+	bin := buildCLI(t)
+	dir := t.TempDir()
+	src := filepath.Join(dir, "in.csv")
+	if err := os.WriteFile(src, []byte("a,b\n1,2\n3\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cases := []struct {
+		name       string
+		args       []string
+		wantStdout string
+	}{
+		{"destination", []string{"run", "--rejects", filepath.Join(dir, "r.csv"), src, "/dev/stdout"}, "a,b\n1,2\n"},
+		{"rejects", []string{"run", "--rejects", "/dev/fd/1", src, os.DevNull},
+			"line,record,error,field,message,raw\n3,2,missing-cell,b,missing cell: the row ends before column 2,3\n"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			// A file, as a shell redirection gives: the output and
+			// standard output are then the same file.
+			out, err := os.Create(filepath.Join(t.TempDir(), "stdout"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer out.Close()
+			cmd := exec.Command(bin, tc.args...)
+			cmd.Stdout = out
+			var stderr strings.Builder
+			cmd.Stderr = &stderr
+			if err := cmd.Run(); err != nil {
+				t.Fatalf("%v: %v\n%s", tc.args, err, stderr.String())
+			}
+			got, err := os.ReadFile(out.Name())
+			if err != nil {
+				t.Fatal(err)
+			}
+			if string(got) != tc.wantStdout {
+				t.Errorf("stdout %q, want %q", got, tc.wantStdout)
+			}
+			if !strings.Contains(stderr.String(), `"rows": 2`) {
+				t.Errorf("stderr %q, want the summary", stderr.String())
+			}
+		})
+	}
+}
