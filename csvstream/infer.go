@@ -3,6 +3,8 @@ package csvstream
 import (
 	"fmt"
 	"io"
+	"strconv"
+	"strings"
 )
 
 // DefaultInferRows is how many data rows InferSchema samples when
@@ -19,6 +21,11 @@ type InferOptions struct {
 	// MaxRecordSize bounds a record, as ScanOptions.MaxRecordSize does; 0
 	// means the Scanner's default.
 	MaxRecordSize int
+	// Warn, when set, is told of what in the sample suggests that the
+	// schema does not fit the file: records left out because they could
+	// not be read, rows whose number of fields is not the header's, and a
+	// one-column header that another delimiter would split.
+	Warn func(msg string)
 }
 
 // inferKinds returns the types InferSchema tries, in order of preference:
@@ -85,10 +92,18 @@ func InferSchema(r io.Reader, opt InferOptions) (*Schema, error) {
 	for k, kd := range kinds {
 		probe[k] = column{kind: kd, trueVals: toBytes(defaultTrue()), falseVals: toBytes(defaultFalse())}
 	}
+	var broken, ragged tally
 	for n := 0; n < rows && sc.Scan(); n++ {
 		rec := sc.Record()
-		if rec.Err != nil || blankRecord(rec) {
+		if rec.Err != nil {
+			broken.add(rec.Line)
 			continue // counted, so that a broken file is not read to its end
+		}
+		if blankRecord(rec) {
+			continue
+		}
+		if rec.NumFields() != len(s.Fields) {
+			ragged.add(rec.Line)
 		}
 		for i := range s.Fields {
 			if i >= rec.NumFields() || len(rec.Field(i)) == 0 {
@@ -113,6 +128,20 @@ func InferSchema(r io.Reader, opt InferOptions) (*Schema, error) {
 	if err := sc.Err(); err != nil {
 		return nil, fmt.Errorf("infer: reading the sample: %w", err)
 	}
+	if opt.Warn != nil {
+		if d := otherDelimiter(names, opt.Comma); d != 0 {
+			opt.Warn(fmt.Sprintf("the header is one column whose label holds %s: is that the delimiter? (--delimiter %s)",
+				strconv.QuoteRune(rune(d)), delimiterFlag(d)))
+		}
+		if ragged.n > 0 {
+			opt.Warn(fmt.Sprintf("%s in the sample with a number of fields other than the header's %d; the first is on line %d",
+				plural(ragged.n, "row"), len(s.Fields), ragged.first))
+		}
+		if broken.n > 0 {
+			opt.Warn(fmt.Sprintf("%s left out of the sample, not readable (quoting or size); the first starts on line %d",
+				plural(broken.n, "record"), broken.first))
+		}
+	}
 	for i := range s.Fields {
 		f := &s.Fields[i]
 		f.Type = "string"
@@ -127,6 +156,46 @@ func InferSchema(r io.Reader, opt InferOptions) (*Schema, error) {
 		f.Constraints.Required = seen[i] && !empty[i]
 	}
 	return s, nil
+}
+
+// tally counts records of one kind and remembers where the first starts.
+// The pieces of a line longer than the size bound, which all start on it,
+// count once.
+type tally struct {
+	n           int64
+	first, last int64
+}
+
+func (t *tally) add(line int64) {
+	if t.n == 0 {
+		t.first = line
+	} else if line == t.last {
+		return
+	}
+	t.n++
+	t.last = line
+}
+
+// otherDelimiter returns the common delimiter that a header of one label
+// holds, other than comma, or 0: most likely the file's delimiter.
+func otherDelimiter(labels []string, comma byte) byte {
+	if len(labels) != 1 {
+		return 0
+	}
+	for _, d := range []byte{',', ';', '\t', '|'} {
+		if d != comma && strings.IndexByte(labels[0], d) >= 0 {
+			return d
+		}
+	}
+	return 0
+}
+
+// delimiterFlag writes d as the --delimiter flag takes it.
+func delimiterFlag(d byte) string {
+	if d == '\t' {
+		return "tab"
+	}
+	return "'" + string(d) + "'"
 }
 
 // leadingZero reports whether b is two or more digits, perhaps signed, of

@@ -149,3 +149,48 @@ func TestInferSchemaErrors(t *testing.T) {
 		})
 	}
 }
+
+// TestInferWarnings checks what InferSchema tells Warn about a sample the
+// schema it drafts may not fit, and that a sample it fits gives no warning.
+func TestInferWarnings(t *testing.T) {
+	tests := []struct {
+		name string
+		in   string
+		opt  InferOptions
+		want []string
+	}{
+		{"fits", "a,b\n1,2\n\n3,4\n", InferOptions{}, nil},
+		{"semicolons", "a;b\n1,5;2\n3;4\n", InferOptions{}, []string{
+			"the header is one column whose label holds ';': is that the delimiter? (--delimiter ';')",
+			"1 row in the sample with a number of fields other than the header's 1; the first is on line 2",
+		}},
+		{"tabs", "a\tb\n1\t2\n", InferOptions{}, []string{
+			"the header is one column whose label holds '\\t': is that the delimiter? (--delimiter tab)",
+		}},
+		{"commas, read with semicolons", "a,b\n1,2\n", InferOptions{Comma: ';'}, []string{
+			"the header is one column whose label holds ',': is that the delimiter? (--delimiter ',')",
+		}},
+		{"one column", "name\nAda\n", InferOptions{}, nil},
+		{"ragged", "a,b\n1,2,3\n4\n5,6\n", InferOptions{}, []string{
+			"2 rows in the sample with a number of fields other than the header's 2; the first is on line 2",
+		}},
+		{"unreadable", "a,b\n1,2\n3,\"x\n", InferOptions{}, []string{
+			"1 record left out of the sample, not readable (quoting or size); the first starts on line 3",
+		}},
+		{"too large", "a,b\n1," + strings.Repeat("x", 100) + "\n2,3\n", InferOptions{MaxRecordSize: 64}, []string{
+			"1 record left out of the sample, not readable (quoting or size); the first starts on line 2",
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var got []string
+			tt.opt.Warn = func(msg string) { got = append(got, msg) }
+			if _, err := InferSchema(strings.NewReader(tt.in), tt.opt); err != nil {
+				t.Fatal(err)
+			}
+			if !reflect.DeepEqual(got, tt.want) {
+				t.Errorf("warnings\n  %q\nwant\n  %q", got, tt.want)
+			}
+		})
+	}
+}

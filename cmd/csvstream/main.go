@@ -338,7 +338,7 @@ func writesTo(loc csvstream.Location, stdout io.Writer) bool {
 	return err == nil && os.SameFile(fi, out)
 }
 
-func inferCmd(ctx context.Context, args []string, stdin io.Reader, stdout, _ io.Writer) (err error) {
+func inferCmd(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) (err error) {
 	fs := newCommand("infer", "csvstream infer [flags] SRC\n\nSRC is s3://bucket/key, a local path, or - (standard input).")
 	defer func() { err = fs.withUsage(err) }()
 	rows := fs.Int("rows", 1000, "data rows to sample")
@@ -374,7 +374,8 @@ func inferCmd(ctx context.Context, args []string, stdin io.Reader, stdout, _ io.
 		return err
 	}
 	defer src.Close()
-	s, err := csvstream.InferSchema(src, csvstream.InferOptions{Rows: *rows, Comma: comma, MaxRecordSize: maxSize})
+	s, err := csvstream.InferSchema(src, csvstream.InferOptions{Rows: *rows, Comma: comma, MaxRecordSize: maxSize,
+		Warn: func(msg string) { fmt.Fprintf(stderr, "csvstream: note: %s: %s\n", loc, msg) }})
 	if err != nil {
 		// InferSchema's errors start with "infer:" already.
 		return fmt.Errorf("%s: %w", loc, err)
