@@ -730,7 +730,7 @@ func (c *column) typeError(b []byte, res parseResult) FieldError {
 		case c.kind == kindDate:
 			want = "a date in the form YYYY-MM-DD"
 		case c.kind == kindTime:
-			want = "a time in the form HH:MM:SS"
+			want = "an ISO 8601 time such as 10:00:00 (fraction and zone optional)"
 		default:
 			// Say what parseISODatetime accepts: RFC 3339's form,
 			// but with the zone optional.

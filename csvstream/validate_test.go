@@ -148,7 +148,7 @@ func TestTypeErrorMessages(t *testing.T) {
 		{`{"name": "f", "type": "boolean", "trueValues": ["Y"], "falseValues": ["N"]}`, "true", `value "true" is not a boolean (one of Y, N)`},
 		{`{"name": "f", "type": "date"}`, "2023-02-29", `value "2023-02-29" is not a date in the form YYYY-MM-DD`},
 		{`{"name": "f", "type": "date", "format": "%d/%m/%Y"}`, "2023-02-01", `value "2023-02-01" is not a date in the format "%d/%m/%Y"`},
-		{`{"name": "f", "type": "time"}`, "25:00:00", `value "25:00:00" is not a time in the form HH:MM:SS`},
+		{`{"name": "f", "type": "time"}`, "25:00:00", `value "25:00:00" is not an ISO 8601 time such as 10:00:00 (fraction and zone optional)`},
 		{`{"name": "f", "type": "datetime"}`, "yesterday", `value "yesterday" is not an ISO 8601 datetime such as 2024-01-15T10:00:00Z (the T may be a space; fraction and zone optional)`},
 		{`{"name": "f", "type": "datetime"}`, "2024-01-15T25:00:00", `value "2024-01-15T25:00:00" is not an ISO 8601 datetime such as 2024-01-15T10:00:00Z (the T may be a space; fraction and zone optional)`},
 		{`{"name": "f", "type": "year"}`, "99", `value "99" is not a year (four digits)`},
