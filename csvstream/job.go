@@ -342,8 +342,8 @@ func (r *run) stream(ctx context.Context, api S3API) (err error) {
 		if err != nil {
 			return fmt.Errorf("%s: %w", job.Source, err)
 		}
-	} else if err := r.sc.Err(); err != nil {
-		return fmt.Errorf("%w: %s: %w", ErrSourceRead, job.Source, err)
+	} else if err := r.inputEnded(ctx); err != nil {
+		return err
 	} else if job.Schema != nil {
 		names := make([]string, len(job.Schema.Fields))
 		for i, f := range job.Schema.Fields {
@@ -399,6 +399,24 @@ func (r *run) stream(ctx context.Context, api S3API) (err error) {
 		return errors.Join(err, r.dst.Abort())
 	}
 	return r.close(r.dst, job.Destination)
+}
+
+// inputEnded is called when the Scanner has no more records: it returns
+// why the input ended, if not at its end, or nil. A read that failed
+// because the job was stopped is a stop, not a source failure; and input
+// that ended while the job was being stopped (an interrupted producer, say,
+// closes its output early) must not be published as if whole.
+func (r *run) inputEnded(ctx context.Context) error {
+	err := r.sc.Err()
+	switch {
+	case ctx.Err() != nil && err != nil:
+		return fmt.Errorf("%s: stopped after byte %d: %w", r.job.Source, r.sc.BytesRead(), context.Cause(ctx))
+	case ctx.Err() != nil:
+		return fmt.Errorf("%s: stopped at the end of the input: %w", r.job.Source, context.Cause(ctx))
+	case err != nil:
+		return fmt.Errorf("%w: %s: %w", ErrSourceRead, r.job.Source, err)
+	}
+	return nil
 }
 
 // rejectsPlace names the rejects output for a message.
@@ -469,18 +487,8 @@ func (r *run) copy(ctx context.Context, v *Validator) error {
 	if err := r.writePending(); err != nil {
 		return err
 	}
-	if err := r.sc.Err(); err != nil {
-		if ctx.Err() != nil {
-			// The read ended because the job was stopped, not because
-			// the source failed.
-			return fmt.Errorf("%s: stopped after byte %d: %w", job.Source, r.sc.BytesRead(), context.Cause(ctx))
-		}
-		return fmt.Errorf("%w: %s: %w", ErrSourceRead, job.Source, err)
-	}
-	// Stopped while the last rows were read: an interrupted producer, say,
-	// ends the input early, and what was read must not be published.
-	if ctx.Err() != nil {
-		return fmt.Errorf("%s: stopped at the end of the input: %w", job.Source, context.Cause(ctx))
+	if err := r.inputEnded(ctx); err != nil {
+		return err
 	}
 	if lim := job.MaxRejectRatio; lim != nil && sum.Rows > 0 {
 		if ratio := float64(sum.Rejected) / float64(sum.Rows); ratio > *lim {

@@ -425,35 +425,81 @@ func TestRunFailureWritesNothingToStdout(t *testing.T) {
 // producer stopped by the same interrupt as the job.
 type cancelAtEOF struct {
 	r      io.Reader
-	cancel context.CancelFunc
+	cancel context.CancelCauseFunc
 }
 
 func (c cancelAtEOF) Read(p []byte) (int, error) {
 	n, err := c.r.Read(p)
 	if err == io.EOF {
-		c.cancel()
+		c.cancel(errStopTest)
 	}
 	return n, err
 }
 
-// TestRunStoppedAtTheEnd stops a job as its input ends, before the
-// periodic check sees it: nothing is published.
-func TestRunStoppedAtTheEnd(t *testing.T) {
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	dir := t.TempDir()
-	job := csvstream.Job{
-		Source: csvstream.Stdio, Stdin: cancelAtEOF{strings.NewReader("a,b\n1,2\n"), cancel},
-		Destination: csvstream.Location{Path: filepath.Join(dir, "out.csv")},
+// stopWhileReading is standard input read as the command line reads it:
+// a read waits for the producer, and ends with the context's cause when
+// the job is stopped while it waits. It stops the job after the reads
+// that text allows.
+type stopWhileReading struct {
+	ctx    context.Context
+	r      io.Reader
+	cancel context.CancelCauseFunc
+}
+
+func (s stopWhileReading) Read(p []byte) (int, error) {
+	if n, err := s.r.Read(p); err != io.EOF {
+		return n, err
 	}
-	_, err := csvstream.Run(ctx, nil, job)
-	if !errors.Is(err, context.Canceled) {
-		t.Errorf("err %v, want the cancellation", err)
+	s.cancel(errStopTest)
+	<-s.ctx.Done()
+	return 0, context.Cause(s.ctx)
+}
+
+var errStopTest = fmt.Errorf("stopped by the test: %w", context.Canceled)
+
+// TestRunStopped stops a job while its input is read: waiting for the
+// header, waiting for more rows, or just as the input ends, before the
+// periodic check sees it. The job fails as stopped, with the cause, not as
+// a failed read of the source, and nothing is published.
+func TestRunStopped(t *testing.T) {
+	tests := []struct {
+		name  string
+		input string
+		stdin func(ctx context.Context, r io.Reader, cancel context.CancelCauseFunc) io.Reader
+		want  string
+	}{
+		{"waiting for the header", "", func(ctx context.Context, r io.Reader, cancel context.CancelCauseFunc) io.Reader {
+			return stopWhileReading{ctx, r, cancel}
+		}, "-: stopped after byte 0: stopped by the test: context canceled"},
+		{"waiting for rows", "a,b\n1,2\n", func(ctx context.Context, r io.Reader, cancel context.CancelCauseFunc) io.Reader {
+			return stopWhileReading{ctx, r, cancel}
+		}, "-: stopped after byte 8: stopped by the test: context canceled"},
+		{"as the input ends", "a,b\n1,2\n", func(_ context.Context, r io.Reader, cancel context.CancelCauseFunc) io.Reader {
+			return cancelAtEOF{r, cancel}
+		}, "-: stopped at the end of the input: stopped by the test: context canceled"},
+		{"as an empty input ends", "", func(_ context.Context, r io.Reader, cancel context.CancelCauseFunc) io.Reader {
+			return cancelAtEOF{r, cancel}
+		}, "-: stopped at the end of the input: stopped by the test: context canceled"},
 	}
-	for _, p := range []string{job.Destination.Path, job.Destination.Path + csvstream.RejectsSuffix} {
-		if got := readIfExists(t, p); got != "<none>" {
-			t.Errorf("%s published: %q", filepath.Base(p), got)
-		}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ctx, cancel := context.WithCancelCause(context.Background())
+			defer cancel(nil)
+			dir := t.TempDir()
+			job := csvstream.Job{
+				Source: csvstream.Stdio, Stdin: tt.stdin(ctx, strings.NewReader(tt.input), cancel),
+				Destination: csvstream.Location{Path: filepath.Join(dir, "out.csv")},
+			}
+			_, err := csvstream.Run(ctx, nil, job)
+			if err == nil || err.Error() != tt.want || !errors.Is(err, context.Canceled) || errors.Is(err, csvstream.ErrSourceRead) {
+				t.Errorf("err %v, want %s, a cancellation and no source read failure", err, tt.want)
+			}
+			for _, p := range []string{job.Destination.Path, job.Destination.Path + csvstream.RejectsSuffix} {
+				if got := readIfExists(t, p); got != "<none>" {
+					t.Errorf("%s published: %q", filepath.Base(p), got)
+				}
+			}
+		})
 	}
 }
 

@@ -255,6 +255,7 @@ func (s *Scanner) scanSlow(o int) bool {
 	fs := o       // start of the current field
 	esc := false  // the current quoted field holds doubled quotes
 	firstNL := -1 // offset of the record's first '\n', if any
+	nlField := -1 // index of the field that holds it
 	for {
 		data := s.buf[s.pos:s.end]
 		lim := min(len(data), s.max)
@@ -305,7 +306,7 @@ func (s *Scanner) scanSlow(o int) bool {
 				}
 				if firstNL < 0 {
 					if k := bytes.IndexByte(seg, '\n'); k >= 0 {
-						firstNL = o + k
+						firstNL, nlField = o+k, len(r.fields)
 					}
 				}
 				if j < 0 {
@@ -332,7 +333,7 @@ func (s *Scanner) scanSlow(o int) bool {
 					st = stQuoteCR
 					o++
 				default:
-					if firstNL >= 0 {
+					if nlField == len(r.fields) {
 						return s.quoteBroken(data, firstNL, o, `unexpected byte after closing '"'`)
 					}
 					s.fail(data, o, `unexpected byte after closing '"'; field kept literally`)
@@ -344,7 +345,7 @@ func (s *Scanner) scanSlow(o int) bool {
 					r.raw = data[:o+1]
 					return true
 				}
-				if firstNL >= 0 {
+				if nlField == len(r.fields) {
 					return s.quoteBroken(data, firstNL, o-1, `unexpected '\r' after closing '"'`)
 				}
 				s.fail(data, o-1, `unexpected '\r' after closing '"'; field kept literally`)
@@ -470,11 +471,13 @@ func (s *Scanner) position(data []byte, o int) (line int64, col int) {
 	return line, o - bytes.LastIndexByte(before, '\n')
 }
 
-// quoteBroken ends a record whose quoted field ran over a line end and
-// then broke the quoting rules at data[o]: most often a stray '"' opened
-// it, and the lines it swallowed are rows of their own. Like an unclosed
-// quote at the end of the input, the record keeps only its first line, so
-// that scanning resumes on the next.
+// quoteBroken ends a record whose quoted field ran over the record's first
+// line end and then broke the quoting rules at data[o]: most often a stray
+// '"' opened it, and the lines it swallowed are rows of their own. Like an
+// unclosed quote at the end of the input, the record keeps only its first
+// line, so that scanning resumes on the next. (When an earlier field holds
+// the first line end, the break is the later field's own, and the record
+// stays whole.)
 func (s *Scanner) quoteBroken(data []byte, firstNL, o int, what string) bool {
 	line, col := s.position(data, o)
 	field := len(s.rec.fields) + 1

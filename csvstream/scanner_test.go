@@ -210,6 +210,11 @@ func scanCases() []scanCase {
 			{line: 3, fields: []string{"2", "hello, world"}},
 			{line: 4, fields: []string{"3", "x"}},
 		}},
+		{name: "a quoted field over two lines, then a break in the next field", in: "h\n\"a\nb\",\"c\"x\nz\n", want: []want{
+			{line: 1, fields: []string{"h"}},
+			{line: 2, raw: "\"a\nb\",\"c\"x\n", code: CodeQuoteError, msg: "line 3, column 7, field 2: unexpected byte after closing '\"'; field kept literally"},
+			{line: 4, fields: []string{"z"}},
+		}},
 		{name: "stray quote, CRLF", in: "a,b\r\n1,\"abc\r\n2,\"hi, there\"\r\n3,x\r\n", want: []want{
 			{line: 1, fields: []string{"a", "b"}},
 			{line: 2, raw: "1,\"abc\r\n", code: CodeQuoteError, msg: "line 3, column 4, field 2"},

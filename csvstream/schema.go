@@ -350,9 +350,10 @@ func jsonPosition(doc []byte, err error) error {
 	default:
 		return err
 	}
-	// The offset counts the bytes read, the wrong one included.
+	// The offset counts the bytes read, the wrong one included; an early
+	// end is placed just after the last byte that is not white space.
 	i := int(off) - 1
-	if end := len(bytes.TrimRight(doc, " \t\r\n")); i >= end {
+	if end := len(bytes.TrimRight(doc, " \t\r\n")); i >= end || syn != nil && syn.Error() == "unexpected end of JSON input" {
 		i = end
 	}
 	i = max(i, 0)

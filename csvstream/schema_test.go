@@ -112,6 +112,8 @@ func TestParseSchemaJSONPosition(t *testing.T) {
 			`schema: invalid JSON at line 2, column 19: invalid character '}' after array element`},
 		{"ends early", "{\"fields\": [\n  {\"name\": \"id\"}\n\n",
 			`schema: invalid JSON at line 2, column 17: unexpected end of JSON input`},
+		{"ends early, with no line end", "{\"fields\": [",
+			`schema: invalid JSON at line 1, column 13: unexpected end of JSON input`},
 		{"after a byte order mark", "\ufeff{\"fields\" []}",
 			`schema: invalid JSON at line 1, column 11: invalid character '[' after object key`},
 		{"text after the object", `{"fields": [{"name": "id"}]} x`,

@@ -52,9 +52,10 @@ const (
 	minAbortTime          = 2 * time.Second
 )
 
-// settleDelays are the waits between the looks completedBefore takes for
-// an object that a request cut short may still publish: about 2 s in all,
-// within minAbortTime.
+// settleDelays are the waits before each look that completedBefore takes
+// for an object a request cut short may still publish, and that
+// abortAgain takes for an upload a late part may keep alive: about 2 s in
+// all, unless the caller's deadline leaves less.
 var settleDelays = [...]time.Duration{0, 100 * time.Millisecond, 250 * time.Millisecond, 500 * time.Millisecond, time.Second}
 
 // A request that sends bytes (UploadPart, PutObject) has a timeout of its
@@ -157,7 +158,10 @@ type PartState struct {
 //
 // Any error, including the cancellation of the context given to
 // NewObjectWriter, aborts the multipart upload, so a failed ObjectWriter
-// leaves nothing behind in S3. The goroutines an ObjectWriter starts end by
+// leaves nothing behind in S3; the one exception is a part S3 was still
+// receiving, stored after the abort, when ListParts is refused or the
+// deadline leaves no time to look again (a sweep removes that upload). The
+// goroutines an ObjectWriter starts end by
 // the time Close or Abort returns, or once the context is cancelled. Write,
 // Close and Abort must be called from one goroutine; State may be called
 // from any.
@@ -935,12 +939,20 @@ func (w *ObjectWriter) cleanupContext() (context.Context, context.CancelFunc) {
 // and publish the object a moment after a first look finds nothing; so
 // an object that is missing, or not this upload's, is looked for again
 // after each of the settle delays before the upload counts as not
-// completed.
+// completed; but after the first look, only within half the time left
+// before the caller's deadline.
 func (w *ObjectWriter) completedBefore(err error, sum string, size int64) error {
 	ctx, cancel := w.cleanupContext()
 	defer cancel()
+	var until time.Time // when to stop looking again; zero: no limit
+	if d, ok := w.parent.Deadline(); ok {
+		until = time.Now().Add(time.Until(d) / 2)
+	}
 	var last error
-	for _, d := range w.lim.settle {
+	for i, d := range w.lim.settle {
+		if i > 0 && !until.IsZero() && time.Now().Add(d).After(until) {
+			return last
+		}
 		if d > 0 {
 			t := time.NewTimer(d)
 			select {

@@ -335,7 +335,12 @@ func writesTo(loc csvstream.Location, stdout io.Writer) bool {
 		return false
 	}
 	fi, err := os.Stat(loc.Path)
-	return err == nil && os.SameFile(fi, out)
+	if err != nil || !os.SameFile(fi, out) {
+		return false
+	}
+	// Both may be the null device, where nothing is mixed.
+	null, err := os.Stat(os.DevNull)
+	return err != nil || !os.SameFile(fi, null)
 }
 
 func inferCmd(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) (err error) {

@@ -7,75 +7,101 @@ import (
 	"errors"
 	"io"
 	"os"
-	"time"
+	"sync"
 
 	"golang.org/x/sys/unix"
 )
 
 // interruptibleStdin returns a reader of standard input whose reads end
-// with ctx's cause once ctx is done, and a function that undoes what it
-// changed. A read of a pipe, socket or terminal otherwise waits for the
-// producer, so that an interrupt would wait too, and the job could not
-// abort its uploads until the producer wrote or closed. The reader reads a
-// duplicate of the descriptor through Go's poller, which needs the
-// descriptor non-blocking; the flag is cleared again on return. Other
-// inputs, such as regular files, whose reads do not wait, are read as they
-// are.
+// with ctx's cause once ctx is done, and a function that releases it. A
+// read of a pipe, socket or terminal otherwise waits for the producer, so
+// that an interrupt would wait too, and the job could not abort its
+// uploads until the producer wrote or closed.
+//
+// Each read first waits in poll(2) for standard input or for a pipe that
+// is written when ctx ends, and reads only once standard input is ready.
+// Nothing about standard input changes: its O_NONBLOCK flag belongs to an
+// open file that a terminal or socket shares with standard output, which
+// must keep blocking. The pipe is made on the first read, so a command
+// that does not read standard input makes none. A regular file, whose
+// reads do not wait, is read as it is.
 func interruptibleStdin(ctx context.Context) (io.Reader, func()) {
 	var st unix.Stat_t
-	if err := unix.Fstat(unix.Stdin, &st); err != nil {
+	if err := unix.Fstat(unix.Stdin, &st); err != nil || st.Mode&unix.S_IFMT == unix.S_IFREG {
 		return os.Stdin, func() {}
 	}
-	switch st.Mode & unix.S_IFMT {
-	case unix.S_IFIFO, unix.S_IFSOCK, unix.S_IFCHR:
-	default:
-		return os.Stdin, func() {}
+	r := &pollStdin{ctx: ctx}
+	return r, r.release
+}
+
+// pollStdin reads standard input after poll(2) says it is ready, or
+// reports ctx's cause once ctx is done.
+type pollStdin struct {
+	ctx  context.Context
+	once sync.Once
+	wake [2]int      // a pipe, written once ctx is done; -1 before the first read
+	stop func() bool // stops the write to wake
+	err  error       // making the pipe failed: read as usual
+}
+
+func (r *pollStdin) start() {
+	r.wake = [2]int{-1, -1}
+	if err := unix.Pipe2(r.wake[:], unix.O_CLOEXEC|unix.O_NONBLOCK); err != nil {
+		r.err = err
+		return
 	}
-	flags, err := unix.FcntlInt(uintptr(unix.Stdin), unix.F_GETFL, 0)
-	if err != nil {
-		return os.Stdin, func() {}
+	w := r.wake[1]
+	r.stop = context.AfterFunc(r.ctx, func() { unix.Write(w, []byte{1}) })
+}
+
+func (r *pollStdin) Read(p []byte) (int, error) {
+	r.once.Do(r.start)
+	if r.err != nil {
+		return os.Stdin.Read(p)
 	}
-	fd, err := unix.FcntlInt(uintptr(unix.Stdin), unix.F_DUPFD_CLOEXEC, 0)
-	if err != nil {
-		return os.Stdin, func() {}
+	if len(p) == 0 {
+		return 0, nil
 	}
-	wasBlocking := flags&unix.O_NONBLOCK == 0
-	restore := func() {
-		if wasBlocking {
-			unix.SetNonblock(unix.Stdin, false) // the flag is the open file's, shared with fd 0
+	fds := []unix.PollFd{
+		{Fd: int32(unix.Stdin), Events: unix.POLLIN},
+		{Fd: int32(r.wake[0]), Events: unix.POLLIN},
+	}
+	for {
+		if r.ctx.Err() != nil {
+			return 0, context.Cause(r.ctx)
+		}
+		fds[0].Revents, fds[1].Revents = 0, 0
+		if _, err := unix.Poll(fds, -1); err != nil {
+			if errors.Is(err, unix.EINTR) {
+				continue
+			}
+			return 0, &os.PathError{Op: "poll", Path: "/dev/stdin", Err: err}
+		}
+		if fds[1].Revents != 0 {
+			continue // ctx is done: reported above
+		}
+		n, err := unix.Read(unix.Stdin, p)
+		switch {
+		case errors.Is(err, unix.EINTR), errors.Is(err, unix.EAGAIN):
+			continue // a signal, or standard input was left non-blocking
+		case err != nil:
+			return 0, &os.PathError{Op: "read", Path: "/dev/stdin", Err: err}
+		case n == 0:
+			return 0, io.EOF
+		}
+		return n, nil
+	}
+}
+
+// release stops the wake-up and closes its pipe.
+func (r *pollStdin) release() {
+	r.once.Do(func() { r.wake = [2]int{-1, -1} }) // never read: nothing made
+	if r.stop != nil {
+		r.stop()
+	}
+	for _, fd := range r.wake {
+		if fd >= 0 {
+			unix.Close(fd)
 		}
 	}
-	if err := unix.SetNonblock(fd, true); err != nil {
-		unix.Close(fd)
-		return os.Stdin, func() {}
-	}
-	f := os.NewFile(uintptr(fd), "/dev/stdin")
-	// A descriptor the poller does not take (some devices) has no
-	// deadlines: read it as before.
-	if err := f.SetReadDeadline(time.Time{}); err != nil {
-		restore()
-		f.Close()
-		return os.Stdin, func() {}
-	}
-	stop := context.AfterFunc(ctx, func() { f.SetReadDeadline(time.Now()) })
-	return &ctxReader{ctx: ctx, f: f}, func() {
-		stop()
-		restore()
-		f.Close()
-	}
-}
-
-// ctxReader reads f, whose read deadline is set when ctx is done, and
-// reports that deadline as ctx's cause.
-type ctxReader struct {
-	ctx context.Context
-	f   *os.File
-}
-
-func (r *ctxReader) Read(p []byte) (int, error) {
-	n, err := r.f.Read(p)
-	if err != nil && errors.Is(err, os.ErrDeadlineExceeded) && r.ctx.Err() != nil {
-		err = context.Cause(r.ctx)
-	}
-	return n, err
 }
