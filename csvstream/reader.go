@@ -350,14 +350,10 @@ func (r *ObjectReader) sleep(n int) error {
 	}
 	d = min(d, maxReadBackoff)
 	d -= time.Duration(rand.Int64N(int64(d)/2 + 1))
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return nil
-	case <-r.ctx.Done():
+	if !wait(r.ctx, d) {
 		return r.ctx.Err()
 	}
+	return nil
 }
 
 func (r *ObjectReader) closeBody() {

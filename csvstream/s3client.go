@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"strconv"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws/ratelimit"
 	"github.com/aws/aws-sdk-go-v2/aws/retry"
@@ -56,4 +57,17 @@ func NewS3Client(ctx context.Context, optFns ...func(*s3.Options)) (*s3.Client, 
 		return nil, fmt.Errorf("load AWS configuration: %w", err)
 	}
 	return s3.NewFromConfig(cfg, append([]func(*s3.Options){ClientOptions}, optFns...)...), nil
+}
+
+// wait waits for d, or until ctx is done, and reports whether d passed.
+// The reader and the writer wait with it before trying a request again.
+func wait(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-ctx.Done():
+		return false
+	}
 }

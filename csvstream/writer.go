@@ -556,14 +556,10 @@ func (w *ObjectWriter) backoff(attempt int) error {
 		d = maxRetryBackoff
 	}
 	d = d/2 + rand.N(d/2+1) // jitter, so parallel retries spread out
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return nil
-	case <-w.ctx.Done():
+	if !wait(w.ctx, d) {
 		return context.Cause(w.ctx)
 	}
+	return nil
 }
 
 // retryablePartError reports whether a request that failed with err may
@@ -702,12 +698,8 @@ func (w *ObjectWriter) abortAgain(ctx context.Context, in *s3.AbortMultipartUplo
 		defer cancel()
 	}
 	for _, d := range w.lim.settle {
-		t := time.NewTimer(d)
-		select {
-		case <-ctx.Done():
-			t.Stop()
+		if !wait(ctx, d) {
 			return
-		case <-t.C:
 		}
 		_, err := w.api.ListParts(ctx, &s3.ListPartsInput{
 			Bucket:   in.Bucket,
@@ -953,14 +945,8 @@ func (w *ObjectWriter) completedBefore(err error, sum string, size int64) error 
 		if i > 0 && !until.IsZero() && time.Now().Add(d).After(until) {
 			return last
 		}
-		if d > 0 {
-			t := time.NewTimer(d)
-			select {
-			case <-ctx.Done():
-				t.Stop()
-				return last
-			case <-t.C:
-			}
+		if d > 0 && !wait(ctx, d) {
+			return last
 		}
 		head, herr := w.api.HeadObject(ctx, &s3.HeadObjectInput{
 			Bucket:       aws.String(w.bucket),
