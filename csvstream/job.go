@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -306,10 +307,21 @@ func LoadSchema(ctx context.Context, api GetObjectAPI, loc Location) (*Schema, e
 	}
 	s, err := ParseSchema(data)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %s: %w", ErrSchema, loc, err)
+		return nil, fmt.Errorf("%w: %s: %w", ErrSchema, loc, trimmedError{err, strings.TrimPrefix(err.Error(), "schema: ")})
 	}
 	return s, nil
 }
+
+// trimmedError is err with a shorter message: ParseSchema's errors start
+// with "schema: ", which LoadSchema's own "schema error: LOC: " says
+// already.
+type trimmedError struct {
+	err error
+	msg string
+}
+
+func (e trimmedError) Error() string { return e.msg }
+func (e trimmedError) Unwrap() error { return e.err }
 
 // maxSchemaSize bounds a schema document; real ones are a few kilobytes.
 const maxSchemaSize = 8 << 20

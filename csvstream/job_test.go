@@ -365,7 +365,7 @@ func TestLoadSchemaErrors(t *testing.T) {
 		{"unsupported type", csvstream.Location{Path: bad}, `field "n"`},
 		{"empty file", csvstream.Location{Path: filepath.Join(dir, "empty.json")}, "empty.json is empty: it holds no JSON"},
 		{"white space only", csvstream.Location{Path: filepath.Join(dir, "blank.json")}, "blank.json is empty: it holds no JSON"},
-		{"syntax error", csvstream.Location{Path: filepath.Join(dir, "broken.json")}, `broken.json: schema: invalid JSON at line 2, column 17: invalid character '"' after object key:value pair`},
+		{"syntax error", csvstream.Location{Path: filepath.Join(dir, "broken.json")}, `broken.json: invalid JSON at line 2, column 17: invalid character '"' after object key:value pair`},
 		{"directory", csvstream.Location{Path: dir}, "schema error: " + dir + " is a directory"},
 		{"standard input", csvstream.Stdio, "schema error: a schema cannot be read from standard input: give a path or s3:// URL"},
 	}

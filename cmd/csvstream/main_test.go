@@ -220,7 +220,7 @@ func TestFailureMessages(t *testing.T) {
 	}{
 		{"directory as schema", []string{"run", "--schema", "adir", "in.csv", "out.csv"}, "schema error: adir is a directory"},
 		{"schema syntax error", []string{"run", "--schema", "bad.json", "in.csv", "out.csv"},
-			`schema error: bad.json: schema: invalid JSON at line 2, column 17: invalid character '"' after object key:value pair`},
+			`schema error: bad.json: invalid JSON at line 2, column 17: invalid character '"' after object key:value pair`},
 		{"directory as SRC", []string{"run", "adir", "out.csv"}, "invalid job: source: adir is a directory"},
 		{"directory as DST", []string{"run", "in.csv", "adir"}, "invalid job: destination: adir is a directory"},
 		{"infer from a directory", []string{"infer", "adir"}, "adir is a directory"},
