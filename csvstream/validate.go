@@ -60,6 +60,23 @@ type HeaderError struct {
 // labels, or that the order is wrong; then both lists, unless they would
 // only repeat the missing and unexpected ones. The message stays short
 // whatever the width of the file: each list shows its first
+// encodingProblem names the encoding of a header line that is not UTF-8
+// but UTF-16 or UTF-32, whose every row would otherwise be rejected one by
+// one, or returns "". It goes by the byte order mark, or by the NUL bytes
+// such text holds among ASCII letters.
+func encodingProblem(line []byte) string {
+	const convert = ": convert it to UTF-8 (for example with iconv -t UTF-8)"
+	switch {
+	case bytes.HasPrefix(line, []byte("\xFF\xFE\x00\x00")), bytes.HasPrefix(line, []byte("\x00\x00\xFE\xFF")):
+		return "the source is UTF-32 (it starts with a UTF-32 byte order mark)" + convert
+	case bytes.HasPrefix(line, []byte("\xFF\xFE")), bytes.HasPrefix(line, []byte("\xFE\xFF")):
+		return "the source is UTF-16 (it starts with a UTF-16 byte order mark)" + convert
+	case bytes.IndexByte(line, 0) >= 0:
+		return "the header holds NUL bytes: the source looks like UTF-16 or UTF-32 text, or is not text" + convert + " if it is text"
+	}
+	return ""
+}
+
 // maxListedLabels names, each cut to maxShownLabel bytes, and says how
 // many more there are. The fields keep everything.
 func (e *HeaderError) Error() string {
@@ -212,6 +229,9 @@ func NewValidator(s *Schema, header *Record) (*Validator, error) {
 		// A blank line before the header would otherwise make a header of
 		// one empty label, and every row after it an extra-cell reject.
 		return nil, &HeaderError{Problem: fmt.Sprintf("line %d: the header is blank: the first line must hold the column names", header.Line)}
+	}
+	if p := encodingProblem(header.raw); p != "" {
+		return nil, &HeaderError{Problem: fmt.Sprintf("line %d: %s", header.Line, p)}
 	}
 	v := &Validator{
 		header: make([]string, header.NumFields()),
