@@ -6,6 +6,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"reflect"
 	"regexp"
 	"slices"
 	"sort"
@@ -325,6 +326,10 @@ func tplStatements(t *testing.T, owner string, policies any) map[string][]string
 			sl = []any{stmts}
 		}
 		for j, s := range sl {
+			s = tplIfTrue(s)
+			if _, ok := s.(map[string]any); !ok {
+				continue // the !Ref AWS::NoValue of a condition's false branch
+			}
 			sm, ok := s.(map[string]any)
 			if !ok {
 				t.Fatalf("%s: Policies[%d].Statement[%d] is %T", owner, i, j, s)
@@ -350,6 +355,17 @@ func tplStatements(t *testing.T, owner string, policies any) map[string][]string
 		sort.Strings(got[a])
 	}
 	return got
+}
+
+// tplIfTrue returns the true branch of an !If, as the template reads with
+// every condition true, or v itself when it is not an !If.
+func tplIfTrue(v any) any {
+	if m, ok := v.(map[string]any); ok && len(m) == 1 {
+		if args, ok := m["Fn::If"].([]any); ok && len(args) == 3 {
+			return tplIfTrue(args[1])
+		}
+	}
+	return v
 }
 
 // function returns the logical id and the resource of the one
@@ -482,7 +498,7 @@ func TestTemplateEnvironment(t *testing.T) {
 	}
 	want := []string{
 		"CSVSTREAM_CONCURRENCY", "CSVSTREAM_DELIMITER", "CSVSTREAM_INPUT_PREFIX", "CSVSTREAM_MAX_REJECT_RATIO",
-		"CSVSTREAM_OUTPUT", "CSVSTREAM_PART_SIZE", "CSVSTREAM_REJECTS", "CSVSTREAM_SCHEMA",
+		"CSVSTREAM_OUTPUT", "CSVSTREAM_PART_SIZE", "CSVSTREAM_REJECTS", "CSVSTREAM_SCHEMA", "CSVSTREAM_SWEEP_OLDER_THAN",
 	}
 	var got []string
 	for k := range vars {
@@ -501,6 +517,9 @@ func TestTemplateEnvironment(t *testing.T) {
 		{"CSVSTREAM_REJECTS", "s3://${" + output + "}/rejects/"},
 		{"CSVSTREAM_SCHEMA", "s3://" + inputName + "/${SchemaKey}"},
 		{"CSVSTREAM_INPUT_PREFIX", "${InputPrefix}"},
+		// A sweep the schedule did not start (a manual payload without
+		// older_than, say) uses the stack's age too.
+		{"CSVSTREAM_SWEEP_OLDER_THAN", "${SweepOlderThan}"},
 	}
 	for _, tt := range tests {
 		if got := tplRender(vars[tt.name]); got != tt.want {
@@ -656,6 +675,9 @@ func TestTemplateFunctionPolicy(t *testing.T) {
 		"s3:AbortMultipartUpload":       outObjects,
 		"s3:ListMultipartUploadParts":   outObjects,
 		"s3:ListBucketMultipartUploads": {outArn},
+		// With a KMS key, and only then (see TestTemplateEncryption).
+		"kms:Decrypt":         {"${KmsKeyArn}"},
+		"kms:GenerateDataKey": {"${KmsKeyArn}"},
 	}
 	for a := range want {
 		sort.Strings(want[a])
@@ -717,6 +739,96 @@ func TestTemplateNoWildcards(t *testing.T) {
 	walk("Resources", tp.resources, false)
 	if actions == 0 || resources == 0 {
 		t.Fatalf("found %d actions and %d resources; the walk saw no policy", actions, resources)
+	}
+}
+
+// TestTemplateEncryption checks the optional KMS key: both buckets encrypt
+// with it by default when KmsKeyArn is set, and with S3-managed keys when it
+// is empty (the default), and the role may use the key only when it is set.
+func TestTemplateEncryption(t *testing.T) {
+	tp := tplLoad(t)
+	if d := tplMust(t, tp.params, "KmsKeyArn", "Default"); d != "" {
+		t.Errorf("KmsKeyArn defaults to %v, want empty", d)
+	}
+	pattern := regexp.MustCompile(fmt.Sprint(tplMust(t, tp.params, "KmsKeyArn", "AllowedPattern")))
+	for arn, want := range map[string]bool{
+		"": true,
+		"arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab":     true,
+		"arn:aws-cn:kms:cn-north-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab": true,
+		"alias/aws/s3": false,
+		"arn:aws:kms:eu-west-1:123456789012:alias/data": false,
+	} {
+		if got := pattern.MatchString(arn); got != want {
+			t.Errorf("KmsKeyArn pattern matches %q: %v, want %v", arn, got, want)
+		}
+	}
+	cond := tplMust(t, tp.root, "Conditions", "HasKmsKey")
+	want := map[string]any{"Fn::Not": []any{map[string]any{"Fn::Equals": []any{map[string]any{"Ref": "KmsKeyArn"}, ""}}}}
+	if !reflect.DeepEqual(cond, want) {
+		t.Errorf("HasKmsKey = %v, want KmsKeyArn not empty", cond)
+	}
+	ifKey := func(yes, no any) any { return map[string]any{"Fn::If": []any{"HasKmsKey", yes, no}} }
+	noValue := map[string]any{"Ref": "AWS::NoValue"}
+	input, output := tp.buckets(t)
+	for _, id := range []string{input, output} {
+		rules, _ := tplMust(t, tp.resources[id], "Properties", "BucketEncryption", "ServerSideEncryptionConfiguration").([]any)
+		if len(rules) != 1 {
+			t.Errorf("%s: %d encryption rules, want 1", id, len(rules))
+			continue
+		}
+		for _, c := range []struct {
+			path []string
+			want any
+		}{
+			{[]string{"ServerSideEncryptionByDefault", "SSEAlgorithm"}, ifKey("aws:kms", "AES256")},
+			{[]string{"ServerSideEncryptionByDefault", "KMSMasterKeyID"}, ifKey(map[string]any{"Ref": "KmsKeyArn"}, noValue)},
+			{[]string{"BucketKeyEnabled"}, ifKey(true, noValue)},
+		} {
+			if got, _ := tplLookup(rules[0], c.path...); !reflect.DeepEqual(got, c.want) {
+				t.Errorf("%s: %s = %v, want %v", id, strings.Join(c.path, "."), got, c.want)
+			}
+		}
+	}
+	// The statement granting the key stands only under HasKmsKey.
+	_, fn := tp.function(t)
+	found := 0
+	for _, p := range tplMust(t, fn, "Properties", "Policies").([]any) {
+		stmts, _ := tplLookup(p, "Statement")
+		list, _ := stmts.([]any)
+		for _, st := range list {
+			acts, _ := tplLookup(tplIfTrue(st), "Action")
+			if !strings.Contains(fmt.Sprint(acts), "kms:") {
+				continue
+			}
+			found++
+			args, _ := tplLookup(st, "Fn::If")
+			if l, _ := args.([]any); len(l) != 3 || l[0] != "HasKmsKey" || !reflect.DeepEqual(l[2], noValue) {
+				t.Errorf("the statement granting %v does not stand under !If [HasKmsKey, ..., !Ref AWS::NoValue]", acts)
+			}
+		}
+	}
+	if found != 1 {
+		t.Errorf("%d statements grant KMS actions, want 1", found)
+	}
+}
+
+// TestTemplateLogs checks that the function logs to a log group of the
+// stack's own, kept for LogRetentionInDays, not forever.
+func TestTemplateLogs(t *testing.T) {
+	tp := tplLoad(t)
+	_, fn := tp.function(t)
+	group := tplRender(tplMust(t, fn, "Properties", "LoggingConfig", "LogGroup"))
+	id := strings.TrimSuffix(strings.TrimPrefix(group, "${"), "}")
+	if typ, _ := tplLookup(tp.resources[id], "Type"); typ != "AWS::Logs::LogGroup" {
+		t.Fatalf("LoggingConfig.LogGroup = %s, want a !Ref to an AWS::Logs::LogGroup of the template", group)
+	}
+	if got := tplRender(tplMust(t, tp.resources[id], "Properties", "RetentionInDays")); got != "${LogRetentionInDays}" {
+		t.Errorf("%s: RetentionInDays = %s, want ${LogRetentionInDays}", id, got)
+	}
+	d := tplMust(t, tp.params, "LogRetentionInDays", "Default")
+	allowed, _ := tplMust(t, tp.params, "LogRetentionInDays", "AllowedValues").([]any)
+	if !slices.Contains(allowed, d) {
+		t.Errorf("LogRetentionInDays default %v is not among its AllowedValues %v", d, allowed)
 	}
 }
 
