@@ -721,7 +721,12 @@ func TestLogsAndMetrics(t *testing.T) {
 			}
 		}
 	}
-	if metrics["FunctionName"] != "csvstream-test" || metrics["rows"] != 2.0 || metrics["valid"] != 1.0 || metrics["rejected"] != 1.0 {
+	// The counts of failed jobs, whose output was discarded, are kept
+	// apart from the published ones.
+	if got := fmt.Sprint(d["Dimensions"]); got != "[[FunctionName outcome]]" {
+		t.Errorf("dimensions %s, want [[FunctionName outcome]]", got)
+	}
+	if metrics["FunctionName"] != "csvstream-test" || metrics["outcome"] != "ok" || metrics["rows"] != 2.0 || metrics["valid"] != 1.0 || metrics["rejected"] != 1.0 {
 		t.Errorf("metrics %v", metrics)
 	}
 	if log["requestId"] != id || log["message"] != "invocation" || log["outcome"] != "ok" || log["shape"] != shapeS3 {

@@ -117,13 +117,15 @@ func emfMetrics() []emfMetric {
 	}
 }
 
-// writeMetrics writes one job's metrics line, dimensioned by function name.
+// writeMetrics writes one job's metrics line, dimensioned by function name
+// and outcome: a failed job's counts are of rows whose output was
+// discarded, and must not add up with the published ones.
 func (h *Handler) writeMetrics(ctx context.Context, sum csvstream.Summary, err error) {
 	var m emfLine
 	m.AWS.Timestamp = time.Now().UnixMilli()
 	m.AWS.CloudWatchMetrics = []emfDirective{{
 		Namespace:  MetricsNamespace,
-		Dimensions: [][]string{{"FunctionName"}},
+		Dimensions: [][]string{{"FunctionName", "outcome"}},
 		Metrics:    emfMetrics(),
 	}}
 	m.FunctionName = functionName(ctx)
