@@ -37,3 +37,27 @@ func markDenied(err error) error {
 	}
 	return err
 }
+
+// markRefused is markDenied that also wraps with ErrInvalidJob an error
+// from S3 refusing the names in a request (see refusedName), which no
+// retry changes either, unless it already says what it is.
+func markRefused(err error) error {
+	if err != nil && !isForbidden(err) && refusedName(err) &&
+		!errors.Is(err, ErrInvalidJob) && !errors.Is(err, ErrSourceNotFound) && !errors.Is(err, ErrSourceChanged) {
+		return fmt.Errorf("%w: %w", ErrInvalidJob, err)
+	}
+	return markDenied(err)
+}
+
+// maxKeyLen is the most bytes an S3 object key may have.
+const maxKeyLen = 1024
+
+// refusedName reports whether S3 refused a request for a name in it: a
+// bucket that does not exist or cannot, or a key that is too long.
+func refusedName(err error) bool {
+	switch errorCode(err) {
+	case "NoSuchBucket", "InvalidBucketName", "KeyTooLongError":
+		return true
+	}
+	return false
+}

@@ -237,7 +237,7 @@ func Run(ctx context.Context, api S3API, job Job) (Summary, error) {
 	}
 	sum.BytesIn = sc.BytesRead()
 	sum.DurationMS = time.Since(start).Milliseconds()
-	return sum, markDenied(err) // S3 may have refused to write an output
+	return sum, markRefused(err) // S3 may have refused to write an output
 }
 
 // OpenSource opens loc for reading: an S3 object through an ObjectReader,

@@ -284,6 +284,10 @@ func TestRunInvalidJob(t *testing.T) {
 		{"rejects onto schema", csvstream.Job{Source: csvstream.Location{Path: "x"}, Destination: csvstream.Location{Path: "y"}, Rejects: csvstream.Location{Path: "s.json"}, SchemaLocation: csvstream.Location{Path: "./s.json"}}},
 		{"default rejects onto schema", csvstream.Job{Source: csvstream.Location{Path: "x"}, Destination: csvstream.Location{Path: "y"}, SchemaLocation: csvstream.Location{Path: "y" + csvstream.RejectsSuffix}}},
 		{"S3 destination onto schema", csvstream.Job{Source: csvstream.Location{Bucket: "b", Key: "k"}, Destination: csvstream.Location{Bucket: "b", Key: "s"}, SchemaLocation: csvstream.Location{Bucket: "b", Key: "s"}}},
+		// S3 takes keys of up to 1,024 bytes: the default rejects key adds
+		// a suffix to the destination's.
+		{"default rejects key too long", csvstream.Job{Source: csvstream.Location{Bucket: "b", Key: "k"}, Destination: csvstream.Location{Bucket: "b", Key: strings.Repeat("d", 1020)}}},
+		{"destination key too long", csvstream.Job{Source: csvstream.Location{Bucket: "b", Key: "k"}, Destination: csvstream.Location{Bucket: "b", Key: strings.Repeat("d", 1025)}, Rejects: csvstream.Location{Bucket: "b", Key: "r"}}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -339,6 +343,28 @@ func TestRunMissingSource(t *testing.T) {
 	})
 	if !errors.Is(err, csvstream.ErrSourceNotFound) || !strings.Contains(err.Error(), "nope.csv") {
 		t.Fatalf("err %v, want ErrSourceNotFound naming the key", err)
+	}
+}
+
+// TestRunMissingOutputBucket writes to a bucket S3 does not have: the job
+// fails as an invalid job, which no retry mends, not as a failed upload,
+// which one might.
+func TestRunMissingOutputBucket(t *testing.T) {
+	srv := s3test.Start(t)
+	bucket := srv.Bucket(t, "nobucket")
+	srv.Put(t, bucket, "in.csv", []byte("id\n1\n"))
+	for _, job := range []csvstream.Job{
+		{Destination: csvstream.Location{Bucket: "no-such-bucket-here", Key: "out.csv"}, Rejects: csvstream.Location{Bucket: bucket, Key: "r.csv"}},
+		{Destination: csvstream.Location{Bucket: bucket, Key: "out.csv"}, Rejects: csvstream.Location{Bucket: "no-such-bucket-here", Key: "r.csv"}},
+	} {
+		job.Source = csvstream.Location{Bucket: bucket, Key: "in.csv"}
+		_, err := csvstream.Run(context.Background(), srv.Client(csvstream.ClientOptions), job)
+		if !errors.Is(err, csvstream.ErrInvalidJob) || !errors.Is(err, csvstream.ErrUploadFailed) || !strings.Contains(err.Error(), "s3://no-such-bucket-here/") {
+			t.Errorf("err %v, want ErrInvalidJob and ErrUploadFailed naming the output", err)
+		}
+		if ups := srv.Uploads(t, bucket); len(ups) != 0 {
+			t.Errorf("%d multipart uploads left behind", len(ups))
+		}
 	}
 }
 

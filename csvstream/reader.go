@@ -121,8 +121,9 @@ func NewObjectReader(ctx context.Context, api GetObjectAPI, bucket, key string, 
 			return nil, fmt.Errorf("get %s: %w: %w", r.name(), ErrSourceNotFound, err)
 		case isForbidden(err):
 			return nil, fmt.Errorf("get %s: %w: %w", r.name(), ErrAccessDenied, err)
-		case errorCode(err) == "InvalidArgument":
-			// Such as a malformed version id: the request, not S3, is wrong.
+		case errorCode(err) == "InvalidArgument" || refusedName(err):
+			// Such as a malformed version id or bucket name: the request,
+			// not S3, is wrong.
 			return nil, fmt.Errorf("get %s: %w: %w", r.name(), ErrInvalidJob, err)
 		}
 		return nil, fmt.Errorf("get %s: %w: %w", r.name(), ErrSourceRead, err)

@@ -341,6 +341,8 @@ func TestObjectReaderOpenErrors(t *testing.T) {
 		{"bad signature", &apiError{"SignatureDoesNotMatch", 403}, ErrAccessDenied, ErrSourceRead},
 		{"server error", &apiError{"InternalError", 500}, ErrSourceRead, ErrAccessDenied},
 		{"invalid argument", &apiError{"InvalidArgument", 400}, ErrInvalidJob, ErrSourceRead},
+		{"invalid bucket name", &apiError{"InvalidBucketName", 400}, ErrInvalidJob, ErrSourceRead},
+		{"no such bucket", &apiError{"NoSuchBucket", 404}, ErrSourceNotFound, ErrInvalidJob},
 		{"expired token", &apiError{"ExpiredToken", 400}, ErrSourceRead, ErrInvalidJob},
 		{"slow down", &apiError{"SlowDown", 503}, ErrSourceRead, ErrSourceNotFound},
 		{"connection lost", errors.New("connection reset by peer"), ErrSourceRead, ErrAccessDenied},

@@ -118,7 +118,13 @@ func statOutput(path string) (fs.FileInfo, error) {
 // checkOutput reports an output that cannot be written at all, such as a
 // directory, so that the job fails before it reads any input.
 func checkOutput(loc Location) error {
-	if loc.IsS3() || loc.IsStdio() {
+	if loc.IsS3() {
+		if n := len(loc.Key); n > maxKeyLen {
+			return fmt.Errorf("%s: the key is %d bytes long, and S3 takes at most %d", loc, n, maxKeyLen)
+		}
+		return nil
+	}
+	if loc.IsStdio() {
 		return nil
 	}
 	_, err := statOutput(loc.Path)

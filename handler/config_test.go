@@ -236,6 +236,8 @@ func TestErrorTypes(t *testing.T) {
 		{wrap(csvstream.ErrAccessDenied), false, "AccessDenied"},
 		{fmt.Errorf("%w: %w", csvstream.ErrAccessDenied, wrap(csvstream.ErrUploadFailed)), false, "AccessDenied"},
 		{wrap(csvstream.ErrInvalidJob), false, "InvalidEvent"},
+		// An output bucket S3 does not have fails the same way every time.
+		{fmt.Errorf("%w: %w", csvstream.ErrInvalidJob, wrap(csvstream.ErrUploadFailed)), false, "InvalidEvent"},
 		{fmt.Errorf("%w: %w", csvstream.ErrUploadFailed, context.DeadlineExceeded), false, "Timeout"},
 		{wrap(csvstream.ErrSourceRead), true, "Timeout"},
 		{errors.New("boom"), false, "InternalError"},

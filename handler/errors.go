@@ -111,12 +111,12 @@ func classify(err error, object string, stopped bool) error {
 		return &TooManyRejects{f}
 	case errors.Is(err, csvstream.ErrAccessDenied): // before the failures it causes
 		return &AccessDenied{f}
+	case errors.Is(err, csvstream.ErrInvalidJob): // such as an output bucket S3 does not have
+		return &InvalidEvent{f}
 	case errors.Is(err, csvstream.ErrUploadFailed):
 		return &UploadFailed{f}
 	case errors.Is(err, csvstream.ErrSourceRead):
 		return &SourceReadFailed{f}
-	case errors.Is(err, csvstream.ErrInvalidJob):
-		return &InvalidEvent{f}
 	}
 	return &InternalError{f}
 }

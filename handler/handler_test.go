@@ -500,7 +500,7 @@ func TestErrorTypesS3(t *testing.T) {
 			c := base
 			c.Output = Prefix{"no-such-bucket", "valid/"}
 			return c
-		}, event: direct("incoming/orders.csv", ""), want: "UploadFailed", object: "no-such-bucket"},
+		}, event: direct("incoming/orders.csv", ""), want: "InvalidEvent", object: "no-such-bucket"},
 		{name: "unknown event", event: []byte(`{"hello":"world"}`), want: "InvalidEvent"},
 		{name: "misspelt option", event: direct("incoming/orders.csv", `,"destinaton":"s3://x/y"`), want: "InvalidEvent"},
 		{name: "bad format", event: direct("incoming/orders.csv", `,"format":"xml"`), want: "InvalidEvent", object: "incoming/orders.csv"},
