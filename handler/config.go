@@ -154,6 +154,16 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 	if strings.Contains(cfg.InputPrefix, "://") {
 		return cfg, fmt.Errorf("%s=%q: want a key prefix such as incoming/, not a URL", EnvInputPrefix, cfg.InputPrefix)
 	}
+	// The recursion guard refuses any output under the watched prefix, in
+	// any bucket: with the configured prefixes there, every job would be.
+	for _, p := range []struct {
+		env    string
+		prefix Prefix
+	}{{EnvOutput, cfg.Output}, {EnvRejects, cfg.Rejects}} {
+		if cfg.InputPrefix != "" && strings.HasPrefix(p.prefix.Prefix, cfg.InputPrefix) {
+			return cfg, fmt.Errorf("%s %s lies under %s=%q: every job would be refused as a recursion risk", p.env, p.prefix, EnvInputPrefix, cfg.InputPrefix)
+		}
+	}
 	if v := strings.TrimSpace(getenv(EnvSchema)); v != "" {
 		loc, err := csvstream.ParseLocation(v)
 		if err != nil || loc.IsStdio() {
