@@ -97,6 +97,16 @@ type Scanner struct {
 	done     bool  // Scan has returned false
 	rec      Record
 
+	// Cutting a record back to its first line means scanning its next
+	// lines again as records of their own. Where input is so damaged that
+	// each of them runs on too, that would scan the same bytes once per
+	// line. So once cutBack records have been cut back within the lines
+	// the first of them ran over (up to line reach), records starting
+	// before line oneLineTo may not span lines.
+	reach     int64 // line the farthest scan of a cut-back record reached
+	cutBack   int   // records cut back since one started at or after reach
+	oneLineTo int64 // records starting before this line are kept to one line
+
 	// release, when set, is called before the Scanner overwrites the
 	// bytes of records it has returned. Until then those bytes stay
 	// valid, so a caller in this package may gather the Raw of
@@ -256,6 +266,7 @@ func (s *Scanner) scanSlow(o int) bool {
 	esc := false  // the current quoted field holds doubled quotes
 	firstNL := -1 // offset of the record's first '\n', if any
 	nlField := -1 // index of the field that holds it
+	oneLine := s.line < s.oneLineTo
 	for {
 		data := s.buf[s.pos:s.end]
 		lim := min(len(data), s.max)
@@ -300,6 +311,13 @@ func (s *Scanner) scanSlow(o int) bool {
 				}
 			case stQuoted:
 				seg := data[o:lim]
+				if oneLine {
+					// Look for the quote within the line only, so that each
+					// line costs its own length.
+					if k := bytes.IndexByte(seg, '\n'); k >= 0 {
+						seg = seg[:k+1]
+					}
+				}
 				j := bytes.IndexByte(seg, '"')
 				if j >= 0 {
 					seg = seg[:j]
@@ -307,6 +325,9 @@ func (s *Scanner) scanSlow(o int) bool {
 				if firstNL < 0 {
 					if k := bytes.IndexByte(seg, '\n'); k >= 0 {
 						firstNL, nlField = o+k, len(r.fields)
+						if oneLine {
+							return s.cutToLine(data, fs, firstNL)
+						}
 					}
 				}
 				if j < 0 {
@@ -487,12 +508,43 @@ func (s *Scanner) quoteBroken(data []byte, firstNL, o int, what string) bool {
 	return ok
 }
 
+// maxCutBack is how many records may be cut back to their first line
+// within the lines the first of them ran over before the records starting
+// there are kept to one line. Scanning such input then costs at most about
+// maxCutBack times as much as the same bytes of well-formed CSV.
+const maxCutBack = 8
+
+// cutToLine ends a record whose quoted field, opened at data[open], runs
+// past the line end at data[nl] while records are kept to one line.
+func (s *Scanner) cutToLine(data []byte, open, nl int) bool {
+	line, col := s.position(data, open)
+	field := len(s.rec.fields) + 1
+	s.rec.fields = s.rec.fields[:0]
+	s.rec.raw = data[:nl+1]
+	s.rec.Err = &ScanError{Code: CodeQuoteError, Field: field,
+		Message: fmt.Sprintf("line %d, column %d, field %d: quoted field not closed on its line, where records are kept to one line up to line %d after %d in a row ran on and were cut back",
+			line, col, field, s.oneLineTo, maxCutBack)}
+	return true
+}
+
 // recover ends a record that cannot be split into fields: it keeps the
 // record's first physical line (or, when that line alone is too long, its
-// first max bytes) so that scanning resumes right after it.
+// first max bytes) so that scanning resumes right after it. o is how far
+// the record was scanned.
 func (s *Scanner) recover(code string, data []byte, firstNL, o int, msg string) bool {
 	r := &s.rec
 	r.fields = r.fields[:0]
+	if firstNL >= 0 {
+		// The lines after the first are scanned again, as records.
+		if s.line >= s.reach {
+			s.cutBack = 0
+		}
+		s.cutBack++
+		s.reach = max(s.reach, s.line+int64(bytes.Count(data[:min(o, len(data))], []byte{'\n'})))
+		if s.cutBack >= maxCutBack {
+			s.oneLineTo = s.reach
+		}
+	}
 	n := firstNL + 1
 	if firstNL < 0 {
 		if code == CodeQuoteError {

@@ -29,23 +29,15 @@ func BenchmarkScanner(b *testing.B) {
 	data := benchInput(b)
 	b.SetBytes(int64(len(data)))
 	b.ReportAllocs()
-	var r bytes.Reader
 	for b.Loop() {
-		r.Reset(data)
-		s, err := NewScanner(&r, ScanOptions{})
-		if err != nil {
-			b.Fatal(err)
-		}
-		records, total := 0, 0
-		for s.Scan() {
-			rec := s.Record()
+		total := 0
+		records := scanEach(b, data, func(rec *Record) {
 			for i := range rec.NumFields() {
 				total += len(rec.Field(i))
 			}
-			records++
-		}
-		if err := s.Err(); err != nil || records != benchRows+1 || total == 0 {
-			b.Fatalf("read %d records (%d field bytes), err %v", records, total, err)
+		})
+		if records != benchRows+1 || total == 0 {
+			b.Fatalf("read %d records (%d field bytes)", records, total)
 		}
 	}
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*(benchRows+1)), "ns/record")
@@ -82,4 +74,44 @@ func BenchmarkEncodingCSV(b *testing.B) {
 		}
 	}
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*(benchRows+1)), "ns/record")
+}
+
+// BenchmarkScannerDamaged reads 4 MiB of lines from each of which a record
+// runs on over the next lines, with the default size bound: every record
+// is cut back to its first line, and the Scanner must not scan the bytes
+// after it once per line.
+func BenchmarkScannerDamaged(b *testing.B) {
+	const lines = 4 << 20 / 8
+	data := append([]byte("a,b,c\n"), bytes.Repeat([]byte("x\",y,\"z\n"), lines)...)
+	b.SetBytes(int64(len(data)))
+	b.ReportAllocs()
+	for b.Loop() {
+		bad := 0
+		records := scanEach(b, data, func(rec *Record) {
+			if rec.Err != nil {
+				bad++
+			}
+		})
+		if records != lines+1 || bad != lines {
+			b.Fatalf("read %d records, %d with errors", records, bad)
+		}
+	}
+}
+
+// scanEach scans data with the default options, calls f with each record,
+// and returns how many there were.
+func scanEach(b *testing.B, data []byte, f func(*Record)) int {
+	s, err := NewScanner(bytes.NewReader(data), ScanOptions{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	records := 0
+	for s.Scan() {
+		f(s.Record())
+		records++
+	}
+	if err := s.Err(); err != nil {
+		b.Fatal(err)
+	}
+	return records
 }

@@ -663,6 +663,62 @@ func TestScannerMatchesEncodingCSV(t *testing.T) {
 // TestScannerMemoryBounded feeds records far larger than the bound and
 // checks that the buffer stays within it, that no byte is lost, and that
 // the rows behind the bad bytes are still read.
+// TestScannerDamagedInputKeptToOneLine scans lines from which every record
+// runs on over the next lines: each is cut back to its first line, and
+// after maxCutBack of them the records up to where those scans reached are
+// kept to one line, so that the bytes are not scanned once per line.
+// Scanning then resumes as usual: a well-formed multi-line record after the
+// damage is whole.
+func TestScannerDamagedInputKeptToOneLine(t *testing.T) {
+	const (
+		max      = 1024
+		badLine  = "x\",y,\"z\n"
+		badLines = 400
+		okLine   = "1,2,3\n"
+		okLines  = 200 // more than max bytes
+	)
+	damaged := strings.Repeat(badLine, badLines)
+	in := "a,b,c\n" + damaged + strings.Repeat(okLine, okLines) + "4,\"two\nlines\",5\nlast,row,6\n"
+	for rname, r := range readers(in) {
+		t.Run(rname, func(t *testing.T) {
+			got := scanAll(t, r, ScanOptions{MaxRecordSize: max})
+			var all strings.Builder
+			for _, g := range got {
+				all.WriteString(g.raw)
+			}
+			if all.String() != in {
+				t.Fatal("concatenated Raw differs from the input")
+			}
+			if want := 1 + badLines + okLines + 2; len(got) != want {
+				t.Fatalf("%d records, want %d", len(got), want)
+			}
+			// Each record cut back scans up to max bytes; the rest cost
+			// their own line.
+			cutBack := 0
+			for _, g := range got[1 : 1+badLines] {
+				if g.raw != badLine || g.err == nil {
+					t.Fatalf("damaged line %d: record %q, error %v; want the line alone, with an error", g.line, g.raw, g.err)
+				}
+				if !strings.Contains(g.err.Message, "kept to one line") {
+					cutBack++
+				}
+			}
+			// maxCutBack per max bytes of damage, or so: about 32 here.
+			if limit := badLines / 10; cutBack > limit {
+				t.Errorf("%d of %d damaged lines were scanned on past their end, want at most %d", cutBack, badLines, limit)
+			}
+			for _, g := range got[1+badLines : 1+badLines+okLines] {
+				if g.raw != okLine || g.err != nil {
+					t.Fatalf("clean line %d: record %q, error %v", g.line, g.raw, g.err)
+				}
+			}
+			if g := got[1+badLines+okLines]; g.err != nil || len(g.fields) != 3 || g.fields[1] != "two\nlines" {
+				t.Errorf("multi-line record after the damage: fields %q, error %v", g.fields, g.err)
+			}
+		})
+	}
+}
+
 func TestScannerMemoryBounded(t *testing.T) {
 	const max = 300 << 10 // more than the initial buffer, so that it grows
 	tests := []struct {
