@@ -60,12 +60,12 @@ func (v *Validator) checkReference(rec *Record, errs []FieldError) []FieldError 
 		}
 		errs = append(errs, FieldError{Code: CodeExtraCell, Message: msg})
 	}
-	for i := n; i < len(v.header); i++ {
-		errs = append(errs, FieldError{
-			Code:    CodeMissingCell,
-			Field:   v.header[i],
-			Message: fmt.Sprintf("missing cell: the row ends before column %d", i+1),
-		})
+	if missing := len(v.header) - n; missing > 0 {
+		msg := fmt.Sprintf("missing cell: the row ends before column %d", n+1)
+		if missing > 1 {
+			msg = fmt.Sprintf("%d missing cells: the row ends before column %d (the header has %d)", missing, n+1, len(v.header))
+		}
+		errs = append(errs, FieldError{Code: CodeMissingCell, Field: v.header[n], Message: msg})
 	}
 	if v.cols == nil {
 		return errs

@@ -40,8 +40,8 @@ const rejectsConcurrency = 2
 // otherwise write a quantity that grows with the square of its length. The
 // last line listed says how many more problems there were.
 const (
-	maxRejectLines = 100
-	maxRejectBytes = 4 << 20
+	maxRejectLines = 20
+	maxRejectBytes = 1 << 20
 )
 
 // rejectsHeader is the first line of every rejects output.

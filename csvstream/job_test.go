@@ -596,40 +596,51 @@ func (c *chunkReader) Read(p []byte) (int, error) {
 }
 
 // TestRunRejectLinesBounded feeds rows with a problem in every cell of a
-// wide header, and thousands of extra cells: each row takes a bounded
-// number of lines in the rejects, however long it is, and the counts still
-// reconcile.
+// wide header, missing cells and thousands of extra cells: each row takes
+// a bounded number of lines in the rejects, however long it is, and the
+// counts still reconcile.
 func TestRunRejectLinesBounded(t *testing.T) {
-	header := make([]string, 300)
+	const width = 300
+	header := make([]string, width)
+	fields := make([]string, width)
 	for i := range header {
 		header[i] = fmt.Sprintf("c%d", i+1)
+		fields[i] = fmt.Sprintf(`{"name": %q, "type": "integer"}`, header[i])
 	}
+	schema := mustSchema(t, `{"fields": [`+strings.Join(fields, ",")+`]}`)
 	input := strings.Join(header, ",") + "\n" +
-		"x\n" + // 299 missing cells
-		strings.Repeat("y,", 5000) + "y\n" + // 4,701 extra cells
-		strings.Repeat("z", 1_000_000) + "\n" // 299 missing cells, and 1 MB to repeat
-	sum, err, _, rej := runLocal(t, input, csvstream.Job{})
+		"1\n" + // 299 missing cells: one problem
+		strings.Repeat("x,", width-1) + "x\n" + // 300 type errors
+		strings.Repeat("1,", 5000) + "1\n" + // 4,701 extra cells: one problem
+		strings.Repeat(strings.Repeat("z", 2000)+",", width-1) + "z\n" // 300 type errors, and 600 KB to repeat
+	sum, err, _, rej := runLocal(t, input, csvstream.Job{Schema: schema})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if sum.Rows != 3 || sum.Rejected != 3 || sum.RejectsByCode[csvstream.CodeMissingCell] != 2 || sum.RejectsByCode[csvstream.CodeExtraCell] != 1 {
+	if sum.Rows != 4 || sum.Rejected != 4 || sum.RejectsByCode[csvstream.CodeMissingCell] != 1 ||
+		sum.RejectsByCode[csvstream.CodeExtraCell] != 1 || sum.RejectsByCode[csvstream.CodeTypeError] != 2 {
 		t.Fatalf("summary %+v", sum)
 	}
 	lines := strings.Split(strings.TrimSuffix(rej, "\n"), "\n")
-	if got, want := len(lines), 1+100+1+4; got != want { // header, 100 for the short row, 1 for the extra cells, 4 MB for the 1 MB row
+	// The header, 1 for the short row, 20 for the row of bad cells, 1 for
+	// the extra cells, and 1 for the 600 KB row, as 2 copies would pass 1 MiB.
+	if got, want := len(lines), 1+1+20+1+1; got != want {
 		t.Fatalf("%d rejects lines, want %d", got, want)
 	}
-	if !strings.Contains(lines[100], "(and 199 more problems in this row, not listed)") {
-		t.Errorf("the last line listed for the short row does not say how many more there were: %.200s", lines[100])
+	if !strings.Contains(lines[1], "299 missing cells: the row ends before column 2 (the header has 300)") {
+		t.Errorf("the missing cells' line: %.200s", lines[1])
 	}
-	if !strings.Contains(lines[101], "4701 extra cells in columns 301 to 5001 (the header has 300)") {
-		t.Errorf("the extra cells' line: %.200s", lines[101])
+	if !strings.Contains(lines[21], "(and 280 more problems in this row, not listed)") {
+		t.Errorf("the last line listed for the row of bad cells does not say how many more there were: %.200s", lines[21])
 	}
-	if !strings.Contains(lines[105], "(and 295 more problems in this row, not listed)") {
-		t.Errorf("the last line listed for the 1 MB row: %.200s", lines[105])
+	if !strings.Contains(lines[22], "4701 extra cells in columns 301 to 5001 (the header has 300)") {
+		t.Errorf("the extra cells' line: %.200s", lines[22])
 	}
-	if len(rej) > 5<<20 {
-		t.Errorf("%d bytes of rejects for 2 MB of input", len(rej))
+	if !strings.Contains(lines[23], "(and 299 more problems in this row, not listed)") {
+		t.Errorf("the line for the 600 KB row: %.200s", lines[23])
+	}
+	if len(rej) > 2*len(input) {
+		t.Errorf("%d bytes of rejects for %d bytes of input", len(rej), len(input))
 	}
 }
 

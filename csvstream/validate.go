@@ -405,11 +405,21 @@ func (v *Validator) Check(rec *Record, errs []FieldError) []FieldError {
 			Message: fmt.Sprintf("%d extra cells in columns %d to %d (the header has %d); the first holds %s", n-h, h+1, n, h, quote(rec.Field(h))),
 		})
 	}
-	for i := n; i < len(v.header); i++ {
+	// Missing cells make one error too, named after the first: a short row
+	// under a wide header would otherwise cost the header's width in time
+	// and in rejects.
+	switch h := len(v.header); {
+	case n == h-1:
 		errs = append(errs, FieldError{
 			Code:    CodeMissingCell,
-			Field:   v.header[i],
-			Message: fmt.Sprintf("missing cell: the row ends before column %d", i+1),
+			Field:   v.header[n],
+			Message: fmt.Sprintf("missing cell: the row ends before column %d", n+1),
+		})
+	case n < h-1:
+		errs = append(errs, FieldError{
+			Code:    CodeMissingCell,
+			Field:   v.header[n],
+			Message: fmt.Sprintf("%d missing cells: the row ends before column %d (the header has %d)", h-n, n+1, h),
 		})
 	}
 	if v.cols == nil {
