@@ -107,10 +107,10 @@ func (v *Validator) checkReference(rec *Record, errs []FieldError) []FieldError 
 		}
 		var seen bool
 		if set.seen.ints {
-			seen = v.seenInt(&set.seen, vals[i].i)
+			seen = v.seenInt(set.seen, vals[i].i)
 		} else {
 			v.keyBuf = v.cols[i].appendKey(v.keyBuf[:0], rec.Field(i), vals[i])
-			seen = v.seenKey(&set.seen, v.keyBuf)
+			seen = v.seenKey(set.seen, v.keyBuf)
 		}
 		if seen {
 			c := &v.cols[i]

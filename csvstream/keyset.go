@@ -104,25 +104,48 @@ func (s *rangeSet) push(x int64) {
 	s.r = append(s.r, [2]int64{x, x})
 }
 
-// hashSet is a set of 128-bit hashes: open addressing with linear probing
-// in a power-of-two table, doubled when it would be more than 3/4 full. The
-// hashes are uniform, so their top bits pick the slot; then the table keeps
-// its members roughly in hash order, and doubling it reads the old table
-// and writes the new one front to back, friendly to caches. The zero hash
-// marks an empty slot and is never added. The zero value is an empty set.
+// hashSet is a set of 128-bit hashes, spread by their top bits over
+// hashShards tables of open addressing with linear probing, each a power
+// of two in size and doubled on its own when it would be more than 3/4
+// full. Doubling one table at a time needs room for a copy of that table
+// only, not of the whole set, which matters when a set of millions of keys
+// nears the memory limit. The hashes are uniform, so their next bits pick
+// the slot; then each table keeps its members roughly in hash order, and
+// doubling it reads the old table and writes the new one front to back,
+// friendly to caches. The zero hash marks an empty slot and is never
+// added. The zero value is an empty set.
 type hashSet struct {
+	tables [hashShards]hashTable
+}
+
+// hashShardBits is log2(hashShards): the top bits of a hash that pick its
+// table.
+const (
+	hashShardBits = 6
+	hashShards    = 1 << hashShardBits
+)
+
+// hashTable is one table of a hashSet.
+type hashTable struct {
 	slots [][2]uint64
-	shift uint // 64 - log2(len(slots))
+	shift uint // 64 - log2(len(slots)): the slot is the hash's bits after the table's
 	n     int
 }
 
+// table returns the table h belongs in, and its first slot to look at.
+func (s *hashSet) table(h [2]uint64) (*hashTable, uint64) {
+	t := &s.tables[h[0]>>(64-hashShardBits)]
+	return t, h[0] << hashShardBits >> t.shift
+}
+
 func (s *hashSet) has(h [2]uint64) bool {
-	if s.n == 0 {
+	t, i := s.table(h)
+	if t.n == 0 {
 		return false
 	}
-	mask := uint64(len(s.slots) - 1)
-	for i := h[0] >> s.shift; ; i = (i + 1) & mask {
-		switch s.slots[i] {
+	mask := uint64(len(t.slots) - 1)
+	for ; ; i = (i + 1) & mask {
+		switch t.slots[i] {
 		case h:
 			return true
 		case [2]uint64{}:
@@ -133,31 +156,46 @@ func (s *hashSet) has(h [2]uint64) bool {
 
 // add adds h, which must not be zero.
 func (s *hashSet) add(h [2]uint64) {
-	if 4*(s.n+1) > 3*len(s.slots) {
-		s.grow()
+	t, _ := s.table(h)
+	if 4*(t.n+1) > 3*len(t.slots) {
+		t.grow()
 	}
-	mask := uint64(len(s.slots) - 1)
-	for i := h[0] >> s.shift; ; i = (i + 1) & mask {
-		switch s.slots[i] {
+	t.add(h)
+}
+
+// len returns the number of members.
+func (s *hashSet) len() int {
+	n := 0
+	for i := range s.tables {
+		n += s.tables[i].n
+	}
+	return n
+}
+
+// add adds h, for which t has room.
+func (t *hashTable) add(h [2]uint64) {
+	mask := uint64(len(t.slots) - 1)
+	for i := h[0] << hashShardBits >> t.shift; ; i = (i + 1) & mask {
+		switch t.slots[i] {
 		case h:
 			return
 		case [2]uint64{}:
-			s.slots[i] = h
-			s.n++
+			t.slots[i] = h
+			t.n++
 			return
 		}
 	}
 }
 
-func (s *hashSet) grow() {
-	old := s.slots
-	size := max(1024, 2*len(old))
-	s.slots = make([][2]uint64, size)
-	s.shift = uint(64 - bits.TrailingZeros(uint(size)))
-	s.n = 0
+func (t *hashTable) grow() {
+	old := t.slots
+	size := max(64, 2*len(old))
+	t.slots = make([][2]uint64, size)
+	t.shift = uint(64 - bits.TrailingZeros(uint(size)))
+	t.n = 0
 	for _, h := range old {
 		if h != ([2]uint64{}) {
-			s.add(h)
+			t.add(h)
 		}
 	}
 }

@@ -120,8 +120,8 @@ func TestKeySetInts(t *testing.T) {
 			if fmt.Sprint(s.ranges.r) != fmt.Sprint(tt.ranges) {
 				t.Errorf("ranges %v, want %v", s.ranges.r, tt.ranges)
 			}
-			if s.hashes.n != tt.hashed {
-				t.Errorf("%d hashed keys, want %d", s.hashes.n, tt.hashed)
+			if s.hashes.len() != tt.hashed {
+				t.Errorf("%d hashed keys, want %d", s.hashes.len(), tt.hashed)
 			}
 		})
 	}
@@ -157,8 +157,8 @@ func TestKeySetModel(t *testing.T) {
 		}
 		s.remember()
 	}
-	if n := len(model); n != s.hashes.n+rangeCount(s.ranges) {
-		t.Errorf("%d keys, set holds %d hashed and %d in ranges", n, s.hashes.n, rangeCount(s.ranges))
+	if n := len(model); n != s.hashes.len()+rangeCount(s.ranges) {
+		t.Errorf("%d keys, set holds %d hashed and %d in ranges", n, s.hashes.len(), rangeCount(s.ranges))
 	}
 	for k := 1; k < len(s.ranges.r); k++ {
 		if s.ranges.r[k][0] <= s.ranges.r[k-1][1]+1 || s.ranges.r[k][0] > s.ranges.r[k][1] {

@@ -199,10 +199,12 @@ type Validator struct {
 	ok           []bool  // scratch: column parsed and not null
 }
 
-// uniqueSet remembers the values of one unique column.
+// uniqueSet remembers the values of one unique column. When the column is
+// also the whole primary key, seen is the Validator's pkSet, which would
+// hold the same keys.
 type uniqueSet struct {
 	col  int
-	seen keySet
+	seen *keySet
 }
 
 // truncateLabel shortens a label for an error message.
@@ -279,12 +281,16 @@ func NewValidator(s *Schema, header *Record) (*Validator, error) {
 	for i := range v.cols {
 		v.steps[i] = v.cols[i].checkStep()
 	}
+	v.pkSet.ints = len(v.pk) == 1 && v.cols[v.pk[0]].intKey()
 	for i := range v.cols {
-		if v.cols[i].unique {
-			v.uniq = append(v.uniq, uniqueSet{col: i, seen: keySet{ints: v.cols[i].intKey()}})
+		switch {
+		case !v.cols[i].unique:
+		case len(v.pk) == 1 && v.pk[0] == i:
+			v.uniq = append(v.uniq, uniqueSet{col: i, seen: &v.pkSet})
+		default:
+			v.uniq = append(v.uniq, uniqueSet{col: i, seen: &keySet{ints: v.cols[i].intKey()}})
 		}
 	}
-	v.pkSet.ints = len(v.pk) == 1 && v.cols[v.pk[0]].intKey()
 	v.vals = make([]value, len(v.cols))
 	v.ok = make([]bool, len(v.cols))
 	return v, nil
@@ -547,10 +553,10 @@ func (v *Validator) Check(rec *Record, errs []FieldError) []FieldError {
 		}
 		var seen bool
 		if set.seen.ints {
-			seen = v.seenInt(&set.seen, v.vals[i].i)
+			seen = v.seenInt(set.seen, v.vals[i].i)
 		} else {
 			v.keyBuf = v.cols[i].appendKey(v.keyBuf[:0], rec.Field(i), v.vals[i])
-			seen = v.seenKey(&set.seen, v.keyBuf)
+			seen = v.seenKey(set.seen, v.keyBuf)
 		}
 		if seen {
 			c := &v.cols[i]
