@@ -19,6 +19,8 @@ import (
 	"fmt"
 	"net/http"
 	"os"
+	"runtime/debug"
+	"strconv"
 	"time"
 
 	"github.com/aws/aws-lambda-go/lambda"
@@ -28,6 +30,9 @@ import (
 )
 
 func main() {
+	if limit, ok := memoryLimit(os.Getenv); ok {
+		debug.SetMemoryLimit(limit)
+	}
 	ctx := context.Background()
 	cfg, err := handler.ConfigFromEnv(os.Getenv)
 	if err != nil {
@@ -39,6 +44,22 @@ func main() {
 	}
 	h := handler.New(cfg, client)
 	lambda.Start(h.Invoke)
+}
+
+// memoryLimit returns a soft memory limit for the Go runtime of 90% of the
+// function's memory, unless GOMEMLIMIT sets one. Near the limit the garbage
+// collector runs more often, rather than letting the heap grow to twice
+// what is live (as it does by default) and the function run out of memory
+// while large tables of unique keys are still growing.
+func memoryLimit(getenv func(string) string) (int64, bool) {
+	if getenv("GOMEMLIMIT") != "" {
+		return 0, false
+	}
+	mb, err := strconv.ParseInt(getenv("AWS_LAMBDA_FUNCTION_MEMORY_SIZE"), 10, 64)
+	if err != nil || mb <= 0 || mb > 1<<20 {
+		return 0, false
+	}
+	return mb << 20 / 10 * 9, true
 }
 
 // initFailed reports an initialization error to the Runtime API, when
