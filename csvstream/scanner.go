@@ -76,6 +76,10 @@ func ParseDelimiter(s string) (byte, error) {
 // field is then kept literally up to the next delimiter, and the record
 // still ends at its line end. A quote left open at the end of the input
 // sets Err too, and the record is cut back to its first physical line.
+// Where the input is so damaged that several records in a row are cut back
+// (see maxCutBack), the records starting on the lines their scans ran over
+// are kept to one line, so that no byte is scanned once per line; a
+// well-formed multi-line record starting there is split too.
 //
 // Raw and the field values alias the Scanner's buffer, so nothing is copied
 // or allocated per record except the values of quoted fields holding
@@ -267,6 +271,8 @@ func (s *Scanner) scanSlow(o int) bool {
 	firstNL := -1 // offset of the record's first '\n', if any
 	nlField := -1 // index of the field that holds it
 	oneLine := s.line < s.oneLineTo
+	lineEnd := -1  // with oneLine: the offset of the line's '\n', once found
+	searched := -1 // with oneLine: where the search for it resumes
 	for {
 		data := s.buf[s.pos:s.end]
 		lim := min(len(data), s.max)
@@ -312,10 +318,19 @@ func (s *Scanner) scanSlow(o int) bool {
 			case stQuoted:
 				seg := data[o:lim]
 				if oneLine {
-					// Look for the quote within the line only, so that each
-					// line costs its own length.
-					if k := bytes.IndexByte(seg, '\n'); k >= 0 {
-						seg = seg[:k+1]
+					// Look for the quote within the line only, and for the
+					// line's end once per record, so that each line costs
+					// its own length however many quoted fields it holds.
+					if lineEnd < 0 {
+						from := max(o, searched)
+						if k := bytes.IndexByte(data[from:lim], '\n'); k >= 0 {
+							lineEnd = from + k
+						} else {
+							searched = lim
+						}
+					}
+					if lineEnd >= 0 {
+						seg = data[o : lineEnd+1]
 					}
 				}
 				j := bytes.IndexByte(seg, '"')
@@ -522,7 +537,7 @@ func (s *Scanner) cutToLine(data []byte, open, nl int) bool {
 	s.rec.fields = s.rec.fields[:0]
 	s.rec.raw = data[:nl+1]
 	s.rec.Err = &ScanError{Code: CodeQuoteError, Field: field,
-		Message: fmt.Sprintf("line %d, column %d, field %d: quoted field not closed on its line, where records are kept to one line up to line %d after %d in a row ran on and were cut back",
+		Message: fmt.Sprintf("line %d, column %d, field %d: quoted field not closed on its line, where records starting before line %d are kept to one line after %d in a row ran on and were cut back",
 			line, col, field, s.oneLineTo, maxCutBack)}
 	return true
 }

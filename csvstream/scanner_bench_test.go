@@ -76,25 +76,39 @@ func BenchmarkEncodingCSV(b *testing.B) {
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*(benchRows+1)), "ns/record")
 }
 
-// BenchmarkScannerDamaged reads 4 MiB of lines from each of which a record
-// runs on over the next lines, with the default size bound: every record
-// is cut back to its first line, and the Scanner must not scan the bytes
-// after it once per line.
+// BenchmarkScannerDamaged reads about 4 MiB of lines from each of which a
+// record runs on over the next lines, with the default size bound: every
+// record is cut back to its first line, and the Scanner must not scan the
+// bytes after it once per line. In "wide", every ninth line holds 256 KiB
+// of quoted fields, each of which must not cost a search to the line's end.
 func BenchmarkScannerDamaged(b *testing.B) {
-	const lines = 4 << 20 / 8
-	data := append([]byte("a,b,c\n"), bytes.Repeat([]byte("x\",y,\"z\n"), lines)...)
-	b.SetBytes(int64(len(data)))
-	b.ReportAllocs()
-	for b.Loop() {
-		bad := 0
-		records := scanEach(b, data, func(rec *Record) {
-			if rec.Err != nil {
-				bad++
+	bad := []byte("x\",y,\"z\n")
+	wide := append(bytes.Repeat([]byte(`"a",`), 64<<10), "\"z\n"...)
+	for _, tc := range []struct {
+		name  string
+		block []byte
+		n     int
+	}{
+		{"lines", bad, 4 << 20 / len(bad)},
+		{"wide", append(bytes.Repeat(bad, 8), wide...), 16},
+	} {
+		b.Run(tc.name, func(b *testing.B) {
+			data := append([]byte("a,b,c\n"), bytes.Repeat(tc.block, tc.n)...)
+			lines := bytes.Count(data, []byte{'\n'}) - 1
+			b.SetBytes(int64(len(data)))
+			b.ReportAllocs()
+			for b.Loop() {
+				bad := 0
+				records := scanEach(b, data, func(rec *Record) {
+					if rec.Err != nil {
+						bad++
+					}
+				})
+				if records != lines+1 || bad != lines {
+					b.Fatalf("read %d records, %d with errors", records, bad)
+				}
 			}
 		})
-		if records != lines+1 || bad != lines {
-			b.Fatalf("read %d records, %d with errors", records, bad)
-		}
 	}
 }
 

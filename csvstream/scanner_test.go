@@ -660,15 +660,12 @@ func TestScannerMatchesEncodingCSV(t *testing.T) {
 	}
 }
 
-// TestScannerMemoryBounded feeds records far larger than the bound and
-// checks that the buffer stays within it, that no byte is lost, and that
-// the rows behind the bad bytes are still read.
 // TestScannerDamagedInputKeptToOneLine scans lines from which every record
 // runs on over the next lines: each is cut back to its first line, and
 // after maxCutBack of them the records up to where those scans reached are
 // kept to one line, so that the bytes are not scanned once per line.
-// Scanning then resumes as usual: a well-formed multi-line record after the
-// damage is whole.
+// Scanning then resumes as usual: a well-formed multi-line record past the
+// lines those scans reached is whole.
 func TestScannerDamagedInputKeptToOneLine(t *testing.T) {
 	const (
 		max      = 1024
@@ -719,6 +716,9 @@ func TestScannerDamagedInputKeptToOneLine(t *testing.T) {
 	}
 }
 
+// TestScannerMemoryBounded feeds records far larger than the bound and
+// checks that the buffer stays within it, that no byte is lost, and that
+// the rows behind the bad bytes are still read.
 func TestScannerMemoryBounded(t *testing.T) {
 	const max = 300 << 10 // more than the initial buffer, so that it grows
 	tests := []struct {

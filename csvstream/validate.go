@@ -32,6 +32,23 @@ func (e FieldError) Error() string {
 	return e.Code + ": field " + strconv.Quote(e.Field) + ": " + e.Message
 }
 
+// encodingProblem names the encoding of a header line that is not UTF-8
+// but UTF-16 or UTF-32, whose every row would otherwise be rejected one by
+// one, or returns "". It goes by the byte order mark, or by the NUL bytes
+// such text holds among ASCII letters.
+func encodingProblem(line []byte) string {
+	const convert = ": convert it to UTF-8 (for example with iconv -t UTF-8)"
+	switch {
+	case bytes.HasPrefix(line, []byte("\xFF\xFE\x00\x00")), bytes.HasPrefix(line, []byte("\x00\x00\xFE\xFF")):
+		return "the source is UTF-32 (it starts with a UTF-32 byte order mark)" + convert
+	case bytes.HasPrefix(line, []byte("\xFF\xFE")), bytes.HasPrefix(line, []byte("\xFE\xFF")):
+		return "the source is UTF-16 (it starts with a UTF-16 byte order mark)" + convert
+	case bytes.IndexByte(line, 0) >= 0:
+		return "the header holds NUL bytes: the source looks like UTF-16 or UTF-32 text, or is not text" + convert + " if it is text"
+	}
+	return ""
+}
+
 // HeaderError says how a header differs from the schema's field names.
 type HeaderError struct {
 	// Missing lists the schema's fields that the header lacks.
@@ -60,23 +77,6 @@ type HeaderError struct {
 // labels, or that the order is wrong; then both lists, unless they would
 // only repeat the missing and unexpected ones. The message stays short
 // whatever the width of the file: each list shows its first
-// encodingProblem names the encoding of a header line that is not UTF-8
-// but UTF-16 or UTF-32, whose every row would otherwise be rejected one by
-// one, or returns "". It goes by the byte order mark, or by the NUL bytes
-// such text holds among ASCII letters.
-func encodingProblem(line []byte) string {
-	const convert = ": convert it to UTF-8 (for example with iconv -t UTF-8)"
-	switch {
-	case bytes.HasPrefix(line, []byte("\xFF\xFE\x00\x00")), bytes.HasPrefix(line, []byte("\x00\x00\xFE\xFF")):
-		return "the source is UTF-32 (it starts with a UTF-32 byte order mark)" + convert
-	case bytes.HasPrefix(line, []byte("\xFF\xFE")), bytes.HasPrefix(line, []byte("\xFE\xFF")):
-		return "the source is UTF-16 (it starts with a UTF-16 byte order mark)" + convert
-	case bytes.IndexByte(line, 0) >= 0:
-		return "the header holds NUL bytes: the source looks like UTF-16 or UTF-32 text, or is not text" + convert + " if it is text"
-	}
-	return ""
-}
-
 // maxListedLabels names, each cut to maxShownLabel bytes, and says how
 // many more there are. The fields keep everything.
 func (e *HeaderError) Error() string {
@@ -224,6 +224,11 @@ func NewValidator(s *Schema, header *Record) (*Validator, error) {
 	if header == nil {
 		return nil, errors.New("validator: no header record")
 	}
+	// A UTF-16 header, quoted or not, breaks the quoting rules too: say
+	// what is wrong with it first.
+	if p := encodingProblem(header.raw); p != "" {
+		return nil, &HeaderError{Problem: fmt.Sprintf("line %d: %s", header.Line, p)}
+	}
 	if header.Err != nil {
 		return nil, &HeaderError{Problem: fmt.Sprintf("line %d: %v", header.Line, header.Err)}
 	}
@@ -231,9 +236,6 @@ func NewValidator(s *Schema, header *Record) (*Validator, error) {
 		// A blank line before the header would otherwise make a header of
 		// one empty label, and every row after it an extra-cell reject.
 		return nil, &HeaderError{Problem: fmt.Sprintf("line %d: the header is blank: the first line must hold the column names", header.Line)}
-	}
-	if p := encodingProblem(header.raw); p != "" {
-		return nil, &HeaderError{Problem: fmt.Sprintf("line %d: %s", header.Line, p)}
 	}
 	v := &Validator{
 		header: make([]string, header.NumFields()),
@@ -353,7 +355,7 @@ func (v *Validator) Header() []string { return append([]string(nil), v.header...
 // A record the Scanner could not split yields exactly one error with the
 // Scanner's code; invalid UTF-8 yields encoding errors only; a blank row
 // yields one blank-row error. Otherwise Check reports an extra-cell error per
-// cell beyond the header, a missing-cell error per absent cell, then, per
+// cell beyond the header, one missing-cell error for all absent cells, then, per
 // field, a type error or every broken constraint, and finally unique and
 // primary-key repeats. A missing value (see Schema.MissingValues) breaks
 // only the required constraint.

@@ -159,7 +159,7 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 	for _, p := range []struct {
 		env    string
 		prefix Prefix
-	}{{EnvOutput, cfg.Output}, {EnvRejects, cfg.Rejects}} {
+	}{{EnvOutput, cfg.Output}, {EnvRejects, cfg.withDefaults().Rejects}} {
 		if cfg.InputPrefix != "" && strings.HasPrefix(p.prefix.Prefix, cfg.InputPrefix) {
 			return cfg, fmt.Errorf("%s %s lies under %s=%q: every job would be refused as a recursion risk", p.env, p.prefix, EnvInputPrefix, cfg.InputPrefix)
 		}
