@@ -76,8 +76,9 @@ func ParseDelimiter(s string) (byte, error) {
 // field is then kept literally up to the next delimiter, and the record
 // still ends at its line end. A quote left open at the end of the input
 // sets Err too, and the record is cut back to its first physical line.
-// Where the input is so damaged that several records in a row are cut back
-// (see maxCutBack), the records starting on the lines their scans ran over
+// Where the input is so damaged that several records are cut back within
+// the lines the first of them ran over (see maxCutBack), the records
+// starting on the lines their scans ran over
 // are kept to one line, so that no byte is scanned once per line; a
 // well-formed multi-line record starting there is split too.
 //
@@ -537,7 +538,7 @@ func (s *Scanner) cutToLine(data []byte, open, nl int) bool {
 	s.rec.fields = s.rec.fields[:0]
 	s.rec.raw = data[:nl+1]
 	s.rec.Err = &ScanError{Code: CodeQuoteError, Field: field,
-		Message: fmt.Sprintf("line %d, column %d, field %d: quoted field not closed on its line, where records starting before line %d are kept to one line after %d in a row ran on and were cut back",
+		Message: fmt.Sprintf("line %d, column %d, field %d: quoted field not closed on its line, where records starting before line %d are kept to one line, as %d records there ran on past their first line and were cut back",
 			line, col, field, s.oneLineTo, maxCutBack)}
 	return true
 }

@@ -354,10 +354,10 @@ func (v *Validator) Header() []string { return append([]string(nil), v.header...
 //
 // A record the Scanner could not split yields exactly one error with the
 // Scanner's code; invalid UTF-8 yields encoding errors only; a blank row
-// yields one blank-row error. Otherwise Check reports an extra-cell error per
-// cell beyond the header, one missing-cell error for all absent cells, then, per
-// field, a type error or every broken constraint, and finally unique and
-// primary-key repeats. A missing value (see Schema.MissingValues) breaks
+// yields one blank-row error. Otherwise Check reports one extra-cell error
+// for all cells beyond the header, or one missing-cell error for all absent
+// cells, then, per field, a type error or every broken constraint, and
+// finally unique and primary-key repeats. A missing value (see Schema.MissingValues) breaks
 // only the required constraint.
 func (v *Validator) Check(rec *Record, errs []FieldError) []FieldError {
 	if rec.Err != nil {
