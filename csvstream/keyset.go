@@ -132,19 +132,23 @@ type hashTable struct {
 	n     int
 }
 
-// table returns the table h belongs in, and its first slot to look at.
-func (s *hashSet) table(h [2]uint64) (*hashTable, uint64) {
-	t := &s.tables[h[0]>>(64-hashShardBits)]
-	return t, h[0] << hashShardBits >> t.shift
+// table returns the table h belongs in.
+func (s *hashSet) table(h [2]uint64) *hashTable {
+	return &s.tables[h[0]>>(64-hashShardBits)]
+}
+
+// first returns the slot of t at which to start looking for h.
+func (t *hashTable) first(h [2]uint64) uint64 {
+	return h[0] << hashShardBits >> t.shift
 }
 
 func (s *hashSet) has(h [2]uint64) bool {
-	t, i := s.table(h)
+	t := s.table(h)
 	if t.n == 0 {
 		return false
 	}
 	mask := uint64(len(t.slots) - 1)
-	for ; ; i = (i + 1) & mask {
+	for i := t.first(h); ; i = (i + 1) & mask {
 		switch t.slots[i] {
 		case h:
 			return true
@@ -156,7 +160,7 @@ func (s *hashSet) has(h [2]uint64) bool {
 
 // add adds h, which must not be zero.
 func (s *hashSet) add(h [2]uint64) {
-	t, _ := s.table(h)
+	t := s.table(h)
 	if 4*(t.n+1) > 3*len(t.slots) {
 		t.grow()
 	}
@@ -175,7 +179,7 @@ func (s *hashSet) len() int {
 // add adds h, for which t has room.
 func (t *hashTable) add(h [2]uint64) {
 	mask := uint64(len(t.slots) - 1)
-	for i := h[0] << hashShardBits >> t.shift; ; i = (i + 1) & mask {
+	for i := t.first(h); ; i = (i + 1) & mask {
 		switch t.slots[i] {
 		case h:
 			return
