@@ -14,13 +14,24 @@ func (v *Validator) sum(key []byte) [2]uint64 {
 	return h
 }
 
+// top reports whether the integer key x is above every key in s, and
+// makes x the key s.remember adds. s.ints must be set. It is inlined, so
+// that the usual key of an ID column costs no call: only when top is false
+// does seenIntBelow need to look further.
+func (s *keySet) top(x int64) bool {
+	s.pending, s.pendingInt = true, x
+	s.pendingTop = s.ranges.above(x)
+	return s.pendingTop
+}
+
 // seenInt reports whether s holds the integer key x, and makes x the key
 // s.remember adds. s.ints must be set.
 func (v *Validator) seenInt(s *keySet, x int64) bool {
-	s.pending, s.pendingInt = true, x
-	if s.ranges.above(x) {
-		return false // every key in s is below x: the common case
-	}
+	return !s.top(x) && v.seenIntBelow(s, x)
+}
+
+// seenIntBelow reports whether s holds x, once top(x) is false.
+func (v *Validator) seenIntBelow(s *keySet, x int64) bool {
 	if s.ranges.has(x) {
 		return true
 	}
@@ -31,7 +42,7 @@ func (v *Validator) seenInt(s *keySet, x int64) bool {
 // seenKey reports whether s holds key, and makes it the key s.remember
 // adds. s.ints must not be set.
 func (v *Validator) seenKey(s *keySet, key []byte) bool {
-	s.pending = true
+	s.pending, s.pendingTop = true, false
 	s.pendingHash = v.sum(key)
 	return s.hashes.has(s.pendingHash)
 }
@@ -48,23 +59,31 @@ type keySet struct {
 	hashes hashSet
 
 	// The key of the row being checked, which remember adds: pendingInt
-	// when ints is set and the key is above the ranges, else pendingHash.
+	// when it is above the ranges (pendingTop), else pendingHash.
 	pending     bool
+	pendingTop  bool
 	pendingInt  int64
 	pendingHash [2]uint64
 }
 
 // remember adds the key seenInt or seenKey last looked up, if any.
 func (s *keySet) remember() {
-	if !s.pending {
-		return
+	if !s.rememberTop() && s.pending {
+		s.pending = false
+		s.hashes.add(s.pendingHash)
+	}
+}
+
+// rememberTop is remember for a key above every key in s, the usual key of
+// an ID column, and reports whether that was the key to add. It is inlined,
+// so that such a key costs no call.
+func (s *keySet) rememberTop() bool {
+	if !s.pending || !s.pendingTop {
+		return false
 	}
 	s.pending = false
-	if s.ints && s.ranges.above(s.pendingInt) {
-		s.ranges.push(s.pendingInt)
-		return
-	}
-	s.hashes.add(s.pendingHash)
+	s.ranges.push(s.pendingInt)
+	return true
 }
 
 // rangeSet is a set of integers kept as sorted, disjoint, non-adjacent

@@ -201,11 +201,15 @@ func TestRangeSet(t *testing.T) {
 // TestUniqueIntegerKeys checks the Validator's unique and primary-key
 // checks where integer keys take the fast path: values compare parsed,
 // only valid rows count, and keys arrive in and out of order.
+// uniqueIDSchema has a unique integer id and a bounded integer n, which
+// rejects a row without touching its id.
+const uniqueIDSchema = `{"fields": [
+	{"name": "id", "type": "integer", "constraints": {"unique": true}},
+	{"name": "n", "type": "integer", "constraints": {"maximum": 10}}]}`
+
 func TestUniqueIntegerKeys(t *testing.T) {
 	t.Run("unique", func(t *testing.T) {
-		v := testValidator(t, `{"fields": [
-			{"name": "id", "type": "integer", "constraints": {"unique": true}},
-			{"name": "n", "type": "integer", "constraints": {"maximum": 10}}]}`, "id", "n")
+		v := testValidator(t, uniqueIDSchema, "id", "n")
 		checkRows(t, v,
 			[][]string{
 				{"1", "1"},
@@ -245,6 +249,18 @@ func TestUniqueIntegerKeys(t *testing.T) {
 				nil,
 				{CodeUniqueError},
 			})
+	})
+	t.Run("a rejected row's key is not remembered later", func(t *testing.T) {
+		v := testValidator(t, uniqueIDSchema, "id", "n")
+		checkRows(t, v,
+			[][]string{
+				{"1", "1"},
+				{"2", "99"}, // rejected: 2 is looked up, not remembered
+				{"", "1"},   // valid, with no key to remember
+				{"2", "1"},  // so 2 is still new
+				{"2", "1"},
+			},
+			[][]string{nil, {CodeConstraintError}, nil, nil, {CodeUniqueError}})
 	})
 	t.Run("primary key", func(t *testing.T) {
 		v := testValidator(t, `{"fields": [{"name": "id", "type": "integer"}, {"name": "s"}], "primaryKey": "id"}`, "id", "s")

@@ -555,7 +555,9 @@ func (v *Validator) Check(rec *Record, errs []FieldError) []FieldError {
 		}
 		var seen bool
 		if set.seen.ints {
-			seen = v.seenInt(set.seen, v.vals[i].i)
+			// seenInt, spelled out so that top is inlined.
+			ks, x := set.seen, v.vals[i].i
+			seen = !ks.top(x) && v.seenIntBelow(ks, x)
 		} else {
 			v.keyBuf = v.cols[i].appendKey(v.keyBuf[:0], rec.Field(i), v.vals[i])
 			seen = v.seenKey(set.seen, v.keyBuf)
@@ -582,7 +584,8 @@ func (v *Validator) Check(rec *Record, errs []FieldError) []FieldError {
 		switch {
 		case !pkOK:
 		case v.pkSet.ints:
-			seen = v.seenInt(&v.pkSet, v.vals[v.pk[0]].i)
+			x := v.vals[v.pk[0]].i
+			seen = !v.pkSet.top(x) && v.seenIntBelow(&v.pkSet, x)
 		default:
 			v.keyBuf = v.keyBuf[:0]
 			for _, i := range v.pk {
@@ -595,10 +598,15 @@ func (v *Validator) Check(rec *Record, errs []FieldError) []FieldError {
 		}
 	}
 	if len(errs) == start {
+		// The calls are for keys that are hashed; the rest are inlined.
 		for u := range v.uniq {
-			v.uniq[u].seen.remember()
+			if ks := v.uniq[u].seen; !ks.rememberTop() && ks.pending {
+				ks.remember()
+			}
 		}
-		v.pkSet.remember()
+		if !v.pkSet.rememberTop() && v.pkSet.pending {
+			v.pkSet.remember()
+		}
 	}
 	return errs
 }
