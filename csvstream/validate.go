@@ -32,12 +32,18 @@ func (e FieldError) Error() string {
 	return e.Code + ": field " + strconv.Quote(e.Field) + ": " + e.Message
 }
 
-// encodingProblem names the encoding of a header line that is not UTF-8
-// but UTF-16 or UTF-32, whose every row would otherwise be rejected one by
-// one, or returns "". It goes by the byte order mark, or by the NUL bytes
-// such text holds among ASCII letters.
+// encodingProblem says why a header line is not UTF-8 text, or returns "":
+// the source is compressed or an archive, or it is UTF-16 or UTF-32, whose
+// every row would otherwise be rejected one by one. It goes by the
+// format's magic number, by the byte order mark, or by the NUL bytes such
+// text holds among ASCII letters.
 func encodingProblem(line []byte) string {
 	const convert = ": convert it to UTF-8 (for example with iconv -t UTF-8)"
+	for _, p := range packedFormats {
+		if len(line) >= len(p.magic) && p.matches(line) {
+			return "the source is " + p.name + ", not CSV text: " + p.advice
+		}
+	}
 	switch {
 	case bytes.HasPrefix(line, []byte("\xFF\xFE\x00\x00")), bytes.HasPrefix(line, []byte("\x00\x00\xFE\xFF")):
 		return "the source is UTF-32 (it starts with a UTF-32 byte order mark)" + convert
@@ -47,6 +53,37 @@ func encodingProblem(line []byte) string {
 		return "the header holds NUL bytes: the source looks like UTF-16 or UTF-32 text, or is not text" + convert + " if it is text"
 	}
 	return ""
+}
+
+// packedFormat is a compressed or archive format that CSV files are often
+// delivered in, known by its magic number.
+type packedFormat struct {
+	magic  string // '?' stands for any byte
+	name   string
+	advice string
+}
+
+// packedFormats holds only magic numbers no CSV header starts with: each
+// has a byte that is a control character or not UTF-8, or, for bzip2, is
+// ten bytes long.
+var packedFormats = []packedFormat{
+	{"\x1f\x8b", "gzip-compressed", "decompress it first (gunzip)"},
+	{"BZh?1AY&SY", "bzip2-compressed", "decompress it first (bunzip2)"},
+	{"\xfd7zXZ\x00", "xz-compressed", "decompress it first (unxz)"},
+	{"\x28\xb5\x2f\xfd", "zstd-compressed", "decompress it first (unzstd)"},
+	{"PK\x03\x04", "a ZIP archive", "extract the CSV file from it; an Excel .xlsx workbook is a ZIP archive too: save its sheet as CSV"},
+	{"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1", "an OLE2 file, such as an Excel .xls workbook", "save its sheet as CSV"},
+}
+
+// matches reports whether line starts with the magic number; line is at
+// least as long as it.
+func (p packedFormat) matches(line []byte) bool {
+	for i := range len(p.magic) {
+		if p.magic[i] != '?' && p.magic[i] != line[i] {
+			return false
+		}
+	}
+	return true
 }
 
 // HeaderError says how a header differs from the schema's field names.

@@ -1,7 +1,9 @@
 package csvstream
 
 import (
+	"archive/zip"
 	"bytes"
+	"compress/gzip"
 	"encoding/binary"
 	"encoding/json"
 	"errors"
@@ -703,6 +705,45 @@ func TestNewValidatorErrors(t *testing.T) {
 			var he *HeaderError
 			if tt.header != nil && !errors.As(err, &he) {
 				t.Errorf("%T is not a *HeaderError", err)
+			}
+		})
+	}
+}
+
+// TestHeaderPackedSource checks that a compressed or archived source fails
+// at its header with a message naming the format, and that text headers
+// merely starting like a magic number do not.
+func TestHeaderPackedSource(t *testing.T) {
+	const csv = "order_id,status\n1,paid\n"
+	var gz, zipped bytes.Buffer
+	zw := gzip.NewWriter(&gz)
+	zw.Write([]byte(csv))
+	zw.Close()
+	aw := zip.NewWriter(&zipped)
+	f, _ := aw.CreateHeader(&zip.FileHeader{Name: "orders.csv", Method: zip.Store})
+	f.Write([]byte(csv))
+	aw.Close()
+	tests := []struct {
+		name, input, want string
+	}{
+		{"gzip", gz.String(), "the source is gzip-compressed, not CSV text: decompress it first (gunzip)"},
+		{"zip", zipped.String(), "the source is a ZIP archive, not CSV text: extract the CSV file from it; an Excel .xlsx workbook is a ZIP archive too: save its sheet as CSV"},
+		// The first bytes of files bzip2, xz and zstd wrote.
+		{"bzip2", "BZh91AY&SY\xbf\x87", "the source is bzip2-compressed, not CSV text: decompress it first (bunzip2)"},
+		{"xz", "\xfd7zXZ\x00\x00\x04\xe6\xd6\xb4F", "the source is xz-compressed, not CSV text: decompress it first (unxz)"},
+		{"zstd", "\x28\xb5\x2f\xfd\x04XA\x00\x00a,b", "the source is zstd-compressed, not CSV text: decompress it first (unzstd)"},
+		{"xls", "\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1\x00\x00", "the source is an OLE2 file, such as an Excel .xls workbook, not CSV text: save its sheet as CSV"},
+		{"text like bzip2", "BZh9 total,PK\n", ""},
+		{"text like zip", "PK,PAR1\n", ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := NewValidator(nil, firstRecord(t, tt.input))
+			switch {
+			case tt.want == "" && err != nil:
+				t.Errorf("got %v, want no error", err)
+			case tt.want != "" && (err == nil || err.Error() != "unusable header: line 1: "+tt.want):
+				t.Errorf("got %v, want %s", err, tt.want)
 			}
 		})
 	}
