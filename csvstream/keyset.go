@@ -25,7 +25,8 @@ func (s *keySet) top(x int64) bool {
 }
 
 // seenInt reports whether s holds the integer key x, and makes x the key
-// s.remember adds. s.ints must be set.
+// s.remember adds. s.ints must be set. Check spells it out, so that top is
+// inlined there.
 func (v *Validator) seenInt(s *keySet, x int64) bool {
 	return !s.top(x) && v.seenIntBelow(s, x)
 }
@@ -42,7 +43,7 @@ func (v *Validator) seenIntBelow(s *keySet, x int64) bool {
 // seenKey reports whether s holds key, and makes it the key s.remember
 // adds. s.ints must not be set.
 func (v *Validator) seenKey(s *keySet, key []byte) bool {
-	s.pending, s.pendingTop = true, false
+	s.pending = true
 	s.pendingHash = v.sum(key)
 	return s.hashes.has(s.pendingHash)
 }

@@ -198,15 +198,15 @@ func TestRangeSet(t *testing.T) {
 	}
 }
 
-// TestUniqueIntegerKeys checks the Validator's unique and primary-key
-// checks where integer keys take the fast path: values compare parsed,
-// only valid rows count, and keys arrive in and out of order.
 // uniqueIDSchema has a unique integer id and a bounded integer n, which
 // rejects a row without touching its id.
 const uniqueIDSchema = `{"fields": [
 	{"name": "id", "type": "integer", "constraints": {"unique": true}},
 	{"name": "n", "type": "integer", "constraints": {"maximum": 10}}]}`
 
+// TestUniqueIntegerKeys checks the Validator's unique and primary-key
+// checks where integer keys take the fast path: values compare parsed,
+// only valid rows count, and keys arrive in and out of order.
 func TestUniqueIntegerKeys(t *testing.T) {
 	t.Run("unique", func(t *testing.T) {
 		v := testValidator(t, uniqueIDSchema, "id", "n")

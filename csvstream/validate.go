@@ -65,13 +65,16 @@ type packedFormat struct {
 
 // packedFormats holds only magic numbers no CSV header starts with: each
 // has a byte that is a control character or not UTF-8, or, for bzip2, is
-// ten bytes long.
+// ten bytes long. A source cut short within its magic number is not
+// recognised.
 var packedFormats = []packedFormat{
 	{"\x1f\x8b", "gzip-compressed", "decompress it first (gunzip)"},
 	{"BZh?1AY&SY", "bzip2-compressed", "decompress it first (bunzip2)"},
+	{"BZh?\x17rE8P\x90", "bzip2-compressed", "decompress it first (bunzip2)"}, // an empty stream
 	{"\xfd7zXZ\x00", "xz-compressed", "decompress it first (unxz)"},
 	{"\x28\xb5\x2f\xfd", "zstd-compressed", "decompress it first (unzstd)"},
 	{"PK\x03\x04", "a ZIP archive", "extract the CSV file from it; an Excel .xlsx workbook is a ZIP archive too: save its sheet as CSV"},
+	{"PK\x05\x06", "a ZIP archive", "it is empty"},
 	{"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1", "an OLE2 file, such as an Excel .xls workbook", "save its sheet as CSV"},
 }
 

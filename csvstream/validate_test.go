@@ -732,6 +732,8 @@ func TestHeaderPackedSource(t *testing.T) {
 		{"bzip2", "BZh91AY&SY\xbf\x87", "the source is bzip2-compressed, not CSV text: decompress it first (bunzip2)"},
 		{"xz", "\xfd7zXZ\x00\x00\x04\xe6\xd6\xb4F", "the source is xz-compressed, not CSV text: decompress it first (unxz)"},
 		{"zstd", "\x28\xb5\x2f\xfd\x04XA\x00\x00a,b", "the source is zstd-compressed, not CSV text: decompress it first (unzstd)"},
+		{"empty bzip2", "BZh9\x17rE8P\x90\x00\x00\x00\x00", "the source is bzip2-compressed, not CSV text: decompress it first (bunzip2)"},
+		{"empty zip", "PK\x05\x06" + strings.Repeat("\x00", 18), "the source is a ZIP archive, not CSV text: it is empty"},
 		{"xls", "\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1\x00\x00", "the source is an OLE2 file, such as an Excel .xls workbook, not CSV text: save its sheet as CSV"},
 		{"text like bzip2", "BZh9 total,PK\n", ""},
 		{"text like zip", "PK,PAR1\n", ""},
