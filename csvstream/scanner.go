@@ -18,7 +18,7 @@ const MaxRecordSizeLimit = 1 << 30
 
 const (
 	// readBufSize is the initial size of a Scanner's read buffer. The buffer
-	// grows only when one record needs more, up to MaxRecordSize+1 bytes.
+	// grows only when one record needs more, up to MaxRecordSize+2 bytes.
 	// It is large so that reads from the network are few and large.
 	readBufSize = 256 << 10
 	// maxEmptyReads is how many reads in a row may return no bytes and no
@@ -44,7 +44,8 @@ type ScanOptions struct {
 	// MaxRecordSizeLimit. Of a longer record only its first physical line
 	// is returned, with Err set (CodeRecordTooLarge), and scanning resumes
 	// on the next line; a single line longer than the bound is returned in
-	// pieces of at most MaxRecordSize bytes, each with Err set. So memory
+	// pieces of at most MaxRecordSize bytes, each with Err set, the last
+	// with the line's end even when that is past the bound. So memory
 	// stays bounded whatever the input holds, and no byte is dropped.
 	MaxRecordSize int
 }
@@ -443,6 +444,11 @@ func (s *Scanner) scanRest() bool {
 			s.longLine = false
 		} else if o = lim; o < len(data) {
 			n = s.max
+			if k := s.lineEndAt(n); k > 0 {
+				n += k // as in recover
+				s.longLine = false
+			}
+			data = s.buf[s.pos:s.end]
 		} else if s.err != nil {
 			return false
 		} else if !s.eof {
@@ -567,7 +573,16 @@ func (s *Scanner) recover(code string, data []byte, firstNL, o int, msg string) 
 			n = o // the whole rest of the input, which fits the bound
 		} else {
 			n = s.max
-			s.longLine = true
+			k := s.lineEndAt(n)
+			data = s.buf[s.pos:s.end]
+			if k > 0 {
+				// Only the line end runs past the bound: the line is kept
+				// whole, not cut into a piece and a piece holding "\n".
+				n += k
+				msg += fmt.Sprintf(" (%d with its line end)", n)
+			} else {
+				s.longLine = true
+			}
 		}
 	}
 	if s.longLine {
@@ -578,6 +593,24 @@ func (s *Scanner) recover(code string, data []byte, firstNL, o int, msg string) 
 	r.raw = data[:n]
 	r.Err = &ScanError{Code: code, Message: msg}
 	return true
+}
+
+// lineEndAt returns the length of the line end ("\n" or "\r\n") that
+// starts n bytes into the unreturned input, or 0. To tell "\r\n" from a
+// lone '\r' it may read once more, moving the bytes in the buffer.
+func (s *Scanner) lineEndAt(n int) int {
+	data := s.buf[s.pos:s.end]
+	if data[n] == '\r' && n+1 == len(data) && !s.eof && s.err == nil {
+		s.fill()
+		data = s.buf[s.pos:s.end]
+	}
+	switch {
+	case data[n] == '\n':
+		return 1
+	case data[n] == '\r' && n+1 < len(data) && data[n+1] == '\n':
+		return 2
+	}
+	return 0
 }
 
 // fill moves the unreturned bytes to the front of the buffer, grows it if
@@ -592,7 +625,8 @@ func (s *Scanner) fill() {
 	}
 	if s.end == len(s.buf) {
 		// Only a record longer than the buffer fills it, and no record
-		// needs more than max+1 bytes to be told apart from a longer one.
+		// needs more than max+1 bytes to be told apart from a longer one,
+		// or max+2 to see that a line ends in "\r\n" right past the bound.
 		size := 2 * len(s.buf)
 		if size < readBufSize {
 			size = readBufSize

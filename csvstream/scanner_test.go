@@ -263,8 +263,7 @@ func scanCases() []scanCase {
 		}},
 		{name: "record of exactly the bound", in: "abc,d\nabc,de\n", opt: ScanOptions{MaxRecordSize: 6}, want: []want{
 			{line: 1, fields: []string{"abc", "d"}},
-			{line: 2, raw: "abc,de", code: CodeRecordTooLarge},
-			{line: 2, raw: "\n", code: CodeRecordTooLarge},
+			{line: 2, raw: "abc,de\n", code: CodeRecordTooLarge},
 		}},
 		{name: "last record of exactly the bound", in: "ab\n\"ab\"", opt: ScanOptions{MaxRecordSize: 4}, want: []want{
 			{line: 1, fields: []string{"ab"}},
@@ -716,6 +715,47 @@ func TestScannerDamagedInputKeptToOneLine(t *testing.T) {
 	}
 }
 
+// TestScannerLongLinePieces checks how a line longer than the bound is cut:
+// into pieces of the bound's size, the last one ending with the line's end,
+// so that no piece holds a line end alone and counts as a record.
+func TestScannerLongLinePieces(t *testing.T) {
+	const max = 8
+	x := func(n int) string { return strings.Repeat("x", n) }
+	tests := []struct {
+		name   string
+		line   string
+		pieces []string
+	}{
+		{"the bound and LF", x(8) + "\n", []string{x(8) + "\n"}},
+		{"the bound and CRLF", x(8) + "\r\n", []string{x(8) + "\r\n"}},
+		{"CRLF across the bound", x(7) + "\r\n", []string{x(7) + "\r\n"}},
+		{"twice the bound and LF", x(16) + "\n", []string{x(8), x(8) + "\n"}},
+		{"twice the bound and CRLF", x(16) + "\r\n", []string{x(8), x(8) + "\r\n"}},
+		{"a byte more", x(17) + "\n", []string{x(8), x(8), "x\n"}},
+		{"a lone CR past the bound", x(8) + "\ry\n", []string{x(8), "\ry\n"}},
+		{"quoted, the bound and LF", `"` + x(6) + `"` + "\n", []string{`"` + x(6) + `"` + "\n"}},
+	}
+	for _, tc := range tests {
+		for rname, r := range readers("h\n" + tc.line + "ok\n") {
+			t.Run(tc.name+"/"+rname, func(t *testing.T) {
+				got := scanAll(t, r, ScanOptions{MaxRecordSize: max})
+				if len(got) != len(tc.pieces)+2 {
+					t.Fatalf("%d records, want the header, %d pieces and a row: %+v", len(got), len(tc.pieces), got)
+				}
+				for i, want := range tc.pieces {
+					g := got[1+i]
+					if g.raw != want || g.line != 2 || g.err == nil || g.err.Code != CodeRecordTooLarge {
+						t.Errorf("piece %d: %q on line %d, error %v; want %q on line 2, record-too-large", i, g.raw, g.line, g.err, want)
+					}
+				}
+				if last := got[len(got)-1]; last.raw != "ok\n" || last.line != 3 || last.err != nil {
+					t.Errorf("row after the long line: %q on line %d, error %v", last.raw, last.line, last.err)
+				}
+			})
+		}
+	}
+}
+
 // TestScannerMemoryBounded feeds records far larger than the bound and
 // checks that the buffer stays within it, that no byte is lost, and that
 // the rows behind the bad bytes are still read.
@@ -729,6 +769,8 @@ func TestScannerMemoryBounded(t *testing.T) {
 		{name: "long line of one field", bad: strings.Repeat("x", 1<<20)},
 		{name: "open quote", bad: "a,\"" + strings.Repeat("x,x\r\n", 1<<18)},
 		{name: "long quoted field", bad: "\"" + strings.Repeat("x", 1<<20) + "\"\n"},
+		{name: "line of twice the bound", bad: strings.Repeat("x", 2*max)},
+		{name: "CRLF line of twice the bound", bad: strings.Repeat("x", 2*max) + "\r"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -742,8 +784,8 @@ func TestScannerMemoryBounded(t *testing.T) {
 			tooLarge := 0
 			for s.Scan() {
 				rec := s.Record()
-				if len(rec.Raw) > max {
-					t.Fatalf("record %d has %d bytes", rec.Num, len(rec.Raw))
+				if n := len(withoutLineEnd(rec.Raw)); n > max {
+					t.Fatalf("record %d has %d bytes before its line end", rec.Num, n)
 				}
 				if rec.Err != nil && rec.Err.Code == CodeRecordTooLarge {
 					tooLarge++
@@ -754,7 +796,7 @@ func TestScannerMemoryBounded(t *testing.T) {
 			if err := s.Err(); err != nil {
 				t.Fatal(err)
 			}
-			if limit := max + 1; cap(s.buf) > limit {
+			if limit := max + 2; cap(s.buf) > limit {
 				t.Errorf("buffer grew to %d bytes, more than %d", cap(s.buf), limit)
 			}
 			if all.String() != in {
