@@ -61,11 +61,17 @@ func invokeCmd(ctx context.Context, args []string, stdin io.Reader, stdout, stde
 	if err != nil {
 		return err
 	}
+	parent := ctx
 	ctx, cancel := context.WithTimeout(ctx, *timeout)
 	defer cancel()
 	ctx = lambdacontext.NewContext(ctx, &lambdacontext.LambdaContext{AwsRequestID: "local-invoke"})
 	res, err := handler.New(cfg, client).Invoke(ctx, json.RawMessage(event))
 	if err != nil {
+		if cause := context.Cause(parent); cause != nil {
+			// Lambda never cancels an invocation, so the error type the
+			// handler chose would blame the job for an interrupt.
+			return fmt.Errorf("%v: %w", cause, err)
+		}
 		return fmt.Errorf("%s: %w", handler.ErrorType(err), err)
 	}
 	enc := json.NewEncoder(stdout)

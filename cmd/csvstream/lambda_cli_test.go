@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -53,6 +54,15 @@ func TestInvokeEventFile(t *testing.T) {
 	code, _, stderr = cli(t, env, `{"bucket":"`+bucket+`","key":"incoming/none.csv"}`, "invoke", "-")
 	if code != exitFailure || !strings.Contains(stderr, "SourceNotFound") || !strings.Contains(stderr, "incoming/none.csv") {
 		t.Errorf("missing source: exit %d, stderr %q; want 1 and a SourceNotFound naming the key", code, stderr)
+	}
+	// An interrupt is no fault of the job: it is not reported under the
+	// error type Lambda would give the failure it causes.
+	interrupted, stop := context.WithCancelCause(context.Background())
+	stop(errors.New("interrupt signal received"))
+	code, _, stderr = cliContext(t, interrupted, env, "", "invoke", event)
+	lines := strings.Split(strings.TrimSpace(stderr), "\n")
+	if last := lines[len(lines)-1]; code != exitFailure || !strings.HasPrefix(last, "csvstream: interrupt signal received: ") || strings.Contains(last, "SourceReadFailed") {
+		t.Errorf("interrupted: exit %d, last line %q; want 1 and the interrupt named first", code, last)
 	}
 	for _, args := range [][]string{{"invoke"}, {"invoke", "a.json", "b.json"}, {"invoke", "--timeout", "0s", "a.json"}} {
 		if code, _, _ := cli(t, env, "", args...); code != exitUsage {

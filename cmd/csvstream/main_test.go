@@ -16,12 +16,18 @@ import (
 // cli runs the command line in-process with env set for the test.
 func cli(t *testing.T, env []string, stdin string, args ...string) (code int, stdout, stderr string) {
 	t.Helper()
+	return cliContext(t, context.Background(), env, stdin, args...)
+}
+
+// cliContext is cli under ctx, as when an interrupt cancels it.
+func cliContext(t *testing.T, ctx context.Context, env []string, stdin string, args ...string) (code int, stdout, stderr string) {
+	t.Helper()
 	for _, kv := range env {
 		k, v, _ := strings.Cut(kv, "=")
 		t.Setenv(k, v)
 	}
 	var out, errb bytes.Buffer
-	code = Main(context.Background(), args, strings.NewReader(stdin), &out, &errb)
+	code = Main(ctx, args, strings.NewReader(stdin), &out, &errb)
 	return code, out.String(), errb.String()
 }
 
