@@ -119,6 +119,10 @@ func NewObjectReader(ctx context.Context, api GetObjectAPI, bucket, key string, 
 		switch {
 		case isNotFound(err):
 			return nil, fmt.Errorf("get %s: %w: %w", r.name(), ErrSourceNotFound, err)
+		case errorCode(err) == "InvalidObjectState":
+			// A 403 too, but no permission is missing: the object is in
+			// an archive storage class, and only a restore will do.
+			return nil, fmt.Errorf("get %s: %w: the object is archived and must be restored before it can be read: %w", r.name(), ErrInvalidJob, err)
 		case isForbidden(err):
 			return nil, fmt.Errorf("get %s: %w: %w", r.name(), ErrAccessDenied, err)
 		case errorCode(err) == "InvalidArgument" || refusedName(err):

@@ -99,7 +99,7 @@ func classify(err error, object string, stopped bool) error {
 		return err
 	case stopped || errors.Is(err, context.DeadlineExceeded):
 		return &Timeout{f}
-	case errors.Is(err, csvstream.ErrSchema): // before SourceNotFound: a missing schema is a schema error
+	case errors.Is(err, csvstream.ErrSchema) && !schemaUnread(err): // before SourceNotFound: a missing schema is a schema error
 		return &SchemaError{f}
 	case errors.Is(err, csvstream.ErrSourceNotFound):
 		return &SourceNotFound{f}
@@ -119,6 +119,14 @@ func classify(err error, object string, stopped bool) error {
 		return &SourceReadFailed{f}
 	}
 	return &InternalError{f}
+}
+
+// schemaUnread reports whether a schema error is a failure to read the
+// schema that another try may not meet, or one of permission: those are
+// named as for a source, not blamed on the schema.
+func schemaUnread(err error) bool {
+	return errors.Is(err, csvstream.ErrSourceRead) || errors.Is(err, csvstream.ErrSourceChanged) ||
+		errors.Is(err, csvstream.ErrAccessDenied)
 }
 
 // isHandlerError reports whether err is already one of the handler's types.

@@ -72,7 +72,6 @@ import (
 	"log/slog"
 	"os"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
@@ -130,9 +129,10 @@ type invocation struct {
 	start  time.Time
 	shape  string
 
-	schemaOnce sync.Once
-	schema     *csvstream.Schema
-	schemaErr  error
+	// The configured S3 schema, once loaded, and the error that loading
+	// it met unless another try may not meet it.
+	schema    *csvstream.Schema
+	schemaErr error
 
 	jobs []jobLog
 }
@@ -367,7 +367,8 @@ func (inv *invocation) runJob(src csvstream.Location, req directRequest) (csvstr
 
 // loadSchema returns the schema a job uses, and where it comes from: the
 // payload's, the one loaded at start-up, or the configured S3 schema read
-// once per invocation.
+// once per invocation (again for the next job when reading it failed for
+// a passing reason).
 func (inv *invocation) loadSchema(payload string) (*csvstream.Schema, csvstream.Location, error) {
 	if payload != "" {
 		loc, err := csvstream.ParseLocation(payload)
@@ -381,10 +382,16 @@ func (inv *invocation) loadSchema(payload string) (*csvstream.Schema, csvstream.
 	if cfg.Schema != nil || !cfg.SchemaLocation.IsS3() {
 		return cfg.Schema, cfg.SchemaLocation, nil
 	}
-	inv.schemaOnce.Do(func() {
-		inv.schema, inv.schemaErr = csvstream.LoadSchema(inv.jobCtx, inv.h.api, cfg.SchemaLocation)
-	})
-	return inv.schema, cfg.SchemaLocation, inv.schemaErr
+	if inv.schema != nil || inv.schemaErr != nil {
+		return inv.schema, cfg.SchemaLocation, inv.schemaErr
+	}
+	s, err := csvstream.LoadSchema(inv.jobCtx, inv.h.api, cfg.SchemaLocation)
+	switch classify(err, "", false).(type) {
+	case *SourceReadFailed, *SourceChanged: // the next job tries again
+	default:
+		inv.schema, inv.schemaErr = s, err
+	}
+	return s, cfg.SchemaLocation, err
 }
 
 // jsonlExt is appended to the destination key of a JSON Lines job.

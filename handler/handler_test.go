@@ -440,6 +440,41 @@ func TestSQSPartialBatchFailure(t *testing.T) {
 	checkNoUploads(t, srv, bucket)
 }
 
+// TestSchemaReadFailureNotKept checks that a schema that could not be read
+// for a passing reason is read again for the invocation's next job, rather
+// than failing the whole batch.
+func TestSchemaReadFailureNotKept(t *testing.T) {
+	srv := s3test.Start(t)
+	bucket := srv.Bucket(t, "schemaretry")
+	data, _ := orders(t, 30, 0)
+	want, _, _ := reference(t, data, gen.Schema, "")
+	srv.Put(t, bucket, "incoming/a.csv", data)
+	srv.Put(t, bucket, "incoming/b.csv", data)
+	srv.Put(t, bucket, "schemas/orders.json", []byte(gen.Schema))
+	p := faultproxy.New(t, srv.Endpoint)
+	p.Inject(faultproxy.Fault{Kind: faultproxy.Status, Status: 500, Code: "InternalError", Match: faultproxy.IsGet("schemas/orders.json")})
+	api := s3test.ClientFor(p.URL, csvstream.ClientOptions, func(o *s3.Options) { o.RetryMaxAttempts = 1 })
+	h := New(Config{Output: Prefix{bucket, "valid/"}, InputPrefix: "incoming/", Log: io.Discard,
+		SchemaLocation: csvstream.Location{Bucket: bucket, Key: "schemas/orders.json"}}, api)
+
+	event := sqsEvent(map[string]string{
+		"m1": string(s3Event(bucket, "incoming/a.csv")),
+		"m2": string(s3Event(bucket, "incoming/b.csv")),
+	})
+	res, _, err := invoke(h, event, time.Minute)
+	if err != nil {
+		t.Fatalf("invocation failed: %v", err)
+	}
+	resp, ok := res.(events.SQSEventResponse)
+	if !ok || len(resp.BatchItemFailures) != 1 || resp.BatchItemFailures[0].ItemIdentifier != "m1" {
+		t.Fatalf("result %#v; want only m1, whose schema read failed, to be redelivered", res)
+	}
+	if got := srv.Get(t, bucket, "valid/b.csv"); !bytes.Equal(got, want) {
+		t.Errorf("output of m2: %d bytes, want %d", len(got), len(want))
+	}
+	checkNoUploads(t, srv, bucket)
+}
+
 // failingGets is an S3 client whose GetObject fails with an error that
 // matches none of csvstream's kinds.
 type failingGets struct{ *s3.Client }
@@ -489,6 +524,14 @@ func TestErrorTypesS3(t *testing.T) {
 		}, event: direct("incoming/orders.csv", ""), want: "SchemaError", object: "schemas/bad.json"},
 		{name: "missing schema", event: direct("incoming/orders.csv", fmt.Sprintf(`,"schema":"s3://%s/schemas/none.json"`, out)),
 			want: "SchemaError", object: "schemas/none.json"},
+		// Reading the schema may fail as reading a source does: that is
+		// no fault of the schema, and another try may succeed.
+		{name: "schema server error", cfg: func() Config { return withSchema }, fault: &faultproxy.Fault{Kind: faultproxy.Status, Status: 500, Code: "InternalError",
+			Match: faultproxy.IsGet("schemas/orders.json"), Times: 100},
+			event: direct("incoming/orders.csv", ""), want: "SourceReadFailed", object: "schemas/orders.json"},
+		{name: "schema access denied", cfg: func() Config { return withSchema }, fault: &faultproxy.Fault{Kind: faultproxy.Status, Status: 403, Code: "AccessDenied",
+			Match: faultproxy.IsGet("schemas/orders.json"), Times: 100},
+			event: direct("incoming/orders.csv", ""), want: "AccessDenied", object: "schemas/orders.json"},
 		{name: "header mismatch", cfg: func() Config { return withSchema }, event: direct("incoming/wrong-header.csv", ""),
 			want: "HeaderMismatch", object: "s3://" + in + "/incoming/wrong-header.csv"},
 		{name: "too many rejects", cfg: func() Config {
@@ -516,6 +559,9 @@ func TestErrorTypesS3(t *testing.T) {
 		{name: "source access denied", fault: &faultproxy.Fault{Kind: faultproxy.Status, Status: 403, Code: "AccessDenied",
 			Match: faultproxy.IsGet("incoming/orders.csv"), Times: 100},
 			event: direct("incoming/orders.csv", ""), want: "AccessDenied", object: "incoming/orders.csv"},
+		{name: "source archived", fault: &faultproxy.Fault{Kind: faultproxy.Status, Status: 403, Code: "InvalidObjectState",
+			Match: faultproxy.IsGet("incoming/orders.csv"), Times: 100},
+			event: direct("incoming/orders.csv", ""), want: "InvalidEvent", object: "incoming/orders.csv"},
 		{name: "output access denied", fault: &faultproxy.Fault{Kind: faultproxy.Status, Status: 403, Code: "AccessDenied",
 			Match: func(r *http.Request) bool {
 				return r.Method != http.MethodGet && strings.HasPrefix(r.URL.Path, "/"+out+"/")

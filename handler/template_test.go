@@ -1019,6 +1019,36 @@ func TestTemplateStateMachine(t *testing.T) {
 	}
 }
 
+// TestTemplateKeyFilterPatterns checks that the input prefix and suffix
+// take only characters that URL encoding leaves alone: S3 matches its
+// notification filter against the encoded key, so "daily orders/" would
+// deploy and never fire.
+func TestTemplateKeyFilterPatterns(t *testing.T) {
+	tp := tplLoad(t)
+	for _, tc := range []struct {
+		param string
+		ok    []string
+		bad   []string
+	}{
+		{"InputPrefix", []string{"incoming/", "data/in/", "a.b_c-d~/"},
+			[]string{"incoming", "/", "a//", "daily orders/", "dt=2024/", "in*/", "café/"}},
+		{"InputSuffix", []string{".csv", ".CSV", "_orders.csv"},
+			[]string{"", ".csv ", "x/y.csv", "*.csv", "+.csv"}},
+	} {
+		pattern := regexp.MustCompile(fmt.Sprint(tplMust(t, tp.params, tc.param, "AllowedPattern")))
+		for _, v := range tc.ok {
+			if !pattern.MatchString(v) {
+				t.Errorf("%s refuses %q", tc.param, v)
+			}
+		}
+		for _, v := range tc.bad {
+			if pattern.MatchString(v) {
+				t.Errorf("%s accepts %q", tc.param, v)
+			}
+		}
+	}
+}
+
 // TestEventFilesMatchTemplate checks the sample events parse and that the
 // object-created ones name a key the template's S3 filter would pass.
 func TestEventFilesMatchTemplate(t *testing.T) {
