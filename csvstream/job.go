@@ -124,8 +124,11 @@ func (j *Job) validate() error {
 		}
 		j.Rejects = r
 	}
-	if j.Rejects.IsStdio() && j.Destination.IsStdio() {
-		return fmt.Errorf("%w: rejects and destination cannot both be standard output", ErrInvalidJob)
+	if WritesToStdout(j.Destination, j.Stdout) && WritesToStdout(j.Rejects, j.Stdout) {
+		if j.Rejects.IsStdio() && j.Destination.IsStdio() {
+			return fmt.Errorf("%w: rejects and destination cannot both be standard output", ErrInvalidJob)
+		}
+		return fmt.Errorf("%w: destination %s and rejects %s are both standard output", ErrInvalidJob, j.Destination, j.Rejects)
 	}
 	for _, pair := range []struct {
 		a, b   Location
@@ -166,6 +169,30 @@ func (j *Job) validate() error {
 		return fmt.Errorf("%w: max reject ratio %v: want a number from 0 to 1", ErrInvalidJob, *r)
 	}
 	return nil
+}
+
+// WritesToStdout reports whether an output at loc lands in stdout: loc is
+// "-", or a local path naming the same file as stdout (an *os.File), such
+// as /dev/stdout, /dev/fd/1 or the file standard output is redirected to.
+// The null device is not counted, since nothing written there can mix.
+func WritesToStdout(loc Location, stdout io.Writer) bool {
+	if loc.IsStdio() {
+		return true
+	}
+	f, ok := stdout.(*os.File)
+	if !ok || loc.IsS3() || loc.IsZero() {
+		return false
+	}
+	out, err := f.Stat()
+	if err != nil {
+		return false
+	}
+	fi, err := os.Stat(loc.Path)
+	if err != nil || !os.SameFile(fi, out) {
+		return false
+	}
+	null, err := os.Stat(os.DevNull)
+	return err != nil || !os.SameFile(fi, null)
 }
 
 // sameLocation reports whether a and b name the same object or file, so

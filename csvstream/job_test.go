@@ -266,6 +266,60 @@ func TestRunHeaderMismatchFailsAtOnce(t *testing.T) {
 	}
 }
 
+// TestRunOutputsBothStdout checks that a path naming standard output's file
+// counts as standard output: the destination and rejects would otherwise
+// mix in one stream, or one replace the other's file.
+func TestRunOutputsBothStdout(t *testing.T) {
+	dir := t.TempDir()
+	src := filepath.Join(dir, "in.csv")
+	if err := os.WriteFile(src, []byte("a,b\n1,2\n3\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	stdout, err := os.Create(filepath.Join(dir, "stdout.txt"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stdout.Close()
+	if _, err := stdout.WriteString("kept\n"); err != nil {
+		t.Fatal(err)
+	}
+	null, err := os.OpenFile(os.DevNull, os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer null.Close()
+	other := csvstream.Location{Path: filepath.Join(dir, "rejects.csv")}
+	cases := []struct {
+		name      string
+		dst, rej  csvstream.Location
+		stdout    *os.File
+		wantError string
+	}{
+		{"rejects into the file standard output is", csvstream.Stdio, csvstream.Location{Path: stdout.Name()}, stdout,
+			"invalid job: destination - and rejects " + stdout.Name() + " are both standard output"},
+		{"destination into the file standard output is", csvstream.Location{Path: stdout.Name()}, csvstream.Stdio, stdout,
+			"invalid job: destination " + stdout.Name() + " and rejects - are both standard output"},
+		{"rejects elsewhere", csvstream.Stdio, other, stdout, ""},
+		{"both on the null device", csvstream.Stdio, csvstream.Location{Path: os.DevNull}, null, ""},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := csvstream.Run(context.Background(), nil, csvstream.Job{
+				Source: csvstream.Location{Path: src}, Destination: tc.dst, Rejects: tc.rej, Stdout: tc.stdout,
+			})
+			switch {
+			case tc.wantError == "" && err != nil:
+				t.Fatalf("Run: %v", err)
+			case tc.wantError != "" && (!errors.Is(err, csvstream.ErrInvalidJob) || err.Error() != tc.wantError):
+				t.Fatalf("Run: err %v, want %s", err, tc.wantError)
+			}
+		})
+	}
+	if got, _ := os.ReadFile(stdout.Name()); !strings.HasPrefix(string(got), "kept\n") {
+		t.Errorf("standard output's file holds %q: it was replaced", got)
+	}
+}
+
 func TestRunInvalidJob(t *testing.T) {
 	cases := []struct {
 		name string

@@ -539,8 +539,15 @@ func parseISOTime(b []byte) (value, bool) {
 	return timeValue(0, 0, sec, nsec, off), ok
 }
 
+// timeValue is a time of day in UTC, in nanoseconds after midnight. An
+// offset that carries it past midnight wraps around, as a clock does, so
+// that every time of day lies from 00:00:00 to 23:59:59.999999999.
 func timeValue(h, m, s, nsec, off int) value {
-	return value{i: int64(h*3600+m*60+s-off)*1e9 + int64(nsec)}
+	sec := (h*3600 + m*60 + s - off) % 86400
+	if sec < 0 {
+		sec += 86400
+	}
+	return value{i: int64(sec)*1e9 + int64(nsec)}
 }
 
 // isISODatetime reports whether b is an ISO 8601 datetime as

@@ -306,7 +306,7 @@ func runCmd(ctx context.Context, args []string, stdin io.Reader, stdout, stderr 
 	}
 	// Decided before the job replaces any output file.
 	out := stdout
-	if writesTo(job.Destination, stdout) || writesTo(job.Rejects, stdout) {
+	if csvstream.WritesToStdout(job.Destination, stdout) || csvstream.WritesToStdout(job.Rejects, stdout) {
 		out = stderr
 	}
 	sum, err := csvstream.Run(ctx, client, job)
@@ -316,31 +316,6 @@ func runCmd(ctx context.Context, args []string, stdin io.Reader, stdout, stderr 
 	enc := json.NewEncoder(out)
 	enc.SetIndent("", "  ")
 	return enc.Encode(sum)
-}
-
-// writesTo reports whether an output at loc lands in stdout: "-", or a
-// local path naming the same file as standard output, such as /dev/stdout
-// or /dev/fd/1. The summary then goes to standard error, so that it does
-// not end up inside the data.
-func writesTo(loc csvstream.Location, stdout io.Writer) bool {
-	if loc.IsStdio() {
-		return true
-	}
-	f, ok := stdout.(*os.File)
-	if !ok || loc.IsS3() {
-		return false
-	}
-	out, err := f.Stat()
-	if err != nil {
-		return false
-	}
-	fi, err := os.Stat(loc.Path)
-	if err != nil || !os.SameFile(fi, out) {
-		return false
-	}
-	// Both may be the null device, where nothing is mixed.
-	null, err := os.Stat(os.DevNull)
-	return err != nil || !os.SameFile(fi, null)
 }
 
 func inferCmd(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) (err error) {
