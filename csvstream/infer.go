@@ -5,6 +5,7 @@ import (
 	"io"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 )
 
 // DefaultInferRows is how many data rows InferSchema samples when
@@ -23,8 +24,9 @@ type InferOptions struct {
 	MaxRecordSize int
 	// Warn, when set, is told of what in the sample suggests that the
 	// schema does not fit the file: records left out because they could
-	// not be read, rows whose number of fields is not the header's, and a
-	// one-column header that another delimiter would split.
+	// not be read, rows whose number of fields is not the header's, rows
+	// that are not UTF-8, and a one-column header that another delimiter
+	// would split.
 	Warn func(msg string)
 }
 
@@ -92,7 +94,7 @@ func InferSchema(r io.Reader, opt InferOptions) (*Schema, error) {
 	for k, kd := range kinds {
 		probe[k] = column{kind: kd, trueVals: toBytes(defaultTrue()), falseVals: toBytes(defaultFalse())}
 	}
-	var broken, ragged tally
+	var broken, ragged, notUTF8 tally
 	for n := 0; n < rows && sc.Scan(); n++ {
 		rec := sc.Record()
 		if rec.Err != nil {
@@ -101,6 +103,9 @@ func InferSchema(r io.Reader, opt InferOptions) (*Schema, error) {
 		}
 		if blankRecord(rec) {
 			continue
+		}
+		if !rec.ascii && !utf8.Valid(rec.Raw) {
+			notUTF8.add(rec.Line)
 		}
 		if rec.NumFields() != len(s.Fields) {
 			ragged.add(rec.Line)
@@ -140,6 +145,10 @@ func InferSchema(r io.Reader, opt InferOptions) (*Schema, error) {
 		if broken.n > 0 {
 			opt.Warn(fmt.Sprintf("%s left out of the sample, not readable (quoting or size); the first starts on line %d",
 				plural(broken.n, "record"), broken.first))
+		}
+		if notUTF8.n > 0 {
+			opt.Warn(fmt.Sprintf("%s in the sample with text that is not UTF-8, which a run rejects (encoding-error); the first is on line %d: convert the file to UTF-8 (with iconv, say)",
+				plural(notUTF8.n, "row"), notUTF8.first))
 		}
 	}
 	for i := range s.Fields {

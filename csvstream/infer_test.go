@@ -171,11 +171,15 @@ func TestInferWarnings(t *testing.T) {
 			"the header is one column whose label holds ',': is that the delimiter? (--delimiter ',')",
 		}},
 		{"one column", "name\nAda\n", InferOptions{}, nil},
+		{"UTF-8", "name\nZoë\n", InferOptions{}, nil},
 		{"ragged", "a,b\n1,2,3\n4\n5,6\n", InferOptions{}, []string{
 			"2 rows in the sample with a number of fields other than the header's 2; the first is on line 2",
 		}},
 		{"unreadable", "a,b\n1,2\n3,\"x\n", InferOptions{}, []string{
 			"1 record left out of the sample, not readable (quoting or size); the first starts on line 3",
+		}},
+		{"latin-1", "id,city\n1,Paris\n2,Orl\xe9ans\n3,Z\xfcrich\n", InferOptions{}, []string{
+			"2 rows in the sample with text that is not UTF-8, which a run rejects (encoding-error); the first is on line 3: convert the file to UTF-8 (with iconv, say)",
 		}},
 		{"too large", "a,b\n1," + strings.Repeat("x", 100) + "\n2,3\n", InferOptions{MaxRecordSize: 64}, []string{
 			"1 record left out of the sample, not readable (quoting or size); the first starts on line 2",

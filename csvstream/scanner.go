@@ -374,7 +374,7 @@ func (s *Scanner) scanSlow(o int) bool {
 					if nlField == len(r.fields) {
 						return s.quoteBroken(data, firstNL, o, `unexpected byte after closing '"'`)
 					}
-					s.fail(data, o, `unexpected byte after closing '"'; field kept literally`)
+					s.fail(data, o, `unexpected byte after closing '"'; the field is read on as unquoted text`)
 					st = stLiteral
 				}
 			case stQuoteCR:
@@ -386,7 +386,7 @@ func (s *Scanner) scanSlow(o int) bool {
 				if nlField == len(r.fields) {
 					return s.quoteBroken(data, firstNL, o-1, `unexpected '\r' after closing '"'`)
 				}
-				s.fail(data, o-1, `unexpected '\r' after closing '"'; field kept literally`)
+				s.fail(data, o-1, `unexpected '\r' after closing '"'; the field is read on as unquoted text`)
 				st = stLiteral
 			}
 		}
@@ -422,7 +422,7 @@ func (s *Scanner) scanSlow(o int) bool {
 		case stQuote:
 			s.addQuoted(data, fs, o-1, esc)
 		case stQuoteCR:
-			s.fail(data, o-1, `unexpected '\r' after closing '"'; field kept literally`)
+			s.fail(data, o-1, `unexpected '\r' after closing '"'; the field is read on as unquoted text`)
 			s.addField(fs, o)
 		}
 		r.raw = data[:o]

@@ -212,7 +212,7 @@ func scanCases() []scanCase {
 		}},
 		{name: "a quoted field over two lines, then a break in the next field", in: "h\n\"a\nb\",\"c\"x\nz\n", want: []want{
 			{line: 1, fields: []string{"h"}},
-			{line: 2, raw: "\"a\nb\",\"c\"x\n", code: CodeQuoteError, msg: "line 3, column 7, field 2: unexpected byte after closing '\"'; field kept literally"},
+			{line: 2, raw: "\"a\nb\",\"c\"x\n", code: CodeQuoteError, msg: "line 3, column 7, field 2: unexpected byte after closing '\"'; the field is read on as unquoted text"},
 			{line: 4, fields: []string{"z"}},
 		}},
 		{name: "stray quote, CRLF", in: "a,b\r\n1,\"abc\r\n2,\"hi, there\"\r\n3,x\r\n", want: []want{

@@ -948,7 +948,8 @@ func (c *column) compileFormat(format string) error {
 		if format == "any" {
 			return fmt.Errorf("format \"any\" is not supported; give a pattern such as \"%%d/%%m/%%Y\"")
 		}
-		l, err := compileLayout(format, c.kind)
+		// Table Schema before v1 wrote a pattern as "fmt:PATTERN".
+		l, err := compileLayout(strings.TrimPrefix(format, "fmt:"), c.kind)
 		if err != nil {
 			return fmt.Errorf("format %q: %w", format, err)
 		}

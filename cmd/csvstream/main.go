@@ -368,7 +368,10 @@ func inferCmd(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 // parseRecordSize reads --max-record-size.
 func parseRecordSize(s string) (int, error) {
 	size, err := csvstream.ParseSize(s)
-	if err != nil || size <= 0 || size > csvstream.MaxRecordSizeLimit {
+	if err != nil {
+		return 0, usagef("--max-record-size: %v", err)
+	}
+	if size <= 0 || size > csvstream.MaxRecordSizeLimit {
 		return 0, usagef("--max-record-size %q: want a size from 1B to %dMiB", s, csvstream.MaxRecordSizeLimit>>20)
 	}
 	return int(size), nil
