@@ -69,6 +69,9 @@ func chaosSeedList(t *testing.T) []uint64 {
 	return seeds
 }
 
+// chaosStall is how long the reader waits on a GET that sends nothing.
+const chaosStall = 300 * time.Millisecond
+
 // chaosPersistent is the Times of a fault that outlasts every retry: the
 // S3 client's 6 tries of a request, the writer's 4 sends of a part, and the
 // reader's 5 reopens without progress.
@@ -144,6 +147,27 @@ func transient(desc string, f faultproxy.Fault, persistent bool, errs ...error) 
 	return cf
 }
 
+// brokenGet returns a chaosTable entry for a GET answer that kind breaks
+// after least bytes or more, or before its first byte. A body
+// broken after some bytes every time still makes progress, and the job
+// succeeds; one broken before its first byte every time does not.
+func brokenGet(kind faultproxy.Kind, verb string, least int64) func(rng *rand.Rand, k chaosKeys) *chaosFault {
+	return func(rng *rand.Rand, k chaosKeys) *chaosFault {
+		var after int64
+		if rng.IntN(3) > 0 {
+			after = least + rng.Int64N(4<<20)
+		}
+		times, persistent := chaosTimes(rng)
+		f := transient(fmt.Sprintf("GET answer %s after %d bytes", verb, after),
+			faultproxy.Fault{Kind: kind, After: after, Times: times, Match: faultproxy.IsGet(k.src)},
+			persistent && after == 0, csvstream.ErrSourceRead)
+		if persistent && after > 0 {
+			f.retries = 0
+		}
+		return f
+	}
+}
+
 // chaosTable lists the faults a seed draws from.
 var chaosTable = []func(rng *rand.Rand, k chaosKeys) *chaosFault{
 	func(rng *rand.Rand, k chaosKeys) *chaosFault {
@@ -193,23 +217,10 @@ var chaosTable = []func(rng *rand.Rand, k chaosKeys) *chaosFault{
 			faultproxy.Fault{Kind: faultproxy.FlipByte, After: after, Times: times, Match: faultproxy.IsPartUpload(part)},
 			persistent, csvstream.ErrUploadFailed)
 	},
-	func(rng *rand.Rand, k chaosKeys) *chaosFault {
-		// The reader resumes from where the body broke. A body cut after
-		// some bytes every time still makes progress, and the job succeeds;
-		// one cut before its first byte every time does not.
-		var after int64
-		if rng.IntN(3) > 0 {
-			after = 256<<10 + rng.Int64N(4<<20)
-		}
-		times, persistent := chaosTimes(rng)
-		f := transient(fmt.Sprintf("GET answer cut after %d bytes", after),
-			faultproxy.Fault{Kind: faultproxy.CutResponse, After: after, Times: times, Match: faultproxy.IsGet(k.src)},
-			persistent && after == 0, csvstream.ErrSourceRead)
-		if persistent && after > 0 {
-			f.retries = 0
-		}
-		return f
-	},
+	// The reader resumes from where the body broke, or stalled: its
+	// connection left open, the GET is given up after chaosStall.
+	brokenGet(faultproxy.CutResponse, "cut", 256<<10),
+	brokenGet(faultproxy.StallResponse, "stalled", 1<<20),
 	func(rng *rand.Rand, k chaosKeys) *chaosFault {
 		// S3 completes the upload, but its answer is lost. The writer sends
 		// Complete again once; a second lost answer may fail the job, which
@@ -413,7 +424,7 @@ func chaosJob(bucket string, k chaosKeys, schema *csvstream.Schema, concurrency 
 		Destination: csvstream.Location{Bucket: bucket, Key: k.dst},
 		Rejects:     csvstream.Location{Bucket: bucket, Key: k.rej},
 		Schema:      schema,
-		Reader:      csvstream.ReaderOptions{Backoff: 10 * time.Millisecond},
+		Reader:      csvstream.ReaderOptions{Backoff: 10 * time.Millisecond, StallTimeout: chaosStall},
 		Writer:      csvstream.WriterOptions{PartSize: csvstream.MinPartSize, Concurrency: concurrency},
 	}
 }

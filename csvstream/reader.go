@@ -20,6 +20,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
+	"github.com/aws/smithy-go/middleware"
 )
 
 // Errors an ObjectReader wraps so callers can tell them apart with errors.Is.
@@ -37,7 +38,12 @@ const (
 	defaultReadAttempts = 5
 	defaultReadBackoff  = 200 * time.Millisecond
 	maxReadBackoff      = 5 * time.Second
+	defaultStallTimeout = 30 * time.Second
 )
+
+// errStalled is the cause of a GET's context ending because no byte of its
+// answer came for ReaderOptions.StallTimeout.
+var errStalled = errors.New("no bytes arrived")
 
 // ReaderOptions configures an ObjectReader. The zero value works.
 type ReaderOptions struct {
@@ -51,6 +57,12 @@ type ReaderOptions struct {
 	// VersionID, when set, reads that version of the object in a
 	// versioned bucket; empty reads the latest.
 	VersionID string
+	// StallTimeout is how long a GET may wait for its answer, or a Read for
+	// the next bytes of the body, before the connection is given up as
+	// stalled and the object reopened: the S3 client has no such timeout,
+	// so a connection that stays open but sends nothing would otherwise
+	// hold the job until its deadline. Zero means 30s.
+	StallTimeout time.Duration
 }
 
 // ObjectReader streams an S3 object. When the response body breaks part
@@ -104,17 +116,21 @@ func NewObjectReader(ctx context.Context, api GetObjectAPI, bucket, key string, 
 	if opt.Backoff <= 0 {
 		opt.Backoff = defaultReadBackoff
 	}
+	if opt.StallTimeout <= 0 {
+		opt.StallTimeout = defaultStallTimeout
+	}
 	r := &ObjectReader{ctx: ctx, api: api, bucket: bucket, key: key, opt: opt, size: -1}
 
 	// Ask for the object's stored checksum. The SDK then validates the body
 	// when it is read whole in one response, and the reader validates the
 	// bytes it returns when the body had to be resumed.
-	out, err := api.GetObject(ctx, &s3.GetObjectInput{
+	in := &s3.GetObjectInput{
 		Bucket:       aws.String(bucket),
 		Key:          aws.String(key),
 		VersionId:    r.versionID(),
 		ChecksumMode: types.ChecksumModeEnabled,
-	})
+	}
+	out, err := api.GetObject(ctx, in, r.watchStalls)
 	if err != nil {
 		switch {
 		case isNotFound(err):
@@ -165,7 +181,7 @@ func (r *ObjectReader) Unchanged(ctx context.Context) error {
 	if r.size != 0 {
 		in.Range = aws.String("bytes=0-0") // one byte is enough to compare ETags
 	}
-	out, err := r.api.GetObject(ctx, in, noRangeChecksum)
+	out, err := r.api.GetObject(ctx, in, noRangeChecksum, r.watchStalls)
 	switch {
 	case err == nil:
 		if out.Body != nil {
@@ -312,7 +328,7 @@ func (r *ObjectReader) get() (io.ReadCloser, error) {
 		VersionId: r.versionID(),
 		Range:     aws.String(rng),
 		IfMatch:   aws.String(r.etag),
-	}, noRangeChecksum)
+	}, noRangeChecksum, r.watchStalls)
 	if err != nil {
 		switch {
 		case isPreconditionFailed(err):
@@ -335,6 +351,87 @@ func (r *ObjectReader) get() (io.ReadCloser, error) {
 		return nil, &permanentError{fmt.Errorf("GET %s: answered with Content-Range %q", rng, aws.ToString(out.ContentRange))}
 	}
 	return out.Body, nil
+}
+
+// watchStalls adds stallWatch to a GET's middleware stack.
+func (r *ObjectReader) watchStalls(o *s3.Options) {
+	o.APIOptions = append(o.APIOptions, func(st *middleware.Stack) error {
+		return st.Finalize.Add(stallWatch{timeout: r.opt.StallTimeout}, middleware.After)
+	})
+}
+
+// stallWatch ends a GET attempt that waits timeout for its response, with a
+// stallError the S3 client retries as it does a broken connection, and
+// watches each Read of the body the same way (a stalled body is reopened
+// by the ObjectReader). It runs once per attempt, after the client's retry
+// middleware, so that the client's waits between attempts do not count.
+type stallWatch struct{ timeout time.Duration }
+
+func (stallWatch) ID() string { return "csvstream.StallWatch" }
+
+func (w stallWatch) HandleFinalize(ctx context.Context, in middleware.FinalizeInput, next middleware.FinalizeHandler) (middleware.FinalizeOutput, middleware.Metadata, error) {
+	ctx, cancel := context.WithCancelCause(ctx)
+	timer := time.AfterFunc(w.timeout, func() { cancel(errStalled) })
+	out, md, err := next.HandleFinalize(ctx, in)
+	timer.Stop()
+	if err != nil {
+		if context.Cause(ctx) == errStalled {
+			err = &stallError{timeout: w.timeout, detail: err.Error()}
+		}
+		cancel(nil)
+		return out, md, err
+	}
+	if res, ok := out.Result.(*s3.GetObjectOutput); ok && res.Body != nil {
+		res.Body = &watchedBody{body: res.Body, ctx: ctx, cancel: cancel, timer: timer, timeout: w.timeout}
+	} else {
+		cancel(nil)
+	}
+	return out, md, err
+}
+
+// stallError reports a request or a body that sent nothing for timeout.
+// It keeps the cancelled context's error out of its chain, which would read
+// as the job's end and which the S3 client would not retry.
+type stallError struct {
+	timeout time.Duration
+	detail  string
+}
+
+func (e *stallError) Error() string {
+	return fmt.Sprintf("%v for %v (%s)", errStalled, e.timeout, e.detail)
+}
+
+func (e *stallError) Is(target error) bool { return target == errStalled }
+
+// RetryableError tells the S3 client to try the request again.
+func (e *stallError) RetryableError() bool { return true }
+
+// watchedBody is a response body whose request is cancelled when a Read
+// waits longer than timeout. Only the time inside Read counts, so a slow
+// consumer does not look like a stalled connection.
+type watchedBody struct {
+	body    io.ReadCloser
+	ctx     context.Context
+	cancel  context.CancelCauseFunc
+	timer   *time.Timer
+	timeout time.Duration
+}
+
+func (b *watchedBody) Read(p []byte) (int, error) {
+	b.timer.Reset(b.timeout)
+	n, err := b.body.Read(p)
+	b.timer.Stop()
+	if err != nil && err != io.EOF && context.Cause(b.ctx) == errStalled {
+		err = &stallError{timeout: b.timeout, detail: err.Error()}
+	}
+	return n, err
+}
+
+func (b *watchedBody) Close() error {
+	b.timer.Stop()
+	err := b.body.Close()
+	b.cancel(nil)
+	return err
 }
 
 // noRangeChecksum turns off response checksum validation for a resumed,

@@ -135,15 +135,7 @@ func TestObjectReaderStoredGzipS3(t *testing.T) {
 	}
 	client, p := proxiedClient(t, srv)
 	p.Inject(faultproxy.Fault{Kind: faultproxy.CutResponse, After: int64(len(data) / 3), Match: faultproxy.IsGet("in.csv.gz")})
-	r, err := csvstream.NewObjectReader(ctx, client, bucket, "in.csv.gz", csvstream.ReaderOptions{Backoff: 10 * time.Millisecond})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer r.Close()
-	got, err := io.ReadAll(r)
-	if err != nil {
-		t.Fatalf("read: %v", err)
-	}
+	r, got := readObject(t, ctx, client, bucket, "in.csv.gz", csvstream.ReaderOptions{Backoff: 10 * time.Millisecond})
 	if !bytes.Equal(got, data) || r.Size() != int64(len(data)) {
 		t.Fatalf("read %d bytes (Size %d); want the %d stored bytes", len(got), r.Size(), len(data))
 	}
@@ -242,6 +234,120 @@ func TestObjectReaderCancelS3(t *testing.T) {
 	if r.Resumes() != 0 {
 		t.Errorf("Resumes() = %d after cancel; want 0", r.Resumes())
 	}
+}
+
+// readObject opens s3://bucket/key with a reader of opt and reads it whole,
+// failing the test on any error.
+func readObject(t *testing.T, ctx context.Context, client *s3.Client, bucket, key string, opt csvstream.ReaderOptions) (*csvstream.ObjectReader, []byte) {
+	t.Helper()
+	r, err := csvstream.NewObjectReader(ctx, client, bucket, key, opt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { r.Close() })
+	got, err := io.ReadAll(r)
+	if err != nil {
+		t.Fatalf("read s3://%s/%s: %v", bucket, key, err)
+	}
+	return r, got
+}
+
+// TestObjectReaderStallS3 leaves GETs without bytes, their connections
+// open, and checks that the reader gives up on each after its StallTimeout
+// and reads on, instead of waiting for the job's deadline.
+func TestObjectReaderStallS3(t *testing.T) {
+	srv := s3test.Start(t)
+	bucket := srv.Bucket(t, "stall")
+	data := csvData(4 << 20)
+	srv.Put(t, bucket, "in/data.csv", data)
+	const stall = 300 * time.Millisecond
+	tests := []struct {
+		name        string
+		faults      []faultproxy.Fault
+		wantResumes int
+	}{
+		{"body stops part way", []faultproxy.Fault{
+			{Kind: faultproxy.StallResponse, Match: faultproxy.IsGet("in/data.csv"), After: 1 << 20}}, 1},
+		{"no answer to the first GET", []faultproxy.Fault{
+			{Kind: faultproxy.Stall, Match: faultproxy.IsGet("in/data.csv")}}, 0},
+		{"resumed body stops too", []faultproxy.Fault{
+			{Kind: faultproxy.StallResponse, Match: faultproxy.IsGet("in/data.csv"), After: 1 << 20, Times: 2}}, 2},
+		{"no answer to a resume", []faultproxy.Fault{
+			{Kind: faultproxy.CutResponse, Match: faultproxy.IsGet("in/data.csv"), After: 1 << 20},
+			{Kind: faultproxy.Stall, Match: faultproxy.IsRangedGet}}, 1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			client, p := proxiedClient(t, srv)
+			for _, f := range tt.faults {
+				p.Inject(f)
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+			defer cancel()
+			start := time.Now()
+			r, got := readObject(t, ctx, client, bucket, "in/data.csv",
+				csvstream.ReaderOptions{StallTimeout: stall, Backoff: time.Millisecond})
+			if !bytes.Equal(got, data) {
+				t.Fatalf("read %d bytes that differ from the object's %d", len(got), len(data))
+			}
+			if r.Resumes() != tt.wantResumes {
+				t.Errorf("Resumes() = %d, want %d", r.Resumes(), tt.wantResumes)
+			}
+			if d := time.Since(start); d > 10*time.Second {
+				t.Errorf("read took %v with a stall timeout of %v", d, stall)
+			}
+		})
+	}
+
+	t.Run("slow reader", func(t *testing.T) {
+		// Only the time inside Read counts: a consumer that pauses longer
+		// than the timeout between reads is not a stalled connection.
+		client, p := proxiedClient(t, srv)
+		r, err := csvstream.NewObjectReader(context.Background(), client, bucket, "in/data.csv",
+			csvstream.ReaderOptions{StallTimeout: stall})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer r.Close()
+		buf := make([]byte, 64<<10)
+		for range 3 {
+			if _, err := io.ReadFull(r, buf); err != nil {
+				t.Fatal(err)
+			}
+			time.Sleep(2 * stall)
+		}
+		if _, err := io.Copy(io.Discard, r); err != nil {
+			t.Fatal(err)
+		}
+		if r.Resumes() != 0 {
+			t.Errorf("Resumes() = %d after pauses between reads; want 0", r.Resumes())
+		}
+		// The check before publishing is watched too: a stalled attempt
+		// is tried again, and one that stalls every time fails.
+		p.Inject(faultproxy.Fault{Kind: faultproxy.Stall})
+		if err := r.Unchanged(context.Background()); err != nil {
+			t.Errorf("Unchanged with no answer once: %v", err)
+		}
+		p.Inject(faultproxy.Fault{Kind: faultproxy.Stall, Times: 100})
+		start := time.Now()
+		err = r.Unchanged(context.Background())
+		if !errors.Is(err, csvstream.ErrSourceRead) || !strings.Contains(err.Error(), "no bytes arrived") {
+			t.Errorf("Unchanged with no answer ever: %v; want a read failure that says it stalled", err)
+		}
+		if d := time.Since(start); d > 30*stall {
+			t.Errorf("Unchanged took %v to give up", d)
+		}
+	})
+
+	t.Run("every answer stalls", func(t *testing.T) {
+		client, p := proxiedClient(t, srv)
+		p.Inject(faultproxy.Fault{Kind: faultproxy.Stall, Times: 100})
+		_, err := csvstream.NewObjectReader(context.Background(), client, bucket, "in/data.csv",
+			csvstream.ReaderOptions{StallTimeout: stall, Backoff: time.Millisecond})
+		if !errors.Is(err, csvstream.ErrSourceRead) || errors.Is(err, context.Canceled) || !strings.Contains(err.Error(), "no bytes arrived for 300ms") {
+			t.Errorf("err %v; want a read failure that says the GET stalled, not that the job was cancelled", err)
+		}
+	})
 }
 
 // TestClientLogsNothing reads an object stored without a checksum and one

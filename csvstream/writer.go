@@ -814,9 +814,10 @@ func (w *ObjectWriter) putObject() error {
 		w.finished(aws.ToString(out.ETag), sum)
 		return out.ResultMetadata, nil
 	})
-	if err != nil && w.ctx.Err() != nil {
-		// Cut short by the deadline or a cancel, the PUT may have stored
-		// the object all the same: look.
+	if err != nil && (w.ctx.Err() != nil || errorCode(err) == "") {
+		// Cut short by the deadline or a cancel, or with its answer lost
+		// (a broken connection, an attempt timed out), the PUT may have
+		// stored the object all the same: look.
 		return w.completedBefore(err, sum, int64(len(w.buf)))
 	}
 	return err

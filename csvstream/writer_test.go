@@ -1377,6 +1377,51 @@ func TestWriterStoppedDuringCreate(t *testing.T) {
 	}
 }
 
+// lostPutAnswers is an S3 whose PutObject answers are all lost: with
+// stored set, each request stores the object first, as when the
+// connection breaks after S3 has taken it.
+type lostPutAnswers struct {
+	*fakeUploader
+	stored bool
+}
+
+func (l lostPutAnswers) PutObject(ctx context.Context, in *s3.PutObjectInput, optFns ...func(*s3.Options)) (*s3.PutObjectOutput, error) {
+	if l.stored {
+		if _, err := l.fakeUploader.PutObject(ctx, in, optFns...); err != nil {
+			return nil, err
+		}
+	} else {
+		l.log("PutObject")
+	}
+	return nil, &smithyhttp.RequestSendError{Err: errors.New("read: connection reset by peer")}
+}
+
+// TestWriterPutAnswerLost checks that a PutObject whose answers never come
+// back is looked for before the writer reports a failure: an object S3
+// stored is reported as written, and only a missing one as a failure.
+func TestWriterPutAnswerLost(t *testing.T) {
+	for _, stored := range []bool{true, false} {
+		t.Run(fmt.Sprintf("stored=%v", stored), func(t *testing.T) {
+			f := lostPutAnswers{newFakeUploader(100), stored}
+			w := newTestObjectWriter(t, context.Background(), f, WriterOptions{PartSize: 100})
+			want := writeRecords(t, w, [][]byte{[]byte("id,name\n1,a\n")})
+			err := w.Close()
+			if got := f.count("PutObject"); got != 4 {
+				t.Errorf("%d PutObject calls, want 4", got)
+			}
+			if stored {
+				if err != nil || !bytes.Equal(f.objects["dir/out.csv"], want) || w.State().ETag == "" {
+					t.Fatalf("Close = %v, object %q, ETag %q; want the stored object reported as written", err, f.objects["dir/out.csv"], w.State().ETag)
+				}
+				return
+			}
+			if err == nil || !strings.Contains(err.Error(), "connection reset") || f.count("HeadObject") != looks {
+				t.Fatalf("Close = %v after %d looks; want the lost answer reported after %d", err, f.count("HeadObject"), looks)
+			}
+		})
+	}
+}
+
 func TestWriterPutAndCreateFailures(t *testing.T) {
 	small := []byte("id,name\n1,a\n")
 	big := bytes.Repeat([]byte("abcdefghi\n"), 20)

@@ -39,6 +39,11 @@ const (
 	// answers, like a server or network that stopped responding, until the
 	// client gives up on the request and closes the connection.
 	Stall
+	// StallResponse forwards the request, sends the response headers and
+	// Fault.After bytes of the body, then sends nothing more, keeping the
+	// connection open, until the client closes it. A shorter body is
+	// sent whole.
+	StallResponse
 )
 
 // Fault describes one injected failure.
@@ -48,7 +53,7 @@ type Fault struct {
 	Times  int                      // how many matching requests it hits; 0 means 1
 	Status int                      // for Status
 	Code   string                   // for Status: the S3 error code, e.g. "SlowDown"
-	After  int64                    // byte offset for CutRequest, FlipByte, CutResponse
+	After  int64                    // byte offset for CutRequest, FlipByte, CutResponse, StallResponse
 }
 
 // Proxy is a running fault-injecting proxy.
@@ -176,10 +181,16 @@ func (p *Proxy) serve(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	w.WriteHeader(resp.StatusCode)
-	if f != nil && f.Kind == CutResponse {
-		_, _ = io.CopyN(w, resp.Body, f.After)
+	if f != nil && (f.Kind == CutResponse || f.Kind == StallResponse) {
+		n, _ := io.CopyN(w, resp.Body, f.After)
 		if fl, ok := w.(http.Flusher); ok {
 			fl.Flush()
+		}
+		if f.Kind == StallResponse {
+			if n < f.After {
+				return // the whole body was sent: there is nothing to hold back
+			}
+			<-r.Context().Done()
 		}
 		panic(http.ErrAbortHandler)
 	}
