@@ -172,9 +172,11 @@ func (j *Job) validate() error {
 }
 
 // WritesToStdout reports whether an output at loc lands in stdout: loc is
-// "-", or a local path naming the same file as stdout (an *os.File), such
-// as /dev/stdout, /dev/fd/1 or the file standard output is redirected to.
-// The null device is not counted, since nothing written there can mix.
+// "-", or a path naming standard output's descriptor (/dev/stdout,
+// /dev/fd/1), or, when stdout is an *os.File that is a regular file, a
+// path naming that file. A terminal or pipe that standard error shares
+// with standard output is not counted: writing rejects to /dev/stderr
+// there mixes the streams as asked, where a file would be replaced.
 func WritesToStdout(loc Location, stdout io.Writer) bool {
 	if loc.IsStdio() {
 		return true
@@ -183,16 +185,16 @@ func WritesToStdout(loc Location, stdout io.Writer) bool {
 	if !ok || loc.IsS3() || loc.IsZero() {
 		return false
 	}
+	switch filepath.Clean(loc.Path) {
+	case "/dev/stdout", "/dev/fd/1", "/proc/self/fd/1":
+		return f.Fd() == 1
+	}
 	out, err := f.Stat()
-	if err != nil {
+	if err != nil || !out.Mode().IsRegular() {
 		return false
 	}
 	fi, err := os.Stat(loc.Path)
-	if err != nil || !os.SameFile(fi, out) {
-		return false
-	}
-	null, err := os.Stat(os.DevNull)
-	return err != nil || !os.SameFile(fi, null)
+	return err == nil && os.SameFile(fi, out)
 }
 
 // sameLocation reports whether a and b name the same object or file, so

@@ -289,12 +289,24 @@ func TestRunOutputsBothStdout(t *testing.T) {
 	}
 	defer null.Close()
 	other := csvstream.Location{Path: filepath.Join(dir, "rejects.csv")}
+	pr, pw, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pr.Close()
+	defer pw.Close()
+	samePipe := csvstream.Location{Path: fmt.Sprintf("/dev/fd/%d", pw.Fd())}
 	cases := []struct {
 		name      string
 		dst, rej  csvstream.Location
 		stdout    *os.File
 		wantError string
 	}{
+		{"rejects to /dev/stdout", csvstream.Stdio, csvstream.Location{Path: "/dev/stdout"}, os.Stdout,
+			"invalid job: destination - and rejects /dev/stdout are both standard output"},
+		// As standard error shares a terminal or pipe with standard
+		// output: the rejects mix into the stream, as asked.
+		{"rejects to another descriptor of the same pipe", csvstream.Stdio, samePipe, pw, ""},
 		{"rejects into the file standard output is", csvstream.Stdio, csvstream.Location{Path: stdout.Name()}, stdout,
 			"invalid job: destination - and rejects " + stdout.Name() + " are both standard output"},
 		{"destination into the file standard output is", csvstream.Location{Path: stdout.Name()}, csvstream.Stdio, stdout,

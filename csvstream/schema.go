@@ -872,7 +872,9 @@ func compileField(c *column, f *Field) error {
 		}
 		*b.dst = &bound{v: v, text: text}
 	}
-	if c.min != nil && c.max != nil && (compare(c.kind, c.min.v, c.max.v) > 0 ||
+	// Times of day wrap at midnight in UTC, so a time minimum above the
+	// maximum is a range across midnight (see column.acrossMidnight).
+	if c.min != nil && c.max != nil && k != kindTime && (compare(c.kind, c.min.v, c.max.v) > 0 ||
 		k == kindNumber && compareDecimal([]byte(c.min.text), []byte(c.max.text)) > 0) {
 		return fmt.Errorf("constraint \"minimum\" %s is above \"maximum\" %s", c.min.text, c.max.text)
 	}

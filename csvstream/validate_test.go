@@ -212,6 +212,13 @@ func TestConstraints(t *testing.T) {
 		{"time zone before midnight", `{"name": "f", "type": "time", "constraints": {"minimum": "00:00:00", "maximum": "23:59:59"}}`, "23:00:00-02:00", nil},
 		{"time zone wrapped into range", `{"name": "f", "type": "time", "constraints": {"minimum": "22:00:00"}}`, "01:00:00+02:00", nil},
 		{"time zone wrapped out of range", `{"name": "f", "type": "time", "constraints": {"maximum": "22:00:00"}}`, "01:00:00+02:00", []string{`value "01:00:00+02:00" is above the maximum "22:00:00"`}},
+		// Bounds in a zone east of UTC may cross midnight there.
+		{"time range across midnight", `{"name": "f", "type": "time", "constraints": {"minimum": "09:00:00+10:00", "maximum": "17:00:00+10:00"}}`, "12:00:00+10:00", nil},
+		{"time range across midnight, at its ends", `{"name": "f", "type": "time", "constraints": {"minimum": "09:00:00+10:00", "maximum": "17:00:00+10:00"}}`, "23:00:00Z", nil},
+		{"time range across midnight, outside", `{"name": "f", "type": "time", "constraints": {"minimum": "09:00:00+10:00", "maximum": "17:00:00+10:00"}}`, "18:00:00+10:00",
+			[]string{`value "18:00:00+10:00" is not from the minimum "09:00:00+10:00" to the maximum "17:00:00+10:00", a range across midnight in UTC`}},
+		{"time range overnight", `{"name": "f", "type": "time", "constraints": {"minimum": "22:00:00", "maximum": "02:00:00"}}`, "12:00:00",
+			[]string{`value "12:00:00" is not from the minimum "22:00:00" to the maximum "02:00:00", a range across midnight in UTC`}},
 		{"datetime zones equal", `{"name": "f", "type": "datetime", "constraints": {"maximum": "2024-01-01T00:00:00Z"}}`, "2024-01-01T01:00:00+01:00", nil},
 		{"datetime max", `{"name": "f", "type": "datetime", "constraints": {"maximum": "2024-01-01T00:00:00Z"}}`, "2024-01-01T00:00:00.000000001Z", []string{`value "2024-01-01T00:00:00.000000001Z" is above the maximum "2024-01-01T00:00:00Z"`}},
 		{"datetime min across days", `{"name": "f", "type": "datetime", "constraints": {"minimum": "2024-03-01T00:00:00Z"}}`, "2024-02-29T23:30:00-01:00", nil},

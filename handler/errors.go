@@ -49,10 +49,12 @@ type SourceNotFound struct{ failure }
 // it was being read.
 type SourceChanged struct{ failure }
 
-// SourceReadFailed reports a source that could not be read to its end.
+// SourceReadFailed reports a source that could not be read to its end, or
+// a schema on S3 that could not be read for a reason another try may not
+// meet.
 type SourceReadFailed struct{ failure }
 
-// SchemaError reports a schema that cannot be loaded or parsed.
+// SchemaError reports a schema that does not exist or cannot be parsed.
 type SchemaError struct{ failure }
 
 // HeaderMismatch reports a source whose header does not match the schema.
