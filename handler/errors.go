@@ -50,8 +50,8 @@ type SourceNotFound struct{ failure }
 type SourceChanged struct{ failure }
 
 // SourceReadFailed reports a source that could not be read to its end, or
-// a schema on S3 that could not be read for a reason another try may not
-// meet.
+// a schema on S3 that could not be read for a passing reason, such as a
+// broken connection or a server error.
 type SourceReadFailed struct{ failure }
 
 // SchemaError reports a schema that does not exist or cannot be parsed.
@@ -124,8 +124,8 @@ func classify(err error, object string, stopped bool) error {
 }
 
 // schemaUnread reports whether a schema error is a failure to read the
-// schema that another try may not meet, or one of permission: those are
-// named as for a source, not blamed on the schema.
+// schema, for a passing reason or for want of permission: those are named
+// as for a source, not blamed on the schema.
 func schemaUnread(err error) bool {
 	return errors.Is(err, csvstream.ErrSourceRead) || errors.Is(err, csvstream.ErrSourceChanged) ||
 		errors.Is(err, csvstream.ErrAccessDenied)

@@ -129,8 +129,8 @@ type invocation struct {
 	start  time.Time
 	shape  string
 
-	// The configured S3 schema, once loaded, and the error that loading
-	// it met unless another try may not meet it.
+	// The configured S3 schema, once loaded, or the error loading it met
+	// when that error is not a passing one.
 	schema    *csvstream.Schema
 	schemaErr error
 
