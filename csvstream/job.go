@@ -187,7 +187,7 @@ func WritesToStdout(loc Location, stdout io.Writer) bool {
 	}
 	switch filepath.Clean(loc.Path) {
 	case "/dev/stdout", "/dev/fd/1", "/proc/self/fd/1":
-		return f.Fd() == 1
+		return onDescriptor(f, 1)
 	}
 	out, err := f.Stat()
 	if err != nil || !out.Mode().IsRegular() {
@@ -195,6 +195,19 @@ func WritesToStdout(loc Location, stdout io.Writer) bool {
 	}
 	fi, err := os.Stat(loc.Path)
 	return err == nil && os.SameFile(fi, out)
+}
+
+// onDescriptor reports whether f is open on descriptor fd. It does not
+// call f.Fd, which would take a file out of the runtime's poller and so
+// end its write deadlines.
+func onDescriptor(f *os.File, fd uintptr) bool {
+	rc, err := f.SyscallConn()
+	if err != nil {
+		return false
+	}
+	is := false
+	err = rc.Control(func(d uintptr) { is = d == fd })
+	return err == nil && is
 }
 
 // sameLocation reports whether a and b name the same object or file, so

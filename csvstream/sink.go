@@ -12,6 +12,8 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"sync"
+	"time"
 )
 
 // sink is where one job output goes. Write receives whole records; Close
@@ -47,7 +49,7 @@ func openSink(ctx context.Context, api UploadAPI, loc Location, stdout io.Writer
 		if stdout == nil {
 			return nil, errors.New("write to standard output: no writer configured")
 		}
-		return newStreamSink(stdout, nil), nil
+		return newStreamSink(ctx, stdout, nil), nil
 	default:
 		return openLocalSink(ctx, loc.Path)
 	}
@@ -71,20 +73,20 @@ func openLocalSink(ctx context.Context, path string) (sink, error) {
 		if err != nil {
 			return nil, err
 		}
-		return newStreamSink(c, c), nil
+		return newStreamSink(ctx, c, c), nil
 	case fi.Mode()&os.ModeNamedPipe != 0:
 		f, err := openPipe(ctx, path)
 		if err != nil {
 			return nil, err
 		}
-		return newStreamSink(f, f), nil
+		return newStreamSink(ctx, f, f), nil
 	case fi.Mode()&os.ModeCharDevice != 0:
 		// No O_TRUNC: a device has nothing to truncate.
 		f, err := os.OpenFile(path, os.O_WRONLY, 0)
 		if err != nil {
 			return nil, err
 		}
-		return newStreamSink(f, f), nil
+		return newStreamSink(ctx, f, f), nil
 	}
 	target, err := filepath.EvalSymlinks(path)
 	if err != nil {
@@ -140,14 +142,65 @@ const streamBufferSize = 256 << 10
 // whole records, so it never ends in the middle of a record, even when the
 // job fails. Abort drops what is still buffered, but what was already
 // written stays.
+//
+// A write waits for the stream's reader. When the writer takes write
+// deadlines (a socket, or a pipe or terminal in the runtime's poller), the
+// end of the job's context ends that wait, so that a reader that stops
+// reading without closing cannot hold a stopped job, and its uploads,
+// open. The deadline is cleared again when the sink closes.
 type streamSink struct {
 	w   io.Writer
 	c   io.Closer // closed by Close and Abort; nil for standard output
 	buf []byte
+
+	ctx      context.Context
+	deadline *streamDeadline // nil when w takes no write deadline
 }
 
-func newStreamSink(w io.Writer, c io.Closer) *streamSink {
-	return &streamSink{w: w, c: c, buf: make([]byte, 0, streamBufferSize)}
+func newStreamSink(ctx context.Context, w io.Writer, c io.Closer) *streamSink {
+	s := &streamSink{ctx: ctx, w: w, c: c, buf: make([]byte, 0, streamBufferSize)}
+	if d, ok := w.(writeDeadliner); ok && d.SetWriteDeadline(time.Time{}) == nil {
+		s.deadline = &streamDeadline{w: d}
+		s.deadline.stop = context.AfterFunc(ctx, s.deadline.expire)
+	}
+	return s
+}
+
+// writeDeadliner is an output whose pending writes a deadline can end.
+type writeDeadliner interface {
+	SetWriteDeadline(time.Time) error
+}
+
+// streamDeadline ends a stream's pending write when its job stops.
+type streamDeadline struct {
+	w    writeDeadliner
+	stop func() bool // stops the call to expire
+	mu   sync.Mutex
+	done bool // the sink closed: expire must leave w alone
+	set  bool // expire set a deadline, which clear removes
+}
+
+// expire sets a deadline in the past, which ends the pending write and
+// any later one.
+func (d *streamDeadline) expire() {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if !d.done {
+		d.w.SetWriteDeadline(time.Unix(1, 0))
+		d.set = true
+	}
+}
+
+// clear stops expire and removes a deadline it set, so that the writer
+// can be used again.
+func (d *streamDeadline) clear() {
+	d.stop()
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.done = true
+	if d.set {
+		d.w.SetWriteDeadline(time.Time{})
+	}
 }
 
 func (s *streamSink) Write(p []byte) (int, error) {
@@ -156,7 +209,7 @@ func (s *streamSink) Write(p []byte) (int, error) {
 			return 0, err
 		}
 		if len(p) > cap(s.buf) {
-			return s.w.Write(p)
+			return s.send(p)
 		}
 	}
 	s.buf = append(s.buf, p...)
@@ -168,9 +221,19 @@ func (s *streamSink) flush() error {
 	if len(s.buf) == 0 {
 		return nil
 	}
-	_, err := s.w.Write(s.buf)
+	_, err := s.send(s.buf)
 	s.buf = s.buf[:0]
 	return err
+}
+
+// send writes p to the stream. A write that the job's end cut short
+// reports that end's cause rather than a timeout.
+func (s *streamSink) send(p []byte) (int, error) {
+	n, err := s.w.Write(p)
+	if err != nil && s.deadline != nil && s.ctx.Err() != nil && errors.Is(err, os.ErrDeadlineExceeded) {
+		err = fmt.Errorf("stopped waiting for the reader after writing %d of %d bytes: %w", n, len(p), context.Cause(s.ctx))
+	}
+	return n, err
 }
 
 // sendAll does nothing: what a stream is sent cannot be taken back, so it
@@ -187,6 +250,10 @@ func (s *streamSink) Abort() error {
 }
 
 func (s *streamSink) close() error {
+	if s.deadline != nil {
+		s.deadline.clear()
+		s.deadline = nil
+	}
 	if s.c == nil {
 		return nil
 	}

@@ -76,7 +76,7 @@ func TestStreamSinkWritesWholePayloads(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			recs, ends := records(tc.n, tc.sizes...)
 			var w chunkWriter
-			s := newStreamSink(&w, nil)
+			s := newStreamSink(context.Background(), &w, nil)
 			for _, r := range recs {
 				if n, err := s.Write(r); n != len(r) || err != nil {
 					t.Fatalf("Write = %d, %v; want %d, nil", n, err, len(r))
@@ -108,7 +108,7 @@ func TestStreamSinkAbortKeepsWholeRecords(t *testing.T) {
 	recs, ends := records(10_000, 51, 77, 1000)
 	var w chunkWriter
 	c := &closeCounter{}
-	s := newStreamSink(&w, c)
+	s := newStreamSink(context.Background(), &w, c)
 	for _, r := range recs {
 		if _, err := s.Write(r); err != nil {
 			t.Fatal(err)
@@ -529,4 +529,107 @@ type failReader struct{ t *testing.T }
 func (r failReader) Read([]byte) (int, error) {
 	r.t.Error("the job read its input")
 	return 0, io.EOF
+}
+
+// TestRunStopsWaitingForStalledStream stops jobs whose valid rows go to a
+// stream that is never read, so that a write waits for the reader. Ending
+// the job's context must end that wait: Run returns the context's cause,
+// leaves no rejects behind, and clears the deadline it set, so that
+// standard output can be written again.
+func TestRunStopsWaitingForStalledStream(t *testing.T) {
+	var src bytes.Buffer
+	if _, err := gen.Orders(&src, gen.Options{Rows: 100_000, InvalidEvery: 50, Seed: 2}); err != nil {
+		t.Fatal(err)
+	}
+	cases := []struct {
+		name string
+		// setup returns the job's destination, after arranging for a
+		// reader that never reads, and the job's standard output with
+		// that reader when the destination is standard output.
+		setup func(t *testing.T, dir string) (dst Location, stdout, reader *os.File)
+	}{
+		{"standard output", func(t *testing.T, dir string) (Location, *os.File, *os.File) {
+			r, w, err := os.Pipe()
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { r.Close(); w.Close() })
+			return Stdio, w, r
+		}},
+		{"named pipe", func(t *testing.T, dir string) (Location, *os.File, *os.File) {
+			path := filepath.Join(dir, "fifo")
+			if err := syscall.Mkfifo(path, 0o600); err != nil {
+				t.Fatal(err)
+			}
+			r, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK, 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { r.Close() })
+			return Location{Path: path}, nil, nil
+		}},
+		{"socket", func(t *testing.T, dir string) (Location, *os.File, *os.File) {
+			path := filepath.Join(dir, "socket")
+			l, err := net.Listen("unix", path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			accepted := make(chan net.Conn, 1)
+			go func() {
+				c, _ := l.Accept()
+				accepted <- c
+			}()
+			t.Cleanup(func() {
+				l.Close()
+				if c := <-accepted; c != nil {
+					c.Close()
+				}
+			})
+			return Location{Path: path}, nil, nil
+		}},
+	}
+	stopped := errors.New("stopped by the test")
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			dst, stdout, reader := tc.setup(t, dir)
+			job := Job{
+				Source: Stdio, Stdin: bytes.NewReader(src.Bytes()),
+				Destination: dst, Rejects: Location{Path: filepath.Join(dir, "rejects.csv")},
+			}
+			if stdout != nil {
+				job.Stdout = stdout
+			}
+			ctx, cancel := context.WithCancelCause(context.Background())
+			defer cancel(nil)
+			done := make(chan error, 1)
+			go func() {
+				_, err := Run(ctx, nil, job)
+				done <- err
+			}()
+			// The stream holds far less than the input: by now the job
+			// waits in a write.
+			time.Sleep(500 * time.Millisecond)
+			cancel(stopped)
+			var err error
+			select {
+			case err = <-done:
+			case <-time.After(20 * time.Second):
+				t.Fatal("Run did not return within 20 s of its context's end while its output was not read")
+			}
+			if !errors.Is(err, stopped) || !strings.Contains(err.Error(), "stopped waiting for the reader") {
+				t.Fatalf("Run: %v, want the stop of a waiting write, with its cause", err)
+			}
+			if _, err := os.Stat(job.Rejects.Path); !errors.Is(err, fs.ErrNotExist) {
+				t.Errorf("rejects after the stop: %v, want none", err)
+			}
+			if stdout == nil {
+				return
+			}
+			go io.Copy(io.Discard, reader)
+			if _, err := stdout.Write([]byte("\n")); err != nil {
+				t.Errorf("write to standard output after the job, with its reader reading: %v", err)
+			}
+		})
+	}
 }

@@ -14,15 +14,20 @@ import (
 // openPipe opens the named pipe at path for writing. Such an open waits
 // for a reader, as a shell redirection does; openPipe waits by trying
 // again, without blocking a thread, so that it ends when ctx does. Once
-// open, the pipe is made blocking again: not every system's poller takes
-// pipes (macOS's does not), and a write must wait for a slow reader
-// rather than fail.
+// open, the pipe stays non-blocking only if the runtime's poller took it,
+// so that a write waits for a slow reader in the poller and a write
+// deadline can end that wait (see streamSink). Not every system's poller
+// takes pipes (macOS's does not); there the pipe is made blocking again,
+// as a write must wait for a slow reader rather than fail.
 func openPipe(ctx context.Context, path string) (*os.File, error) {
 	const poll = 20 * time.Millisecond
 	var wait *time.Timer
 	for {
 		f, err := os.OpenFile(path, os.O_WRONLY|syscall.O_NONBLOCK, 0)
 		if err == nil {
+			if f.SetWriteDeadline(time.Time{}) == nil {
+				return f, nil // in the poller
+			}
 			if err := setBlocking(f); err != nil {
 				return nil, err
 			}

@@ -23,6 +23,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"runtime"
 	"strings"
 	"syscall"
 
@@ -50,9 +51,13 @@ func main() {
 		stop()
 	}()
 	stdin, restore := interruptibleStdin(ctx)
-	code := Main(ctx, os.Args[1:], stdin, os.Stdout, os.Stderr)
+	stdout := pollableStdout()
+	code := Main(ctx, os.Args[1:], stdin, stdout, os.Stderr)
 	restore()
 	stop()
+	// stdout may be a second File on descriptor 1: it is kept to the end,
+	// so that its finalizer cannot close the descriptor under os.Stdout.
+	runtime.KeepAlive(stdout)
 	os.Exit(code)
 }
 

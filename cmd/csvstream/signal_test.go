@@ -60,22 +60,7 @@ func TestInterruptStopsStalledStdin(t *testing.T) {
 		time.Sleep(50 * time.Millisecond)
 	}
 
-	if err := cmd.Process.Signal(os.Interrupt); err != nil {
-		t.Fatal(err)
-	}
-	var waitErr error
-	select {
-	case waitErr = <-exited:
-	case <-time.After(20 * time.Second):
-		t.Fatal("the job did not stop within 20 s of the interrupt while its input stayed open")
-	}
-	var exit *exec.ExitError
-	if !errors.As(waitErr, &exit) || exit.ExitCode() != exitFailure {
-		t.Fatalf("exit: %v, want status %d; stderr: %s", waitErr, exitFailure, stderr.String())
-	}
-	if msg := stderr.String(); !strings.Contains(msg, "stopped") || !strings.Contains(msg, "interrupt signal received") {
-		t.Errorf("stderr %q: want the job's stop and its cause", msg)
-	}
+	interruptStops(t, cmd, exited, &stderr, "its input stayed open")
 	if ups := srv.Uploads(t, bucket); len(ups) != 0 {
 		t.Errorf("%d multipart uploads left after the interrupt", len(ups))
 	}
@@ -96,17 +81,7 @@ func TestInterruptStopsStalledStdin(t *testing.T) {
 func TestClosedStdoutFailsTheJob(t *testing.T) {
 	bin := buildCLI(t)
 	dir := t.TempDir()
-	src := filepath.Join(dir, "orders.csv")
-	f, err := os.Create(src)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := gen.Orders(f, gen.Options{Rows: 200_000, InvalidEvery: 50, Seed: 1}); err != nil {
-		t.Fatal(err)
-	}
-	if err := f.Close(); err != nil {
-		t.Fatal(err)
-	}
+	src := writeOrders(t, dir, 200_000)
 
 	cmd := exec.Command(bin, "run", "--rejects", filepath.Join(dir, "rejects.csv"), src, "-")
 	var stderr bytes.Buffer
@@ -130,6 +105,54 @@ func TestClosedStdoutFailsTheJob(t *testing.T) {
 	if msg := stderr.String(); strings.Count(msg, "\n") != 1 || !strings.Contains(msg, "broken pipe") {
 		t.Errorf("stderr %q: want one line naming the broken pipe", msg)
 	}
+	onlySourceLeft(t, dir)
+}
+
+// interruptStops interrupts cmd, which is waiting while stalled, and
+// checks that it stops within 20 s: exit 1, with the job's stop and the
+// interrupt named on standard error.
+func interruptStops(t *testing.T, cmd *exec.Cmd, exited <-chan error, stderr *bytes.Buffer, stalled string) {
+	t.Helper()
+	if err := cmd.Process.Signal(os.Interrupt); err != nil {
+		t.Fatal(err)
+	}
+	var err error
+	select {
+	case err = <-exited:
+	case <-time.After(20 * time.Second):
+		t.Fatalf("the job did not stop within 20 s of the interrupt while %s", stalled)
+	}
+	var exit *exec.ExitError
+	if !errors.As(err, &exit) || exit.ExitCode() != exitFailure {
+		t.Fatalf("exit: %v, want status %d; stderr: %s", err, exitFailure, stderr.String())
+	}
+	if msg := stderr.String(); !strings.Contains(msg, "stopped") || !strings.Contains(msg, "interrupt signal received") {
+		t.Errorf("stderr %q: want the job's stop and its cause", msg)
+	}
+}
+
+// writeOrders writes rows of generated orders, one in fifty invalid, to
+// orders.csv in dir, and returns its path.
+func writeOrders(t *testing.T, dir string, rows int) string {
+	t.Helper()
+	src := filepath.Join(dir, "orders.csv")
+	f, err := os.Create(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := gen.Orders(f, gen.Options{Rows: rows, InvalidEvery: 50, Seed: 1}); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return src
+}
+
+// onlySourceLeft reports any file in dir but the one writeOrders wrote:
+// a failed job leaves no output, temporary or not.
+func onlySourceLeft(t *testing.T, dir string) {
+	t.Helper()
 	entries, err := os.ReadDir(dir)
 	if err != nil {
 		t.Fatal(err)
