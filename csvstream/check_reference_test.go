@@ -284,8 +284,13 @@ func isEmailReference(b []byte) bool {
 	if at <= 0 || bytes.Count(b, []byte{'@'}) != 1 {
 		return false
 	}
-	dom := b[at+1:]
-	return len(dom) > 1 && dom[0] != '.' && bytes.IndexByte(dom, '.') > 0 && dom[len(dom)-1] != '.'
+	local, dom := b[:at], b[at+1:]
+	for _, part := range [][]byte{local, dom} {
+		if len(part) == 0 || part[0] == '.' || part[len(part)-1] == '.' || bytes.Contains(part, []byte("..")) {
+			return false
+		}
+	}
+	return len(dom) > 1 && bytes.IndexByte(dom, '.') > 0
 }
 
 // referenceSchema exercises every quick path of Check and the slow ones
@@ -320,7 +325,7 @@ var referenceValues = []string{
 	"", "0", "1", "7", "9", "12", "-5", "-6", "+3", "-", "+", "007", "1000000", "1000001",
 	"123456789012345678", "1234567890123456789", "9223372036854775807", "9223372036854775808",
 	"-9223372036854775808", "-9223372036854775809", "99999999999999999999", "12a", "1 ", " 1", "\xff",
-	"182.15", "0.5", ".5", "5.", ".", "-0", "-0.0", "+1.25", "1e3", "1.5e-3", "NaN", "INF", "-INF",
+	"182.15", "0.5", ".5", "5.", ".", "-0", "-0.0", "+1.25", "1e3", "1.5e-3", "NaN", "INF", "-INF", "nan", "-Inf", "+inf", "-nan",
 	"0.0000000000000000000001", "0.00000000000000000000001", "123456789012345", "1234567890123456",
 	"000000000000000000001.5", "1..2", "1.2.3", "2.5", "1e400",
 	"true", "True", "TRUE", "false", "False", "FALSE", "tRue", "truE", "fals", "falsee", "yes", "Y", "N", "no",

@@ -32,16 +32,13 @@ const maxShortExp = 17
 // appending its significant digits to buf for d.digits.
 func parseDecimal(b, buf []byte) decimal {
 	var d decimal
+	if w := numberWord(b); w != 0 {
+		d.sign = w // INF or -INF: b is not NaN
+		return d
+	}
 	neg := len(b) > 0 && b[0] == '-'
 	if len(b) > 0 && (b[0] == '+' || b[0] == '-') {
 		b = b[1:]
-	}
-	if string(b) == "INF" {
-		d.sign = 2
-		if neg {
-			d.sign = -2
-		}
-		return d
 	}
 	mant, exp, _ := bytes.Cut(b, []byte("e"))
 	if len(exp) == 0 {
@@ -161,5 +158,6 @@ func appendDecimal(dst, b []byte) []byte {
 	return append(dst, d.digits...)
 }
 
-// isNaNWord reports whether b is the word NaN, which isNumber accepts.
-func isNaNWord(b []byte) bool { return string(b) == "NaN" }
+// isNaNWord reports whether b is the word NaN, in any case, which
+// isNumber accepts.
+func isNaNWord(b []byte) bool { return numberWord(b) == wordNaN }

@@ -26,6 +26,8 @@ func TestCompareDecimal(t *testing.T) {
 		{"INF", "1e99999999999999999999", 1},
 		{"-INF", "-1e400", -1},
 		{"INF", "INF", 0},
+		{"inf", "+INF", 0},
+		{"-Inf", "-INF", 0},
 		{".5", "5.", -1},
 		{"1e99999999999999999999", "1e99999999999999999998", 1},
 		{"1e-99999999999999999999", "1e-99999999999999999998", -1},
@@ -48,6 +50,9 @@ func TestCompareDecimal(t *testing.T) {
 		if same != (tt.want == 0) {
 			t.Errorf("appendDecimal(%s) and (%s) equal: %v, want %v", tt.a, tt.b, same, tt.want == 0)
 		}
+	}
+	if a, b := appendDecimal(nil, []byte("NaN")), appendDecimal(nil, []byte("nan")); !bytes.Equal(a, b) {
+		t.Errorf("NaN and nan have keys %q and %q, want one", a, b)
 	}
 	// Keys are joined for keys of several columns: a key must never be
 	// the start of another.

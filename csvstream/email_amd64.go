@@ -3,7 +3,8 @@
 package csvstream
 
 // isEmail is a sane direct check: one @, a non-empty local part, a domain
-// with an inner dot, and no spaces or control characters.
+// with an inner dot, no part that starts or ends with a dot or holds two
+// in a row, and no spaces or control characters.
 //
 // On amd64 a text of 16 to 64 bytes, the usual length of an address, is
 // classified sixteen bytes at a time with SSE2; others take isEmailGeneric.
@@ -16,8 +17,8 @@ func isEmail(b []byte) bool {
 		return false // a space or control byte, no '@', '@' first, or two
 	}
 	// The domain, after the '@', has a dot, but not as its first or its
-	// last byte.
-	return dot&^(at<<1-1) != 0 && dot&(at<<1) == 0 && dot>>(len(b)-1) == 0
+	// last byte; no part starts or ends with a dot, and no two dots meet.
+	return dot&^(at<<1-1) != 0 && dot&(at<<1|at>>1|1) == 0 && dot>>(len(b)-1) == 0 && dot&(dot>>1) == 0
 }
 
 // emailMasks returns, for b of 16 to 64 bytes, the bit masks of its '@'

@@ -471,11 +471,39 @@ func jsonLength(raw []byte) (*int, error) {
 		if err := json.Unmarshal(raw, &n); err != nil {
 			return nil, err
 		}
-		if v, err := strconv.Atoi(n.String()); err == nil && v >= 0 {
-			return &v, nil
+		if t, ok := integralText(n.String()); ok {
+			if v, err := strconv.Atoi(t); err == nil && v >= 0 {
+				return &v, nil
+			}
 		}
 	}
 	return nil, fmt.Errorf("%s is not a non-negative integer", raw)
+}
+
+// integralText returns the JSON number n written as an integer, as
+// 1.0, 100e-2 and 1e2 are 1, 1 and 100, or false when n has a fraction or
+// more than 20 digits before its point.
+func integralText(n string) (string, bool) {
+	b := []byte(n)
+	if !isNumber(b) || isNumberWord(b) {
+		return "", false
+	}
+	d := parseDecimal(b, nil)
+	switch {
+	case d.sign == 0:
+		return "0", true
+	case d.bigExp != nil || d.exp < int64(len(d.digits)) || d.exp > 20:
+		return "", false
+	}
+	t := make([]byte, 0, d.exp+1)
+	if d.sign < 0 {
+		t = append(t, '-')
+	}
+	t = append(t, d.digits...)
+	for range d.exp - int64(len(d.digits)) {
+		t = append(t, '0')
+	}
+	return string(t), true
 }
 
 // jsonScalar decodes a string, number (as json.Number), boolean or null.
@@ -970,6 +998,13 @@ func (c *column) constant(x any) (value, string, error) {
 		text = x
 	case json.Number:
 		text = x.String()
+		if c.kind == kindInteger {
+			// JSON has no integers of its own: 1.0 and 1e2 are integers
+			// too (Python writes a float bound as 1.0).
+			if t, ok := integralText(text); ok {
+				text = t
+			}
+		}
 	case int:
 		text = strconv.Itoa(x)
 	case int64:

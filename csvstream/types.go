@@ -298,7 +298,7 @@ func parseLongInt(b []byte) (int64, parseResult) {
 
 // isNumber reports whether b is a decimal number: an optional sign, digits
 // with an optional decimal point (at least one digit in all), an optional
-// exponent; or NaN, INF or -INF.
+// exponent; or NaN, INF or -INF in any case.
 func isNumber(b []byte) bool {
 	i := 0
 	if len(b) > 0 && (b[0] == '+' || b[0] == '-') {
@@ -336,8 +336,40 @@ func isNumber(b []byte) bool {
 	return i == len(b)
 }
 
-func isNumberWord(b []byte) bool {
-	return string(b) == "NaN" || string(b) == "INF" || string(b) == "-INF"
+func isNumberWord(b []byte) bool { return numberWord(b) != 0 }
+
+// Words a number may be instead of digits.
+const (
+	wordNegInf = -2 // -INF
+	wordNaN    = 1  // NaN
+	wordInf    = 2  // INF or +INF
+)
+
+// numberWord tells which of the words NaN, INF and -INF b is, or returns
+// 0 for none. Case does not matter, as the spec has it, so that the nan
+// and inf that Python and pandas write are numbers too.
+func numberWord(b []byte) int {
+	sign := 0 // no sign
+	if len(b) == 4 && (b[0] == '-' || b[0] == '+') {
+		sign = 1
+		if b[0] == '-' {
+			sign = -1
+		}
+		b = b[1:]
+	}
+	if len(b) != 3 {
+		return 0
+	}
+	// Only 'N' and 'n' become 'n' with the case bit set, and so on.
+	switch c0, c1, c2 := b[0]|0x20, b[1]|0x20, b[2]|0x20; {
+	case c0 == 'i' && c1 == 'n' && c2 == 'f' && sign < 0:
+		return wordNegInf
+	case c0 == 'i' && c1 == 'n' && c2 == 'f':
+		return wordInf
+	case c0 == 'n' && c1 == 'a' && c2 == 'n' && sign == 0:
+		return wordNaN
+	}
+	return 0
 }
 
 // numberValue parses b, which isNumber accepted.
@@ -348,12 +380,12 @@ func numberValue(b []byte) value {
 		}
 		return value{f: f}
 	}
-	switch {
-	case string(b) == "NaN":
+	switch numberWord(b) {
+	case wordNaN:
 		return value{f: math.NaN()}
-	case string(b) == "INF":
+	case wordInf:
 		return value{f: math.Inf(1)}
-	case string(b) == "-INF":
+	case wordNegInf:
 		return value{f: math.Inf(-1)}
 	}
 	f, _ := strconv.ParseFloat(string(b), 64) // out of range gives ±Inf
@@ -615,7 +647,8 @@ func isEmailGeneric(b []byte) bool {
 		return false
 	}
 	dot := bytes.IndexByte(dom, '.')
-	return dot > 0 && dom[len(dom)-1] != '.'
+	return dot > 0 && dom[len(dom)-1] != '.' &&
+		b[0] != '.' && b[at-1] != '.' && !bytes.Contains(b, []byte(".."))
 }
 
 // hasSpaceOrControl reports whether b holds a space, an ASCII control
