@@ -1088,8 +1088,8 @@ func describe(x any) string {
 // 1969-1999, 00-68 is 2000-2068), %m (month), %d (day), %H (hour, 00-23),
 // %M (minute), %S (second), %f (1 to 9 digits of fraction), %z (Z, or an
 // offset +HH:MM or +HHMM) and %% (a literal percent sign). %m, %d, %H, %M and
-// %S take two digits when those make a valid value, else one. Every other
-// byte must match itself. Date patterns take only %Y %y %m %d and need a
+// %S take one or two digits (see layout.match). Every other byte must match
+// itself. Date patterns take only %Y %y %m %d and need a
 // year, a month and a day; time patterns take only %H %M %S %f %z and need an
 // hour and a minute; datetime patterns take all and need all five.
 type layout struct {
@@ -1177,11 +1177,22 @@ type civil struct {
 // parse reads b in full according to l.
 func (l *layout) parse(b []byte) (civil, bool) {
 	t := civil{year: 1970, month: 1, day: 1}
-	i := 0
-	for _, it := range l.items {
+	if !l.match(b, 0, l.items, &t) || t.day > daysIn(t.year, t.month) {
+		return t, false
+	}
+	return t, true
+}
+
+// match reads b[i:] in full with items into t. A directive of one or two
+// digits takes two when they make a valid value, and %f takes as many as
+// there are, but when the rest of b then does not match, match tries
+// fewer, as Python's strptime does: "%d%m%Y" reads 3112024 as 31/1/2024.
+// Whether the day exists in its month is parse's check, made once.
+func (l *layout) match(b []byte, i int, items []layoutItem, t *civil) bool {
+	for k, it := range items {
 		if it.dir == 0 {
 			if i >= len(b) || b[i] != it.lit {
-				return t, false
+				return false
 			}
 			i++
 			continue
@@ -1197,29 +1208,57 @@ func (l *layout) parse(b []byte) (civil, bool) {
 			} else {
 				t.year += 1900
 			}
-		case 'm':
-			t.month, i, ok = shortDigits(b, i, 1, 12)
-		case 'd':
-			t.day, i, ok = shortDigits(b, i, 1, 31)
-		case 'H':
-			t.hour, i, ok = shortDigits(b, i, 0, 23)
-		case 'M':
-			t.minute, i, ok = shortDigits(b, i, 0, 59)
-		case 'S':
-			t.sec, i, ok = shortDigits(b, i, 0, 59)
-		case 'f':
-			t.nsec, i, ok = fraction(b, i)
 		case 'z':
 			t.offset, i, ok = zone(b, i, true)
+		case 'f':
+			n := 0
+			for i+n < len(b) && n < 9 && b[i+n]-'0' <= 9 {
+				n++
+			}
+			for ; n > 0; n-- {
+				v, next, _ := fixedDigits(b, i, n)
+				for range 9 - n {
+					v *= 10
+				}
+				if t.nsec = v; l.match(b, next, items[k+1:], t) {
+					return true
+				}
+			}
+			return false
+		default:
+			dst, lo, hi := t.field(it.dir)
+			for n := 2; n > 0; n-- {
+				v, next, ok := fixedDigits(b, i, n)
+				if !ok || v < lo || v > hi {
+					continue
+				}
+				if *dst = v; l.match(b, next, items[k+1:], t) {
+					return true
+				}
+			}
+			return false
 		}
 		if !ok {
-			return t, false
+			return false
 		}
 	}
-	if i != len(b) || t.day > daysIn(t.year, t.month) {
-		return t, false
+	return i == len(b)
+}
+
+// field returns where the directive d, one of %m %d %H %M %S, stores its
+// value, and the value's range.
+func (t *civil) field(d byte) (dst *int, lo, hi int) {
+	switch d {
+	case 'm':
+		return &t.month, 1, 12
+	case 'd':
+		return &t.day, 1, 31
+	case 'H':
+		return &t.hour, 0, 23
+	case 'M':
+		return &t.minute, 0, 59
 	}
-	return t, true
+	return &t.sec, 0, 59
 }
 
 // fixedDigits reads exactly n digits at b[i:].
@@ -1234,18 +1273,6 @@ func fixedDigits(b []byte, i, n int) (v, next int, ok bool) {
 		v = v*10 + int(c-'0')
 	}
 	return v, i + n, true
-}
-
-// shortDigits reads one or two digits at b[i:] making a value in [lo, hi],
-// preferring two.
-func shortDigits(b []byte, i, lo, hi int) (v, next int, ok bool) {
-	if v, next, ok := fixedDigits(b, i, 2); ok && v >= lo && v <= hi {
-		return v, next, true
-	}
-	if v, next, ok := fixedDigits(b, i, 1); ok && v >= lo && v <= hi {
-		return v, next, true
-	}
-	return 0, i, false
 }
 
 // fraction reads 1 to 9 digits at b[i:] as nanoseconds.

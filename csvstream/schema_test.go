@@ -331,3 +331,40 @@ func FuzzParseSchema(f *testing.F) {
 		v.Check(testRecord(1, names...), nil)
 	})
 }
+
+// TestLayoutTriesFewerDigits reads values whose directives meet without a
+// separator: a directive of one or two digits, or %f, takes fewer when the
+// rest does not match otherwise, as Python's strptime does, and a day that
+// its month lacks is refused rather than read another way.
+func TestLayoutTriesFewerDigits(t *testing.T) {
+	tests := []struct {
+		kind   kind
+		format string
+		in     string
+		want   civil // zero: the value is refused
+	}{
+		{kindDate, "%d%m%Y", "31012024", civil{year: 2024, month: 1, day: 31}},
+		{kindDate, "%d%m%Y", "3112024", civil{year: 2024, month: 1, day: 31}},
+		{kindDate, "%d%m%Y", "1012024", civil{year: 2024, month: 1, day: 10}},
+		{kindDate, "%d%m%Y", "111999", civil{year: 1999, month: 1, day: 1}},
+		{kindDate, "%d%m%Y", "3022024", civil{}}, // 30/2, which Python refuses too
+		{kindDate, "%d%m%Y", "3202024", civil{}},
+		{kindDate, "%Y%m%d", "2024131", civil{year: 2024, month: 1, day: 31}},
+		{kindTime, "%H%M", "930", civil{year: 1970, month: 1, day: 1, hour: 9, minute: 30}},
+		{kindTime, "%H%M", "0930", civil{year: 1970, month: 1, day: 1, hour: 9, minute: 30}},
+		{kindTime, "%H%M%S", "12345", civil{year: 1970, month: 1, day: 1, hour: 12, minute: 34, sec: 5}},
+		{kindTime, "%H:%M:%S.%f%z", "10:00:00.25+0100", civil{year: 1970, month: 1, day: 1, hour: 10, nsec: 250_000_000, offset: 3600}},
+		{kindTime, "%H:%M.%f%S", "10:00.12345", civil{year: 1970, month: 1, day: 1, hour: 10, nsec: 123_400_000, sec: 5}},
+		{kindTime, "%H:%M", "10:00:00", civil{}},
+	}
+	for _, tt := range tests {
+		l, err := compileLayout(tt.format, tt.kind)
+		if err != nil {
+			t.Fatalf("%s: %v", tt.format, err)
+		}
+		got, ok := l.parse([]byte(tt.in))
+		if want := tt.want != (civil{}); ok != want || ok && got != tt.want {
+			t.Errorf("%q in %q: %+v, %v; want %+v", tt.in, tt.format, got, ok, tt.want)
+		}
+	}
+}

@@ -94,12 +94,14 @@ Run "csvstream COMMAND -h" for the flags of a command.
 
 // Main runs the command line and returns the exit status.
 func Main(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
-	if len(args) == 0 {
-		fmt.Fprint(stderr, usage)
-		return exitUsage
+	cmd := ""
+	if len(args) > 0 {
+		cmd = args[0]
 	}
 	var err error
-	switch args[0] {
+	switch cmd {
+	case "":
+		err = usagef("no command given")
 	case "run":
 		err = runCmd(ctx, args[1:], stdin, stdout, stderr)
 	case "infer":
@@ -112,7 +114,7 @@ func Main(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io
 		fmt.Fprint(stdout, usage)
 		return exitOK
 	default:
-		err = usagef("unknown command %q", args[0])
+		err = usagef("unknown command %q", cmd)
 	}
 	var (
 		ue   usageError
@@ -320,7 +322,11 @@ func runCmd(ctx context.Context, args []string, stdin io.Reader, stdout, stderr 
 	}
 	enc := json.NewEncoder(out)
 	enc.SetIndent("", "  ")
-	return enc.Encode(sum)
+	if err := enc.Encode(sum); err != nil {
+		// The exit status is still 1, but a rerun is not needed.
+		return fmt.Errorf("the job succeeded and its outputs are written, but its summary could not be printed: %w", err)
+	}
+	return nil
 }
 
 func inferCmd(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) (err error) {
