@@ -153,14 +153,13 @@ type streamSink struct {
 	c   io.Closer // closed by Close and Abort; nil for standard output
 	buf []byte
 
-	ctx      context.Context
 	deadline *streamDeadline // nil when w takes no write deadline
 }
 
 func newStreamSink(ctx context.Context, w io.Writer, c io.Closer) *streamSink {
-	s := &streamSink{ctx: ctx, w: w, c: c, buf: make([]byte, 0, streamBufferSize)}
+	s := &streamSink{w: w, c: c, buf: make([]byte, 0, streamBufferSize)}
 	if d, ok := w.(writeDeadliner); ok && d.SetWriteDeadline(time.Time{}) == nil {
-		s.deadline = &streamDeadline{w: d}
+		s.deadline = &streamDeadline{ctx: ctx, w: d}
 		s.deadline.stop = context.AfterFunc(ctx, s.deadline.expire)
 	}
 	return s
@@ -171,8 +170,10 @@ type writeDeadliner interface {
 	SetWriteDeadline(time.Time) error
 }
 
-// streamDeadline ends a stream's pending write when its job stops.
+// streamDeadline ends a stream's pending write when ctx, its job's
+// context, ends.
 type streamDeadline struct {
+	ctx  context.Context
 	w    writeDeadliner
 	stop func() bool // stops the call to expire
 	mu   sync.Mutex
@@ -230,8 +231,8 @@ func (s *streamSink) flush() error {
 // reports that end's cause rather than a timeout.
 func (s *streamSink) send(p []byte) (int, error) {
 	n, err := s.w.Write(p)
-	if err != nil && s.deadline != nil && s.ctx.Err() != nil && errors.Is(err, os.ErrDeadlineExceeded) {
-		err = fmt.Errorf("stopped waiting for the reader after writing %d of %d bytes: %w", n, len(p), context.Cause(s.ctx))
+	if d := s.deadline; err != nil && d != nil && d.ctx.Err() != nil && errors.Is(err, os.ErrDeadlineExceeded) {
+		err = fmt.Errorf("stopped waiting for the reader after writing %d of %d bytes: %w", n, len(p), context.Cause(d.ctx))
 	}
 	return n, err
 }

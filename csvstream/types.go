@@ -338,7 +338,8 @@ func isNumber(b []byte) bool {
 
 func isNumberWord(b []byte) bool { return numberWord(b) != 0 }
 
-// Words a number may be instead of digits.
+// Words a number may be instead of digits. The infinities' values are the
+// signs a decimal gives them (see decimal).
 const (
 	wordNegInf = -2 // -INF
 	wordNaN    = 1  // NaN
