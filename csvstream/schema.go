@@ -1211,16 +1211,11 @@ func (l *layout) match(b []byte, i int, items []layoutItem, t *civil) bool {
 		case 'z':
 			t.offset, i, ok = zone(b, i, true)
 		case 'f':
-			n := 0
-			for i+n < len(b) && n < 9 && b[i+n]-'0' <= 9 {
-				n++
-			}
-			for ; n > 0; n-- {
-				v, next, _ := fixedDigits(b, i, n)
-				for range 9 - n {
-					v *= 10
-				}
-				if t.nsec = v; l.match(b, next, items[k+1:], t) {
+			// The longest fraction first, then shorter ones: fraction
+			// reads to the end of the slice it is given.
+			_, end, _ := fraction(b, i)
+			for ; end > i; end-- {
+				if t.nsec, _, _ = fraction(b[:end], i); l.match(b, end, items[k+1:], t) {
 					return true
 				}
 			}
