@@ -124,6 +124,8 @@ func TestConfigFromEnv(t *testing.T) {
 
 func TestOutputs(t *testing.T) {
 	cfg := Config{Output: Prefix{"out", "valid/"}, InputPrefix: "incoming/"}.withDefaults()
+	bare := cfg
+	bare.InputPrefix = "incoming"
 	src := csvstream.Location{Bucket: "in", Key: "incoming/daily orders café.csv"}
 	tests := []struct {
 		name     string
@@ -150,6 +152,15 @@ func TestOutputs(t *testing.T) {
 		{name: "destination not s3", cfg: cfg, src: src, req: directRequest{Destination: "/tmp/x.csv"}, invalid: true},
 		{name: "rejects not s3", cfg: cfg, src: src, req: directRequest{Rejects: "x.csv"}, invalid: true},
 		{name: "key is the input prefix", cfg: cfg, src: csvstream.Location{Bucket: "in", Key: "incoming/"}, invalid: true},
+		// A prefix without its slash still names a folder: a key that
+		// merely starts with it keeps its name, so that incomingx.csv
+		// cannot take incoming/x.csv's outputs.
+		{name: "input prefix without a slash", cfg: bare, src: src,
+			dst: "s3://out/valid/daily orders café.csv", rej: "s3://out/rejects/daily orders café.csv.rejects.csv"},
+		{name: "key beside the slashless input prefix", cfg: bare, src: csvstream.Location{Bucket: "in", Key: "incomingx.csv"},
+			dst: "s3://out/valid/incomingx.csv", rej: "s3://out/rejects/incomingx.csv.rejects.csv"},
+		{name: "key is the slashless input prefix", cfg: bare, src: csvstream.Location{Bucket: "in", Key: "incoming"},
+			dst: "s3://out/valid/incoming", rej: "s3://out/rejects/incoming.rejects.csv"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -286,6 +297,9 @@ func TestShapeOf(t *testing.T) {
 		{`{"bucket":"b","key":"k"}`, shapeDirect},
 		{`{"Type":"Notification","Message":"{\"Records\":[{\"eventSource\":\"aws:s3\"}]}"}`, shapeS3},
 		{` {"key":"k"} `, shapeDirect},
+		{`{"version":"1.0","requestContext":{"condition":"RetriesExhausted"},"requestPayload":{"sweep":{}}}`, shapeSweep},
+		{`{"requestContext":{},"requestPayload":{"bucket":"b","key":"k"},"responsePayload":{"errorType":"Timeout"}}`, shapeDirect},
+		{`{"requestContext":{},"requestPayload":null}`, ""},
 		{`{"Records":[{"eventSource":"aws:s3"},{"eventSource":"aws:sqs"}]}`, ""},
 		{`{"Records":[{"eventSource":"aws:dynamodb"}]}`, ""},
 		{`{"source":"aws.events","detail-type":"Other"}`, ""},
@@ -313,6 +327,7 @@ func TestEventErrorMessages(t *testing.T) {
 	}{
 		{`{"Records":"x"}`, probeShape, `unrecognised event: "Records" is a JSON string, want an array`},
 		{`{"bucket":"b",`, probeShape, `not valid JSON: unexpected end of JSON input`},
+		{`{"requestContext":{},"requestPayload":[]}`, probeShape, `the failed invocation's requestPayload: the event is not a JSON object`},
 		{`{"bucket":1,"key":"k"}`, probeDirect, `direct payload: "bucket" is a JSON number, want a string`},
 		{`{"bucket":"b","key":"k","dest":"x"}`, probeDirect, `direct payload: unknown field "dest"`},
 		{`{"bucket":"b","key":"incoming/sub/"}`, probeDirect, `"key" "incoming/sub/" ends with /: it names a folder`},

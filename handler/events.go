@@ -43,11 +43,17 @@ type probe struct {
 	// An SNS notification, when S3 events reach SQS through SNS.
 	Type    string `json:"Type"`
 	Message string `json:"Message"`
+	// The record Lambda sends to an on-failure destination: the event that
+	// failed is its requestPayload.
+	RequestContext json.RawMessage `json:"requestContext"`
+	RequestPayload json.RawMessage `json:"requestPayload"`
 }
 
 // shapeOf tells which shape event has. For an SNS notification wrapping
-// another event (S3 → SNS → SQS), it returns the inner event's shape and
-// the inner event.
+// another event (S3 → SNS → SQS), or for the record of a failed
+// asynchronous invocation that Lambda sends to an on-failure destination,
+// it returns the inner event's shape and the inner event, so that such a
+// record can be sent back to the function as it is.
 func shapeOf(event []byte) (string, []byte, error) {
 	trimmed := bytes.TrimSpace(event)
 	if len(trimmed) == 0 || trimmed[0] != '{' {
@@ -90,6 +96,12 @@ func shapeOf(event []byte) (string, []byte, error) {
 		shape, inner, err := shapeOf([]byte(p.Message))
 		if err != nil {
 			return "", nil, fmt.Errorf("SNS message: %w", err)
+		}
+		return shape, inner, nil
+	case p.RequestContext != nil && p.RequestPayload != nil:
+		shape, inner, err := shapeOf(p.RequestPayload)
+		if err != nil {
+			return "", nil, fmt.Errorf("the failed invocation's requestPayload: %w", err)
 		}
 		return shape, inner, nil
 	}

@@ -10,8 +10,9 @@
 //
 // Invoke accepts:
 //   - an S3 event notification: each ObjectCreated record is one job. Other
-//     records, and keys ending in "/" (folder markers), are skipped. The
-//     result is the job's summary, or a list of them for several records.
+//     records, keys ending in "/" (folder markers), and objects deleted
+//     before their job reads them are skipped. The result is the job's
+//     summary, or a list of them for several records.
 //   - the s3:TestEvent S3 sends when a notification is set up: acknowledged.
 //   - an EventBridge "Object Created" event from aws.s3: one job.
 //   - an SQS event whose message bodies are any of the above (directly or
@@ -29,13 +30,16 @@
 //     {"sweep": {"prefixes", "older_than", "dry_run"}}: aborts the
 //     abandoned multipart uploads under the output and rejects prefixes
 //     (see csvstream.Sweep).
+//   - the record Lambda sends to an on-failure destination for a failed
+//     asynchronous invocation: its requestPayload is handled as above, so
+//     that a record taken from the failure queue can be sent back as it is.
 //
 // # Output names
 //
 // The outputs of a source object s3://B/K are named by a fixed rule, so a
 // redelivered event rewrites the same objects:
 //
-//	rel         = K without Config.InputPrefix, if K starts with it
+//	rel         = K without Config.InputPrefix, if K lies in that folder
 //	destination = s3://<output bucket>/<output prefix><rel>
 //	rejects     = s3://<rejects bucket>/<rejects prefix><rel>.rejects.csv
 //
@@ -98,7 +102,8 @@ func New(cfg Config, api csvstream.S3API) *Handler {
 }
 
 // Skipped is the result for an event, or a record of one, that needs no
-// work: an S3 test event, a deletion, a folder marker.
+// work: an S3 test event, a deletion, a folder marker, an object deleted
+// before its job read it.
 type Skipped struct {
 	Event  string `json:"event"`
 	Source string `json:"source,omitempty"`
@@ -223,9 +228,14 @@ func (inv *invocation) testEvent(event []byte) Skipped {
 	return s
 }
 
+// skippedGone is the reason given for an announced object that no longer
+// exists when its job reads it.
+const skippedGone = "the object no longer exists"
+
 // objects runs one job per announced object, every one even when an
-// earlier one fails, and returns the first failure. One object gives one
-// result; several give a list.
+// earlier one fails, and returns the first failure. An object that no
+// longer exists is skipped, as a deletion is. One object gives one result;
+// several give a list.
 func (inv *invocation) objects(objs []objectEvent, messageID string) (any, error) {
 	var results []any
 	var first error
@@ -240,6 +250,14 @@ func (inv *invocation) objects(objs []objectEvent, messageID string) (any, error
 			continue
 		}
 		sum, err := inv.run(src, directRequest{}, messageID)
+		var gone *SourceNotFound
+		if errors.As(err, &gone) {
+			// Deleted after the event was sent: there is nothing left to
+			// validate, and another try would only fail the same way.
+			inv.jobs[len(inv.jobs)-1].Skipped = skippedGone
+			results = append(results, Skipped{Event: o.Event, Source: src.String(), Reason: skippedGone})
+			continue
+		}
 		if err != nil {
 			if first == nil {
 				first = err
@@ -401,8 +419,11 @@ const jsonlExt = ".jsonl"
 // documentation for the rule.
 func (cfg Config) outputs(src csvstream.Location, req directRequest) (dst, rej csvstream.Location, err error) {
 	rel := src.Key
-	if cfg.InputPrefix != "" && strings.HasPrefix(rel, cfg.InputPrefix) {
-		rel = strings.TrimLeft(strings.TrimPrefix(rel, cfg.InputPrefix), "/")
+	if p := cfg.InputPrefix; p != "" && strings.HasPrefix(rel, p) && (strings.HasSuffix(p, "/") || strings.HasPrefix(rel[len(p):], "/")) {
+		// The prefix names a folder, as an output prefix does: with
+		// "incoming", incoming/a.csv is a.csv but incoming-old/a.csv keeps
+		// its name, so that the two cannot share outputs.
+		rel = strings.TrimLeft(rel[len(p):], "/")
 	}
 	if rel == "" {
 		return dst, rej, invalidEvent(fmt.Errorf("%s: the key is the input prefix itself; it names no file", src))

@@ -272,6 +272,13 @@ func TestEventFiles(t *testing.T) {
 				t.Errorf("destination %s, want %s", sum.Destination, want)
 			}
 		}},
+		// A record from the failure queue runs the event that failed.
+		{"failure-record.json", func(t *testing.T, res any, _ map[string]string) {
+			sum := checkSummary(t, srv, res, ref, csvOut, csvRej)
+			if want := "s3://" + cfgBucket + "/valid/daily orders café.csv"; sum.Destination != want {
+				t.Errorf("destination %s, want %s", sum.Destination, want)
+			}
+		}},
 		{"manual.json", func(t *testing.T, res any, _ map[string]string) {
 			checkSummary(t, srv, res, ref, csvOut, csvRej)
 		}},
@@ -387,6 +394,18 @@ func TestSeveralRecordsAndSkips(t *testing.T) {
 		t.Errorf("folder marker: %#v", list[2])
 	}
 
+	// An object deleted before its job reads it is skipped too, and the
+	// other records still run.
+	res, _, err = invoke(h, s3Event(bucket, "incoming/gone.csv", "incoming/c d.csv"), time.Minute)
+	if list, ok := res.([]any); err != nil || !ok || len(list) != 2 {
+		t.Errorf("deleted object: %#v, %v; want a list of 2", res, err)
+	} else {
+		if s, ok := list[0].(Skipped); !ok || s.Reason != skippedGone || s.Source != "s3://"+bucket+"/incoming/gone.csv" {
+			t.Errorf("deleted object: %#v, want it skipped", list[0])
+		}
+		checkSummary(t, srv, list[1], ref, out, rej)
+	}
+
 	del := bytes.Replace(s3Event(bucket, "incoming/a+b.csv"), []byte("ObjectCreated:Put"), []byte("ObjectRemoved:Delete"), 1)
 	res, _, err = invoke(h, del, time.Minute)
 	if s, ok := res.(Skipped); err != nil || !ok || s.Event != "ObjectRemoved:Delete" {
@@ -428,14 +447,16 @@ func TestSQSPartialBatchFailure(t *testing.T) {
 	for _, f := range resp.BatchItemFailures {
 		failed = append(failed, f.ItemIdentifier)
 	}
-	if want := []string{"m2-missing", "m3-garbage", "m7-wrongkind"}; !slices.Equal(failed, want) {
+	// m2's object was deleted before its job read it: skipped, not failed,
+	// since redelivering it could only fail again.
+	if want := []string{"m3-garbage", "m7-wrongkind"}; !slices.Equal(failed, want) {
 		t.Errorf("batch item failures %v, want %v", failed, want)
 	}
 	if got := srv.Get(t, bucket, "valid/good.csv"); !bytes.Equal(got, want) {
 		t.Errorf("output of the good message: %d bytes, want %d", len(got), len(want))
 	}
-	if !strings.Contains(logs.String(), `"error_type":"SourceNotFound"`) {
-		t.Errorf("the log does not report the missing object's error type:\n%s", logs.String())
+	if !strings.Contains(logs.String(), `"error_type":"SourceNotFound"`) || !strings.Contains(logs.String(), `"skipped":"`+skippedGone+`"`) {
+		t.Errorf("the log does not report the missing object as skipped, with its error type:\n%s", logs.String())
 	}
 	checkNoUploads(t, srv, bucket)
 }
@@ -787,7 +808,7 @@ func TestLogsAndMetrics(t *testing.T) {
 	}
 
 	// A failed invocation logs at error level with its error type.
-	_, _, err = invoke(h, s3Event(bucket, "incoming/none.csv"), time.Minute)
+	_, _, err = invoke(h, []byte(fmt.Sprintf(`{"bucket":%q,"key":"incoming/none.csv"}`, bucket)), time.Minute)
 	if ErrorType(err) != "SourceNotFound" {
 		t.Fatalf("error %v", err)
 	}

@@ -457,6 +457,21 @@ func TestTemplateFunction(t *testing.T) {
 			t.Errorf("Timeout MinValue %v: want at least %v seconds", v, 4*DefaultDeadlineMargin.Seconds())
 		}
 	})
+	t.Run("ReservedConcurrentExecutions", func(t *testing.T) {
+		// Reserved only when asked: a reservation fails the deployment in
+		// an account whose limit leaves nothing to reserve.
+		want := map[string]any{"Fn::If": []any{"HasReservedConcurrency", map[string]any{"Ref": "ReservedConcurrency"}, map[string]any{"Ref": "AWS::NoValue"}}}
+		if got := tplMust(t, fn, "Properties", "ReservedConcurrentExecutions"); !reflect.DeepEqual(got, want) {
+			t.Errorf("ReservedConcurrentExecutions = %v, want %v", got, want)
+		}
+		cond := tplMust(t, tp.root, "Conditions", "HasReservedConcurrency")
+		if want := map[string]any{"Fn::Not": []any{map[string]any{"Fn::Equals": []any{map[string]any{"Ref": "ReservedConcurrency"}, "0"}}}}; !reflect.DeepEqual(cond, want) {
+			t.Errorf("HasReservedConcurrency = %v, want %v", cond, want)
+		}
+		if d, _ := tplLookup(tp.params, "ReservedConcurrency", "Default"); d != 0 {
+			t.Errorf("ReservedConcurrency Default = %v, want 0 (none reserved)", d)
+		}
+	})
 	if _, ok := fn["DependsOn"]; ok {
 		t.Error("the function has DependsOn; with the S3 event that risks a circular dependency")
 	}
@@ -1136,6 +1151,21 @@ func TestEventFilesMatchTemplate(t *testing.T) {
 		}},
 		{"manual.json", tplDirectKeys},
 		{"stepfunctions.json", tplDirectKeys},
+		{"failure-record.json", func(t *testing.T, b []byte) [][2]string {
+			var r struct {
+				RequestContext struct {
+					Condition string `json:"condition"`
+				} `json:"requestContext"`
+				RequestPayload json.RawMessage `json:"requestPayload"`
+			}
+			if err := json.Unmarshal(b, &r); err != nil {
+				t.Fatal(err)
+			}
+			if r.RequestContext.Condition != "RetriesExhausted" {
+				t.Errorf("condition %q, want RetriesExhausted", r.RequestContext.Condition)
+			}
+			return keys(t, r.RequestPayload)
+		}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.file, func(t *testing.T) {

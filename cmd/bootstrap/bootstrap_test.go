@@ -227,7 +227,7 @@ func TestWarmInvocations(t *testing.T) {
 	failures := []struct {
 		event, errType, mention string
 	}{
-		{string(s3Event(bucket, "incoming/missing.csv")), "SourceNotFound", "incoming/missing.csv"},
+		{fmt.Sprintf(`{"bucket": %q, "key": "incoming/missing.csv"}`, bucket), "SourceNotFound", "incoming/missing.csv"},
 		{`{"hello": "world"}`, "InvalidEvent", "direct payload"},
 		{fmt.Sprintf(`{"bucket": %q, "key": "incoming/small.csv", "destination": "s3://%s/incoming/copy.csv"}`, bucket, bucket), "RecursionRisk", "input prefix"},
 	}
