@@ -421,6 +421,16 @@ func (r *run) stream(ctx context.Context, api S3API) (err error) {
 	if err != nil {
 		return errors.Join(fmt.Errorf("%w: %w", ErrUploadFailed, err), r.dst.Abort())
 	}
+	for _, out := range []struct {
+		loc Location
+		opt WriterOptions
+	}{{job.Destination, job.Writer}, {job.Rejects, rejOpt}} {
+		if out.loc.IsS3() {
+			if err := probeUpload(ctx, api, out.loc.Bucket, out.loc.Key, out.opt); err != nil {
+				return errors.Join(fmt.Errorf("%w: %w", ErrUploadFailed, err), r.dst.Abort(), r.rej.Abort())
+			}
+		}
+	}
 
 	err = r.copy(ctx, v)
 	switch {

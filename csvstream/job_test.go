@@ -414,19 +414,39 @@ func TestRunMissingSource(t *testing.T) {
 
 // TestRunMissingOutputBucket writes to a bucket S3 does not have: the job
 // fails as an invalid job, which no retry mends, not as a failed upload,
-// which one might.
+// which one might. It fails before reading past the header, and publishes
+// neither output: not even a small destination, written by one PutObject
+// at the end, can fail after the rejects are published.
 func TestRunMissingOutputBucket(t *testing.T) {
 	srv := s3test.Start(t)
+	client := srv.Client(csvstream.ClientOptions)
 	bucket := srv.Bucket(t, "nobucket")
-	srv.Put(t, bucket, "in.csv", []byte("id\n1\n"))
+	var data bytes.Buffer
+	if _, err := gen.Orders(&data, gen.Options{Rows: 40000, InvalidEvery: 10}); err != nil {
+		t.Fatal(err)
+	}
+	srv.Put(t, bucket, "in.csv", data.Bytes())
 	for _, job := range []csvstream.Job{
 		{Destination: csvstream.Location{Bucket: "no-such-bucket-here", Key: "out.csv"}, Rejects: csvstream.Location{Bucket: bucket, Key: "r.csv"}},
 		{Destination: csvstream.Location{Bucket: bucket, Key: "out.csv"}, Rejects: csvstream.Location{Bucket: "no-such-bucket-here", Key: "r.csv"}},
+		{Destination: csvstream.Location{Bucket: "Not_A_Bucket_Name", Key: "out.csv"}, Rejects: csvstream.Location{Bucket: bucket, Key: "r.csv"}},
 	} {
 		job.Source = csvstream.Location{Bucket: bucket, Key: "in.csv"}
-		_, err := csvstream.Run(context.Background(), srv.Client(csvstream.ClientOptions), job)
-		if !errors.Is(err, csvstream.ErrInvalidJob) || !errors.Is(err, csvstream.ErrUploadFailed) || !strings.Contains(err.Error(), "s3://no-such-bucket-here/") {
-			t.Errorf("err %v, want ErrInvalidJob and ErrUploadFailed naming the output", err)
+		sum, err := csvstream.Run(context.Background(), client, job)
+		missing := job.Destination
+		if missing.Bucket == bucket {
+			missing = job.Rejects
+		}
+		if !errors.Is(err, csvstream.ErrInvalidJob) || !errors.Is(err, csvstream.ErrUploadFailed) || !strings.Contains(err.Error(), missing.String()) {
+			t.Errorf("%s: err %v, want ErrInvalidJob and ErrUploadFailed naming the output", missing, err)
+		}
+		if sum.BytesIn > int64(data.Len())/2 {
+			t.Errorf("%s: read %d of the source's %d bytes before failing", missing, sum.BytesIn, data.Len())
+		}
+		for _, key := range []string{"out.csv", "r.csv"} {
+			if _, herr := client.HeadObject(context.Background(), &s3.HeadObjectInput{Bucket: &bucket, Key: aws.String(key)}); herr == nil {
+				t.Errorf("%s: s3://%s/%s was published by a failed job", missing, bucket, key)
+			}
 		}
 		if ups := srv.Uploads(t, bucket); len(ups) != 0 {
 			t.Errorf("%d multipart uploads left behind", len(ups))

@@ -451,6 +451,29 @@ func (w *ObjectWriter) start() error {
 	return nil
 }
 
+// probeUpload checks that an upload to s3://bucket/key can be made before
+// any of it is written, by creating a multipart upload and aborting it at
+// once. S3 then refuses a bucket that does not exist, a name it cannot
+// take, or a caller that may not write there or use the bucket's KMS key
+// before a job reads its source, and not at the end, when a small output's
+// one PutObject is its first request and the other output may already be
+// published.
+func probeUpload(ctx context.Context, api UploadAPI, bucket, key string, opt WriterOptions) error {
+	opt.Concurrency = 1
+	w, err := NewObjectWriter(ctx, api, bucket, key, opt)
+	if err != nil {
+		return err
+	}
+	err = w.start()
+	if aerr := w.Abort(); aerr != nil {
+		return errors.Join(err, fmt.Errorf("%w (left by the check that the output can be written; csvstream sweep removes it)", aerr))
+	}
+	if err != nil {
+		return fmt.Errorf("%s cannot be written: %w", w.where(), err)
+	}
+	return nil
+}
+
 // uploadParts uploads the parts it receives until the writer stops or
 // fails, giving each buffer back for reuse.
 func (w *ObjectWriter) uploadParts() {
