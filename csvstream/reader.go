@@ -133,6 +133,10 @@ func NewObjectReader(ctx context.Context, api GetObjectAPI, bucket, key string, 
 	out, err := api.GetObject(ctx, in, r.watchStalls)
 	if err != nil {
 		switch {
+		case ctx.Err() != nil:
+			// Stopped while waiting for the answer: say why the job
+			// stopped, not that the source failed.
+			return nil, fmt.Errorf("get %s: stopped before the first byte: %w", r.name(), context.Cause(ctx))
 		case isNotFound(err):
 			return nil, fmt.Errorf("get %s: %w: %w", r.name(), ErrSourceNotFound, err)
 		case errorCode(err) == "InvalidObjectState":

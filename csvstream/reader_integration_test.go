@@ -236,6 +236,24 @@ func TestObjectReaderCancelS3(t *testing.T) {
 	}
 }
 
+// TestObjectReaderStoppedBeforeAnswerS3 stops the job while its first GET
+// waits for an answer: the error gives the job's cause, not a read
+// failure of the source.
+func TestObjectReaderStoppedBeforeAnswerS3(t *testing.T) {
+	srv := s3test.Start(t)
+	bucket := srv.Bucket(t, "stopped")
+	srv.Put(t, bucket, "data.csv", csvData(1<<10))
+	client, p := proxiedClient(t, srv)
+	p.Inject(faultproxy.Fault{Kind: faultproxy.Stall, Times: 100})
+	stop := errors.New("interrupt signal received")
+	ctx, cancel := context.WithCancelCause(context.Background())
+	time.AfterFunc(200*time.Millisecond, func() { cancel(stop) })
+	_, err := csvstream.NewObjectReader(ctx, client, bucket, "data.csv", csvstream.ReaderOptions{})
+	if !errors.Is(err, stop) || errors.Is(err, csvstream.ErrSourceRead) || !strings.Contains(err.Error(), "data.csv") {
+		t.Errorf("err %v; want the job's cause, naming the object, and not a read failure", err)
+	}
+}
+
 // readObject opens s3://bucket/key with a reader of opt and reads it whole,
 // failing the test on any error.
 func readObject(t *testing.T, ctx context.Context, client *s3.Client, bucket, key string, opt csvstream.ReaderOptions) (*csvstream.ObjectReader, []byte) {
