@@ -58,6 +58,11 @@ const (
 // all, unless the caller's deadline leaves less.
 var settleDelays = [...]time.Duration{0, 100 * time.Millisecond, 250 * time.Millisecond, 500 * time.Millisecond, time.Second}
 
+// minSettleTime is the least time completedBefore keeps looking, even
+// past the caller's deadline: a Complete that the deadline cut short may
+// still publish the object a moment later.
+const minSettleTime = 400 * time.Millisecond
+
 // A request that sends bytes (UploadPart, PutObject) has a timeout of its
 // own, since the S3 client has none: without it, a request on a connection
 // that stopped answering would hang until the job's deadline and fail the
@@ -187,6 +192,10 @@ type ObjectWriter struct {
 	done      bool // Close or Abort finished, or the writer failed
 	result    error
 	aborted   bool // nothing of the upload is left in S3
+	// abortReported is set when a failed Write or Close returned the
+	// failure of its abort, so that Abort tries again without saying so
+	// twice.
+	abortReported bool
 
 	bytes atomic.Int64 // accepted by Write; kept apart from state so Write takes no lock
 	// unanswered is set once an UploadPart ended without an answer from
@@ -466,10 +475,10 @@ func probeUpload(ctx context.Context, api UploadAPI, bucket, key string, opt Wri
 	}
 	err = w.start()
 	if aerr := w.Abort(); aerr != nil {
-		return errors.Join(err, fmt.Errorf("%w (left by the check that the output can be written; csvstream sweep removes it)", aerr))
+		err = errors.Join(err, aerr)
 	}
 	if err != nil {
-		return fmt.Errorf("%s cannot be written: %w", w.where(), err)
+		return fmt.Errorf("try an upload to %s: %w", w.where(), err)
 	}
 	return nil
 }
@@ -646,6 +655,7 @@ func (w *ObjectWriter) failWith(err error) error {
 	w.mu.Unlock()
 	if aerr := w.abortUpload(); aerr != nil {
 		err = errors.Join(err, aerr)
+		w.abortReported = true
 	}
 	w.release()
 	w.done, w.result = true, err
@@ -694,7 +704,7 @@ func (w *ObjectWriter) abortUpload() error {
 	}
 	_, err := w.api.AbortMultipartUpload(ctx, in)
 	if err != nil && !isNoSuchUpload(err) {
-		return fmt.Errorf("abort multipart upload %s of %s: %w", id, w.where(), err)
+		return fmt.Errorf("abort multipart upload %s of %s: %w (the upload is left behind: csvstream sweep, or a lifecycle rule for incomplete multipart uploads, removes it)", id, w.where(), err)
 	}
 	if w.unanswered.Load() {
 		w.abortAgain(ctx, in)
@@ -956,13 +966,14 @@ func (w *ObjectWriter) cleanupContext() (context.Context, context.CancelFunc) {
 // an object that is missing, or not this upload's, is looked for again
 // after each of the settle delays before the upload counts as not
 // completed; but after the first look, only within half the time left
-// before the caller's deadline.
+// before the caller's deadline, or minSettleTime when that is longer (as
+// the abort before it gets at least minAbortTime).
 func (w *ObjectWriter) completedBefore(err error, sum string, size int64) error {
 	ctx, cancel := w.cleanupContext()
 	defer cancel()
 	var until time.Time // when to stop looking again; zero: no limit
 	if d, ok := w.parent.Deadline(); ok {
-		until = time.Now().Add(time.Until(d) / 2)
+		until = time.Now().Add(max(time.Until(d)/2, minSettleTime))
 	}
 	var last error
 	for i, d := range w.lim.settle {
@@ -999,7 +1010,9 @@ func (w *ObjectWriter) completedBefore(err error, sum string, size int64) error 
 // Abort discards the object: it stops the uploads and aborts the multipart
 // upload, so nothing is left in S3. It is safe to call more than once, and
 // after a failed Write or Close; after a successful Close it does nothing,
-// so it can be deferred. Write and Close fail after Abort.
+// so it can be deferred. Write and Close fail after Abort. When the error
+// of a failed Write or Close said that its abort failed, Abort tries once
+// more and returns nil, so the failure is not reported twice.
 func (w *ObjectWriter) Abort() error {
 	if w.done && (w.result == nil || w.aborted) {
 		return nil // completed, or already aborted
@@ -1013,7 +1026,11 @@ func (w *ObjectWriter) Abort() error {
 		w.mu.Unlock()
 	}
 	w.release()
-	return w.abortUpload() // a failed abort is tried again
+	err := w.abortUpload() // a failed abort is tried again
+	if w.abortReported {
+		return nil // the failed Write or Close said the abort failed
+	}
+	return err
 }
 
 // State returns a snapshot of the upload. It is safe to call at any time,

@@ -908,14 +908,17 @@ func TestWriterCutShort(t *testing.T) {
 		records         int
 		finish, abortOK bool
 		late            bool // the PutObject takes effect after the first look
+		noMargin        bool // the writer stops at the caller's deadline, leaving no time after it
 		wantHeads       int
 	}{
-		{"Complete finished, abort finds it gone", 100, 8, true, false, false, 1},
-		{"Complete finished, abort answers success", 100, 8, true, true, false, 1},
-		{"Complete not finished", 100, 8, false, false, false, looks},
-		{"PutObject finished", 1000, 3, true, false, false, 1},
-		{"PutObject finished after the first look", 1000, 3, true, false, true, 2},
-		{"PutObject not finished", 1000, 3, false, false, false, looks},
+		{"Complete finished, abort finds it gone", 100, 8, true, false, false, false, 1},
+		{"Complete finished, abort answers success", 100, 8, true, true, false, false, 1},
+		{"Complete not finished", 100, 8, false, false, false, false, looks},
+		{"PutObject finished", 1000, 3, true, false, false, false, 1},
+		{"PutObject finished after the first look", 1000, 3, true, false, true, false, 2},
+		// Past the deadline the writer still looks for minSettleTime.
+		{"PutObject finished after the first look, deadline passed", 1000, 3, true, false, true, true, 2},
+		{"PutObject not finished", 1000, 3, false, false, false, false, looks},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -926,7 +929,11 @@ func TestWriterCutShort(t *testing.T) {
 			if tt.late {
 				api.held = new(func())
 			}
-			w := newTestObjectWriter(t, ctx, api, WriterOptions{PartSize: tt.partSize, DeadlineMargin: 500 * time.Millisecond})
+			margin := 500 * time.Millisecond
+			if tt.noMargin {
+				margin = time.Nanosecond
+			}
+			w := newTestObjectWriter(t, ctx, api, WriterOptions{PartSize: tt.partSize, DeadlineMargin: margin})
 			want := writeRecords(t, w, writerRecords(tt.records, 17))
 			err := w.Close()
 			if f.openUploads() != 0 || f.count("HeadObject") != tt.wantHeads {
@@ -1020,10 +1027,20 @@ func TestWriterAbortsAgain(t *testing.T) {
 }
 
 func TestWriterAbortErrorJoined(t *testing.T) {
+	for _, fails := range []int{1, 2} {
+		t.Run(fmt.Sprintf("abort fails %d times", fails), func(t *testing.T) { testWriterAbortErrorJoined(t, fails) })
+	}
+}
+
+// testWriterAbortErrorJoined fails every part and the first fails aborts:
+// the error of the failed write says the abort failed, and how the upload
+// left behind is removed; Abort tries again, and does not report a second
+// failure the write reported already.
+func testWriterAbortErrorJoined(t *testing.T, n int) {
 	f := newFakeUploader(100)
 	f.onPart = func(ctx context.Context, num int32, attempt int) error { return fakeAPIError("AccessDenied") }
 	abortErr := errors.New("abort refused")
-	fails := 1
+	fails := n
 	f.onAbort = func(ctx context.Context) error {
 		if fails > 0 {
 			fails--
@@ -1041,18 +1058,19 @@ func TestWriterAbortErrorJoined(t *testing.T) {
 	if err == nil {
 		err = w.Close()
 	}
-	if !errors.Is(err, abortErr) || !strings.Contains(err.Error(), "AccessDenied") || !strings.Contains(err.Error(), "abort multipart upload upload-1") {
-		t.Fatalf("err = %v, want the part's error joined with the abort's", err)
+	if !errors.Is(err, abortErr) || !strings.Contains(err.Error(), "AccessDenied") || !strings.Contains(err.Error(), "abort multipart upload upload-1") ||
+		!strings.Contains(err.Error(), "csvstream sweep") {
+		t.Fatalf("err = %v, want the part's error joined with the abort's, saying how to remove the upload", err)
 	}
 	if f.openUploads() != 1 {
 		t.Fatal("the failed abort should have left the upload")
 	}
-	// Abort tries again.
+	// Abort tries again, and says nothing of a failure reported already.
 	if err := w.Abort(); err != nil {
 		t.Fatal(err)
 	}
-	if f.openUploads() != 0 {
-		t.Error("multipart upload left behind after Abort")
+	if want := n - 1; f.openUploads() != want {
+		t.Errorf("%d multipart uploads open after Abort, want %d", f.openUploads(), want)
 	}
 }
 
