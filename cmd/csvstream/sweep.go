@@ -4,7 +4,10 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
+	"path"
+	"strings"
 
 	"github.com/csvstream/csvstream/csvstream"
 	"github.com/csvstream/csvstream/handler"
@@ -12,7 +15,7 @@ import (
 
 // sweepCmd aborts the abandoned multipart uploads under each prefix and
 // prints what it aborted (or, with --dry-run, would abort) as JSON.
-func sweepCmd(ctx context.Context, args []string, _ io.Reader, stdout, _ io.Writer) (err error) {
+func sweepCmd(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.Writer) (err error) {
 	fs := newCommand("sweep", "csvstream sweep [--older-than 24h] [--dry-run] s3://bucket/prefix [more...]")
 	defer func() { err = fs.withUsage(err) }()
 	olderThan := fs.Duration("older-than", csvstream.DefaultSweepAge, "abort uploads initiated longer ago than this")
@@ -42,11 +45,20 @@ func sweepCmd(ctx context.Context, args []string, _ io.Reader, stdout, _ io.Writ
 	}
 	results := []csvstream.SweepResult{}
 	var errs []error
-	for _, pl := range places {
+	for i, pl := range places {
 		res, err := csvstream.Sweep(ctx, client, pl.Bucket, pl.Prefix, csvstream.SweepOptions{OlderThan: *olderThan, DryRun: *dryRun})
 		results = append(results, res)
 		if err != nil {
 			errs = append(errs, err)
+		}
+		if arg := fs.Arg(i); err == nil && res.Seen == 0 && pl.Prefix != "" && !strings.HasSuffix(arg, "/") {
+			// Most likely the object a run wrote, named as its DST.
+			folder := handler.Prefix{Bucket: pl.Bucket}
+			if dir := path.Dir(strings.TrimSuffix(pl.Prefix, "/")); dir != "." {
+				folder.Prefix = dir + "/"
+			}
+			fmt.Fprintf(stderr, "csvstream: note: no multipart uploads under %s: a prefix names a folder, so for the uploads of the object %s, name its folder, %s\n",
+				pl, arg, folder)
 		}
 	}
 	enc := json.NewEncoder(stdout)
