@@ -425,10 +425,20 @@ func (r *run) stream(ctx context.Context, api S3API) (err error) {
 		loc Location
 		opt WriterOptions
 	}{{job.Destination, job.Writer}, {job.Rejects, rejOpt}} {
-		if out.loc.IsS3() {
-			if err := probeUpload(ctx, api, out.loc.Bucket, out.loc.Key, out.opt); err != nil {
-				return errors.Join(fmt.Errorf("%w: %w", ErrUploadFailed, err), r.dst.Abort(), r.rej.Abort())
+		if !out.loc.IsS3() {
+			continue
+		}
+		var perr error
+		if ctx.Err() == nil {
+			if perr = probeUpload(ctx, api, out.loc.Bucket, out.loc.Key, out.opt); perr != nil {
+				perr = fmt.Errorf("%w: %w", ErrUploadFailed, perr)
 			}
+		}
+		if ctx.Err() != nil {
+			perr = fmt.Errorf("%s: stopped before writing: %w", out.loc, context.Cause(ctx))
+		}
+		if perr != nil {
+			return errors.Join(perr, r.dst.Abort(), r.rej.Abort())
 		}
 	}
 

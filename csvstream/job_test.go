@@ -18,6 +18,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
 	"github.com/csvstream/csvstream/csvstream"
+	"github.com/csvstream/csvstream/internal/faultproxy"
 	"github.com/csvstream/csvstream/internal/gen"
 	"github.com/csvstream/csvstream/internal/s3test"
 )
@@ -452,6 +453,56 @@ func TestRunMissingOutputBucket(t *testing.T) {
 			t.Errorf("%d multipart uploads left behind", len(ups))
 		}
 	}
+}
+
+// TestRunOutputCheck covers the edges of the check that each S3 output can
+// be written: a job stopped before it sends nothing and reports the stop,
+// not a failed upload; and an abort of the check's upload that fails does
+// not fail a job whose outputs can be written.
+func TestRunOutputCheck(t *testing.T) {
+	srv := s3test.Start(t)
+	bucket := srv.Bucket(t, "outcheck")
+	input := []byte("id,name\n1,a\n2,b\n")
+	job := func(name string) csvstream.Job {
+		return csvstream.Job{
+			Source: csvstream.Stdio, Stdin: bytes.NewReader(input),
+			Destination: csvstream.Location{Bucket: bucket, Key: name + ".csv"},
+		}
+	}
+
+	t.Run("stopped", func(t *testing.T) {
+		p := faultproxy.New(t, srv.Endpoint)
+		p.Inject(faultproxy.Fault{Kind: faultproxy.Status, Status: 500, Code: "InternalError", Match: faultproxy.IsCreateUpload, Times: 100})
+		stop := errors.New("interrupt signal received")
+		ctx, cancel := context.WithCancelCause(context.Background())
+		cancel(stop)
+		_, err := csvstream.Run(ctx, s3test.ClientFor(p.URL, csvstream.ClientOptions), job("stopped"))
+		if !errors.Is(err, stop) || errors.Is(err, csvstream.ErrUploadFailed) || !strings.Contains(err.Error(), "stopped.csv") {
+			t.Errorf("err %v, want the stop's cause, naming the output, and not a failed upload", err)
+		}
+		if n := p.Fired(faultproxy.Status); n != 0 {
+			t.Errorf("%d CreateMultipartUpload requests sent by a stopped job", n)
+		}
+		if ups := srv.Uploads(t, bucket); len(ups) != 0 {
+			t.Errorf("%d multipart uploads left behind", len(ups))
+		}
+	})
+
+	t.Run("abort refused", func(t *testing.T) {
+		p := faultproxy.New(t, srv.Endpoint)
+		p.Inject(faultproxy.Fault{Kind: faultproxy.Status, Status: 403, Code: "AccessDenied", Match: faultproxy.IsAbortUpload})
+		sum, err := csvstream.Run(context.Background(), s3test.ClientFor(p.URL, csvstream.ClientOptions), job("refused"))
+		if err != nil {
+			t.Fatalf("err %v, want success: the outputs can be written", err)
+		}
+		if got := srv.Get(t, bucket, "refused.csv"); !bytes.Equal(got, input) || sum.Valid != 2 {
+			t.Errorf("destination %q, summary %+v", got, sum)
+		}
+		// The check's upload is left, empty, for a sweep.
+		if ups := srv.Uploads(t, bucket); len(ups) != 1 || aws.ToString(ups[0].Key) != "refused.csv" {
+			t.Errorf("uploads left %+v, want the check's, for refused.csv", ups)
+		}
+	})
 }
 
 func TestLoadSchemaErrors(t *testing.T) {

@@ -463,10 +463,12 @@ func (w *ObjectWriter) start() error {
 // probeUpload checks that an upload to s3://bucket/key can be made before
 // any of it is written, by creating a multipart upload and aborting it at
 // once. S3 then refuses a bucket that does not exist, a name it cannot
-// take, or a caller that may not write there or use the bucket's KMS key
-// before a job reads its source, and not at the end, when a small output's
-// one PutObject is its first request and the other output may already be
-// published.
+// take, or a caller that may not write there or make data keys with the
+// bucket's KMS key before a job reads its source, and not at the end, when
+// a small output's one PutObject is its first request and the other output
+// may already be published. The abort's failure is not the output's: the
+// upload it leaves holds no data, and a sweep or a lifecycle rule removes
+// it.
 func probeUpload(ctx context.Context, api UploadAPI, bucket, key string, opt WriterOptions) error {
 	opt.Concurrency = 1
 	w, err := NewObjectWriter(ctx, api, bucket, key, opt)
@@ -474,11 +476,9 @@ func probeUpload(ctx context.Context, api UploadAPI, bucket, key string, opt Wri
 		return err
 	}
 	err = w.start()
-	if aerr := w.Abort(); aerr != nil {
-		err = errors.Join(err, aerr)
-	}
+	_ = w.Abort() // a failure leaves an empty upload, which is no reason to stop
 	if err != nil {
-		return fmt.Errorf("try an upload to %s: %w", w.where(), err)
+		return fmt.Errorf("check that the output can be written: %w", err)
 	}
 	return nil
 }
@@ -936,10 +936,11 @@ func (w *ObjectWriter) complete() error {
 // aborts the upload on a fresh context, so that it cannot complete later,
 // and then lets completedBefore tell whether S3 completed it first: S3
 // answers the abort of a completed upload with NoSuchUpload, or, for a
-// while, with success.
+// while, with success. When the abort fails, err alone is returned: Close
+// then fails the writer, which tries the abort again and reports it once.
 func (w *ObjectWriter) cutShort(err error, sum string, size int64) error {
-	if aerr := w.abortUpload(); aerr != nil {
-		return errors.Join(err, aerr)
+	if w.abortUpload() != nil {
+		return err
 	}
 	return w.completedBefore(err, sum, size)
 }
@@ -1008,7 +1009,7 @@ func (w *ObjectWriter) completedBefore(err error, sum string, size int64) error 
 }
 
 // Abort discards the object: it stops the uploads and aborts the multipart
-// upload, so nothing is left in S3. It is safe to call more than once, and
+// upload, so that nothing is left in S3 unless the abort fails. It is safe to call more than once, and
 // after a failed Write or Close; after a successful Close it does nothing,
 // so it can be deferred. Write and Close fail after Abort. When the error
 // of a failed Write or Close said that its abort failed, Abort tries once

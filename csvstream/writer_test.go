@@ -955,6 +955,36 @@ func TestWriterCutShort(t *testing.T) {
 	}
 }
 
+// TestWriterCutShortAbortFails lets the deadline end a slow Complete whose
+// abort then fails once or twice: the error says that the upload is left
+// behind only when it is, and only once.
+func TestWriterCutShortAbortFails(t *testing.T) {
+	for _, fails := range []int{1, 2} {
+		t.Run(fmt.Sprintf("abort fails %d times", fails), func(t *testing.T) {
+			f := newFakeUploader(100)
+			left := fails
+			f.onAbort = func(context.Context) error {
+				if left > 0 {
+					left--
+					return fakeAPIError("InternalError")
+				}
+				return nil
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+			defer cancel()
+			w := newTestObjectWriter(t, ctx, lateS3{fakeUploader: f}, WriterOptions{PartSize: 100, DeadlineMargin: 500 * time.Millisecond})
+			writeRecords(t, w, writerRecords(8, 17))
+			err := w.Close()
+			if !errors.Is(err, context.DeadlineExceeded) {
+				t.Fatalf("err = %v, want context.DeadlineExceeded", err)
+			}
+			if got, want := strings.Count(err.Error(), "left behind"), fails-1; got != want || f.openUploads() != want {
+				t.Errorf("%d uploads open, and the error says %d times that one is left behind, want %d: %v", f.openUploads(), got, want, err)
+			}
+		})
+	}
+}
+
 // latePart's first abort succeeds, and then the part S3 was still
 // receiving lands and brings the upload back, as S3's documentation warns
 // a part in progress may.

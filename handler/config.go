@@ -88,9 +88,10 @@ type Config struct {
 	// Rejects is where rejected rows go; zero means the output bucket
 	// with DefaultRejectsPrefix.
 	Rejects Prefix
-	// InputPrefix is the key prefix the trigger watches. It is removed
-	// from a source key to make the output keys, and no output may be
-	// written under it, in any bucket.
+	// InputPrefix is the key prefix the trigger watches. Its folder, up
+	// to its last "/", is removed from a source key that starts with it
+	// to make the output keys, and no output may be written under it, in
+	// any bucket.
 	InputPrefix string
 
 	// SchemaLocation names the schema. An S3 schema is read on every

@@ -124,8 +124,8 @@ func TestConfigFromEnv(t *testing.T) {
 
 func TestOutputs(t *testing.T) {
 	cfg := Config{Output: Prefix{"out", "valid/"}, InputPrefix: "incoming/"}.withDefaults()
-	bare := cfg
-	bare.InputPrefix = "incoming"
+	bare, dated := cfg, cfg
+	bare.InputPrefix, dated.InputPrefix = "incoming", "incoming/2026-"
 	src := csvstream.Location{Bucket: "in", Key: "incoming/daily orders café.csv"}
 	tests := []struct {
 		name     string
@@ -152,15 +152,15 @@ func TestOutputs(t *testing.T) {
 		{name: "destination not s3", cfg: cfg, src: src, req: directRequest{Destination: "/tmp/x.csv"}, invalid: true},
 		{name: "rejects not s3", cfg: cfg, src: src, req: directRequest{Rejects: "x.csv"}, invalid: true},
 		{name: "key is the input prefix", cfg: cfg, src: csvstream.Location{Bucket: "in", Key: "incoming/"}, invalid: true},
-		// A prefix without its slash still names a folder: a key that
-		// merely starts with it keeps its name, so that incomingx.csv
-		// cannot take incoming/x.csv's outputs.
-		{name: "input prefix without a slash", cfg: bare, src: src,
-			dst: "s3://out/valid/daily orders café.csv", rej: "s3://out/rejects/daily orders café.csv.rejects.csv"},
-		{name: "key beside the slashless input prefix", cfg: bare, src: csvstream.Location{Bucket: "in", Key: "incomingx.csv"},
+		// Only the prefix's folder is removed, so that no two keys share
+		// outputs: without it, incoming/x.csv and incomingx.csv would
+		// both be x.csv.
+		{name: "prefix in a folder", cfg: dated, src: csvstream.Location{Bucket: "in", Key: "incoming/2026-01.csv"},
+			dst: "s3://out/valid/2026-01.csv", rej: "s3://out/rejects/2026-01.csv.rejects.csv"},
+		{name: "prefix with no folder", cfg: bare, src: src,
+			dst: "s3://out/valid/incoming/daily orders café.csv", rej: "s3://out/rejects/incoming/daily orders café.csv.rejects.csv"},
+		{name: "key beside a prefix with no folder", cfg: bare, src: csvstream.Location{Bucket: "in", Key: "incomingx.csv"},
 			dst: "s3://out/valid/incomingx.csv", rej: "s3://out/rejects/incomingx.csv.rejects.csv"},
-		{name: "key is the slashless input prefix", cfg: bare, src: csvstream.Location{Bucket: "in", Key: "incoming"},
-			dst: "s3://out/valid/incoming", rej: "s3://out/rejects/incoming.rejects.csv"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -300,6 +300,7 @@ func TestShapeOf(t *testing.T) {
 		{`{"version":"1.0","requestContext":{"condition":"RetriesExhausted"},"requestPayload":{"sweep":{}}}`, shapeSweep},
 		{`{"requestContext":{},"requestPayload":{"bucket":"b","key":"k"},"responsePayload":{"errorType":"Timeout"}}`, shapeDirect},
 		{`{"requestContext":{},"requestPayload":null}`, ""},
+		{strings.Repeat(`{"requestContext":{},"requestPayload":`, 8) + `{"bucket":"b","key":"k"}` + strings.Repeat(`}`, 8), shapeDirect},
 		{`{"Records":[{"eventSource":"aws:s3"},{"eventSource":"aws:sqs"}]}`, ""},
 		{`{"Records":[{"eventSource":"aws:dynamodb"}]}`, ""},
 		{`{"source":"aws.events","detail-type":"Other"}`, ""},
@@ -328,6 +329,7 @@ func TestEventErrorMessages(t *testing.T) {
 		{`{"Records":"x"}`, probeShape, `unrecognised event: "Records" is a JSON string, want an array`},
 		{`{"bucket":"b",`, probeShape, `not valid JSON: unexpected end of JSON input`},
 		{`{"requestContext":{},"requestPayload":[]}`, probeShape, `the failed invocation's requestPayload: the event is not a JSON object`},
+		{strings.Repeat(`{"requestContext":{},"requestPayload":`, 10) + `{"bucket":"b","key":"k"}` + strings.Repeat(`}`, 10), probeShape, `wrapped in more than 8`},
 		{`{"bucket":1,"key":"k"}`, probeDirect, `direct payload: "bucket" is a JSON number, want a string`},
 		{`{"bucket":"b","key":"k","dest":"x"}`, probeDirect, `direct payload: unknown field "dest"`},
 		{`{"bucket":"b","key":"incoming/sub/"}`, probeDirect, `"key" "incoming/sub/" ends with /: it names a folder`},

@@ -54,7 +54,17 @@ type probe struct {
 // asynchronous invocation that Lambda sends to an on-failure destination,
 // it returns the inner event's shape and the inner event, so that such a
 // record can be sent back to the function as it is.
-func shapeOf(event []byte) (string, []byte, error) {
+func shapeOf(event []byte) (string, []byte, error) { return unwrap(event, 0) }
+
+// maxWrapping is the most envelopes shapeOf takes an event out of: a
+// replayed record that fails again is wrapped once more each time.
+const maxWrapping = 8
+
+// unwrap is shapeOf for an event inside depth envelopes.
+func unwrap(event []byte, depth int) (string, []byte, error) {
+	if depth > maxWrapping {
+		return "", nil, fmt.Errorf("the event is wrapped in more than %d SNS notifications or failure records", maxWrapping)
+	}
 	trimmed := bytes.TrimSpace(event)
 	if len(trimmed) == 0 || trimmed[0] != '{' {
 		return "", nil, fmt.Errorf("the event is not a JSON object; want %s", expectedShapes)
@@ -93,13 +103,13 @@ func shapeOf(event []byte) (string, []byte, error) {
 	case p.Bucket != nil || p.Key != nil:
 		return shapeDirect, trimmed, nil
 	case p.Type == "Notification" && p.Message != "":
-		shape, inner, err := shapeOf([]byte(p.Message))
+		shape, inner, err := unwrap([]byte(p.Message), depth+1)
 		if err != nil {
 			return "", nil, fmt.Errorf("SNS message: %w", err)
 		}
 		return shape, inner, nil
 	case p.RequestContext != nil && p.RequestPayload != nil:
-		shape, inner, err := shapeOf(p.RequestPayload)
+		shape, inner, err := unwrap(p.RequestPayload, depth+1)
 		if err != nil {
 			return "", nil, fmt.Errorf("the failed invocation's requestPayload: %w", err)
 		}

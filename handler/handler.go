@@ -39,7 +39,7 @@
 // The outputs of a source object s3://B/K are named by a fixed rule, so a
 // redelivered event rewrites the same objects:
 //
-//	rel         = K without Config.InputPrefix, if K lies in that folder
+//	rel         = K without Config.InputPrefix's folder, if K starts with the prefix
 //	destination = s3://<output bucket>/<output prefix><rel>
 //	rejects     = s3://<rejects bucket>/<rejects prefix><rel>.rejects.csv
 //
@@ -419,11 +419,12 @@ const jsonlExt = ".jsonl"
 // documentation for the rule.
 func (cfg Config) outputs(src csvstream.Location, req directRequest) (dst, rej csvstream.Location, err error) {
 	rel := src.Key
-	if p := cfg.InputPrefix; p != "" && strings.HasPrefix(rel, p) && (strings.HasSuffix(p, "/") || strings.HasPrefix(rel[len(p):], "/")) {
-		// The prefix names a folder, as an output prefix does: with
-		// "incoming", incoming/a.csv is a.csv but incoming-old/a.csv keeps
-		// its name, so that the two cannot share outputs.
-		rel = strings.TrimLeft(rel[len(p):], "/")
+	if p := cfg.InputPrefix; p != "" && strings.HasPrefix(rel, p) {
+		// Only the prefix's folder goes: with "incoming/2026-",
+		// incoming/2026-01.csv is 2026-01.csv. Taking more could give two
+		// keys one name: with "incoming", both incoming/x.csv and
+		// incomingx.csv would be x.csv.
+		rel = rel[strings.LastIndex(p, "/")+1:]
 	}
 	if rel == "" {
 		return dst, rej, invalidEvent(fmt.Errorf("%s: the key is the input prefix itself; it names no file", src))

@@ -468,8 +468,16 @@ func TestTemplateFunction(t *testing.T) {
 		if want := map[string]any{"Fn::Not": []any{map[string]any{"Fn::Equals": []any{map[string]any{"Ref": "ReservedConcurrency"}, "0"}}}}; !reflect.DeepEqual(cond, want) {
 			t.Errorf("HasReservedConcurrency = %v, want %v", cond, want)
 		}
-		if d, _ := tplLookup(tp.params, "ReservedConcurrency", "Default"); d != 0 {
+		if d, _ := tplLookup(tp.params, "ReservedConcurrency", "Default"); d != "0" {
 			t.Errorf("ReservedConcurrency Default = %v, want 0 (none reserved)", d)
+		}
+		// The condition compares text: only "0" may mean none.
+		pat, _ := tplLookup(tp.params, "ReservedConcurrency", "AllowedPattern")
+		re := regexp.MustCompile(fmt.Sprint(pat))
+		for v, ok := range map[string]bool{"0": true, "1": true, "250": true, "00": false, "01": false, "-1": false, "": false, "1.5": false} {
+			if re.MatchString(v) != ok {
+				t.Errorf("ReservedConcurrency %q: allowed %v, want %v", v, !ok, ok)
+			}
 		}
 	})
 	if _, ok := fn["DependsOn"]; ok {

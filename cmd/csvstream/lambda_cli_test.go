@@ -114,20 +114,23 @@ func TestSweepCommand(t *testing.T) {
 	if ups := srv.Uploads(t, bucket); len(ups) != 2 {
 		t.Errorf("uploads left %+v, want the fresh one and the one beside the prefix", ups)
 	}
-	// An object's own name finds none of its uploads: the note says to
-	// name its folder.
+	// An object's own name finds none of its uploads: the note says where
+	// they are.
 	create("runs/day1/out.csv")
 	for _, tt := range []struct{ arg, folder string }{
 		{"s3://" + bucket + "/validation.csv", "s3://" + bucket + "/"},
 		{"s3://" + bucket + "/runs/day1/out.csv", "s3://" + bucket + "/runs/day1/"},
 	} {
 		code, _, stderr = cli(t, srv.Env(), "", "sweep", "--older-than", "2s", "--dry-run", tt.arg)
-		if want := "name its folder, " + tt.folder + "\n"; code != exitOK || !strings.Contains(stderr, want) {
+		if want := "its uploads are under " + tt.folder + "\n"; code != exitOK || !strings.Contains(stderr, want) {
 			t.Errorf("sweep %s: exit %d, stderr %q; want 0 and a note ending %q", tt.arg, code, stderr, want)
 		}
 	}
-	if _, _, stderr = cli(t, srv.Env(), "", "sweep", "--older-than", "2s", "--dry-run", "s3://"+bucket+"/valid/"); stderr != "" {
-		t.Errorf("sweep of a folder: stderr %q, want nothing", stderr)
+	// A folder that holds no upload is the usual case, not a mistake.
+	for _, arg := range []string{"s3://" + bucket + "/empty", "s3://" + bucket + "/empty/", "s3://" + bucket} {
+		if _, _, stderr = cli(t, srv.Env(), "", "sweep", "--older-than", "2s", "--dry-run", arg); stderr != "" {
+			t.Errorf("sweep %s: stderr %q, want nothing", arg, stderr)
+		}
 	}
 	for _, args := range [][]string{{"sweep"}, {"sweep", "bucket/prefix"}, {"sweep", "--older-than", "-1h", "s3://b/"}} {
 		if code, _, _ := cli(t, srv.Env(), "", args...); code != exitUsage {

@@ -51,13 +51,13 @@ func sweepCmd(ctx context.Context, args []string, _ io.Reader, stdout, stderr io
 		if err != nil {
 			errs = append(errs, err)
 		}
-		if arg := fs.Arg(i); err == nil && res.Seen == 0 && pl.Prefix != "" && !strings.HasSuffix(arg, "/") {
+		if arg := fs.Arg(i); err == nil && res.Seen == 0 && looksLikeObject(arg) {
 			// Most likely the object a run wrote, named as its DST.
 			folder := handler.Prefix{Bucket: pl.Bucket}
 			if dir := path.Dir(strings.TrimSuffix(pl.Prefix, "/")); dir != "." {
 				folder.Prefix = dir + "/"
 			}
-			fmt.Fprintf(stderr, "csvstream: note: no multipart uploads under %s: a prefix names a folder, so for the uploads of the object %s, name its folder, %s\n",
+			fmt.Fprintf(stderr, "csvstream: note: no multipart uploads under %s: a prefix names a folder; if %s is an object, its uploads are under %s\n",
 				pl, arg, folder)
 		}
 	}
@@ -67,4 +67,15 @@ func sweepCmd(ctx context.Context, args []string, _ io.Reader, stdout, stderr io
 		return err
 	}
 	return errors.Join(errs...)
+}
+
+// looksLikeObject reports whether a sweep argument reads as an object's
+// name rather than a folder's: it does not end in "/", and its last part
+// has a file name extension, such as out.csv.
+func looksLikeObject(arg string) bool {
+	if strings.HasSuffix(arg, "/") {
+		return false
+	}
+	_, rest, _ := strings.Cut(strings.TrimPrefix(arg, "s3://"), "/")
+	return rest != "" && path.Ext(rest) != ""
 }
