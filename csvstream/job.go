@@ -421,25 +421,8 @@ func (r *run) stream(ctx context.Context, api S3API) (err error) {
 	if err != nil {
 		return errors.Join(fmt.Errorf("%w: %w", ErrUploadFailed, err), r.dst.Abort())
 	}
-	for _, out := range []struct {
-		loc Location
-		opt WriterOptions
-	}{{job.Destination, job.Writer}, {job.Rejects, rejOpt}} {
-		if !out.loc.IsS3() {
-			continue
-		}
-		var perr error
-		if ctx.Err() == nil {
-			if perr = probeUpload(ctx, api, out.loc.Bucket, out.loc.Key, out.opt); perr != nil {
-				perr = fmt.Errorf("%w: %w", ErrUploadFailed, perr)
-			}
-		}
-		if ctx.Err() != nil {
-			perr = fmt.Errorf("%s: stopped before writing: %w", out.loc, context.Cause(ctx))
-		}
-		if perr != nil {
-			return errors.Join(perr, r.dst.Abort(), r.rej.Abort())
-		}
+	if err := checkOutputs(ctx, api, job.Destination, job.Writer, job.Rejects, rejOpt); err != nil {
+		return errors.Join(err, r.dst.Abort(), r.rej.Abort())
 	}
 
 	err = r.copy(ctx, v)
@@ -473,6 +456,30 @@ func (r *run) stream(ctx context.Context, api S3API) (err error) {
 		return errors.Join(err, r.dst.Abort())
 	}
 	return r.close(r.dst, job.Destination)
+}
+
+// checkOutputs tries an upload to each output in S3 (see probeUpload)
+// before any row is read. A job stopped meanwhile reports the stop.
+func checkOutputs(ctx context.Context, api UploadAPI, dst Location, dstOpt WriterOptions, rej Location, rejOpt WriterOptions) error {
+	for _, out := range []struct {
+		loc Location
+		opt WriterOptions
+	}{{dst, dstOpt}, {rej, rejOpt}} {
+		if !out.loc.IsS3() {
+			continue
+		}
+		err := ctx.Err()
+		if err == nil {
+			err = probeUpload(ctx, api, out.loc.Bucket, out.loc.Key, out.opt)
+		}
+		switch {
+		case ctx.Err() != nil:
+			return fmt.Errorf("%s: stopped before writing: %w", out.loc, context.Cause(ctx))
+		case err != nil:
+			return fmt.Errorf("%w: %w", ErrUploadFailed, err)
+		}
+	}
+	return nil
 }
 
 // inputEnded is called when the Scanner has no more records: it returns

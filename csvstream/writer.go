@@ -1009,11 +1009,12 @@ func (w *ObjectWriter) completedBefore(err error, sum string, size int64) error 
 }
 
 // Abort discards the object: it stops the uploads and aborts the multipart
-// upload, so that nothing is left in S3 unless the abort fails. It is safe to call more than once, and
-// after a failed Write or Close; after a successful Close it does nothing,
-// so it can be deferred. Write and Close fail after Abort. When the error
-// of a failed Write or Close said that its abort failed, Abort tries once
-// more and returns nil, so the failure is not reported twice.
+// upload, so that nothing is left in S3 unless the abort fails. It is safe
+// to call more than once, and after a failed Write or Close; after a
+// successful Close it does nothing, so it can be deferred. Write and Close
+// fail after Abort. When the error of a failed Write or Close said that
+// its abort failed, Abort tries once more and returns nil, so the failure
+// is not reported twice.
 func (w *ObjectWriter) Abort() error {
 	if w.done && (w.result == nil || w.aborted) {
 		return nil // completed, or already aborted

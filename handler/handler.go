@@ -253,7 +253,8 @@ func (inv *invocation) objects(objs []objectEvent, messageID string) (any, error
 		var gone *SourceNotFound
 		if errors.As(err, &gone) {
 			// Deleted after the event was sent: there is nothing left to
-			// validate, and another try would only fail the same way.
+			// validate, and another try would only fail the same way. The
+			// job's log entry, which run added last, says so too.
 			inv.jobs[len(inv.jobs)-1].Skipped = skippedGone
 			results = append(results, Skipped{Event: o.Event, Source: src.String(), Reason: skippedGone})
 			continue
