@@ -86,7 +86,7 @@ fmt:
 # path on one core (-cpu 1), then the S3 writer and copy with the default
 # GOMAXPROCS, since they overlap network and CPU.
 bench: tools
-	$(GO) test -run '^$$' -bench 'Pipeline$$|PipelineNoSchema$$|EncodingCSV$$|Scanner$$|Validate|Row|UniqueMemory' -benchmem -cpu 1 ./csvstream/
+	$(GO) test -run '^$$' -bench 'Pipeline$$|PipelineNoSchema$$|EncodingCSV$$|Scanner$$|ScannerDamaged|Validate|Row|UniqueMemory' -benchmem -cpu 1 ./csvstream/
 	$(GO) test -run '^$$' -bench 'ObjectWriter|ObjectChecksum|CopyFileToS3' -benchmem ./csvstream/
 
 clean:

@@ -79,21 +79,28 @@ type Job struct {
 // Summary reports what a job did. Rows always equals Valid + Rejected, and
 // RejectsByCode counts each error code once per rejected row that had it.
 type Summary struct {
-	Source        string           `json:"source"`
-	SourceVersion string           `json:"source_version,omitempty"` // the version read, when one was named
-	Destination   string           `json:"destination"`
-	Rejects       string           `json:"rejects"`
+	Source        string `json:"source"`
+	SourceVersion string `json:"source_version,omitempty"` // the version read, when one was named
+	Destination   string `json:"destination"`
+	Rejects       string `json:"rejects"`
+	// Rows counts data records, not the header; a line longer than
+	// ScanOptions.MaxRecordSize counts once per piece it is rejected in.
 	Rows          int64            `json:"rows"`
 	Valid         int64            `json:"valid"`
 	Rejected      int64            `json:"rejected"`
 	RejectsByCode map[string]int64 `json:"rejects_by_code"`
-	BytesIn       int64            `json:"bytes_in"`
-	BytesOut      int64            `json:"bytes_out"`
-	Parts         int              `json:"parts"`
-	ETag          string           `json:"etag"`
-	Retries       int              `json:"retries"`
-	Resumes       int              `json:"resumes"`
-	DurationMS    int64            `json:"duration_ms"`
+	BytesIn       int64            `json:"bytes_in"`  // read from the source
+	BytesOut      int64            `json:"bytes_out"` // written to the destination, not the rejects
+	// Parts is the number of parts of the destination's multipart upload:
+	// 0 when it went in one PutObject, or is not in S3.
+	Parts int `json:"parts"`
+	// ETag is the destination's ETag; empty when it is not in S3.
+	ETag string `json:"etag"`
+	// Retries counts upload requests re-sent for the destination and the
+	// rejects; Resumes counts source reads reopened after a break or stall.
+	Retries    int   `json:"retries"`
+	Resumes    int   `json:"resumes"`
+	DurationMS int64 `json:"duration_ms"`
 }
 
 // validate checks the job's options and fills in the defaults it can derive.
@@ -103,6 +110,20 @@ func (j *Job) validate() error {
 	}
 	if j.Destination.IsZero() {
 		return fmt.Errorf("%w: no destination", ErrInvalidJob)
+	}
+	for _, l := range []struct {
+		name string
+		loc  Location
+	}{{"source", j.Source}, {"destination", j.Destination}, {"rejects", j.Rejects}, {"schema", j.SchemaLocation}} {
+		if err := l.loc.check(); err != nil {
+			return fmt.Errorf("%w: %s: %w", ErrInvalidJob, l.name, err)
+		}
+	}
+	if err := j.Scan.check(); err != nil {
+		return fmt.Errorf("%w: scan options: %w", ErrInvalidJob, err)
+	}
+	if err := j.Writer.check(MinPartSize); err != nil {
+		return fmt.Errorf("%w: writer options: %w", ErrInvalidJob, err)
 	}
 	switch j.Format {
 	case "":
@@ -235,12 +256,15 @@ func sameLocation(a, b Location) bool {
 
 // Run executes one job: it streams the source through the scanner and the
 // validator into the destination and rejects outputs, and returns the
-// summary. On error, the destination is discarded (an S3 upload is aborted),
-// so no partial output is ever published; when the job stops because of its
-// reject limits, the rejects seen so far are still published to help find
-// the cause, and the error (which wraps ErrTooManyRejects) says where. The
-// rejects are completed before the destination, so if the
-// destination alone then fails to complete, the rejects stay published.
+// summary. On error, the destination is discarded (an S3 upload is
+// aborted, a local file's temporary copy is removed), so no partial output
+// is published; only a stream (standard output, a pipe, a socket or a
+// device) keeps what was already written to it, since that cannot be taken
+// back. When the job stops because of its reject limits, the rejects seen
+// so far are still published to help find the cause, and the error (which
+// wraps ErrTooManyRejects) says where. The rejects are completed before
+// the destination, so if the destination alone then fails to complete,
+// the rejects stay published.
 // Before publishing anything, a job reading from S3 asks whether the source
 // is still the object it read: if it was replaced or deleted meanwhile,
 // both outputs are discarded (ErrSourceChanged), so that the outputs of an
@@ -269,7 +293,7 @@ func Run(ctx context.Context, api S3API, job Job) (Summary, error) {
 
 	sc, err := NewScanner(src, job.Scan)
 	if err != nil {
-		return sum, fmt.Errorf("%w: %v", ErrInvalidJob, err)
+		return sum, fmt.Errorf("%w: %s: %w", ErrInvalidJob, job.Source, err)
 	}
 	r := &run{job: &job, sum: &sum, sc: sc}
 	r.src, _ = src.(*ObjectReader)

@@ -334,32 +334,49 @@ func TestRunOutputsBothStdout(t *testing.T) {
 }
 
 func TestRunInvalidJob(t *testing.T) {
+	local := func(j csvstream.Job) csvstream.Job {
+		j.Source, j.Destination = csvstream.Location{Path: "x"}, csvstream.Location{Path: "y"}
+		return j
+	}
 	cases := []struct {
 		name string
 		job  csvstream.Job
+		want string // in the message, when set
 	}{
-		{"no source", csvstream.Job{Destination: csvstream.Location{Path: "x"}}},
-		{"no destination", csvstream.Job{Source: csvstream.Location{Path: "x"}}},
-		{"bad format", csvstream.Job{Source: csvstream.Location{Path: "x"}, Destination: csvstream.Location{Path: "y"}, Format: "xml"}},
-		{"stdout with default rejects", csvstream.Job{Source: csvstream.Location{Path: "x"}, Destination: csvstream.Stdio}},
-		{"rejects onto destination", csvstream.Job{Source: csvstream.Location{Path: "x"}, Destination: csvstream.Location{Path: "y"}, Rejects: csvstream.Location{Path: "y"}}},
-		{"negative ratio", csvstream.Job{Source: csvstream.Location{Path: "x"}, Destination: csvstream.Location{Path: "y"}, MaxRejectRatio: new(-0.5)}},
-		{"rejects onto source", csvstream.Job{Source: csvstream.Location{Path: "x"}, Destination: csvstream.Location{Path: "y"}, Rejects: csvstream.Location{Path: "./x"}}},
-		{"destination onto source, spelt differently", csvstream.Job{Source: csvstream.Location{Path: "dir/../x"}, Destination: csvstream.Location{Path: "x"}}},
-		{"S3 rejects onto source", csvstream.Job{Source: csvstream.Location{Bucket: "b", Key: "k"}, Destination: csvstream.Location{Bucket: "b", Key: "o"}, Rejects: csvstream.Location{Bucket: "b", Key: "k"}}},
-		{"default rejects next to a device", csvstream.Job{Source: csvstream.Location{Path: "x"}, Destination: csvstream.Location{Path: os.DevNull}}},
-		{"rejects onto schema", csvstream.Job{Source: csvstream.Location{Path: "x"}, Destination: csvstream.Location{Path: "y"}, Rejects: csvstream.Location{Path: "s.json"}, SchemaLocation: csvstream.Location{Path: "./s.json"}}},
-		{"default rejects onto schema", csvstream.Job{Source: csvstream.Location{Path: "x"}, Destination: csvstream.Location{Path: "y"}, SchemaLocation: csvstream.Location{Path: "y" + csvstream.RejectsSuffix}}},
-		{"S3 destination onto schema", csvstream.Job{Source: csvstream.Location{Bucket: "b", Key: "k"}, Destination: csvstream.Location{Bucket: "b", Key: "s"}, SchemaLocation: csvstream.Location{Bucket: "b", Key: "s"}}},
+		{"no source", csvstream.Job{Destination: csvstream.Location{Path: "x"}}, ""},
+		{"no destination", csvstream.Job{Source: csvstream.Location{Path: "x"}}, ""},
+		{"bad format", csvstream.Job{Source: csvstream.Location{Path: "x"}, Destination: csvstream.Location{Path: "y"}, Format: "xml"}, ""},
+		{"stdout with default rejects", csvstream.Job{Source: csvstream.Location{Path: "x"}, Destination: csvstream.Stdio}, ""},
+		{"rejects onto destination", csvstream.Job{Source: csvstream.Location{Path: "x"}, Destination: csvstream.Location{Path: "y"}, Rejects: csvstream.Location{Path: "y"}}, ""},
+		{"negative ratio", csvstream.Job{Source: csvstream.Location{Path: "x"}, Destination: csvstream.Location{Path: "y"}, MaxRejectRatio: new(-0.5)}, ""},
+		{"rejects onto source", csvstream.Job{Source: csvstream.Location{Path: "x"}, Destination: csvstream.Location{Path: "y"}, Rejects: csvstream.Location{Path: "./x"}}, ""},
+		{"destination onto source, spelt differently", csvstream.Job{Source: csvstream.Location{Path: "dir/../x"}, Destination: csvstream.Location{Path: "x"}}, ""},
+		{"S3 rejects onto source", csvstream.Job{Source: csvstream.Location{Bucket: "b", Key: "k"}, Destination: csvstream.Location{Bucket: "b", Key: "o"}, Rejects: csvstream.Location{Bucket: "b", Key: "k"}}, ""},
+		{"default rejects next to a device", csvstream.Job{Source: csvstream.Location{Path: "x"}, Destination: csvstream.Location{Path: os.DevNull}}, ""},
+		{"rejects onto schema", csvstream.Job{Source: csvstream.Location{Path: "x"}, Destination: csvstream.Location{Path: "y"}, Rejects: csvstream.Location{Path: "s.json"}, SchemaLocation: csvstream.Location{Path: "./s.json"}}, ""},
+		{"default rejects onto schema", csvstream.Job{Source: csvstream.Location{Path: "x"}, Destination: csvstream.Location{Path: "y"}, SchemaLocation: csvstream.Location{Path: "y" + csvstream.RejectsSuffix}}, ""},
+		{"S3 destination onto schema", csvstream.Job{Source: csvstream.Location{Bucket: "b", Key: "k"}, Destination: csvstream.Location{Bucket: "b", Key: "s"}, SchemaLocation: csvstream.Location{Bucket: "b", Key: "s"}}, ""},
 		// S3 takes keys of up to 1,024 bytes: the default rejects key adds
 		// a suffix to the destination's.
-		{"default rejects key too long", csvstream.Job{Source: csvstream.Location{Bucket: "b", Key: "k"}, Destination: csvstream.Location{Bucket: "b", Key: strings.Repeat("d", 1020)}}},
-		{"destination key too long", csvstream.Job{Source: csvstream.Location{Bucket: "b", Key: "k"}, Destination: csvstream.Location{Bucket: "b", Key: strings.Repeat("d", 1025)}, Rejects: csvstream.Location{Bucket: "b", Key: "r"}}},
+		{"default rejects key too long", csvstream.Job{Source: csvstream.Location{Bucket: "b", Key: "k"}, Destination: csvstream.Location{Bucket: "b", Key: strings.Repeat("d", 1020)}}, ""},
+		{"destination key too long", csvstream.Job{Source: csvstream.Location{Bucket: "b", Key: "k"}, Destination: csvstream.Location{Bucket: "b", Key: strings.Repeat("d", 1025)}, Rejects: csvstream.Location{Bucket: "b", Key: "r"}}, ""},
+		// Locations and options built in Go, not parsed, fail before
+		// anything is read, not as a failed upload once the header is in.
+		{"destination key without a bucket", csvstream.Job{Source: csvstream.Location{Path: "x"}, Destination: csvstream.Location{Key: "out.csv"}}, `destination: key "out.csv" names no bucket`},
+		{"source bucket without a key", csvstream.Job{Source: csvstream.Location{Bucket: "b"}, Destination: csvstream.Location{Path: "y"}}, "source: s3://b/ names no key"},
+		{"rejects with a bucket and a path", local(csvstream.Job{Rejects: csvstream.Location{Bucket: "b", Key: "r", Path: "r"}}), `rejects: s3://b/r also names the path "r"`},
+		{"part size below S3's minimum", local(csvstream.Job{Writer: csvstream.WriterOptions{PartSize: 1 << 20}}), "writer options: part size 1048576 is below S3's minimum"},
+		{"part size above S3's maximum", local(csvstream.Job{Writer: csvstream.WriterOptions{PartSize: 6 << 30}}), "above S3's maximum"},
+		{"concurrency above the maximum", local(csvstream.Job{Writer: csvstream.WriterOptions{Concurrency: csvstream.MaxConcurrency + 1}}), "writer options: concurrency 65 is above the maximum of 64"},
+		{"negative part attempts", local(csvstream.Job{Writer: csvstream.WriterOptions{PartAttempts: -1}}), "must not be negative"},
+		{"quote as delimiter", local(csvstream.Job{Scan: csvstream.ScanOptions{Comma: '"'}}), "scan options: invalid delimiter"},
+		{"record size above the limit", local(csvstream.Job{Scan: csvstream.ScanOptions{MaxRecordSize: csvstream.MaxRecordSizeLimit + 1}}), "scan options: invalid MaxRecordSize"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			if _, err := csvstream.Run(context.Background(), nil, tc.job); !errors.Is(err, csvstream.ErrInvalidJob) {
-				t.Fatalf("err %v, want ErrInvalidJob", err)
+			_, err := csvstream.Run(context.Background(), nil, tc.job)
+			if !errors.Is(err, csvstream.ErrInvalidJob) || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("err %v, want ErrInvalidJob saying %q", err, tc.want)
 			}
 		})
 	}

@@ -39,6 +39,20 @@ func ParseLocation(s string) (Location, error) {
 	return Location{Path: s}, nil
 }
 
+// check reports a Location that ParseLocation could not have returned: an
+// S3 object without its bucket or key, or one that also names a path.
+func (l Location) check() error {
+	switch {
+	case l.Bucket == "" && l.Key != "":
+		return fmt.Errorf("key %q names no bucket", l.Key)
+	case l.Bucket != "" && l.Key == "":
+		return fmt.Errorf("s3://%s/ names no key", l.Bucket)
+	case l.Bucket != "" && l.Path != "":
+		return fmt.Errorf("s3://%s/%s also names the path %q", l.Bucket, l.Key, l.Path)
+	}
+	return nil
+}
+
 // IsS3 reports whether l is an S3 object.
 func (l Location) IsS3() bool { return l.Bucket != "" }
 

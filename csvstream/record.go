@@ -47,8 +47,8 @@ func (r *Record) Field(i int) []byte {
 // ScanError says why a record's bytes could not be split into fields.
 type ScanError struct {
 	Code    string // CodeRecordTooLarge or CodeQuoteError
-	Message string
-	Field   int // the 1-based field a quote error is in; 0 when not known
+	Message string // what is wrong, for people: where the record broke and why
+	Field   int    // the 1-based field a quote error is in; 0 when not known
 }
 
 // Error returns the code and the message, separated by a colon.

@@ -126,21 +126,29 @@ func NewScanner(r io.Reader, opt ScanOptions) (*Scanner, error) {
 	if r == nil {
 		return nil, errors.New("csvstream: NewScanner: nil reader")
 	}
+	if err := opt.check(); err != nil {
+		return nil, fmt.Errorf("csvstream: NewScanner: %w", err)
+	}
 	comma := opt.Comma
 	if comma == 0 {
 		comma = ','
-	}
-	if comma == '"' || comma == '\r' || comma == '\n' || comma >= 0x80 {
-		return nil, fmt.Errorf("csvstream: NewScanner: invalid delimiter %q: it must be an ASCII byte other than '\"', '\\r' and '\\n'", comma)
 	}
 	max := opt.MaxRecordSize
 	if max == 0 {
 		max = DefaultMaxRecordSize
 	}
-	if max < 0 || max > MaxRecordSizeLimit {
-		return nil, fmt.Errorf("csvstream: NewScanner: invalid MaxRecordSize %d: it must be between 0 and %d", opt.MaxRecordSize, MaxRecordSizeLimit)
-	}
 	return &Scanner{r: r, comma: comma, max: max, line: 1}, nil
+}
+
+// check reports an option out of range.
+func (o ScanOptions) check() error {
+	if c := o.Comma; c == '"' || c == '\r' || c == '\n' || c >= 0x80 {
+		return fmt.Errorf("invalid delimiter %q: it must be an ASCII byte other than '\"', '\\r' and '\\n'", c)
+	}
+	if o.MaxRecordSize < 0 || o.MaxRecordSize > MaxRecordSizeLimit {
+		return fmt.Errorf("invalid MaxRecordSize %d: it must be between 0 and %d", o.MaxRecordSize, MaxRecordSizeLimit)
+	}
+	return nil
 }
 
 // Scan advances to the next record, which Record then returns. It returns

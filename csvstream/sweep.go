@@ -36,17 +36,17 @@ type SweepOptions struct {
 
 // SweptUpload is one multipart upload Sweep aborted, or would abort.
 type SweptUpload struct {
-	Key       string    `json:"key"`
-	UploadID  string    `json:"upload_id"`
-	Initiated time.Time `json:"initiated"`
+	Key       string    `json:"key"`       // the object the upload was writing
+	UploadID  string    `json:"upload_id"` // the multipart upload's id
+	Initiated time.Time `json:"initiated"` // when the upload was created
 }
 
 // SweepResult reports what one Sweep did under one prefix.
 type SweepResult struct {
-	Bucket string    `json:"bucket"`
-	Prefix string    `json:"prefix"`
-	Cutoff time.Time `json:"cutoff"` // uploads initiated before this were swept
-	DryRun bool      `json:"dry_run"`
+	Bucket string    `json:"bucket"`  // the bucket swept
+	Prefix string    `json:"prefix"`  // the key prefix swept; empty for the whole bucket
+	Cutoff time.Time `json:"cutoff"`  // uploads initiated before this were swept
+	DryRun bool      `json:"dry_run"` // uploads were listed, not aborted
 	// Seen counts the uploads listed under the prefix.
 	Seen int `json:"seen"`
 	// Aborted lists the uploads aborted (with DryRun, those that would be).

@@ -34,6 +34,10 @@ const (
 	MaxParts = 10000
 )
 
+// MaxConcurrency is the most parts an ObjectWriter uploads at once. Each
+// takes a part buffer, so the bound also bounds memory.
+const MaxConcurrency = 64
+
 // partsPerDoubling is how many parts are uploaded at one size before the
 // size doubles. With 900, 10,000 parts starting at MinPartSize hold more
 // than 9 TiB, well above S3's 5 TiB object limit; 1,000 would fall just
@@ -94,8 +98,9 @@ type WriterOptions struct {
 	// upload never needs more than MaxParts parts. Zero means
 	// DefaultPartSize; below MinPartSize or above MaxPartSize is an error.
 	PartSize int64
-	// Concurrency is how many parts are uploaded at once. Memory use is
-	// about Concurrency+1 part buffers. Zero means 4.
+	// Concurrency is how many parts are uploaded at once, at most
+	// MaxConcurrency. Memory use is about Concurrency+1 part buffers. Zero
+	// means 4.
 	Concurrency int
 	// PartAttempts is how many times one part is sent when S3 rejects its
 	// bytes as corrupted in transit, when the connection breaks after the
@@ -117,15 +122,31 @@ type WriterOptions struct {
 	ContentType string
 }
 
+// check reports the first option out of range; minPartSize is the
+// smallest PartSize accepted.
+func (o WriterOptions) check(minPartSize int64) error {
+	switch {
+	case o.PartSize != 0 && o.PartSize < minPartSize:
+		return fmt.Errorf("part size %d is below S3's minimum of %d bytes (5 MiB)", o.PartSize, minPartSize)
+	case o.PartSize > MaxPartSize:
+		return fmt.Errorf("part size %d is above S3's maximum of %d bytes (5 GiB)", o.PartSize, int64(MaxPartSize))
+	case o.Concurrency > MaxConcurrency:
+		return fmt.Errorf("concurrency %d is above the maximum of %d", o.Concurrency, MaxConcurrency)
+	case o.Concurrency < 0 || o.PartAttempts < 0 || o.AbortTimeout < 0 || o.DeadlineMargin < 0:
+		return errors.New("concurrency, part attempts, abort timeout and deadline margin must not be negative")
+	}
+	return nil
+}
+
 // UploadState is a snapshot of an ObjectWriter's upload.
 type UploadState struct {
 	Bucket, Key string // the object being written
 	// UploadID is the multipart upload's id; empty until the first part is
 	// full, and for an object sent with one PutObject.
 	UploadID string
-	// Parts lists the parts handed to S3 so far, in part-number order; it
-	// is empty for an object sent with one PutObject. A part's ETag is
-	// empty while it is being uploaded.
+	// Parts lists the parts cut so far, in part-number order; it is empty
+	// for an object sent with one PutObject. A part's ETag is empty until
+	// S3 has accepted it: while it waits to be sent or is being sent.
 	Parts []PartState
 	// Bytes counts the bytes accepted by Write.
 	Bytes int64
@@ -247,15 +268,12 @@ func newObjectWriter(ctx context.Context, api UploadAPI, bucket, key string, opt
 		return nil, fmt.Errorf("write %s: no S3 client", where)
 	case bucket == "" || key == "":
 		return nil, fmt.Errorf("write %s: bucket and key must not be empty", where)
-	case opt.PartSize == 0:
-		opt.PartSize = DefaultPartSize
-	case opt.PartSize < lim.minPartSize:
-		return nil, fmt.Errorf("write %s: part size %d is below S3's minimum of %d bytes (5 MiB)", where, opt.PartSize, lim.minPartSize)
-	case opt.PartSize > MaxPartSize:
-		return nil, fmt.Errorf("write %s: part size %d is above S3's maximum of %d bytes (5 GiB)", where, opt.PartSize, int64(MaxPartSize))
 	}
-	if opt.Concurrency < 0 || opt.PartAttempts < 0 || opt.AbortTimeout < 0 || opt.DeadlineMargin < 0 {
-		return nil, fmt.Errorf("write %s: concurrency, part attempts, abort timeout and deadline margin must not be negative", where)
+	if err := opt.check(lim.minPartSize); err != nil {
+		return nil, fmt.Errorf("write %s: %w", where, err)
+	}
+	if opt.PartSize == 0 {
+		opt.PartSize = DefaultPartSize
 	}
 	if opt.Concurrency == 0 {
 		opt.Concurrency = defaultConcurrency

@@ -186,8 +186,8 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 	}
 	if v := strings.TrimSpace(getenv(EnvConcurrency)); v != "" {
 		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 || n > 64 {
-			return cfg, fmt.Errorf("%s=%q: want a whole number from 1 to 64", EnvConcurrency, v)
+		if err != nil || n < 1 || n > csvstream.MaxConcurrency {
+			return cfg, fmt.Errorf("%s=%q: want a whole number from 1 to %d", EnvConcurrency, v, csvstream.MaxConcurrency)
 		}
 		cfg.Concurrency = n
 	}

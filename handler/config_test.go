@@ -134,6 +134,7 @@ func TestOutputs(t *testing.T) {
 		req      directRequest
 		dst, rej string
 		invalid  bool
+		internal string // an InternalError saying this
 	}{
 		{name: "derived", cfg: cfg, src: src,
 			dst: "s3://out/valid/daily orders café.csv", rej: "s3://out/rejects/daily orders café.csv.rejects.csv"},
@@ -161,10 +162,22 @@ func TestOutputs(t *testing.T) {
 			dst: "s3://out/valid/incoming/daily orders café.csv", rej: "s3://out/rejects/incoming/daily orders café.csv.rejects.csv"},
 		{name: "key beside a prefix with no folder", cfg: bare, src: csvstream.Location{Bucket: "in", Key: "incomingx.csv"},
 			dst: "s3://out/valid/incomingx.csv", rej: "s3://out/rejects/incomingx.csv.rejects.csv"},
+		// A Config built in Go may lack a bucket that LoadConfig requires.
+		{name: "no output bucket", cfg: Config{Rejects: Prefix{"r", ""}}.withDefaults(), src: src, internal: "Config has no output bucket"},
+		{name: "no rejects bucket", cfg: Config{Output: Prefix{"out", "valid/"}, Rejects: Prefix{"", "rejects/"}}, src: src, internal: "Config has no rejects bucket"},
+		{name: "no buckets, payload names the outputs", cfg: Config{}.withDefaults(), src: src, req: directRequest{Destination: "s3://d/x.csv"},
+			dst: "s3://d/x.csv", rej: "s3://d/x.csv.rejects.csv"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			dst, rej, err := tt.cfg.outputs(tt.src, tt.req)
+			if tt.internal != "" {
+				var ie *InternalError
+				if !errors.As(err, &ie) || !strings.Contains(err.Error(), tt.internal) || !strings.Contains(err.Error(), tt.src.String()) {
+					t.Fatalf("error %v, want InternalError naming %s and saying %q", err, tt.src, tt.internal)
+				}
+				return
+			}
 			if tt.invalid {
 				var ie *InvalidEvent
 				if !errors.As(err, &ie) {

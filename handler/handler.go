@@ -105,9 +105,9 @@ func New(cfg Config, api csvstream.S3API) *Handler {
 // work: an S3 test event, a deletion, a folder marker, an object deleted
 // before its job read it.
 type Skipped struct {
-	Event  string `json:"event"`
-	Source string `json:"source,omitempty"`
-	Reason string `json:"skipped"`
+	Event  string `json:"event"`            // the event's name or type, such as ObjectRemoved:Delete
+	Source string `json:"source,omitempty"` // the object it names, when it names one
+	Reason string `json:"skipped"`          // why nothing was done
 }
 
 // Invoke handles one event; see the package documentation for the shapes
@@ -437,6 +437,14 @@ func (cfg Config) outputs(src csvstream.Location, req directRequest) (dst, rej c
 	derive := func(p Prefix, suffix string) csvstream.Location {
 		return csvstream.Location{Bucket: p.Bucket, Key: p.Prefix + rel + suffix}
 	}
+	// unset reports a configured prefix with no bucket, which only a
+	// Config built in Go, not read by LoadConfig, can have.
+	unset := func(name string, p Prefix) error {
+		if p.Bucket != "" {
+			return nil
+		}
+		return &InternalError{failure{Object: src.String(), Err: fmt.Errorf("the handler's Config has no %s bucket", name)}}
+	}
 	// named parses a payload location: an object, or a prefix to derive under.
 	named := func(field, s, suffix string) (csvstream.Location, error) {
 		if strings.HasSuffix(s, "/") || strings.Count(s, "/") == 2 {
@@ -459,6 +467,9 @@ func (cfg Config) outputs(src csvstream.Location, req directRequest) (dst, rej c
 			return dst, rej, err
 		}
 	default:
+		if err := unset("output", cfg.Output); err != nil {
+			return dst, rej, err
+		}
 		dst = derive(cfg.Output, ext)
 	}
 	switch {
@@ -467,6 +478,9 @@ func (cfg Config) outputs(src csvstream.Location, req directRequest) (dst, rej c
 	case req.Destination != "":
 		rej, err = dst.WithSuffix(csvstream.RejectsSuffix)
 	default:
+		if err := unset("rejects", cfg.Rejects); err != nil {
+			return dst, rej, err
+		}
 		rej = derive(cfg.Rejects, csvstream.RejectsSuffix)
 	}
 	return dst, rej, err

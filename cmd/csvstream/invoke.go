@@ -70,7 +70,7 @@ func invokeCmd(ctx context.Context, args []string, stdin io.Reader, stdout, stde
 		if cause := context.Cause(parent); cause != nil {
 			// Lambda never cancels an invocation, so the error type the
 			// handler chose would blame the job for an interrupt.
-			return fmt.Errorf("%v: %w", cause, err)
+			return fmt.Errorf("%w: %w", cause, err)
 		}
 		return fmt.Errorf("%s: %w", handler.ErrorType(err), err)
 	}

@@ -234,7 +234,7 @@ func runCmd(ctx context.Context, args []string, stdin io.Reader, stdout, stderr 
 	maxRejects := fs.Int64("max-rejects", -1, "fail once more rows than this are rejected (-1: no limit)")
 	maxRatio := fs.Float64("max-reject-ratio", -1, "fail when the share of rejected rows exceeds this, 0 to 1 (-1: no limit)")
 	partSize := fs.String("part-size", "8MiB", "first multipart part size, 5MiB to 5GiB; it grows with the part count")
-	concurrency := fs.Int("concurrency", 4, "parts uploaded at once")
+	concurrency := fs.Int("concurrency", 4, "parts uploaded at once, 1 to 64")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -276,8 +276,8 @@ func runCmd(ctx context.Context, args []string, stdin io.Reader, stdout, stderr 
 	if job.Writer.PartSize > csvstream.MaxPartSize {
 		return usagef("--part-size %s is above S3's maximum part size of 5GiB", *partSize)
 	}
-	if *concurrency < 1 || *concurrency > 64 {
-		return usagef("--concurrency %d: want 1 to 64", *concurrency)
+	if *concurrency < 1 || *concurrency > csvstream.MaxConcurrency {
+		return usagef("--concurrency %d: want 1 to %d", *concurrency, csvstream.MaxConcurrency)
 	}
 	job.Writer.Concurrency = *concurrency
 	switch {

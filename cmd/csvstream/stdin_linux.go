@@ -42,6 +42,9 @@ type pollStdin struct {
 	wake [2]int      // a pipe, written once ctx is done; -1 before the first read
 	stop func() bool // stops the write to wake
 	err  error       // making the pipe failed: read as usual
+
+	mu     sync.Mutex // orders the write to wake before its close
+	closed bool       // release closed the pipe: the write must not happen
 }
 
 func (r *pollStdin) start() {
@@ -51,7 +54,15 @@ func (r *pollStdin) start() {
 		return
 	}
 	w := r.wake[1]
-	r.stop = context.AfterFunc(r.ctx, func() { unix.Write(w, []byte{1}) })
+	r.stop = context.AfterFunc(r.ctx, func() {
+		// stop does not wait for a write already under way, so release
+		// could close w, and its number be reused, under the write.
+		r.mu.Lock()
+		defer r.mu.Unlock()
+		if !r.closed {
+			unix.Write(w, []byte{1})
+		}
+	})
 }
 
 func (r *pollStdin) Read(p []byte) (int, error) {
@@ -99,6 +110,12 @@ func (r *pollStdin) release() {
 	if r.stop != nil {
 		r.stop()
 	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.closed {
+		return
+	}
+	r.closed = true
 	for _, fd := range r.wake {
 		if fd >= 0 {
 			unix.Close(fd)
