@@ -171,6 +171,7 @@ type FunctionError struct {
 	Body []byte `json:"-"`
 }
 
+// Error returns the type and the message, as "Type: Message".
 func (e *FunctionError) Error() string { return e.Type + ": " + e.Message }
 
 // Enqueue queues an event for the function and returns at once; timeout
@@ -199,7 +200,8 @@ func (s *Server) Invoke(ctx context.Context, payload []byte, timeout time.Durati
 }
 
 // Wait waits for the function's answer to inv, until ctx ends or the
-// server is closed.
+// server is closed. An invocation stays queued when its caller stops
+// waiting, as an asynchronous Lambda invocation does.
 func (s *Server) Wait(ctx context.Context, inv *Invocation) (Result, error) {
 	select {
 	case <-inv.done:

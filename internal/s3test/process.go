@@ -69,6 +69,7 @@ type SyncBuffer struct {
 	b  bytes.Buffer
 }
 
+// Write appends p; it never fails.
 func (b *SyncBuffer) Write(p []byte) (int, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
