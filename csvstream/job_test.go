@@ -142,6 +142,20 @@ func TestRunRejectsAndReconciles(t *testing.T) {
 	}
 }
 
+// TestRunRejectsQuoteBareCR checks that a rejects field holding a CR
+// alone is quoted: many CSV readers end a line there.
+func TestRunRejectsQuoteBareCR(t *testing.T) {
+	// A row of one cell holding a CR, under a header of two: its raw
+	// column holds no comma or quote that would make it quoted anyway.
+	_, err, _, rej := runLocal(t, "id,name\n1\rx\n", csvstream.Job{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := ",\"1\rx\"\n"; !strings.HasSuffix(rej, want) {
+		t.Errorf("rejects %q, want the raw column quoted: %q at the end", rej, want)
+	}
+}
+
 func TestRunLargeGeneratedFileReconciles(t *testing.T) {
 	var src bytes.Buffer
 	counts, err := gen.Orders(&src, gen.Options{Rows: 200_000, InvalidEvery: 97, Seed: 7})
@@ -174,8 +188,13 @@ func TestRunLargeGeneratedFileReconciles(t *testing.T) {
 	if err != nil {
 		t.Fatalf("rejects are not valid CSV: %v", err)
 	}
-	if len(rejRecs)-1 < counts.Invalid {
-		t.Fatalf("rejects have %d lines for %d invalid rows", len(rejRecs)-1, counts.Invalid)
+	// gen makes each invalid row with exactly one error: one line each.
+	records := map[string]bool{}
+	for _, r := range rejRecs[1:] {
+		records[r[1]] = true
+	}
+	if len(rejRecs)-1 != counts.Invalid || len(records) != counts.Invalid {
+		t.Fatalf("rejects have %d lines for %d records, want one for each of %d invalid rows", len(rejRecs)-1, len(records), counts.Invalid)
 	}
 	if int64(len(out)) != sum.BytesOut || int64(src.Len()) != sum.BytesIn {
 		t.Errorf("bytes in/out %d/%d, want %d/%d", sum.BytesIn, sum.BytesOut, src.Len(), len(out))
@@ -219,8 +238,11 @@ func TestRunRejectLimits(t *testing.T) {
 			if out != "<none>" {
 				t.Errorf("a failed job published output %q", out)
 			}
-			if !strings.Contains(rej, "x,b,2") {
-				t.Errorf("rejects %q should keep the rows that stopped the job", rej)
+			// Both rejects so far, the one over the limit included.
+			for _, row := range []string{"x,b,2", "y,c,3"} {
+				if !strings.HasPrefix(rej, "line,record,error,field,message,raw\n") || !strings.Contains(rej, row) {
+					t.Errorf("rejects %q should keep the rows that stopped the job, %s among them", rej, row)
+				}
 			}
 		})
 	}
@@ -379,6 +401,33 @@ func TestRunInvalidJob(t *testing.T) {
 				t.Fatalf("err %v, want ErrInvalidJob saying %q", err, tc.want)
 			}
 		})
+	}
+}
+
+// TestRunCountsRetries corrupts the first PutObject of each output in
+// transit: S3 refuses both, each is sent again, and the summary counts
+// both re-sends.
+func TestRunCountsRetries(t *testing.T) {
+	srv := s3test.Start(t)
+	bucket := srv.Bucket(t, "retries")
+	srv.Put(t, bucket, "in/people.csv", []byte("id,name,age\n1,A,3\n2,x,-1\n"))
+	p := faultproxy.New(t, srv.Endpoint)
+	for _, key := range []string{"out/people.csv", "out/people.csv" + csvstream.RejectsSuffix} {
+		p.Inject(faultproxy.Fault{Kind: faultproxy.FlipByte, After: 3, Match: faultproxy.IsPutObject(key)})
+	}
+	sum, err := csvstream.Run(context.Background(), s3test.ClientFor(p.URL, csvstream.ClientOptions), csvstream.Job{
+		Source:      csvstream.Location{Bucket: bucket, Key: "in/people.csv"},
+		Destination: csvstream.Location{Bucket: bucket, Key: "out/people.csv"},
+		Schema:      mustSchema(t, peopleSchema),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.Fired(faultproxy.FlipByte) != 2 || sum.Retries != 2 {
+		t.Errorf("%d corrupted requests, summary retries %d; want 2 and 2", p.Fired(faultproxy.FlipByte), sum.Retries)
+	}
+	if got := string(srv.Get(t, bucket, "out/people.csv")); got != "id,name,age\n1,A,3\n" {
+		t.Errorf("output %q", got)
 	}
 }
 
@@ -683,13 +732,59 @@ func TestRunStopped(t *testing.T) {
 	}
 }
 
+// TestRunStoppedBetweenRows stops a job whose source never makes it wait:
+// the job must still notice, between rows, and stop long before the end.
+func TestRunStoppedBetweenRows(t *testing.T) {
+	const rows = 200_000
+	var input strings.Builder
+	input.WriteString("a,b\n")
+	for i := range rows {
+		fmt.Fprintf(&input, "%d,x\n", i)
+	}
+	ctx, cancel := context.WithCancelCause(context.Background())
+	defer cancel(nil)
+	dir := t.TempDir()
+	job := csvstream.Job{
+		Source: csvstream.Stdio, Stdin: &cancelAfter{r: strings.NewReader(input.String()), n: 100_000, cancel: cancel},
+		Destination: csvstream.Location{Path: filepath.Join(dir, "out.csv")},
+	}
+	sum, err := csvstream.Run(ctx, nil, job)
+	if err == nil || !strings.HasPrefix(err.Error(), "-: stopped at line ") || !errors.Is(err, context.Canceled) {
+		t.Fatalf("err %v, want -: stopped at line N and a cancellation", err)
+	}
+	if sum.Rows >= rows/2 {
+		t.Errorf("%d of %d rows read, though the job was stopped after 100,000 bytes", sum.Rows, rows)
+	}
+	for _, p := range []string{job.Destination.Path, job.Destination.Path + csvstream.RejectsSuffix} {
+		if got := readIfExists(t, p); got != "<none>" {
+			t.Errorf("%s published: %q", filepath.Base(p), got)
+		}
+	}
+}
+
+// cancelAfter cancels once n bytes have been read, and goes on reading.
+type cancelAfter struct {
+	r      io.Reader
+	n      int
+	cancel context.CancelCauseFunc
+}
+
+func (c *cancelAfter) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	if c.n -= n; c.n <= 0 {
+		c.cancel(errStopTest)
+	}
+	return n, err
+}
+
 // TestRunOutputIsTheValidRecords checks, whatever sizes the source's reads
 // return, that the destination holds exactly the source's valid records,
 // byte for byte and in order: the header, then every record the rejects do
 // not name.
 func TestRunOutputIsTheValidRecords(t *testing.T) {
 	var src bytes.Buffer
-	if _, err := gen.Orders(&src, gen.Options{Rows: 30_000, InvalidEvery: 13, Seed: 11, CRLF: true}); err != nil {
+	counts, err := gen.Orders(&src, gen.Options{Rows: 30_000, InvalidEvery: 13, Seed: 11, CRLF: true})
+	if err != nil {
 		t.Fatal(err)
 	}
 	readers := map[string]func(io.Reader) io.Reader{
@@ -711,13 +806,23 @@ func TestRunOutputIsTheValidRecords(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			rejected := map[string]bool{}
-			recs, err := csv.NewReader(strings.NewReader(readIfExists(t, job.Destination.Path+csvstream.RejectsSuffix))).ReadAll()
+			// Read with the Scanner, since encoding/csv would turn the CRLFs
+			// inside quoted raw fields into LFs.
+			rejected := map[string]string{} // record number: raw column
+			rs, err := csvstream.NewScanner(strings.NewReader(readIfExists(t, job.Destination.Path+csvstream.RejectsSuffix)), csvstream.ScanOptions{})
 			if err != nil {
 				t.Fatal(err)
 			}
-			for _, rec := range recs[1:] {
-				rejected[rec[1]] = true
+			for rs.Scan() {
+				if rec := rs.Record(); rec.Num > 0 {
+					rejected[string(rec.Field(1))] = string(rec.Field(5))
+				}
+			}
+			if err := rs.Err(); err != nil {
+				t.Fatal(err)
+			}
+			if len(rejected) != counts.Invalid {
+				t.Fatalf("%d records rejected, gen wrote %d invalid", len(rejected), counts.Invalid)
 			}
 			var want bytes.Buffer
 			s, err := csvstream.NewScanner(bytes.NewReader(src.Bytes()), csvstream.ScanOptions{})
@@ -725,8 +830,15 @@ func TestRunOutputIsTheValidRecords(t *testing.T) {
 				t.Fatal(err)
 			}
 			for s.Scan() {
-				if rec := s.Record(); !rejected[strconv.FormatInt(rec.Num, 10)] {
+				rec := s.Record()
+				raw, ok := rejected[strconv.FormatInt(rec.Num, 10)]
+				if !ok {
 					want.Write(rec.Raw)
+					continue
+				}
+				// The raw column holds the record without its CRLF.
+				if line := strings.TrimSuffix(string(rec.Raw), "\r\n"); raw != line {
+					t.Fatalf("record %d: raw column %q, want %q", rec.Num, raw, line)
 				}
 			}
 			if got := readIfExists(t, job.Destination.Path); got != want.String() {

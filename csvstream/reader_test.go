@@ -40,6 +40,7 @@ type step struct {
 	short bool   // the body ends with io.EOF at cut instead
 	data  []byte // the object's content from this call on, when it was replaced
 	etag  string // the object's ETag from this call on
+	shift int64  // a ranged answer starts this many bytes past the Range asked for
 }
 
 // fakeS3 serves one object from memory, honouring Range and IfMatch, and
@@ -99,6 +100,7 @@ func (f *fakeS3) GetObject(ctx context.Context, in *s3.GetObjectInput, optFns ..
 		if !ok || !ok2 || err != nil || n >= int64(len(f.data)) {
 			return nil, &apiError{"InvalidRange", 416}
 		}
+		n = min(n+st.shift, int64(len(f.data))-1)
 		start = n
 		out.ContentRange = aws.String(fmt.Sprintf("bytes %d-%d/%d", n, len(f.data)-1, len(f.data)))
 	} else if f.crc32 != "" {
@@ -175,6 +177,13 @@ func TestObjectReader(t *testing.T) {
 			wantRanges: []string{"", "bytes=1000-"},
 			wantErr:    []string{"s3://b/data.csv", "offset 1000", `"v1"`},
 			wantIs:     ErrSourceChanged,
+		},
+		{
+			// A range that starts elsewhere would drop or repeat bytes.
+			name:       "resumed from the wrong byte",
+			steps:      []step{{cut: 1000}, {cut: -1, shift: 10}},
+			wantRanges: []string{"", "bytes=1000-"},
+			wantErr:    []string{"s3://b/data.csv", "offset 1000", `Content-Range "bytes 1010-9999/10000"`},
 		},
 		{
 			name:       "break then object deleted",

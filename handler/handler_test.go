@@ -406,6 +406,20 @@ func TestSeveralRecordsAndSkips(t *testing.T) {
 		checkSummary(t, srv, list[1], ref, out, rej)
 	}
 
+	// Two failures around a good object: the good one still runs, and the
+	// invocation fails with the first failure.
+	utf16 := []byte("\xff\xfei\x00d\x00\n\x00")
+	srv.Put(t, bucket, "incoming/bad1.csv", utf16)
+	srv.Put(t, bucket, "incoming/bad2.csv", utf16)
+	srv.Put(t, bucket, "incoming/e.csv", data)
+	_, _, err = invoke(h, s3Event(bucket, "incoming/bad1.csv", "incoming/e.csv", "incoming/bad2.csv"), time.Minute)
+	if err == nil || !strings.Contains(err.Error(), "bad1.csv") || strings.Contains(err.Error(), "bad2.csv") {
+		t.Errorf("two failures: err %v, want the first, naming bad1.csv", err)
+	}
+	if got := srv.Get(t, bucket, "valid/e.csv"); !bytes.Equal(got, out) {
+		t.Errorf("the object between two failures: %d bytes written, want %d", len(got), len(out))
+	}
+
 	del := bytes.Replace(s3Event(bucket, "incoming/a+b.csv"), []byte("ObjectCreated:Put"), []byte("ObjectRemoved:Delete"), 1)
 	res, _, err = invoke(h, del, time.Minute)
 	if s, ok := res.(Skipped); err != nil || !ok || s.Event != "ObjectRemoved:Delete" {
@@ -420,12 +434,17 @@ func TestSQSPartialBatchFailure(t *testing.T) {
 	bucket := srv.Bucket(t, "sqs")
 	data, _ := orders(t, 30, 3)
 	want, _, _ := reference(t, data, "", "")
-	srv.Put(t, bucket, "incoming/good.csv", data)
+	// Each message that should run names an object of its own, so that
+	// each output shows that its message ran.
+	ran := []string{"good.csv", "bridge.csv", "sns.csv"}
+	for _, name := range ran {
+		srv.Put(t, bucket, "incoming/"+name, data)
+	}
 	var logs syncBuffer
 	h := New(Config{Output: Prefix{bucket, "valid/"}, InputPrefix: "incoming/", Log: &logs}, srv.Client(csvstream.ClientOptions))
 
-	eb := fmt.Sprintf(`{"source":"aws.s3","detail-type":"Object Created","detail":{"bucket":{"name":%q},"object":{"key":"incoming/good.csv"}}}`, bucket)
-	sns, _ := json.Marshal(map[string]string{"Type": "Notification", "Message": string(s3Event(bucket, "incoming/good.csv"))})
+	eb := fmt.Sprintf(`{"source":"aws.s3","detail-type":"Object Created","detail":{"bucket":{"name":%q},"object":{"key":"incoming/bridge.csv"}}}`, bucket)
+	sns, _ := json.Marshal(map[string]string{"Type": "Notification", "Message": string(s3Event(bucket, "incoming/sns.csv"))})
 	event := sqsEvent(map[string]string{
 		"m1-good":      string(s3Event(bucket, "incoming/good.csv")),
 		"m2-missing":   string(s3Event(bucket, "incoming/missing.csv")),
@@ -452,8 +471,10 @@ func TestSQSPartialBatchFailure(t *testing.T) {
 	if want := []string{"m3-garbage", "m7-wrongkind"}; !slices.Equal(failed, want) {
 		t.Errorf("batch item failures %v, want %v", failed, want)
 	}
-	if got := srv.Get(t, bucket, "valid/good.csv"); !bytes.Equal(got, want) {
-		t.Errorf("output of the good message: %d bytes, want %d", len(got), len(want))
+	for _, name := range ran {
+		if got := srv.Get(t, bucket, "valid/"+name); !bytes.Equal(got, want) {
+			t.Errorf("output of %s: %d bytes, want %d", name, len(got), len(want))
+		}
 	}
 	if !strings.Contains(logs.String(), `"error_type":"SourceNotFound"`) || !strings.Contains(logs.String(), `"skipped":"`+skippedGone+`"`) {
 		t.Errorf("the log does not report the missing object as skipped, with its error type:\n%s", logs.String())
@@ -496,14 +517,6 @@ func TestSchemaReadFailureNotKept(t *testing.T) {
 	checkNoUploads(t, srv, bucket)
 }
 
-// failingGets is an S3 client whose GetObject fails with an error that
-// matches none of csvstream's kinds.
-type failingGets struct{ *s3.Client }
-
-func (failingGets) GetObject(context.Context, *s3.GetObjectInput, ...func(*s3.Options)) (*s3.GetObjectOutput, error) {
-	return nil, errors.New("the network is down")
-}
-
 // TestErrorTypesS3 provokes each kind of failure against a real server and
 // checks the type Lambda would report and that nothing is left behind.
 func TestErrorTypesS3(t *testing.T) {
@@ -527,7 +540,6 @@ func TestErrorTypesS3(t *testing.T) {
 	tests := []struct {
 		name    string
 		cfg     func() Config
-		api     csvstream.S3API
 		event   []byte
 		want    string
 		object  string            // the message must name it
@@ -572,8 +584,8 @@ func TestErrorTypesS3(t *testing.T) {
 			want: "RecursionRisk", object: "s3://" + in + "/incoming/orders.csv"},
 		{name: "source is an output", event: []byte(fmt.Sprintf(`{"bucket":%q,"key":"valid/orders.csv"}`, out)),
 			want: "RecursionRisk", object: "valid/orders.csv"},
-		{name: "source unreachable", api: failingGets{client}, event: direct("incoming/orders.csv", ""),
-			want: "SourceReadFailed", object: "incoming/orders.csv"},
+		{name: "source unreachable", fault: &faultproxy.Fault{Kind: faultproxy.CutRequest, Match: faultproxy.IsGet("incoming/orders.csv"), Times: 100},
+			event: direct("incoming/orders.csv", ""), want: "SourceReadFailed", object: "incoming/orders.csv"},
 		{name: "source server error", fault: &faultproxy.Fault{Kind: faultproxy.Status, Status: 500, Code: "InternalError",
 			Match: faultproxy.IsGet("incoming/orders.csv"), Times: 100},
 			event: direct("incoming/orders.csv", ""), want: "SourceReadFailed", object: "incoming/orders.csv"},
@@ -596,9 +608,6 @@ func TestErrorTypesS3(t *testing.T) {
 				cfg = tt.cfg()
 			}
 			api := csvstream.S3API(client)
-			if tt.api != nil {
-				api = tt.api
-			}
 			if tt.fault != nil {
 				p := faultproxy.New(t, srv.Endpoint)
 				p.Inject(*tt.fault)
@@ -775,11 +784,18 @@ func TestLogsAndMetrics(t *testing.T) {
 	if _, ok := aws["Timestamp"].(float64); !ok {
 		t.Errorf("no timestamp in %v", aws)
 	}
-	for _, m := range d["Metrics"].([]any) {
-		name := m.(map[string]any)["Name"].(string)
+	var names []string
+	ms, _ := d["Metrics"].([]any)
+	for _, m := range ms {
+		name, _ := m.(map[string]any)["Name"].(string)
+		names = append(names, name)
 		if _, ok := metrics[name].(float64); !ok {
 			t.Errorf("metric %s has no numeric value in the line", name)
 		}
+	}
+	// The README lists these.
+	if want := []string{"rows", "valid", "rejected", "bytes_in", "bytes_out", "parts", "retries", "duration_ms"}; !slices.Equal(names, want) {
+		t.Errorf("metrics %v, want %v", names, want)
 	}
 	for _, dims := range d["Dimensions"].([]any) {
 		for _, dim := range dims.([]any) {
@@ -900,19 +916,6 @@ func TestSweepInvocation(t *testing.T) {
 	}
 }
 
-// refusingAborts is an S3 client whose AbortMultipartUpload fails for one key.
-type refusingAborts struct {
-	*s3.Client
-	key string
-}
-
-func (r refusingAborts) AbortMultipartUpload(ctx context.Context, in *s3.AbortMultipartUploadInput, optFns ...func(*s3.Options)) (*s3.AbortMultipartUploadOutput, error) {
-	if aws.ToString(in.Key) == r.key {
-		return nil, errors.New("the network is down")
-	}
-	return r.Client.AbortMultipartUpload(ctx, in, optFns...)
-}
-
 // TestSweepPartialFailure fails one abort of two: the invocation fails, and
 // its log line still lists the upload that was aborted.
 func TestSweepPartialFailure(t *testing.T) {
@@ -926,7 +929,12 @@ func TestSweepPartialFailure(t *testing.T) {
 	}
 	time.Sleep(2200 * time.Millisecond) // past the age, with the server's whole-second times
 	var logs bytes.Buffer
-	h := New(Config{Output: Prefix{bucket, "valid/"}, Log: &logs, minSweepAge: time.Second}, refusingAborts{client, "valid/b.csv"})
+	// The connection drops on every try of one of the two aborts.
+	p := faultproxy.New(t, srv.Endpoint)
+	p.Inject(faultproxy.Fault{Kind: faultproxy.CutRequest, Times: 100, Match: func(r *http.Request) bool {
+		return faultproxy.IsAbortUpload(r) && strings.HasSuffix(r.URL.Path, "/valid/b.csv")
+	}})
+	h := New(Config{Output: Prefix{bucket, "valid/"}, Log: &logs, minSweepAge: time.Second}, s3test.ClientFor(p.URL, csvstream.ClientOptions))
 	_, _, err := invoke(h, []byte(fmt.Sprintf(`{"sweep":{"prefixes":["s3://%s/valid/"],"older_than":"1s"}}`, bucket)), time.Minute)
 	if err == nil || !strings.Contains(err.Error(), "valid/b.csv") {
 		t.Fatalf("err %v, want one naming the upload that could not be aborted", err)
