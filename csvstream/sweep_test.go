@@ -197,6 +197,14 @@ func TestSweepPages(t *testing.T) {
 			kept:    6,
 		},
 		{
+			// "Older than" is strict: u3 is 30h old to the nanosecond.
+			name:    "an upload exactly at the cutoff is kept",
+			api:     &pagedAPI{uploads: uploads, pageSize: 100},
+			opt:     csvstream.SweepOptions{OlderThan: 30 * time.Hour},
+			aborted: []string{"u4", "u5", "u6"},
+			kept:    5,
+		},
+		{
 			name:      "a failed abort does not stop the rest",
 			api:       &pagedAPI{uploads: uploads, pageSize: 100, failAbort: map[string]bool{"u4": true}, gone: map[string]bool{"u5": true}},
 			aborted:   []string{"u3", "u6"},

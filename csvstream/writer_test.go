@@ -452,6 +452,42 @@ func TestWriterGrowth2000Parts(t *testing.T) {
 	}
 }
 
+// TestWriterLastPart fills all MaxParts parts: the last one takes in
+// whatever follows, rather than the upload needing part 10,001.
+func TestWriterLastPart(t *testing.T) {
+	const first, extra = 1, 5000
+	f := newFakeUploader(first)
+	w := newTestObjectWriter(t, context.Background(), f, WriterOptions{PartSize: first, Concurrency: 4})
+	var want bytes.Buffer
+	write := func(n int64) {
+		chunk := bytes.Repeat([]byte{byte('a' + want.Len()%26)}, int(n))
+		want.Write(chunk)
+		if _, err := w.Write(chunk); err != nil {
+			t.Fatalf("writing part %d: %v", len(w.State().Parts)+1, err)
+		}
+	}
+	// A write of exactly a part's size ends that part.
+	for n := int32(1); n <= MaxParts; n++ {
+		write(partSize(first, n))
+	}
+	for range extra / 100 {
+		write(100)
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if len(f.completed) != MaxParts {
+		t.Fatalf("Complete listed %d parts, want %d", len(f.completed), MaxParts)
+	}
+	last := w.State().Parts[MaxParts-1]
+	if wantSize := partSize(first, MaxParts) + extra; last.Size != wantSize {
+		t.Errorf("part %d has %d bytes, want %d", last.Number, last.Size, wantSize)
+	}
+	if got := f.objects["dir/out.csv"]; !bytes.Equal(got, want.Bytes()) {
+		t.Errorf("the object has %d bytes that differ from the %d written", len(got), want.Len())
+	}
+}
+
 func TestNewObjectWriterOptions(t *testing.T) {
 	ctx := context.Background()
 	f := newFakeUploader(MinPartSize)

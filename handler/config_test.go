@@ -313,6 +313,7 @@ func TestShapeOf(t *testing.T) {
 		{`{"version":"1.0","requestContext":{"condition":"RetriesExhausted"},"requestPayload":{"sweep":{}}}`, shapeSweep},
 		{`{"requestContext":{},"requestPayload":{"bucket":"b","key":"k"},"responsePayload":{"errorType":"Timeout"}}`, shapeDirect},
 		{`{"requestContext":{},"requestPayload":null}`, ""},
+		{`{"requestPayload":{"bucket":"b","key":"k"}}`, ""}, // not a failure record without its requestContext
 		{strings.Repeat(`{"requestContext":{},"requestPayload":`, 8) + `{"bucket":"b","key":"k"}` + strings.Repeat(`}`, 8), shapeDirect},
 		{`{"Records":[{"eventSource":"aws:s3"},{"eventSource":"aws:sqs"}]}`, ""},
 		{`{"Records":[{"eventSource":"aws:dynamodb"}]}`, ""},

@@ -482,6 +482,51 @@ func TestSQSPartialBatchFailure(t *testing.T) {
 	checkNoUploads(t, srv, bucket)
 }
 
+// TestSQSBatchPastDeadline stalls the first message's read until the
+// jobs' deadline: the messages after it are not started, and are reported
+// for redelivery with it.
+func TestSQSBatchPastDeadline(t *testing.T) {
+	srv := s3test.Start(t)
+	bucket := srv.Bucket(t, "sqs-late")
+	data, _ := orders(t, 30, 3)
+	srv.Put(t, bucket, "incoming/a.csv", data)
+	srv.Put(t, bucket, "incoming/b.csv", data)
+	p := faultproxy.New(t, srv.Endpoint)
+	p.Inject(faultproxy.Fault{Kind: faultproxy.StallResponse, Match: faultproxy.IsGet("incoming/a.csv")})
+	var logs syncBuffer
+	h := New(Config{Output: Prefix{bucket, "valid/"}, InputPrefix: "incoming/", Log: &logs}, s3test.ClientFor(p.URL, csvstream.ClientOptions))
+	event := sqsEvent(map[string]string{
+		"m1": string(s3Event(bucket, "incoming/a.csv")),
+		"m2": string(s3Event(bucket, "incoming/b.csv")),
+	})
+	// Jobs stop a quarter of the time before the deadline: at 1.5s.
+	res, _, err := invoke(h, event, 2*time.Second)
+	if err != nil {
+		t.Fatalf("invocation failed: %v; an SQS batch reports failures per message", err)
+	}
+	resp, ok := res.(events.SQSEventResponse)
+	var failed []string
+	for _, f := range resp.BatchItemFailures {
+		failed = append(failed, f.ItemIdentifier)
+	}
+	if want := []string{"m1", "m2"}; !ok || !slices.Equal(failed, want) {
+		t.Fatalf("result %#v, want failures %v", res, want)
+	}
+	for _, r := range p.Requests() {
+		if strings.Contains(r, "b.csv") {
+			t.Errorf("m2 was started after the deadline: %s", r)
+		}
+	}
+	// m2 is reported as not started: its job log names no source.
+	if strings.Contains(logs.String(), "incoming/b.csv") || !strings.Contains(logs.String(), `"error":"SQS message m2: `) {
+		t.Errorf("the log should report m2 as not started:\n%s", logs.String())
+	}
+	if n := strings.Count(logs.String(), `"error_type":"Timeout"`); n != 2 {
+		t.Errorf("%d jobs logged as Timeout, want 2:\n%s", n, logs.String())
+	}
+	checkNoUploads(t, srv, bucket)
+}
+
 // TestSchemaReadFailureNotKept checks that a schema that could not be read
 // for a passing reason is read again for the invocation's next job, rather
 // than failing the whole batch.
