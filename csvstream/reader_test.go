@@ -41,6 +41,7 @@ type step struct {
 	data  []byte // the object's content from this call on, when it was replaced
 	etag  string // the object's ETag from this call on
 	shift int64  // a ranged answer starts this many bytes past the Range asked for
+	extra int    // the body holds this many bytes beyond its Content-Length
 }
 
 // fakeS3 serves one object from memory, honouring Range and IfMatch, and
@@ -108,7 +109,7 @@ func (f *fakeS3) GetObject(ctx context.Context, in *s3.GetObjectInput, optFns ..
 	}
 	rest := f.data[start:]
 	out.ContentLength = aws.Int64(int64(len(rest)))
-	var r io.Reader = bytes.NewReader(rest)
+	var r io.Reader = bytes.NewReader(append(rest[:len(rest):len(rest)], make([]byte, st.extra)...))
 	if st.cut >= 0 {
 		r = io.LimitReader(r, st.cut)
 		if !st.short {
@@ -177,6 +178,11 @@ func TestObjectReader(t *testing.T) {
 			wantRanges: []string{"", "bytes=1000-"},
 			wantErr:    []string{"s3://b/data.csv", "offset 1000", `"v1"`},
 			wantIs:     ErrSourceChanged,
+		},
+		{
+			name:    "body longer than its Content-Length",
+			steps:   []step{{cut: -1, extra: 5}},
+			wantErr: []string{"s3://b/data.csv", "longer than its Content-Length 10000"},
 		},
 		{
 			// A range that starts elsewhere would drop or repeat bytes.
@@ -295,7 +301,9 @@ func TestObjectReader(t *testing.T) {
 				if tt.wantIs != nil && !errors.Is(err, tt.wantIs) {
 					t.Errorf("error %q is not %v", err, tt.wantIs)
 				}
-				if !bytes.Equal(got, api.data[:len(got)]) {
+				// A body too long is found out at its end, after its
+				// extra bytes; the job fails then, publishing nothing.
+				if n := min(len(got), len(api.data)); !bytes.Equal(got[:n], api.data[:n]) {
 					t.Errorf("the %d bytes read before the error differ from the object", len(got))
 				}
 				if _, again := r.Read(make([]byte, 1)); again != err {
