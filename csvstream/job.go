@@ -67,6 +67,9 @@ type Job struct {
 	// it; nil sets no limit.
 	MaxRejectRatio *float64
 
+	// Scan, Reader and Writer configure the scanner, the S3 source and the
+	// S3 outputs. Run checks Scan and Writer (see their Check methods)
+	// before reading anything, whether or not an output is in S3.
 	Scan   ScanOptions
 	Reader ReaderOptions
 	Writer WriterOptions
@@ -119,10 +122,10 @@ func (j *Job) validate() error {
 			return fmt.Errorf("%w: %s: %w", ErrInvalidJob, l.name, err)
 		}
 	}
-	if err := j.Scan.check(); err != nil {
+	if err := j.Scan.Check(); err != nil {
 		return fmt.Errorf("%w: scan options: %w", ErrInvalidJob, err)
 	}
-	if err := j.Writer.check(MinPartSize); err != nil {
+	if err := j.Writer.Check(); err != nil {
 		return fmt.Errorf("%w: writer options: %w", ErrInvalidJob, err)
 	}
 	switch j.Format {

@@ -126,7 +126,7 @@ func NewScanner(r io.Reader, opt ScanOptions) (*Scanner, error) {
 	if r == nil {
 		return nil, errors.New("csvstream: NewScanner: nil reader")
 	}
-	if err := opt.check(); err != nil {
+	if err := opt.Check(); err != nil {
 		return nil, fmt.Errorf("csvstream: NewScanner: %w", err)
 	}
 	comma := opt.Comma
@@ -140,8 +140,8 @@ func NewScanner(r io.Reader, opt ScanOptions) (*Scanner, error) {
 	return &Scanner{r: r, comma: comma, max: max, line: 1}, nil
 }
 
-// check reports an option out of range.
-func (o ScanOptions) check() error {
+// Check reports an option out of range, as NewScanner and Run would.
+func (o ScanOptions) Check() error {
 	if c := o.Comma; c == '"' || c == '\r' || c == '\n' || c >= 0x80 {
 		return fmt.Errorf("invalid delimiter %q: it must be an ASCII byte other than '\"', '\\r' and '\\n'", c)
 	}

@@ -122,8 +122,11 @@ type WriterOptions struct {
 	ContentType string
 }
 
-// check reports the first option out of range; minPartSize is the
-// smallest PartSize accepted.
+// Check reports the first option out of range, as NewObjectWriter and Run
+// would.
+func (o WriterOptions) Check() error { return o.check(MinPartSize) }
+
+// check is Check with minPartSize as the smallest PartSize accepted.
 func (o WriterOptions) check(minPartSize int64) error {
 	switch {
 	case o.PartSize != 0 && o.PartSize < minPartSize:

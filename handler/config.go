@@ -107,11 +107,11 @@ type Config struct {
 	// direct payload may name another delimiter. The zero value works.
 	Scan csvstream.ScanOptions
 
-	// PartSize is the first multipart part size; zero means the writer's
-	// default.
+	// PartSize is the first multipart part size, from csvstream.MinPartSize
+	// to csvstream.MaxPartSize; zero means the writer's default.
 	PartSize int64
-	// Concurrency is how many parts are uploaded at once; zero means the
-	// writer's default.
+	// Concurrency is how many parts are uploaded at once, at most
+	// csvstream.MaxConcurrency; zero means the writer's default.
 	Concurrency int
 	// MaxRejectRatio fails a job whose share of rejected rows exceeds it;
 	// nil sets no limit.
@@ -219,6 +219,17 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 }
 
 // withDefaults returns cfg with its zero fields filled in.
+// checkOptions reports a Scan, PartSize or Concurrency out of range.
+func (cfg Config) checkOptions() error {
+	if err := cfg.Scan.Check(); err != nil {
+		return fmt.Errorf("the handler's Config.Scan: %w", err)
+	}
+	if err := (csvstream.WriterOptions{PartSize: cfg.PartSize, Concurrency: cfg.Concurrency}).Check(); err != nil {
+		return fmt.Errorf("the handler's Config: %w", err)
+	}
+	return nil
+}
+
 func (cfg Config) withDefaults() Config {
 	if cfg.Rejects.IsZero() {
 		cfg.Rejects = Prefix{Bucket: cfg.Output.Bucket, Prefix: DefaultRejectsPrefix}

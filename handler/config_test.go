@@ -162,7 +162,7 @@ func TestOutputs(t *testing.T) {
 			dst: "s3://out/valid/incoming/daily orders café.csv", rej: "s3://out/rejects/incoming/daily orders café.csv.rejects.csv"},
 		{name: "key beside a prefix with no folder", cfg: bare, src: csvstream.Location{Bucket: "in", Key: "incomingx.csv"},
 			dst: "s3://out/valid/incomingx.csv", rej: "s3://out/rejects/incomingx.csv.rejects.csv"},
-		// A Config built in Go may lack a bucket that LoadConfig requires.
+		// A Config built in Go may lack a bucket that ConfigFromEnv requires.
 		{name: "no output bucket", cfg: Config{Rejects: Prefix{"r", ""}}.withDefaults(), src: src, internal: "Config has no output bucket"},
 		{name: "no rejects bucket", cfg: Config{Output: Prefix{"out", "valid/"}, Rejects: Prefix{"", "rejects/"}}, src: src, internal: "Config has no rejects bucket"},
 		{name: "no buckets, payload names the outputs", cfg: Config{}.withDefaults(), src: src, req: directRequest{Destination: "s3://d/x.csv"},

@@ -358,6 +358,11 @@ func (inv *invocation) run(src csvstream.Location, req directRequest, messageID 
 
 func (inv *invocation) runJob(src csvstream.Location, req directRequest) (csvstream.Summary, error) {
 	cfg := inv.h.cfg
+	if err := cfg.checkOptions(); err != nil {
+		// Only a Config built in Go gets here: ConfigFromEnv checks the
+		// same. The event is not to blame.
+		return csvstream.Summary{}, &InternalError{failure{Object: src.String(), Err: err}}
+	}
 	job := csvstream.Job{
 		Source:         src,
 		Format:         req.Format,
@@ -438,7 +443,7 @@ func (cfg Config) outputs(src csvstream.Location, req directRequest) (dst, rej c
 		return csvstream.Location{Bucket: p.Bucket, Key: p.Prefix + rel + suffix}
 	}
 	// unset reports a configured prefix with no bucket, which only a
-	// Config built in Go, not read by LoadConfig, can have.
+	// Config built in Go, not read by ConfigFromEnv, can have.
 	unset := func(name string, p Prefix) error {
 		if p.Bucket != "" {
 			return nil

@@ -622,6 +622,13 @@ func TestErrorTypesS3(t *testing.T) {
 			c.Output = Prefix{"no-such-bucket", "valid/"}
 			return c
 		}, event: direct("incoming/orders.csv", ""), want: "InvalidEvent", object: "no-such-bucket"},
+		// A Config built in Go with options out of range is not the
+		// event's fault.
+		{name: "Config out of range", cfg: func() Config {
+			c := base
+			c.Concurrency = csvstream.MaxConcurrency + 1
+			return c
+		}, event: direct("incoming/orders.csv", ""), want: "InternalError", object: "incoming/orders.csv"},
 		{name: "unknown event", event: []byte(`{"hello":"world"}`), want: "InvalidEvent"},
 		{name: "misspelt option", event: direct("incoming/orders.csv", `,"destinaton":"s3://x/y"`), want: "InvalidEvent"},
 		{name: "bad format", event: direct("incoming/orders.csv", `,"format":"xml"`), want: "InvalidEvent", object: "incoming/orders.csv"},
