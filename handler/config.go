@@ -218,7 +218,6 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 	return cfg, nil
 }
 
-// withDefaults returns cfg with its zero fields filled in.
 // checkOptions reports a Scan, PartSize or Concurrency out of range.
 func (cfg Config) checkOptions() error {
 	if err := cfg.Scan.Check(); err != nil {
@@ -230,6 +229,7 @@ func (cfg Config) checkOptions() error {
 	return nil
 }
 
+// withDefaults returns cfg with its zero fields filled in.
 func (cfg Config) withDefaults() Config {
 	if cfg.Rejects.IsZero() {
 		cfg.Rejects = Prefix{Bucket: cfg.Output.Bucket, Prefix: DefaultRejectsPrefix}
