@@ -266,7 +266,8 @@ type chaosPlan struct {
 	keys        chaosKeys
 	faults      []*chaosFault
 	concurrency int
-	deadline    time.Duration // 0: none
+	reader      csvstream.ReaderOptions // ranges of the source read at once, and their size
+	deadline    time.Duration           // 0: none
 }
 
 // newChaosPlan draws a seed's faults, the writer's concurrency and, for
@@ -290,6 +291,11 @@ func newChaosPlan(seed uint64, base time.Duration) *chaosPlan {
 	if rng.IntN(4) == 0 {
 		p.deadline = time.Duration(float64(base) * (0.2 + 2.3*rng.Float64())).Round(time.Millisecond)
 	}
+	// The source is read as one stream, or in ranges of 1 MiB, 3 MiB or
+	// the default 8 MiB, up to four at once, each of which a GET fault
+	// may hit.
+	p.reader.Concurrency = 1 + rng.IntN(4)
+	p.reader.ChunkSize = []int64{1 << 20, 3 << 20, 0}[rng.IntN(3)]
 	// Count each fault's hits: the proxy injects a fault when its Match
 	// says yes, and asks only until one does.
 	for _, f := range p.faults {
@@ -309,7 +315,10 @@ func newChaosPlan(seed uint64, base time.Duration) *chaosPlan {
 // seed again: go test -run 'TestRunChaosS3/seed=N$'.
 func (p *chaosPlan) String() string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "seed %d (concurrency %d", p.seed, p.concurrency)
+	fmt.Fprintf(&b, "seed %d (concurrency %d, read concurrency %d", p.seed, p.concurrency, p.reader.Concurrency)
+	if p.reader.ChunkSize > 0 {
+		fmt.Fprintf(&b, " of %d MiB", p.reader.ChunkSize>>20)
+	}
 	if p.deadline > 0 {
 		fmt.Fprintf(&b, ", deadline %v", p.deadline)
 	}
@@ -496,7 +505,9 @@ func TestRunChaosS3(t *testing.T) {
 				defer cancel()
 			}
 			start := time.Now()
-			sum, err := csvstream.Run(ctx, client, chaosJob(bucket, k, schema, plan.concurrency))
+			job := chaosJob(bucket, k, schema, plan.concurrency)
+			job.Reader.Concurrency, job.Reader.ChunkSize = plan.reader.Concurrency, plan.reader.ChunkSize
+			sum, err := csvstream.Run(ctx, client, job)
 			took := time.Since(start)
 			t.Logf("%v: took %v, err %v", plan, took.Round(time.Millisecond), err)
 

@@ -68,8 +68,8 @@ type Job struct {
 	MaxRejectRatio *float64
 
 	// Scan, Reader and Writer configure the scanner, the S3 source and the
-	// S3 outputs. Run checks Scan and Writer (see their Check methods)
-	// before reading anything, whether or not an output is in S3.
+	// S3 outputs. Run checks all three (see their Check methods) before
+	// reading anything, whether or not the source or an output is in S3.
 	Scan   ScanOptions
 	Reader ReaderOptions
 	Writer WriterOptions
@@ -127,6 +127,9 @@ func (j *Job) validate() error {
 	}
 	if err := j.Writer.Check(); err != nil {
 		return fmt.Errorf("%w: writer options: %w", ErrInvalidJob, err)
+	}
+	if err := j.Reader.Check(); err != nil {
+		return fmt.Errorf("%w: reader options: %w", ErrInvalidJob, err)
 	}
 	switch j.Format {
 	case "":

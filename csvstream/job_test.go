@@ -391,6 +391,8 @@ func TestRunInvalidJob(t *testing.T) {
 		{"part size above S3's maximum", local(csvstream.Job{Writer: csvstream.WriterOptions{PartSize: 6 << 30}}), "above S3's maximum"},
 		{"concurrency above the maximum", local(csvstream.Job{Writer: csvstream.WriterOptions{Concurrency: csvstream.MaxConcurrency + 1}}), "writer options: concurrency 65 is above the maximum of 64"},
 		{"negative part attempts", local(csvstream.Job{Writer: csvstream.WriterOptions{PartAttempts: -1}}), "must not be negative"},
+		{"read concurrency above the maximum", local(csvstream.Job{Reader: csvstream.ReaderOptions{Concurrency: csvstream.MaxConcurrency + 1}}), "reader options: read concurrency 65 is above the maximum of 64"},
+		{"negative chunk size", local(csvstream.Job{Reader: csvstream.ReaderOptions{ChunkSize: -1}}), "reader options: read attempts, backoff, stall timeout, concurrency and chunk size must not be negative"},
 		{"quote as delimiter", local(csvstream.Job{Scan: csvstream.ScanOptions{Comma: '"'}}), "scan options: invalid delimiter"},
 		{"record size above the limit", local(csvstream.Job{Scan: csvstream.ScanOptions{MaxRecordSize: csvstream.MaxRecordSizeLimit + 1}}), "scan options: invalid MaxRecordSize"},
 	}

@@ -39,6 +39,8 @@ const (
 	defaultReadBackoff  = 200 * time.Millisecond
 	maxReadBackoff      = 5 * time.Second
 	defaultStallTimeout = 30 * time.Second
+	defaultReadAhead    = 4
+	defaultChunkSize    = 8 << 20
 )
 
 // errStalled is the cause of a GET's context ending because no byte of its
@@ -63,6 +65,28 @@ type ReaderOptions struct {
 	// so a connection that stays open but sends nothing would otherwise
 	// hold the job until its deadline. Zero means 30s.
 	StallTimeout time.Duration
+	// Concurrency is how many ranged GETs fetch an object larger than
+	// ChunkSize at once, each into a buffer of ChunkSize bytes, so memory
+	// grows by Concurrency × ChunkSize. One S3 connection carries far less
+	// than a job can check, so reading several ranges at once cuts the
+	// time a large object takes. 1 reads the object as one stream. Zero
+	// means 4; at most MaxConcurrency.
+	Concurrency int
+	// ChunkSize is the size of each ranged GET when Concurrency is above
+	// one. Zero means 8 MiB.
+	ChunkSize int64
+}
+
+// Check reports options out of range: a negative count, duration or
+// size, or a Concurrency above MaxConcurrency.
+func (o ReaderOptions) Check() error {
+	switch {
+	case o.Concurrency > MaxConcurrency:
+		return fmt.Errorf("read concurrency %d is above the maximum of %d", o.Concurrency, MaxConcurrency)
+	case o.Attempts < 0 || o.Backoff < 0 || o.StallTimeout < 0 || o.Concurrency < 0 || o.ChunkSize < 0:
+		return errors.New("read attempts, backoff, stall timeout, concurrency and chunk size must not be negative")
+	}
+	return nil
 }
 
 // ObjectReader streams an S3 object. When the response body breaks part
@@ -79,6 +103,7 @@ type ReaderOptions struct {
 // An ObjectReader is not safe for concurrent use.
 type ObjectReader struct {
 	ctx    context.Context
+	cancel context.CancelFunc // ends ctx, and so every request, on Close
 	api    GetObjectAPI
 	bucket string
 	key    string
@@ -87,6 +112,7 @@ type ObjectReader struct {
 	size int64  // from the first response; -1 if unknown
 	etag string // from the first response
 
+	ahead   *readAhead    // fetches the object's chunks when set; body is then unused
 	body    io.ReadCloser // nil between a break and the reopen
 	offset  int64         // bytes returned to the caller so far
 	resumes int           // successful reopens
@@ -110,16 +136,30 @@ func NewObjectReader(ctx context.Context, api GetObjectAPI, bucket, key string, 
 	if bucket == "" || key == "" {
 		return nil, fmt.Errorf("read s3://%s/%s: bucket and key must not be empty", bucket, key)
 	}
-	if opt.Attempts <= 0 {
+	if err := opt.Check(); err != nil {
+		return nil, fmt.Errorf("read s3://%s/%s: %w: %w", bucket, key, ErrInvalidJob, err)
+	}
+	if opt.Attempts == 0 {
 		opt.Attempts = defaultReadAttempts
 	}
-	if opt.Backoff <= 0 {
+	if opt.Backoff == 0 {
 		opt.Backoff = defaultReadBackoff
 	}
-	if opt.StallTimeout <= 0 {
+	if opt.StallTimeout == 0 {
 		opt.StallTimeout = defaultStallTimeout
 	}
-	r := &ObjectReader{ctx: ctx, api: api, bucket: bucket, key: key, opt: opt, size: -1}
+	if opt.Concurrency == 0 {
+		opt.Concurrency = defaultReadAhead
+	}
+	if opt.ChunkSize == 0 {
+		opt.ChunkSize = defaultChunkSize
+	}
+	r := &ObjectReader{api: api, bucket: bucket, key: key, opt: opt, size: -1}
+	// Close cancels every request the reader made, so that no fetch of a
+	// range outlives it.
+	parent := ctx
+	r.ctx, r.cancel = context.WithCancel(parent)
+	ctx = r.ctx
 
 	// Ask for the object's stored checksum. The SDK then validates the body
 	// when it is read whole in one response, and the reader validates the
@@ -132,11 +172,12 @@ func NewObjectReader(ctx context.Context, api GetObjectAPI, bucket, key string, 
 	}
 	out, err := api.GetObject(ctx, in, r.watchStalls)
 	if err != nil {
+		r.cancel()
 		switch {
-		case ctx.Err() != nil:
+		case parent.Err() != nil:
 			// Stopped while waiting for the answer: say why the job
 			// stopped, not that the source failed.
-			return nil, fmt.Errorf("get %s: stopped before the first byte: %w", r.name(), context.Cause(ctx))
+			return nil, fmt.Errorf("get %s: stopped before the first byte: %w", r.name(), context.Cause(parent))
 		case isNotFound(err):
 			return nil, fmt.Errorf("get %s: %w: %w", r.name(), ErrSourceNotFound, err)
 		case errorCode(err) == "InvalidObjectState":
@@ -153,6 +194,7 @@ func NewObjectReader(ctx context.Context, api GetObjectAPI, bucket, key string, 
 		return nil, fmt.Errorf("get %s: %w: %w", r.name(), ErrSourceRead, err)
 	}
 	if out.Body == nil {
+		r.cancel()
 		return nil, fmt.Errorf("get %s: response has no body", r.name())
 	}
 	r.body = out.Body
@@ -161,6 +203,11 @@ func NewObjectReader(ctx context.Context, api GetObjectAPI, bucket, key string, 
 	}
 	r.etag = aws.ToString(out.ETag)
 	r.sumAlg, r.sumWant, r.sum = fullChecksum(out)
+	if opt.Concurrency > 1 && r.size > opt.ChunkSize && r.etag != "" {
+		// The first response's body becomes the first chunk.
+		r.ahead = newReadAhead(r, r.body)
+		r.body = nil
+	}
 	return r, nil
 }
 
@@ -213,6 +260,9 @@ func (r *ObjectReader) Read(p []byte) (int, error) {
 	if len(p) == 0 {
 		return 0, nil
 	}
+	if r.ahead != nil {
+		return r.readChunks(p)
+	}
 	for {
 		if err := r.ctx.Err(); err != nil {
 			return 0, r.fail(r.errorf("read", err))
@@ -262,6 +312,10 @@ func (r *ObjectReader) Close() error {
 	if r.err == nil {
 		r.err = fmt.Errorf("read %s: reader is closed", r.name())
 	}
+	r.cancel()
+	if r.ahead != nil {
+		r.ahead.stop()
+	}
 	if r.body == nil {
 		return nil
 	}
@@ -303,10 +357,10 @@ func (r *ObjectReader) reopen() error {
 			return r.errorf("read", fmt.Errorf("gave up after %d attempts to reopen: %w", r.fails, r.broke))
 		}
 		r.fails++
-		if err := r.sleep(r.fails); err != nil {
+		if err := r.sleep(r.ctx, r.fails); err != nil {
 			return r.errorf("resume", err)
 		}
-		body, err := r.get()
+		body, err := r.get(r.ctx, r.offset, -1)
 		if err == nil {
 			r.body = body
 			r.resumes++
@@ -322,11 +376,15 @@ func (r *ObjectReader) reopen() error {
 	}
 }
 
-// get sends one ranged GET for the bytes from r.offset and checks that the
-// answer is that range of the same object.
-func (r *ObjectReader) get() (io.ReadCloser, error) {
-	rng := "bytes=" + strconv.FormatInt(r.offset, 10) + "-"
-	out, err := r.api.GetObject(r.ctx, &s3.GetObjectInput{
+// get sends one ranged GET for the bytes from offset to end, or to the
+// object's end when end is negative, and checks that the answer is that
+// range of the same object.
+func (r *ObjectReader) get(ctx context.Context, offset, end int64) (io.ReadCloser, error) {
+	rng := "bytes=" + strconv.FormatInt(offset, 10) + "-"
+	if end >= 0 {
+		rng += strconv.FormatInt(end-1, 10)
+	}
+	out, err := r.api.GetObject(ctx, &s3.GetObjectInput{
 		Bucket:    aws.String(r.bucket),
 		Key:       aws.String(r.key),
 		VersionId: r.versionID(),
@@ -350,7 +408,7 @@ func (r *ObjectReader) get() (io.ReadCloser, error) {
 		return nil, fmt.Errorf("%w: ETag is now %s, was %s", ErrSourceChanged, etag, r.etag)
 	}
 	start, total, ok := parseContentRange(aws.ToString(out.ContentRange))
-	if !ok || start != r.offset || (r.size >= 0 && total >= 0 && total != r.size) {
+	if !ok || start != offset || (r.size >= 0 && total >= 0 && total != r.size) {
 		out.Body.Close()
 		return nil, &permanentError{fmt.Errorf("GET %s: answered with Content-Range %q", rng, aws.ToString(out.ContentRange))}
 	}
@@ -449,15 +507,15 @@ func noRangeChecksum(o *s3.Options) {
 // sleep waits before reopen attempt n (1-based): opt.Backoff doubled for
 // each earlier attempt, capped at maxReadBackoff, less up to half of it at
 // random, so that many readers do not retry in step.
-func (r *ObjectReader) sleep(n int) error {
+func (r *ObjectReader) sleep(ctx context.Context, n int) error {
 	d := r.opt.Backoff
 	for i := 1; i < n && d < maxReadBackoff; i++ {
 		d *= 2
 	}
 	d = min(d, maxReadBackoff)
 	d -= time.Duration(rand.Int64N(int64(d)/2 + 1))
-	if !wait(r.ctx, d) {
-		return r.ctx.Err()
+	if !wait(ctx, d) {
+		return ctx.Err()
 	}
 	return nil
 }
@@ -471,6 +529,9 @@ func (r *ObjectReader) closeBody() {
 
 func (r *ObjectReader) fail(err error) error {
 	r.closeBody()
+	if r.ahead != nil {
+		r.ahead.stop()
+	}
 	r.err = err
 	return err
 }

@@ -34,8 +34,9 @@ const (
 	MaxParts = 10000
 )
 
-// MaxConcurrency is the most parts an ObjectWriter uploads at once. Each
-// takes a part buffer, so the bound also bounds memory.
+// MaxConcurrency is the most parts an ObjectWriter uploads, and the most
+// ranges an ObjectReader fetches, at once. Each takes a buffer, so the
+// bound also bounds memory.
 const MaxConcurrency = 64
 
 // partsPerDoubling is how many parts are uploaded at one size before the

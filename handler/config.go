@@ -13,16 +13,17 @@ import (
 
 // Environment variables ConfigFromEnv reads.
 const (
-	EnvOutput         = "CSVSTREAM_OUTPUT"           // required: s3://bucket/prefix/ for valid rows
-	EnvRejects        = "CSVSTREAM_REJECTS"          // s3://bucket/prefix/ for rejects; default s3://<output bucket>/rejects/
-	EnvSchema         = "CSVSTREAM_SCHEMA"           // s3://bucket/key, or a path in the deployment package
-	EnvInputPrefix    = "CSVSTREAM_INPUT_PREFIX"     // the key prefix the trigger watches, such as incoming/
-	EnvPartSize       = "CSVSTREAM_PART_SIZE"        // first part size, such as 8MiB; 5MiB to 5GiB
-	EnvConcurrency    = "CSVSTREAM_CONCURRENCY"      // parts uploaded at once, 1 to 64
-	EnvMaxRejectRatio = "CSVSTREAM_MAX_REJECT_RATIO" // 0 to 1; the job fails above it
-	EnvSweepOlderThan = "CSVSTREAM_SWEEP_OLDER_THAN" // age of the uploads a sweep aborts, such as 24h
-	EnvDelimiter      = "CSVSTREAM_DELIMITER"        // field delimiter, such as ; or tab; default ,
-	EnvMaxRecordSize  = "CSVSTREAM_MAX_RECORD_SIZE"  // largest record accepted, such as 1MiB
+	EnvOutput          = "CSVSTREAM_OUTPUT"           // required: s3://bucket/prefix/ for valid rows
+	EnvRejects         = "CSVSTREAM_REJECTS"          // s3://bucket/prefix/ for rejects; default s3://<output bucket>/rejects/
+	EnvSchema          = "CSVSTREAM_SCHEMA"           // s3://bucket/key, or a path in the deployment package
+	EnvInputPrefix     = "CSVSTREAM_INPUT_PREFIX"     // the key prefix the trigger watches, such as incoming/
+	EnvPartSize        = "CSVSTREAM_PART_SIZE"        // first part size, such as 8MiB; 5MiB to 5GiB
+	EnvConcurrency     = "CSVSTREAM_CONCURRENCY"      // parts uploaded at once, 1 to 64
+	EnvReadConcurrency = "CSVSTREAM_READ_CONCURRENCY" // ranges of the source read at once, 1 to 64
+	EnvMaxRejectRatio  = "CSVSTREAM_MAX_REJECT_RATIO" // 0 to 1; the job fails above it
+	EnvSweepOlderThan  = "CSVSTREAM_SWEEP_OLDER_THAN" // age of the uploads a sweep aborts, such as 24h
+	EnvDelimiter       = "CSVSTREAM_DELIMITER"        // field delimiter, such as ; or tab; default ,
+	EnvMaxRecordSize   = "CSVSTREAM_MAX_RECORD_SIZE"  // largest record accepted, such as 1MiB
 )
 
 // MinSweepAge is the youngest age a sweep may be told to abort uploads at:
@@ -113,6 +114,10 @@ type Config struct {
 	// Concurrency is how many parts are uploaded at once, at most
 	// csvstream.MaxConcurrency; zero means the writer's default.
 	Concurrency int
+	// ReadConcurrency is how many ranges of a large source are read at
+	// once, at most csvstream.MaxConcurrency; zero means the reader's
+	// default.
+	ReadConcurrency int
 	// MaxRejectRatio fails a job whose share of rejected rows exceeds it;
 	// nil sets no limit.
 	MaxRejectRatio *float64
@@ -191,6 +196,13 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 		}
 		cfg.Concurrency = n
 	}
+	if v := strings.TrimSpace(getenv(EnvReadConcurrency)); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > csvstream.MaxConcurrency {
+			return cfg, fmt.Errorf("%s=%q: want a whole number from 1 to %d", EnvReadConcurrency, v, csvstream.MaxConcurrency)
+		}
+		cfg.ReadConcurrency = n
+	}
 	if v := strings.TrimSpace(getenv(EnvMaxRejectRatio)); v != "" {
 		r, err := strconv.ParseFloat(v, 64)
 		if err != nil || !(r >= 0 && r <= 1) {
@@ -218,12 +230,16 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 	return cfg, nil
 }
 
-// checkOptions reports a Scan, PartSize or Concurrency out of range.
+// checkOptions reports a Scan, PartSize, Concurrency or ReadConcurrency
+// out of range.
 func (cfg Config) checkOptions() error {
 	if err := cfg.Scan.Check(); err != nil {
 		return fmt.Errorf("the handler's Config.Scan: %w", err)
 	}
 	if err := (csvstream.WriterOptions{PartSize: cfg.PartSize, Concurrency: cfg.Concurrency}).Check(); err != nil {
+		return fmt.Errorf("the handler's Config: %w", err)
+	}
+	if err := (csvstream.ReaderOptions{Concurrency: cfg.ReadConcurrency}).Check(); err != nil {
 		return fmt.Errorf("the handler's Config: %w", err)
 	}
 	return nil

@@ -31,29 +31,31 @@ func TestConfigFromEnv(t *testing.T) {
 
 	t.Run("full", func(t *testing.T) {
 		cfg, err := ConfigFromEnv(envFunc(map[string]string{
-			EnvOutput:         "s3://out/valid",
-			EnvRejects:        "s3://rej/bad/",
-			EnvSchema:         schemaPath,
-			EnvInputPrefix:    "incoming/",
-			EnvPartSize:       "6MiB",
-			EnvConcurrency:    "3",
-			EnvMaxRejectRatio: "0.25",
-			EnvSweepOlderThan: "2h",
-			EnvDelimiter:      "tab",
-			EnvMaxRecordSize:  "64KiB",
+			EnvOutput:          "s3://out/valid",
+			EnvRejects:         "s3://rej/bad/",
+			EnvSchema:          schemaPath,
+			EnvInputPrefix:     "incoming/",
+			EnvPartSize:        "6MiB",
+			EnvConcurrency:     "3",
+			EnvReadConcurrency: "64",
+			EnvMaxRejectRatio:  "0.25",
+			EnvSweepOlderThan:  "2h",
+			EnvDelimiter:       "tab",
+			EnvMaxRecordSize:   "64KiB",
 		}))
 		if err != nil {
 			t.Fatal(err)
 		}
 		want := Config{
-			Output:         Prefix{"out", "valid/"},
-			Rejects:        Prefix{"rej", "bad/"},
-			InputPrefix:    "incoming/",
-			SchemaLocation: csvstream.Location{Path: schemaPath},
-			PartSize:       6 << 20,
-			Concurrency:    3,
-			SweepOlderThan: 2 * 3600e9,
-			Scan:           csvstream.ScanOptions{Comma: '\t', MaxRecordSize: 64 << 10},
+			Output:          Prefix{"out", "valid/"},
+			Rejects:         Prefix{"rej", "bad/"},
+			InputPrefix:     "incoming/",
+			SchemaLocation:  csvstream.Location{Path: schemaPath},
+			PartSize:        6 << 20,
+			Concurrency:     3,
+			ReadConcurrency: 64,
+			SweepOlderThan:  2 * 3600e9,
+			Scan:            csvstream.ScanOptions{Comma: '\t', MaxRecordSize: 64 << 10},
 		}
 		if cfg.Schema == nil || len(cfg.Schema.Fields) != 9 {
 			t.Errorf("schema not loaded at start-up: %+v", cfg.Schema)
@@ -103,6 +105,8 @@ func TestConfigFromEnv(t *testing.T) {
 		{"part size garbage", map[string]string{EnvOutput: "s3://o/", EnvPartSize: "big"}, EnvPartSize},
 		{"concurrency zero", map[string]string{EnvOutput: "s3://o/", EnvConcurrency: "0"}, EnvConcurrency},
 		{"concurrency garbage", map[string]string{EnvOutput: "s3://o/", EnvConcurrency: "four"}, EnvConcurrency},
+		{"read concurrency zero", map[string]string{EnvOutput: "s3://o/", EnvReadConcurrency: "0"}, EnvReadConcurrency},
+		{"read concurrency too high", map[string]string{EnvOutput: "s3://o/", EnvReadConcurrency: "65"}, EnvReadConcurrency},
 		{"ratio above one", map[string]string{EnvOutput: "s3://o/", EnvMaxRejectRatio: "1.5"}, EnvMaxRejectRatio},
 		{"ratio NaN", map[string]string{EnvOutput: "s3://o/", EnvMaxRejectRatio: "NaN"}, EnvMaxRejectRatio},
 		{"sweep age", map[string]string{EnvOutput: "s3://o/", EnvSweepOlderThan: "-1h"}, EnvSweepOlderThan},

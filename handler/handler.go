@@ -368,7 +368,7 @@ func (inv *invocation) runJob(src csvstream.Location, req directRequest) (csvstr
 		Format:         req.Format,
 		MaxRejectRatio: cfg.MaxRejectRatio,
 		Scan:           cfg.Scan,
-		Reader:         csvstream.ReaderOptions{VersionID: req.VersionID},
+		Reader:         csvstream.ReaderOptions{VersionID: req.VersionID, Concurrency: cfg.ReadConcurrency},
 		Writer:         csvstream.WriterOptions{PartSize: cfg.PartSize, Concurrency: cfg.Concurrency},
 	}
 	var err error

@@ -629,6 +629,11 @@ func TestErrorTypesS3(t *testing.T) {
 			c.Concurrency = csvstream.MaxConcurrency + 1
 			return c
 		}, event: direct("incoming/orders.csv", ""), want: "InternalError", object: "incoming/orders.csv"},
+		{name: "Config read concurrency out of range", cfg: func() Config {
+			c := base
+			c.ReadConcurrency = -1
+			return c
+		}, event: direct("incoming/orders.csv", ""), want: "InternalError", object: "incoming/orders.csv"},
 		{name: "unknown event", event: []byte(`{"hello":"world"}`), want: "InvalidEvent"},
 		{name: "misspelt option", event: direct("incoming/orders.csv", `,"destinaton":"s3://x/y"`), want: "InvalidEvent"},
 		{name: "bad format", event: direct("incoming/orders.csv", `,"format":"xml"`), want: "InvalidEvent", object: "incoming/orders.csv"},

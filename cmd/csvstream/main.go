@@ -235,6 +235,7 @@ func runCmd(ctx context.Context, args []string, stdin io.Reader, stdout, stderr 
 	maxRatio := fs.Float64("max-reject-ratio", -1, "fail when the share of rejected rows exceeds this, 0 to 1 (-1: no limit)")
 	partSize := fs.String("part-size", "8MiB", "first multipart part size, 5MiB to 5GiB; it grows with the part count")
 	concurrency := fs.Int("concurrency", 4, "parts uploaded at once, 1 to 64")
+	readConcurrency := fs.Int("read-concurrency", 4, "8 MiB ranges of an S3 source read at once, 1 to 64 (1: one stream)")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -280,6 +281,10 @@ func runCmd(ctx context.Context, args []string, stdin io.Reader, stdout, stderr 
 		return usagef("--concurrency %d: want 1 to %d", *concurrency, csvstream.MaxConcurrency)
 	}
 	job.Writer.Concurrency = *concurrency
+	if *readConcurrency < 1 || *readConcurrency > csvstream.MaxConcurrency {
+		return usagef("--read-concurrency %d: want 1 to %d", *readConcurrency, csvstream.MaxConcurrency)
+	}
+	job.Reader.Concurrency = *readConcurrency
 	switch {
 	case *maxRejects >= 0:
 		job.MaxRejects = maxRejects

@@ -51,6 +51,7 @@ func TestUsageErrors(t *testing.T) {
 		{"bad delimiter", []string{"run", "--delimiter", "ab", "in.csv", "out.csv"}, "--delimiter"},
 		{"stdout without rejects", []string{"run", "in.csv", "-"}, "--rejects is required"},
 		{"bad concurrency", []string{"run", "--concurrency", "0", "in.csv", "out.csv"}, "--concurrency"},
+		{"bad read concurrency", []string{"run", "--read-concurrency", "65", "in.csv", "out.csv"}, "--read-concurrency"},
 		{"bad ratio", []string{"run", "--max-reject-ratio", "2", "in.csv", "out.csv"}, "--max-reject-ratio"},
 		{"NaN ratio", []string{"run", "--max-reject-ratio", "NaN", "in.csv", "out.csv"}, "--max-reject-ratio"},
 		{"negative max rejects", []string{"run", "--max-rejects", "-5", "in.csv", "out.csv"}, "--max-rejects"},

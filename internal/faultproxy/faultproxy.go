@@ -1,7 +1,8 @@
 // Package faultproxy is an HTTP proxy for tests that sits between a real S3
 // client and a real S3 server and injects faults into chosen requests:
 // error responses, connections cut mid-request or mid-response, bytes
-// flipped in a request body, and requests left without an answer.
+// flipped in a request or a response body, requests left without an
+// answer, and responses sent slowly.
 //
 // The proxy forwards the Host header unchanged, so SigV4 signatures made for
 // the proxy's address still verify at the server.
@@ -17,6 +18,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 )
 
 // Kind is what a fault does to the request it matches.
@@ -44,6 +46,13 @@ const (
 	// connection open, until the client closes it. A shorter body is
 	// sent whole.
 	StallResponse
+	// FlipResponseByte forwards the request and the response, with the bits
+	// of the response body's byte at Fault.After flipped.
+	FlipResponseByte
+	// SlowResponse forwards the request and sends the response body at
+	// Fault.Rate bytes a second, as one connection to a distant server
+	// would.
+	SlowResponse
 )
 
 // Fault describes one injected failure.
@@ -53,7 +62,8 @@ type Fault struct {
 	Times  int                      // how many matching requests it hits; 0 means 1
 	Status int                      // for Status
 	Code   string                   // for Status: the S3 error code, e.g. "SlowDown"
-	After  int64                    // byte offset for CutRequest, FlipByte, CutResponse, StallResponse
+	After  int64                    // byte offset for CutRequest, FlipByte, CutResponse, StallResponse, FlipResponseByte
+	Rate   int64                    // bytes a second for SlowResponse
 }
 
 // Proxy is a running fault-injecting proxy.
@@ -68,6 +78,7 @@ type Proxy struct {
 	faults []*pending
 	fired  map[Kind]int
 	seen   []string
+	ranges []string
 }
 
 type pending struct {
@@ -118,10 +129,21 @@ func (p *Proxy) Requests() []string {
 	return append([]string(nil), p.seen...)
 }
 
+// Ranges returns the Range header of every request seen that had one, in
+// order.
+func (p *Proxy) Ranges() []string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return append([]string(nil), p.ranges...)
+}
+
 func (p *Proxy) take(r *http.Request) *Fault {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.seen = append(p.seen, r.Method+" "+r.URL.RequestURI())
+	if rng := r.Header.Get("Range"); rng != "" {
+		p.ranges = append(p.ranges, rng)
+	}
 	for _, f := range p.faults {
 		if f.left > 0 && (f.Match == nil || f.Match(r)) {
 			f.left--
@@ -194,6 +216,38 @@ func (p *Proxy) serve(w http.ResponseWriter, r *http.Request) {
 		}
 		panic(http.ErrAbortHandler)
 	}
+	switch {
+	case f != nil && f.Kind == FlipResponseByte:
+		n, _ := io.CopyN(w, resp.Body, f.After)
+		var b [1]byte
+		if n == f.After {
+			if m, _ := io.ReadFull(resp.Body, b[:]); m == 1 {
+				b[0] ^= 0xff
+				_, _ = w.Write(b[:])
+			}
+		}
+	case f != nil && f.Kind == SlowResponse && f.Rate > 0:
+		// Send a slice every 10ms, so that the rate holds over short bodies.
+		slice := max(f.Rate/100, 1)
+		start := time.Now()
+		var sent int64
+		for {
+			n, err := io.CopyN(w, resp.Body, slice)
+			sent += n
+			if err != nil {
+				return
+			}
+			if fl, ok := w.(http.Flusher); ok {
+				fl.Flush()
+			}
+			due := start.Add(time.Duration(sent * int64(time.Second) / f.Rate))
+			select {
+			case <-time.After(time.Until(due)):
+			case <-r.Context().Done():
+				return
+			}
+		}
+	}
 	_, _ = io.Copy(w, resp.Body)
 }
 
@@ -213,6 +267,14 @@ func IsPartUpload(part int) func(*http.Request) bool {
 func IsGet(key string) func(*http.Request) bool {
 	return func(r *http.Request) bool {
 		return r.Method == http.MethodGet && strings.HasSuffix(r.URL.Path, "/"+key)
+	}
+}
+
+// IsGetRange matches GetObject requests for key with the Range header rng,
+// such as "bytes=0-1023".
+func IsGetRange(key, rng string) func(*http.Request) bool {
+	return func(r *http.Request) bool {
+		return IsGet(key)(r) && r.Header.Get("Range") == rng
 	}
 }
 

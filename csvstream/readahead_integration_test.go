@@ -1,0 +1,332 @@
+package csvstream_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"maps"
+	"net/http"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/aws/retry"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/s3/types"
+
+	"github.com/csvstream/csvstream/csvstream"
+	"github.com/csvstream/csvstream/internal/faultproxy"
+	"github.com/csvstream/csvstream/internal/s3test"
+)
+
+// chunkSize is the ChunkSize of the read-ahead tests: small, so that a
+// 2 MiB object takes nine ranges.
+const chunkSize = 256 << 10
+
+// chunkRange returns the Range header of chunk i of an object of size
+// bytes, from byte from of the chunk on.
+func chunkRange(i int, from, size int64) string {
+	start := int64(i)*chunkSize + from
+	end := min(int64(i+1)*chunkSize, size) - 1
+	return fmt.Sprintf("bytes=%d-%d", start, end)
+}
+
+// isFirstGet matches the reader's first, whole GET of key.
+func isFirstGet(key string) func(*http.Request) bool {
+	return func(r *http.Request) bool { return faultproxy.IsGet(key)(r) && r.Header.Get("Range") == "" }
+}
+
+// endsAt matches ranged GETs of key that end with the object's last byte.
+func endsAt(key string, size int64) func(*http.Request) bool {
+	return func(r *http.Request) bool {
+		return faultproxy.IsRangedGet(r) && faultproxy.IsGet(key)(r) && strings.HasSuffix(r.Header.Get("Range"), fmt.Sprintf("-%d", size-1))
+	}
+}
+
+// putCRC32 puts data at s3://bucket/key with a full-object CRC32, which
+// the reader checks the chunks against once they are read.
+func putCRC32(t *testing.T, srv *s3test.Server, bucket, key string, data []byte) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	_, err := srv.Client().PutObject(ctx, &s3.PutObjectInput{
+		Bucket: aws.String(bucket), Key: aws.String(key), Body: bytes.NewReader(data),
+		ChecksumAlgorithm: types.ChecksumAlgorithmCrc32,
+	})
+	if err != nil {
+		t.Fatalf("put s3://%s/%s: %v", bucket, key, err)
+	}
+}
+
+// quickRetryClient is proxiedClient with the S3 client's waits between
+// attempts cut to a millisecond, so that faults that outlast its retries
+// cost no time.
+func quickRetryClient(t *testing.T, srv *s3test.Server) (*s3.Client, *faultproxy.Proxy) {
+	p := faultproxy.New(t, srv.Endpoint)
+	return s3test.ClientFor(p.URL, csvstream.ClientOptions, func(o *s3.Options) {
+		o.ResponseChecksumValidation = aws.ResponseChecksumValidationWhenSupported
+		o.Retryer = retry.AddWithMaxBackoffDelay(o.Retryer, time.Millisecond)
+	}), p
+}
+
+// TestObjectReaderChunksS3 reads an object larger than ChunkSize, which
+// the reader fetches in ranges at once, through faults hitting single
+// ranges: each is retried or resumed alone, and the bytes come out whole
+// and in order.
+func TestObjectReaderChunksS3(t *testing.T) {
+	srv := s3test.Start(t)
+	bucket := srv.Bucket(t, "chunks")
+	data := csvData(2<<20 + 12345) // eight whole chunks and a short one
+	size := int64(len(data))
+	const key = "in/data.csv"
+	putCRC32(t, srv, bucket, key, data)
+
+	// Every range a clean read asks for: the first chunk comes from the
+	// first, whole GET.
+	var clean []string
+	for i := 1; int64(i)*chunkSize < size; i++ {
+		clean = append(clean, chunkRange(i, 0, size))
+	}
+	tests := []struct {
+		name        string
+		faults      []faultproxy.Fault
+		resumes     int
+		extraRanges []string // asked for beyond the clean ones
+	}{
+		{name: "no fault"},
+		{
+			name:        "first body cut inside the first chunk",
+			faults:      []faultproxy.Fault{{Kind: faultproxy.CutResponse, After: 1000, Match: isFirstGet(key)}},
+			resumes:     1,
+			extraRanges: []string{chunkRange(0, 1000, size)},
+		},
+		{
+			name:        "a middle chunk cut",
+			faults:      []faultproxy.Fault{{Kind: faultproxy.CutResponse, After: 5000, Match: faultproxy.IsGetRange(key, chunkRange(3, 0, size))}},
+			resumes:     1,
+			extraRanges: []string{chunkRange(3, 5000, size)},
+		},
+		{
+			// More breaks than ReaderOptions.Attempts, each after progress,
+			// which starts the count again.
+			name:        "the last chunk cut six times",
+			faults:      []faultproxy.Fault{{Kind: faultproxy.CutResponse, After: 100, Times: 6, Match: endsAt(key, size)}},
+			resumes:     6,
+			extraRanges: []string{chunkRange(8, 100, size), chunkRange(8, 200, size), chunkRange(8, 300, size), chunkRange(8, 400, size), chunkRange(8, 500, size), chunkRange(8, 600, size)},
+		},
+		{
+			name: "a chunk failing past the client's retries",
+			faults: []faultproxy.Fault{{
+				Kind: faultproxy.Status, Status: http.StatusInternalServerError, Code: "InternalError",
+				Times: csvstream.MaxAttempts, Match: faultproxy.IsGetRange(key, chunkRange(5, 0, size)),
+			}},
+			resumes:     1,
+			extraRanges: slices.Repeat([]string{chunkRange(5, 0, size)}, csvstream.MaxAttempts),
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+			defer cancel()
+			client, p := quickRetryClient(t, srv)
+			for _, f := range tt.faults {
+				p.Inject(f)
+			}
+			r, got := readObject(t, ctx, client, bucket, key, csvstream.ReaderOptions{
+				Concurrency: 4, ChunkSize: chunkSize, Backoff: time.Millisecond,
+			})
+			if !bytes.Equal(got, data) {
+				t.Fatalf("read %d bytes that differ from the %d put", len(got), len(data))
+			}
+			if r.Resumes() != tt.resumes {
+				t.Errorf("Resumes() = %d; want %d", r.Resumes(), tt.resumes)
+			}
+			want := countStrings(append(append([]string(nil), clean...), tt.extraRanges...))
+			if got := countStrings(p.Ranges()); !maps.Equal(got, want) {
+				t.Errorf("ranges asked for %v; want %v", got, want)
+			}
+		})
+	}
+}
+
+// TestObjectReaderChunkFailuresS3 gives single ranges faults that no retry
+// mends: the read fails with the cause, naming the object and where.
+func TestObjectReaderChunkFailuresS3(t *testing.T) {
+	srv := s3test.Start(t)
+	bucket := srv.Bucket(t, "chunkfail")
+	data := csvData(2 << 20)
+	size := int64(len(data))
+	const key = "in/data.csv"
+	putCRC32(t, srv, bucket, key, data)
+	tests := []struct {
+		name  string
+		fault faultproxy.Fault
+		is    error
+		inErr []string
+		rng   string // the faulty range
+		times int    // how many times it is asked for
+	}{
+		{
+			name:  "a byte flipped in a chunk",
+			fault: faultproxy.Fault{Kind: faultproxy.FlipResponseByte, After: 77},
+			inErr: []string{"CRC32 checksum mismatch", fmt.Sprintf("offset %d", size)},
+			rng:   chunkRange(2, 0, size), times: 1,
+		},
+		{
+			name:  "a chunk denied",
+			fault: faultproxy.Fault{Kind: faultproxy.Status, Status: http.StatusForbidden, Code: "AccessDenied"},
+			inErr: []string{"AccessDenied", fmt.Sprintf("offset %d", 4*chunkSize), chunkRange(4, 0, size)},
+			rng:   chunkRange(4, 0, size), times: 1,
+		},
+		{
+			name:  "a chunk cut on every attempt",
+			fault: faultproxy.Fault{Kind: faultproxy.CutResponse, After: 0, Times: 100},
+			inErr: []string{"gave up after 5 attempts", fmt.Sprintf("offset %d", 6*chunkSize)},
+			rng:   chunkRange(6, 0, size), times: 6,
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+			defer cancel()
+			client, p := quickRetryClient(t, srv)
+			tt.fault.Match = faultproxy.IsGetRange(key, tt.rng)
+			p.Inject(tt.fault)
+			r, err := csvstream.NewObjectReader(ctx, client, bucket, key, csvstream.ReaderOptions{
+				Concurrency: 3, ChunkSize: chunkSize, Backoff: time.Millisecond,
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer r.Close()
+			_, err = io.Copy(io.Discard, r)
+			if err == nil {
+				t.Fatal("read succeeded; want an error")
+			}
+			for _, want := range append(tt.inErr, "s3://"+bucket+"/"+key) {
+				if !strings.Contains(err.Error(), want) {
+					t.Errorf("error %q does not contain %q", err, want)
+				}
+			}
+			if _, err2 := r.Read(make([]byte, 1)); err2 == nil || err2.Error() != err.Error() {
+				t.Errorf("Read after the failure: %v; want the same error again", err2)
+			}
+			if n := countStrings(p.Ranges())[tt.rng]; n != tt.times {
+				t.Errorf("range %s was asked for %d times; want %d", tt.rng, n, tt.times)
+			}
+		})
+	}
+}
+
+// TestObjectReaderChunksSourceChangedS3 replaces the object while its
+// chunks are being read: the ranges still to fetch are pinned to the
+// first ETag, so the read fails with ErrSourceChanged instead of mixing
+// two objects.
+func TestObjectReaderChunksSourceChangedS3(t *testing.T) {
+	srv := s3test.Start(t)
+	bucket := srv.Bucket(t, "chunkchanged")
+	const key = "in/data.csv"
+	data := csvData(2 << 20)
+	srv.Put(t, bucket, key, data)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	client, _ := proxiedClient(t, srv)
+	r, err := csvstream.NewObjectReader(ctx, client, bucket, key, csvstream.ReaderOptions{Concurrency: 2, ChunkSize: chunkSize})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	// The first two chunks are under way; the third starts only once the
+	// first is read.
+	head := make([]byte, chunkSize)
+	if _, err := io.ReadFull(r, head); err != nil || !bytes.Equal(head, data[:chunkSize]) {
+		t.Fatalf("first chunk: %v, or its bytes differ", err)
+	}
+	srv.Put(t, bucket, key, csvData(2<<20+1))
+	_, err = io.Copy(io.Discard, r)
+	if !errors.Is(err, csvstream.ErrSourceChanged) {
+		t.Fatalf("read after replacement: %v; want ErrSourceChanged", err)
+	}
+	for _, want := range []string{"s3://" + bucket + "/" + key, r.ETag()} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error %q does not contain %q", err, want)
+		}
+	}
+}
+
+// TestObjectReaderChunksStopS3 stops a read whose next chunks stall after
+// their first bytes: those bytes are read, then Read returns the
+// cancellation at once, and Close returns only after every fetch has
+// ended.
+func TestObjectReaderChunksStopS3(t *testing.T) {
+	srv := s3test.Start(t)
+	bucket := srv.Bucket(t, "chunkstop")
+	const key = "in/data.csv"
+	data := csvData(2 << 20)
+	size := int64(len(data))
+	srv.Put(t, bucket, key, data)
+	client, p := proxiedClient(t, srv)
+	for i := 1; i < 4; i++ {
+		p.Inject(faultproxy.Fault{Kind: faultproxy.StallResponse, After: 10, Match: faultproxy.IsGetRange(key, chunkRange(i, 0, size))})
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	r, err := csvstream.NewObjectReader(ctx, client, bucket, key, csvstream.ReaderOptions{Concurrency: 4, ChunkSize: chunkSize})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := io.ReadFull(r, make([]byte, chunkSize)); err != nil {
+		t.Fatal(err)
+	}
+	// The bytes that did arrive are read at once, without waiting for the
+	// rest of their chunk.
+	head := make([]byte, 10)
+	if _, err := io.ReadFull(r, head); err != nil || !bytes.Equal(head, data[chunkSize:chunkSize+10]) {
+		t.Fatalf("the stalled chunk's first bytes: %q, %v; want %q", head, err, data[chunkSize:chunkSize+10])
+	}
+	start := time.Now()
+	time.AfterFunc(100*time.Millisecond, cancel)
+	if _, err = r.Read(make([]byte, 1)); !errors.Is(err, context.Canceled) {
+		t.Errorf("read of a stalled chunk: %v; want context.Canceled", err)
+	}
+	if err := r.Close(); err != nil {
+		t.Errorf("Close: %v", err)
+	}
+	if d := time.Since(start); d > 5*time.Second {
+		t.Errorf("took %v to stop; the stall lasts 30s", d)
+	}
+	if n := p.Fired(faultproxy.StallResponse); n != 3 {
+		t.Errorf("%d chunks stalled; want 3", n)
+	}
+}
+
+// TestObjectReaderOneStreamS3 reads a large object with Concurrency 1:
+// one GET, no ranges.
+func TestObjectReaderOneStreamS3(t *testing.T) {
+	srv := s3test.Start(t)
+	bucket := srv.Bucket(t, "onestream")
+	data := csvData(1 << 20)
+	srv.Put(t, bucket, "data.csv", data)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	client, p := proxiedClient(t, srv)
+	_, got := readObject(t, ctx, client, bucket, "data.csv", csvstream.ReaderOptions{Concurrency: 1, ChunkSize: 64 << 10})
+	if !bytes.Equal(got, data) {
+		t.Fatal("the bytes read differ from the object")
+	}
+	if reqs := p.Requests(); len(reqs) != 1 || len(p.Ranges()) != 0 {
+		t.Errorf("requests %q with ranges %q; want one whole GET", reqs, p.Ranges())
+	}
+}
+
+func countStrings(ss []string) map[string]int {
+	m := make(map[string]int)
+	for _, s := range ss {
+		m[s]++
+	}
+	return m
+}
