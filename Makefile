@@ -83,11 +83,11 @@ fmt:
 	gofmt -l -w $$(git ls-files '*.go')
 
 # bench runs the benchmarks behind the README's numbers: the CPU-bound hot
-# path on one core (-cpu 1), then the S3 writer and copy with the default
-# GOMAXPROCS, since they overlap network and CPU.
+# path on one core (-cpu 1), then the S3 writer, reader and copy with the
+# default GOMAXPROCS, since they overlap network and CPU.
 bench: tools
 	$(GO) test -run '^$$' -bench 'Pipeline$$|PipelineNoSchema$$|EncodingCSV$$|Scanner$$|ScannerDamaged|Validate|Row|UniqueMemory' -benchmem -cpu 1 ./csvstream/
-	$(GO) test -run '^$$' -bench 'ObjectWriter|ObjectChecksum|CopyFileToS3' -benchmem ./csvstream/
+	$(GO) test -run '^$$' -bench 'ObjectWriter|ObjectReader|ObjectChecksum|CopyFileToS3' -benchmem ./csvstream/
 
 clean:
 	rm -rf $(BIN) $(DIST)

@@ -357,7 +357,8 @@ func LoadSchema(ctx context.Context, api GetObjectAPI, loc Location) (*Schema, e
 	if loc.IsStdio() {
 		return nil, fmt.Errorf("%w: a schema cannot be read from standard input: give a path or s3:// URL", ErrSchema)
 	}
-	rc, err := OpenSource(ctx, api, loc, nil, ReaderOptions{})
+	// One stream: only the first maxSchemaSize+1 bytes are read.
+	rc, err := OpenSource(ctx, api, loc, nil, ReaderOptions{Concurrency: 1})
 	if errors.Is(err, ErrSourceNotFound) {
 		// A missing schema is a schema error, not a missing source.
 		return nil, fmt.Errorf("%w: %s does not exist", ErrSchema, loc)

@@ -95,10 +95,14 @@ func (o ReaderOptions) Check() error {
 // ranged GET pinned to the first response's ETag, so a replaced object is
 // reported with ErrSourceChanged rather than silently mixed in.
 //
-// It keeps no buffer of its own: each Read reads straight into the
-// caller's slice. When the first response carries a full-object checksum
-// (CRC32, CRC32C, CRC64NVME, SHA1 or SHA256), the reader checks every byte
-// it returned against it at the end, across any resumes.
+// An object larger than ReaderOptions.ChunkSize is fetched in ranges of
+// that size, up to ReaderOptions.Concurrency at once, each into a buffer
+// of its own and resumed alone when it breaks; Read hands their bytes over
+// in order as they arrive. A smaller object, or any object with a
+// Concurrency of 1, is read as one stream straight into the caller's
+// slice. When the first response carries a full-object checksum (CRC32,
+// CRC32C, CRC64NVME, SHA1 or SHA256), the reader checks every byte it
+// returned against it at the end, across any resumes and ranges.
 //
 // An ObjectReader is not safe for concurrent use.
 type ObjectReader struct {
@@ -128,7 +132,7 @@ type ObjectReader struct {
 
 // NewObjectReader opens s3://bucket/key with a first GET, so a missing
 // object or a denied request is reported here rather than on the first
-// Read. ctx governs this GET and every later Read and reopen.
+// Read. ctx governs this GET and every later Read, reopen and range.
 func NewObjectReader(ctx context.Context, api GetObjectAPI, bucket, key string, opt ReaderOptions) (*ObjectReader, error) {
 	if api == nil {
 		return nil, fmt.Errorf("read s3://%s/%s: no S3 client", bucket, key)
@@ -307,7 +311,8 @@ func (r *ObjectReader) Read(p []byte) (int, error) {
 	}
 }
 
-// Close closes the current response body. Reads after Close fail.
+// Close closes the current response body and ends every range still being
+// fetched, waiting for their goroutines to return. Reads after Close fail.
 func (r *ObjectReader) Close() error {
 	if r.err == nil {
 		r.err = fmt.Errorf("read %s: reader is closed", r.name())

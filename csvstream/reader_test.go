@@ -394,6 +394,14 @@ func TestObjectReaderOpenErrors(t *testing.T) {
 	if _, err := NewObjectReader(context.Background(), nil, "b", "k", ReaderOptions{}); err == nil {
 		t.Error("NewObjectReader with a nil client: no error")
 	}
+	// Options out of range are refused before any request.
+	for _, opt := range []ReaderOptions{{Concurrency: MaxConcurrency + 1}, {ChunkSize: -1}, {Attempts: -1}} {
+		api := &fakeS3{data: testData(10), etag: `"e"`}
+		_, err := NewObjectReader(context.Background(), api, "b", "k", opt)
+		if !errors.Is(err, ErrInvalidJob) || !strings.Contains(err.Error(), "s3://b/k") || len(api.calls) != 0 {
+			t.Errorf("NewObjectReader with %+v: %v after %d requests; want ErrInvalidJob naming the object, before any", opt, err, len(api.calls))
+		}
+	}
 }
 
 func TestObjectReaderEmpty(t *testing.T) {

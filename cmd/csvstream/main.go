@@ -365,7 +365,9 @@ func inferCmd(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 	if err != nil {
 		return err
 	}
-	src, err := csvstream.OpenSource(ctx, client, loc, stdin, csvstream.ReaderOptions{})
+	// One stream: a sample is read from the start, and ranges fetched
+	// ahead would mostly go unread.
+	src, err := csvstream.OpenSource(ctx, client, loc, stdin, csvstream.ReaderOptions{Concurrency: 1})
 	if err != nil {
 		return err
 	}

@@ -14,13 +14,18 @@ import (
 	"github.com/csvstream/csvstream/internal/s3test"
 )
 
+// inputBytes is the size of TestRunPeakMemory1GB's input.
+const inputBytes = 1 << 30
+
 // TestRunPeakMemory1GB streams 1 GiB through the built command into a real
 // S3 server with default settings and checks the process's peak resident
 // memory (the kernel's maximum RSS for the child): under 100 MiB when few
 // rows are rejected, and bounded still when a quarter are, filling the
-// rejects' buffers too and leaving the garbage collector more to do.
+// rejects' buffers too and leaving the garbage collector more to do. The
+// object written is then read back from S3, in ranges four at once, whose
+// buffers add 32 MiB, and as much again that the garbage collector lets
+// the heap grow by.
 func TestRunPeakMemory1GB(t *testing.T) {
-	const inputBytes = 1 << 30
 	srv := s3test.Start(t)
 	bucket := srv.Bucket(t, "memory")
 	bin := buildCLI(t)
@@ -31,13 +36,21 @@ func TestRunPeakMemory1GB(t *testing.T) {
 		invalidEvery int
 		limit        int64
 		minRejected  int64
+		// fromS3 reads the object the case before wrote, in ranges,
+		// instead of rows generated on standard input.
+		fromS3 bool
 	}{
-		{"all valid", 0, 100 << 20, 0},
-		{"a quarter rejected", 2, 200 << 20, inputBytes / 110 / 5},
+		{"all valid", 0, 100 << 20, 0, false},
+		{"S3 source read in ranges", 0, 160 << 20, 0, true},
+		{"a quarter rejected", 2, 200 << 20, inputBytes / 110 / 5, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			cmd := exec.Command(bin, "run", "-", "s3://"+bucket+"/big.csv")
+			src, dst := "-", "s3://"+bucket+"/big.csv"
+			if tt.fromS3 {
+				src, dst = dst, "s3://"+bucket+"/copy.csv"
+			}
+			cmd := exec.Command(bin, "run", src, dst)
 			cmd.Env = append(os.Environ(), srv.Env()...)
 			var stdout, stderr bytes.Buffer
 			cmd.Stdout, cmd.Stderr = &stdout, &stderr
@@ -49,17 +62,12 @@ func TestRunPeakMemory1GB(t *testing.T) {
 				t.Fatal(err)
 			}
 			genErr := make(chan error, 1)
-			go func() {
-				// About 110 bytes a row: enough rows for 1 GiB, cut at
-				// exactly 1 GiB on a record boundary by the limit writer.
-				w := &limitWriter{w: stdin, n: inputBytes}
-				_, err := gen.Orders(w, gen.Options{Rows: inputBytes / 60, Seed: 1, InvalidEvery: tt.invalidEvery})
-				if errors.Is(err, errLimit) {
-					err = nil
-				}
-				genErr <- err
+			if tt.fromS3 {
 				stdin.Close()
-			}()
+				genErr <- nil
+			} else {
+				go generate(stdin, tt.invalidEvery, genErr)
+			}
 			waitErr := cmd.Wait()
 			if err := <-genErr; err != nil {
 				t.Fatalf("generate input: %v", err)
@@ -85,6 +93,20 @@ func TestRunPeakMemory1GB(t *testing.T) {
 			}
 		})
 	}
+}
+
+// generate writes 1 GiB of orders to w, every invalidEvery-th row invalid,
+// closes w, and sends the outcome to done.
+func generate(w io.WriteCloser, invalidEvery int, done chan<- error) {
+	// About 110 bytes a row: enough rows for 1 GiB, cut at exactly 1 GiB
+	// on a record boundary by the limit writer.
+	lw := &limitWriter{w: w, n: inputBytes}
+	_, err := gen.Orders(lw, gen.Options{Rows: inputBytes / 60, Seed: 1, InvalidEvery: invalidEvery})
+	if errors.Is(err, errLimit) {
+		err = nil
+	}
+	done <- err
+	w.Close()
 }
 
 var errLimit = errors.New("input limit reached")
