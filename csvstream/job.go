@@ -100,7 +100,8 @@ type Summary struct {
 	// ETag is the destination's ETag; empty when it is not in S3.
 	ETag string `json:"etag"`
 	// Retries counts upload requests re-sent for the destination and the
-	// rejects; Resumes counts source reads reopened after a break or stall.
+	// rejects; Resumes counts source reads, of the object or of one of
+	// its ranges, reopened after a break or stall.
 	Retries    int   `json:"retries"`
 	Resumes    int   `json:"resumes"`
 	DurationMS int64 `json:"duration_ms"`

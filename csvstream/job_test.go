@@ -392,7 +392,8 @@ func TestRunInvalidJob(t *testing.T) {
 		{"concurrency above the maximum", local(csvstream.Job{Writer: csvstream.WriterOptions{Concurrency: csvstream.MaxConcurrency + 1}}), "writer options: concurrency 65 is above the maximum of 64"},
 		{"negative part attempts", local(csvstream.Job{Writer: csvstream.WriterOptions{PartAttempts: -1}}), "must not be negative"},
 		{"read concurrency above the maximum", local(csvstream.Job{Reader: csvstream.ReaderOptions{Concurrency: csvstream.MaxConcurrency + 1}}), "reader options: read concurrency 65 is above the maximum of 64"},
-		{"negative chunk size", local(csvstream.Job{Reader: csvstream.ReaderOptions{ChunkSize: -1}}), "reader options: read attempts, backoff, stall timeout, concurrency and chunk size must not be negative"},
+		{"negative read concurrency", local(csvstream.Job{Reader: csvstream.ReaderOptions{Concurrency: -1}}), "reader options: read attempts, backoff, stall timeout and concurrency must not be negative"},
+		{"chunk size too small", local(csvstream.Job{Reader: csvstream.ReaderOptions{ChunkSize: 1000}}), "reader options: chunk size 1000 is outside 65536 (64 KiB) to 1073741824 (1 GiB)"},
 		{"quote as delimiter", local(csvstream.Job{Scan: csvstream.ScanOptions{Comma: '"'}}), "scan options: invalid delimiter"},
 		{"record size above the limit", local(csvstream.Job{Scan: csvstream.ScanOptions{MaxRecordSize: csvstream.MaxRecordSizeLimit + 1}}), "scan options: invalid MaxRecordSize"},
 	}

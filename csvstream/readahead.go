@@ -19,7 +19,7 @@ type chunk struct {
 	filled  int   // bytes of buf fetched
 	done    bool  // the fetch has ended
 	err     error // why it failed, if it did
-	resumes int   // reopens after the body broke
+	resumes int   // bodies reopened after one broke
 }
 
 // signal wakes a reader waiting for c, or leaves the wake-up for its next
@@ -86,12 +86,17 @@ func (a *readAhead) stop() {
 func (r *ObjectReader) readChunks(p []byte) (int, error) {
 	a := r.ahead
 	for {
+		// As on one stream, a stopped job gets no more bytes, even those
+		// already fetched.
+		if err := r.ctx.Err(); err != nil {
+			return 0, r.fail(r.errorf("read", err))
+		}
 		if len(a.queue) == 0 {
 			return 0, r.finish()
 		}
 		c := a.queue[0]
 		c.mu.Lock()
-		filled, done, err, resumes := c.filled, c.done, c.err, c.resumes
+		filled, done, err := c.filled, c.done, c.err
 		c.mu.Unlock()
 		if a.pos < filled {
 			n := copy(p, c.buf[a.pos:filled])
@@ -110,16 +115,31 @@ func (r *ObjectReader) readChunks(p []byte) (int, error) {
 			}
 			continue
 		}
-		r.resumes += resumes
 		if err != nil {
 			// Every byte fetched before the failure has been returned.
 			return 0, r.fail(r.errorf("read", err))
 		}
+		r.resumes += c.resumeCount()
 		a.spare = append(a.spare, c.buf)
 		a.queue[0] = nil
 		a.queue, a.pos = a.queue[1:], 0
 		a.fill(nil)
 	}
+}
+
+// resumes returns the reopens of the chunks still queued, fetched or not.
+func (a *readAhead) resumes() int {
+	n := 0
+	for _, c := range a.queue {
+		n += c.resumeCount()
+	}
+	return n
+}
+
+func (c *chunk) resumeCount() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.resumes
 }
 
 // fetch reads chunk c into c.buf: from body, when not nil, and otherwise
@@ -129,8 +149,10 @@ func (a *readAhead) fetch(c *chunk, body io.ReadCloser) {
 	defer a.wg.Done()
 	r := a.r
 	ctx := r.ctx
-	got, fails, resumes := 0, 0, 0
-	var broke error // why the last body or GET failed
+	got, fails := 0, 0
+	from := 0             // where in the chunk the current body started
+	opened := body != nil // a body has been read, so that a new one resumes it
+	var broke error       // why the last body or GET failed
 	err := func() error {
 		for got < len(c.buf) {
 			if err := ctx.Err(); err != nil {
@@ -157,10 +179,12 @@ func (a *readAhead) fetch(c *chunk, body io.ReadCloser) {
 					broke = err
 					continue
 				}
-				if broke != nil {
-					resumes++
+				if opened {
+					c.mu.Lock()
+					c.resumes++
+					c.mu.Unlock()
 				}
-				body = b
+				body, from, opened = b, got, true
 			}
 			n, err := body.Read(c.buf[got:])
 			if n > 0 {
@@ -179,7 +203,7 @@ func (a *readAhead) fetch(c *chunk, body io.ReadCloser) {
 			body.Close()
 			body = nil
 			if err == io.EOF {
-				err = fmt.Errorf("body of bytes %d-%d ended after %d bytes: %w", c.start, c.end-1, got, io.ErrUnexpectedEOF)
+				err = fmt.Errorf("body for bytes %d-%d ended after %d of them: %w", c.start+int64(from), c.end-1, got-from, io.ErrUnexpectedEOF)
 			}
 			broke = err
 		}
@@ -189,7 +213,7 @@ func (a *readAhead) fetch(c *chunk, body io.ReadCloser) {
 		body.Close()
 	}
 	c.mu.Lock()
-	c.done, c.err, c.resumes = true, err, resumes
+	c.done, c.err = true, err
 	c.mu.Unlock()
 	c.signal()
 }

@@ -10,6 +10,8 @@ import (
 	"net/http"
 	"slices"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -124,7 +126,7 @@ func TestObjectReaderChunksS3(t *testing.T) {
 				Kind: faultproxy.Status, Status: http.StatusInternalServerError, Code: "InternalError",
 				Times: csvstream.MaxAttempts, Match: faultproxy.IsGetRange(key, chunkRange(5, 0, size)),
 			}},
-			resumes:     1,
+			resumes:     0, // no body broke: the range's GET was sent again
 			extraRanges: slices.Repeat([]string{chunkRange(5, 0, size)}, csvstream.MaxAttempts),
 		},
 	}
@@ -136,14 +138,29 @@ func TestObjectReaderChunksS3(t *testing.T) {
 			for _, f := range tt.faults {
 				p.Inject(f)
 			}
-			r, got := readObject(t, ctx, client, bucket, key, csvstream.ReaderOptions{
+			api := &watchedAPI{GetObjectAPI: client}
+			r, err := csvstream.NewObjectReader(ctx, api, bucket, key, csvstream.ReaderOptions{
 				Concurrency: 4, ChunkSize: chunkSize, Backoff: time.Millisecond,
 			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer r.Close()
+			got, err := io.ReadAll(r)
+			if err != nil {
+				t.Fatalf("read: %v", err)
+			}
 			if !bytes.Equal(got, data) {
 				t.Fatalf("read %d bytes that differ from the %d put", len(got), len(data))
 			}
 			if r.Resumes() != tt.resumes {
 				t.Errorf("Resumes() = %d; want %d", r.Resumes(), tt.resumes)
+			}
+			// Every range is pinned to the object first read.
+			for _, m := range api.rangesIfMatch() {
+				if m != r.ETag() {
+					t.Errorf("a ranged GET had If-Match %q; want the first ETag %q", m, r.ETag())
+				}
 			}
 			want := countStrings(append(append([]string(nil), clean...), tt.extraRanges...))
 			if got := countStrings(p.Ranges()); !maps.Equal(got, want) {
@@ -163,12 +180,12 @@ func TestObjectReaderChunkFailuresS3(t *testing.T) {
 	const key = "in/data.csv"
 	putCRC32(t, srv, bucket, key, data)
 	tests := []struct {
-		name  string
-		fault faultproxy.Fault
-		is    error
-		inErr []string
-		rng   string // the faulty range
-		times int    // how many times it is asked for
+		name    string
+		fault   faultproxy.Fault
+		inErr   []string
+		rng     string // the faulty range
+		times   int    // how many times it is asked for
+		resumes int
 	}{
 		{
 			name:  "a byte flipped in a chunk",
@@ -186,7 +203,7 @@ func TestObjectReaderChunkFailuresS3(t *testing.T) {
 			name:  "a chunk cut on every attempt",
 			fault: faultproxy.Fault{Kind: faultproxy.CutResponse, After: 0, Times: 100},
 			inErr: []string{"gave up after 5 attempts", fmt.Sprintf("offset %d", 6*chunkSize)},
-			rng:   chunkRange(6, 0, size), times: 6,
+			rng:   chunkRange(6, 0, size), times: 6, resumes: 5,
 		},
 	}
 	for _, tt := range tests {
@@ -218,6 +235,9 @@ func TestObjectReaderChunkFailuresS3(t *testing.T) {
 			if n := countStrings(p.Ranges())[tt.rng]; n != tt.times {
 				t.Errorf("range %s was asked for %d times; want %d", tt.rng, n, tt.times)
 			}
+			if r.Resumes() != tt.resumes {
+				t.Errorf("Resumes() = %d; want %d, the failed range's included", r.Resumes(), tt.resumes)
+			}
 		})
 	}
 }
@@ -227,15 +247,11 @@ func TestObjectReaderChunkFailuresS3(t *testing.T) {
 // first ETag, so the read fails with ErrSourceChanged instead of mixing
 // two objects.
 func TestObjectReaderChunksSourceChangedS3(t *testing.T) {
-	srv := s3test.Start(t)
-	bucket := srv.Bucket(t, "chunkchanged")
-	const key = "in/data.csv"
-	data := csvData(2 << 20)
-	srv.Put(t, bucket, key, data)
+	src := newChunkSource(t, "chunkchanged", 2<<20)
+	bucket, key, data := src.bucket, chunkKey, src.data
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	client, _ := proxiedClient(t, srv)
-	r, err := csvstream.NewObjectReader(ctx, client, bucket, key, csvstream.ReaderOptions{Concurrency: 2, ChunkSize: chunkSize})
+	r, err := csvstream.NewObjectReader(ctx, src.client, bucket, key, csvstream.ReaderOptions{Concurrency: 2, ChunkSize: chunkSize})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -246,7 +262,7 @@ func TestObjectReaderChunksSourceChangedS3(t *testing.T) {
 	if _, err := io.ReadFull(r, head); err != nil || !bytes.Equal(head, data[:chunkSize]) {
 		t.Fatalf("first chunk: %v, or its bytes differ", err)
 	}
-	srv.Put(t, bucket, key, csvData(2<<20+1))
+	src.srv.Put(t, bucket, key, csvData(2<<20+1))
 	_, err = io.Copy(io.Discard, r)
 	if !errors.Is(err, csvstream.ErrSourceChanged) {
 		t.Fatalf("read after replacement: %v; want ErrSourceChanged", err)
@@ -260,22 +276,16 @@ func TestObjectReaderChunksSourceChangedS3(t *testing.T) {
 
 // TestObjectReaderChunksStopS3 stops a read whose next chunks stall after
 // their first bytes: those bytes are read, then Read returns the
-// cancellation at once, and Close returns only after every fetch has
-// ended.
+// cancellation at once.
 func TestObjectReaderChunksStopS3(t *testing.T) {
-	srv := s3test.Start(t)
-	bucket := srv.Bucket(t, "chunkstop")
-	const key = "in/data.csv"
-	data := csvData(2 << 20)
-	size := int64(len(data))
-	srv.Put(t, bucket, key, data)
-	client, p := proxiedClient(t, srv)
+	src := newChunkSource(t, "chunkstop", 2<<20)
+	client, p, data := src.client, src.proxy, src.data
 	for i := 1; i < 4; i++ {
-		p.Inject(faultproxy.Fault{Kind: faultproxy.StallResponse, After: 10, Match: faultproxy.IsGetRange(key, chunkRange(i, 0, size))})
+		p.Inject(faultproxy.Fault{Kind: faultproxy.StallResponse, After: 10, Match: faultproxy.IsGetRange(chunkKey, chunkRange(i, 0, src.size))})
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	r, err := csvstream.NewObjectReader(ctx, client, bucket, key, csvstream.ReaderOptions{Concurrency: 4, ChunkSize: chunkSize})
+	r, err := csvstream.NewObjectReader(ctx, client, src.bucket, chunkKey, csvstream.ReaderOptions{Concurrency: 4, ChunkSize: chunkSize})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -329,4 +339,167 @@ func countStrings(ss []string) map[string]int {
 		m[s]++
 	}
 	return m
+}
+
+// TestObjectReaderChunksCloseS3 closes a reader, its context still live,
+// while its ranges stall: Close ends every fetch and returns once they
+// have, leaving no GET in flight and no body open.
+func TestObjectReaderChunksCloseS3(t *testing.T) {
+	src := newChunkSource(t, "chunkclose", 2<<20)
+	p := src.proxy
+	for i := 1; i < 4; i++ {
+		p.Inject(faultproxy.Fault{Kind: faultproxy.StallResponse, After: 0, Match: faultproxy.IsGetRange(chunkKey, chunkRange(i, 0, src.size))})
+	}
+	api := &watchedAPI{GetObjectAPI: src.client}
+	r, err := csvstream.NewObjectReader(context.Background(), api, src.bucket, chunkKey, csvstream.ReaderOptions{Concurrency: 4, ChunkSize: chunkSize})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := io.ReadFull(r, make([]byte, chunkSize)); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, func() bool { return p.Fired(faultproxy.StallResponse) == 3 }, "the three stalled ranges to be asked for")
+	start := time.Now()
+	if err := r.Close(); err != nil {
+		t.Errorf("Close: %v", err)
+	}
+	if d := time.Since(start); d > 5*time.Second {
+		t.Errorf("Close took %v; the stalls last 30s", d)
+	}
+	if n, open := api.inFlight.Load(), api.open.Load(); n != 0 || open != 0 {
+		t.Errorf("after Close: %d GETs in flight, %d bodies open; want none", n, open)
+	}
+	if _, err := r.Read(make([]byte, 1)); err == nil || !strings.Contains(err.Error(), "closed") {
+		t.Errorf("Read after Close: %v; want an error saying the reader is closed", err)
+	}
+}
+
+// TestObjectReaderChunkFailsFastS3 denies one range while the next stalls:
+// the read fails with the denial as soon as it reaches that range, ending
+// the stalled fetch rather than waiting for it.
+func TestObjectReaderChunkFailsFastS3(t *testing.T) {
+	src := newChunkSource(t, "chunkfast", 2<<20)
+	p := src.proxy
+	p.Inject(faultproxy.Fault{Kind: faultproxy.Status, Status: http.StatusForbidden, Code: "AccessDenied", Match: faultproxy.IsGetRange(chunkKey, chunkRange(1, 0, src.size))})
+	p.Inject(faultproxy.Fault{Kind: faultproxy.StallResponse, After: 0, Match: faultproxy.IsGetRange(chunkKey, chunkRange(2, 0, src.size))})
+	api := &watchedAPI{GetObjectAPI: src.client}
+	r, err := csvstream.NewObjectReader(context.Background(), api, src.bucket, chunkKey, csvstream.ReaderOptions{Concurrency: 3, ChunkSize: chunkSize})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	start := time.Now()
+	n, err := io.Copy(io.Discard, r)
+	if err == nil || !strings.Contains(err.Error(), "AccessDenied") || n != chunkSize {
+		t.Errorf("read %d bytes, then %v; want the first range's %d, then AccessDenied", n, err, chunkSize)
+	}
+	if d := time.Since(start); d > 5*time.Second {
+		t.Errorf("the read took %v to fail; the stall lasts 30s", d)
+	}
+	if n, open := api.inFlight.Load(), api.open.Load(); n != 0 || open != 0 {
+		t.Errorf("after the failure: %d GETs in flight, %d bodies open; want none", n, open)
+	}
+}
+
+// TestObjectReaderChunksCancelledS3 ends the context of a reader whose
+// ranges have all arrived: like one stream, it returns no more bytes.
+func TestObjectReaderChunksCancelledS3(t *testing.T) {
+	src := newChunkSource(t, "chunkcancel", 1<<20)
+	api := &watchedAPI{GetObjectAPI: src.client}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	r, err := csvstream.NewObjectReader(ctx, api, src.bucket, chunkKey, csvstream.ReaderOptions{Concurrency: 4, ChunkSize: chunkSize})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	if _, err := io.ReadFull(r, make([]byte, 100)); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, func() bool { return api.inFlight.Load() == 0 && api.open.Load() == 0 }, "every range to arrive")
+	cancel()
+	if n, err := r.Read(make([]byte, 4096)); n != 0 || !errors.Is(err, context.Canceled) {
+		t.Errorf("Read after cancel: %d bytes, %v; want none and context.Canceled", n, err)
+	}
+}
+
+// chunkKey is the key of a chunkSource's object.
+const chunkKey = "in/data.csv"
+
+// chunkSource is an object of CSV bytes at chunkKey, in a bucket of its
+// own, and a client that reaches it through a fault proxy.
+type chunkSource struct {
+	srv    *s3test.Server
+	bucket string
+	data   []byte
+	size   int64
+	client *s3.Client
+	proxy  *faultproxy.Proxy
+}
+
+// newChunkSource puts n bytes of CSV at chunkKey in a new bucket named
+// after prefix.
+func newChunkSource(t *testing.T, prefix string, n int) *chunkSource {
+	t.Helper()
+	srv := s3test.Start(t)
+	s := &chunkSource{srv: srv, bucket: srv.Bucket(t, prefix), data: csvData(n)}
+	s.size = int64(len(s.data))
+	srv.Put(t, s.bucket, chunkKey, s.data)
+	s.client, s.proxy = proxiedClient(t, srv)
+	return s
+}
+
+// watchedAPI counts a reader's GETs still waiting for an answer and the
+// bodies it has not closed, and records the If-Match of its ranged GETs.
+type watchedAPI struct {
+	csvstream.GetObjectAPI
+	inFlight, open atomic.Int32
+
+	mu      sync.Mutex
+	ifMatch []string
+}
+
+func (w *watchedAPI) GetObject(ctx context.Context, in *s3.GetObjectInput, optFns ...func(*s3.Options)) (*s3.GetObjectOutput, error) {
+	if in.Range != nil {
+		w.mu.Lock()
+		w.ifMatch = append(w.ifMatch, aws.ToString(in.IfMatch))
+		w.mu.Unlock()
+	}
+	w.inFlight.Add(1)
+	out, err := w.GetObjectAPI.GetObject(ctx, in, optFns...)
+	w.inFlight.Add(-1)
+	if err == nil && out.Body != nil {
+		w.open.Add(1)
+		out.Body = &countedBody{ReadCloser: out.Body, open: &w.open}
+	}
+	return out, err
+}
+
+func (w *watchedAPI) rangesIfMatch() []string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return append([]string(nil), w.ifMatch...)
+}
+
+// countedBody takes itself off its count of open bodies when closed.
+type countedBody struct {
+	io.ReadCloser
+	open *atomic.Int32
+	once sync.Once
+}
+
+func (b *countedBody) Close() error {
+	b.once.Do(func() { b.open.Add(-1) })
+	return b.ReadCloser.Close()
+}
+
+// waitFor polls cond for up to ten seconds, failing the test with what
+// it waited for if cond never holds.
+func waitFor(t *testing.T, cond func() bool, what string) {
+	t.Helper()
+	for deadline := time.Now().Add(10 * time.Second); !cond(); time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("gave up waiting for %s", what)
+		}
+	}
 }

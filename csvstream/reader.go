@@ -41,6 +41,8 @@ const (
 	defaultStallTimeout = 30 * time.Second
 	defaultReadAhead    = 4
 	defaultChunkSize    = 8 << 20
+	minChunkSize        = 64 << 10 // one GET per few records would cost more than it saves
+	maxChunkSize        = 1 << 30
 )
 
 // errStalled is the cause of a GET's context ending because no byte of its
@@ -73,18 +75,20 @@ type ReaderOptions struct {
 	// means 4; at most MaxConcurrency.
 	Concurrency int
 	// ChunkSize is the size of each ranged GET when Concurrency is above
-	// one. Zero means 8 MiB.
+	// one, from 64 KiB to 1 GiB. Zero means 8 MiB.
 	ChunkSize int64
 }
 
-// Check reports options out of range: a negative count, duration or
-// size, or a Concurrency above MaxConcurrency.
+// Check reports options out of range: a negative count or duration, a
+// Concurrency above MaxConcurrency, or a ChunkSize out of its range.
 func (o ReaderOptions) Check() error {
 	switch {
 	case o.Concurrency > MaxConcurrency:
 		return fmt.Errorf("read concurrency %d is above the maximum of %d", o.Concurrency, MaxConcurrency)
-	case o.Attempts < 0 || o.Backoff < 0 || o.StallTimeout < 0 || o.Concurrency < 0 || o.ChunkSize < 0:
-		return errors.New("read attempts, backoff, stall timeout, concurrency and chunk size must not be negative")
+	case o.ChunkSize != 0 && (o.ChunkSize < minChunkSize || o.ChunkSize > maxChunkSize):
+		return fmt.Errorf("chunk size %d is outside %d (64 KiB) to %d (1 GiB)", o.ChunkSize, minChunkSize, maxChunkSize)
+	case o.Attempts < 0 || o.Backoff < 0 || o.StallTimeout < 0 || o.Concurrency < 0:
+		return errors.New("read attempts, backoff, stall timeout and concurrency must not be negative")
 	}
 	return nil
 }
@@ -251,8 +255,14 @@ func (r *ObjectReader) Unchanged(ctx context.Context) error {
 	return fmt.Errorf("check %s is unchanged: %w: %w", r.name(), ErrSourceRead, err)
 }
 
-// Resumes returns how many times the body was reopened after it broke.
-func (r *ObjectReader) Resumes() int { return r.resumes }
+// Resumes returns how many times a body was reopened after it broke: the
+// object's, or a range's, including ranges fetched but not yet read.
+func (r *ObjectReader) Resumes() int {
+	if r.ahead != nil {
+		return r.resumes + r.ahead.resumes()
+	}
+	return r.resumes
+}
 
 // Read reads up to len(p) bytes of the object into p. A broken body is
 // reopened transparently; Read fails only when the reopens are exhausted,
