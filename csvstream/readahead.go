@@ -143,8 +143,8 @@ func (c *chunk) resumeCount() int {
 }
 
 // fetch reads chunk c into c.buf: from body, when not nil, and otherwise
-// with a ranged GET. A body that breaks is reopened where it stopped, as
-// ObjectReader.Read does, up to opt.Attempts times without progress.
+// with a ranged GET. A body that breaks is reopened where it stopped with
+// reopenRange, as on one stream.
 func (a *readAhead) fetch(c *chunk, body io.ReadCloser) {
 	defer a.wg.Done()
 	r := a.r
@@ -159,32 +159,31 @@ func (a *readAhead) fetch(c *chunk, body io.ReadCloser) {
 				return err
 			}
 			if body == nil {
-				if broke != nil {
-					if fails >= r.opt.Attempts {
-						return fmt.Errorf("gave up after %d attempts to reopen: %w", fails, broke)
-					}
-					fails++
-					if err := r.sleep(ctx, fails); err != nil {
-						return err
+				off := c.start + int64(got)
+				var err error
+				if broke == nil {
+					// The range's first GET; one that failed in a way
+					// another attempt may mend is tried again below.
+					body, err = r.get(off, c.end)
+					if err != nil && ctx.Err() == nil && !errors.Is(err, ErrSourceChanged) && !permanent(err) {
+						broke, err = err, nil
 					}
 				}
-				b, err := r.get(ctx, c.start+int64(got), c.end)
+				if body == nil && err == nil {
+					body, err = r.reopenRange(off, c.end, &fails, broke)
+				}
 				if err != nil {
 					if cerr := ctx.Err(); cerr != nil {
 						return cerr
 					}
-					if errors.Is(err, ErrSourceChanged) || permanent(err) {
-						return err
-					}
-					broke = err
-					continue
+					return err
 				}
 				if opened {
 					c.mu.Lock()
 					c.resumes++
 					c.mu.Unlock()
 				}
-				body, from, opened = b, got, true
+				from, opened = got, true
 			}
 			n, err := body.Read(c.buf[got:])
 			if n > 0 {

@@ -165,9 +165,7 @@ func NewObjectReader(ctx context.Context, api GetObjectAPI, bucket, key string, 
 	r := &ObjectReader{api: api, bucket: bucket, key: key, opt: opt, size: -1}
 	// Close cancels every request the reader made, so that no fetch of a
 	// range outlives it.
-	parent := ctx
-	r.ctx, r.cancel = context.WithCancel(parent)
-	ctx = r.ctx
+	r.ctx, r.cancel = context.WithCancel(ctx)
 
 	// Ask for the object's stored checksum. The SDK then validates the body
 	// when it is read whole in one response, and the reader validates the
@@ -178,14 +176,14 @@ func NewObjectReader(ctx context.Context, api GetObjectAPI, bucket, key string, 
 		VersionId:    r.versionID(),
 		ChecksumMode: types.ChecksumModeEnabled,
 	}
-	out, err := api.GetObject(ctx, in, r.watchStalls)
+	out, err := api.GetObject(r.ctx, in, r.watchStalls)
 	if err != nil {
 		r.cancel()
 		switch {
-		case parent.Err() != nil:
+		case ctx.Err() != nil:
 			// Stopped while waiting for the answer: say why the job
 			// stopped, not that the source failed.
-			return nil, fmt.Errorf("get %s: stopped before the first byte: %w", r.name(), context.Cause(parent))
+			return nil, fmt.Errorf("get %s: stopped before the first byte: %w", r.name(), context.Cause(ctx))
 		case isNotFound(err):
 			return nil, fmt.Errorf("get %s: %w: %w", r.name(), ErrSourceNotFound, err)
 		case errorCode(err) == "InvalidObjectState":
@@ -360,46 +358,57 @@ func (r *ObjectReader) finish() error {
 	return io.EOF
 }
 
-// reopen fetches the rest of the object, from r.offset, with a ranged GET
-// pinned to the first ETag. It waits before each attempt and gives up after
-// opt.Attempts attempts without progress.
+// reopen fetches the rest of the object, from r.offset, with reopenRange.
 func (r *ObjectReader) reopen() error {
 	if r.etag == "" {
 		return r.errorf("resume", fmt.Errorf("the first response had no ETag to pin the object to: %w", r.broke))
 	}
+	body, err := r.reopenRange(r.offset, -1, &r.fails, r.broke)
+	if err != nil {
+		return r.errorf("resume", err)
+	}
+	r.body = body
+	r.resumes++
+	return nil
+}
+
+// reopenRange asks again, after broke, for the bytes from offset to end (to
+// the object's end when end is negative) with a ranged GET pinned to the
+// first ETag. It waits before each attempt, counting them in *fails, and
+// gives up once *fails reaches opt.Attempts, when the object changed, or
+// when another attempt could not help.
+func (r *ObjectReader) reopenRange(offset, end int64, fails *int, broke error) (io.ReadCloser, error) {
 	for {
-		if r.fails >= r.opt.Attempts {
-			return r.errorf("read", fmt.Errorf("gave up after %d attempts to reopen: %w", r.fails, r.broke))
+		if *fails >= r.opt.Attempts {
+			return nil, fmt.Errorf("gave up after %d attempts to reopen: %w", *fails, broke)
 		}
-		r.fails++
-		if err := r.sleep(r.ctx, r.fails); err != nil {
-			return r.errorf("resume", err)
+		*fails++
+		if err := r.sleep(*fails); err != nil {
+			return nil, err
 		}
-		body, err := r.get(r.ctx, r.offset, -1)
+		body, err := r.get(offset, end)
 		if err == nil {
-			r.body = body
-			r.resumes++
-			return nil
+			return body, nil
 		}
 		if cerr := r.ctx.Err(); cerr != nil {
-			return r.errorf("resume", cerr)
+			return nil, cerr
 		}
 		if errors.Is(err, ErrSourceChanged) || permanent(err) {
-			return r.errorf("resume", err)
+			return nil, err
 		}
-		r.broke = err
+		broke = err
 	}
 }
 
 // get sends one ranged GET for the bytes from offset to end, or to the
 // object's end when end is negative, and checks that the answer is that
 // range of the same object.
-func (r *ObjectReader) get(ctx context.Context, offset, end int64) (io.ReadCloser, error) {
+func (r *ObjectReader) get(offset, end int64) (io.ReadCloser, error) {
 	rng := "bytes=" + strconv.FormatInt(offset, 10) + "-"
 	if end >= 0 {
 		rng += strconv.FormatInt(end-1, 10)
 	}
-	out, err := r.api.GetObject(ctx, &s3.GetObjectInput{
+	out, err := r.api.GetObject(r.ctx, &s3.GetObjectInput{
 		Bucket:    aws.String(r.bucket),
 		Key:       aws.String(r.key),
 		VersionId: r.versionID(),
@@ -522,15 +531,15 @@ func noRangeChecksum(o *s3.Options) {
 // sleep waits before reopen attempt n (1-based): opt.Backoff doubled for
 // each earlier attempt, capped at maxReadBackoff, less up to half of it at
 // random, so that many readers do not retry in step.
-func (r *ObjectReader) sleep(ctx context.Context, n int) error {
+func (r *ObjectReader) sleep(n int) error {
 	d := r.opt.Backoff
 	for i := 1; i < n && d < maxReadBackoff; i++ {
 		d *= 2
 	}
 	d = min(d, maxReadBackoff)
 	d -= time.Duration(rand.Int64N(int64(d)/2 + 1))
-	if !wait(ctx, d) {
-		return ctx.Err()
+	if !wait(r.ctx, d) {
+		return r.ctx.Err()
 	}
 	return nil
 }
