@@ -2,6 +2,7 @@ package handler
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -363,6 +364,15 @@ func TestEventErrorMessages(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), tt.want) || strings.Contains(err.Error(), "Go ") || strings.Contains(err.Error(), "struct") {
 			t.Errorf("%s: %v, want an error saying %s", tt.event, err, tt.want)
 		}
+	}
+	// The plain words wrap encoding/json's own error.
+	var syn *json.SyntaxError
+	if err := probeShape([]byte(`{"bucket":"b",]`)); !errors.As(err, &syn) {
+		t.Errorf("a syntax error: %v does not wrap a *json.SyntaxError", err)
+	}
+	var typ *json.UnmarshalTypeError
+	if err := probeDirect([]byte(`{"bucket":1,"key":"k"}`)); !errors.As(err, &typ) || typ.Field != "bucket" {
+		t.Errorf("a wrong type: %v does not wrap the *json.UnmarshalTypeError for bucket", err)
 	}
 }
 

@@ -73,9 +73,9 @@ func unwrap(event []byte, depth int) (string, []byte, error) {
 	if err := json.Unmarshal(trimmed, &p); err != nil {
 		var syn *json.SyntaxError
 		if errors.As(err, &syn) {
-			return "", nil, fmt.Errorf("the event is not valid JSON: %s; want %s", jsonProblem(err), expectedShapes)
+			return "", nil, fmt.Errorf("the event is not valid JSON: %w; want %s", jsonProblem(err), expectedShapes)
 		}
-		return "", nil, fmt.Errorf("unrecognised event: %s; want %s", jsonProblem(err), expectedShapes)
+		return "", nil, fmt.Errorf("unrecognised event: %w; want %s", jsonProblem(err), expectedShapes)
 	}
 	switch {
 	case p.Event == "s3:TestEvent":
@@ -132,7 +132,7 @@ type objectEvent struct {
 func parseS3Event(event []byte) ([]objectEvent, error) {
 	var e events.S3Event
 	if err := json.Unmarshal(event, &e); err != nil {
-		return nil, fmt.Errorf("S3 event notification: %s", jsonProblem(err))
+		return nil, fmt.Errorf("S3 event notification: %w", jsonProblem(err))
 	}
 	var objs []objectEvent
 	for i, r := range e.Records {
@@ -163,11 +163,11 @@ type s3Detail struct {
 func parseEventBridge(event []byte) (objectEvent, error) {
 	var e events.EventBridgeEvent
 	if err := json.Unmarshal(event, &e); err != nil {
-		return objectEvent{}, fmt.Errorf("EventBridge event: %s", jsonProblem(err))
+		return objectEvent{}, fmt.Errorf("EventBridge event: %w", jsonProblem(err))
 	}
 	var d s3Detail
 	if err := json.Unmarshal(e.Detail, &d); err != nil {
-		return objectEvent{}, fmt.Errorf("EventBridge event detail: %s", jsonProblem(err))
+		return objectEvent{}, fmt.Errorf("EventBridge event detail: %w", jsonProblem(err))
 	}
 	o := objectEvent{Bucket: d.Bucket.Name, Key: d.Object.Key, Event: e.DetailType}
 	if o.Bucket == "" || o.Key == "" {
@@ -211,7 +211,7 @@ func parseDirect(event []byte) (directRequest, error) {
 	dec := json.NewDecoder(bytes.NewReader(event))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&r); err != nil {
-		return r, fmt.Errorf(`direct payload: %s; want {"bucket", "key", "destination", "rejects", "schema", "format", "delimiter", "version_id"}`, jsonProblem(err))
+		return r, fmt.Errorf(`direct payload: %w; want {"bucket", "key", "destination", "rejects", "schema", "format", "delimiter", "version_id"}`, jsonProblem(err))
 	}
 	if r.Bucket == "" || r.Key == "" {
 		return r, errors.New(`direct payload: "bucket" and "key" are both required`)
@@ -242,15 +242,23 @@ func parseSweep(event []byte) (sweepRequest, error) {
 	dec := json.NewDecoder(bytes.NewReader(event))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&env); err != nil {
-		return sweepRequest{}, fmt.Errorf(`sweep payload: %s; want {"sweep": {"prefixes": [...], "older_than": "24h", "dry_run": false}}`, jsonProblem(err))
+		return sweepRequest{}, fmt.Errorf(`sweep payload: %w; want {"sweep": {"prefixes": [...], "older_than": "24h", "dry_run": false}}`, jsonProblem(err))
 	}
 	return env.Sweep, nil
 }
 
-// jsonProblem says what is wrong with an event that encoding/json could not
-// decode, in the event's terms rather than Go's: a value of the wrong JSON
-// type names its field and both types.
-func jsonProblem(err error) string {
+// jsonProblem wraps an error from encoding/json so that it says what is
+// wrong with the event in the event's terms rather than Go's: a value of
+// the wrong JSON type names its field and both types.
+func jsonProblem(err error) error { return &jsonError{err} }
+
+// jsonError is an encoding/json error told in the event's terms.
+type jsonError struct{ err error }
+
+func (e *jsonError) Unwrap() error { return e.err }
+
+func (e *jsonError) Error() string {
+	err := e.err
 	var typ *json.UnmarshalTypeError
 	var syn *json.SyntaxError
 	var tim *time.ParseError

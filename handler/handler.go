@@ -282,7 +282,7 @@ func (inv *invocation) objects(objs []objectEvent, messageID string) (any, error
 func (inv *invocation) sqs(event []byte) (any, error) {
 	var e events.SQSEvent
 	if err := json.Unmarshal(event, &e); err != nil {
-		return nil, invalidEvent(fmt.Errorf("SQS event: %s", jsonProblem(err)))
+		return nil, invalidEvent(fmt.Errorf("SQS event: %w", jsonProblem(err)))
 	}
 	resp := events.SQSEventResponse{BatchItemFailures: []events.SQSBatchItemFailure{}}
 	for _, m := range e.Records {
