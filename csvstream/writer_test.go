@@ -780,6 +780,15 @@ type lossyCompleter struct {
 	*fakeUploader
 	calls         int
 	before, after func(call int) error // nil, or returning nil, means no fault
+	extraSize     int64                // added to the size HeadObject reports
+}
+
+func (l *lossyCompleter) HeadObject(ctx context.Context, in *s3.HeadObjectInput, optFns ...func(*s3.Options)) (*s3.HeadObjectOutput, error) {
+	out, err := l.fakeUploader.HeadObject(ctx, in, optFns...)
+	if err == nil {
+		out.ContentLength = aws.Int64(*out.ContentLength + l.extraSize)
+	}
+	return out, err
 }
 
 func (l *lossyCompleter) CompleteMultipartUpload(ctx context.Context, in *s3.CompleteMultipartUploadInput, optFns ...func(*s3.Options)) (*s3.CompleteMultipartUploadOutput, error) {
@@ -814,19 +823,20 @@ func TestWriterCompleteAnswerLost(t *testing.T) {
 	tests := []struct {
 		name          string
 		before, after func(int) error
-		other         bool // another object is at the key
+		other         bool  // another object is at the key
+		extraSize     int64 // HeadObject reports the object this much larger
 		wantCompletes int
 		wantHeads     int
 		wantETag      string // "done" from Complete, "head" from HeadObject
 		wantErr       string
 	}{
-		{"retried Complete finds the upload gone", nil, on(1, fakeAPIError("NoSuchUpload")), false, 1, 1, "head", ""},
-		{"answer lost, the Complete sent again finds the upload gone", nil, on(1, lost), false, 2, 1, "head", ""},
-		{"answer lost before completing", on(1, lost), nil, false, 2, 0, "done", ""},
-		{"upload gone, another object at the key", on(9, fakeAPIError("NoSuchUpload")), nil, true, 1, looks, "",
+		{"retried Complete finds the upload gone", nil, on(1, fakeAPIError("NoSuchUpload")), false, 0, 1, 1, "head", ""},
+		{"answer lost, the Complete sent again finds the upload gone", nil, on(1, lost), false, 0, 2, 1, "head", ""},
+		{"answer lost before completing", on(1, lost), nil, false, 0, 2, 0, "done", ""},
+		{"upload gone, another object at the key", on(9, fakeAPIError("NoSuchUpload")), nil, true, 0, 1, looks, "",
 			"complete s3://bucket/dir/out.csv (upload id upload-1) with 4 parts: api error NoSuchUpload: injected by the test; the object at the key is not this upload's"},
-		{"upload gone, no object", on(9, fakeAPIError("NoSuchUpload")), nil, false, 1, looks, "", "NoSuchUpload: injected by the test; looking for the completed object: api error NotFound"},
-		{"answer lost twice", on(9, lost), nil, false, 2, looks, "", "complete s3://bucket/dir/out.csv (upload id upload-1) with 4 parts: https response error"},
+		{"upload gone, no object", on(9, fakeAPIError("NoSuchUpload")), nil, false, 0, 1, looks, "", "NoSuchUpload: injected by the test; looking for the completed object: api error NotFound"},
+		{"answer lost twice", on(9, lost), nil, false, 0, 2, looks, "", "complete s3://bucket/dir/out.csv (upload id upload-1) with 4 parts: https response error"},
 		// The first Complete did complete the upload: whatever the second
 		// says, the object is looked for.
 		{"answer lost twice, the first completed", func(call int) error {
@@ -834,8 +844,11 @@ func TestWriterCompleteAnswerLost(t *testing.T) {
 				return lost
 			}
 			return nil
-		}, on(1, lost), false, 2, 1, "head", ""},
-		{"refused", on(9, fakeAPIError("InvalidPart")), nil, false, 1, 0, "", "InvalidPart"},
+		}, on(1, lost), false, 0, 2, 1, "head", ""},
+		// The object has this upload's checksum, but not its size.
+		{"upload gone, an object of another size with this upload's checksum", nil, on(9, fakeAPIError("NoSuchUpload")), false, 1, 1, looks, "",
+			"the object at the key is not this upload's: it has CRC64NVME"},
+		{"refused", on(9, fakeAPIError("InvalidPart")), nil, false, 0, 1, 0, "", "InvalidPart"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -843,7 +856,7 @@ func TestWriterCompleteAnswerLost(t *testing.T) {
 			if tt.other {
 				f.objects["dir/out.csv"] = []byte("another object\n")
 			}
-			api := &lossyCompleter{fakeUploader: f, before: tt.before, after: tt.after}
+			api := &lossyCompleter{fakeUploader: f, before: tt.before, after: tt.after, extraSize: tt.extraSize}
 			w := newTestObjectWriter(t, context.Background(), api, WriterOptions{PartSize: 100})
 			want := writeRecords(t, w, writerRecords(8, 17))
 			err := w.Close()
