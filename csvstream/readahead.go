@@ -43,13 +43,20 @@ type readAhead struct {
 	queue []*chunk // fetching or fetched, in order; queue[0] is being read
 	pos   int      // bytes of queue[0] returned
 	spare [][]byte // buffers of chunks already read
+
+	// failed is closed when a fetch fails for good, with failErr saying
+	// why, so that the read fails at once rather than once it reaches
+	// that chunk, which may wait behind a stalled one.
+	failed   chan struct{}
+	failOnce sync.Once
+	failErr  error
 }
 
 // newReadAhead starts fetching r's first chunks. first is the body of the
 // object's first, whole GET: it serves the first chunk, so that the
 // response already open is not wasted.
 func newReadAhead(r *ObjectReader, first io.ReadCloser) *readAhead {
-	a := &readAhead{r: r}
+	a := &readAhead{r: r, failed: make(chan struct{})}
 	a.fill(first)
 	return a
 }
@@ -82,7 +89,8 @@ func (a *readAhead) stop() {
 
 // readChunks is Read over the chunks: it returns the next chunk's bytes as
 // they arrive, waiting for them when there are none yet, and starts the
-// next fetch once a chunk is read whole.
+// next fetch once a chunk is read whole. A fetch that fails for good fails
+// the read at once, even while an earlier chunk is still arriving.
 func (r *ObjectReader) readChunks(p []byte) (int, error) {
 	a := r.ahead
 	for {
@@ -90,6 +98,11 @@ func (r *ObjectReader) readChunks(p []byte) (int, error) {
 		// already fetched.
 		if err := r.ctx.Err(); err != nil {
 			return 0, r.fail(r.errorf("read", err))
+		}
+		select {
+		case <-a.failed:
+			return 0, r.fail(r.errorf("read", a.failErr))
+		default:
 		}
 		if len(a.queue) == 0 {
 			return 0, r.finish()
@@ -110,13 +123,13 @@ func (r *ObjectReader) readChunks(p []byte) (int, error) {
 		if !done {
 			select {
 			case <-c.wake:
+			case <-a.failed:
 			case <-r.ctx.Done():
 				return 0, r.fail(r.errorf("read", r.ctx.Err()))
 			}
 			continue
 		}
 		if err != nil {
-			// Every byte fetched before the failure has been returned.
 			return 0, r.fail(r.errorf("read", err))
 		}
 		r.resumes += c.resumeCount()
@@ -201,10 +214,11 @@ func (a *readAhead) fetch(c *chunk, body io.ReadCloser) {
 			}
 			body.Close()
 			body = nil
+			how := "broke"
 			if err == io.EOF {
-				err = fmt.Errorf("body for bytes %d-%d ended after %d of them: %w", c.start+int64(from), c.end-1, got-from, io.ErrUnexpectedEOF)
+				how, err = "ended", io.ErrUnexpectedEOF
 			}
-			broke = err
+			broke = fmt.Errorf("body for bytes %d-%d %s after %d of them: %w", c.start+int64(from), c.end-1, how, got-from, err)
 		}
 		return nil
 	}()
@@ -215,4 +229,10 @@ func (a *readAhead) fetch(c *chunk, body io.ReadCloser) {
 	c.done, c.err = true, err
 	c.mu.Unlock()
 	c.signal()
+	if err != nil && ctx.Err() == nil {
+		a.failOnce.Do(func() {
+			a.failErr = err
+			close(a.failed)
+		})
+	}
 }
