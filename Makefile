@@ -123,7 +123,8 @@ lint:
 # machine's architecture and the CLI, starts versitygw on loopback, uploads a
 # generated CSV and its schema, invokes the bootstrap through the Lambda
 # Runtime API with events/s3-put.json, prints the result and the first lines
-# of the valid rows and the rejects, and stops everything it started.
+# of the valid rows and the rejects, runs the same object through the CLI and
+# checks that it counts the same rows, and stops everything it started.
 demo: tools
 	@mkdir -p $(BIN)
 	CGO_ENABLED=0 $(GO) build -tags lambda.norpc -trimpath -o $(BIN)/bootstrap ./cmd/bootstrap

@@ -6,7 +6,7 @@
 //	csvstream run [flags] SRC DST
 //	csvstream infer [--rows N] [--delimiter D] [--max-record-size S] SRC
 //	csvstream sweep [--older-than 24h] [--dry-run] s3://bucket/prefix...
-//	csvstream invoke [--timeout 15m] EVENT.json
+//	csvstream invoke [--timeout 15m] EVENT.json|-
 //
 // SRC and DST are each s3://bucket/key, a local path, or - for standard
 // input or output. Run prints a JSON summary on standard output (on standard
