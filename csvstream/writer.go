@@ -587,7 +587,11 @@ func (w *ObjectWriter) send(what string, size int, do func(context.Context) (mid
 			// keep the client's words out of the chain.
 			err = fmt.Errorf("timed out after %v (%v)", timeout.Round(time.Millisecond), err)
 		}
-		if attempt >= w.opt.PartAttempts || w.ctx.Err() != nil || !(timedOut || retryablePartError(err)) {
+		if w.ctx.Err() != nil {
+			// The client says only that its context ended: say why.
+			return fmt.Errorf("%s, attempt %d of %d: %w: %w", what, attempt, w.opt.PartAttempts, context.Cause(w.ctx), err)
+		}
+		if attempt >= w.opt.PartAttempts || !(timedOut || retryablePartError(err)) {
 			return fmt.Errorf("%s, attempt %d of %d: %w", what, attempt, w.opt.PartAttempts, err)
 		}
 		if err := w.backoff(attempt); err != nil {

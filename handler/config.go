@@ -129,7 +129,9 @@ type Config struct {
 	// half an hour.
 	minSweepAge time.Duration
 	// DeadlineMargin is how long before the invocation's deadline a job
-	// stops and aborts its uploads; zero means DefaultDeadlineMargin.
+	// and its uploads stop. Aborting the uploads must end within the first
+	// half of it, leaving the second half for the result. Zero means
+	// DefaultDeadlineMargin.
 	DeadlineMargin time.Duration
 
 	// Log receives the JSON log lines and the CloudWatch metric lines;

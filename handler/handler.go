@@ -112,8 +112,8 @@ type Skipped struct {
 
 // Invoke handles one event; see the package documentation for the shapes
 // it accepts and what it returns. The context carries the invocation's
-// deadline: jobs stop DeadlineMargin before it and abort their uploads,
-// and report Timeout.
+// deadline: jobs and their uploads stop DeadlineMargin before it, abort
+// the uploads within the first half of the margin, and report Timeout.
 func (h *Handler) Invoke(ctx context.Context, event json.RawMessage) (any, error) {
 	inv := h.newInvocation(ctx)
 	defer inv.cancel()
@@ -129,10 +129,13 @@ func (h *Handler) Invoke(ctx context.Context, event json.RawMessage) (any, error
 type invocation struct {
 	h      *Handler
 	ctx    context.Context // the invocation's
-	jobCtx context.Context // ends DeadlineMargin before the invocation
+	jobCtx context.Context // see newInvocation
 	cancel context.CancelFunc
-	start  time.Time
-	shape  string
+	// writerMargin is how long before jobCtx's deadline the job's uploads
+	// stop, so that they stop with the job.
+	writerMargin time.Duration
+	start        time.Time
+	shape        string
 
 	// The configured S3 schema, once loaded, or the error loading it met
 	// when that error is not a passing one.
@@ -163,17 +166,28 @@ func (h *Handler) newInvocation(ctx context.Context) *invocation {
 	inv := &invocation{h: h, ctx: ctx, start: time.Now()}
 	inv.jobCtx, inv.cancel = ctx, func() {}
 	if d, ok := ctx.Deadline(); ok {
-		margin := min(h.cfg.DeadlineMargin, time.Until(d)/4)
+		margin := max(min(h.cfg.DeadlineMargin, time.Until(d)/4), 0)
 		cause := fmt.Errorf("%w: stopped %v before the invocation's deadline to leave time for cleanup",
 			context.DeadlineExceeded, margin.Round(time.Millisecond))
-		inv.jobCtx, inv.cancel = context.WithDeadlineCause(ctx, d.Add(-margin), cause)
+		// Jobs are cancelled margin before the deadline. Their cleanup,
+		// such as aborting an upload, must end by half of it, which is
+		// the deadline they see; the other half is left for the result.
+		cleanup, stopCleanup := context.WithDeadlineCause(ctx, d.Add(-margin/2), cause)
+		jobCtx, cancel := context.WithCancelCause(cleanup)
+		timer := time.AfterFunc(time.Until(d.Add(-margin)), func() { cancel(cause) })
+		inv.jobCtx, inv.writerMargin = jobCtx, margin-margin/2
+		inv.cancel = func() {
+			timer.Stop()
+			cancel(context.Canceled)
+			stopCleanup()
+		}
 	}
 	return inv
 }
 
 // stopped reports whether the invocation has run out of time for jobs.
 func (inv *invocation) stopped() bool {
-	return errors.Is(inv.jobCtx.Err(), context.DeadlineExceeded)
+	return errors.Is(context.Cause(inv.jobCtx), context.DeadlineExceeded)
 }
 
 func (inv *invocation) dispatch(event []byte) (any, error) {
@@ -369,7 +383,7 @@ func (inv *invocation) runJob(src csvstream.Location, req directRequest) (csvstr
 		MaxRejectRatio: cfg.MaxRejectRatio,
 		Scan:           cfg.Scan,
 		Reader:         csvstream.ReaderOptions{VersionID: req.VersionID, Concurrency: cfg.ReadConcurrency},
-		Writer:         csvstream.WriterOptions{PartSize: cfg.PartSize, Concurrency: cfg.Concurrency},
+		Writer:         csvstream.WriterOptions{PartSize: cfg.PartSize, Concurrency: cfg.Concurrency, DeadlineMargin: inv.writerMargin},
 	}
 	var err error
 	if req.Delimiter != "" {

@@ -807,6 +807,38 @@ func TestDeadlineAbortsUploads(t *testing.T) {
 	}
 }
 
+// TestDeadlineMarginOnce stalls every part upload of a job: the job, its
+// upload included, runs until DeadlineMargin before the invocation's
+// deadline, and the writer takes no second margin of its own before that.
+func TestDeadlineMarginOnce(t *testing.T) {
+	srv := s3test.Start(t)
+	bucket := srv.Bucket(t, "margin")
+	data, _ := orders(t, 70_000, 0) // over one 5 MiB part
+	srv.Put(t, bucket, "incoming/a.csv", data)
+	p := faultproxy.New(t, srv.Endpoint)
+	p.Inject(faultproxy.Fault{Kind: faultproxy.Stall, Times: 1000, Match: func(r *http.Request) bool {
+		return r.Method == http.MethodPut && r.URL.Query().Get("partNumber") != ""
+	}})
+	const timeout, margin = 8 * time.Second, time.Second
+	h := New(Config{Output: Prefix{bucket, "valid/"}, InputPrefix: "incoming/", DeadlineMargin: margin,
+		PartSize: csvstream.MinPartSize, Log: io.Discard}, s3test.ClientFor(p.URL, csvstream.ClientOptions))
+	start := time.Now()
+	_, _, err := invoke(h, []byte(fmt.Sprintf(`{"bucket":%q,"key":"incoming/a.csv"}`, bucket)), timeout)
+	took := time.Since(start)
+	var to *Timeout
+	if !errors.As(err, &to) {
+		t.Fatalf("error %v (%s), want Timeout", err, ErrorType(err))
+	}
+	if !strings.Contains(err.Error(), "upload part ") || !strings.Contains(err.Error(), "deadline to leave time for cleanup") {
+		t.Errorf("error %q does not say that the stalled part was stopped before the deadline", err)
+	}
+	// A second margin, a quarter of the time left, would stop it by 6s.
+	if took < timeout-margin-300*time.Millisecond || took >= timeout {
+		t.Errorf("the job returned after %v; want it to stop %v before the %v deadline", took, margin, timeout)
+	}
+	checkNoUploads(t, srv, bucket)
+}
+
 // TestLogsAndMetrics checks the invocation's log line and the job's EMF
 // metrics line, and that neither carries row contents.
 func TestLogsAndMetrics(t *testing.T) {
