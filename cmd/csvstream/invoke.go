@@ -6,8 +6,10 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 	"time"
 
+	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-lambda-go/lambdacontext"
 
 	"github.com/csvstream/csvstream/csvstream"
@@ -76,5 +78,34 @@ func invokeCmd(ctx context.Context, args []string, stdin io.Reader, stdout, stde
 	}
 	enc := json.NewEncoder(stdout)
 	enc.SetIndent("", "  ")
-	return enc.Encode(res)
+	if err := enc.Encode(res); err != nil {
+		return err
+	}
+	// An SQS batch succeeds as an invocation even when its messages fail:
+	// it lists them in its result, printed above. The command fails.
+	if cause := context.Cause(parent); cause != nil {
+		return fmt.Errorf("%w: the invocation was cut short", cause)
+	}
+	if resp, ok := res.(events.SQSEventResponse); ok && len(resp.BatchItemFailures) > 0 {
+		return fmt.Errorf("%s failed (the log above says why)", failedMessages(resp.BatchItemFailures))
+	}
+	return nil
+}
+
+// failedMessages names the failed messages of a batch: how many, and the
+// first few IDs.
+func failedMessages(failures []events.SQSBatchItemFailure) string {
+	const shown = 5
+	ids := make([]string, 0, shown)
+	for _, f := range failures[:min(len(failures), shown)] {
+		ids = append(ids, f.ItemIdentifier)
+	}
+	list := strings.Join(ids, ", ")
+	if len(failures) > shown {
+		list += ", …"
+	}
+	if len(failures) == 1 {
+		return "SQS message " + list
+	}
+	return fmt.Sprintf("%d SQS messages (%s)", len(failures), list)
 }

@@ -74,6 +74,42 @@ func TestInvokeEventFile(t *testing.T) {
 	}
 }
 
+// TestInvokeSQSBatch runs an SQS batch with one message whose object is
+// not CSV: the result lists it, as Lambda would get it, and the command
+// fails naming it; an interrupted batch fails naming the interrupt.
+func TestInvokeSQSBatch(t *testing.T) {
+	srv := s3test.Start(t)
+	bucket := srv.Bucket(t, "invokesqs")
+	srv.Put(t, bucket, "incoming/a.csv", []byte("id,name\n1,a\n"))
+	srv.Put(t, bucket, "incoming/b.csv", []byte("\x1f\x8b\x08\x00 gzip, not CSV"))
+	env := append(srv.Env(), "CSVSTREAM_OUTPUT=s3://"+bucket+"/valid/", "CSVSTREAM_INPUT_PREFIX=incoming/")
+	message := func(id, key string) string {
+		body := fmt.Sprintf(`{"Records":[{"eventSource":"aws:s3","eventName":"ObjectCreated:Put","s3":{"bucket":{"name":%q},"object":{"key":%q}}}]}`, bucket, key)
+		return fmt.Sprintf(`{"messageId":%q,"eventSource":"aws:sqs","body":%q}`, id, body)
+	}
+	event := `{"Records":[` + message("m1", "incoming/a.csv") + "," + message("m2", "incoming/b.csv") + `]}`
+
+	code, stdout, stderr := cli(t, env, event, "invoke", "-")
+	var resp struct {
+		BatchItemFailures []struct{ ItemIdentifier string } `json:"batchItemFailures"`
+	}
+	if err := json.Unmarshal([]byte(stdout), &resp); err != nil || len(resp.BatchItemFailures) != 1 || resp.BatchItemFailures[0].ItemIdentifier != "m2" {
+		t.Errorf("stdout %q (%v); want the batch's result listing m2 alone", stdout, err)
+	}
+	lines := strings.Split(strings.TrimSpace(stderr), "\n")
+	if last := lines[len(lines)-1]; code != exitFailure || last != "csvstream: SQS message m2 failed (the log above says why)" {
+		t.Errorf("exit %d, last line %q; want 1 and the failed message named", code, last)
+	}
+
+	interrupted, stop := context.WithCancelCause(context.Background())
+	stop(errors.New("interrupt signal received"))
+	code, stdout, stderr = cliContext(t, interrupted, env, event, "invoke", "-")
+	lines = strings.Split(strings.TrimSpace(stderr), "\n")
+	if last := lines[len(lines)-1]; code != exitFailure || !strings.HasPrefix(last, "csvstream: interrupt signal received: ") || !strings.Contains(stdout, "m1") {
+		t.Errorf("interrupted: exit %d, stdout %q, last line %q; want 1, both messages failed and the interrupt named", code, stdout, last)
+	}
+}
+
 // TestSweepCommand aborts an old upload and keeps a fresh one, and one
 // beside the prefix: s3://b/valid names the folder valid/, as it does for
 // the function.
