@@ -101,7 +101,7 @@ func (r *ObjectReader) readChunks(p []byte) (int, error) {
 		}
 		select {
 		case <-a.failed:
-			return 0, r.fail(r.errorf("read", a.failErr))
+			return 0, r.fail(r.errorf("read", a.firstError()))
 		default:
 		}
 		if len(a.queue) == 0 {
@@ -138,6 +138,21 @@ func (r *ObjectReader) readChunks(p []byte) (int, error) {
 		a.queue, a.pos = a.queue[1:], 0
 		a.fill(nil)
 	}
+}
+
+// firstError returns why the read fails once a fetch has failed for good:
+// the failure of the chunk being read, if it has one, as it comes first in
+// the object, and otherwise the first failure in time.
+func (a *readAhead) firstError() error {
+	if len(a.queue) > 0 {
+		c := a.queue[0]
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		if c.done && c.err != nil {
+			return c.err
+		}
+	}
+	return a.failErr
 }
 
 // resumes returns the reopens of the chunks still queued, fetched or not.

@@ -541,3 +541,25 @@ func TestParseContentRange(t *testing.T) {
 		}
 	}
 }
+
+// TestReadAheadFirstError checks which failure a ranged read reports once
+// a fetch has failed for good: that of the chunk being read, when it has
+// failed too, as it comes first in the object; otherwise the first in time.
+func TestReadAheadFirstError(t *testing.T) {
+	reading, later := errors.New("the chunk being read failed"), errors.New("a later chunk failed first")
+	tests := []struct {
+		name  string
+		first *chunk
+		want  error
+	}{
+		{"the chunk being read failed too", &chunk{done: true, err: reading}, reading},
+		{"the chunk being read is still arriving", &chunk{}, later},
+		{"the chunk being read arrived whole", &chunk{done: true}, later},
+	}
+	for _, tt := range tests {
+		a := &readAhead{queue: []*chunk{tt.first, {done: true, err: later}}, failErr: later}
+		if got := a.firstError(); got != tt.want {
+			t.Errorf("%s: %v, want %v", tt.name, got, tt.want)
+		}
+	}
+}

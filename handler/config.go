@@ -129,8 +129,8 @@ type Config struct {
 	// half an hour.
 	minSweepAge time.Duration
 	// DeadlineMargin is how long before the invocation's deadline a job
-	// and its uploads stop. Aborting the uploads must end within the first
-	// half of it, leaving the second half for the result. Zero means
+	// and its uploads stop. Aborting the uploads is given the first half
+	// of it, leaving the second half for the result. Zero means
 	// DefaultDeadlineMargin.
 	DeadlineMargin time.Duration
 

@@ -112,8 +112,8 @@ type Skipped struct {
 
 // Invoke handles one event; see the package documentation for the shapes
 // it accepts and what it returns. The context carries the invocation's
-// deadline: jobs and their uploads stop DeadlineMargin before it, abort
-// the uploads within the first half of the margin, and report Timeout.
+// deadline: jobs and their uploads stop DeadlineMargin before it, are given
+// the first half of the margin to abort the uploads, and report Timeout.
 func (h *Handler) Invoke(ctx context.Context, event json.RawMessage) (any, error) {
 	inv := h.newInvocation(ctx)
 	defer inv.cancel()
@@ -132,7 +132,9 @@ type invocation struct {
 	jobCtx context.Context // see newInvocation
 	cancel context.CancelFunc
 	// writerMargin is how long before jobCtx's deadline the job's uploads
-	// stop, so that they stop with the job.
+	// stop on their own: after the job is cancelled, so that it is the
+	// job's cancellation that stops them and names the invocation's
+	// deadline. It is only a safety net.
 	writerMargin time.Duration
 	start        time.Time
 	shape        string
@@ -175,7 +177,7 @@ func (h *Handler) newInvocation(ctx context.Context) *invocation {
 		cleanup, stopCleanup := context.WithDeadlineCause(ctx, d.Add(-margin/2), cause)
 		jobCtx, cancel := context.WithCancelCause(cleanup)
 		timer := time.AfterFunc(time.Until(d.Add(-margin)), func() { cancel(cause) })
-		inv.jobCtx, inv.writerMargin = jobCtx, margin-margin/2
+		inv.jobCtx, inv.writerMargin = jobCtx, max(margin/4, time.Nanosecond)
 		inv.cancel = func() {
 			timer.Stop()
 			cancel(context.Canceled)

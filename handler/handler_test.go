@@ -829,7 +829,7 @@ func TestDeadlineMarginOnce(t *testing.T) {
 	if !errors.As(err, &to) {
 		t.Fatalf("error %v (%s), want Timeout", err, ErrorType(err))
 	}
-	if !strings.Contains(err.Error(), "upload part ") || !strings.Contains(err.Error(), "deadline to leave time for cleanup") {
+	if !strings.Contains(err.Error(), "upload part ") || !strings.Contains(err.Error(), "stopped 1s before the invocation's deadline to leave time for cleanup") {
 		t.Errorf("error %q does not say that the stalled part was stopped before the deadline", err)
 	}
 	// A second margin, a quarter of the time left, would stop it by 6s.
