@@ -85,6 +85,13 @@ func Sweep(ctx context.Context, api SweepAPI, bucket, prefix string, opt SweepOp
 	res.Cutoff = now().Add(-opt.OlderThan).UTC()
 
 	var errs []error
+	finish := func() (SweepResult, error) {
+		if ctx.Err() != nil {
+			// The client says only that its context ended: say why first.
+			errs = append([]error{fmt.Errorf("sweep s3://%s/%s: stopped: %w", bucket, prefix, context.Cause(ctx))}, errs...)
+		}
+		return res, markDenied(errors.Join(errs...))
+	}
 	in := &s3.ListMultipartUploadsInput{Bucket: aws.String(bucket)}
 	if prefix != "" {
 		in.Prefix = aws.String(prefix)
@@ -114,7 +121,7 @@ func Sweep(ctx context.Context, api SweepAPI, bucket, prefix string, opt SweepOp
 				if err != nil {
 					errs = append(errs, fmt.Errorf("sweep: abort upload %s of s3://%s/%s: %w", id, bucket, key, err))
 					if ctx.Err() != nil {
-						return res, markDenied(errors.Join(errs...))
+						return finish()
 					}
 					continue
 				}
@@ -131,7 +138,7 @@ func Sweep(ctx context.Context, api SweepAPI, bucket, prefix string, opt SweepOp
 		}
 		in.KeyMarker, in.UploadIdMarker = aws.String(nextKey), aws.String(nextID)
 	}
-	return res, markDenied(errors.Join(errs...))
+	return finish()
 }
 
 // isNoSuchUpload reports whether err says the upload no longer exists.

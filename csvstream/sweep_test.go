@@ -122,8 +122,11 @@ type forbidden struct{ codeError }
 
 func (forbidden) HTTPStatusCode() int { return 403 }
 
-func (p *pagedAPI) ListMultipartUploads(_ context.Context, in *s3.ListMultipartUploadsInput, _ ...func(*s3.Options)) (*s3.ListMultipartUploadsOutput, error) {
+func (p *pagedAPI) ListMultipartUploads(ctx context.Context, in *s3.ListMultipartUploadsInput, _ ...func(*s3.Options)) (*s3.ListMultipartUploadsOutput, error) {
 	p.lists++
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("operation error S3: ListMultipartUploads: canceled, %w", err)
+	}
 	if p.denied {
 		return nil, forbidden{codeError{"AccessDenied"}}
 	}
@@ -258,6 +261,17 @@ func TestSweepPages(t *testing.T) {
 				t.Errorf("kept %d of %d seen, want %d of %d", res.Kept, res.Seen, tt.kept, len(uploads))
 			}
 		})
+	}
+}
+
+// TestSweepStopped checks that a sweep stopped by its context says why, not
+// only that the client's context was cancelled.
+func TestSweepStopped(t *testing.T) {
+	ctx, cancel := context.WithCancelCause(context.Background())
+	cancel(errors.New("the invocation's time is up"))
+	_, err := csvstream.Sweep(ctx, &pagedAPI{}, "b", "out/", csvstream.SweepOptions{})
+	if err == nil || !strings.HasPrefix(err.Error(), "sweep s3://b/out/: stopped: the invocation's time is up") || !errors.Is(err, context.Canceled) {
+		t.Errorf("error %v, want one saying first why the sweep stopped, and wrapping the client's error", err)
 	}
 }
 
