@@ -74,8 +74,9 @@ const chaosStall = 300 * time.Millisecond
 
 // chaosPersistent is the Times of a fault that outlasts every retry: the
 // S3 client's 6 tries of a request, the writer's 4 sends of a part, and the
-// reader's 5 reopens without progress.
-const chaosPersistent = 100
+// reader's 5 reopens without progress, for each of up to four parts or
+// ranges at once, which share the fault's hits between them.
+const chaosPersistent = 1000
 
 // chaosEffect says what a fault may do to a job that meets it.
 type chaosEffect int
