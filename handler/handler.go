@@ -171,9 +171,10 @@ func (h *Handler) newInvocation(ctx context.Context) *invocation {
 		margin := max(min(h.cfg.DeadlineMargin, time.Until(d)/4), 0)
 		cause := fmt.Errorf("%w: stopped %v before the invocation's deadline to leave time for cleanup",
 			context.DeadlineExceeded, margin.Round(time.Millisecond))
-		// Jobs are cancelled margin before the deadline. Their cleanup,
-		// such as aborting an upload, must end by half of it, which is
-		// the deadline they see; the other half is left for the result.
+		// Jobs are cancelled margin before the deadline. The deadline
+		// they see, which bounds their cleanup, such as aborting an
+		// upload, is half the margin before it; the other half is left
+		// for the result.
 		cleanup, stopCleanup := context.WithDeadlineCause(ctx, d.Add(-margin/2), cause)
 		jobCtx, cancel := context.WithCancelCause(cleanup)
 		timer := time.AfterFunc(time.Until(d.Add(-margin)), func() { cancel(cause) })

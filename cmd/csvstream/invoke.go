@@ -81,8 +81,9 @@ func invokeCmd(ctx context.Context, args []string, stdin io.Reader, stdout, stde
 	if err := enc.Encode(res); err != nil {
 		return err
 	}
-	// An SQS batch succeeds as an invocation even when its messages fail:
-	// it lists them in its result, printed above. The command fails.
+	// The result printed may still be a failure: that of an interrupted
+	// invocation, or of an SQS batch that lists failed messages, which is
+	// a success for Lambda.
 	if cause := context.Cause(parent); cause != nil {
 		return fmt.Errorf("%w: the invocation was cut short", cause)
 	}
