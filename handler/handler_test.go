@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"net/url"
 	"os"
@@ -921,6 +922,54 @@ func TestLogsAndMetrics(t *testing.T) {
 	last := lines[len(lines)-1]
 	if last["level"] != "ERROR" || last["outcome"] != "SourceNotFound" {
 		t.Errorf("failure log line %v", last)
+	}
+}
+
+// TestLogLinesOfLargeBatch checks that an SQS batch of more jobs than one
+// log line lists is logged in full over several lines, each kept short.
+func TestLogLinesOfLargeBatch(t *testing.T) {
+	var logs syncBuffer
+	h := New(Config{Output: Prefix{"out", "valid/"}, Log: &logs}, nil)
+	const n = 2*maxJobsPerLine + 3
+	bodies := map[string]string{}
+	for i := range n {
+		bodies[fmt.Sprintf("m%03d", i)] = "not json"
+	}
+	res, _, err := invoke(h, sqsEvent(bodies), time.Minute)
+	if resp, ok := res.(events.SQSEventResponse); err != nil || !ok || len(resp.BatchItemFailures) != n {
+		t.Fatalf("result %#v, error %v; want %d failures", res, err, n)
+	}
+	var ids []string
+	var firsts []any
+	for _, l := range logs.lines(t) {
+		if l["message"] != "invocation" && l["message"] != "invocation jobs" {
+			continue
+		}
+		if l["outcome"] != "ok" || l["requestId"] == nil {
+			t.Errorf("log line without the invocation's outcome and request id: %v", l)
+		}
+		switch l["message"] {
+		case "invocation":
+			if l["jobs_total"] != float64(n) {
+				t.Errorf("jobs_total %v, want %d", l["jobs_total"], n)
+			}
+		default:
+			firsts = append(firsts, l["first_job"])
+		}
+		jobs, _ := l["jobs"].([]any)
+		if len(jobs) > maxJobsPerLine {
+			t.Errorf("a line lists %d jobs, more than %d", len(jobs), maxJobsPerLine)
+		}
+		for _, j := range jobs {
+			ids = append(ids, j.(map[string]any)["message_id"].(string))
+		}
+	}
+	if want := []any{float64(maxJobsPerLine + 1), float64(2*maxJobsPerLine + 1)}; !slices.Equal(firsts, want) {
+		t.Errorf("continuation lines start at jobs %v, want %v", firsts, want)
+	}
+	want := slices.Sorted(maps.Keys(bodies))
+	if !slices.Equal(ids, want) {
+		t.Errorf("the lines list messages %v, want each of the %d once, in order", ids, n)
 	}
 }
 

@@ -55,23 +55,42 @@ func (h requestIDHandler) WithGroup(name string) slog.Handler {
 	return requestIDHandler{h.Handler.WithGroup(name)}
 }
 
-// logSummary writes the invocation's one log line: its event shape, its
-// outcome and what each job did. It holds no row contents.
+// maxJobsPerLine is the most jobs one log line lists. A line of this many
+// jobs, each with a long error, stays well under the 256 KB CloudWatch
+// Logs keeps of one event, which a large SQS batch's jobs could pass.
+const maxJobsPerLine = 50
+
+// logSummary writes the invocation's summary: its event shape, its outcome
+// and what each job did. The first line lists up to maxJobsPerLine jobs;
+// the rest follow, as many to a line, in lines of their own with the same
+// outcome. It holds no row contents.
 func (inv *invocation) logSummary(err error) {
 	level, outcome := slog.LevelInfo, "ok"
 	if err != nil {
 		level, outcome = slog.LevelError, ErrorType(err)
 	}
+	jobs := inv.jobs
+	first := jobs[:min(len(jobs), maxJobsPerLine)]
 	attrs := []slog.Attr{
 		slog.String("shape", inv.shape),
 		slog.String("outcome", outcome),
 		slog.Int64("duration_ms", time.Since(inv.start).Milliseconds()),
-		slog.Any("jobs", inv.jobs),
+		slog.Any("jobs", first),
+	}
+	if len(jobs) > len(first) {
+		attrs = append(attrs, slog.Int("jobs_total", len(jobs)))
 	}
 	if err != nil {
 		attrs = append(attrs, slog.String("error", err.Error()))
 	}
 	inv.h.log.LogAttrs(inv.ctx, level, "invocation", attrs...)
+	for i := len(first); i < len(jobs); i += maxJobsPerLine {
+		more := jobs[i:min(len(jobs), i+maxJobsPerLine)]
+		inv.h.log.LogAttrs(inv.ctx, level, "invocation jobs",
+			slog.String("outcome", outcome),
+			slog.Int("first_job", i+1),
+			slog.Any("jobs", more))
+	}
 }
 
 // emfMetric names one metric in an Embedded Metric Format directive.
