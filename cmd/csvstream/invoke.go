@@ -68,11 +68,14 @@ func invokeCmd(ctx context.Context, args []string, stdin io.Reader, stdout, stde
 	defer cancel()
 	ctx = lambdacontext.NewContext(ctx, &lambdacontext.LambdaContext{AwsRequestID: "local-invoke"})
 	res, err := handler.New(cfg, client).Invoke(ctx, json.RawMessage(event))
+	// An interrupt that comes after Invoke returned, as while the result
+	// is printed, cut nothing short.
+	interrupted := context.Cause(parent)
 	if err != nil {
-		if cause := context.Cause(parent); cause != nil {
+		if interrupted != nil {
 			// Lambda never cancels an invocation, so the error type the
 			// handler chose would blame the job for an interrupt.
-			return fmt.Errorf("%w: %w", cause, err)
+			return fmt.Errorf("%w: %w", interrupted, err)
 		}
 		return fmt.Errorf("%s: %w", handler.ErrorType(err), err)
 	}
@@ -84,8 +87,8 @@ func invokeCmd(ctx context.Context, args []string, stdin io.Reader, stdout, stde
 	// The result printed may still be a failure: that of an interrupted
 	// invocation, or of an SQS batch that lists failed messages, which is
 	// a success for Lambda.
-	if cause := context.Cause(parent); cause != nil {
-		return fmt.Errorf("%w: the invocation was cut short", cause)
+	if interrupted != nil {
+		return fmt.Errorf("%w: the invocation was cut short", interrupted)
 	}
 	if resp, ok := res.(events.SQSEventResponse); ok && len(resp.BatchItemFailures) > 0 {
 		return fmt.Errorf("%s failed (the log above says why)", failedMessages(resp.BatchItemFailures))
