@@ -289,9 +289,9 @@ func decodeConstraints(c *Constraints, data json.RawMessage) error {
 		case "unique":
 			c.Unique, err = jsonBool(raw)
 		case "minimum":
-			c.Minimum, err = jsonScalar(raw)
+			c.Minimum, err = jsonBound(raw)
 		case "maximum":
-			c.Maximum, err = jsonScalar(raw)
+			c.Maximum, err = jsonBound(raw)
 		case "minLength":
 			c.MinLength, err = jsonLength(raw)
 		case "maxLength":
@@ -521,6 +521,16 @@ func jsonScalar(raw []byte) (any, error) {
 	return v, nil
 }
 
+// jsonBound is jsonScalar for a minimum or maximum, which cannot be null:
+// a bound left out is written by leaving out the constraint, and one that
+// is null must not vanish without a word.
+func jsonBound(raw []byte) (any, error) {
+	if jsonKind(raw) == 'n' {
+		return nil, errors.New("null is not a bound: give a value, or leave the constraint out")
+	}
+	return jsonScalar(raw)
+}
+
 func sortedKeys(m map[string]json.RawMessage) []string {
 	keys := make([]string, 0, len(m))
 	for k := range m {
@@ -600,7 +610,7 @@ const (
 
 // value is a parsed field value, comparable with == and ordered by compare.
 type value struct {
-	i  int64   // integer, year, boolean (0 or 1), date (days since 1970-01-01), time (ns after midnight UTC), datetime (s since the epoch)
+	i  int64   // integer, year, boolean (0 or 1), date (days since 1970-01-01), time (ns after midnight UTC of a reference day; see timeValue), datetime (s since the epoch)
 	f  float64 // number
 	ns int64   // datetime: nanoseconds within the second
 }
@@ -900,9 +910,7 @@ func compileField(c *column, f *Field) error {
 		}
 		*b.dst = &bound{v: v, text: text}
 	}
-	// Times of day wrap at midnight in UTC, so a time minimum above the
-	// maximum is a range across midnight (see column.acrossMidnight).
-	if c.min != nil && c.max != nil && k != kindTime && (compare(c.kind, c.min.v, c.max.v) > 0 ||
+	if c.min != nil && c.max != nil && (compare(c.kind, c.min.v, c.max.v) > 0 ||
 		k == kindNumber && compareDecimal([]byte(c.min.text), []byte(c.max.text)) > 0) {
 		return fmt.Errorf("constraint \"minimum\" %s is above \"maximum\" %s", c.min.text, c.max.text)
 	}
@@ -993,18 +1001,12 @@ func (c *column) compileFormat(format string) error {
 // and its text for messages.
 func (c *column) constant(x any) (value, string, error) {
 	var text string
+	integral := false // JSON's and float64's 1.0 and 1e2 are integers too
 	switch x := x.(type) {
 	case string:
 		text = x
 	case json.Number:
-		text = x.String()
-		if c.kind == kindInteger {
-			// JSON has no integers of its own: 1.0 and 1e2 are integers
-			// too (Python writes a float bound as 1.0).
-			if t, ok := integralText(text); ok {
-				text = t
-			}
-		}
+		text, integral = x.String(), true
 	case int:
 		text = strconv.Itoa(x)
 	case int64:
@@ -1013,7 +1015,7 @@ func (c *column) constant(x any) (value, string, error) {
 		if math.IsNaN(x) || math.IsInf(x, 0) {
 			return value{}, "", fmt.Errorf("%v is not a finite number", x)
 		}
-		text = strconv.FormatFloat(x, 'g', -1, 64)
+		text, integral = strconv.FormatFloat(x, 'g', -1, 64), true
 	case bool:
 		if c.kind == kindBoolean {
 			if x {
@@ -1024,6 +1026,13 @@ func (c *column) constant(x any) (value, string, error) {
 		return value{}, "", fmt.Errorf("%v is not %s", x, c.kind.article())
 	default:
 		return value{}, "", fmt.Errorf("%s is not %s", describe(x), c.kind.article())
+	}
+	if integral && c.kind == kindInteger {
+		// JSON has no integers of its own (Python writes a float bound as
+		// 1.0), and FormatFloat writes a float64 of 1e6 as "1e+06".
+		if t, ok := integralText(text); ok {
+			text = t
+		}
 	}
 	_, isString := x.(string)
 	switch c.kind {

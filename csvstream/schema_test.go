@@ -36,6 +36,7 @@ var badSchemas = map[string]string{
 	"bad-max-length-fraction.json":     `schema: field "code": constraint "maxLength": 2.5 is not a non-negative integer`,
 	"bad-min-above-max.json":           `schema: field "qty": constraint "minimum" 10 is above "maximum" 5`,
 	"bad-minimum-not-number.json":      `schema: field "price": constraint "minimum": "abc" is not a number`,
+	"bad-minimum-null.json":            `schema: field "n": constraint "minimum": null is not a bound: give a value, or leave the constraint out`,
 	"bad-minimum-on-string.json":       `schema: field "code": constraint "minimum" does not apply to string fields`,
 	"bad-missing-values-item.json":     `schema: "missingValues": item 2: 0 is not a string`,
 	"bad-missing-values.json":          `schema: "missingValues": want an array`,
@@ -53,6 +54,7 @@ var badSchemas = map[string]string{
 	"bad-primary-key-type.json":        `schema: "primaryKey": 7 is not a field name or an array of field names`,
 	"bad-primary-key.json":             `schema: primaryKey: no field is named "nope"`,
 	"bad-required-not-bool.json":       `schema: field "id": constraint "required": "yes" is not true or false`,
+	"bad-time-bounds-crossed.json":     `schema: field "t": constraint "minimum" "22:00:00" is above "maximum" "02:00:00"`,
 	"bad-time-directive-in-date.json":  `schema: field "when": format "%Y-%m-%d %H": directive %H does not belong in a date format`,
 	"bad-true-false-overlap.json":      `schema: field "flag": "1" is in both trueValues and falseValues`,
 	"bad-true-values-on-string.json":   `schema: field "flag": trueValues and falseValues apply only to boolean fields, not string`,
@@ -291,6 +293,23 @@ func TestSchemaBuiltInGo(t *testing.T) {
 				t.Errorf("NewValidator error = %v\nwant %s", err, tt.want)
 			}
 		})
+	}
+}
+
+// TestIntegerBoundsAsFloats checks that an integer field takes integral
+// float64 bounds and enum items, as a schema decoded into map[string]any
+// holds them, however FormatFloat would spell them.
+func TestIntegerBoundsAsFloats(t *testing.T) {
+	s := &Schema{Fields: []Field{{Name: "n", Type: "integer",
+		Constraints: Constraints{Minimum: 1e6, Maximum: 1234567.0, Enum: []any{2e6, 1e6, 1.0e6 + 1}}}}}
+	v, err := NewValidator(s, testRecord(0, "n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for in, want := range map[string]int{"1000000": 0, "1000001": 0, "999999": 2, "2000000": 1, "1000002": 1} {
+		if errs := v.Check(testRecord(1, in), nil); len(errs) != want {
+			t.Errorf("%s: errors %v, want %d", in, errs, want)
+		}
 	}
 }
 

@@ -572,14 +572,12 @@ func parseISOTime(b []byte) (value, bool) {
 	return timeValue(0, 0, sec, nsec, off), ok
 }
 
-// timeValue is a time of day in UTC, in nanoseconds after midnight. An
-// offset that carries it past midnight wraps around, as a clock does, so
-// that every time of day lies from 00:00:00 to 23:59:59.999999999.
+// timeValue is a time of day as XML Schema orders times: in nanoseconds
+// after midnight UTC of a reference day. A zone may carry it into the day
+// before or after, so that 01:00:00+02:00 is an hour before midnight and
+// comes before 00:30:00Z, and times in one zone keep their clock order.
 func timeValue(h, m, s, nsec, off int) value {
-	sec := (h*3600 + m*60 + s - off) % 86400
-	if sec < 0 {
-		sec += 86400
-	}
+	sec := h*3600 + m*60 + s - off
 	return value{i: int64(sec)*1e9 + int64(nsec)}
 }
 

@@ -283,14 +283,15 @@ func TestUniqueIntegerKeys(t *testing.T) {
 			{"name": "t", "type": "time", "constraints": {"unique": true}}]}`, "d", "t")
 		checkRows(t, v,
 			[][]string{
-				{"2024-01-01", "00:00:00+01:00"}, // 23:00:00Z: the zone wraps it
+				{"2024-01-01", "00:00:00+01:00"}, // 23:00:00Z of the day before
 				{"2024-01-02", "00:00:00Z"},
 				{"2024-01-03", "21:00:00-01:00"},
 				{"2023-12-31", "01:00:00+01:00"}, // 00:00:00Z again
 				{"2024-01-02", "12:00:00"},
-				{"2024-01-04", "23:00:00Z"}, // the first row's
+				{"2024-01-04", "01:00:00+02:00"}, // the first row's, in another zone
+				{"2024-01-05", "23:00:00Z"},      // the first row's clock time, a day later
 			},
-			[][]string{nil, nil, nil, {CodeUniqueError}, {CodeUniqueError}, {CodeUniqueError}})
+			[][]string{nil, nil, nil, {CodeUniqueError}, {CodeUniqueError}, {CodeUniqueError}, nil})
 	})
 }
 

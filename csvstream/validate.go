@@ -701,21 +701,13 @@ func (v *Validator) isMissing(b []byte) bool {
 // checkConstraints appends an error for each constraint beyond its type
 // that value b, parsed as val, breaks.
 func (c *column) checkConstraints(b []byte, val value, errs []FieldError) []FieldError {
-	switch {
-	case c.acrossMidnight():
-		if val.i < c.min.v.i && val.i > c.max.v.i {
-			errs = append(errs, FieldError{Code: CodeConstraintError, Field: c.name,
-				Message: fmt.Sprintf("value %s is not from the minimum %s to the maximum %s, a range across midnight in UTC", c.show(b), c.min.text, c.max.text)})
-		}
-	default:
-		if c.min != nil && c.belowMin(b, val) {
-			errs = append(errs, FieldError{Code: CodeConstraintError, Field: c.name,
-				Message: fmt.Sprintf("value %s is below the minimum %s", c.show(b), c.min.text)})
-		}
-		if c.max != nil && c.aboveMax(b, val) {
-			errs = append(errs, FieldError{Code: CodeConstraintError, Field: c.name,
-				Message: fmt.Sprintf("value %s is above the maximum %s", c.show(b), c.max.text)})
-		}
+	if c.min != nil && c.belowMin(b, val) {
+		errs = append(errs, FieldError{Code: CodeConstraintError, Field: c.name,
+			Message: fmt.Sprintf("value %s is below the minimum %s", c.show(b), c.min.text)})
+	}
+	if c.max != nil && c.aboveMax(b, val) {
+		errs = append(errs, FieldError{Code: CodeConstraintError, Field: c.name,
+			Message: fmt.Sprintf("value %s is above the maximum %s", c.show(b), c.max.text)})
 	}
 	if c.minLen >= 0 || c.maxLen >= 0 {
 		n := utf8.RuneCount(b)
@@ -751,13 +743,6 @@ func (c *column) checkConstraints(b []byte, val value, errs []FieldError) []Fiel
 		}
 	}
 	return errs
-}
-
-// acrossMidnight reports whether c is a time column whose minimum is, in
-// UTC, after its maximum, as 09:00:00+10:00 to 17:00:00+10:00 is (23:00 to
-// 07:00): its values are those from the minimum on or up to the maximum.
-func (c *column) acrossMidnight() bool {
-	return c.kind == kindTime && c.min != nil && c.max != nil && c.min.v.i > c.max.v.i
 }
 
 // belowMin reports whether b, of c's type and parsed as val, is below
