@@ -458,6 +458,7 @@ func (w *ObjectWriter) start() error {
 	// once the id is known.
 	ctx, cancel := w.cleanupContext()
 	out, err := w.api.CreateMultipartUpload(ctx, in)
+	err = cleanupError(ctx, err)
 	cancel()
 	if err != nil {
 		return fmt.Errorf("create multipart upload for %s: %w", w.where(), err)
@@ -730,6 +731,7 @@ func (w *ObjectWriter) abortUpload() error {
 	}
 	_, err := w.api.AbortMultipartUpload(ctx, in)
 	if err != nil && !isNoSuchUpload(err) {
+		err = cleanupError(ctx, err)
 		return fmt.Errorf("abort multipart upload %s of %s: %w (the upload is left behind: csvstream sweep, or a lifecycle rule for incomplete multipart uploads, removes it)", id, w.where(), err)
 	}
 	if w.unanswered.Load() {
@@ -975,7 +977,28 @@ func (w *ObjectWriter) cutShort(err error, sum string, size int64) error {
 // context ended: the abort's timeout, on a context the parent's
 // cancellation does not reach.
 func (w *ObjectWriter) cleanupContext() (context.Context, context.CancelFunc) {
-	return context.WithTimeout(context.WithoutCancel(w.parent), w.abortTimeout())
+	t := w.abortTimeout()
+	return context.WithTimeoutCause(context.WithoutCancel(w.parent), t, cleanupTimeout(t))
+}
+
+// cleanupTimeout is the cause of a cleanup context's end: the request gave
+// up after so long.
+type cleanupTimeout time.Duration
+
+func (t cleanupTimeout) Error() string {
+	return fmt.Sprintf("gave up after %v", time.Duration(t).Round(time.Millisecond))
+}
+
+// cleanupError returns err, from a request on cleanup context ctx, without
+// the context's DeadlineExceeded in its chain when ctx timed out: that
+// would read as the job running out of time, when the time that ran out
+// was the request's own (the caller's deadline has a cause of its own).
+func cleanupError(ctx context.Context, err error) error {
+	var t cleanupTimeout
+	if err != nil && errors.As(context.Cause(ctx), &t) {
+		return fmt.Errorf("%v (%v)", t, err)
+	}
+	return err
 }
 
 // completedBefore is called when a request that may have published the

@@ -311,6 +311,17 @@ func writerRecords(n int, seed uint64) [][]byte {
 	return out
 }
 
+// writeThenClose writes recs to w until a write fails, then closes w if
+// none did, and returns the first error.
+func writeThenClose(w *ObjectWriter, recs [][]byte) error {
+	for _, r := range recs {
+		if _, err := w.Write(r); err != nil {
+			return err
+		}
+	}
+	return w.Close()
+}
+
 func writeRecords(t *testing.T, w *ObjectWriter, recs [][]byte) []byte {
 	t.Helper()
 	var all []byte
@@ -720,15 +731,7 @@ func TestWriterPermanentFailureAborts(t *testing.T) {
 		return nil
 	}
 	w := newTestObjectWriter(t, context.Background(), f, WriterOptions{PartSize: 100, Concurrency: 2, PartAttempts: 3})
-	var err error
-	for _, r := range writerRecords(200, 8) {
-		if _, err = w.Write(r); err != nil {
-			break
-		}
-	}
-	if err == nil {
-		err = w.Close()
-	}
+	err := writeThenClose(w, writerRecords(200, 8))
 	if err == nil {
 		t.Fatal("no error")
 	}
@@ -1128,15 +1131,7 @@ func testWriterAbortErrorJoined(t *testing.T, n int) {
 		return nil
 	}
 	w := newTestObjectWriter(t, context.Background(), f, WriterOptions{PartSize: 100})
-	var err error
-	for _, r := range writerRecords(100, 10) {
-		if _, err = w.Write(r); err != nil {
-			break
-		}
-	}
-	if err == nil {
-		err = w.Close()
-	}
+	err := writeThenClose(w, writerRecords(100, 10))
 	if !errors.Is(err, abortErr) || !strings.Contains(err.Error(), "AccessDenied") || !strings.Contains(err.Error(), "abort multipart upload upload-1") ||
 		!strings.Contains(err.Error(), "csvstream sweep") {
 		t.Fatalf("err = %v, want the part's error joined with the abort's, saying how to remove the upload", err)
@@ -1193,6 +1188,40 @@ func TestWriterCancelAborts(t *testing.T) {
 	}
 }
 
+// TestWriterCleanupTimeout checks that a request on a cleanup context that
+// gave up (S3 unreachable, say) is reported as giving up, without the
+// context's DeadlineExceeded in the error's chain: that would read as the
+// caller's deadline having come.
+func TestWriterCleanupTimeout(t *testing.T) {
+	stall := func(ctx context.Context) error {
+		<-ctx.Done()
+		return &smithy.OperationError{ServiceID: "S3", OperationName: "stalled", Err: ctx.Err()}
+	}
+	tests := []struct {
+		name  string
+		setup func(f *fakeUploader)
+		want  string
+	}{
+		{"create", func(f *fakeUploader) { f.onCreate = stall }, "create multipart upload"},
+		{"abort", func(f *fakeUploader) {
+			f.onPart = func(context.Context, int32, int) error { return fakeAPIError("InvalidRequest") }
+			f.onAbort = stall
+		}, "abort multipart upload"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := newFakeUploader(100)
+			tt.setup(f)
+			w := newTestObjectWriter(t, context.Background(), f, WriterOptions{PartSize: 100, Concurrency: 2, AbortTimeout: 100 * time.Millisecond})
+			err := writeThenClose(w, writerRecords(100, 11))
+			if err == nil || errors.Is(err, context.DeadlineExceeded) ||
+				!strings.Contains(err.Error(), tt.want) || !strings.Contains(err.Error(), "gave up after 100ms") {
+				t.Errorf("error %v: want one saying the %s gave up after 100ms, without DeadlineExceeded in its chain", err, tt.want)
+			}
+		})
+	}
+}
+
 func TestWriterDeadlineMargin(t *testing.T) {
 	tests := []struct {
 		name      string
@@ -1242,15 +1271,7 @@ func TestWriterDeadlineMargin(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 	defer cancel()
 	w := newTestObjectWriter(t, ctx, f, WriterOptions{PartSize: 100, DeadlineMargin: 250 * time.Millisecond})
-	var err error
-	for _, r := range writerRecords(1000, 13) {
-		if _, err = w.Write(r); err != nil {
-			break
-		}
-	}
-	if err == nil {
-		err = w.Close()
-	}
+	err := writeThenClose(w, writerRecords(1000, 13))
 	if !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("err = %v, want context.DeadlineExceeded", err)
 	}
