@@ -1073,6 +1073,48 @@ func TestTemplateKeyFilterPatterns(t *testing.T) {
 	}
 }
 
+// TestTemplateInputPrefixRule checks that the template's rule refuses
+// exactly the InputPrefix values under which the function's outputs lie,
+// which the function would refuse at start.
+func TestTemplateInputPrefixRule(t *testing.T) {
+	tp := tplLoad(t)
+	_, fn := tp.function(t)
+	vars := tplMust(t, fn, "Properties", "Environment", "Variables")
+	assertion := tplMust(t, tp.root, "Rules", "InputPrefixOutsideOutputs", "Assertions").([]any)[0]
+	contains := tplMust(t, assertion, "Assert", "Fn::Not").([]any)[0]
+	args := tplMust(t, contains, "Fn::Contains").([]any)
+	if got := tplRender(args[1]); got != "${InputPrefix}" {
+		t.Fatalf("the rule tests %s, want InputPrefix", got)
+	}
+	refused := tplStrings(args[0])
+	var outputs []string
+	for _, env := range []string{EnvOutput, EnvRejects} {
+		_, p, _ := strings.Cut(strings.TrimPrefix(tplRender(tplMust(t, vars, env)), "s3://"), "/")
+		outputs = append(outputs, p)
+	}
+	pattern := regexp.MustCompile(fmt.Sprint(tplMust(t, tp.params, "InputPrefix", "AllowedPattern")))
+	env := map[string]string{EnvOutput: "s3://out/" + outputs[0], EnvRejects: "s3://out/" + outputs[1]}
+	// Every value the pattern allows that is a folder above an output.
+	var want []string
+	for _, out := range outputs {
+		for i := range len(out) {
+			if out[i] == '/' && pattern.MatchString(out[:i+1]) {
+				want = append(want, out[:i+1])
+			}
+		}
+	}
+	if !slices.Equal(refused, want) {
+		t.Errorf("the rule refuses %v, want %v", refused, want)
+	}
+	for _, prefix := range append(want, fmt.Sprint(tplMust(t, tp.params, "InputPrefix", "Default")), "valid/x/", "rejected/") {
+		env[EnvInputPrefix] = prefix
+		_, err := ConfigFromEnv(envFunc(env))
+		if refuse := slices.Contains(refused, prefix); refuse != (err != nil) {
+			t.Errorf("InputPrefix %q: the rule refuses it: %v; the function's start: %v", prefix, refuse, err)
+		}
+	}
+}
+
 // TestEventFilesMatchTemplate checks the sample events parse and that the
 // object-created ones name a key the template's S3 filter would pass.
 func TestEventFilesMatchTemplate(t *testing.T) {
