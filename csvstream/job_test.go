@@ -263,15 +263,22 @@ func TestRunJSONLines(t *testing.T) {
 	}
 }
 
+// TestRunEmptySource checks that a source with no bytes, or only a UTF-8
+// byte order mark (as some tools export an empty table), is empty: it
+// passes without a schema and fails with one.
 func TestRunEmptySource(t *testing.T) {
-	sum, err, out, _ := runLocal(t, "", csvstream.Job{})
-	if err != nil || out != "" || sum.Rows != 0 {
-		t.Fatalf("no schema: err %v, output %q, rows %d; want an empty output", err, out, sum.Rows)
-	}
-	_, err, out, _ = runLocal(t, "", csvstream.Job{Schema: mustSchema(t, peopleSchema)})
-	var he *csvstream.HeaderError
-	if !errors.As(err, &he) || out != "<none>" {
-		t.Fatalf("with a schema: err %v, output %q; want a HeaderError and no output", err, out)
+	for name, src := range map[string]string{"empty": "", "byte order mark": "\xEF\xBB\xBF"} {
+		t.Run(name, func(t *testing.T) {
+			sum, err, out, _ := runLocal(t, src, csvstream.Job{})
+			if err != nil || out != "" || sum.Rows != 0 {
+				t.Fatalf("no schema: err %v, output %q, rows %d; want an empty output", err, out, sum.Rows)
+			}
+			_, err, out, _ = runLocal(t, src, csvstream.Job{Schema: mustSchema(t, peopleSchema)})
+			var he *csvstream.HeaderError
+			if !errors.As(err, &he) || !strings.Contains(err.Error(), "the source is empty") || out != "<none>" {
+				t.Fatalf("with a schema: err %v, output %q; want a HeaderError saying the source is empty, and no output", err, out)
+			}
+		})
 	}
 }
 

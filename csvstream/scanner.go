@@ -248,12 +248,18 @@ func (s *Scanner) scanLine() bool {
 }
 
 // scanFirst scans the first record, leaving a UTF-8 byte order mark at the
-// start of the input in Raw but out of the first field.
+// start of the input in Raw but out of the first field. An input of a byte
+// order mark alone, as some tools write for an empty export, holds no
+// record, as an empty input does.
 func (s *Scanner) scanFirst() bool {
-	for s.end-s.pos < len(utf8BOM) && !s.eof && s.err == nil {
+	for s.end-s.pos <= len(utf8BOM) && !s.eof && s.err == nil {
 		s.fill()
 	}
 	if data := s.buf[s.pos:s.end]; len(data) >= len(utf8BOM) && string(data[:len(utf8BOM)]) == utf8BOM {
+		if len(data) == len(utf8BOM) && s.eof && s.err == nil {
+			s.pos = s.end
+			return false
+		}
 		return s.scanSlow(len(utf8BOM))
 	}
 	return s.scanSlow(0)

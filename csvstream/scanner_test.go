@@ -171,8 +171,9 @@ func scanCases() []scanCase {
 		{name: "bom then quoted field", in: bom + "\"id\",name\n", want: []want{
 			{line: 1, fields: []string{"id", "name"}, raw: bom + "\"id\",name\n"},
 		}},
-		{name: "bom only", in: bom, want: []want{
-			{line: 1, fields: []string{""}, raw: bom},
+		{name: "bom only", in: bom}, // as empty as no bytes at all
+		{name: "bom then blank line", in: bom + "\n", want: []want{
+			{line: 1, fields: []string{""}, raw: bom + "\n"},
 		}},
 		{name: "bom not at start is data", in: "a\n" + bom + "b\n", want: []want{
 			{line: 1, fields: []string{"a"}},
@@ -292,6 +293,13 @@ func TestScanner(t *testing.T) {
 // checkRecords compares scanned records with the expected ones, and checks
 // the invariants every scan must keep: the Raws concatenate to the input,
 // and Num counts from 0.
+// rawsCover reports whether the Raws of the records scanned from in,
+// concatenated in all, hold every byte of it: they are the input, unless
+// the input is a byte order mark alone, which holds no record.
+func rawsCover(all, in string) bool {
+	return all == in || in == bom && all == ""
+}
+
 func checkRecords(t *testing.T, in string, got []scanned, wants []want) {
 	t.Helper()
 	var all strings.Builder
@@ -301,7 +309,7 @@ func checkRecords(t *testing.T, in string, got []scanned, wants []want) {
 			t.Errorf("record %d: Num = %d", i, g.num)
 		}
 	}
-	if all.String() != in {
+	if !rawsCover(all.String(), in) {
 		t.Errorf("concatenated Raw = %q, want the input %q", short(all.String()), short(in))
 	}
 	if len(got) != len(wants) {
