@@ -660,6 +660,38 @@ func TestRunFailureWritesNothingToStdout(t *testing.T) {
 	}
 }
 
+// failingWriter fails every write, as a stream whose reader went away.
+type failingWriter struct{}
+
+func (failingWriter) Write([]byte) (int, error) { return 0, errReaderGone }
+
+var errReaderGone = errors.New("the reader went away")
+
+// TestRunStreamFailureKeepsOtherOutput checks that a stream destination
+// that cannot take the job's last records fails the job before the
+// rejects are published: the rejects file stays as it was.
+func TestRunStreamFailureKeepsOtherOutput(t *testing.T) {
+	rejects := filepath.Join(t.TempDir(), "rejects.csv")
+	if err := os.WriteFile(rejects, []byte("old rejects\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, err := csvstream.Run(context.Background(), nil, csvstream.Job{
+		Source: csvstream.Stdio, Stdin: strings.NewReader("id,name,age\n1,a,2\nx,b,3\n"),
+		Destination: csvstream.Stdio, Stdout: failingWriter{},
+		Rejects: csvstream.Location{Path: rejects},
+		Schema:  mustSchema(t, peopleSchema),
+	})
+	if !errors.Is(err, errReaderGone) {
+		t.Fatalf("err %v, want the stream's failure", err)
+	}
+	if got := readIfExists(t, rejects); got != "old rejects\n" {
+		t.Errorf("the rejects file holds %q after the job failed, want it as it was", got)
+	}
+	if left, _ := filepath.Glob(filepath.Join(filepath.Dir(rejects), ".*")); len(left) != 0 {
+		t.Errorf("files left behind: %v", left)
+	}
+}
+
 // cancelAtEOF reads r, and cancels a job's context when r ends: a
 // producer stopped by the same interrupt as the job.
 type cancelAtEOF struct {

@@ -237,9 +237,10 @@ func (s *streamSink) send(p []byte) (int, error) {
 	return n, err
 }
 
-// sendAll does nothing: what a stream is sent cannot be taken back, so it
-// gets its last records with Close, once the job has succeeded.
-func (s *streamSink) sendAll() error { return nil }
+// sendAll writes what is buffered. What a stream is sent cannot be taken
+// back, but a stream that fails to take its last records (a reader gone,
+// a full disk) then fails the job before the other output is published.
+func (s *streamSink) sendAll() error { return s.flush() }
 
 func (s *streamSink) Close() error {
 	return errors.Join(s.flush(), s.close())
