@@ -140,6 +140,9 @@ func (j *Job) validate() error {
 		return fmt.Errorf("%w: format %q: want %q or %q", ErrInvalidJob, j.Format, FormatCSV, FormatJSONL)
 	}
 	if j.Rejects.IsZero() {
+		if namesStdout(j.Destination, j.Stdout) {
+			return fmt.Errorf("%w: destination %s is standard output, so the rejects have no place next to it: name one", ErrInvalidJob, j.Destination)
+		}
 		if local := !j.Destination.IsS3() && !j.Destination.IsStdio(); local {
 			// A device or pipe has no directory entry to put rejects beside.
 			if fi, err := statOutput(j.Destination.Path); err == nil && fi != nil && !fi.Mode().IsRegular() {
@@ -213,9 +216,8 @@ func WritesToStdout(loc Location, stdout io.Writer) bool {
 	if !ok || loc.IsS3() || loc.IsZero() {
 		return false
 	}
-	switch filepath.Clean(loc.Path) {
-	case "/dev/stdout", "/dev/fd/1", "/proc/self/fd/1":
-		return onDescriptor(f, 1)
+	if namesStdout(loc, stdout) {
+		return true
 	}
 	out, err := f.Stat()
 	if err != nil || !out.Mode().IsRegular() {
@@ -223,6 +225,23 @@ func WritesToStdout(loc Location, stdout io.Writer) bool {
 	}
 	fi, err := os.Stat(loc.Path)
 	return err == nil && os.SameFile(fi, out)
+}
+
+// namesStdout reports whether loc is a local path naming standard output's
+// descriptor (/dev/stdout, /dev/fd/1) while stdout is open on it. Such an
+// output is written as "-" is, through stdout, whatever the descriptor
+// refers to: a file that the shell opened to append to is appended to,
+// not replaced.
+func namesStdout(loc Location, stdout io.Writer) bool {
+	f, ok := stdout.(*os.File)
+	if !ok || loc.IsS3() || loc.IsZero() || loc.IsStdio() {
+		return false
+	}
+	switch filepath.Clean(loc.Path) {
+	case "/dev/stdout", "/dev/fd/1", "/proc/self/fd/1":
+		return onDescriptor(f, 1)
+	}
+	return false
 }
 
 // onDescriptor reports whether f is open on descriptor fd. It does not

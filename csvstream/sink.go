@@ -32,7 +32,8 @@ type sink interface {
 	Abort() error
 }
 
-// openSink opens the output at loc. Standard output is stdout.
+// openSink opens the output at loc. Standard output, named "-" or by its
+// descriptor, is stdout.
 func openSink(ctx context.Context, api UploadAPI, loc Location, stdout io.Writer, opt WriterOptions, contentType string) (sink, error) {
 	switch {
 	case loc.IsS3():
@@ -45,7 +46,7 @@ func openSink(ctx context.Context, api UploadAPI, loc Location, stdout io.Writer
 			return nil, err
 		}
 		return w, nil
-	case loc.IsStdio():
+	case loc.IsStdio() || namesStdout(loc, stdout):
 		if stdout == nil {
 			return nil, errors.New("write to standard output: no writer configured")
 		}

@@ -33,17 +33,25 @@ func TestSummaryNotInTheData(t *testing.T) {
 	cases := []struct {
 		name       string
 		args       []string
+		before     string // what the file standard output appends to holds
 		wantStdout string
 	}{
-		{"destination", []string{"run", "--rejects", filepath.Join(dir, "r.csv"), src, "/dev/stdout"}, "a,b\n1,2\n"},
-		{"rejects", []string{"run", "--rejects", "/dev/fd/1", src, os.DevNull},
+		{"destination", []string{"run", "--rejects", filepath.Join(dir, "r.csv"), src, "/dev/stdout"}, "", "a,b\n1,2\n"},
+		{"rejects", []string{"run", "--rejects", "/dev/fd/1", src, os.DevNull}, "",
 			"line,record,error,field,message,raw\n3,2,missing-cell,b,missing cell: the row ends before column 2,3\n"},
+		// Named by its descriptor, standard output is written as "-" is:
+		// a file opened to append to (>>) is appended to, not replaced.
+		{"appended destination", []string{"run", "--rejects", filepath.Join(dir, "r.csv"), src, "/dev/stdout"}, "earlier line\n", "earlier line\na,b\n1,2\n"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			// A file, as a shell redirection gives: the output and
 			// standard output are then the same file.
-			out, err := os.Create(filepath.Join(t.TempDir(), "stdout"))
+			name := filepath.Join(t.TempDir(), "stdout")
+			if err := os.WriteFile(name, []byte(tc.before), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			out, err := os.OpenFile(name, os.O_WRONLY|os.O_APPEND, 0)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -66,5 +74,31 @@ func TestSummaryNotInTheData(t *testing.T) {
 				t.Errorf("stderr %q, want the summary", stderr.String())
 			}
 		})
+	}
+}
+
+// TestStdoutPathWithoutRejects checks that a destination naming standard
+// output's descriptor, while standard output is a file, has no default
+// rejects next to it, as with "-": /dev/stdout.rejects.csv would be made
+// in /dev.
+func TestStdoutPathWithoutRejects(t *testing.T) {
+	bin := buildCLI(t)
+	dir := t.TempDir()
+	src := filepath.Join(dir, "in.csv")
+	if err := os.WriteFile(src, []byte("a,b\n1,2\n3\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out, err := os.Create(filepath.Join(dir, "stdout"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer out.Close()
+	cmd := exec.Command(bin, "run", src, "/dev/stdout")
+	cmd.Stdout = out
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	err = cmd.Run()
+	if code := cmd.ProcessState.ExitCode(); code != 1 || !strings.Contains(stderr.String(), "invalid job: destination /dev/stdout is standard output, so the rejects have no place next to it") {
+		t.Errorf("exit %d (%v), stderr %q: want exit 1 and an invalid job asking for --rejects", code, err, stderr.String())
 	}
 }
