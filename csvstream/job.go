@@ -182,6 +182,9 @@ func (j *Job) validate() error {
 		if err := checkOutput(out.loc); err != nil {
 			return fmt.Errorf("%w: %s: %w", ErrInvalidJob, out.name, err)
 		}
+		if j.Source.IsStdio() && namesFileOf(out.loc, j.Stdin) {
+			return fmt.Errorf("%w: standard input and %s are both %s", ErrInvalidJob, out.name, out.loc)
+		}
 	}
 	if local := !j.Source.IsS3() && !j.Source.IsStdio(); local {
 		// Found here, a directory fails as one does as an output, before
@@ -209,22 +212,24 @@ func (j *Job) validate() error {
 // with standard output is not counted: writing rejects to /dev/stderr
 // there mixes the streams as asked, where a file would be replaced.
 func WritesToStdout(loc Location, stdout io.Writer) bool {
-	if loc.IsStdio() {
-		return true
-	}
-	f, ok := stdout.(*os.File)
-	if !ok || loc.IsS3() || loc.IsZero() {
+	return loc.IsStdio() || namesStdout(loc, stdout) || namesFileOf(loc, stdout)
+}
+
+// namesFileOf reports whether loc is a local path naming the regular file
+// that std, standard input or output, is open on. An output there read by
+// standard input, as in `csvstream run - in.csv < in.csv`, would replace
+// the file while it is read.
+func namesFileOf(loc Location, std any) bool {
+	f, ok := std.(*os.File)
+	if !ok || loc.IsS3() || loc.IsZero() || loc.IsStdio() {
 		return false
 	}
-	if namesStdout(loc, stdout) {
-		return true
-	}
-	out, err := f.Stat()
-	if err != nil || !out.Mode().IsRegular() {
+	open, err := f.Stat()
+	if err != nil || !open.Mode().IsRegular() {
 		return false
 	}
 	fi, err := os.Stat(loc.Path)
-	return err == nil && os.SameFile(fi, out)
+	return err == nil && os.SameFile(fi, open)
 }
 
 // namesStdout reports whether loc is a local path naming standard output's

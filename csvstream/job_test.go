@@ -660,6 +660,47 @@ func TestRunFailureWritesNothingToStdout(t *testing.T) {
 	}
 }
 
+// TestRunStdinIsAnOutput checks that an output naming the file standard
+// input reads is refused, as one naming the source is: it would replace
+// the file while it is read.
+func TestRunStdinIsAnOutput(t *testing.T) {
+	dir := t.TempDir()
+	src := filepath.Join(dir, "in.csv")
+	const data = "id,name,age\n1,a,2\nx,b,3\n"
+	if err := os.WriteFile(src, []byte(data), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	link := filepath.Join(dir, "link.csv")
+	if err := os.Symlink(src, link); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct{ name, dst, rejects string }{
+		{"destination", src, filepath.Join(dir, "r.csv")},
+		{"destination through a link", link, filepath.Join(dir, "r.csv")},
+		{"rejects", filepath.Join(dir, "out.csv"), src},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			in, err := os.Open(src)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer in.Close()
+			_, err = csvstream.Run(context.Background(), nil, csvstream.Job{
+				Source: csvstream.Stdio, Stdin: in,
+				Destination: csvstream.Location{Path: tc.dst},
+				Rejects:     csvstream.Location{Path: tc.rejects},
+				Schema:      mustSchema(t, peopleSchema),
+			})
+			if !errors.Is(err, csvstream.ErrInvalidJob) || !strings.Contains(err.Error(), "standard input and") {
+				t.Errorf("err %v, want an invalid job naming standard input", err)
+			}
+			if got := readIfExists(t, src); got != data {
+				t.Errorf("the source now holds %q", got)
+			}
+		})
+	}
+}
+
 // failingWriter fails every write, as a stream whose reader went away.
 type failingWriter struct{}
 
