@@ -14,6 +14,7 @@ import (
 	"strconv"
 	"sync"
 	"time"
+	"unicode/utf8"
 )
 
 // sink is where one job output goes. Write receives whole records; Close
@@ -298,12 +299,25 @@ func newFileSink(path, target string, old fs.FileInfo) (*fileSink, error) {
 	return &fileSink{path: path, target: target, f: f, w: bufio.NewWriterSize(f, 256<<10)}, nil
 }
 
+// maxTempBase is the most bytes of the target's name a temporary file's
+// name holds: with the dots, up to 13 random characters and ".tmp", the
+// name stays within the 255 bytes most file systems allow.
+const maxTempBase = 255 - 19
+
 // createTemp creates a new file next to target, named "."+base+".*.tmp"
-// with a random middle part. Unlike os.CreateTemp, which makes the file
-// private, it asks for mode 0666 and lets the kernel apply the umask, as
-// for any new file, without reading the process-wide umask.
+// with a random middle part, base cut short if need be. Unlike
+// os.CreateTemp, which makes the file private, it asks for mode 0666 and
+// lets the kernel apply the umask, as for any new file, without reading
+// the process-wide umask.
 func createTemp(target string) (*os.File, error) {
 	dir, base := filepath.Split(target)
+	if len(base) > maxTempBase {
+		cut := maxTempBase
+		for cut > 0 && !utf8.RuneStart(base[cut]) {
+			cut-- // not within a character
+		}
+		base = base[:cut]
+	}
 	var err error
 	for range 10 {
 		name := filepath.Join(dir, "."+base+"."+strconv.FormatUint(rand.Uint64(), 36)+".tmp")

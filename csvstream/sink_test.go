@@ -285,6 +285,37 @@ func TestLocalSinkFiles(t *testing.T) {
 	}
 }
 
+// TestLocalSinkLongName writes outputs whose names are near the 255 bytes
+// a file name may have: the temporary file's longer name must still fit.
+func TestLocalSinkLongName(t *testing.T) {
+	for _, name := range []string{
+		strings.Repeat("x", maxTempBase-4) + ".csv",
+		strings.Repeat("x", maxTempBase-3) + ".csv",
+		strings.Repeat("x", 251) + ".csv",
+		strings.Repeat("é", 125) + ".csv", // 254 bytes, cut within no character
+	} {
+		t.Run(fmt.Sprint(len(name)), func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), name)
+			s, err := openLocalSink(context.Background(), path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := s.Write([]byte("a\n")); err != nil {
+				t.Fatal(err)
+			}
+			if err := s.Close(); err != nil {
+				t.Fatal(err)
+			}
+			if got, err := os.ReadFile(path); err != nil || string(got) != "a\n" {
+				t.Errorf("output %q, %v", got, err)
+			}
+			if left, _ := filepath.Glob(filepath.Join(filepath.Dir(path), ".*")); len(left) != 0 {
+				t.Errorf("temporary files left behind: %q", left)
+			}
+		})
+	}
+}
+
 // TestLocalSinkStreams writes to a named pipe, a socket and /dev/null,
 // which are written directly and stay what they are.
 func TestLocalSinkStreams(t *testing.T) {
