@@ -62,9 +62,10 @@
 // (SourceNotFound, SchemaError, HeaderMismatch, TooManyRejects, UploadFailed,
 // AccessDenied, InvalidEvent, RecursionRisk, Timeout, SourceChanged,
 // SourceReadFailed, InternalError), whose names Lambda reports as
-// errorType. Each invocation writes one JSON log line with its request id,
-// and each job one CloudWatch Embedded Metric Format line (namespace
-// "csvstream"); neither holds row contents.
+// errorType. Each invocation writes one JSON log line with its request id
+// (and one more per 50 jobs past the first 50), and each job one
+// CloudWatch Embedded Metric Format line (namespace "csvstream"); neither
+// holds row contents.
 package handler
 
 import (
