@@ -187,8 +187,9 @@ func flagSet(fs *flag.FlagSet, name string) bool {
 	return set
 }
 
-// parseFlags parses the command's flags: -h and --help give a helpRequest,
-// and every other mistake a usageError tied to the command.
+// parseFlags parses the command's flags: -h and --help, before or after the
+// arguments, give a helpRequest, and every other mistake a usageError tied
+// to the command.
 func parseFlags(fs *command, args []string) error {
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -202,6 +203,12 @@ func parseFlags(fs *command, args []string) error {
 		return nil
 	}
 	for _, a := range fs.Args() {
+		switch a {
+		case "-h", "-help", "--help":
+			// Help asked for after the arguments, as in a command line
+			// recalled and extended, is still help.
+			return helpRequest{fs}
+		}
 		if len(a) > 1 && a[0] == '-' {
 			return usagef("%s comes after the arguments: put flags first (a file whose name starts with - can be given as ./%s)", a, a)
 		}

@@ -108,6 +108,8 @@ func TestHelp(t *testing.T) {
 		{[]string{"run", "-h"}, "usage: csvstream run [flags] SRC DST"},
 		{[]string{"run", "--help"}, "usage: csvstream run [flags] SRC DST"},
 		{[]string{"run", "--schema", "s.json", "-help"}, "usage: csvstream run [flags] SRC DST"},
+		{[]string{"run", "in.csv", "out.csv", "--help"}, "usage: csvstream run [flags] SRC DST"},
+		{[]string{"infer", "in.csv", "-h"}, "usage: csvstream infer [flags] SRC"},
 		{[]string{"infer", "-h"}, "usage: csvstream infer [flags] SRC"},
 		{[]string{"sweep", "--help"}, "usage: csvstream sweep"},
 		{[]string{"invoke", "-h"}, "usage: csvstream invoke"},
