@@ -221,6 +221,11 @@ type ObjectWriter struct {
 	// failure of its abort, so that Abort tries again without saying so
 	// twice.
 	abortReported bool
+	// abortGaveUp is set when an abort ran out its own timeout: S3 is
+	// unreachable or stalled, and a second try would only wait as long
+	// again.
+	abortGaveUp bool
+	abortErr    error // the last abort's failure
 
 	bytes atomic.Int64 // accepted by Write; kept apart from state so Write takes no lock
 	// unanswered is set once an UploadPart ended without an answer from
@@ -719,6 +724,9 @@ func (w *ObjectWriter) abortUpload() error {
 	if !w.started || w.aborted {
 		return nil
 	}
+	if w.abortGaveUp {
+		return w.abortErr
+	}
 	ctx, cancel := w.cleanupContext()
 	defer cancel()
 	w.mu.Lock()
@@ -731,8 +739,9 @@ func (w *ObjectWriter) abortUpload() error {
 	}
 	_, err := w.api.AbortMultipartUpload(ctx, in)
 	if err != nil && !isNoSuchUpload(err) {
-		err = cleanupError(ctx, err)
-		return fmt.Errorf("abort multipart upload %s of %s: %w (the upload is left behind: csvstream sweep, or a lifecycle rule for incomplete multipart uploads, removes it)", id, w.where(), err)
+		w.abortGaveUp = ctx.Err() != nil
+		w.abortErr = fmt.Errorf("abort multipart upload %s of %s: %w (the upload is left behind: csvstream sweep, or a lifecycle rule for incomplete multipart uploads, removes it)", id, w.where(), cleanupError(ctx, err))
+		return w.abortErr
 	}
 	if w.unanswered.Load() {
 		w.abortAgain(ctx, in)
@@ -1063,7 +1072,8 @@ func (w *ObjectWriter) completedBefore(err error, sum string, size int64) error 
 // successful Close it does nothing, so it can be deferred. Write and Close
 // fail after Abort. When the error of a failed Write or Close said that
 // its abort failed, Abort tries once more and returns nil, so the failure
-// is not reported twice.
+// is not reported twice. An abort that gave up on its own timeout (S3
+// unreachable, say) is not tried again.
 func (w *ObjectWriter) Abort() error {
 	if w.done && (w.result == nil || w.aborted) {
 		return nil // completed, or already aborted
@@ -1077,7 +1087,7 @@ func (w *ObjectWriter) Abort() error {
 		w.mu.Unlock()
 	}
 	w.release()
-	err := w.abortUpload() // a failed abort is tried again
+	err := w.abortUpload() // a failed abort is tried again, unless it gave up
 	if w.abortReported {
 		return nil // the failed Write or Close said the abort failed
 	}

@@ -1191,7 +1191,7 @@ func TestWriterCancelAborts(t *testing.T) {
 // TestWriterCleanupTimeout checks that a request on a cleanup context that
 // gave up (S3 unreachable, say) is reported as giving up, without the
 // context's DeadlineExceeded in the error's chain: that would read as the
-// caller's deadline having come.
+// caller's deadline having come. An abort that gave up is not tried again.
 func TestWriterCleanupTimeout(t *testing.T) {
 	stall := func(ctx context.Context) error {
 		<-ctx.Done()
@@ -1217,6 +1217,15 @@ func TestWriterCleanupTimeout(t *testing.T) {
 			if err == nil || errors.Is(err, context.DeadlineExceeded) ||
 				!strings.Contains(err.Error(), tt.want) || !strings.Contains(err.Error(), "gave up after 100ms") {
 				t.Errorf("error %v: want one saying the %s gave up after 100ms, without DeadlineExceeded in its chain", err, tt.want)
+			}
+			// An abort that gave up is not tried again: it would only
+			// wait as long again.
+			aborts := f.count("AbortMultipartUpload")
+			if err := w.Abort(); err != nil {
+				t.Errorf("Abort after a failure that reported its abort: %v", err)
+			}
+			if n := f.count("AbortMultipartUpload"); n != aborts {
+				t.Errorf("%d aborts after Abort, want %d: an abort that gave up was tried again", n, aborts)
 			}
 		})
 	}
