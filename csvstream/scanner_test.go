@@ -290,9 +290,6 @@ func TestScanner(t *testing.T) {
 	}
 }
 
-// checkRecords compares scanned records with the expected ones, and checks
-// the invariants every scan must keep: the Raws concatenate to the input,
-// and Num counts from 0.
 // rawsCover reports whether the Raws of the records scanned from in,
 // concatenated in all, hold every byte of it: they are the input, unless
 // the input is a byte order mark alone, which holds no record.
@@ -300,6 +297,9 @@ func rawsCover(all, in string) bool {
 	return all == in || in == bom && all == ""
 }
 
+// checkRecords compares scanned records with the expected ones, and checks
+// the invariants every scan must keep: the Raws concatenate to the input,
+// and Num counts from 0.
 func checkRecords(t *testing.T, in string, got []scanned, wants []want) {
 	t.Helper()
 	var all strings.Builder
