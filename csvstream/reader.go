@@ -587,14 +587,17 @@ func (e *permanentError) Unwrap() error { return e.err }
 
 // permanent reports whether a failed reopen should not be retried: a
 // client error such as AccessDenied or InvalidRange, as opposed to a
-// throttle, a timeout, a server error or a broken connection.
+// throttle, a timeout, a server error or a broken connection. S3 sends
+// its RequestTimeout (the connection idled while sending) with status
+// 400, so it is known by its code.
 func permanent(err error) bool {
 	var pe *permanentError
 	if errors.As(err, &pe) {
 		return true
 	}
 	switch status := httpStatus(err); {
-	case status == http.StatusRequestTimeout, status == http.StatusTooManyRequests:
+	case status == http.StatusRequestTimeout, status == http.StatusTooManyRequests,
+		errorCode(err) == "RequestTimeout":
 		return false
 	case status >= 400 && status < 500:
 		return true

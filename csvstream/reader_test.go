@@ -225,7 +225,7 @@ func TestObjectReader(t *testing.T) {
 		},
 		{
 			name:        "reopen fails then succeeds",
-			steps:       []step{{cut: 700}, {err: &apiError{"SlowDown", 503}}, {err: &apiError{"RequestTimeout", 408}}},
+			steps:       []step{{cut: 700}, {err: &apiError{"SlowDown", 503}}, {err: &apiError{"RequestTimeout", 400}}},
 			wantRanges:  []string{"", "bytes=700-", "bytes=700-", "bytes=700-"},
 			wantResumes: 1,
 		},
