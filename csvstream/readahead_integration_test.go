@@ -129,6 +129,16 @@ func TestObjectReaderChunksS3(t *testing.T) {
 			resumes:     0, // no body broke: the range's GET was sent again
 			extraRanges: slices.Repeat([]string{chunkRange(5, 0, size)}, csvstream.MaxAttempts),
 		},
+		{
+			// S3 sends RequestTimeout with status 400, not 408: a timeout
+			// all the same, not a client error to give up on.
+			name: "a chunk timing out past the client's retries",
+			faults: []faultproxy.Fault{{
+				Kind: faultproxy.Status, Status: http.StatusBadRequest, Code: "RequestTimeout",
+				Times: csvstream.MaxAttempts, Match: faultproxy.IsGetRange(key, chunkRange(2, 0, size)),
+			}},
+			extraRanges: slices.Repeat([]string{chunkRange(2, 0, size)}, csvstream.MaxAttempts),
+		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
