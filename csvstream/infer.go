@@ -101,7 +101,7 @@ func InferSchema(r io.Reader, opt InferOptions) (*Schema, error) {
 			broken.add(rec.Line)
 			continue // counted, so that a broken file is not read to its end
 		}
-		if blankRecord(rec) {
+		if blankRecord(rec, len(s.Fields)) {
 			continue
 		}
 		if !rec.ascii && !utf8.Valid(rec.Raw) {
@@ -186,10 +186,14 @@ func (t *tally) add(line int64) {
 }
 
 // otherDelimiter returns the common delimiter that a header of one label
-// holds, other than comma, or 0: most likely the file's delimiter.
+// holds, other than comma (0 means ','), or 0: most likely the file's
+// delimiter.
 func otherDelimiter(labels []string, comma byte) byte {
 	if len(labels) != 1 {
 		return 0
+	}
+	if comma == 0 {
+		comma = ','
 	}
 	for _, d := range []byte{',', ';', '\t', '|'} {
 		if d != comma && strings.IndexByte(labels[0], d) >= 0 {
@@ -224,8 +228,14 @@ func leadingZero(b []byte) bool {
 	return true
 }
 
-// blankRecord reports whether every field of rec is empty.
-func blankRecord(rec *Record) bool {
+// blankRecord reports whether rec is a blank row, as Validator.Check
+// rejects one: every field is empty, and there are as many as the header's
+// width, or one (an empty line). A row of empty fields of another number
+// is a row with missing or extra cells.
+func blankRecord(rec *Record, width int) bool {
+	if n := rec.NumFields(); n != width && n != 1 {
+		return false
+	}
 	for i := 0; i < rec.NumFields(); i++ {
 		if len(rec.Field(i)) > 0 {
 			return false

@@ -136,6 +136,7 @@ func TestInferSchemaErrors(t *testing.T) {
 		{"bad comma", "a\n", InferOptions{Comma: '"'}, "infer: csvstream: NewScanner: invalid delimiter"},
 		{"empty label", "a,,c\n", InferOptions{}, "infer: header on line 1: column 2 has no label"},
 		{"repeated label", "a,b,a\n", InferOptions{}, `infer: unusable header: line 1: column 3 label "a" repeats column 1`},
+		{"two empty labels", ",a,\n", InferOptions{}, "infer: unusable header: line 1: columns 1 and 3 both have no label"},
 		{"bad UTF-8 label", "a,\xff\n", InferOptions{}, "infer: unusable header: line 1: column 2 label is not valid UTF-8"},
 		{"broken header", "a,\"b\n", InferOptions{}, "infer: unusable header: line 1: quote-error"},
 		{"CR line ends", "a,b\r1,2\r3,4\r", InferOptions{}, "infer: unusable header: line 1: column 2 label \"b\\r1\" holds a carriage return"},
@@ -171,6 +172,10 @@ func TestInferWarnings(t *testing.T) {
 			"the header is one column whose label holds ',': is that the delimiter? (--delimiter ',')",
 		}},
 		{"one column", "name\nAda\n", InferOptions{}, nil},
+		{"one column, comma by default", "\"last, first\"\nAda\n", InferOptions{}, nil},
+		{"cells all empty, too few and too many", "a,b,c\n1,2,3\n,\n,,,,\n", InferOptions{}, []string{
+			"2 rows in the sample with a number of fields other than the header's 3; the first is on line 3",
+		}},
 		{"UTF-8", "name\nZoë\n", InferOptions{}, nil},
 		{"ragged", "a,b\n1,2,3\n4\n5,6\n", InferOptions{}, []string{
 			"2 rows in the sample with a number of fields other than the header's 2; the first is on line 2",

@@ -716,6 +716,7 @@ func TestNewValidatorErrors(t *testing.T) {
 		{"nil header", nil, "validator: no header record"},
 		{"broken header", &Record{Line: 1, Err: &ScanError{Code: CodeQuoteError, Message: "quote never closed"}}, "unusable header: line 1: quote-error: quote never closed"},
 		{"repeated label", testRecord(0, "a", "b", "a"), `unusable header: line 1: column 3 label "a" repeats column 1`},
+		{"two empty labels", testRecord(0, "a", "b", "", ""), "unusable header: line 1: columns 3 and 4 both have no label (labels must differ, so at most one may be empty)"},
 		{"bad UTF-8", testRecord(0, "a", "\xff"), "unusable header: line 1: column 2 label is not valid UTF-8"},
 		{"blank line", testRecord(0, ""), "unusable header: line 1: the header is blank: the first line must hold the column names"},
 		{"CR line ends", testRecord(0, "a", "b\r1", "2\r3"), `unusable header: line 1: column 2 label "b\r1" holds a carriage return (are the lines ended by CR alone?)`},
