@@ -4,17 +4,24 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/url"
 	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 )
 
 // DefaultSweepAge is how old a multipart upload must be before Sweep aborts
 // it when SweepOptions.OlderThan is zero. It is far longer than any job can
 // run, so an upload still in progress is never swept.
 const DefaultSweepAge = 24 * time.Hour
+
+// maxSweepErrors is the most failed aborts a Sweep error spells out; the
+// rest are counted, so that a role denied every abort still gets an error
+// short enough to log.
+const maxSweepErrors = 10
 
 // SweepAPI is the part of the S3 client Sweep uses.
 type SweepAPI interface {
@@ -54,6 +61,9 @@ type SweepResult struct {
 	// Kept counts the uploads left alone: younger than the cutoff, with no
 	// initiation time, or already gone when the abort was sent.
 	Kept int `json:"kept"`
+	// Failed counts the uploads whose abort failed. Seen is the sum of
+	// Failed, Kept and the length of Aborted.
+	Failed int `json:"failed"`
 }
 
 // Sweep aborts the multipart uploads under s3://bucket/prefix that were
@@ -61,9 +71,10 @@ type SweepResult struct {
 // that was killed before it could abort them still hold storage, billed,
 // until someone aborts them; Sweep is that someone.
 //
-// Sweep goes on past an abort that fails and reports every failure, joined,
-// along with the result of the rest. An upload that is already gone
-// (completed or aborted meanwhile) is counted as kept, not as a failure.
+// Sweep goes on past an abort that fails and reports the failures, joined
+// (the first ten, and how many more), along with the result of the rest.
+// An upload that is already gone (completed or aborted meanwhile) is
+// counted as kept, not as a failure.
 func Sweep(ctx context.Context, api SweepAPI, bucket, prefix string, opt SweepOptions) (SweepResult, error) {
 	res := SweepResult{Bucket: bucket, Prefix: prefix, DryRun: opt.DryRun, Aborted: []SweptUpload{}}
 	if api == nil {
@@ -86,13 +97,19 @@ func Sweep(ctx context.Context, api SweepAPI, bucket, prefix string, opt SweepOp
 
 	var errs []error
 	finish := func() (SweepResult, error) {
+		if n := res.Failed - maxSweepErrors; n > 0 {
+			errs = append(errs, fmt.Errorf("sweep s3://%s/%s: %d more aborts failed", bucket, prefix, n))
+		}
 		if ctx.Err() != nil {
 			// The client says only that its context ended: say why first.
 			errs = append([]error{fmt.Errorf("sweep s3://%s/%s: stopped: %w", bucket, prefix, context.Cause(ctx))}, errs...)
 		}
 		return res, markDenied(errors.Join(errs...))
 	}
-	in := &s3.ListMultipartUploadsInput{Bucket: aws.String(bucket)}
+	// Keys are asked for URL-encoded: XML 1.0 cannot carry some control
+	// characters a key may hold, and S3 would send a page that the client
+	// cannot read, or a key that is not the upload's.
+	in := &s3.ListMultipartUploadsInput{Bucket: aws.String(bucket), EncodingType: types.EncodingTypeUrl}
 	if prefix != "" {
 		in.Prefix = aws.String(prefix)
 	}
@@ -104,9 +121,17 @@ func Sweep(ctx context.Context, api SweepAPI, bucket, prefix string, opt SweepOp
 		}
 		for _, u := range out.Uploads {
 			res.Seen++
-			key, id := aws.ToString(u.Key), aws.ToString(u.UploadId)
+			id := aws.ToString(u.UploadId)
 			if u.Initiated == nil || !u.Initiated.Before(res.Cutoff) || id == "" {
 				res.Kept++
+				continue
+			}
+			key, err := listedKey(out.EncodingType, u.Key)
+			if err != nil {
+				res.Failed++
+				if res.Failed <= maxSweepErrors {
+					errs = append(errs, fmt.Errorf("sweep: upload %s under s3://%s/%s: %w", id, bucket, prefix, err))
+				}
 				continue
 			}
 			swept := SweptUpload{Key: key, UploadID: id, Initiated: u.Initiated.UTC()}
@@ -119,7 +144,10 @@ func Sweep(ctx context.Context, api SweepAPI, bucket, prefix string, opt SweepOp
 					continue
 				}
 				if err != nil {
-					errs = append(errs, fmt.Errorf("sweep: abort upload %s of s3://%s/%s: %w", id, bucket, key, err))
+					res.Failed++
+					if res.Failed <= maxSweepErrors {
+						errs = append(errs, fmt.Errorf("sweep: abort upload %s of s3://%s/%s: %w", id, bucket, key, err))
+					}
 					if ctx.Err() != nil {
 						return finish()
 					}
@@ -131,7 +159,12 @@ func Sweep(ctx context.Context, api SweepAPI, bucket, prefix string, opt SweepOp
 		if !aws.ToBool(out.IsTruncated) {
 			break
 		}
-		nextKey, nextID := aws.ToString(out.NextKeyMarker), aws.ToString(out.NextUploadIdMarker)
+		nextKey, err := listedKey(out.EncodingType, out.NextKeyMarker)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("sweep s3://%s/%s: listing page %d: next key marker: %w", bucket, prefix, page, err))
+			break
+		}
+		nextID := aws.ToString(out.NextUploadIdMarker)
 		if nextKey == aws.ToString(in.KeyMarker) && nextID == aws.ToString(in.UploadIdMarker) {
 			errs = append(errs, fmt.Errorf("sweep s3://%s/%s: listing page %d is truncated but its markers do not advance", bucket, prefix, page))
 			break
@@ -139,6 +172,20 @@ func Sweep(ctx context.Context, api SweepAPI, bucket, prefix string, opt SweepOp
 		in.KeyMarker, in.UploadIdMarker = aws.String(nextKey), aws.String(nextID)
 	}
 	return finish()
+}
+
+// listedKey returns a key as a listing gave it, URL-decoded when the
+// listing says it encoded keys (S3 does when asked; some servers do not).
+func listedKey(enc types.EncodingType, key *string) (string, error) {
+	k := aws.ToString(key)
+	if enc != types.EncodingTypeUrl {
+		return k, nil
+	}
+	d, err := url.QueryUnescape(k)
+	if err != nil {
+		return "", fmt.Errorf("key %q is not URL-encoded as the listing says: %w", k, err)
+	}
+	return d, nil
 }
 
 // isNoSuchUpload reports whether err says the upload no longer exists.

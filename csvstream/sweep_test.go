@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/url"
 	"slices"
 	"strings"
 	"testing"
@@ -108,8 +109,12 @@ type pagedAPI struct {
 	denied    bool            // refuse the listing with 403 Forbidden
 	failAbort map[string]bool // upload ids whose abort fails
 	gone      map[string]bool // upload ids that answer NoSuchUpload
-	aborted   []string
-	lists     int
+	// urlKeys URL-encodes the keys listed, as S3 does when asked to, and
+	// takes a key marker as the key itself. Asked for plain keys, it fails
+	// as the S3 client does on a key XML 1.0 cannot carry.
+	urlKeys bool
+	aborted []string
+	lists   int
 }
 
 type codeError struct{ code string }
@@ -141,6 +146,9 @@ func (p *pagedAPI) ListMultipartUploads(ctx context.Context, in *s3.ListMultipar
 			}
 		}
 	}
+	if in.KeyMarker != nil && (start == 0 || aws.ToString(p.uploads[start-1].Key) != *in.KeyMarker) {
+		return nil, fmt.Errorf("key marker %q is not the last key listed", *in.KeyMarker)
+	}
 	if p.stuck {
 		start = 0
 	}
@@ -150,12 +158,32 @@ func (p *pagedAPI) ListMultipartUploads(ctx context.Context, in *s3.ListMultipar
 		last := p.uploads[end-1]
 		out.NextKeyMarker, out.NextUploadIdMarker = last.Key, last.UploadId
 	}
+	if p.urlKeys && in.EncodingType != types.EncodingTypeUrl {
+		for _, u := range out.Uploads {
+			if strings.ContainsFunc(aws.ToString(u.Key), func(r rune) bool { return r < ' ' }) {
+				return nil, errors.New("deserialization failed: XML syntax error: illegal character code")
+			}
+		}
+	}
+	if p.urlKeys && in.EncodingType == types.EncodingTypeUrl {
+		out.EncodingType = types.EncodingTypeUrl
+		out.Uploads = slices.Clone(out.Uploads)
+		for i, u := range out.Uploads {
+			out.Uploads[i].Key = aws.String(url.QueryEscape(aws.ToString(u.Key)))
+		}
+		if out.NextKeyMarker != nil {
+			out.NextKeyMarker = aws.String(url.QueryEscape(*out.NextKeyMarker))
+		}
+	}
 	return out, nil
 }
 
 func (p *pagedAPI) AbortMultipartUpload(_ context.Context, in *s3.AbortMultipartUploadInput, _ ...func(*s3.Options)) (*s3.AbortMultipartUploadOutput, error) {
 	id := aws.ToString(in.UploadId)
+	i := slices.IndexFunc(p.uploads, func(u types.MultipartUpload) bool { return aws.ToString(u.UploadId) == id })
 	switch {
+	case i < 0 || aws.ToString(p.uploads[i].Key) != aws.ToString(in.Key):
+		return nil, codeError{"NoSuchUpload"} // no such upload of that key
 	case p.failAbort[id]:
 		return nil, codeError{"AccessDenied"}
 	case p.gone[id]:
@@ -260,7 +288,60 @@ func TestSweepPages(t *testing.T) {
 			if res.Kept != tt.kept || res.Seen != len(uploads) {
 				t.Errorf("kept %d of %d seen, want %d of %d", res.Kept, res.Seen, tt.kept, len(uploads))
 			}
+			if len(res.Aborted)+res.Kept+res.Failed != res.Seen {
+				t.Errorf("%d aborted, %d kept and %d failed do not add up to the %d seen", len(res.Aborted), res.Kept, res.Failed, res.Seen)
+			}
 		})
+	}
+}
+
+// TestSweepURLEncodedKeys lists keys that XML 1.0 cannot carry as they are
+// (a control character) or that URL encoding makes ambiguous (a space and a
+// plus sign): Sweep asks for them URL-encoded, decodes them, and aborts
+// each upload under its own key, across pages.
+func TestSweepURLEncodedKeys(t *testing.T) {
+	old := time.Now().Add(-48 * time.Hour)
+	var uploads []types.MultipartUpload
+	for i, key := range []string{"out/a\x01b.csv", "out/a b.csv", "out/a+b.csv", "out/100%.csv", "out/é.csv"} {
+		uploads = append(uploads, types.MultipartUpload{Key: aws.String(key), UploadId: aws.String(fmt.Sprintf("u%d", i)), Initiated: aws.Time(old)})
+	}
+	api := &pagedAPI{uploads: uploads, pageSize: 2, urlKeys: true}
+	res, err := csvstream.Sweep(context.Background(), api, "b", "out/", csvstream.SweepOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []string{"u0", "u1", "u2", "u3", "u4"}; !slices.Equal(api.aborted, want) || res.Seen != 5 || res.Kept != 0 {
+		t.Errorf("aborted %v (%d seen, %d kept), want %v", api.aborted, res.Seen, res.Kept, want)
+	}
+	for i, u := range res.Aborted {
+		if u.Key != aws.ToString(uploads[i].Key) {
+			t.Errorf("aborted upload %s has key %q, want %q", u.UploadID, u.Key, aws.ToString(uploads[i].Key))
+		}
+	}
+}
+
+// TestSweepManyFailures has every abort refused: the error spells out the
+// first ten and counts the rest, so that it stays short enough to log, and
+// the result counts each one as failed.
+func TestSweepManyFailures(t *testing.T) {
+	old := time.Now().Add(-48 * time.Hour)
+	api := &pagedAPI{pageSize: 7, failAbort: map[string]bool{}}
+	for i := range 25 {
+		id := fmt.Sprintf("u%02d", i)
+		api.uploads = append(api.uploads, types.MultipartUpload{Key: aws.String(fmt.Sprintf("out/%02d.csv", i)), UploadId: aws.String(id), Initiated: aws.Time(old)})
+		api.failAbort[id] = true
+	}
+	res, err := csvstream.Sweep(context.Background(), api, "b", "out/", csvstream.SweepOptions{})
+	if err == nil {
+		t.Fatal("no error")
+	}
+	msg := err.Error()
+	if n := strings.Count(msg, "abort upload"); n != 10 || !strings.Contains(msg, "abort upload u09 of s3://b/out/09.csv") ||
+		!strings.HasSuffix(msg, "sweep s3://b/out/: 15 more aborts failed") {
+		t.Errorf("error names %d failed aborts:\n%s\nwant the first 10 and a count of the other 15", n, msg)
+	}
+	if res.Failed != 25 || res.Seen != 25 || len(res.Aborted) != 0 || res.Kept != 0 {
+		t.Errorf("result %+v, want 25 seen and 25 failed", res)
 	}
 }
 

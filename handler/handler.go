@@ -596,7 +596,10 @@ func (inv *invocation) sweep(req sweepRequest) (any, error) {
 		if err != nil {
 			errs = append(errs, err)
 			jl.ErrorType, jl.Error = ErrorType(classify(err, p.String(), inv.stopped())), err.Error()
-			jl.Aborted = res.Aborted // the error returned loses the results
+			// The error returned loses the results, so the log keeps the
+			// uploads aborted, on as many lines as they take.
+			jl.Aborted = res.Aborted[:min(len(res.Aborted), maxAbortedPerLine)]
+			inv.logAborted(p.String(), res.Aborted, len(jl.Aborted))
 		}
 		inv.jobs = append(inv.jobs, jl)
 	}

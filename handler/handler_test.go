@@ -925,6 +925,76 @@ func TestLogsAndMetrics(t *testing.T) {
 	}
 }
 
+// backlogAPI lists n stale uploads under valid/ and refuses the abort of
+// the last one.
+type backlogAPI struct {
+	csvstream.S3API
+	n int
+}
+
+func (a *backlogAPI) id(i int) string { return fmt.Sprintf("%04d-%s", i, strings.Repeat("x", 120)) }
+
+func (a *backlogAPI) ListMultipartUploads(_ context.Context, in *s3.ListMultipartUploadsInput, _ ...func(*s3.Options)) (*s3.ListMultipartUploadsOutput, error) {
+	old := time.Now().Add(-48 * time.Hour)
+	out := &s3.ListMultipartUploadsOutput{IsTruncated: aws.Bool(false)}
+	for i := range a.n {
+		out.Uploads = append(out.Uploads, types.MultipartUpload{
+			Key: aws.String(fmt.Sprintf("valid/orders-%04d.csv", i)), UploadId: aws.String(a.id(i)), Initiated: aws.Time(old),
+		})
+	}
+	return out, nil
+}
+
+func (a *backlogAPI) AbortMultipartUpload(_ context.Context, in *s3.AbortMultipartUploadInput, _ ...func(*s3.Options)) (*s3.AbortMultipartUploadOutput, error) {
+	if aws.ToString(in.UploadId) == a.id(a.n-1) {
+		return nil, errors.New("connection reset by peer")
+	}
+	return &s3.AbortMultipartUploadOutput{}, nil
+}
+
+// TestLogLinesOfFailedSweep checks that a sweep failing after many aborts
+// logs every upload it aborted, over several lines, each kept short.
+func TestLogLinesOfFailedSweep(t *testing.T) {
+	var logs syncBuffer
+	const n = 2*maxAbortedPerLine + 50
+	h := New(Config{Output: Prefix{"out", "valid/"}, Log: &logs}, &backlogAPI{n: n})
+	if _, _, err := invoke(h, []byte(`{"sweep":{"prefixes":["s3://out/valid/"]}}`), time.Minute); err == nil {
+		t.Fatal("the sweep did not fail")
+	}
+	var ids []string
+	var firsts []any
+	for _, l := range logs.lines(t) {
+		var aborted []any
+		switch l["message"] {
+		case "invocation":
+			jobs := l["jobs"].([]any)
+			aborted, _ = jobs[0].(map[string]any)["aborted"].([]any)
+		case "sweep aborted":
+			if l["source"] != "s3://out/valid/" || l["requestId"] == nil {
+				t.Errorf("log line without the sweep's place and request id: %v", l)
+			}
+			firsts = append(firsts, l["first_upload"])
+			aborted, _ = l["aborted"].([]any)
+		default:
+			continue
+		}
+		if len(aborted) > maxAbortedPerLine {
+			t.Errorf("a line lists %d uploads, more than %d", len(aborted), maxAbortedPerLine)
+		}
+		for _, u := range aborted {
+			ids = append(ids, u.(map[string]any)["upload_id"].(string))
+		}
+	}
+	if want := []any{float64(maxAbortedPerLine + 1), float64(2*maxAbortedPerLine + 1)}; !slices.Equal(firsts, want) {
+		t.Errorf("continuation lines start at uploads %v, want %v", firsts, want)
+	}
+	slices.Sort(ids)
+	failed := (&backlogAPI{n: n}).id(n - 1)
+	if len(ids) != n-1 || len(slices.Compact(ids)) != n-1 || slices.Contains(ids, failed) {
+		t.Errorf("the lines list %d uploads, want each of the %d aborted once", len(ids), n-1)
+	}
+}
+
 // TestLogLinesOfLargeBatch checks that an SQS batch of more jobs than one
 // log line lists is logged in full over several lines, each kept short.
 func TestLogLinesOfLargeBatch(t *testing.T) {
