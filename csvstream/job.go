@@ -186,6 +186,16 @@ func (j *Job) validate() error {
 			return fmt.Errorf("%w: standard input and %s are both %s", ErrInvalidJob, out.name, out.loc)
 		}
 	}
+	// Standard output appending to the source's file (run in.csv - >>
+	// in.csv) would feed the job's output back into its input, without end.
+	if WritesToStdout(j.Destination, j.Stdout) || WritesToStdout(j.Rejects, j.Stdout) {
+		switch {
+		case namesFileOf(j.Source, j.Stdout):
+			return fmt.Errorf("%w: source %s is the file standard output writes to", ErrInvalidJob, j.Source)
+		case j.Source.IsStdio() && sameRegularFile(j.Stdin, j.Stdout):
+			return fmt.Errorf("%w: standard input and standard output are one file", ErrInvalidJob)
+		}
+	}
 	if local := !j.Source.IsS3() && !j.Source.IsStdio(); local {
 		// Found here, a directory fails as one does as an output, before
 		// anything is opened, rather than as a read error.
@@ -220,16 +230,33 @@ func WritesToStdout(loc Location, stdout io.Writer) bool {
 // standard input, as in `csvstream run - in.csv < in.csv`, would replace
 // the file while it is read.
 func namesFileOf(loc Location, std any) bool {
-	f, ok := std.(*os.File)
-	if !ok || loc.IsS3() || loc.IsZero() || loc.IsStdio() {
-		return false
-	}
-	open, err := f.Stat()
-	if err != nil || !open.Mode().IsRegular() {
+	open := regularFileOf(std)
+	if open == nil || loc.IsS3() || loc.IsZero() || loc.IsStdio() {
 		return false
 	}
 	fi, err := os.Stat(loc.Path)
 	return err == nil && os.SameFile(fi, open)
+}
+
+// sameRegularFile reports whether a and b, standard streams, are open on
+// one regular file.
+func sameRegularFile(a, b any) bool {
+	fa, fb := regularFileOf(a), regularFileOf(b)
+	return fa != nil && fb != nil && os.SameFile(fa, fb)
+}
+
+// regularFileOf returns the file std is open on, when std is an *os.File
+// open on a regular file, or nil.
+func regularFileOf(std any) os.FileInfo {
+	f, ok := std.(*os.File)
+	if !ok {
+		return nil
+	}
+	fi, err := f.Stat()
+	if err != nil || !fi.Mode().IsRegular() {
+		return nil
+	}
+	return fi
 }
 
 // namesStdout reports whether loc is a local path naming standard output's
@@ -369,11 +396,30 @@ func OpenSource(ctx context.Context, api GetObjectAPI, loc Location, stdin io.Re
 	}
 	// A directory opens, but its first read fails with a message that
 	// names it twice; say what is wrong instead.
-	if fi, err := f.Stat(); err == nil && fi.IsDir() {
+	fi, err := f.Stat()
+	if err == nil && fi.IsDir() {
 		f.Close()
 		return nil, fmt.Errorf("%s is a directory", loc)
 	}
+	// A named pipe, as <(zcat in.gz) gives, waits for its producer: its
+	// reads end when ctx does, so that an interrupt is not kept waiting
+	// and the job can still abort its uploads. (Where the runtime cannot
+	// poll the file, SetReadDeadline fails and reads wait as before.)
+	if err == nil && !fi.Mode().IsRegular() && f.SetReadDeadline(time.Time{}) == nil {
+		return &stoppableFile{File: f, stop: context.AfterFunc(ctx, func() { f.SetReadDeadline(time.Now()) })}, nil
+	}
 	return f, nil
+}
+
+// stoppableFile is a source file whose reads a context ends.
+type stoppableFile struct {
+	*os.File
+	stop func() bool
+}
+
+func (f *stoppableFile) Close() error {
+	f.stop()
+	return f.File.Close()
 }
 
 // LoadSchema reads and parses a Table Schema from a local file or an S3

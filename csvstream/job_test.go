@@ -11,8 +11,10 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"testing/iotest"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
@@ -698,6 +700,104 @@ func TestRunStdinIsAnOutput(t *testing.T) {
 				t.Errorf("the source now holds %q", got)
 			}
 		})
+	}
+}
+
+// TestRunSourceIsStdoutsFile checks that a job whose output goes through
+// standard output, appending to the file the job reads (run in.csv - >>
+// in.csv), is refused: it would read its own output back without end.
+func TestRunSourceIsStdoutsFile(t *testing.T) {
+	dir := t.TempDir()
+	src := filepath.Join(dir, "in.csv")
+	const data = "id,name,age\n1,a,2\nx,b,3\n"
+	for _, tc := range []struct {
+		name     string
+		job      csvstream.Job
+		stdinSrc bool // standard input reads the source too
+		want     string
+	}{
+		{"destination -", csvstream.Job{Source: csvstream.Location{Path: src}, Destination: csvstream.Stdio, Rejects: csvstream.Location{Path: filepath.Join(dir, "r.csv")}},
+			false, "source " + src + " is the file standard output writes to"},
+		{"standard input", csvstream.Job{Source: csvstream.Stdio, Destination: csvstream.Stdio, Rejects: csvstream.Location{Path: filepath.Join(dir, "r.csv")}},
+			true, "standard input and standard output are one file"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if err := os.WriteFile(src, []byte(data), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			out, err := os.OpenFile(src, os.O_WRONLY|os.O_APPEND, 0) // >> in.csv
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer out.Close()
+			tc.job.Stdout = out
+			if tc.stdinSrc {
+				in, err := os.Open(src) // < in.csv
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer in.Close()
+				tc.job.Stdin = in
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			_, err = csvstream.Run(ctx, nil, tc.job)
+			if !errors.Is(err, csvstream.ErrInvalidJob) || !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("err %v, want an invalid job: %s", err, tc.want)
+			}
+			if got := readIfExists(t, src); got != data {
+				t.Errorf("the source now holds %d bytes", len(got))
+			}
+		})
+	}
+}
+
+// TestRunStalledPipeSource stops a job whose source is a named pipe (as
+// <(zcat in.gz) is) that its producer keeps open without writing: the job
+// stops at once, as stopped, rather than when the producer writes again.
+func TestRunStalledPipeSource(t *testing.T) {
+	dir := t.TempDir()
+	fifo := filepath.Join(dir, "in.csv")
+	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	producer := make(chan *os.File, 1)
+	go func() {
+		f, err := os.OpenFile(fifo, os.O_WRONLY, 0)
+		if err != nil {
+			t.Error(err)
+			close(producer)
+			return
+		}
+		f.WriteString("a,b\n1,2\n") // and then nothing, with the pipe open
+		producer <- f
+	}()
+	ctx, cancel := context.WithCancelCause(context.Background())
+	defer cancel(nil)
+	done := make(chan error, 1)
+	go func() {
+		_, err := csvstream.Run(ctx, nil, csvstream.Job{
+			Source: csvstream.Location{Path: fifo}, Destination: csvstream.Location{Path: filepath.Join(dir, "out.csv")},
+		})
+		done <- err
+	}()
+	f := <-producer
+	if f == nil {
+		return
+	}
+	defer f.Close()
+	time.Sleep(100 * time.Millisecond) // the job reads the two lines and waits
+	cancel(errStopTest)
+	select {
+	case err := <-done:
+		if want := fifo + ": stopped after byte 8: stopped by the test"; err == nil || !strings.HasPrefix(err.Error(), want) || !errors.Is(err, context.Canceled) {
+			t.Errorf("err %v, want %s", err, want)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("the job still waits for its producer 5s after it was stopped")
+	}
+	if got := readIfExists(t, filepath.Join(dir, "out.csv")); got != "<none>" {
+		t.Errorf("out.csv published: %q", got)
 	}
 }
 

@@ -1,11 +1,13 @@
 package main
 
 import (
+	"context"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 // buildCLI builds the command into a temporary directory and returns its
@@ -100,5 +102,47 @@ func TestStdoutPathWithoutRejects(t *testing.T) {
 	err = cmd.Run()
 	if code := cmd.ProcessState.ExitCode(); code != 1 || !strings.Contains(stderr.String(), "invalid job: destination /dev/stdout is standard output, so the rejects have no place next to it") {
 		t.Errorf("exit %d (%v), stderr %q: want exit 1 and an invalid job asking for --rejects", code, err, stderr.String())
+	}
+}
+
+// TestSourceAppendedToByStdout runs jobs whose standard output appends to
+// the source (run in.csv - >> in.csv): each is refused, as it would read its
+// own output back without end, and the source is left as it was.
+func TestSourceAppendedToByStdout(t *testing.T) {
+	bin := buildCLI(t)
+	dir := t.TempDir()
+	src := filepath.Join(dir, "in.csv")
+	const data = "a,b\n1,2\n3\n"
+	for _, tc := range []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"destination -", []string{"run", "--rejects", filepath.Join(dir, "r.csv"), src, "-"}, "invalid job: source " + src + " is the file standard output writes to"},
+		{"rejects /dev/stdout", []string{"run", "--rejects", "/dev/stdout", src, filepath.Join(dir, "out.csv")}, "invalid job: source and rejects are both " + src},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if err := os.WriteFile(src, []byte(data), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			out, err := os.OpenFile(src, os.O_WRONLY|os.O_APPEND, 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer out.Close()
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancel()
+			cmd := exec.CommandContext(ctx, bin, tc.args...)
+			cmd.Stdout = out
+			var stderr strings.Builder
+			cmd.Stderr = &stderr
+			err = cmd.Run()
+			if code := cmd.ProcessState.ExitCode(); code != 1 || !strings.Contains(stderr.String(), tc.want) {
+				t.Errorf("exit %d (%v), stderr %q: want exit 1 and an invalid job", code, err, stderr.String())
+			}
+			if got, _ := os.ReadFile(src); string(got) != data {
+				t.Errorf("the source now holds %d bytes", len(got))
+			}
+		})
 	}
 }
