@@ -51,14 +51,15 @@ type ScanOptions struct {
 }
 
 // ParseDelimiter reads a delimiter as users write it: one ASCII character
-// other than a quote or a line break, with "tab" and `\t` for a tab.
+// other than NUL, a quote or a line break, with "tab" and `\t` for a tab.
+// (NUL would be taken for ScanOptions.Comma's zero value, a comma.)
 func ParseDelimiter(s string) (byte, error) {
 	switch s {
 	case `\t`, "tab", "\t":
 		return '\t', nil
 	}
-	if len(s) != 1 || s[0] == '"' || s[0] == '\r' || s[0] == '\n' || s[0] >= 0x80 {
-		return 0, fmt.Errorf("delimiter %q: want one ASCII character other than a quote or line break, or tab", s)
+	if len(s) != 1 || s[0] == 0 || s[0] == '"' || s[0] == '\r' || s[0] == '\n' || s[0] >= 0x80 {
+		return 0, fmt.Errorf("delimiter %q: want one ASCII character other than NUL, a quote or a line break, or tab", s)
 	}
 	return s[0], nil
 }

@@ -820,3 +820,21 @@ func TestScannerMemoryBounded(t *testing.T) {
 		})
 	}
 }
+
+func TestParseDelimiter(t *testing.T) {
+	for _, tc := range []struct {
+		in   string
+		want byte // 0: refused
+	}{
+		{",", ','}, {";", ';'}, {"|", '|'}, {"\t", '\t'}, {`\t`, '\t'}, {"tab", '\t'}, {"\x01", 1}, {" ", ' '},
+		{"", 0}, {",,", 0}, {"\x00", 0}, {`"`, 0}, {"\r", 0}, {"\n", 0}, {"é", 0}, {"\xff", 0},
+	} {
+		got, err := ParseDelimiter(tc.in)
+		if tc.want == 0 && (err == nil || !strings.Contains(err.Error(), "want one ASCII character")) {
+			t.Errorf("ParseDelimiter(%q) = %q, %v; want it refused", tc.in, got, err)
+		}
+		if tc.want != 0 && (err != nil || got != tc.want) {
+			t.Errorf("ParseDelimiter(%q) = %q, %v; want %q", tc.in, got, err, tc.want)
+		}
+	}
+}
