@@ -874,20 +874,22 @@ func (w *ObjectWriter) putObject() error {
 	if w.opt.ContentType != "" {
 		in.ContentType = aws.String(w.opt.ContentType)
 	}
+	var watch answerWatch
 	err := w.send("put "+w.where(), len(w.buf), func(ctx context.Context) (middleware.Metadata, error) {
 		req := *in // a fresh input and body for each attempt
 		req.Body = bytes.NewReader(w.buf)
-		out, err := w.api.PutObject(ctx, &req)
+		out, err := w.api.PutObject(ctx, &req, watch.option)
 		if err != nil {
 			return middleware.Metadata{}, err
 		}
 		w.finished(aws.ToString(out.ETag), sum)
 		return out.ResultMetadata, nil
 	})
-	if err != nil && (w.ctx.Err() != nil || errorCode(err) == "") {
-		// Cut short by the deadline or a cancel, or with its answer lost
-		// (a broken connection, an attempt timed out), the PUT may have
-		// stored the object all the same: look.
+	if err != nil && (w.ctx.Err() != nil || errorCode(err) == "" || watch.unanswered.Load()) {
+		// Cut short by the deadline or a cancel, or with an answer lost
+		// (a broken connection, an attempt timed out), even one the S3
+		// client then sent again, the PUT may have stored the object all
+		// the same: look.
 		return w.completedBefore(err, sum, int64(len(w.buf)))
 	}
 	return err
@@ -939,8 +941,12 @@ func (w *ObjectWriter) complete() error {
 	// ends DeadlineMargin before the caller's deadline: S3 may take minutes
 	// to assemble a large object, keeping the connection alive meanwhile,
 	// and a Complete cut short leaves it unknown whether the object exists.
-	out, err := w.api.CompleteMultipartUpload(w.ctx, in)
-	lost := err != nil && errorCode(err) == ""
+	var watch answerWatch
+	out, err := w.api.CompleteMultipartUpload(w.ctx, in, watch.option)
+	// An answer lost to an attempt the S3 client sent again counts too:
+	// the last attempt's SlowDown does not undo what the first may have
+	// done.
+	lost := err != nil && (errorCode(err) == "" || watch.unanswered.Load())
 	if lost && w.ctx.Err() == nil {
 		// S3's answer was lost: the connection broke or the response was
 		// cut off, which the S3 client does not retry once the headers
@@ -948,7 +954,7 @@ func (w *ObjectWriter) complete() error {
 		// Complete either completes it, or answers for the completed
 		// upload, or finds it gone (NoSuchUpload, handled below).
 		w.addRetries(1)
-		out, err = w.api.CompleteMultipartUpload(w.ctx, in)
+		out, err = w.api.CompleteMultipartUpload(w.ctx, in, watch.option)
 	}
 	if err != nil {
 		err = fmt.Errorf("complete %s (upload id %s) with %d parts: %w", w.where(), id, len(parts), err)
@@ -966,6 +972,27 @@ func (w *ObjectWriter) complete() error {
 	w.countSDKRetries(out.ResultMetadata)
 	w.finished(aws.ToString(out.ETag), sum)
 	return nil
+}
+
+// answerWatch notes whether any attempt of an S3 call, the S3 client's
+// own retries included, ended without an answer from S3 (a broken
+// connection, a response cut off). A request S3 never answered may have
+// been carried out, whatever later attempts were told.
+type answerWatch struct{ unanswered atomic.Bool }
+
+// option adds the watch to one call, after the retry middleware, so that
+// it sees every attempt.
+func (a *answerWatch) option(o *s3.Options) {
+	o.APIOptions = append(o.APIOptions, func(st *middleware.Stack) error {
+		return st.Finalize.Insert(middleware.FinalizeMiddlewareFunc("csvstream:answerWatch",
+			func(ctx context.Context, in middleware.FinalizeInput, next middleware.FinalizeHandler) (middleware.FinalizeOutput, middleware.Metadata, error) {
+				out, md, err := next.HandleFinalize(ctx, in)
+				if err != nil && errorCode(err) == "" {
+					a.unanswered.Store(true)
+				}
+				return out, md, err
+			}), "Retry", middleware.After)
+	})
 }
 
 // cutShort is called when the writer's context ended during Complete, so

@@ -13,6 +13,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -388,6 +389,80 @@ func TestObjectWriterS3CompleteAnswerLost(t *testing.T) {
 				t.Errorf("State().Retries = %d, want 1", st.Retries)
 			}
 			checkWrittenObject(t, srv, w, bucket, key, want, size)
+		})
+	}
+}
+
+// actFirstThenReset sends the first request match selects straight to the
+// server, past the proxy and its faults, lets the server act on it, and
+// then reports a connection reset before the headers, which the S3 client
+// sends again, through the proxy.
+type actFirstThenReset struct {
+	next     s3.HTTPClient
+	endpoint string
+	match    func(*http.Request) bool
+	sent     *atomic.Int32
+}
+
+func (d actFirstThenReset) Do(r *http.Request) (*http.Response, error) {
+	if !d.match(r) || d.sent.Add(1) != 1 {
+		return d.next.Do(r)
+	}
+	direct := r.Clone(r.Context())
+	direct.Host = r.URL.Host // as signed, for the proxy's address
+	direct.URL.Host = strings.TrimPrefix(d.endpoint, "http://")
+	resp, err := http.DefaultTransport.RoundTrip(direct)
+	if err != nil {
+		return nil, err
+	}
+	io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	return nil, errors.New("read: connection reset by peer")
+}
+
+// TestObjectWriterS3AnswerLostThenThrottled lets S3 carry out the first
+// Complete, or the PutObject of a small object, and loses the answer; the
+// S3 client sends the request again and gets SlowDown until it gives up.
+// The object is published all the same, so the write succeeds: the last
+// attempt's error does not undo what the first did.
+func TestObjectWriterS3AnswerLostThenThrottled(t *testing.T) {
+	srv := s3test.Start(t)
+	bucket := srv.Bucket(t, "writer-lost-throttled")
+	for _, tc := range []struct {
+		name  string
+		key   string
+		size  int64
+		match func(*http.Request) bool
+	}{
+		{"complete", "multipart.csv", 2*csvstream.MinPartSize + 1<<20, faultproxy.IsCompleteUpload},
+		{"put", "small.csv", 100 << 10, faultproxy.IsPutObject("small.csv")},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p := faultproxy.New(t, srv.Endpoint)
+			p.Inject(faultproxy.Fault{Kind: faultproxy.Status, Status: http.StatusServiceUnavailable, Code: "SlowDown", Match: tc.match, Times: 100})
+			var sent atomic.Int32
+			client := s3test.ClientFor(p.URL, csvstream.ClientOptions, writerFastBackoff, func(o *s3.Options) {
+				o.HTTPClient = actFirstThenReset{next: o.HTTPClient, endpoint: srv.Endpoint, match: tc.match, sent: &sent}
+			})
+			w, err := csvstream.NewObjectWriter(context.Background(), client, bucket, tc.key,
+				csvstream.WriterOptions{PartSize: csvstream.MinPartSize, Concurrency: 2})
+			if err != nil {
+				t.Fatal(err)
+			}
+			want, size, err := writerStream(t, w, 21, tc.size)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := w.Close(); err != nil {
+				t.Fatalf("Close: %v; the object was published", err)
+			}
+			if sent.Load() < 2 || p.Fired(faultproxy.Status) == 0 {
+				t.Fatalf("%d requests sent, %d throttled: the fault did not happen", sent.Load(), p.Fired(faultproxy.Status))
+			}
+			checkWrittenObject(t, srv, w, bucket, tc.key, want, size)
+			if ups := srv.Uploads(t, bucket); len(ups) != 0 {
+				t.Errorf("%d multipart uploads left", len(ups))
+			}
 		})
 	}
 }
