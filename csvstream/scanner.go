@@ -437,6 +437,10 @@ func (s *Scanner) scanSlow(o int) bool {
 		case stQuote:
 			s.addQuoted(data, fs, o-1, esc)
 		case stQuoteCR:
+			if nlField == len(r.fields) {
+				// As before a byte that is not '\n', above.
+				return s.quoteBroken(data, firstNL, o-1, `unexpected '\r' after closing '"'`)
+			}
 			s.fail(data, o-1, `unexpected '\r' after closing '"'; the field is read on as unquoted text`)
 			s.addField(fs, o)
 		}

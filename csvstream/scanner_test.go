@@ -228,6 +228,14 @@ func scanCases() []scanCase {
 			{line: 3, raw: "2\"\rx,y\r\n", code: CodeQuoteError, msg: "line 3, column 2"},
 			{line: 4, fields: []string{"3", "x"}},
 		}},
+		{name: "stray quote, closed at the end of the input by a quote and a CR", in: "h\n1,\"a\n2,x\n3,y\"\r", want: []want{
+			// A CRLF cut short, as a truncated export ends: the rows the
+			// stray quote swallowed are rows of their own all the same.
+			{line: 1, fields: []string{"h"}},
+			{line: 2, raw: "1,\"a\n", code: CodeQuoteError, msg: "line 4, column 5, field 2: unexpected '\\r' after closing '\"'"},
+			{line: 3, fields: []string{"2", "x"}},
+			{line: 4, raw: "3,y\"\r", code: CodeQuoteError, msg: "line 4, column 4"},
+		}},
 		{name: "location of errors: quote after closing quote", in: "\"a\"\"\"b\"c\nd\n", want: []want{
 			{line: 1, fields: []string{"\"a\"\"\"b\"c"}, code: CodeQuoteError, msg: "line 1, column 6", wantFields: true},
 			{line: 2, fields: []string{"d"}},
