@@ -49,6 +49,11 @@ type ScanError struct {
 	Code    string // CodeRecordTooLarge or CodeQuoteError
 	Message string // what is wrong, for people: where the record broke and why
 	Field   int    // the 1-based field a quote error is in; 0 when not known
+
+	// what is Message without what the scanner did next (where scanning
+	// resumes), for a header, whose error ends the job; "" when Message
+	// says nothing of it.
+	what string
 }
 
 // Error returns the code and the message, separated by a colon.

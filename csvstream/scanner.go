@@ -604,13 +604,14 @@ func (s *Scanner) recover(code string, data []byte, firstNL, o int, msg string) 
 			}
 		}
 	}
+	what := msg
 	if s.longLine {
 		msg += fmt.Sprintf("; this record holds the first %d bytes of line %d, and the next ones the rest of it", n, s.line)
 	} else {
 		msg += "; its first line is kept as this record and scanning resumes on the next line"
 	}
 	r.raw = data[:n]
-	r.Err = &ScanError{Code: code, Message: msg}
+	r.Err = &ScanError{Code: code, Message: msg, what: what}
 	return true
 }
 

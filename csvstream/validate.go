@@ -269,8 +269,17 @@ func NewValidator(s *Schema, header *Record) (*Validator, error) {
 	if p := encodingProblem(header.raw); p != "" {
 		return nil, &HeaderError{Problem: fmt.Sprintf("line %d: %s", header.Line, p)}
 	}
-	if header.Err != nil {
-		return nil, &HeaderError{Problem: fmt.Sprintf("line %d: %v", header.Line, header.Err)}
+	if e := header.Err; e != nil {
+		// Nothing resumes after a broken header: the job ends here.
+		p := e.Error()
+		if e.what != "" {
+			p = e.Code + ": " + e.what
+		}
+		if bytes.IndexByte(header.raw, '\r') >= 0 && bytes.IndexByte(header.raw, '\n') < 0 {
+			// A file of CR line ends is one line, as long as the file.
+			p += "; the line holds a carriage return but no line feed (are the lines ended by CR alone?)"
+		}
+		return nil, &HeaderError{Problem: fmt.Sprintf("line %d: %s", header.Line, p)}
 	}
 	if header.NumFields() == 1 && len(header.Field(0)) == 0 {
 		// A blank line before the header would otherwise make a header of

@@ -724,6 +724,13 @@ func TestNewValidatorErrors(t *testing.T) {
 		{"quoted UTF-16LE, as Export-Csv writes it", firstRecord(t, "\xFF\xFE\x22\x00\x4E\x00\x61\x00\x6D\x00\x65\x00\x22\x00\x2C\x00\x22\x00\x41\x00\x67\x00\x65\x00\x22\x00\x0A\x00"), "unusable header: line 1: the source is UTF-16 (it starts with a UTF-16 byte order mark): convert it to UTF-8 (for example with iconv -t UTF-8)"},
 		{"UTF-16BE", firstRecord(t, "\xFE\xFF\x00a\x00,\x00b\x00\n"), "unusable header: line 1: the source is UTF-16 (it starts with a UTF-16 byte order mark): convert it to UTF-8 (for example with iconv -t UTF-8)"},
 		{"UTF-32LE", firstRecord(t, "\xFF\xFE\x00\x00a\x00\x00\x00\n\x00\x00\x00"), "unusable header: line 1: the source is UTF-32 (it starts with a UTF-32 byte order mark): convert it to UTF-8 (for example with iconv -t UTF-8)"},
+		// A broken header ends the job: the message does not say that
+		// scanning resumes.
+		{"unclosed quote", firstRecord(t, "a,\"b\nc,d\n"), "unusable header: line 1: quote-error: line 1, column 3, field 2: quoted field is not closed before the end of the input"},
+		// A file of CR line ends is one line: past the size bound it is
+		// cut, and the message says why the header is so long.
+		{"CR line ends past the size bound", firstRecord(t, "id,name\r"+strings.Repeat("1,n\r", 300_000)),
+			"unusable header: line 1: record-too-large: record starting on line 1 is longer than 1048576 bytes; the line holds a carriage return but no line feed (are the lines ended by CR alone?)"},
 		{"UTF-16 without a mark", firstRecord(t, "a\x00,\x00b\x00\n\x00"), "unusable header: line 1: the header holds NUL bytes: the source looks like UTF-16 or UTF-32 text, or is not text: convert it to UTF-8 (for example with iconv -t UTF-8) if it is text"},
 	}
 	for _, tt := range tests {
