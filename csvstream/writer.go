@@ -188,9 +188,12 @@ type PartState struct {
 //
 // Any error, including the cancellation of the context given to
 // NewObjectWriter, aborts the multipart upload, so a failed ObjectWriter
-// leaves nothing behind in S3; the one exception is a part S3 was still
-// receiving, stored after the abort, when ListParts is refused or the
-// deadline leaves no time to look again (a sweep removes that upload). The
+// leaves nothing behind in S3. There are two exceptions, both removed by a
+// sweep: a part S3 was still receiving, stored after the abort, when
+// ListParts is refused or the deadline leaves no time to look again; and
+// an upload S3 created for a CreateMultipartUpload whose answer was lost,
+// whose id the writer never learnt (on success too, when the S3 client
+// sent the request again and got another). The
 // goroutines an ObjectWriter starts end by
 // the time Close or Abort returns, or once the context is cancelled. Write,
 // Close and Abort must be called from one goroutine; State may be called
