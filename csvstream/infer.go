@@ -134,7 +134,7 @@ func InferSchema(r io.Reader, opt InferOptions) (*Schema, error) {
 		return nil, fmt.Errorf("infer: reading the sample: %w", err)
 	}
 	if opt.Warn != nil {
-		if d := otherDelimiter(names, opt.Comma); d != 0 {
+		if d := otherDelimiter(names, sc.comma); d != 0 {
 			opt.Warn(fmt.Sprintf("the header is one column whose label holds %s: is that the delimiter? (--delimiter %s)",
 				strconv.QuoteRune(rune(d)), delimiterFlag(d)))
 		}
@@ -186,14 +186,10 @@ func (t *tally) add(line int64) {
 }
 
 // otherDelimiter returns the common delimiter that a header of one label
-// holds, other than comma (0 means ','), or 0: most likely the file's
-// delimiter.
+// holds, other than comma, or 0: most likely the file's delimiter.
 func otherDelimiter(labels []string, comma byte) byte {
 	if len(labels) != 1 {
 		return 0
-	}
-	if comma == 0 {
-		comma = ','
 	}
 	for _, d := range []byte{',', ';', '\t', '|'} {
 		if d != comma && strings.IndexByte(labels[0], d) >= 0 {
@@ -222,22 +218,6 @@ func leadingZero(b []byte) bool {
 	}
 	for _, c := range b {
 		if c-'0' > 9 {
-			return false
-		}
-	}
-	return true
-}
-
-// blankRecord reports whether rec is a blank row, as Validator.Check
-// rejects one: every field is empty, and there are as many as the header's
-// width, or one (an empty line). A row of empty fields of another number
-// is a row with missing or extra cells.
-func blankRecord(rec *Record, width int) bool {
-	if n := rec.NumFields(); n != width && n != 1 {
-		return false
-	}
-	for i := 0; i < rec.NumFields(); i++ {
-		if len(rec.Field(i)) > 0 {
 			return false
 		}
 	}

@@ -438,17 +438,8 @@ func (v *Validator) Check(rec *Record, errs []FieldError) []FieldError {
 			return errs
 		}
 	}
-	if n == len(v.header) || n == 1 {
-		blank := true
-		for i := 0; i < n; i++ {
-			if len(rec.Field(i)) > 0 {
-				blank = false
-				break
-			}
-		}
-		if blank {
-			return append(errs, FieldError{Code: CodeBlankRow, Message: "every cell is empty"})
-		}
+	if blankRecord(rec, len(v.header)) {
+		return append(errs, FieldError{Code: CodeBlankRow, Message: "every cell is empty"})
 	}
 	// Extra cells make one error, whatever their number: each error line in
 	// the rejects repeats the raw row, so one per cell would grow with the
@@ -675,6 +666,23 @@ func (v *Validator) pkError(rec *Record) FieldError {
 		msg = fmt.Sprintf("primary key (%s) = (%s) repeats an earlier row", strings.Join(names, ", "), strings.Join(vals, ", "))
 	}
 	return FieldError{Code: CodePrimaryKeyError, Field: strings.Join(names, ","), Message: msg}
+}
+
+// blankRecord reports whether rec is a blank row, which Check rejects:
+// every field is empty, and there are as many as the header's width, or
+// one (an empty line). A row of empty fields of another number is a row
+// with missing or extra cells.
+func blankRecord(rec *Record, width int) bool {
+	n := rec.NumFields()
+	if n != width && n != 1 {
+		return false
+	}
+	for i := range n {
+		if len(rec.Field(i)) > 0 {
+			return false
+		}
+	}
+	return true
 }
 
 // asciiOnly reports whether b holds only ASCII bytes, reading sixteen at a
