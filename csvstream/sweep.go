@@ -96,6 +96,12 @@ func Sweep(ctx context.Context, api SweepAPI, bucket, prefix string, opt SweepOp
 	res.Cutoff = now().Add(-opt.OlderThan).UTC()
 
 	var errs []error
+	failed := func(err error) { // one upload not aborted
+		res.Failed++
+		if res.Failed <= maxSweepErrors {
+			errs = append(errs, err)
+		}
+	}
 	finish := func() (SweepResult, error) {
 		if n := res.Failed - maxSweepErrors; n > 0 {
 			errs = append(errs, fmt.Errorf("sweep s3://%s/%s: %d more aborts failed", bucket, prefix, n))
@@ -128,10 +134,7 @@ func Sweep(ctx context.Context, api SweepAPI, bucket, prefix string, opt SweepOp
 			}
 			key, err := listedKey(out.EncodingType, u.Key)
 			if err != nil {
-				res.Failed++
-				if res.Failed <= maxSweepErrors {
-					errs = append(errs, fmt.Errorf("sweep: upload %s under s3://%s/%s: %w", id, bucket, prefix, err))
-				}
+				failed(fmt.Errorf("sweep: upload %s under s3://%s/%s: %w", id, bucket, prefix, err))
 				continue
 			}
 			swept := SweptUpload{Key: key, UploadID: id, Initiated: u.Initiated.UTC()}
@@ -144,10 +147,7 @@ func Sweep(ctx context.Context, api SweepAPI, bucket, prefix string, opt SweepOp
 					continue
 				}
 				if err != nil {
-					res.Failed++
-					if res.Failed <= maxSweepErrors {
-						errs = append(errs, fmt.Errorf("sweep: abort upload %s of s3://%s/%s: %w", id, bucket, key, err))
-					}
+					failed(fmt.Errorf("sweep: abort upload %s of s3://%s/%s: %w", id, bucket, key, err))
 					if ctx.Err() != nil {
 						return finish()
 					}
