@@ -14,7 +14,6 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/aws/retry"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 	"github.com/aws/smithy-go"
@@ -465,13 +464,14 @@ func (w *ObjectWriter) start() error {
 	// learning its id to abort it. Whether the writer should stop is asked
 	// once the id is known.
 	ctx, cancel := w.cleanupContext()
-	out, err := w.api.CreateMultipartUpload(ctx, in)
+	var watch callWatch
+	out, err := w.api.CreateMultipartUpload(ctx, in, watch.option)
 	err = cleanupError(ctx, err)
 	cancel()
+	w.addRetries(watch.retries())
 	if err != nil {
 		return fmt.Errorf("create multipart upload for %s: %w", w.where(), err)
 	}
-	w.countSDKRetries(out.ResultMetadata)
 	if aws.ToString(out.UploadId) == "" {
 		return fmt.Errorf("create multipart upload for %s: S3 returned no upload id", w.where())
 	}
@@ -543,7 +543,8 @@ func (w *ObjectWriter) uploadPart(p part) error {
 	uploadID := w.state.UploadID
 	w.mu.Unlock()
 	what := fmt.Sprintf("upload part %d of %s (upload id %s)", p.num, w.where(), uploadID)
-	return w.send(what, len(p.buf), func(ctx context.Context) (middleware.Metadata, error) {
+	var watch callWatch
+	err := w.send(what, len(p.buf), &watch, func(ctx context.Context) error {
 		out, err := w.api.UploadPart(ctx, &s3.UploadPartInput{
 			Bucket:            aws.String(w.bucket),
 			Key:               aws.String(w.key),
@@ -553,43 +554,48 @@ func (w *ObjectWriter) uploadPart(p part) error {
 			ContentLength:     aws.Int64(int64(len(p.buf))),
 			ChecksumAlgorithm: types.ChecksumAlgorithmCrc64nvme,
 			ChecksumCRC64NVME: aws.String(sum),
-		})
+		}, watch.option)
 		if err != nil {
-			if errorCode(err) == "" {
-				w.unanswered.Store(true)
-			}
-			return middleware.Metadata{}, err
+			return err
 		}
 		if aws.ToString(out.ETag) == "" {
-			return out.ResultMetadata, errors.New("S3 returned no ETag")
+			return errors.New("S3 returned no ETag")
 		}
 		w.mu.Lock()
 		ps := &w.state.Parts[p.num-1]
 		ps.ETag = *out.ETag
 		ps.ChecksumCRC64NVME = sum
 		w.mu.Unlock()
-		return out.ResultMetadata, nil
+		return nil
 	})
+	if watch.unanswered.Load() {
+		w.unanswered.Store(true)
+	}
+	return err
 }
 
 // send makes one request through do until it succeeds, fails for good, or
 // PartAttempts attempts have failed with errors for which sending the same
 // bytes again may help (see retryablePartError), or have timed out. Each
 // attempt gets a context that ends after attemptTimeout(size), size being
-// the bytes it sends. what names the request in errors. It counts the
-// retries of the S3 client and its own.
-func (w *ObjectWriter) send(what string, size int, do func(context.Context) (middleware.Metadata, error)) error {
+// the bytes it sends. what names the request in errors. do passes
+// watch.option to its call, so that watch follows every request sent; send
+// counts the retries of the S3 client and its own.
+func (w *ObjectWriter) send(what string, size int, watch *callWatch, do func(context.Context) error) error {
 	timeout := w.attemptTimeout(size)
 	for attempt := 1; ; attempt++ {
 		ctx, cancel := context.WithTimeoutCause(w.ctx, timeout, errAttemptTimeout)
-		md, err := do(ctx)
+		sent := watch.sent.Load()
+		err := do(ctx)
 		timedOut := context.Cause(ctx) == errAttemptTimeout && w.ctx.Err() == nil
 		cancel()
+		w.addRetries(watch.retriesSince(sent))
 		if err == nil {
-			w.countSDKRetries(md)
 			return nil
 		}
-		w.countSDKGaveUp(err)
+		if errorCode(err) == "" {
+			watch.unanswered.Store(true)
+		}
 		if timedOut {
 			// err wraps the attempt's context.DeadlineExceeded, which would
 			// read as the job running out of time: say what happened, and
@@ -643,23 +649,6 @@ func retryablePartError(err error) bool {
 	}
 	var conn interface{ ConnectionError() bool }
 	return errors.As(err, &conn) && conn.ConnectionError()
-}
-
-// countSDKRetries adds the retries the S3 client made for a request that
-// succeeded.
-func (w *ObjectWriter) countSDKRetries(md middleware.Metadata) {
-	if r, ok := retry.GetAttemptResults(md); ok && len(r.Results) > 1 {
-		w.addRetries(len(r.Results) - 1)
-	}
-}
-
-// countSDKGaveUp adds the retries the S3 client made for a request before
-// it gave up.
-func (w *ObjectWriter) countSDKGaveUp(err error) {
-	var gaveUp *retry.MaxAttemptsError
-	if errors.As(err, &gaveUp) && gaveUp.Attempt > 1 {
-		w.addRetries(gaveUp.Attempt - 1)
-	}
 }
 
 // addRetries counts n requests sent again.
@@ -877,18 +866,18 @@ func (w *ObjectWriter) putObject() error {
 	if w.opt.ContentType != "" {
 		in.ContentType = aws.String(w.opt.ContentType)
 	}
-	var watch answerWatch
-	err := w.send("put "+w.where(), len(w.buf), func(ctx context.Context) (middleware.Metadata, error) {
+	var watch callWatch
+	err := w.send("put "+w.where(), len(w.buf), &watch, func(ctx context.Context) error {
 		req := *in // a fresh input and body for each attempt
 		req.Body = bytes.NewReader(w.buf)
 		out, err := w.api.PutObject(ctx, &req, watch.option)
 		if err != nil {
-			return middleware.Metadata{}, err
+			return err
 		}
 		w.finished(aws.ToString(out.ETag), sum)
-		return out.ResultMetadata, nil
+		return nil
 	})
-	if err != nil && (w.ctx.Err() != nil || errorCode(err) == "" || watch.unanswered.Load()) {
+	if err != nil && (w.ctx.Err() != nil || watch.unanswered.Load()) {
 		// Cut short by the deadline or a cancel, or with an answer lost
 		// (a broken connection, an attempt timed out), even one the S3
 		// client then sent again, the PUT may have stored the object all
@@ -944,8 +933,9 @@ func (w *ObjectWriter) complete() error {
 	// ends DeadlineMargin before the caller's deadline: S3 may take minutes
 	// to assemble a large object, keeping the connection alive meanwhile,
 	// and a Complete cut short leaves it unknown whether the object exists.
-	var watch answerWatch
+	var watch callWatch
 	out, err := w.api.CompleteMultipartUpload(w.ctx, in, watch.option)
+	w.addRetries(watch.retries())
 	// An answer lost to an attempt the S3 client sent again counts too:
 	// the last attempt's SlowDown does not undo what the first may have
 	// done.
@@ -957,7 +947,9 @@ func (w *ObjectWriter) complete() error {
 		// Complete either completes it, or answers for the completed
 		// upload, or finds it gone (NoSuchUpload, handled below).
 		w.addRetries(1)
+		sent := watch.sent.Load()
 		out, err = w.api.CompleteMultipartUpload(w.ctx, in, watch.option)
+		w.addRetries(watch.retriesSince(sent))
 	}
 	if err != nil {
 		err = fmt.Errorf("complete %s (upload id %s) with %d parts: %w", w.where(), id, len(parts), err)
@@ -972,31 +964,44 @@ func (w *ObjectWriter) complete() error {
 		}
 		return err
 	}
-	w.countSDKRetries(out.ResultMetadata)
 	w.finished(aws.ToString(out.ETag), sum)
 	return nil
 }
 
-// answerWatch notes whether any attempt of an S3 call, the S3 client's
-// own retries included, ended without an answer from S3 (a broken
-// connection, a response cut off). A request S3 never answered may have
-// been carried out, whatever later attempts were told.
-type answerWatch struct{ unanswered atomic.Bool }
+// callWatch follows the requests of S3 calls, the S3 client's own
+// retries included: how many were sent, and whether any ended without an
+// answer from S3 (a broken connection, a response cut off). A request S3
+// never answered may have been carried out, whatever later attempts were
+// told. The S3 client reports its retries only when it succeeds or runs
+// out of attempts, not when it stops at an error it does not retry.
+type callWatch struct {
+	sent       atomic.Int32
+	unanswered atomic.Bool
+}
 
 // option adds the watch to one call, after the retry middleware, so that
 // it sees every attempt.
-func (a *answerWatch) option(o *s3.Options) {
+func (c *callWatch) option(o *s3.Options) {
 	o.APIOptions = append(o.APIOptions, func(st *middleware.Stack) error {
-		return st.Finalize.Insert(middleware.FinalizeMiddlewareFunc("csvstream:answerWatch",
+		return st.Finalize.Insert(middleware.FinalizeMiddlewareFunc("csvstream:callWatch",
 			func(ctx context.Context, in middleware.FinalizeInput, next middleware.FinalizeHandler) (middleware.FinalizeOutput, middleware.Metadata, error) {
+				c.sent.Add(1)
 				out, md, err := next.HandleFinalize(ctx, in)
 				if err != nil && errorCode(err) == "" {
-					a.unanswered.Store(true)
+					c.unanswered.Store(true)
 				}
 				return out, md, err
 			}), "Retry", middleware.After)
 	})
 }
+
+// retries returns how many requests the S3 client sent again, for a
+// watch that followed one call.
+func (c *callWatch) retries() int { return c.retriesSince(0) }
+
+// retriesSince is retries for the one call the watch followed after it
+// had counted sent requests.
+func (c *callWatch) retriesSince(sent int32) int { return max(int(c.sent.Load()-sent)-1, 0) }
 
 // cutShort is called when the writer's context ended during Complete, so
 // that S3 may be completing the upload still, or have completed it. It

@@ -230,21 +230,26 @@ func TestObjectWriterS3Faults(t *testing.T) {
 	tests := []struct {
 		name    string
 		fault   faultproxy.Fault
-		timeout time.Duration // of a request attempt; 0 for the default
+		then    *faultproxy.Fault // for the next sends of the part, once fault is spent
+		timeout time.Duration     // of a request attempt; 0 for the default
 	}{
 		// The S3 client retries these itself.
-		{"503 SlowDown", faultproxy.Fault{Kind: faultproxy.Status, Status: 503, Code: "SlowDown"}, 0},
-		{"500 InternalError", faultproxy.Fault{Kind: faultproxy.Status, Status: 500, Code: "InternalError"}, 0},
-		{"connection cut mid-part", faultproxy.Fault{Kind: faultproxy.CutRequest, After: 1 << 20}, 0},
+		{"503 SlowDown", faultproxy.Fault{Kind: faultproxy.Status, Status: 503, Code: "SlowDown"}, nil, 0},
+		{"500 InternalError", faultproxy.Fault{Kind: faultproxy.Status, Status: 500, Code: "InternalError"}, nil, 0},
+		{"connection cut mid-part", faultproxy.Fault{Kind: faultproxy.CutRequest, After: 1 << 20}, nil, 0},
 		// The writer sends the part again after the client gives up.
-		{"connection cut past the client's retries", faultproxy.Fault{Kind: faultproxy.CutRequest, After: 1 << 20, Times: csvstream.MaxAttempts}, 0},
+		{"connection cut past the client's retries", faultproxy.Fault{Kind: faultproxy.CutRequest, After: 1 << 20, Times: csvstream.MaxAttempts}, nil, 0},
 		// S3 refuses corrupted bytes, the client does not retry, the writer does.
-		{"flipped byte", faultproxy.Fault{Kind: faultproxy.FlipByte, After: 12345}, 0},
-		{"flipped byte twice", faultproxy.Fault{Kind: faultproxy.FlipByte, After: 3 << 20, Times: 2}, 0},
+		{"flipped byte", faultproxy.Fault{Kind: faultproxy.FlipByte, After: 12345}, nil, 0},
+		{"flipped byte twice", faultproxy.Fault{Kind: faultproxy.FlipByte, After: 3 << 20, Times: 2}, nil, 0},
+		// The client's own retry counts, though it ends in an error the
+		// client does not retry.
+		{"503 SlowDown, then a flipped byte", faultproxy.Fault{Kind: faultproxy.Status, Status: 503, Code: "SlowDown"},
+			&faultproxy.Fault{Kind: faultproxy.FlipByte, After: 12345}, 0},
 		// The writer gives up waiting for an answer and sends the part again.
 		// The timeout applies to every part, so it leaves room for a slow
 		// machine (or an emulated arm64 run) to send a whole part.
-		{"no answer", faultproxy.Fault{Kind: faultproxy.Stall}, 5 * time.Second},
+		{"no answer", faultproxy.Fault{Kind: faultproxy.Stall}, nil, 5 * time.Second},
 	}
 	for i, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -252,6 +257,13 @@ func TestObjectWriterS3Faults(t *testing.T) {
 			f := tt.fault
 			f.Match = faultproxy.IsPartUpload(2)
 			p.Inject(f)
+			times := max(f.Times, 1)
+			if tt.then != nil {
+				then := *tt.then
+				then.Match = f.Match
+				p.Inject(then)
+				times += max(then.Times, 1)
+			}
 			client := s3test.ClientFor(p.URL, csvstream.ClientOptions, writerFastBackoff)
 			key := fmt.Sprintf("fault-%d.csv", i)
 			start := time.Now()
@@ -271,9 +283,11 @@ func TestObjectWriterS3Faults(t *testing.T) {
 			if d := time.Since(start); tt.timeout > 0 && d > tt.timeout+4*time.Second {
 				t.Errorf("took %v with an attempt timeout of %v", d, tt.timeout)
 			}
-			times := max(f.Times, 1)
-			if got := p.Fired(f.Kind); got != times {
-				t.Fatalf("fault fired %d times, want %d", got, times)
+			if got := p.Fired(f.Kind); got != max(f.Times, 1) {
+				t.Fatalf("fault fired %d times, want %d", got, max(f.Times, 1))
+			}
+			if tt.then != nil && p.Fired(tt.then.Kind) != max(tt.then.Times, 1) {
+				t.Fatalf("second fault fired %d times, want %d", p.Fired(tt.then.Kind), max(tt.then.Times, 1))
 			}
 			if got := writerPartSends(p, 2); got != times+1 {
 				t.Errorf("part 2 sent %d times, want %d", got, times+1)
