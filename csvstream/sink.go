@@ -141,9 +141,11 @@ const streamBufferSize = 256 << 10
 // streamSink writes to an output that cannot be taken back: standard
 // output, or a character device, named pipe or socket named by a local
 // path. The stream only ever receives whole Write payloads, which are
-// whole records, so it never ends in the middle of a record, even when the
-// job fails. Abort drops what is still buffered, but what was already
-// written stays.
+// whole records. A write that fails part way (a full disk) is taken back
+// from a regular file, standard output redirected to one, so that the file
+// ends with a whole record even when the job fails; a pipe, socket or
+// device keeps the part it took. Abort drops what is still buffered, but
+// what was already written stays.
 //
 // A write waits for the stream's reader. When the writer takes write
 // deadlines (a socket, or a pipe or terminal in the runtime's poller), the
@@ -233,10 +235,34 @@ func (s *streamSink) flush() error {
 // reports that end's cause rather than a timeout.
 func (s *streamSink) send(p []byte) (int, error) {
 	n, err := s.w.Write(p)
+	if err != nil && n > 0 && s.unwrite(n) {
+		n = 0
+	}
 	if d := s.deadline; err != nil && d != nil && d.ctx.Err() != nil && errors.Is(err, os.ErrDeadlineExceeded) {
 		err = fmt.Errorf("stopped waiting for the reader after writing %d of %d bytes: %w", n, len(p), context.Cause(d.ctx))
 	}
 	return n, err
+}
+
+// unwrite takes back the last n bytes written when the stream is a
+// regular file, and reports whether it did.
+func (s *streamSink) unwrite(n int) bool {
+	f, ok := s.w.(*os.File)
+	if !ok {
+		return false
+	}
+	if fi, err := f.Stat(); err != nil || !fi.Mode().IsRegular() {
+		return false
+	}
+	end, err := f.Seek(0, io.SeekCurrent)
+	if err != nil || end < int64(n) {
+		return false
+	}
+	if f.Truncate(end-int64(n)) != nil {
+		return false
+	}
+	_, err = f.Seek(end-int64(n), io.SeekStart)
+	return err == nil
 }
 
 // sendAll writes what is buffered. What a stream is sent cannot be taken

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -144,5 +145,44 @@ func TestSourceAppendedToByStdout(t *testing.T) {
 				t.Errorf("the source now holds %d bytes", len(got))
 			}
 		})
+	}
+}
+
+// TestFullStdoutFileEndsWithWholeRecord runs a job whose standard output
+// is a file that fills up part way through a write (a file size limit
+// stands in for a full disk): the job fails, and the file keeps only whole
+// records.
+func TestFullStdoutFileEndsWithWholeRecord(t *testing.T) {
+	bin := buildCLI(t)
+	dir := t.TempDir()
+	src := filepath.Join(dir, "in.csv")
+	var b strings.Builder
+	b.WriteString("id,name\n")
+	for i := range 20000 {
+		fmt.Fprintf(&b, "%d,%s\n", i, strings.Repeat("x", 37))
+	}
+	if err := os.WriteFile(src, []byte(b.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out, err := os.Create(filepath.Join(dir, "out.csv"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer out.Close()
+	// 600 blocks of 512 bytes: the first 256 KiB write fits, the second stops
+	// part way.
+	cmd := exec.Command("sh", "-c", `ulimit -f 600 && exec "$0" "$@"`, bin, "run", "--rejects", filepath.Join(dir, "r.csv"), src, "-")
+	cmd.Stdout = out
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	if err := cmd.Run(); cmd.ProcessState.ExitCode() != 1 {
+		t.Fatalf("exit %d (%v), stderr %q; want 1", cmd.ProcessState.ExitCode(), err, stderr.String())
+	}
+	got, err := os.ReadFile(out.Name())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) == 0 || !strings.HasPrefix(b.String(), string(got)) || got[len(got)-1] != '\n' {
+		t.Errorf("standard output kept %d bytes, ending %q: want a run of whole records from the start", len(got), got[max(0, len(got)-20):])
 	}
 }
