@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"slices"
@@ -309,7 +310,17 @@ func sameLocation(a, b Location) bool {
 	}
 	ia, errA := os.Stat(pa)
 	ib, errB := os.Stat(pb)
-	return errA == nil && errB == nil && os.SameFile(ia, ib)
+	if errA == nil && errB == nil {
+		return os.SameFile(ia, ib)
+	}
+	// A file not there yet is created under its name in its directory,
+	// which the other path may reach through a link.
+	if !errors.Is(errA, fs.ErrNotExist) || !errors.Is(errB, fs.ErrNotExist) || filepath.Base(pa) != filepath.Base(pb) {
+		return false
+	}
+	da, errA := os.Stat(filepath.Dir(pa))
+	db, errB := os.Stat(filepath.Dir(pb))
+	return errA == nil && errB == nil && os.SameFile(da, db)
 }
 
 // Run executes one job: it streams the source through the scanner and the

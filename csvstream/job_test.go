@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -413,6 +414,39 @@ func TestRunInvalidJob(t *testing.T) {
 				t.Fatalf("err %v, want ErrInvalidJob saying %q", err, tc.want)
 			}
 		})
+	}
+}
+
+// TestRunOutputsOneNewFileThroughALink names one output file that does not
+// exist yet twice, through a directory and a link to it: the job is
+// refused, rather than one output renamed over the other.
+func TestRunOutputsOneNewFileThroughALink(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.Mkdir(filepath.Join(dir, "real"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink("real", filepath.Join(dir, "link")); err != nil {
+		t.Fatal(err)
+	}
+	_, err := csvstream.Run(context.Background(), nil, csvstream.Job{
+		Source: csvstream.Stdio, Stdin: strings.NewReader("id,x\n1,a\n2\n"),
+		Destination: csvstream.Location{Path: filepath.Join(dir, "real", "out.csv")},
+		Rejects:     csvstream.Location{Path: filepath.Join(dir, "link", "out.csv")},
+	})
+	if !errors.Is(err, csvstream.ErrInvalidJob) || !strings.Contains(err.Error(), "destination and rejects are both") {
+		t.Errorf("err %v, want ErrInvalidJob: destination and rejects are one file", err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "real", "out.csv")); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("the output was written: %v", err)
+	}
+	// Different names in the one directory are different files.
+	sum, err := csvstream.Run(context.Background(), nil, csvstream.Job{
+		Source: csvstream.Stdio, Stdin: strings.NewReader("id,x\n1,a\n2\n"),
+		Destination: csvstream.Location{Path: filepath.Join(dir, "real", "out.csv")},
+		Rejects:     csvstream.Location{Path: filepath.Join(dir, "link", "rejects.csv")},
+	})
+	if err != nil || sum.Valid != 1 || sum.Rejected != 1 {
+		t.Errorf("summary %+v, err %v; want 1 valid and 1 rejected", sum, err)
 	}
 }
 
