@@ -186,6 +186,9 @@ func NewObjectReader(ctx context.Context, api GetObjectAPI, bucket, key string, 
 			return nil, fmt.Errorf("get %s: stopped before the first byte: %w", r.name(), context.Cause(ctx))
 		case isNotFound(err):
 			return nil, fmt.Errorf("get %s: %w: %w", r.name(), ErrSourceNotFound, err)
+		case r.versionID() != nil && httpStatus(err) == http.StatusMethodNotAllowed:
+			// S3's answer for a version that is a delete marker.
+			return nil, fmt.Errorf("get %s: %w: the version is a delete marker: %w", r.name(), ErrSourceNotFound, err)
 		case errorCode(err) == "InvalidObjectState":
 			// A 403 too, but no permission is missing: the object is in
 			// an archive storage class, and only a restore will do.

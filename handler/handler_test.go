@@ -1271,12 +1271,20 @@ func TestVersionedSource(t *testing.T) {
 		})
 	}
 
-	// A version deleted since is a missing source; a malformed one, a bad
-	// event.
+	// A version deleted since is a missing source, and so is a delete
+	// marker, which S3 answers with 405; a malformed version, a bad event.
 	if _, err := client.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: &in, Key: ptr("incoming/v.csv"), VersionId: &first}); err != nil {
 		t.Fatal(err)
 	}
-	for _, tt := range []struct{ version, want string }{{first, "SourceNotFound"}, {"no such version", "InvalidEvent"}} {
+	del, err := client.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: &in, Key: ptr("incoming/v.csv")})
+	if err != nil || aws.ToString(del.VersionId) == "" || !aws.ToBool(del.DeleteMarker) {
+		t.Fatalf("delete: %+v, err %v; want a delete marker", del, err)
+	}
+	for _, tt := range []struct{ version, want string }{
+		{first, "SourceNotFound"},
+		{*del.VersionId, "SourceNotFound"},
+		{"no such version", "InvalidEvent"},
+	} {
 		event := fmt.Sprintf(`{"bucket":%q,"key":"incoming/v.csv","version_id":%q}`, in, tt.version)
 		if _, _, err := invoke(h, []byte(event), time.Minute); ErrorType(err) != tt.want {
 			t.Errorf("version %q: %v (%s), want %s", tt.version, err, ErrorType(err), tt.want)
