@@ -582,6 +582,9 @@ func (inv *invocation) sweep(req sweepRequest) (any, error) {
 	}
 	results := []csvstream.SweepResult{}
 	var errs []error
+	// The invocation's log line lists at most maxAbortedPerLine aborted
+	// uploads of all its failed places.
+	listed := 0
 	for _, p := range places {
 		res, err := csvstream.Sweep(inv.jobCtx, api, p.Bucket, p.Prefix, opt)
 		results = append(results, res)
@@ -598,13 +601,34 @@ func (inv *invocation) sweep(req sweepRequest) (any, error) {
 			jl.ErrorType, jl.Error = ErrorType(classify(err, p.String(), inv.stopped())), err.Error()
 			// The error returned loses the results, so the log keeps the
 			// uploads aborted, on as many lines as they take.
-			jl.Aborted = res.Aborted[:min(len(res.Aborted), maxAbortedPerLine)]
+			jl.Aborted = res.Aborted[:min(len(res.Aborted), maxAbortedPerLine-listed)]
+			listed += len(jl.Aborted)
 			inv.logAborted(p.String(), res.Aborted, len(jl.Aborted))
 		}
 		inv.jobs = append(inv.jobs, jl)
 	}
-	if err := errors.Join(errs...); err != nil {
-		return nil, classify(err, "", inv.stopped())
+	if len(errs) > 0 {
+		return nil, classify(sweepErrors(errs), "", inv.stopped())
 	}
 	return results, nil
 }
+
+// maxSweepPlaceErrors is the most failed places a sweep's error spells out.
+const maxSweepPlaceErrors = 3
+
+// sweepErrors is the failures of a sweep's places. Its message spells
+// out the first maxSweepPlaceErrors of them and counts the rest, whose
+// messages the invocation's log holds: a sweep of many places, each
+// failing many aborts, would otherwise make an error, and a log line, past
+// the sizes Lambda and CloudWatch keep.
+type sweepErrors []error
+
+func (e sweepErrors) Error() string {
+	msg := errors.Join(e[:min(len(e), maxSweepPlaceErrors)]...).Error()
+	if n := len(e) - maxSweepPlaceErrors; n > 0 {
+		msg += fmt.Sprintf("\n(and %d more places failed: see the log)", n)
+	}
+	return msg
+}
+
+func (e sweepErrors) Unwrap() []error { return e }

@@ -995,6 +995,48 @@ func TestLogLinesOfFailedSweep(t *testing.T) {
 	}
 }
 
+// TestLogLinesOfSweepOfManyPrefixes fails a sweep over many prefixes, each
+// aborting many uploads: the invocation's line lists no more uploads than
+// one line of its own would, and its error spells out only the first
+// failed prefixes, so that no line nears CloudWatch's limit.
+func TestLogLinesOfSweepOfManyPrefixes(t *testing.T) {
+	var logs syncBuffer
+	const n = 2*maxAbortedPerLine + 50
+	h := New(Config{Output: Prefix{"out", "valid/"}, Log: &logs}, &backlogAPI{n: n})
+	var prefixes []string
+	for i := range 12 {
+		prefixes = append(prefixes, fmt.Sprintf(`"s3://out/valid/p%d/"`, i))
+	}
+	_, _, err := invoke(h, []byte(`{"sweep":{"prefixes":[`+strings.Join(prefixes, ",")+`]}}`), time.Minute)
+	if err == nil {
+		t.Fatal("the sweep did not fail")
+	}
+	if msg := err.Error(); strings.Count(msg, "sweep: abort upload") != 3 || !strings.HasSuffix(msg, "(and 9 more places failed: see the log)") {
+		t.Errorf("error %q: want the first three failed prefixes and a count of the rest", msg)
+	}
+	listed, aborted := 0, 0
+	for _, l := range logs.lines(t) {
+		switch l["message"] {
+		case "invocation":
+			for _, j := range l["jobs"].([]any) {
+				a, _ := j.(map[string]any)["aborted"].([]any)
+				listed += len(a)
+			}
+		case "sweep aborted":
+			a, _ := l["aborted"].([]any)
+			aborted += len(a)
+		}
+	}
+	if listed != maxAbortedPerLine || listed+aborted != 12*(n-1) {
+		t.Errorf("the invocation line lists %d uploads and the others %d; want %d and %d", listed, aborted, maxAbortedPerLine, 12*(n-1)-maxAbortedPerLine)
+	}
+	for _, l := range strings.Split(logs.String(), "\n") {
+		if len(l) > 128<<10 {
+			t.Errorf("a log line of %d bytes: %.200s", len(l), l)
+		}
+	}
+}
+
 // TestLogLinesOfLargeBatch checks that an SQS batch of more jobs than one
 // log line lists is logged in full over several lines, each kept short.
 func TestLogLinesOfLargeBatch(t *testing.T) {
