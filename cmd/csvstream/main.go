@@ -311,14 +311,17 @@ func runCmd(ctx context.Context, args []string, stdin io.Reader, stdout, stderr 
 		return usagef("--rejects cannot be - when DST is -")
 	}
 
-	client, err := csvstream.NewS3Client(ctx)
-	if err != nil {
-		return err
-	}
 	if *schema != "" {
 		if job.SchemaLocation, err = parseObject("--schema", *schema); err != nil {
 			return err
 		}
+	}
+	// The default rejects are in S3 when the destination is.
+	client, err := s3Client(ctx, job.Source, job.Destination, job.Rejects, job.SchemaLocation)
+	if err != nil {
+		return err
+	}
+	if *schema != "" {
 		if job.Schema, err = csvstream.LoadSchema(ctx, client, job.SchemaLocation); err != nil {
 			return err
 		}
@@ -368,7 +371,7 @@ func inferCmd(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 	if err != nil {
 		return err
 	}
-	client, err := csvstream.NewS3Client(ctx)
+	client, err := s3Client(ctx, loc)
 	if err != nil {
 		return err
 	}
@@ -409,4 +412,15 @@ func parseDelimiter(s string) (byte, error) {
 		return 0, usagef("--%v", err)
 	}
 	return c, nil
+}
+
+// s3Client returns an S3 client when one of locs is in S3, and nil for a
+// job of local files and streams, which then needs no AWS configuration.
+func s3Client(ctx context.Context, locs ...csvstream.Location) (csvstream.S3API, error) {
+	for _, l := range locs {
+		if l.IsS3() {
+			return csvstream.NewS3Client(ctx)
+		}
+	}
+	return nil, nil
 }

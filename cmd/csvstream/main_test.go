@@ -307,3 +307,34 @@ func TestSummaryUnprinted(t *testing.T) {
 		}
 	}
 }
+
+// TestLocalJobNeedsNoAWSConfig runs jobs with no s3:// location under an
+// AWS configuration that cannot be loaded: they must not read it.
+func TestLocalJobNeedsNoAWSConfig(t *testing.T) {
+	dir := t.TempDir()
+	in := filepath.Join(dir, "in.csv")
+	if err := os.WriteFile(in, []byte("id,name\n1,a\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	schema := filepath.Join(dir, "schema.json")
+	if err := os.WriteFile(schema, []byte(`{"fields":[{"name":"id","type":"integer"},{"name":"name"}]}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	env := []string{"AWS_PROFILE=no-such-profile", "AWS_CONFIG_FILE=" + filepath.Join(dir, "none"),
+		"AWS_SHARED_CREDENTIALS_FILE=" + filepath.Join(dir, "none")}
+	for _, args := range [][]string{
+		{"run", in, filepath.Join(dir, "out.csv")},
+		{"run", "--schema", schema, "--rejects", filepath.Join(dir, "r.csv"), "-", "-"},
+		{"infer", in},
+	} {
+		code, _, stderr := cli(t, env, "id,name\n1,a\n", args...)
+		if code != exitOK {
+			t.Errorf("%v: exit %d, stderr %q; want 0 for a job that touches no S3", args, code, stderr)
+		}
+	}
+	// A job that does touch S3 still reports the configuration's failure.
+	code, _, stderr := cli(t, env, "", "run", in, "s3://b/out.csv")
+	if code != exitFailure || !strings.Contains(stderr, "no-such-profile") {
+		t.Errorf("S3 destination: exit %d, stderr %q; want 1 naming the profile", code, stderr)
+	}
+}
