@@ -326,13 +326,13 @@ func reconcile(sum csvstream.Summary, c gen.Counts) error {
 // head returns the first n lines of the object at loc (s3://bucket/key),
 // reading only its first bytes.
 func head(ctx context.Context, client *s3.Client, loc string, n int) ([]string, error) {
-	u, err := url.Parse(loc)
-	if err != nil || u.Scheme != "s3" || u.Host == "" || len(u.Path) < 2 {
+	// Keys are raw text in a location, as csvstream prints them: not a URL.
+	l, err := csvstream.ParseLocation(loc)
+	if err != nil || !l.IsS3() || l.Key == "" {
 		return nil, fmt.Errorf("%q is not an s3://bucket/key location", loc)
 	}
-	bucket, key := u.Host, u.Path[1:]
 	obj, err := client.GetObject(ctx, &s3.GetObjectInput{
-		Bucket: aws.String(bucket), Key: aws.String(key), Range: aws.String("bytes=0-65535"),
+		Bucket: aws.String(l.Bucket), Key: aws.String(l.Key), Range: aws.String("bytes=0-65535"),
 	})
 	if err != nil {
 		return nil, fmt.Errorf("get %s: %w", loc, err)

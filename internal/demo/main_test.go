@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -130,5 +131,19 @@ func TestDemo(t *testing.T) {
 	if c, err := net.DialTimeout("tcp", m[1], time.Second); err == nil {
 		c.Close()
 		t.Errorf("the S3 server on %s still answers after the demo", m[1])
+	}
+}
+
+// TestHeadOddKeys reads objects whose keys hold characters a URL would
+// take apart: head must read the key as csvstream printed it.
+func TestHeadOddKeys(t *testing.T) {
+	srv := s3test.Start(t)
+	bucket := srv.Bucket(t, "demohead")
+	for _, key := range []string{"valid/q? # 100%.csv", "valid/a%20b.csv"} {
+		srv.Put(t, bucket, key, []byte("id\n1\n"))
+		lines, err := head(context.Background(), srv.Client(), "s3://"+bucket+"/"+key, 5)
+		if err != nil || !slices.Equal(lines, []string{"id", "1"}) {
+			t.Errorf("head %q: %q, %v; want the object's two lines", key, lines, err)
+		}
 	}
 }
