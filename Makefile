@@ -30,7 +30,7 @@ LAMBDA_GOOS   := linux
 LAMBDA_GOARCH := arm64
 LAMBDA_FLAGS  := -tags lambda.norpc -trimpath -ldflags '-s -w'
 
-.PHONY: all test fuzz bench build clean tools qemu vet fmt lint demo \
+.PHONY: all test fuzz bench build clean tools qemu cc vet fmt lint demo \
 	lambda-bootstrap build-CsvstreamFunction
 
 all: build
@@ -40,6 +40,11 @@ all: build
 VERSITYGW_STAMP := $(BIN)/.versitygw-$(VERSITYGW_VERSION)
 
 tools: $(VERSITYGW_STAMP)
+
+# A stamp left without its binary (bin/versitygw deleted) installs it again.
+ifeq ($(wildcard $(VERSITYGW)),)
+.PHONY: $(VERSITYGW_STAMP)
+endif
 
 $(VERSITYGW_STAMP):
 	@mkdir -p $(BIN)
@@ -53,20 +58,31 @@ $(VERSITYGW_STAMP):
 # code (under qemu-user unless this machine is arm64), then the fuzz
 # targets for a short time each. The integration tests fail, never skip,
 # when versitygw cannot be started.
-test: tools $(ARM64_EXEC_DEP)
+test: tools cc $(ARM64_EXEC_DEP)
 	CSVSTREAM_REQUIRE_S3=1 $(GO) test $(GOTEST_FLAGS) ./...
 	CSVSTREAM_REQUIRE_S3=1 GOARCH=arm64 $(GO) test -count=1 -timeout 20m $(ARM64_EXEC) ./csvstream/ ./handler/
 	$(MAKE) fuzz
 
+# apt-install runs the shell test $(1) and, when it fails, installs
+# Debian's packages $(2), which $(3) needs.
+define apt-install
+	@$(1) || { \
+		command -v apt-get >/dev/null 2>&1 || { echo "make: $(3) need $(2), and there is no apt-get to install them" >&2; exit 1; }; \
+		sudo=; [ "$$(id -u)" = 0 ] || sudo=sudo; \
+		echo "installing $(2) for $(3)"; \
+		$$sudo apt-get update -qq && $$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(2) >/dev/null; \
+	}
+endef
+
 # qemu installs Debian's qemu-user, which runs the arm64 test binaries on
 # another architecture.
 qemu:
-	@command -v $(QEMU_AARCH64) >/dev/null 2>&1 || { \
-		command -v apt-get >/dev/null 2>&1 || { echo "make: $(QEMU_AARCH64) not found: install qemu-user to run the arm64 tests" >&2; exit 1; }; \
-		sudo=; [ "$$(id -u)" = 0 ] || sudo=sudo; \
-		echo "installing qemu-user for the arm64 tests"; \
-		$$sudo apt-get update -qq && $$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq qemu-user >/dev/null; \
-	}
+	$(call apt-install,command -v $(QEMU_AARCH64) >/dev/null 2>&1,qemu-user,the arm64 tests)
+
+# cc installs a C compiler where there is none: the race detector needs
+# cgo, which the go command turns off on a machine without one.
+cc:
+	$(call apt-install,[ "$$($(GO) env CGO_ENABLED)" = 1 ],gcc libc6-dev,the race-detector tests)
 
 # fuzz runs each fuzz target for FUZZTIME: the scanner against encoding/csv,
 # the schema parser against panics, and the row checks against a plain
