@@ -3,7 +3,6 @@ package csvstream
 import (
 	"bytes"
 	"cmp"
-	"math/big"
 	"strconv"
 )
 
@@ -17,15 +16,20 @@ import (
 // sign × 0.digits × 10^exp, digits without leading or trailing zeros. The
 // words INF and -INF have sign ±2 and no digits; zero has sign 0.
 type decimal struct {
-	sign   int
-	exp    int64
-	bigExp *big.Int // the exponent instead of exp when it does not fit an int64
+	sign int
+	exp  int64
+	// bigExp holds the exponent's magnitude instead of exp when it has
+	// more than 18 digits, as decimal digits without leading zeros;
+	// bigNeg is its sign. Such exponents are rare, and digits keep
+	// reading and comparing them linear in their length.
+	bigExp []byte
+	bigNeg bool
 	digits []byte
 }
 
 // maxShortExp is the most digits an exponent may have to be read into an
 // int64: with the offset the mantissa adds, which a record's size bounds,
-// it cannot overflow. Longer ones are read into a big.Int.
+// it cannot overflow. Longer ones are added to it digit by digit.
 const maxShortExp = 17
 
 // parseDecimal reads b, which isNumber accepted and which is not NaN,
@@ -76,25 +80,108 @@ func parseDecimal(b, buf []byte) decimal {
 		d.exp = e + x
 		return d
 	}
-	x, _ := new(big.Int).SetString(string(exp), 10)
+	// |exp| >= 1e17 > |e|: the sign is exp's, the magnitude |exp| ± e,
+	// worked out on the digits in linear time (big.Int's SetString is
+	// quadratic in the length).
+	delta := e
 	if eneg {
-		x.Neg(x)
+		delta = -e
 	}
-	x.Add(x, big.NewInt(e))
-	if x.IsInt64() {
-		d.exp = x.Int64() // so that an exponent has one form only
-	} else {
-		d.bigExp = x
+	mag := addSmall(exp, delta)
+	if len(mag) <= 18 {
+		var x int64
+		for _, c := range mag {
+			x = x*10 + int64(c-'0')
+		}
+		if eneg {
+			x = -x
+		}
+		d.exp = x // so that an exponent has one form only
+		return d
 	}
+	d.bigExp, d.bigNeg = mag, eneg
 	return d
 }
 
-// exponent returns d's exponent as a big.Int.
-func (d decimal) exponent() *big.Int {
-	if d.bigExp != nil {
-		return d.bigExp
+// addSmall returns the decimal digits of mag + delta, without leading
+// zeros; mag has at least 18 digits and is above |delta|.
+func addSmall(mag []byte, delta int64) []byte {
+	const base = 1_000_000_000_000_000_000 // 1e18
+	n := len(mag)
+	var low int64
+	for _, c := range mag[n-18:] {
+		low = low*10 + int64(c-'0')
 	}
-	return big.NewInt(d.exp)
+	low += delta
+	carry := 0
+	for low >= base {
+		low -= base
+		carry++
+	}
+	for low < 0 {
+		low += base
+		carry--
+	}
+	out := make([]byte, 0, n+1)
+	out = append(out, mag[:n-18]...)
+	for ; carry > 0; carry-- {
+		i := len(out) - 1
+		for i >= 0 && out[i] == '9' {
+			out[i] = '0'
+			i--
+		}
+		if i < 0 {
+			out = append([]byte{'1'}, out...)
+		} else {
+			out[i]++
+		}
+	}
+	for ; carry < 0; carry++ {
+		i := len(out) - 1
+		for out[i] == '0' {
+			out[i] = '9'
+			i--
+		}
+		out[i]--
+	}
+	l := strconv.AppendInt(nil, low, 10)
+	for range 18 - len(l) {
+		out = append(out, '0')
+	}
+	out = append(out, l...)
+	return bytes.TrimLeft(out, "0")
+}
+
+// compareExp orders the exponents of x and y.
+func compareExp(x, y decimal) int {
+	switch xb, yb := x.bigExp != nil, y.bigExp != nil; {
+	case !xb && !yb:
+		return cmp.Compare(x.exp, y.exp)
+	case xb && !yb:
+		if x.bigNeg {
+			return -1
+		}
+		return 1
+	case !xb && yb:
+		if y.bigNeg {
+			return 1
+		}
+		return -1
+	}
+	if x.bigNeg != y.bigNeg {
+		if x.bigNeg {
+			return -1
+		}
+		return 1
+	}
+	c := cmp.Compare(len(x.bigExp), len(y.bigExp))
+	if c == 0 {
+		c = bytes.Compare(x.bigExp, y.bigExp)
+	}
+	if x.bigNeg {
+		c = -c
+	}
+	return c
 }
 
 // compareDecimal orders the numbers a and b, which isNumber accepted and
@@ -108,12 +195,7 @@ func compareDecimal(a, b []byte) int {
 	case x.sign == 0 || x.sign == 2 || x.sign == -2:
 		return 0
 	}
-	var c int
-	if x.bigExp == nil && y.bigExp == nil {
-		c = cmp.Compare(x.exp, y.exp)
-	} else {
-		c = x.exponent().Cmp(y.exponent())
-	}
+	c := compareExp(x, y)
 	if c == 0 {
 		c = bytes.Compare(x.digits, y.digits)
 	}
@@ -147,7 +229,10 @@ func appendDecimal(dst, b []byte) []byte {
 		// An exponent beyond an int64 is written out in decimal, ended by
 		// a byte that is not a digit.
 		dst = append(dst, tag, 'E')
-		dst = d.bigExp.Append(dst, 10)
+		if d.bigNeg {
+			dst = append(dst, '-')
+		}
+		dst = append(dst, d.bigExp...)
 		dst = append(dst, ';')
 	} else {
 		dst = append(dst, tag)

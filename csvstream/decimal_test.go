@@ -37,6 +37,15 @@ func TestCompareDecimal(t *testing.T) {
 		{"1e-99999999999999999999", "0", 1},
 		{"1e100000000000000000", "0.1e100000000000000001", 0},
 		{"123456789012345678901234567890", "123456789012345678901234567891", -1},
+		// The mantissa's offset carries into, or borrows from, an exponent
+		// of more than 18 digits.
+		{"100e999999999999999999", "1e1000000000000000001", 0},
+		{"0.001e1000000000000000000", "1e999999999999999997", 0},
+		{"1000e-1000000000000000000", "1e-999999999999999997", 0},
+		{"0.01e-999999999999999999", "1e-1000000000000000001", 0},
+		{"1e1000000000000000000", "1e999999999999999999", 1},
+		{"-1e1000000000000000000", "-1e999999999999999999", -1},
+		{"1e-1000000000000000000", "1e-999999999999999999", -1},
 		{"INF", "1e99999999999999999999", 1},
 	}
 	for _, tt := range tests {
@@ -106,6 +115,25 @@ func compareBig(t *testing.T, a, b string) int {
 		mb.Mul(mb, shift)
 	}
 	return ma.Cmp(mb)
+}
+
+// TestLongExponent compares numbers whose exponents are as long as a
+// record may be: they are read digit by digit, in time linear in their
+// length, where math/big takes time quadratic in it.
+func TestLongExponent(t *testing.T) {
+	nines := strings.Repeat("9", 1<<20)
+	a := "1e" + nines
+	b := "10e" + nines[1:] + "8" // the same number
+	c := "1e1" + nines[1:]       // an exponent as long as a's, and less
+	if got := compareDecimal([]byte(a), []byte(b)); got != 0 {
+		t.Errorf("compareDecimal(1e9…9, 10e9…8) = %d, want 0", got)
+	}
+	if got := compareDecimal([]byte(a), []byte(c)); got != 1 {
+		t.Errorf("compareDecimal(1e9…9, 1e19…9) = %d, want 1", got)
+	}
+	if !bytes.Equal(appendDecimal(nil, []byte(a)), appendDecimal(nil, []byte(b))) {
+		t.Error("1e9…9 and 10e9…8 have different keys")
+	}
 }
 
 // TestCompareDecimalReference holds compareDecimal and appendDecimal to

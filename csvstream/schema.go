@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"math"
 	"regexp"
+	"regexp/syntax"
 	"slices"
 	"sort"
 	"strconv"
@@ -135,6 +136,14 @@ func decodeSchema(data []byte) (*Schema, error) {
 	data = bytes.TrimPrefix(data, []byte(utf8BOM))
 	if len(bytes.TrimSpace(data)) == 0 {
 		return nil, errors.New("schema: the document is empty")
+	}
+	if !utf8.Valid(data) {
+		// encoding/json would turn each bad byte into U+FFFD, changing
+		// names, enum values and patterns without a word.
+		i := badUTF8(data)
+		line := 1 + bytes.Count(data[:i], []byte("\n"))
+		col := 1 + utf8.RuneCount(data[bytes.LastIndexByte(data[:i], '\n')+1:i])
+		return nil, fmt.Errorf("schema: not UTF-8 text: bad byte 0x%02x at line %d, column %d: save the schema as UTF-8", data[i], line, col)
 	}
 	top, err := jsonObject(data)
 	if err != nil {
@@ -506,6 +515,18 @@ func integralText(n string) (string, bool) {
 	return string(t), true
 }
 
+// hugeNumber reports whether n, a JSON number, is at least 1e20 in
+// magnitude: an integer beyond any int64, which integralText does not
+// write out.
+func hugeNumber(n string) bool {
+	b := []byte(n)
+	if !isNumber(b) || isNumberWord(b) {
+		return false
+	}
+	d := parseDecimal(b, nil)
+	return d.sign != 0 && (d.bigExp != nil && !d.bigNeg || d.bigExp == nil && d.exp > 20)
+}
+
 // jsonScalar decodes a string, number (as json.Number), boolean or null.
 func jsonScalar(raw []byte) (any, error) {
 	switch jsonKind(raw) {
@@ -873,12 +894,16 @@ func compileField(c *column, f *Field) error {
 		return fmt.Errorf("constraint \"minLength\" %d is above \"maxLength\" %d", c.minLen, c.maxLen)
 	}
 	if cs.Pattern != "" {
-		// The pattern is checked alone first: anchoring it could balance
-		// a stray parenthesis, as "a)|(b" becomes "^(?:a)|(b)$".
-		if _, err := regexp.Compile(cs.Pattern); err != nil {
+		// The parsed pattern is anchored, not its text, which could
+		// balance a stray parenthesis ("a)|(b" in "^(?:a)|(b)$") or quote
+		// the anchor (a \Q with no \E).
+		parsed, err := syntax.Parse(cs.Pattern, syntax.Perl)
+		if err != nil {
 			return fmt.Errorf("constraint \"pattern\": %w", err)
 		}
-		re, err := regexp.Compile(`^(?:` + cs.Pattern + `)$`)
+		anchored := &syntax.Regexp{Op: syntax.OpConcat, Flags: syntax.Perl, Sub: []*syntax.Regexp{
+			{Op: syntax.OpBeginText}, parsed, {Op: syntax.OpEndText}}}
+		re, err := regexp.Compile(anchored.String())
 		if err != nil {
 			return fmt.Errorf("constraint \"pattern\" %q: %w", cs.Pattern, err)
 		}
@@ -1024,14 +1049,18 @@ func (c *column) constant(x any) (value, string, error) {
 			return value{}, "false", nil
 		}
 		return value{}, "", fmt.Errorf("%v is not %s", x, c.kind.article())
+	case nil:
+		return value{}, "", fmt.Errorf("null is not %s", c.kind.article())
 	default:
-		return value{}, "", fmt.Errorf("%s is not %s", describe(x), c.kind.article())
+		return value{}, "", fmt.Errorf("%v is a Go %T: give a string, json.Number, int, int64, float64 or bool", x, x)
 	}
 	if integral && c.kind == kindInteger {
 		// JSON has no integers of its own (Python writes a float bound as
 		// 1.0), and FormatFloat writes a float64 of 1e6 as "1e+06".
 		if t, ok := integralText(text); ok {
 			text = t
+		} else if hugeNumber(text) {
+			return value{}, "", fmt.Errorf("%s is out of the 64-bit integer range", describe(x))
 		}
 	}
 	_, isString := x.(string)

@@ -30,6 +30,7 @@ var badSchemas = map[string]string{
 	"bad-format-any.json":              `schema: field "when": format "any" is not supported`,
 	"bad-group-char.json":              `schema: field "price": "groupChar": "," is not supported`,
 	"bad-integer-range.json":           `schema: field "qty": constraint "maximum": 99999999999999999999 is out of the 64-bit integer range`,
+	"bad-integer-range-exponent.json":  `schema: field "qty": constraint "maximum": 1e20 is out of the 64-bit integer range`,
 	"bad-invalid-json.json":            `schema: invalid JSON at line 1, column 13: unexpected end of JSON input`,
 	"bad-length-on-integer.json":       `schema: field "qty": constraint "minLength" applies only to string fields, not integer`,
 	"bad-max-length-negative.json":     `schema: field "code": constraint "maxLength": -1 is not a non-negative integer`,
@@ -42,6 +43,7 @@ var badSchemas = map[string]string{
 	"bad-missing-values.json":          `schema: "missingValues": want an array`,
 	"bad-no-fields.json":               `schema: "fields" is missing`,
 	"bad-no-name.json":                 `schema: fields[0]: name is missing or empty`,
+	"bad-not-utf8.json":                `schema: not UTF-8 text: bad byte 0xfc at line 4, column 49: save the schema as UTF-8`,
 	"bad-not-object.json":              `schema: want a JSON object`,
 	"bad-null.json":                    `schema: want a JSON object`,
 	"bad-pattern-on-number.json":       `schema: field "price": constraint "pattern" applies only to string fields, not number`,
@@ -276,7 +278,10 @@ func TestSchemaBuiltInGo(t *testing.T) {
 		want string
 	}{
 		{"no name", &Schema{Fields: []Field{{Type: "integer"}}}, "schema: fields[0]: name is missing or empty"},
-		{"bad minimum type", &Schema{Fields: []Field{{Name: "n", Type: "integer", Constraints: Constraints{Minimum: []int{1}}}}}, `schema: field "n": constraint "minimum": [1] is not an integer`},
+		{"bad minimum type", &Schema{Fields: []Field{{Name: "n", Type: "integer", Constraints: Constraints{Minimum: []int{1}}}}}, `schema: field "n": constraint "minimum": [1] is a Go []int: give a string, json.Number, int, int64, float64 or bool`},
+		{"unsupported Go number", &Schema{Fields: []Field{{Name: "n", Type: "number", Constraints: Constraints{Minimum: float32(1.5)}}}}, `schema: field "n": constraint "minimum": 1.5 is a Go float32: give a string, json.Number, int, int64, float64 or bool`},
+		{"integer bound beyond int64 as an exponent", &Schema{Fields: []Field{{Name: "n", Type: "integer", Constraints: Constraints{Maximum: json.Number("1e999")}}}}, `schema: field "n": constraint "maximum": 1e999 is out of the 64-bit integer range`},
+		{"integer enum item beyond int64", &Schema{Fields: []Field{{Name: "n", Type: "integer", Constraints: Constraints{Enum: []any{1, 1e25}}}}}, `schema: field "n": constraint "enum": item 2: 1e+25 is out of the 64-bit integer range`},
 		{"fractional integer bound", &Schema{Fields: []Field{{Name: "n", Type: "integer", Constraints: Constraints{Maximum: 1.5}}}}, `schema: field "n": constraint "maximum": 1.5 is not an integer`},
 		{"fractional integer bound as an exponent", &Schema{Fields: []Field{{Name: "n", Type: "integer", Constraints: Constraints{Maximum: json.Number("15e-1")}}}}, `schema: field "n": constraint "maximum": 15e-1 is not an integer`},
 		{"negative length", &Schema{Fields: []Field{{Name: "s", Constraints: Constraints{MinLength: &neg}}}}, `schema: field "s": constraint "minLength": -1 is negative`},
