@@ -18,10 +18,8 @@ export CSVSTREAM_VERSITYGW := $(VERSITYGW)
 QEMU_AARCH64  ?= qemu-aarch64
 ifeq ($(shell $(GO) env GOHOSTARCH),arm64)
 ARM64_EXEC     :=
-ARM64_EXEC_DEP :=
 else
 ARM64_EXEC     := -exec $(QEMU_AARCH64)
-ARM64_EXEC_DEP := qemu
 endif
 
 # The Lambda artifact: a static linux/arm64 bootstrap for the provided.al2023
@@ -30,7 +28,7 @@ LAMBDA_GOOS   := linux
 LAMBDA_GOARCH := arm64
 LAMBDA_FLAGS  := -tags lambda.norpc -trimpath -ldflags '-s -w'
 
-.PHONY: all test fuzz bench build clean tools qemu cc vet fmt lint demo \
+.PHONY: all test fuzz bench build clean tools test-deps vet fmt lint demo \
 	lambda-bootstrap build-CsvstreamFunction
 
 all: build
@@ -58,31 +56,26 @@ $(VERSITYGW_STAMP):
 # code (under qemu-user unless this machine is arm64), then the fuzz
 # targets for a short time each. The integration tests fail, never skip,
 # when versitygw cannot be started.
-test: tools cc $(ARM64_EXEC_DEP)
+test: tools test-deps
 	CSVSTREAM_REQUIRE_S3=1 $(GO) test $(GOTEST_FLAGS) ./...
 	CSVSTREAM_REQUIRE_S3=1 GOARCH=arm64 $(GO) test -count=1 -timeout 20m $(ARM64_EXEC) ./csvstream/ ./handler/
 	$(MAKE) fuzz
 
-# apt-install runs the shell test $(1) and, when it fails, installs
-# Debian's packages $(2), which $(3) needs.
-define apt-install
-	@$(1) || { \
-		command -v apt-get >/dev/null 2>&1 || { echo "make: $(3) need $(2), and there is no apt-get to install them" >&2; exit 1; }; \
+# test-deps installs from Debian's packages what the tests need and this
+# machine lacks: a C compiler, as the race detector needs cgo, and, unless
+# this machine is arm64, qemu-user to run the arm64 test binaries. One
+# apt-get call installs them all: two would contend for apt's lock under
+# make -j.
+test-deps:
+	@pkgs=; \
+	command -v "$$($(GO) env CC)" >/dev/null 2>&1 || pkgs="$$pkgs gcc libc6-dev"; \
+	$(if $(ARM64_EXEC),command -v $(QEMU_AARCH64) >/dev/null 2>&1 || pkgs="$$pkgs qemu-user";) \
+	[ -z "$$pkgs" ] || { \
+		command -v apt-get >/dev/null 2>&1 || { echo "make: the tests need$$pkgs, and there is no apt-get to install them" >&2; exit 1; }; \
 		sudo=; [ "$$(id -u)" = 0 ] || sudo=sudo; \
-		echo "installing $(2) for $(3)"; \
-		$$sudo apt-get update -qq && $$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(2) >/dev/null; \
+		echo "installing$$pkgs for the tests"; \
+		$$sudo apt-get update -qq && $$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$pkgs >/dev/null; \
 	}
-endef
-
-# qemu installs Debian's qemu-user, which runs the arm64 test binaries on
-# another architecture.
-qemu:
-	$(call apt-install,command -v $(QEMU_AARCH64) >/dev/null 2>&1,qemu-user,the arm64 tests)
-
-# cc installs a C compiler where there is none: the race detector needs
-# cgo, which the go command turns off on a machine without one.
-cc:
-	$(call apt-install,[ "$$($(GO) env CGO_ENABLED)" = 1 ],gcc libc6-dev,the race-detector tests)
 
 # fuzz runs each fuzz target for FUZZTIME: the scanner against encoding/csv,
 # the schema parser against panics, and the row checks against a plain
