@@ -245,17 +245,21 @@ func (s *streamSink) send(p []byte) (int, error) {
 }
 
 // unwrite takes back the last n bytes written when the stream is a
-// regular file, and reports whether it did.
+// regular file that they end, and reports whether it did.
 func (s *streamSink) unwrite(n int) bool {
 	f, ok := s.w.(*os.File)
 	if !ok {
 		return false
 	}
-	if fi, err := f.Stat(); err != nil || !fi.Mode().IsRegular() {
+	fi, err := f.Stat()
+	if err != nil || !fi.Mode().IsRegular() {
 		return false
 	}
+	// Only a write that ended the file is taken back: bytes past it (a
+	// file opened without truncating it, or appended to by another
+	// process) are not the job's.
 	end, err := f.Seek(0, io.SeekCurrent)
-	if err != nil || end < int64(n) {
+	if err != nil || end < int64(n) || end != fi.Size() {
 		return false
 	}
 	if f.Truncate(end-int64(n)) != nil {

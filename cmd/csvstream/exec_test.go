@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"os"
@@ -184,5 +185,46 @@ func TestFullStdoutFileEndsWithWholeRecord(t *testing.T) {
 	}
 	if len(got) == 0 || !strings.HasPrefix(b.String(), string(got)) || got[len(got)-1] != '\n' {
 		t.Errorf("standard output kept %d bytes, ending %q: want a run of whole records from the start", len(got), got[max(0, len(got)-20):])
+	}
+}
+
+// TestFailedStdoutWriteKeepsBytesAfterIt runs a job whose standard output
+// is a file opened without truncating it, whose write fails part way: the
+// bytes past the write, which the job never wrote, stay.
+func TestFailedStdoutWriteKeepsBytesAfterIt(t *testing.T) {
+	bin := buildCLI(t)
+	dir := t.TempDir()
+	src := filepath.Join(dir, "in.csv")
+	var b strings.Builder
+	b.WriteString("id,name\n")
+	for i := range 20000 {
+		fmt.Fprintf(&b, "%d,%s\n", i, strings.Repeat("x", 37))
+	}
+	if err := os.WriteFile(src, []byte(b.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	old := bytes.Repeat([]byte("Z"), 1<<20)
+	name := filepath.Join(dir, "out.csv")
+	if err := os.WriteFile(name, old, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out, err := os.OpenFile(name, os.O_RDWR, 0) // as the shell's 1<>out.csv
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer out.Close()
+	cmd := exec.Command("sh", "-c", `ulimit -f 600 && exec "$0" "$@"`, bin, "run", "--rejects", filepath.Join(dir, "r.csv"), src, "-")
+	cmd.Stdout = out
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	if err := cmd.Run(); cmd.ProcessState.ExitCode() != 1 {
+		t.Fatalf("exit %d (%v), stderr %q; want 1", cmd.ProcessState.ExitCode(), err, stderr.String())
+	}
+	got, err := os.ReadFile(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != len(old) || !bytes.Equal(got[600*512:], old[600*512:]) {
+		t.Errorf("the file is %d bytes, was %d: the failed write cut off bytes it never wrote", len(got), len(old))
 	}
 }
