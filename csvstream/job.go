@@ -308,18 +308,22 @@ func sameLocation(a, b Location) bool {
 	if pa == pb {
 		return true
 	}
-	ia, errA := os.Stat(pa)
-	ib, errB := os.Stat(pb)
+	// The paths as given, as the system resolves them: a link followed
+	// by ".." leads elsewhere than the cleaned path says.
+	ia, errA := os.Stat(a.Path)
+	ib, errB := os.Stat(b.Path)
 	if errA == nil && errB == nil {
 		return os.SameFile(ia, ib)
 	}
 	// A file not there yet is created under its name in its directory,
 	// which the other path may reach through a link.
-	if !errors.Is(errA, fs.ErrNotExist) || !errors.Is(errB, fs.ErrNotExist) || filepath.Base(pa) != filepath.Base(pb) {
+	dirA, baseA := filepath.Split(a.Path)
+	dirB, baseB := filepath.Split(b.Path)
+	if !errors.Is(errA, fs.ErrNotExist) || !errors.Is(errB, fs.ErrNotExist) || baseA == "" || baseA != baseB {
 		return false
 	}
-	da, errA := os.Stat(filepath.Dir(pa))
-	db, errB := os.Stat(filepath.Dir(pb))
+	da, errA := os.Stat(dirA + ".")
+	db, errB := os.Stat(dirB + ".")
 	return errA == nil && errB == nil && os.SameFile(da, db)
 }
 

@@ -439,6 +439,22 @@ func TestRunOutputsOneNewFileThroughALink(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(dir, "real", "out.csv")); !errors.Is(err, fs.ErrNotExist) {
 		t.Errorf("the output was written: %v", err)
 	}
+	// A link followed by "..": the system resolves link/.. to the link's
+	// target's parent, not to the directory the link is in.
+	if err := os.MkdirAll(filepath.Join(dir, "real", "sub"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(filepath.Join("real", "sub"), filepath.Join(dir, "down")); err != nil {
+		t.Fatal(err)
+	}
+	_, err = csvstream.Run(context.Background(), nil, csvstream.Job{
+		Source: csvstream.Stdio, Stdin: strings.NewReader("id,x\n1,a\n2\n"),
+		Destination: csvstream.Location{Path: filepath.Join(dir, "real", "out.csv")},
+		Rejects:     csvstream.Location{Path: dir + "/down/../out.csv"},
+	})
+	if !errors.Is(err, csvstream.ErrInvalidJob) {
+		t.Errorf("through down/..: err %v, want ErrInvalidJob: destination and rejects are one file", err)
+	}
 	// Different names in the one directory are different files.
 	sum, err := csvstream.Run(context.Background(), nil, csvstream.Job{
 		Source: csvstream.Stdio, Stdin: strings.NewReader("id,x\n1,a\n2\n"),

@@ -25,8 +25,9 @@ import (
 
 // Errors an ObjectReader wraps so callers can tell them apart with errors.Is.
 var (
-	// ErrSourceNotFound marks a source object (or its bucket) that does not
-	// exist: S3 answered NoSuchKey, NotFound or 404.
+	// ErrSourceNotFound marks a source object (or its bucket or version)
+	// that does not exist: S3 answered NoSuchKey, NoSuchVersion, NotFound or
+	// 404, or 405 for a version that is a delete marker.
 	ErrSourceNotFound = errors.New("source not found")
 	// ErrSourceChanged marks a source object that was replaced or deleted
 	// while it was being read, so the bytes already read cannot be continued.
