@@ -598,7 +598,7 @@ func (inv *invocation) sweep(req sweepRequest) (any, error) {
 		jl := jobLog{Source: p.String(), Skipped: fmt.Sprintf("%s: %d of %d uploads seen %s", what, len(res.Aborted), res.Seen, done)}
 		if err != nil {
 			errs = append(errs, err)
-			jl.ErrorType, jl.Error = ErrorType(classify(err, p.String(), inv.stopped())), err.Error()
+			jl.ErrorType, jl.Error = ErrorType(classify(err, p.String(), inv.stopped())), inv.logSweepError(p.String(), err)
 			// The error returned loses the results, so the log keeps the
 			// uploads aborted, on as many lines as they take.
 			jl.Aborted = res.Aborted[:min(len(res.Aborted), maxAbortedPerLine-listed)]

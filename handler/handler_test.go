@@ -929,7 +929,8 @@ func TestLogsAndMetrics(t *testing.T) {
 // the last one.
 type backlogAPI struct {
 	csvstream.S3API
-	n int
+	n    int
+	deny bool // refuse every abort, as S3 does a role that may not abort
 }
 
 func (a *backlogAPI) id(i int) string { return fmt.Sprintf("%04d-%s", i, strings.Repeat("x", 120)) }
@@ -946,6 +947,11 @@ func (a *backlogAPI) ListMultipartUploads(_ context.Context, in *s3.ListMultipar
 }
 
 func (a *backlogAPI) AbortMultipartUpload(_ context.Context, in *s3.AbortMultipartUploadInput, _ ...func(*s3.Options)) (*s3.AbortMultipartUploadOutput, error) {
+	if a.deny {
+		return nil, errors.New("operation error S3: AbortMultipartUpload, https response error StatusCode: 403, api error AccessDenied: User: arn:aws:sts::123456789012:assumed-role/" +
+			strings.Repeat("r", 100) + " is not authorized to perform: s3:AbortMultipartUpload on resource: \"arn:aws:s3:::out/" + aws.ToString(in.Key) +
+			"\" because no identity-based policy allows the s3:AbortMultipartUpload action")
+	}
 	if aws.ToString(in.UploadId) == a.id(a.n-1) {
 		return nil, errors.New("connection reset by peer")
 	}
@@ -1029,6 +1035,45 @@ func TestLogLinesOfSweepOfManyPrefixes(t *testing.T) {
 	}
 	if listed != maxAbortedPerLine || listed+aborted != 12*(n-1) {
 		t.Errorf("the invocation line lists %d uploads and the others %d; want %d and %d", listed, aborted, maxAbortedPerLine, 12*(n-1)-maxAbortedPerLine)
+	}
+	for _, l := range strings.Split(logs.String(), "\n") {
+		if len(l) > 128<<10 {
+			t.Errorf("a log line of %d bytes: %.200s", len(l), l)
+		}
+	}
+}
+
+// TestLogLinesOfDeniedSweepOfManyPrefixes sweeps fifty prefixes with a
+// role that may not abort: each prefix's error, which names ten failed
+// aborts, goes on a line of its own, and the summary keeps its first.
+func TestLogLinesOfDeniedSweepOfManyPrefixes(t *testing.T) {
+	var logs syncBuffer
+	h := New(Config{Output: Prefix{"out", "valid/"}, Log: &logs}, &backlogAPI{n: 20, deny: true})
+	var prefixes []string
+	for i := range 50 {
+		prefixes = append(prefixes, fmt.Sprintf(`"s3://out/valid/p%d/"`, i))
+	}
+	if _, _, err := invoke(h, []byte(`{"sweep":{"prefixes":[`+strings.Join(prefixes, ",")+`]}}`), time.Minute); err == nil {
+		t.Fatal("the sweep did not fail")
+	}
+	failed := 0
+	for _, l := range logs.lines(t) {
+		switch l["message"] {
+		case "invocation":
+			for _, j := range l["jobs"].([]any) {
+				if msg, _ := j.(map[string]any)["error"].(string); strings.Contains(msg, "\n") || !strings.HasSuffix(msg, `(and more: see the "sweep failed" line)`) {
+					t.Errorf("the summary says of a failed prefix %q", msg)
+				}
+			}
+		case "sweep failed":
+			failed++
+			if msg, _ := l["error"].(string); strings.Count(msg, "AccessDenied") != 10 || !strings.HasSuffix(msg, "10 more aborts failed") {
+				t.Errorf("sweep failed line for %v: %q", l["source"], msg)
+			}
+		}
+	}
+	if failed != 50 {
+		t.Errorf("%d sweep failed lines, want one for each of the 50 prefixes", failed)
 	}
 	for _, l := range strings.Split(logs.String(), "\n") {
 		if len(l) > 128<<10 {

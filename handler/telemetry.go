@@ -76,6 +76,22 @@ func (inv *invocation) logAborted(place string, aborted []csvstream.SweptUpload,
 	}
 }
 
+// logSweepError returns what the summary says of the failed sweep of
+// place: the first line of err, whose lines may name ten failed aborts,
+// and the summary lists up to maxJobsPerLine places. When there is more,
+// err goes whole on a "sweep failed" line of its own.
+func (inv *invocation) logSweepError(place string, err error) string {
+	msg := err.Error()
+	first, _, more := strings.Cut(msg, "\n")
+	if !more {
+		return msg
+	}
+	inv.h.log.LogAttrs(inv.ctx, slog.LevelError, "sweep failed",
+		slog.String("source", place),
+		slog.String("error", msg))
+	return first + ` (and more: see the "sweep failed" line)`
+}
+
 // logSummary writes the invocation's summary: its event shape, its outcome
 // and what each job did. The first line lists up to maxJobsPerLine jobs;
 // the rest follow, as many to a line, in lines of their own with the same
