@@ -690,7 +690,7 @@ func (r *run) copy(ctx context.Context, v *Validator) error {
 	}
 	if lim := job.MaxRejectRatio; lim != nil && sum.Rows > 0 {
 		if ratio := float64(sum.Rejected) / float64(sum.Rows); ratio > *lim {
-			return fmt.Errorf("%w: %s: %d of %d rows rejected (%.4g), above the limit %g", ErrTooManyRejects, job.Source, sum.Rejected, sum.Rows, ratio, *lim)
+			return fmt.Errorf("%w: %s: %d of %d rows rejected (%v), above the limit %v", ErrTooManyRejects, job.Source, sum.Rejected, sum.Rows, ratio, *lim)
 		}
 	}
 	return nil

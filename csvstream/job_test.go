@@ -204,9 +204,20 @@ func TestRunLargeGeneratedFileReconciles(t *testing.T) {
 	}
 }
 
+// TestRunRejectRatioShownInFull passes a ratio limit by less than four
+// digits show: the message gives the ratio in full, so that it reads as
+// above the limit.
+func TestRunRejectRatioShownInFull(t *testing.T) {
+	limit := 0.33333
+	_, err, _, _ := runLocal(t, "id,name,age\n1,a,1\nx,b,2\n3,c,3\n", csvstream.Job{Schema: mustSchema(t, peopleSchema), MaxRejectRatio: &limit})
+	if !errors.Is(err, csvstream.ErrTooManyRejects) || !strings.Contains(err.Error(), "1 of 3 rows rejected (0.3333333333333333), above the limit 0.33333") {
+		t.Errorf("err %v, want ErrTooManyRejects giving the ratio in full", err)
+	}
+}
+
 func TestRunRejectLimits(t *testing.T) {
 	input := "id,name,age\n1,a,1\nx,b,2\ny,c,3\n4,d,4\n"
-	one, half, tenth := int64(1), 0.5, 0.1
+	one, half, tenth, nearHalf := int64(1), 0.5, 0.1, 0.49999
 	cases := []struct {
 		name     string
 		job      csvstream.Job
@@ -219,6 +230,8 @@ func TestRunRejectLimits(t *testing.T) {
 		{"ratio not reached", csvstream.Job{MaxRejectRatio: &half}, false, ""},
 		{"ratio passed", csvstream.Job{MaxRejectRatio: &tenth}, true,
 			"too many rejected rows: -: 2 of 4 rows rejected (0.5), above the limit 0.1 (the rejects so far are in "},
+		{"ratio just passed", csvstream.Job{MaxRejectRatio: &nearHalf}, true,
+			"too many rejected rows: -: 2 of 4 rows rejected (0.5), above the limit 0.49999 (the rejects so far are in "},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

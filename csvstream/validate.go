@@ -102,7 +102,8 @@ type HeaderError struct {
 	// Want lists the schema's field names; Got lists the header's labels.
 	Want, Got []string
 	// Problem, when set, says why the header record itself is unusable
-	// (malformed, not UTF-8, a repeated or multi-line label), with or
+	// (malformed, not UTF-8, a repeated label or one holding a carriage
+	// return), with or
 	// without a schema.
 	Problem string
 	// Delimiter, when not 0, is a delimiter that splits a one-column
@@ -298,9 +299,14 @@ func NewValidator(s *Schema, header *Record) (*Validator, error) {
 			return nil, &HeaderError{Problem: fmt.Sprintf("line %d: column %d label is not valid UTF-8", header.Line, i+1)}
 		}
 		if bytes.IndexByte(b, '\r') >= 0 {
-			// Most often a file with classic Mac (CR) line ends, which
-			// would otherwise hide every row inside the header.
-			return nil, &HeaderError{Problem: fmt.Sprintf("line %d: column %d label %q holds a carriage return (are the lines ended by CR alone?)", header.Line, i+1, truncateLabel(b))}
+			// A CR alone is most often a file with classic Mac (CR) line
+			// ends, which would otherwise hide every row inside the
+			// header. A quoted CRLF is a line break inside the label.
+			hint := "are the lines ended by CR alone?"
+			if !bytes.Contains(bytes.ReplaceAll(b, []byte("\r\n"), nil), []byte{'\r'}) {
+				hint = "a quoted CRLF line break, which a label may not hold"
+			}
+			return nil, &HeaderError{Problem: fmt.Sprintf("line %d: column %d label %q holds a carriage return (%s)", header.Line, i+1, truncateLabel(b), hint)}
 		}
 		v.header[i] = string(b)
 		if j, dup := first[v.header[i]]; dup && s == nil {
