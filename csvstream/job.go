@@ -82,6 +82,8 @@ type Job struct {
 
 // Summary reports what a job did. Rows always equals Valid + Rejected, and
 // RejectsByCode counts each error code once per rejected row that had it.
+// Run returns it with an error too, counting the work of the failed job,
+// whose outputs were discarded.
 type Summary struct {
 	Source        string `json:"source"`
 	SourceVersion string `json:"source_version,omitempty"` // the version read, when one was named
@@ -371,6 +373,7 @@ func Run(ctx context.Context, api S3API, job Job) (Summary, error) {
 	r := &run{job: &job, sum: &sum, sc: sc}
 	r.src, _ = src.(*ObjectReader)
 	err = r.stream(ctx, api)
+	r.uploadFacts()
 	if r.src != nil {
 		sum.Resumes = r.src.Resumes()
 	}
@@ -788,15 +791,25 @@ func (r *run) close(s sink, loc Location) error {
 	if err := s.Close(); err != nil {
 		return fmt.Errorf("%w: %s: %w", ErrUploadFailed, loc, err)
 	}
-	if w, ok := s.(*ObjectWriter); ok {
-		st := w.State()
-		r.sum.Retries += st.Retries
-		if s == r.dst {
-			r.sum.Parts = len(st.Parts)
-			r.sum.ETag = st.ETag
-		}
+	if w, ok := s.(*ObjectWriter); ok && s == r.dst {
+		r.sum.ETag = w.State().ETag
 	}
 	return nil
+}
+
+// uploadFacts records the S3 outputs' retries and the destination's parts,
+// whether the job succeeded or not: a failed job's summary, which the
+// function's metrics report, counts the work it did too.
+func (r *run) uploadFacts() {
+	for _, s := range []sink{r.dst, r.rej} {
+		if w, ok := s.(*ObjectWriter); ok {
+			st := w.State()
+			r.sum.Retries += st.Retries
+			if s == r.dst {
+				r.sum.Parts = len(st.Parts)
+			}
+		}
+	}
 }
 
 func contentType(format string) string {

@@ -504,6 +504,18 @@ func TestRunCountsRetries(t *testing.T) {
 	if got := string(srv.Get(t, bucket, "out/people.csv")); got != "id,name,age\n1,A,3\n" {
 		t.Errorf("output %q", got)
 	}
+
+	// A failed job counts its retries too: the destination's PutObject is
+	// corrupted on each of its attempts.
+	p.Inject(faultproxy.Fault{Kind: faultproxy.FlipByte, After: 3, Times: 4, Match: faultproxy.IsPutObject("failed/people.csv")})
+	sum, err = csvstream.Run(context.Background(), s3test.ClientFor(p.URL, csvstream.ClientOptions), csvstream.Job{
+		Source:      csvstream.Location{Bucket: bucket, Key: "in/people.csv"},
+		Destination: csvstream.Location{Bucket: bucket, Key: "failed/people.csv"},
+		Schema:      mustSchema(t, peopleSchema),
+	})
+	if !errors.Is(err, csvstream.ErrUploadFailed) || sum.Retries != 3 {
+		t.Errorf("err %v, summary retries %d; want ErrUploadFailed after 3 retries", err, sum.Retries)
+	}
 }
 
 func TestRunS3ToS3(t *testing.T) {
