@@ -302,31 +302,40 @@ func sameLocation(a, b Location) bool {
 	case a.IsS3() || b.IsS3():
 		return a == b
 	}
-	pa, errA := filepath.Abs(a.Path)
-	pb, errB := filepath.Abs(b.Path)
-	if errA != nil || errB != nil {
-		return a.Path == b.Path
-	}
-	if pa == pb {
+	if a.Path == b.Path {
 		return true
 	}
-	// The paths as given, as the system resolves them: a link followed
-	// by ".." leads elsewhere than the cleaned path says.
+	// The paths as the system resolves them: a link followed by ".." leads
+	// elsewhere than the cleaned path says.
 	ia, errA := os.Stat(a.Path)
 	ib, errB := os.Stat(b.Path)
-	if errA == nil && errB == nil {
+	goneA, goneB := errors.Is(errA, fs.ErrNotExist), errors.Is(errB, fs.ErrNotExist)
+	switch {
+	case errA == nil && errB == nil:
 		return os.SameFile(ia, ib)
-	}
-	// A file not there yet is created under its name in its directory,
-	// which the other path may reach through a link.
-	dirA, baseA := filepath.Split(a.Path)
-	dirB, baseB := filepath.Split(b.Path)
-	if !errors.Is(errA, fs.ErrNotExist) || !errors.Is(errB, fs.ErrNotExist) || baseA == "" || baseA != baseB {
+	case errA == nil && goneB || goneA && errB == nil:
 		return false
+	case goneA && goneB:
+		// A file not there yet is created under its name in its
+		// directory, which the other path may reach through a link.
+		dirA, baseA := filepath.Split(a.Path)
+		dirB, baseB := filepath.Split(b.Path)
+		if baseA == "" || baseB == "" {
+			break
+		}
+		if baseA != baseB {
+			return false
+		}
+		da, errA := os.Stat(dirA + ".")
+		db, errB := os.Stat(dirB + ".")
+		if errA == nil && errB == nil {
+			return os.SameFile(da, db)
+		}
 	}
-	da, errA := os.Stat(dirA + ".")
-	db, errB := os.Stat(dirB + ".")
-	return errA == nil && errB == nil && os.SameFile(da, db)
+	// The system cannot tell: the cleaned paths decide.
+	pa, errA := filepath.Abs(a.Path)
+	pb, errB := filepath.Abs(b.Path)
+	return errA == nil && errB == nil && pa == pb
 }
 
 // Run executes one job: it streams the source through the scanner and the

@@ -468,8 +468,24 @@ func TestRunOutputsOneNewFileThroughALink(t *testing.T) {
 	if !errors.Is(err, csvstream.ErrInvalidJob) {
 		t.Errorf("through down/..: err %v, want ErrInvalidJob: destination and rejects are one file", err)
 	}
-	// Different names in the one directory are different files.
+	// Two paths that clean to the same text may still be two files:
+	// down/../out.csv is real/out.csv, not out.csv.
 	sum, err := csvstream.Run(context.Background(), nil, csvstream.Job{
+		Source: csvstream.Stdio, Stdin: strings.NewReader("id,x\n1,a\n2\n"),
+		Destination: csvstream.Location{Path: dir + "/down/../out.csv"},
+		Rejects:     csvstream.Location{Path: filepath.Join(dir, "out.csv")},
+	})
+	if err != nil || sum.Valid != 1 || sum.Rejected != 1 {
+		t.Errorf("down/../out.csv and out.csv: summary %+v, err %v; want 1 valid and 1 rejected", sum, err)
+	}
+	if got, err := os.ReadFile(filepath.Join(dir, "real", "out.csv")); string(got) != "id,x\n1,a\n" {
+		t.Errorf("real/out.csv holds %q (%v), want the valid row", got, err)
+	}
+	for _, name := range []string{"out.csv", "real/out.csv"} {
+		os.Remove(filepath.Join(dir, name))
+	}
+	// Different names in the one directory are different files.
+	sum, err = csvstream.Run(context.Background(), nil, csvstream.Job{
 		Source: csvstream.Stdio, Stdin: strings.NewReader("id,x\n1,a\n2\n"),
 		Destination: csvstream.Location{Path: filepath.Join(dir, "real", "out.csv")},
 		Rejects:     csvstream.Location{Path: filepath.Join(dir, "link", "rejects.csv")},

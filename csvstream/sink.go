@@ -350,7 +350,9 @@ func createTemp(target string) (*os.File, error) {
 	}
 	var err error
 	for range 10 {
-		name := filepath.Join(dir, "."+base+"."+strconv.FormatUint(rand.Uint64(), 36)+".tmp")
+		// Not Join, which would clean "link/.." away: the file goes in
+		// the directory the system resolves, where the rename lands.
+		name := dir + "." + base + "." + strconv.FormatUint(rand.Uint64(), 36) + ".tmp"
 		var f *os.File
 		f, err = os.OpenFile(name, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o666)
 		if !errors.Is(err, fs.ErrExist) {

@@ -316,6 +316,38 @@ func TestLocalSinkLongName(t *testing.T) {
 	}
 }
 
+// TestLocalSinkThroughLinkAndDotDot writes a new file named through a
+// link followed by "..": its temporary file goes where the system resolves
+// the name, next to the file the rename makes, not where the cleaned name
+// points, which may be on another file system.
+func TestLocalSinkThroughLinkAndDotDot(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.MkdirAll(filepath.Join(dir, "real", "sub"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(filepath.Join("real", "sub"), filepath.Join(dir, "down")); err != nil {
+		t.Fatal(err)
+	}
+	s, err := openLocalSink(context.Background(), dir+"/down/../out.csv")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmp, _ := filepath.Glob(filepath.Join(dir, "real", ".out.csv.*.tmp"))
+	astray, _ := filepath.Glob(filepath.Join(dir, ".out.csv.*.tmp"))
+	if len(tmp) != 1 || len(astray) != 0 {
+		t.Errorf("temporary files %q next to real/out.csv and %q beside the link; want one next to real/out.csv", tmp, astray)
+	}
+	if _, err := s.Write([]byte("a\n")); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := os.ReadFile(filepath.Join(dir, "real", "out.csv")); err != nil || string(got) != "a\n" {
+		t.Errorf("real/out.csv holds %q, %v", got, err)
+	}
+}
+
 // TestLocalSinkStreams writes to a named pipe, a socket and /dev/null,
 // which are written directly and stay what they are.
 func TestLocalSinkStreams(t *testing.T) {
