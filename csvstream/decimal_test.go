@@ -156,10 +156,16 @@ func TestCompareDecimalReference(t *testing.T) {
 		}
 		if rng.IntN(3) == 0 {
 			b.WriteString([]string{"e", "E", "e-", "e+"}[rng.IntN(4)])
-			// Short exponents, and some beyond an int64.
+			// Short exponents, some beyond an int64, and some next to a
+			// power of ten, which the mantissa's offset carries across.
 			n := 1 + rng.IntN(2)
-			if rng.IntN(4) == 0 {
+			switch rng.IntN(6) {
+			case 0, 1:
 				n = 18 + rng.IntN(3)
+			case 2:
+				b.WriteString(strings.Repeat("9", 16+rng.IntN(4)))
+			case 3:
+				b.WriteString("1" + strings.Repeat("0", 16+rng.IntN(4)))
 			}
 			for range n {
 				b.WriteByte("0123456789"[rng.IntN(10)])
