@@ -149,11 +149,16 @@ func TestSourceAppendedToByStdout(t *testing.T) {
 	}
 }
 
-// TestFullStdoutFileEndsWithWholeRecord runs a job whose standard output
-// is a file that fills up part way through a write (a file size limit
-// stands in for a full disk): the job fails, and the file keeps only whole
-// records.
-func TestFullStdoutFileEndsWithWholeRecord(t *testing.T) {
+// fileSizeLimit is the file size limit, in the shell's 512-byte blocks,
+// under which runToFullFile runs a job: the first 256 KiB write of
+// standard output fits, the second stops part way.
+const fileSizeLimit = 600
+
+// runToFullFile runs a job from a source of about 880 KB to standard
+// output, which is out, under fileSizeLimit, a stand-in for a full disk.
+// It checks that the job fails, and returns the source's bytes.
+func runToFullFile(t *testing.T, out *os.File) string {
+	t.Helper()
 	bin := buildCLI(t)
 	dir := t.TempDir()
 	src := filepath.Join(dir, "in.csv")
@@ -165,25 +170,31 @@ func TestFullStdoutFileEndsWithWholeRecord(t *testing.T) {
 	if err := os.WriteFile(src, []byte(b.String()), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	out, err := os.Create(filepath.Join(dir, "out.csv"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer out.Close()
-	// 600 blocks of 512 bytes: the first 256 KiB write fits, the second stops
-	// part way.
-	cmd := exec.Command("sh", "-c", `ulimit -f 600 && exec "$0" "$@"`, bin, "run", "--rejects", filepath.Join(dir, "r.csv"), src, "-")
+	cmd := exec.Command("sh", "-c", fmt.Sprintf(`ulimit -f %d && exec "$0" "$@"`, fileSizeLimit), bin, "run", "--rejects", filepath.Join(dir, "r.csv"), src, "-")
 	cmd.Stdout = out
 	var stderr strings.Builder
 	cmd.Stderr = &stderr
 	if err := cmd.Run(); cmd.ProcessState.ExitCode() != 1 {
 		t.Fatalf("exit %d (%v), stderr %q; want 1", cmd.ProcessState.ExitCode(), err, stderr.String())
 	}
+	return b.String()
+}
+
+// TestFullStdoutFileEndsWithWholeRecord runs a job whose standard output
+// is a file that fills up part way through a write: the job fails, and the
+// file keeps only whole records.
+func TestFullStdoutFileEndsWithWholeRecord(t *testing.T) {
+	out, err := os.Create(filepath.Join(t.TempDir(), "out.csv"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer out.Close()
+	src := runToFullFile(t, out)
 	got, err := os.ReadFile(out.Name())
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(got) == 0 || !strings.HasPrefix(b.String(), string(got)) || got[len(got)-1] != '\n' {
+	if len(got) == 0 || !strings.HasPrefix(src, string(got)) || got[len(got)-1] != '\n' {
 		t.Errorf("standard output kept %d bytes, ending %q: want a run of whole records from the start", len(got), got[max(0, len(got)-20):])
 	}
 }
@@ -192,19 +203,8 @@ func TestFullStdoutFileEndsWithWholeRecord(t *testing.T) {
 // is a file opened without truncating it, whose write fails part way: the
 // bytes past the write, which the job never wrote, stay.
 func TestFailedStdoutWriteKeepsBytesAfterIt(t *testing.T) {
-	bin := buildCLI(t)
-	dir := t.TempDir()
-	src := filepath.Join(dir, "in.csv")
-	var b strings.Builder
-	b.WriteString("id,name\n")
-	for i := range 20000 {
-		fmt.Fprintf(&b, "%d,%s\n", i, strings.Repeat("x", 37))
-	}
-	if err := os.WriteFile(src, []byte(b.String()), 0o644); err != nil {
-		t.Fatal(err)
-	}
 	old := bytes.Repeat([]byte("Z"), 1<<20)
-	name := filepath.Join(dir, "out.csv")
+	name := filepath.Join(t.TempDir(), "out.csv")
 	if err := os.WriteFile(name, old, 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -213,18 +213,12 @@ func TestFailedStdoutWriteKeepsBytesAfterIt(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer out.Close()
-	cmd := exec.Command("sh", "-c", `ulimit -f 600 && exec "$0" "$@"`, bin, "run", "--rejects", filepath.Join(dir, "r.csv"), src, "-")
-	cmd.Stdout = out
-	var stderr strings.Builder
-	cmd.Stderr = &stderr
-	if err := cmd.Run(); cmd.ProcessState.ExitCode() != 1 {
-		t.Fatalf("exit %d (%v), stderr %q; want 1", cmd.ProcessState.ExitCode(), err, stderr.String())
-	}
+	runToFullFile(t, out)
 	got, err := os.ReadFile(name)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(got) != len(old) || !bytes.Equal(got[600*512:], old[600*512:]) {
+	if len(got) != len(old) || !bytes.Equal(got[fileSizeLimit*512:], old[fileSizeLimit*512:]) {
 		t.Errorf("the file is %d bytes, was %d: the failed write cut off bytes it never wrote", len(got), len(old))
 	}
 }
