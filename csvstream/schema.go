@@ -141,8 +141,7 @@ func decodeSchema(data []byte) (*Schema, error) {
 		// encoding/json would turn each bad byte into U+FFFD, changing
 		// names, enum values and patterns without a word.
 		i := badUTF8(data)
-		line := 1 + bytes.Count(data[:i], []byte("\n"))
-		col := 1 + utf8.RuneCount(data[bytes.LastIndexByte(data[:i], '\n')+1:i])
+		line, col := lineColumn(data, i)
 		return nil, fmt.Errorf("schema: not UTF-8 text: bad byte 0x%02x at line %d, column %d: save the schema as UTF-8", data[i], line, col)
 	}
 	top, err := jsonObject(data)
@@ -365,10 +364,16 @@ func jsonPosition(doc []byte, err error) error {
 	if end := len(bytes.TrimRight(doc, " \t\r\n")); i >= end || syn != nil && syn.Error() == "unexpected end of JSON input" {
 		i = end
 	}
-	i = max(i, 0)
-	line := 1 + bytes.Count(doc[:i], []byte("\n"))
-	col := 1 + utf8.RuneCount(doc[bytes.LastIndexByte(doc[:i], '\n')+1:i])
+	line, col := lineColumn(doc, max(i, 0))
 	return fmt.Errorf("invalid JSON at line %d, column %d: %w", line, col, cause)
+}
+
+// lineColumn returns the line and the column, in characters, both from 1,
+// of the byte at offset i in doc.
+func lineColumn(doc []byte, i int) (line, col int) {
+	line = 1 + bytes.Count(doc[:i], []byte("\n"))
+	col = 1 + utf8.RuneCount(doc[bytes.LastIndexByte(doc[:i], '\n')+1:i])
+	return line, col
 }
 
 func jsonObject(raw []byte) (map[string]json.RawMessage, error) {
