@@ -1001,6 +1001,26 @@ func TestLogLinesOfFailedSweep(t *testing.T) {
 	}
 }
 
+// sweepOfPrefixes is a sweep payload naming n prefixes under s3://out/valid/.
+func sweepOfPrefixes(n int) []byte {
+	prefixes := make([]string, n)
+	for i := range prefixes {
+		prefixes[i] = fmt.Sprintf(`"s3://out/valid/p%d/"`, i)
+	}
+	return []byte(`{"sweep":{"prefixes":[` + strings.Join(prefixes, ",") + `]}}`)
+}
+
+// checkLineLengths fails the test for any log line of more than 128 KiB,
+// half of what CloudWatch keeps of one event.
+func checkLineLengths(t *testing.T, logs *syncBuffer) {
+	t.Helper()
+	for _, l := range strings.Split(logs.String(), "\n") {
+		if len(l) > 128<<10 {
+			t.Errorf("a log line of %d bytes: %.200s", len(l), l)
+		}
+	}
+}
+
 // TestLogLinesOfSweepOfManyPrefixes fails a sweep over many prefixes, each
 // aborting many uploads: the invocation's line lists no more uploads than
 // one line of its own would, and its error spells out only the first
@@ -1009,11 +1029,7 @@ func TestLogLinesOfSweepOfManyPrefixes(t *testing.T) {
 	var logs syncBuffer
 	const n = 2*maxAbortedPerLine + 50
 	h := New(Config{Output: Prefix{"out", "valid/"}, Log: &logs}, &backlogAPI{n: n})
-	var prefixes []string
-	for i := range 12 {
-		prefixes = append(prefixes, fmt.Sprintf(`"s3://out/valid/p%d/"`, i))
-	}
-	_, _, err := invoke(h, []byte(`{"sweep":{"prefixes":[`+strings.Join(prefixes, ",")+`]}}`), time.Minute)
+	_, _, err := invoke(h, sweepOfPrefixes(12), time.Minute)
 	if err == nil {
 		t.Fatal("the sweep did not fail")
 	}
@@ -1036,11 +1052,7 @@ func TestLogLinesOfSweepOfManyPrefixes(t *testing.T) {
 	if listed != maxAbortedPerLine || listed+aborted != 12*(n-1) {
 		t.Errorf("the invocation line lists %d uploads and the others %d; want %d and %d", listed, aborted, maxAbortedPerLine, 12*(n-1)-maxAbortedPerLine)
 	}
-	for _, l := range strings.Split(logs.String(), "\n") {
-		if len(l) > 128<<10 {
-			t.Errorf("a log line of %d bytes: %.200s", len(l), l)
-		}
-	}
+	checkLineLengths(t, &logs)
 }
 
 // TestLogLinesOfDeniedSweepOfManyPrefixes sweeps fifty prefixes with a
@@ -1049,11 +1061,7 @@ func TestLogLinesOfSweepOfManyPrefixes(t *testing.T) {
 func TestLogLinesOfDeniedSweepOfManyPrefixes(t *testing.T) {
 	var logs syncBuffer
 	h := New(Config{Output: Prefix{"out", "valid/"}, Log: &logs}, &backlogAPI{n: 20, deny: true})
-	var prefixes []string
-	for i := range 50 {
-		prefixes = append(prefixes, fmt.Sprintf(`"s3://out/valid/p%d/"`, i))
-	}
-	if _, _, err := invoke(h, []byte(`{"sweep":{"prefixes":[`+strings.Join(prefixes, ",")+`]}}`), time.Minute); err == nil {
+	if _, _, err := invoke(h, sweepOfPrefixes(50), time.Minute); err == nil {
 		t.Fatal("the sweep did not fail")
 	}
 	failed := 0
@@ -1075,11 +1083,7 @@ func TestLogLinesOfDeniedSweepOfManyPrefixes(t *testing.T) {
 	if failed != 50 {
 		t.Errorf("%d sweep failed lines, want one for each of the 50 prefixes", failed)
 	}
-	for _, l := range strings.Split(logs.String(), "\n") {
-		if len(l) > 128<<10 {
-			t.Errorf("a log line of %d bytes: %.200s", len(l), l)
-		}
-	}
+	checkLineLengths(t, &logs)
 }
 
 // TestLogLinesOfLargeBatch checks that an SQS batch of more jobs than one
