@@ -78,12 +78,13 @@ test-deps:
 	}
 
 # fuzz runs each fuzz target for FUZZTIME: the scanner against encoding/csv,
-# the schema parser against panics, and the row checks against a plain
-# reference implementation.
+# the schema parser against panics, the row checks against a plain
+# reference implementation, and infer against its own sample.
 fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzScanner$$' -fuzztime $(FUZZTIME) ./csvstream/
 	$(GO) test -run '^$$' -fuzz '^FuzzParseSchema$$' -fuzztime $(FUZZTIME) ./csvstream/
 	$(GO) test -run '^$$' -fuzz '^FuzzCheck$$' -fuzztime $(FUZZTIME) ./csvstream/
+	$(GO) test -run '^$$' -fuzz '^FuzzInferRoundTrip$$' -fuzztime $(FUZZTIME) ./csvstream/
 
 vet:
 	$(GO) vet ./...

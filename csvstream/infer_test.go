@@ -7,6 +7,7 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"unicode/utf8"
 )
 
 // inferred lists name:type pairs, with a * after the type when required.
@@ -202,4 +203,58 @@ func TestInferWarnings(t *testing.T) {
 			}
 		})
 	}
+}
+
+// FuzzInferRoundTrip holds infer to its promise: every sampled row that is
+// well formed (it passes the checks made without a schema) is valid
+// against the schema inferred from the sample, once that schema has been
+// written out as JSON and parsed back.
+func FuzzInferRoundTrip(f *testing.F) {
+	f.Add([]byte("a,b\n1,2\n3,x\n"), byte(','), 0)
+	f.Add([]byte("a;b\r\n1.5;2024-01-01\r\n-3;2024-01-01T00:00:00Z\r\n"), byte(';'), 1)
+	f.Add([]byte("\xef\xbb\xbfa\tb\n007\t1e400\n0\tNaN\n"), byte('\t'), 0)
+	f.Add([]byte("a|b\ntrue|12:00:00.5+01:00\nFALSE|\n9223372036854775808|23:59:59"), byte('|'), 2)
+	f.Fuzz(func(t *testing.T, data []byte, comma byte, rows int) {
+		if comma == 0 || comma == '"' || comma == '\r' || comma == '\n' || comma >= utf8.RuneSelf {
+			return
+		}
+		rows &= 0xff
+		s, err := InferSchema(bytes.NewReader(data), InferOptions{Comma: comma, Rows: rows})
+		if err != nil {
+			return // a header infer refuses, with its reason
+		}
+		js, err := json.Marshal(s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		parsed, err := ParseSchema(js)
+		if err != nil {
+			t.Fatalf("the inferred schema does not parse: %v\n%s", err, js)
+		}
+		sc, err := NewScanner(bytes.NewReader(data), ScanOptions{Comma: comma})
+		if err != nil {
+			t.Fatal(err)
+		}
+		sc.Scan()
+		plain, err := NewValidator(nil, sc.Record())
+		if err != nil {
+			t.Fatal(err)
+		}
+		v, err := NewValidator(parsed, sc.Record())
+		if err != nil {
+			t.Fatalf("the inferred schema does not fit its own header: %v\n%s", err, js)
+		}
+		if rows == 0 {
+			rows = DefaultInferRows
+		}
+		for n := 0; n < rows && sc.Scan(); n++ {
+			rec := sc.Record()
+			if len(plain.Check(rec, nil)) > 0 {
+				continue
+			}
+			if errs := v.Check(rec, nil); len(errs) > 0 {
+				t.Fatalf("line %d %q: %v\nschema %s", rec.Line, rec.Raw, errs, js)
+			}
+		}
+	})
 }
