@@ -164,10 +164,16 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 	}
 	// The recursion guard refuses any output under the watched prefix, in
 	// any bucket: with the configured prefixes there, every job would be.
+	// An unset CSVSTREAM_REJECTS is named as such, since its default is
+	// what lies there.
+	rejects := EnvRejects
+	if cfg.Rejects.IsZero() {
+		rejects += " (unset, so its default)"
+	}
 	for _, p := range []struct {
 		env    string
 		prefix Prefix
-	}{{EnvOutput, cfg.Output}, {EnvRejects, cfg.withDefaults().Rejects}} {
+	}{{EnvOutput, cfg.Output}, {rejects, cfg.withDefaults().Rejects}} {
 		if cfg.InputPrefix != "" && strings.HasPrefix(p.prefix.Prefix, cfg.InputPrefix) {
 			return cfg, fmt.Errorf("%s %s lies under %s=%q: every job would be refused as a recursion risk", p.env, p.prefix, EnvInputPrefix, cfg.InputPrefix)
 		}

@@ -98,7 +98,7 @@ func TestConfigFromEnv(t *testing.T) {
 		{"input prefix as URL", map[string]string{EnvOutput: "s3://o/", EnvInputPrefix: "s3://in/incoming/"}, EnvInputPrefix},
 		{"output under the input prefix", map[string]string{EnvOutput: "s3://in/incoming/valid/", EnvInputPrefix: "incoming/"}, EnvInputPrefix},
 		{"rejects under the input prefix", map[string]string{EnvOutput: "s3://o/", EnvRejects: "s3://in/incoming/", EnvInputPrefix: "incoming/"}, EnvRejects},
-		{"default rejects under the input prefix", map[string]string{EnvOutput: "s3://o/valid/", EnvInputPrefix: "rejects/"}, EnvRejects},
+		{"default rejects under the input prefix", map[string]string{EnvOutput: "s3://o/valid/", EnvInputPrefix: "rejects/"}, EnvRejects + " (unset, so its default) s3://o/rejects/"},
 		{"schema missing file", map[string]string{EnvOutput: "s3://o/", EnvSchema: filepath.Join(dir, "nope.json")}, EnvSchema},
 		{"schema invalid", map[string]string{EnvOutput: "s3://o/", EnvSchema: badSchema}, EnvSchema},
 		{"schema stdin", map[string]string{EnvOutput: "s3://o/", EnvSchema: "-"}, EnvSchema},
