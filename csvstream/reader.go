@@ -248,7 +248,15 @@ func (r *ObjectReader) Unchanged(ctx context.Context) error {
 		if out.Body != nil {
 			out.Body.Close()
 		}
+		// A server that ignores If-Match answers for whatever object is
+		// there now: its ETag tells, as it does for a resumed read.
+		if etag := aws.ToString(out.ETag); etag != "" && etag != r.etag {
+			return fmt.Errorf("check %s: %w: it was replaced while being read (ETag is now %s, was %s)", r.name(), ErrSourceChanged, etag, r.etag)
+		}
 		return nil
+	case ctx.Err() != nil:
+		// Say why the job stopped, not that the source failed.
+		return fmt.Errorf("check %s is unchanged: stopped: %w", r.name(), context.Cause(ctx))
 	case isPreconditionFailed(err):
 		return fmt.Errorf("check %s: %w: it was replaced while being read (no longer ETag %s)", r.name(), ErrSourceChanged, r.etag)
 	case isNotFound(err):

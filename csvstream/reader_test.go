@@ -44,7 +44,8 @@ type step struct {
 	extra int    // the body holds this many bytes beyond its Content-Length
 }
 
-// fakeS3 serves one object from memory, honouring Range and IfMatch, and
+// fakeS3 serves one object from memory, honouring Range (bytes=N- and
+// bytes=N-M) and IfMatch, and
 // breaks bodies as its steps say. Calls beyond the steps are served whole.
 type fakeS3 struct {
 	data          []byte
@@ -93,21 +94,28 @@ func (f *fakeS3) GetObject(ctx context.Context, in *s3.GetObjectInput, optFns ..
 		return nil, &apiError{"PreconditionFailed", 412}
 	}
 	out := &s3.GetObjectOutput{ETag: aws.String(f.etag)}
-	start := int64(0)
+	start, end := int64(0), int64(len(f.data))
 	if in.Range != nil {
 		s, ok := strings.CutPrefix(*in.Range, "bytes=")
-		s, ok2 := strings.CutSuffix(s, "-")
+		s, last, ok2 := strings.Cut(s, "-")
 		n, err := strconv.ParseInt(s, 10, 64)
 		if !ok || !ok2 || err != nil || n >= int64(len(f.data)) {
 			return nil, &apiError{"InvalidRange", 416}
 		}
+		if last != "" {
+			l, err := strconv.ParseInt(last, 10, 64)
+			if err != nil || l < n {
+				return nil, &apiError{"InvalidRange", 416}
+			}
+			end = min(end, l+1)
+		}
 		n = min(n+st.shift, int64(len(f.data))-1)
 		start = n
-		out.ContentRange = aws.String(fmt.Sprintf("bytes %d-%d/%d", n, len(f.data)-1, len(f.data)))
+		out.ContentRange = aws.String(fmt.Sprintf("bytes %d-%d/%d", n, end-1, len(f.data)))
 	} else if f.crc32 != "" {
 		out.ChecksumCRC32 = aws.String(f.crc32)
 	}
-	rest := f.data[start:]
+	rest := f.data[start:end]
 	out.ContentLength = aws.Int64(int64(len(rest)))
 	var r io.Reader = bytes.NewReader(append(rest[:len(rest):len(rest)], make([]byte, st.extra)...))
 	if st.cut >= 0 {
@@ -447,6 +455,95 @@ func TestObjectReaderVersion(t *testing.T) {
 	}
 	if aws.ToString(api.calls[0].VersionId) != "v9" {
 		t.Errorf("asked for version %q, want v9", aws.ToString(api.calls[0].VersionId))
+	}
+}
+
+// TestObjectReaderUnchanged is the look a job takes before it publishes:
+// the object must still be the one read, even on a server that ignores
+// If-Match, and a job stopped while looking says why it stopped.
+func TestObjectReaderUnchanged(t *testing.T) {
+	stop := errors.New("interrupt signal received")
+	tests := []struct {
+		name          string
+		then          step // the object's state when the job looks
+		ignoreIfMatch bool
+		stopped       bool // the job's context is cancelled with stop
+		wantErr       []string
+		wantIs        error
+	}{
+		{name: "unchanged"},
+		{name: "unchanged, If-Match ignored", ignoreIfMatch: true},
+		{
+			name:    "replaced",
+			then:    step{etag: `"v2"`},
+			wantErr: []string{"s3://b/k", "replaced", `"v1"`},
+			wantIs:  ErrSourceChanged,
+		},
+		{
+			name:          "replaced, If-Match ignored",
+			then:          step{etag: `"v2"`},
+			ignoreIfMatch: true,
+			wantErr:       []string{"s3://b/k", "replaced", `ETag is now "v2", was "v1"`},
+			wantIs:        ErrSourceChanged,
+		},
+		{
+			name:    "deleted",
+			then:    step{err: &apiError{"NoSuchKey", 404}},
+			wantErr: []string{"s3://b/k", "deleted"},
+			wantIs:  ErrSourceChanged,
+		},
+		{
+			name:    "denied",
+			then:    step{err: &apiError{"AccessDenied", 403}},
+			wantErr: []string{"s3://b/k", "AccessDenied"},
+			wantIs:  ErrSourceRead,
+		},
+		{
+			name:    "job stopped",
+			stopped: true,
+			wantErr: []string{"s3://b/k", "stopped", stop.Error()},
+			wantIs:  stop,
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			api := &fakeS3{data: testData(1000), etag: `"v1"`, ignoreIfMatch: tt.ignoreIfMatch,
+				steps: []step{{cut: -1}, tt.then}}
+			ctx, cancel := context.WithCancelCause(context.Background())
+			defer cancel(nil)
+			r, err := NewObjectReader(ctx, api, "b", "k", ReaderOptions{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer r.Close()
+			if _, err := io.ReadAll(r); err != nil {
+				t.Fatal(err)
+			}
+			if tt.stopped {
+				cancel(stop)
+			}
+			err = r.Unchanged(ctx)
+			if tt.wantIs == nil {
+				if err != nil {
+					t.Fatalf("Unchanged: %v", err)
+				}
+				return
+			}
+			if !errors.Is(err, tt.wantIs) {
+				t.Errorf("Unchanged: %v; want %v", err, tt.wantIs)
+			}
+			if tt.stopped && errors.Is(err, ErrSourceRead) {
+				t.Errorf("Unchanged: %v; a stopped job is not a source read failure", err)
+			}
+			for _, w := range tt.wantErr {
+				if err == nil || !strings.Contains(err.Error(), w) {
+					t.Errorf("Unchanged: %v; want it to say %q", err, w)
+				}
+			}
+			if n := len(api.calls); n != 2 || aws.ToString(api.calls[1].Range) != "bytes=0-0" {
+				t.Errorf("%d GETs, the last for %q; want the look to ask for one byte", n, aws.ToString(api.calls[n-1].Range))
+			}
+		})
 	}
 }
 
