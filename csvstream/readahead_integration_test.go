@@ -252,6 +252,35 @@ func TestObjectReaderChunkFailuresS3(t *testing.T) {
 	}
 }
 
+// TestObjectReaderChunkStallsS3 stalls the first body part way, a range's
+// body part way and another range's GET before it answers: each is given
+// up on after StallTimeout and read again from where it stopped, so the
+// read ends whole and long before the job's deadline.
+func TestObjectReaderChunkStallsS3(t *testing.T) {
+	src := newChunkSource(t, "chunkstall", 2<<20)
+	src.proxy.Inject(faultproxy.Fault{Kind: faultproxy.StallResponse, After: 1000, Match: isFirstGet(chunkKey)})
+	src.proxy.Inject(faultproxy.Fault{Kind: faultproxy.StallResponse, After: 10, Match: faultproxy.IsGetRange(chunkKey, chunkRange(1, 0, src.size))})
+	src.proxy.Inject(faultproxy.Fault{Kind: faultproxy.Stall, Match: faultproxy.IsGetRange(chunkKey, chunkRange(2, 0, src.size))})
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	r, err := csvstream.NewObjectReader(ctx, src.client, src.bucket, chunkKey, csvstream.ReaderOptions{
+		Concurrency: 4, ChunkSize: chunkSize, StallTimeout: 300 * time.Millisecond, Backoff: time.Millisecond,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	got, err := io.ReadAll(r)
+	if err != nil || !bytes.Equal(got, src.data) {
+		t.Fatalf("read %d bytes, err %v; want the %d bytes of the object", len(got), err, len(src.data))
+	}
+	// The two bodies that stalled were reopened; the GET that never
+	// answered was asked again, which is a retry, not a resume.
+	if r.Resumes() != 2 {
+		t.Errorf("Resumes() = %d; want 2", r.Resumes())
+	}
+}
+
 // TestObjectReaderChunksSourceChangedS3 replaces the object while its
 // chunks are being read: the ranges still to fetch are pinned to the
 // first ETag, so the read fails with ErrSourceChanged instead of mixing
