@@ -407,7 +407,7 @@ func (s *Scanner) scanSlow(o int) bool {
 		}
 		if o < len(data) || o > s.max {
 			// The record goes on past the size bound.
-			return s.recover(CodeRecordTooLarge, data, firstNL, o,
+			return s.recover(CodeRecordTooLarge, data, firstNL, o, st == stQuoted,
 				fmt.Sprintf("record starting on line %d is longer than %d bytes", s.line, s.max))
 		}
 		if s.err != nil {
@@ -430,7 +430,7 @@ func (s *Scanner) scanSlow(o int) bool {
 		case stQuoted:
 			line, col := s.position(data, fs)
 			field := len(r.fields) + 1
-			ok := s.recover(CodeQuoteError, data, firstNL, o,
+			ok := s.recover(CodeQuoteError, data, firstNL, o, true,
 				fmt.Sprintf("line %d, column %d, field %d: quoted field is not closed before the end of the input", line, col, field))
 			r.Err.Field = field
 			return ok
@@ -543,7 +543,7 @@ func (s *Scanner) position(data []byte, o int) (line int64, col int) {
 func (s *Scanner) quoteBroken(data []byte, firstNL, o int, what string) bool {
 	line, col := s.position(data, o)
 	field := len(s.rec.fields) + 1
-	ok := s.recover(CodeQuoteError, data, firstNL, o,
+	ok := s.recover(CodeQuoteError, data, firstNL, o, true,
 		fmt.Sprintf("line %d, column %d, field %d: %s, in a quoted field that began on line %d", line, col, field, what, s.line))
 	s.rec.Err.Field = field
 	return ok
@@ -571,8 +571,9 @@ func (s *Scanner) cutToLine(data []byte, open, nl int) bool {
 // recover ends a record that cannot be split into fields: it keeps the
 // record's first physical line (or, when that line alone is too long, its
 // first max bytes) so that scanning resumes right after it. o is how far
-// the record was scanned.
-func (s *Scanner) recover(code string, data []byte, firstNL, o int, msg string) bool {
+// the record was scanned; quoted says it stopped inside a quoted field,
+// where a line end does not end the record.
+func (s *Scanner) recover(code string, data []byte, firstNL, o int, quoted bool, msg string) bool {
 	r := &s.rec
 	r.fields = r.fields[:0]
 	if firstNL >= 0 {
@@ -597,8 +598,12 @@ func (s *Scanner) recover(code string, data []byte, firstNL, o int, msg string) 
 			if k > 0 {
 				// Only the line end runs past the bound: the line is kept
 				// whole, not cut into a piece and a piece holding "\n".
+				// That line is the whole record unless a quoted field
+				// runs on past its end.
 				n += k
-				msg += fmt.Sprintf(" (%d with its line end)", n)
+				if !quoted {
+					msg += fmt.Sprintf(" (%d with its line end)", n)
+				}
 			} else {
 				s.longLine = true
 			}

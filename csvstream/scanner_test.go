@@ -272,7 +272,14 @@ func scanCases() []scanCase {
 		}},
 		{name: "record of exactly the bound", in: "abc,d\nabc,de\n", opt: ScanOptions{MaxRecordSize: 6}, want: []want{
 			{line: 1, fields: []string{"abc", "d"}},
-			{line: 2, raw: "abc,de\n", code: CodeRecordTooLarge},
+			{line: 2, raw: "abc,de\n", code: CodeRecordTooLarge, msg: "longer than 6 bytes (7 with its line end)"},
+		}},
+		{name: "first line of the bound, quoted field running on", in: "h\n\"abcdefg\nhi\",x\ny\n", opt: ScanOptions{MaxRecordSize: 8}, want: []want{
+			// The record is 15 bytes, not the 9 of its first line.
+			{line: 1, fields: []string{"h"}},
+			{line: 2, raw: "\"abcdefg\n", code: CodeRecordTooLarge, msg: "longer than 8 bytes; its first line is kept"},
+			{line: 3, raw: "hi\",x\n", code: CodeQuoteError},
+			{line: 4, fields: []string{"y"}},
 		}},
 		{name: "last record of exactly the bound", in: "ab\n\"ab\"", opt: ScanOptions{MaxRecordSize: 4}, want: []want{
 			{line: 1, fields: []string{"ab"}},
