@@ -20,6 +20,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
+	"github.com/aws/smithy-go"
 	"github.com/aws/smithy-go/middleware"
 )
 
@@ -635,19 +636,35 @@ func isPreconditionFailed(err error) bool {
 // errorCode returns the S3 error code in err, such as "NoSuchKey", or "".
 func errorCode(err error) string {
 	var ae interface{ ErrorCode() string }
-	if errors.As(err, &ae) {
+	if !notFromS3(err) && errors.As(err, &ae) {
 		return ae.ErrorCode()
 	}
 	return ""
 }
 
-// httpStatus returns the HTTP status code of the response behind err, or 0.
+// httpStatus returns the HTTP status code of S3's response behind err, or
+// 0.
 func httpStatus(err error) int {
 	var he interface{ HTTPStatusCode() int }
-	if errors.As(err, &he) {
+	if !notFromS3(err) && errors.As(err, &he) {
 		return he.HTTPStatusCode()
 	}
 	return 0
+}
+
+// notFromS3 reports whether err is the failure of a request to another
+// service made on the way to S3, such as the instance metadata service or
+// STS while getting credentials. Their statuses are not S3's: the
+// metadata service's 404 means no role, not that the object is missing.
+func notFromS3(err error) bool {
+	var oe *smithy.OperationError
+	for errors.As(err, &oe) {
+		if oe.Service() != s3.ServiceID {
+			return true
+		}
+		err = oe.Err
+	}
+	return false
 }
 
 // parseContentRange parses "bytes start-end/total"; total is -1 for "*".

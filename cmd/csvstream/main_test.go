@@ -5,6 +5,9 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"io"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -336,5 +339,45 @@ func TestLocalJobNeedsNoAWSConfig(t *testing.T) {
 	code, _, stderr := cli(t, env, "", "run", in, "s3://b/out.csv")
 	if code != exitFailure || !strings.Contains(stderr, "no-such-profile") {
 		t.Errorf("S3 destination: exit %d, stderr %q; want 1 naming the profile", code, stderr)
+	}
+}
+
+// TestMissingCredentialsAreNotMissingObjects runs S3 jobs where the only
+// source of credentials is an instance metadata service with no role, as
+// on an EC2 instance without an instance profile. Its 404 is not S3's:
+// the job must not say the object does not exist, and must keep the cause.
+func TestMissingCredentialsAreNotMissingObjects(t *testing.T) {
+	imds := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodPut { // the IMDSv2 session token
+			w.Header().Set("X-Aws-Ec2-Metadata-Token-Ttl-Seconds", "21600")
+			io.WriteString(w, "token")
+			return
+		}
+		http.NotFound(w, r) // no role attached
+	}))
+	defer imds.Close()
+	dir := t.TempDir()
+	in := filepath.Join(dir, "in.csv")
+	if err := os.WriteFile(in, []byte("id\n1\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	none := filepath.Join(dir, "none")
+	env := []string{
+		"AWS_ACCESS_KEY_ID=", "AWS_SECRET_ACCESS_KEY=", "AWS_SESSION_TOKEN=", "AWS_PROFILE=",
+		"AWS_CONFIG_FILE=" + none, "AWS_SHARED_CREDENTIALS_FILE=" + none,
+		"AWS_CONTAINER_CREDENTIALS_RELATIVE_URI=", "AWS_CONTAINER_CREDENTIALS_FULL_URI=", "AWS_WEB_IDENTITY_TOKEN_FILE=",
+		"AWS_EC2_METADATA_DISABLED=false", "AWS_EC2_METADATA_SERVICE_ENDPOINT=" + imds.URL,
+		"AWS_REGION=us-east-1", "AWS_ENDPOINT_URL_S3=http://127.0.0.1:1", "AWS_S3_FORCE_PATH_STYLE=true",
+	}
+	for _, args := range [][]string{
+		{"run", "--schema", "s3://bucket/schema.json", in, filepath.Join(dir, "out.csv")},
+		{"run", "s3://bucket/in.csv", filepath.Join(dir, "out.csv")},
+		{"infer", "s3://bucket/in.csv"},
+	} {
+		code, _, stderr := cli(t, env, "", args...)
+		if code != exitFailure || strings.Contains(stderr, "does not exist") || strings.Contains(stderr, "not found") ||
+			!strings.Contains(stderr, "no EC2 IMDS role found") {
+			t.Errorf("%v: exit %d, stderr %q; want 1, giving the missing role, not a missing object", args, code, stderr)
+		}
 	}
 }
