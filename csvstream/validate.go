@@ -113,13 +113,14 @@ type HeaderError struct {
 }
 
 // Error says why the header is unusable, or how it differs from the
-// schema: first, when another delimiter splits the header into the schema's
-// fields, the hint that it is the source's; then the missing and unexpected
-// labels, or that the order is wrong; then both lists, unless they would
-// only repeat the missing and unexpected ones. The message stays short
-// whatever the width of the file: each list shows its first
-// maxListedLabels names, each cut to maxShownLabel bytes, and says how
-// many more there are. The fields keep everything.
+// schema: first, when another delimiter splits the header into the
+// schema's fields, the hint that it is the source's; then the missing and
+// unexpected labels, or that the order is wrong and the first column out
+// of place; then both lists, unless they would only repeat the missing and
+// unexpected ones. The message stays short whatever the width of the file:
+// each list shows its first maxListedLabels names, each cut to
+// maxShownLabel bytes, and says how many more there are. The fields keep
+// everything.
 func (e *HeaderError) Error() string {
 	if e.Problem != "" {
 		return "unusable header: " + e.Problem
@@ -145,7 +146,15 @@ func (e *HeaderError) Error() string {
 		sep = "; "
 	}
 	if e.OutOfOrder {
+		// The lists below may show only the columns before the first
+		// difference: name it.
 		b.WriteString(sep + "columns out of order")
+		for i := range min(len(e.Want), len(e.Got)) {
+			if e.Want[i] != e.Got[i] {
+				b.WriteString(": column " + strconv.Itoa(i+1) + " is " + quoteLabel(e.Got[i]) + " where the schema has " + quoteLabel(e.Want[i]))
+				break
+			}
+		}
 		sep = "; "
 	}
 	if b.Len() == n {

@@ -610,7 +610,7 @@ func TestHeader(t *testing.T) {
 			`header does not match the schema: missing "name"; unexpected "Name" (want "id", "name", "price", got "id", "Name", "price")`},
 		{"order", []string{"name", "id", "price"},
 			&HeaderError{OutOfOrder: true},
-			`header does not match the schema: columns out of order (want "id", "name", "price", got "name", "id", "price")`},
+			`header does not match the schema: columns out of order: column 1 is "name" where the schema has "id" (want "id", "name", "price", got "name", "id", "price")`},
 		{"repeated", []string{"id", "id", "name", "price"},
 			&HeaderError{Unexpected: []string{"id"}},
 			`header does not match the schema: unexpected "id" (want "id", "name", "price", got "id", "id", "name", "price")`},
@@ -670,6 +670,13 @@ func TestHeaderErrorMessage(t *testing.T) {
 			`header does not match the schema: unexpected "` + strings.Repeat("x", 39) + `"...`},
 		{&HeaderError{Unexpected: []string{strings.Repeat("x", 40)}},
 			`header does not match the schema: unexpected "` + strings.Repeat("x", 40) + `"`},
+		{ // two columns swapped past the ones the lists show
+			&HeaderError{OutOfOrder: true,
+				Want: []string{"c1", "c2", "c3", "c4", "c5", "c6", "c7", "c8", "c9", "c10", "c11", "c12"},
+				Got:  []string{"c1", "c2", "c3", "c4", "c5", "c6", "c7", "c8", "c9", "c10", "c12", "c11"}},
+			`header does not match the schema: columns out of order: column 11 is "c12" where the schema has "c11"` +
+				` (want "c1", "c2", "c3", "c4", "c5", "c6", "c7", "c8", "c9", "c10", and 2 more,` +
+				` got "c1", "c2", "c3", "c4", "c5", "c6", "c7", "c8", "c9", "c10", and 2 more)`},
 	}
 	for _, tt := range tests {
 		if got := tt.err.Error(); got != tt.want {
