@@ -201,6 +201,10 @@ func NewObjectReader(ctx context.Context, api GetObjectAPI, bucket, key string, 
 			// Such as a malformed version id or bucket name: the request,
 			// not S3, is wrong.
 			return nil, fmt.Errorf("get %s: %w: %w", r.name(), ErrInvalidJob, err)
+		case errorCode(err) == "InvalidRequest":
+			// S3's answer, for one, to a GET of an object stored with a
+			// customer-provided key: no retry will change it.
+			return nil, fmt.Errorf("get %s: %w: S3 refused the request (an object encrypted with a customer-provided key, SSE-C, cannot be read): %w", r.name(), ErrInvalidJob, err)
 		}
 		return nil, fmt.Errorf("get %s: %w: %w", r.name(), ErrSourceRead, err)
 	}

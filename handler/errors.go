@@ -54,7 +54,8 @@ type SourceChanged struct{ failure }
 // broken connection or a server error.
 type SourceReadFailed struct{ failure }
 
-// SchemaError reports a schema that does not exist or cannot be parsed.
+// SchemaError reports a schema that does not exist, cannot be parsed, or
+// that S3 refuses to give for good (such as one stored with SSE-C).
 type SchemaError struct{ failure }
 
 // HeaderMismatch reports a source whose header does not match the schema.

@@ -653,6 +653,14 @@ func TestErrorTypesS3(t *testing.T) {
 		{name: "source archived", fault: &faultproxy.Fault{Kind: faultproxy.Status, Status: 403, Code: "InvalidObjectState",
 			Match: faultproxy.IsGet("incoming/orders.csv"), Times: 100},
 			event: direct("incoming/orders.csv", ""), want: "InvalidEvent", object: "incoming/orders.csv"},
+		// S3's answer to a GET, without the key, of an object stored
+		// with a customer-provided key (SSE-C): no retry will change it.
+		{name: "source encrypted with a customer key", fault: &faultproxy.Fault{Kind: faultproxy.Status, Status: 400, Code: "InvalidRequest",
+			Match: faultproxy.IsGet("incoming/orders.csv"), Times: 100},
+			event: direct("incoming/orders.csv", ""), want: "InvalidEvent", object: "incoming/orders.csv"},
+		{name: "schema encrypted with a customer key", cfg: func() Config { return withSchema }, fault: &faultproxy.Fault{Kind: faultproxy.Status, Status: 400, Code: "InvalidRequest",
+			Match: faultproxy.IsGet("schemas/orders.json"), Times: 100},
+			event: direct("incoming/orders.csv", ""), want: "SchemaError", object: "schemas/orders.json"},
 		{name: "output access denied", fault: &faultproxy.Fault{Kind: faultproxy.Status, Status: 403, Code: "AccessDenied",
 			Match: func(r *http.Request) bool {
 				return r.Method != http.MethodGet && strings.HasPrefix(r.URL.Path, "/"+out+"/")
