@@ -18,6 +18,14 @@ import (
 // run, so an upload still in progress is never swept.
 const DefaultSweepAge = 24 * time.Hour
 
+// defaultSweepAttemptTimeout is SweepOptions.AttemptTimeout's default,
+// and sweepAttempts how many times a request that timed out is sent in
+// all.
+const (
+	defaultSweepAttemptTimeout = time.Minute
+	sweepAttempts              = 3
+)
+
 // maxSweepErrors is the most failed aborts a Sweep error spells out; the
 // rest are counted, so that a role denied every abort still gets an error
 // short enough to log.
@@ -39,6 +47,11 @@ type SweepOptions struct {
 	DryRun bool
 	// Now returns the current time; nil means time.Now.
 	Now func() time.Time
+	// AttemptTimeout bounds one attempt of a List or Abort request, the
+	// S3 client's own retries included, as the client has no timeout of
+	// its own: a request on a connection that stopped answering is sent
+	// again, up to three times in all. Zero means one minute.
+	AttemptTimeout time.Duration
 }
 
 // SweptUpload is one multipart upload Sweep aborted, or would abort.
@@ -74,7 +87,9 @@ type SweepResult struct {
 // Sweep goes on past an abort that fails and reports the failures, joined
 // (the first ten, and how many more), along with the result of the rest.
 // An upload that is already gone (completed or aborted meanwhile) is
-// counted as kept, not as a failure.
+// counted as kept, not as a failure, unless an earlier request of the
+// same abort got no answer: S3 most likely carried that one out, so the
+// upload counts as aborted.
 func Sweep(ctx context.Context, api SweepAPI, bucket, prefix string, opt SweepOptions) (SweepResult, error) {
 	res := SweepResult{Bucket: bucket, Prefix: prefix, DryRun: opt.DryRun, Aborted: []SweptUpload{}}
 	if api == nil {
@@ -85,6 +100,12 @@ func Sweep(ctx context.Context, api SweepAPI, bucket, prefix string, opt SweepOp
 	}
 	if opt.OlderThan < 0 {
 		return res, fmt.Errorf("sweep s3://%s/%s: age %v is negative", bucket, prefix, opt.OlderThan)
+	}
+	if opt.AttemptTimeout < 0 {
+		return res, fmt.Errorf("sweep s3://%s/%s: attempt timeout %v is negative", bucket, prefix, opt.AttemptTimeout)
+	}
+	if opt.AttemptTimeout == 0 {
+		opt.AttemptTimeout = defaultSweepAttemptTimeout
 	}
 	if opt.OlderThan == 0 {
 		opt.OlderThan = DefaultSweepAge
@@ -120,7 +141,11 @@ func Sweep(ctx context.Context, api SweepAPI, bucket, prefix string, opt SweepOp
 		in.Prefix = aws.String(prefix)
 	}
 	for page := 1; ; page++ {
-		out, err := api.ListMultipartUploads(ctx, in)
+		var out *s3.ListMultipartUploadsOutput
+		err := sweepCall(ctx, opt.AttemptTimeout, func(ctx context.Context) (err error) {
+			out, err = api.ListMultipartUploads(ctx, in)
+			return err
+		})
 		if err != nil {
 			errs = append(errs, fmt.Errorf("sweep s3://%s/%s: list multipart uploads (page %d): %w", bucket, prefix, page, err))
 			break
@@ -139,10 +164,19 @@ func Sweep(ctx context.Context, api SweepAPI, bucket, prefix string, opt SweepOp
 			}
 			swept := SweptUpload{Key: key, UploadID: id, Initiated: u.Initiated.UTC()}
 			if !opt.DryRun {
-				_, err := api.AbortMultipartUpload(ctx, &s3.AbortMultipartUploadInput{
-					Bucket: aws.String(bucket), Key: aws.String(key), UploadId: aws.String(id),
+				var watch callWatch
+				err := sweepCall(ctx, opt.AttemptTimeout, func(ctx context.Context) error {
+					_, err := api.AbortMultipartUpload(ctx, &s3.AbortMultipartUploadInput{
+						Bucket: aws.String(bucket), Key: aws.String(key), UploadId: aws.String(id),
+					}, watch.option)
+					return err
 				})
-				if isNoSuchUpload(err) {
+				switch {
+				case isNoSuchUpload(err) && watch.unanswered.Load():
+					// An earlier request got no answer: S3 most likely
+					// aborted the upload then, and the next found it gone.
+					err = nil
+				case isNoSuchUpload(err):
 					res.Kept++
 					continue
 				}
@@ -172,6 +206,26 @@ func Sweep(ctx context.Context, api SweepAPI, bucket, prefix string, opt SweepOp
 		in.KeyMarker, in.UploadIdMarker = aws.String(nextKey), aws.String(nextID)
 	}
 	return finish()
+}
+
+// sweepCall makes one request through do, giving each attempt timeout,
+// and sends it again when an attempt times out, up to sweepAttempts in
+// all.
+func sweepCall(ctx context.Context, timeout time.Duration, do func(context.Context) error) error {
+	for attempt := 1; ; attempt++ {
+		actx, cancel := context.WithTimeoutCause(ctx, timeout, errAttemptTimeout)
+		err := do(actx)
+		timedOut := context.Cause(actx) == errAttemptTimeout && ctx.Err() == nil
+		cancel()
+		if !timedOut {
+			return err
+		}
+		if attempt == sweepAttempts {
+			// err wraps the attempt's DeadlineExceeded, which would read
+			// as the sweep running out of time.
+			return fmt.Errorf("timed out %d times after %v (%v)", attempt, timeout, err)
+		}
+	}
 }
 
 // listedKey returns a key as a listing gave it, URL-decoded when the

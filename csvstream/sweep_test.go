@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
 	"net/url"
 	"slices"
 	"strings"
@@ -15,6 +16,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 
 	"github.com/csvstream/csvstream/csvstream"
+	"github.com/csvstream/csvstream/internal/faultproxy"
 	"github.com/csvstream/csvstream/internal/s3test"
 )
 
@@ -98,6 +100,61 @@ func TestSweepS3(t *testing.T) {
 	if len(res.Aborted) != 0 || res.Kept != 2 {
 		t.Fatalf("sweep with the default age aborted %+v, kept %d; want none aborted, 2 kept", res.Aborted, res.Kept)
 	}
+}
+
+// TestSweepUnansweredRequests puts a proxy between Sweep and a real server
+// that stops answering, or loses an answer: a stalled listing or abort is
+// sent again once its attempt times out, and an upload whose abort was
+// carried out but never answered, so that the next request found it gone,
+// counts as aborted, not as kept.
+func TestSweepUnansweredRequests(t *testing.T) {
+	srv := s3test.Start(t)
+	tests := []struct {
+		name   string
+		faults []faultproxy.Fault
+	}{
+		{"listing stalled", []faultproxy.Fault{{Kind: faultproxy.Stall, Match: isListUploads}}},
+		{"abort stalled", []faultproxy.Fault{{Kind: faultproxy.Stall, Match: faultproxy.IsAbortUpload}}},
+		{"abort answer lost", []faultproxy.Fault{{Kind: faultproxy.DropResponse, Match: faultproxy.IsAbortUpload}}},
+	}
+	for i, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			bucket := srv.Bucket(t, fmt.Sprintf("sweepstall%d", i))
+			ids := []string{createUpload(t, srv.Client(), bucket, "out/a.csv"), createUpload(t, srv.Client(), bucket, "out/b.csv")}
+			slices.Sort(ids)
+			time.Sleep(1500 * time.Millisecond) // past the age, with the server's rounding to the second
+			proxy := faultproxy.New(t, srv.Endpoint)
+			for _, f := range tt.faults {
+				proxy.Inject(f)
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+			defer cancel()
+			res, err := csvstream.Sweep(ctx, s3test.ClientFor(proxy.URL), bucket, "out/",
+				csvstream.SweepOptions{OlderThan: 500 * time.Millisecond, AttemptTimeout: time.Second})
+			if err != nil {
+				t.Fatalf("sweep: %v", err)
+			}
+			var got []string
+			for _, u := range res.Aborted {
+				got = append(got, u.UploadID)
+			}
+			slices.Sort(got)
+			if !slices.Equal(got, ids) || res.Seen != 2 || res.Kept != 0 {
+				t.Errorf("result %+v; want both uploads %v aborted", res, ids)
+			}
+			if left := srv.Uploads(t, bucket); len(left) != 0 {
+				t.Errorf("uploads left: %v", uploadIDs(left))
+			}
+			if proxy.Fired(tt.faults[0].Kind) != 1 {
+				t.Errorf("the fault fired %d times, want 1", proxy.Fired(tt.faults[0].Kind))
+			}
+		})
+	}
+}
+
+// isListUploads matches ListMultipartUploads.
+func isListUploads(r *http.Request) bool {
+	return r.Method == http.MethodGet && r.URL.Query().Has("uploads")
 }
 
 // pagedAPI is a fake SweepAPI that lists its uploads a page at a time and
@@ -363,6 +420,9 @@ func TestSweepBadOptions(t *testing.T) {
 	}
 	if _, err := csvstream.Sweep(context.Background(), api, "b", "p/", csvstream.SweepOptions{OlderThan: -time.Second}); err == nil {
 		t.Error("negative age: no error")
+	}
+	if _, err := csvstream.Sweep(context.Background(), api, "b", "p/", csvstream.SweepOptions{AttemptTimeout: -time.Second}); err == nil {
+		t.Error("negative attempt timeout: no error")
 	}
 	if api.lists != 0 {
 		t.Errorf("bad options still listed %d pages", api.lists)

@@ -53,6 +53,10 @@ const (
 	// Fault.Rate bytes a second, as one connection to a distant server
 	// would.
 	SlowResponse
+	// DropResponse forwards the request, then drops the connection before
+	// the response's headers, so that the server did what was asked and
+	// the client never hears of it.
+	DropResponse
 )
 
 // Fault describes one injected failure.
@@ -197,6 +201,9 @@ func (p *Proxy) serve(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	defer resp.Body.Close()
+	if f != nil && f.Kind == DropResponse {
+		panic(http.ErrAbortHandler)
+	}
 	for k, vs := range resp.Header {
 		for _, v := range vs {
 			w.Header().Add(k, v)
