@@ -54,6 +54,10 @@ const (
 	maxRetryBackoff       = 5 * time.Second
 	firstBufferSize       = 64 << 10
 	minAbortTime          = 2 * time.Second
+	// partHeadroom is the room a part buffer has past the part size, for
+	// the write that takes it over: a part is cut only between writes.
+	// It is the Scanner's usual read size, which bounds Run's usual write.
+	partHeadroom = 256 << 10
 )
 
 // settleDelays are the waits before each look that completedBefore takes
@@ -99,7 +103,8 @@ type WriterOptions struct {
 	// DefaultPartSize; below MinPartSize or above MaxPartSize is an error.
 	PartSize int64
 	// Concurrency is how many parts are uploaded at once, at most
-	// MaxConcurrency. Memory use is about Concurrency+1 part buffers. Zero
+	// MaxConcurrency. Memory use is about Concurrency+1 part buffers, each
+	// of the part size plus 256 KiB for the write that ends a part. Zero
 	// means 4.
 	Concurrency int
 	// PartAttempts is how many times one part is sent when S3 rejects its
@@ -377,9 +382,11 @@ func (w *ObjectWriter) Write(p []byte) (int, error) {
 		return 0, w.failWith(fmt.Errorf("write %s: a single write of %d bytes is larger than S3's maximum part size", w.where(), len(p)))
 	}
 	size := partSize(w.opt.PartSize, w.nextPart)
-	if need := len(w.buf) + len(p); need > cap(w.buf) && int64(need) < size {
-		// Grow a small first buffer to a whole part in one step.
-		grown := make([]byte, len(w.buf), size)
+	if need := len(w.buf) + len(p); need > cap(w.buf) {
+		// Grow a small first buffer to a whole part in one step, and a
+		// full one by exactly what this write needs: append would add a
+		// quarter, which the buffer would keep for every later part.
+		grown := make([]byte, len(w.buf), max(int64(need), size+partHeadroom))
 		copy(grown, w.buf)
 		w.buf = grown
 	}
@@ -403,6 +410,7 @@ func (w *ObjectWriter) buffer() ([]byte, error) {
 	case b = <-w.free:
 	default:
 		if w.allocated <= w.opt.Concurrency {
+			size += partHeadroom
 			if w.allocated == 0 {
 				// The first buffer grows as it fills, so that a small
 				// object never costs a whole part's memory.
@@ -418,7 +426,7 @@ func (w *ObjectWriter) buffer() ([]byte, error) {
 		}
 	}
 	if int64(cap(b)) < size {
-		b = make([]byte, 0, size) // the part size grew
+		b = make([]byte, 0, size+partHeadroom) // the part size grew
 	}
 	return b, nil
 }

@@ -596,6 +596,36 @@ func TestWriterBackpressure(t *testing.T) {
 	}
 }
 
+// TestWriterPartBufferSize holds the writer to its memory bound: a part
+// is cut after the write that takes it past the part size, and that write
+// must not leave a buffer a quarter larger than a part (as append's growth
+// would), kept for every later part.
+func TestWriterPartBufferSize(t *testing.T) {
+	const partSize = 1 << 20
+	f := newFakeUploader(1)
+	w := newTestObjectWriter(t, context.Background(), f, WriterOptions{PartSize: partSize, Concurrency: 2})
+	rec := bytes.Repeat([]byte("0123456789,abcdefghi\n"), 5) // 105 bytes: parts never end on the part size
+	for range 10 * partSize / len(rec) {
+		if _, err := w.Write(rec); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := w.sendAll(); err != nil { // every buffer is back
+		t.Fatal(err)
+	}
+	for len(w.free) > 0 {
+		if b := <-w.free; cap(b) > partSize+partHeadroom {
+			t.Errorf("a part buffer holds %d bytes, %.2f times the part size; want at most the part size and %d", cap(b), float64(cap(b))/partSize, partHeadroom)
+		}
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := len(f.objects["dir/out.csv"]), 10*partSize/len(rec)*len(rec); got != want {
+		t.Errorf("object has %d bytes, want %d", got, want)
+	}
+}
+
 // errStall makes a fake request wait, like one that gets no answer, until
 // its context ends.
 var errStall = errors.New("no answer")
