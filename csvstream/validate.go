@@ -338,7 +338,10 @@ func NewValidator(s *Schema, header *Record) (*Validator, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := matchHeader(s, v.header); err != nil {
+	// No delimiter splits a quoted label, whichever the source uses: a
+	// header quoted whole gets no hint of another.
+	quoted := header.NumFields() == 1 && bytes.HasPrefix(bytes.TrimPrefix(header.raw, []byte(utf8BOM)), []byte{'"'})
+	if err := matchHeader(s, v.header, !quoted); err != nil {
 		return nil, err
 	}
 	v.cols, v.missing, v.pk = c.cols, c.missing, c.pk
@@ -366,7 +369,9 @@ func NewValidator(s *Schema, header *Record) (*Validator, error) {
 }
 
 // matchHeader compares the header labels with the schema's field names.
-func matchHeader(s *Schema, got []string) error {
+// hint says whether a one-label header may be split by another delimiter
+// into the schema's fields, as HeaderError.Delimiter reports.
+func matchHeader(s *Schema, got []string, hint bool) error {
 	want := make([]string, len(s.Fields))
 	for i := range s.Fields {
 		want[i] = s.Fields[i].Name
@@ -402,7 +407,7 @@ func matchHeader(s *Schema, got []string) error {
 		}
 	}
 	e.OutOfOrder = len(e.Missing) == 0 && len(e.Unexpected) == 0
-	if len(got) == 1 && len(want) > 1 {
+	if hint && len(got) == 1 && len(want) > 1 {
 		for _, c := range []byte{',', ';', '\t', '|'} {
 			if strings.Count(got[0], string(c)) == len(want)-1 {
 				e.Delimiter = c

@@ -27,7 +27,10 @@ func testRecord(num int64, fields ...string) *Record {
 		if i > 0 {
 			b.WriteByte(',')
 		}
-		b.WriteString(`"` + strings.ReplaceAll(f, `"`, `""`) + `"`)
+		if f == "" || strings.ContainsAny(f, ",\"\r\n") {
+			f = `"` + strings.ReplaceAll(f, `"`, `""`) + `"`
+		}
+		b.WriteString(f)
 	}
 	b.WriteString("\n")
 	s, err := NewScanner(strings.NewReader(b.String()), ScanOptions{})
@@ -620,6 +623,13 @@ func TestHeader(t *testing.T) {
 		{"tabs", []string{"id\tname\tprice"},
 			&HeaderError{Missing: []string{"id", "name", "price"}, Unexpected: []string{"id\tname\tprice"}, Delimiter: '\t'},
 			`header does not match the schema: is the delimiter tab? The header splits into the schema's 3 fields at it; missing "id", "name", "price"; unexpected "id\tname\tprice"`},
+		// A line quoted whole is one label, whatever delimiter it holds.
+		{"quoted whole", []string{"id,name,price"},
+			&HeaderError{Missing: []string{"id", "name", "price"}, Unexpected: []string{"id,name,price"}},
+			`header does not match the schema: missing "id", "name", "price"; unexpected "id,name,price"`},
+		{"quoted whole, another delimiter inside", []string{`id;name;"price"`},
+			&HeaderError{Missing: []string{"id", "name", "price"}, Unexpected: []string{`id;name;"price"`}},
+			`header does not match the schema: missing "id", "name", "price"; unexpected "id;name;\"price\""`},
 		{"one column, no delimiter fits", []string{"id;name"},
 			&HeaderError{Missing: []string{"id", "name", "price"}, Unexpected: []string{"id;name"}},
 			`header does not match the schema: missing "id", "name", "price"; unexpected "id;name"`},
