@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"testing"
 	"testing/iotest"
@@ -521,6 +522,47 @@ func TestScannerLargeRecordGrowsBuffer(t *testing.T) {
 	}
 }
 
+// stutterReader returns (0, nil) empties times before each read that gives
+// bytes, as io.Reader allows.
+type stutterReader struct {
+	r       io.Reader
+	empties int
+	left    int
+}
+
+func (s *stutterReader) Read(p []byte) (int, error) {
+	if s.left > 0 {
+		s.left--
+		return 0, nil
+	}
+	s.left = s.empties
+	return s.r.Read(p)
+}
+
+// negativeReader breaks io.Reader's contract with a negative count.
+type negativeReader struct{}
+
+func (negativeReader) Read([]byte) (int, error) { return -1, nil }
+
+// TestScannerOddReaders: a reader may return no bytes and no error a few
+// times running, which the Scanner waits out; a negative count is the
+// reader's bug, reported as such, not a panic.
+func TestScannerOddReaders(t *testing.T) {
+	got := scanAll(t, &stutterReader{r: strings.NewReader("a,b\n1,2\n"), empties: 50}, ScanOptions{})
+	if len(got) != 2 {
+		t.Errorf("%d records after 50 empty reads in a row, want 2", len(got))
+	}
+	s, err := NewScanner(negativeReader{}, ScanOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for s.Scan() {
+	}
+	if err := s.Err(); err == nil || !strings.Contains(err.Error(), "invalid count -1") {
+		t.Errorf("Err = %v, want the invalid count named", err)
+	}
+}
+
 func TestScannerBytesRead(t *testing.T) {
 	in := "a,b\n\"c\nd\",e\n"
 	s, err := NewScanner(iotest.HalfReader(strings.NewReader(in)), ScanOptions{})
@@ -721,6 +763,13 @@ func TestScannerDamagedInputKeptToOneLine(t *testing.T) {
 				if !strings.Contains(g.err.Message, "kept to one line") {
 					cutBack++
 				}
+			}
+			// The first maxCutBack records are cut back; the next lines are
+			// then kept to one line.
+			if first := slices.IndexFunc(got[1:1+badLines], func(g scanned) bool {
+				return strings.Contains(g.err.Message, "kept to one line")
+			}); first != maxCutBack {
+				t.Errorf("the first line kept to one line is damaged line %d, want %d", first+1, maxCutBack+1)
 			}
 			// maxCutBack per max bytes of damage, or so: about 32 here.
 			if limit := badLines / 10; cutBack > limit {

@@ -35,6 +35,7 @@ var badSchemas = map[string]string{
 	"bad-length-on-integer.json":       `schema: field "qty": constraint "minLength" applies only to string fields, not integer`,
 	"bad-max-length-negative.json":     `schema: field "code": constraint "maxLength": -1 is not a non-negative integer`,
 	"bad-max-length-fraction.json":     `schema: field "code": constraint "maxLength": 2.5 is not a non-negative integer`,
+	"bad-min-length-above-max.json":    `schema: field "code": constraint "minLength" 3 is above "maxLength" 2`,
 	"bad-min-above-max.json":           `schema: field "qty": constraint "minimum" 10 is above "maximum" 5`,
 	"bad-minimum-not-number.json":      `schema: field "price": constraint "minimum": "abc" is not a number`,
 	"bad-minimum-null.json":            `schema: field "n": constraint "minimum": null is not a bound: give a value, or leave the constraint out`,

@@ -93,11 +93,13 @@ func TestTypes(t *testing.T) {
 		{"date", "%Y%m%d", []string{"20240131", "2024131"}, []string{"20240132", "20241301", "20240230"}}, // %m takes one digit when two make no month
 		{"date", "%d.%m.%y", []string{"31.12.99", "29.02.00"}, []string{"29.02.01", "31.12.1999"}},
 		{"time", "", []string{"00:00:00", "23:59:59", "12:30:00.123", "12:30:00Z", "12:30:00+05:30", "12:30:00.5-01:00"},
-			[]string{"24:00:00", "12:60:00", "12:30", "12:30:00 ", "12:30:60", "12:30:00+0530", "1:30:00", "12:30:00."}},
+			[]string{"24:00:00", "12:60:00", "12:30", "12:30:00 ", "12:30:60", "12:30:00+0530", "1:30:00", "12:30:00.", "12:00:00+24:00"}},
+		{"time", "%H:%M%z", []string{"12:00+2359", "12:00-0530"}, []string{"12:00+2400", "12:00"}},
 		{"time", "%H:%M", []string{"9:05", "09:05", "23:59"}, []string{"24:00", "09:05:00", "9h05"}},
 		{"date", "fmt:%d/%m/%Y", []string{"15/06/2024"}, []string{"2024-06-15", "fmt:15/06/2024"}}, // the prefix of Table Schema before v1
 		{"datetime", "", []string{"2024-01-02T03:04:05Z", "2024-01-02T03:04:05.123456789+01:00", "2024-01-02 03:04:05", "2024-01-02t03:04:05z", "2024-02-29T23:59:59-12:00"},
-			[]string{"2024-01-02T03:04:05+0100", "2024-01-02", "2024-02-30T00:00:00Z", "2024-01-02T03:04:05.Z", "2024-01-02T03:04:05.1234567890Z", "2024-01-02T24:00:00Z", "2024-01-02X03:04:05Z"}},
+			[]string{"2024-01-02T03:04:05+0100", "2024-01-02", "2024-02-30T00:00:00Z", "2024-01-02T03:04:05.Z", "2024-01-02T03:04:05.1234567890Z", "2024-01-02T24:00:00Z", "2024-01-02X03:04:05Z",
+				"2024-01-02T03:04:05Zjunk", "2024-01-02T03:04:05ZZ", "2024-01-02T03:04:05Z0", "2024-01-02T03:04:05-24:00"}},
 		{"datetime", "%d/%m/%Y %H:%M", []string{"31/01/2024 13:45", "1/1/2024 0:00"}, []string{"31/01/2024", "31/01/2024 13:45:00"}},
 		{"datetime", "%Y-%m-%dT%H:%M:%S.%f%z", []string{"2024-01-02T03:04:05.123+0100", "2024-01-02T03:04:05.1Z", "2024-01-02T03:04:05.123-01:30"},
 			[]string{"2024-01-02T03:04:05+0100", "2024-01-02T03:04:05.123"}},
@@ -251,6 +253,13 @@ func TestConstraints(t *testing.T) {
 		{"pattern multi-line flag", `{"name": "f", "constraints": {"pattern": "(?m)^a$"}}`, "a\nb", []string{`value "a\nb" does not match the pattern "(?m)^a$"`}},
 		{"enum string", `{"name": "f", "constraints": {"enum": ["a", "b"]}}`, "c", []string{`value "c" is not one of "a", "b"`}},
 		{"enum string ok", `{"name": "f", "constraints": {"enum": ["a", "b"]}}`, "b", nil},
+		{"enum message lists ten", `{"name": "f", "constraints": {"enum": ["v1", "v2", "v3", "v4", "v5", "v6", "v7", "v8", "v9", "v10", "v11"]}}`, "nope",
+			[]string{`value "nope" is not one of "v1", "v2", "v3", "v4", "v5", "v6", "v7", "v8", "v9", "v10" and 1 more`}},
+		{"email with constraints", `{"name": "f", "format": "email", "constraints": {"maxLength": 5, "pattern": ".*@b\\.co"}}`, "ab@c.de",
+			[]string{`value "ab@c.de" is 7 characters long, longer than the maximum length 5`, `value "ab@c.de" does not match the pattern ".*@b\\.co"`}},
+		// %y: 69 to 99 are 1969 to 1999, 00 to 68 are 2000 to 2068.
+		{"two-digit year 69", `{"name": "f", "type": "date", "format": "%d.%m.%y", "constraints": {"maximum": "2068-12-31"}}`, "01.01.69", nil},
+		{"two-digit year 68", `{"name": "f", "type": "date", "format": "%d.%m.%y", "constraints": {"minimum": "1969-01-01"}}`, "31.12.68", nil},
 		{"enum integer typed", `{"name": "f", "type": "integer", "constraints": {"enum": [1, "2"]}}`, "02", nil},
 		{"enum integer", `{"name": "f", "type": "integer", "constraints": {"enum": [1, 2]}}`, "3", []string{`value 3 is not one of 1, 2`}},
 		{"enum number typed", `{"name": "f", "type": "number", "constraints": {"enum": [1.5, 0]}}`, "1.50", nil},
@@ -666,6 +675,22 @@ func TestHeader(t *testing.T) {
 	}
 }
 
+// TestHeaderDelimiterHintTwoFields asks about the delimiter for the
+// narrowest schema it can split a header for: two fields, one delimiter.
+func TestHeaderDelimiterHintTwoFields(t *testing.T) {
+	s, err := ParseSchema([]byte(`{"fields": [{"name": "a"}, {"name": "b"}]}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range []byte{';', '\t', '|'} {
+		_, err := NewValidator(s, testRecord(0, "a"+string(d)+"b"))
+		var he *HeaderError
+		if !errors.As(err, &he) || he.Delimiter != d {
+			t.Errorf("header a%cb: %v; want the hint that %q is the delimiter", d, err, d)
+		}
+	}
+}
+
 func TestHeaderErrorMessage(t *testing.T) {
 	tests := []struct {
 		err  *HeaderError
@@ -752,6 +777,8 @@ func TestNewValidatorErrors(t *testing.T) {
 		// cut, and the message says why the header is so long.
 		{"CR line ends past the size bound", firstRecord(t, "id,name\r"+strings.Repeat("1,n\r", 300_000)),
 			"unusable header: line 1: record-too-large: record starting on line 1 is longer than 1048576 bytes; the line holds a carriage return but no line feed (are the lines ended by CR alone?)"},
+		// A CRLF header broken by a quote is not blamed on CR line ends.
+		{"broken CRLF header", firstRecord(t, "a,b\"c\r\n1,2\r\n"), "unusable header: line 1: quote-error: line 1, column 4, field 2: bare '\"' in unquoted field"},
 		{"UTF-16 without a mark", firstRecord(t, "a\x00,\x00b\x00\n\x00"), "unusable header: line 1: the header holds NUL bytes: the source looks like UTF-16 or UTF-32 text, or is not text: convert it to UTF-8 (for example with iconv -t UTF-8) if it is text"},
 	}
 	for _, tt := range tests {
