@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"math"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -1235,6 +1236,120 @@ func TestRunSourceReplaced(t *testing.T) {
 		}
 		if ups := srv.Uploads(t, bucket); len(ups) != 0 {
 			t.Errorf("%d multipart uploads left behind", len(ups))
+		}
+	}
+}
+
+// TestRunEmptyS3Source runs a job on an empty object in S3: the check that
+// the source is unchanged must not ask a range of an object with no bytes
+// (S3 answers 416 InvalidRange), so the job succeeds with empty outputs.
+func TestRunEmptyS3Source(t *testing.T) {
+	srv := s3test.Start(t)
+	bucket := srv.Bucket(t, "emptysrc")
+	srv.Put(t, bucket, "in/empty.csv", []byte{})
+	sum, err := csvstream.Run(context.Background(), srv.Client(csvstream.ClientOptions), csvstream.Job{
+		Source:      csvstream.Location{Bucket: bucket, Key: "in/empty.csv"},
+		Destination: csvstream.Location{Bucket: bucket, Key: "out/empty.csv"},
+	})
+	if err != nil {
+		t.Fatalf("empty S3 source: %v", err)
+	}
+	if sum.Rows != 0 {
+		t.Errorf("summary %+v", sum)
+	}
+	if got := srv.Get(t, bucket, "out/empty.csv"); len(got) != 0 {
+		t.Errorf("output %q, want empty", got)
+	}
+}
+
+// TestRunTooManyRejectsNoETag checks that a job stopped by its reject
+// limit, whose destination was discarded, reports no destination ETag,
+// even though the rejects were published to S3.
+func TestRunTooManyRejectsNoETag(t *testing.T) {
+	srv := s3test.Start(t)
+	bucket := srv.Bucket(t, "etag")
+	srv.Put(t, bucket, "in/people.csv", []byte("id,name,age\n1,A,3\n2,x,-1\n"))
+	sum, err := csvstream.Run(context.Background(), srv.Client(csvstream.ClientOptions), csvstream.Job{
+		Source:      csvstream.Location{Bucket: bucket, Key: "in/people.csv"},
+		Destination: csvstream.Location{Bucket: bucket, Key: "out/people.csv"},
+		Schema:      mustSchema(t, peopleSchema),
+		MaxRejects:  new(int64(0)),
+	})
+	if !errors.Is(err, csvstream.ErrTooManyRejects) {
+		t.Fatalf("err %v, want ErrTooManyRejects", err)
+	}
+	if sum.ETag != "" {
+		t.Errorf("summary ETag %q for a destination that was not written", sum.ETag)
+	}
+}
+
+// TestRunTooManyRejectsDiscardsLocalDestination checks that a job stopped
+// by its reject limit discards the destination's temporary file: only the
+// source and the published rejects are left.
+func TestRunTooManyRejectsDiscardsLocalDestination(t *testing.T) {
+	dir := t.TempDir()
+	src := filepath.Join(dir, "in.csv")
+	if err := os.WriteFile(src, []byte("id,name,age\n1,A,3\n2,x,-1\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, err := csvstream.Run(context.Background(), nil, csvstream.Job{
+		Source:      csvstream.Location{Path: src},
+		Destination: csvstream.Location{Path: filepath.Join(dir, "out.csv")},
+		Schema:      mustSchema(t, peopleSchema),
+		MaxRejects:  new(int64(0)),
+	})
+	if !errors.Is(err, csvstream.ErrTooManyRejects) {
+		t.Fatalf("err %v, want ErrTooManyRejects", err)
+	}
+	ents, _ := os.ReadDir(dir)
+	for _, e := range ents {
+		if n := e.Name(); n != "in.csv" && n != "out.csv"+csvstream.RejectsSuffix {
+			t.Errorf("left behind: %s", n)
+		}
+	}
+}
+
+// TestRunRefusesNaNRejectRatio checks that a NaN MaxRejectRatio, which
+// no ratio exceeds, is refused rather than silently setting no limit.
+func TestRunRefusesNaNRejectRatio(t *testing.T) {
+	dir := t.TempDir()
+	src := filepath.Join(dir, "in.csv")
+	if err := os.WriteFile(src, []byte("id\n1\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	nan := math.NaN()
+	_, err := csvstream.Run(context.Background(), nil, csvstream.Job{
+		Source:         csvstream.Location{Path: src},
+		Destination:    csvstream.Location{Path: filepath.Join(dir, "out.csv")},
+		MaxRejectRatio: &nan,
+	})
+	if !errors.Is(err, csvstream.ErrInvalidJob) {
+		t.Fatalf("err %v, want ErrInvalidJob", err)
+	}
+}
+
+// TestRunOutputCheckFailureDiscardsLocalDestination checks that a job
+// whose S3 rejects cannot be written (no such bucket) discards the local
+// destination's temporary file it had opened.
+func TestRunOutputCheckFailureDiscardsLocalDestination(t *testing.T) {
+	srv := s3test.Start(t)
+	dir := t.TempDir()
+	src := filepath.Join(dir, "in.csv")
+	if err := os.WriteFile(src, []byte("id\n1\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, err := csvstream.Run(context.Background(), srv.Client(csvstream.ClientOptions), csvstream.Job{
+		Source:      csvstream.Location{Path: src},
+		Destination: csvstream.Location{Path: filepath.Join(dir, "out.csv")},
+		Rejects:     csvstream.Location{Bucket: "no-such-bucket-mutkill", Key: "r.csv"},
+	})
+	if err == nil {
+		t.Fatal("no error for a rejects bucket that does not exist")
+	}
+	ents, _ := os.ReadDir(dir)
+	for _, e := range ents {
+		if e.Name() != "in.csv" {
+			t.Errorf("left behind: %s", e.Name())
 		}
 	}
 }

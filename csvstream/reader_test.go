@@ -660,3 +660,60 @@ func TestReadAheadFirstError(t *testing.T) {
 		}
 	}
 }
+
+// TestObjectReaderReopenThrottled429 checks that a reopen answered 429 Too
+// Many Requests is a throttle to wait out, as permanent's doc says, not a
+// client error that ends the read.
+func TestObjectReaderReopenThrottled429(t *testing.T) {
+	data := testData(10000)
+	api := &fakeS3{data: data, etag: `"v1"`,
+		steps: []step{{cut: 700}, {err: &apiError{"TooManyRequests", 429}}}}
+	r, err := NewObjectReader(context.Background(), api, "b", "data.csv", ReaderOptions{Backoff: time.Millisecond, Concurrency: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	got, err := io.ReadAll(r)
+	if err != nil {
+		t.Fatalf("read after a 429 on reopen: %v", err)
+	}
+	if !bytes.Equal(got, data) || r.Resumes() != 1 {
+		t.Fatalf("read %d bytes, %d resumes; want all %d bytes after 1 resume", len(got), r.Resumes(), len(data))
+	}
+}
+
+// TestObjectReaderOpen405WithoutVersion checks that a 405 answer is read
+// as a delete marker only for a named version: for the latest version S3
+// answers a delete marker with 404, and a 405 there is no proof that the
+// object is gone (a handler would skip the event for good).
+func TestObjectReaderOpen405WithoutVersion(t *testing.T) {
+	api := &fakeS3{data: testData(10), etag: `"e"`, steps: []step{{err: &apiError{"MethodNotAllowed", 405}}}}
+	_, err := NewObjectReader(context.Background(), api, "b", "in/x.csv", ReaderOptions{})
+	if !errors.Is(err, ErrSourceRead) || errors.Is(err, ErrSourceNotFound) || strings.Contains(err.Error(), "delete marker") {
+		t.Fatalf("err = %v; want ErrSourceRead, not ErrSourceNotFound", err)
+	}
+	api = &fakeS3{data: testData(10), etag: `"e"`, steps: []step{{err: &apiError{"MethodNotAllowed", 405}}}}
+	_, err = NewObjectReader(context.Background(), api, "b", "in/x.csv", ReaderOptions{VersionID: "v1"})
+	if !errors.Is(err, ErrSourceNotFound) {
+		t.Fatalf("named version: err = %v; want ErrSourceNotFound", err)
+	}
+}
+
+// TestObjectReaderCompositeChecksumUntyped checks that a composite
+// checksum ("value-N", of a multipart object's parts) is skipped even when
+// the response does not say its type (S3 before it sent
+// x-amz-checksum-type, and servers that still do not): it covers parts,
+// not the object, and checking the bytes against it would always fail.
+func TestObjectReaderCompositeChecksumUntyped(t *testing.T) {
+	data := testData(5000)
+	api := &fakeS3{data: data, etag: `"e-2"`, crc32: "AAAAAA==-2", steps: []step{{cut: 1000}}}
+	r, err := NewObjectReader(context.Background(), api, "b", "k", ReaderOptions{Backoff: time.Millisecond, Concurrency: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	got, err := io.ReadAll(r)
+	if err != nil || !bytes.Equal(got, data) {
+		t.Fatalf("read %d bytes, err %v; want all %d bytes", len(got), err, len(data))
+	}
+}

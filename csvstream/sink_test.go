@@ -696,3 +696,36 @@ func TestRunStopsWaitingForStalledStream(t *testing.T) {
 		})
 	}
 }
+
+// TestFileSinkCloseFailureRemovesTemp checks that a local output whose
+// rename into place fails (the target became a directory meanwhile)
+// leaves no temporary file behind.
+func TestFileSinkCloseFailureRemovesTemp(t *testing.T) {
+	dir := t.TempDir()
+	target := filepath.Join(dir, "out.csv")
+	s, err := newFileSink(target, target, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Write([]byte("a,b\n1,2\n")); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Mkdir(target, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(target, "x"), nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(); err == nil {
+		t.Fatal("Close: no error renaming over a directory")
+	}
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range ents {
+		if e.Name() != "out.csv" {
+			t.Errorf("left behind: %s", e.Name())
+		}
+	}
+}

@@ -67,7 +67,8 @@ type SweepResult struct {
 	Prefix string    `json:"prefix"`  // the key prefix swept; empty for the whole bucket
 	Cutoff time.Time `json:"cutoff"`  // uploads initiated before this were swept
 	DryRun bool      `json:"dry_run"` // uploads were listed, not aborted
-	// Seen counts the uploads listed under the prefix.
+	// Seen counts the uploads listed under the prefix, up to the one a
+	// stopped sweep stopped at.
 	Seen int `json:"seen"`
 	// Aborted lists the uploads aborted (with DryRun, those that would be).
 	Aborted []SweptUpload `json:"aborted"`

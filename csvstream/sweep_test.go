@@ -450,3 +450,76 @@ func TestParsePrefix(t *testing.T) {
 		}
 	}
 }
+
+// stopOnAbortAPI lists n old uploads and, on the first abort, stops the
+// sweep's context, as the invocation's deadline would while it is sent.
+type stopOnAbortAPI struct {
+	n      int
+	stop   context.CancelCauseFunc
+	aborts int
+}
+
+func (a *stopOnAbortAPI) ListMultipartUploads(ctx context.Context, in *s3.ListMultipartUploadsInput, _ ...func(*s3.Options)) (*s3.ListMultipartUploadsOutput, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	old := time.Now().Add(-48 * time.Hour)
+	out := &s3.ListMultipartUploadsOutput{IsTruncated: aws.Bool(false)}
+	for i := range a.n {
+		out.Uploads = append(out.Uploads, types.MultipartUpload{Key: aws.String(fmt.Sprintf("out/%d.csv", i)), UploadId: aws.String(fmt.Sprintf("u%d", i)), Initiated: &old})
+	}
+	return out, nil
+}
+
+func (a *stopOnAbortAPI) AbortMultipartUpload(ctx context.Context, in *s3.AbortMultipartUploadInput, _ ...func(*s3.Options)) (*s3.AbortMultipartUploadOutput, error) {
+	a.aborts++
+	if a.aborts == 1 {
+		a.stop(errors.New("the invocation's time is up"))
+	}
+	return nil, fmt.Errorf("operation error S3: AbortMultipartUpload: canceled, %w", context.Canceled)
+}
+
+// TestSweepStopsAtFirstFailedAbortAfterStop checks that a sweep whose
+// context ends during an abort stops there: the uploads it never tried are
+// not sent aborts, nor counted as failed aborts.
+func TestSweepStopsAtFirstFailedAbortAfterStop(t *testing.T) {
+	ctx, cancel := context.WithCancelCause(context.Background())
+	defer cancel(nil)
+	api := &stopOnAbortAPI{n: 5, stop: cancel}
+	res, err := csvstream.Sweep(ctx, api, "b", "out/", csvstream.SweepOptions{})
+	if err == nil || !strings.Contains(err.Error(), "the invocation's time is up") {
+		t.Errorf("err = %v, want the stop's cause", err)
+	}
+	if api.aborts != 1 || res.Failed != 1 {
+		t.Errorf("%d aborts sent, result %+v; want 1 abort and Failed 1", api.aborts, res)
+	}
+}
+
+// status404 is a 404 answer without S3's NoSuchUpload code, as a server
+// that sends no error body gives.
+type status404 struct{}
+
+func (status404) Error() string { return "api error NotFound: Not Found" }
+
+func (status404) ErrorCode() string { return "NotFound" }
+
+func (status404) HTTPStatusCode() int { return 404 }
+
+// goneAPI lists one old upload whose abort is answered with a bare 404.
+type goneAPI struct{ stopOnAbortAPI }
+
+func (a *goneAPI) AbortMultipartUpload(context.Context, *s3.AbortMultipartUploadInput, ...func(*s3.Options)) (*s3.AbortMultipartUploadOutput, error) {
+	a.aborts++
+	return nil, status404{}
+}
+
+// TestSweepBare404IsGone checks that an abort answered 404 without the
+// NoSuchUpload code counts the upload as gone (kept), as isNoSuchUpload
+// says, not as a failed abort.
+func TestSweepBare404IsGone(t *testing.T) {
+	api := &goneAPI{stopOnAbortAPI{n: 1}}
+	res, err := csvstream.Sweep(context.Background(), api, "b", "out/", csvstream.SweepOptions{})
+	if err != nil || res.Kept != 1 || res.Failed != 0 {
+		t.Fatalf("result %+v, err %v; want the upload kept, no failure", res, err)
+	}
+}

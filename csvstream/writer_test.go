@@ -1633,3 +1633,53 @@ func TestWriterPutAndCreateFailures(t *testing.T) {
 		})
 	}
 }
+
+// TestWriterPartStoppedSaysWhy checks that a part cut short by the end of
+// the writer's context reports why the context ended (its cause), not only
+// the S3 client's "context canceled".
+func TestWriterPartStoppedSaysWhy(t *testing.T) {
+	f := newFakeUploader(100)
+	cause := errors.New("interrupted by the operator")
+	ctx, cancel := context.WithCancelCause(context.Background())
+	defer cancel(nil)
+	started := make(chan struct{}, 10)
+	f.onPart = func(pctx context.Context, num int32, attempt int) error {
+		started <- struct{}{}
+		<-pctx.Done()
+		return &smithy.CanceledError{Err: pctx.Err()}
+	}
+	w := newTestObjectWriter(t, ctx, f, WriterOptions{PartSize: 100, Concurrency: 2})
+	go func() {
+		<-started
+		time.Sleep(50 * time.Millisecond) // Close is waiting for the part by now
+		cancel(cause)
+	}()
+	if _, err := w.Write(bytes.Repeat([]byte("x,y\n"), 40)); err != nil {
+		t.Fatal(err)
+	}
+	err := w.Close()
+	if err == nil || !errors.Is(err, cause) || !strings.Contains(err.Error(), cause.Error()) {
+		t.Fatalf("Close = %v, want an error naming the cause %q", err, cause)
+	}
+	if f.openUploads() != 0 {
+		t.Fatal("multipart upload left behind")
+	}
+}
+
+// TestWriterCloseAfterCancel checks NewObjectWriter's doc: cancelling its
+// context makes the next Close abort. A small object must not be sent.
+func TestWriterCloseAfterCancel(t *testing.T) {
+	f := newFakeUploader(100)
+	ctx, cancel := context.WithCancel(context.Background())
+	w := newTestObjectWriter(t, ctx, f, WriterOptions{PartSize: 100})
+	if _, err := w.Write([]byte("a,b\n")); err != nil {
+		t.Fatal(err)
+	}
+	cancel()
+	if err := w.Close(); !errors.Is(err, context.Canceled) {
+		t.Fatalf("Close after cancel = %v, want context.Canceled", err)
+	}
+	if n := f.count("PutObject"); n != 0 {
+		t.Errorf("%d PutObject sent after the context was cancelled", n)
+	}
+}

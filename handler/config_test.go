@@ -403,3 +403,15 @@ func TestParseS3EventDecodesKeys(t *testing.T) {
 		t.Errorf("a deletion is not skipped: %+v, %v", objs, err)
 	}
 }
+
+// TestConfigFromEnvBlankDelimiters checks that a space or a raw tab in
+// CSVSTREAM_DELIMITER is taken as the delimiter, not trimmed away.
+func TestConfigFromEnvBlankDelimiters(t *testing.T) {
+	for _, d := range []string{" ", "\t"} {
+		env := map[string]string{EnvOutput: "s3://o/", EnvDelimiter: d}
+		cfg, err := ConfigFromEnv(func(k string) string { return env[k] })
+		if err != nil || cfg.Scan.Comma != d[0] {
+			t.Errorf("delimiter %q: Comma %q, err %v", d, cfg.Scan.Comma, err)
+		}
+	}
+}

@@ -26,6 +26,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
+	"github.com/aws/smithy-go"
 
 	"github.com/csvstream/csvstream/csvstream"
 	"github.com/csvstream/csvstream/internal/faultproxy"
@@ -529,38 +530,52 @@ func TestSQSBatchPastDeadline(t *testing.T) {
 }
 
 // TestSchemaReadFailureNotKept checks that a schema that could not be read
-// for a passing reason is read again for the invocation's next job, rather
-// than failing the whole batch.
+// for a passing reason (a server error, or the schema replaced while being
+// read) is read again for the invocation's next job, rather than failing
+// the whole batch.
 func TestSchemaReadFailureNotKept(t *testing.T) {
 	srv := s3test.Start(t)
-	bucket := srv.Bucket(t, "schemaretry")
 	data, _ := orders(t, 30, 0)
 	want, _, _ := reference(t, data, gen.Schema, "")
-	srv.Put(t, bucket, "incoming/a.csv", data)
-	srv.Put(t, bucket, "incoming/b.csv", data)
-	srv.Put(t, bucket, "schemas/orders.json", []byte(gen.Schema))
-	p := faultproxy.New(t, srv.Endpoint)
-	p.Inject(faultproxy.Fault{Kind: faultproxy.Status, Status: 500, Code: "InternalError", Match: faultproxy.IsGet("schemas/orders.json")})
-	api := s3test.ClientFor(p.URL, csvstream.ClientOptions, func(o *s3.Options) { o.RetryMaxAttempts = 1 })
-	h := New(Config{Output: Prefix{bucket, "valid/"}, InputPrefix: "incoming/", Log: io.Discard,
-		SchemaLocation: csvstream.Location{Bucket: bucket, Key: "schemas/orders.json"}}, api)
-
-	event := sqsEvent(map[string]string{
-		"m1": string(s3Event(bucket, "incoming/a.csv")),
-		"m2": string(s3Event(bucket, "incoming/b.csv")),
-	})
-	res, _, err := invoke(h, event, time.Minute)
-	if err != nil {
-		t.Fatalf("invocation failed: %v", err)
+	tests := []struct {
+		name string
+		api  func() csvstream.S3API // fails the first read of schemas/orders.json
+	}{
+		{"server error", func() csvstream.S3API {
+			p := faultproxy.New(t, srv.Endpoint)
+			p.Inject(faultproxy.Fault{Kind: faultproxy.Status, Status: 500, Code: "InternalError", Match: faultproxy.IsGet("schemas/orders.json")})
+			return s3test.ClientFor(p.URL, csvstream.ClientOptions, func(o *s3.Options) { o.RetryMaxAttempts = 1 })
+		}},
+		{"replaced while read", func() csvstream.S3API {
+			return &changingSchemaAPI{Client: srv.Client(csvstream.ClientOptions), key: "schemas/orders.json"}
+		}},
 	}
-	resp, ok := res.(events.SQSEventResponse)
-	if !ok || len(resp.BatchItemFailures) != 1 || resp.BatchItemFailures[0].ItemIdentifier != "m1" {
-		t.Fatalf("result %#v; want only m1, whose schema read failed, to be redelivered", res)
+	for i, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			bucket := srv.Bucket(t, fmt.Sprintf("schemaretry%d", i))
+			srv.Put(t, bucket, "incoming/a.csv", data)
+			srv.Put(t, bucket, "incoming/b.csv", data)
+			srv.Put(t, bucket, "schemas/orders.json", []byte(gen.Schema))
+			h := New(Config{Output: Prefix{bucket, "valid/"}, InputPrefix: "incoming/", Log: io.Discard,
+				SchemaLocation: csvstream.Location{Bucket: bucket, Key: "schemas/orders.json"}}, tt.api())
+			event := sqsEvent(map[string]string{
+				"m1": string(s3Event(bucket, "incoming/a.csv")),
+				"m2": string(s3Event(bucket, "incoming/b.csv")),
+			})
+			res, _, err := invoke(h, event, time.Minute)
+			if err != nil {
+				t.Fatalf("invocation failed: %v", err)
+			}
+			resp, ok := res.(events.SQSEventResponse)
+			if !ok || len(resp.BatchItemFailures) != 1 || resp.BatchItemFailures[0].ItemIdentifier != "m1" {
+				t.Fatalf("result %#v; want only m1, whose schema read failed, to be redelivered", res)
+			}
+			if got := srv.Get(t, bucket, "valid/b.csv"); !bytes.Equal(got, want) {
+				t.Errorf("output of m2: %d bytes, want %d", len(got), len(want))
+			}
+			checkNoUploads(t, srv, bucket)
+		})
 	}
-	if got := srv.Get(t, bucket, "valid/b.csv"); !bytes.Equal(got, want) {
-		t.Errorf("output of m2: %d bytes, want %d", len(got), len(want))
-	}
-	checkNoUploads(t, srv, bucket)
 }
 
 // TestErrorTypesS3 provokes each kind of failure against a real server and
@@ -1388,5 +1403,135 @@ func TestVersionedSource(t *testing.T) {
 		if _, _, err := invoke(h, []byte(event), time.Minute); ErrorType(err) != tt.want {
 			t.Errorf("version %q: %v (%s), want %s", tt.version, err, ErrorType(err), tt.want)
 		}
+	}
+}
+
+// TestEventBridgeOtherDetailTypesSkipped checks that an EventBridge S3
+// event other than "Object Created" (a deletion, a restore, a tag change)
+// is skipped, not run as a job.
+func TestEventBridgeOtherDetailTypesSkipped(t *testing.T) {
+	for _, dt := range []string{"Object Deleted", "Object Restore Completed", "Object Tags Added"} {
+		ev := `{"version":"0","detail-type":"` + dt + `","source":"aws.s3","detail":{"bucket":{"name":"b"},"object":{"key":"incoming/x.csv"}}}`
+		o, err := parseEventBridge([]byte(ev))
+		if err != nil || o.Skip == "" {
+			t.Errorf("%s: %+v, %v; want it skipped", dt, o, err)
+		}
+	}
+}
+
+// TestDeadlineMarginCappedAtQuarter checks DefaultDeadlineMargin's doc:
+// the margin is capped at a quarter of the time the invocation has.
+func TestDeadlineMarginCappedAtQuarter(t *testing.T) {
+	h := New(Config{Output: Prefix{"o", "valid/"}, Log: io.Discard}, nil)
+	d := time.Now().Add(8 * time.Second)
+	ctx, cancel := context.WithDeadline(context.Background(), d)
+	defer cancel()
+	inv := h.newInvocation(ctx)
+	defer inv.cancel()
+	dl, _ := inv.jobCtx.Deadline()
+	// A margin of 2s: jobs' cleanup ends 1s before the deadline.
+	if gap := d.Sub(dl); gap < 900*time.Millisecond || gap > 1100*time.Millisecond {
+		t.Errorf("jobs' deadline %v before the invocation's, want about 1s (a 2s margin)", gap)
+	}
+	if inv.writerMargin < 450*time.Millisecond || inv.writerMargin > 550*time.Millisecond {
+		t.Errorf("writer margin %v, want about 500ms", inv.writerMargin)
+	}
+}
+
+// TestGoneSourceLoggedAsSkipped checks that the log entry of a job whose
+// announced object no longer exists says it was skipped.
+func TestGoneSourceLoggedAsSkipped(t *testing.T) {
+	srv := s3test.Start(t)
+	bucket := srv.Bucket(t, "gonelog")
+	h := New(Config{Output: Prefix{bucket, "valid/"}, InputPrefix: "incoming/", Log: io.Discard}, srv.Client(csvstream.ClientOptions))
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	inv := h.newInvocation(ctx)
+	defer inv.cancel()
+	res, err := inv.dispatch(s3Event(bucket, "incoming/gone.csv"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s, ok := res.(Skipped); !ok || s.Reason != skippedGone {
+		t.Fatalf("result %#v", res)
+	}
+	if len(inv.jobs) != 1 || inv.jobs[0].Skipped != skippedGone {
+		t.Errorf("log entries %+v; want one saying %q", inv.jobs, skippedGone)
+	}
+}
+
+// TestSweepRejectsUnderOutputOnce checks that the rejects prefix is not
+// swept on its own when it lies under the output prefix, which the sweep
+// of the output covers.
+func TestSweepRejectsUnderOutputOnce(t *testing.T) {
+	srv := s3test.Start(t)
+	bucket := srv.Bucket(t, "sweeponce")
+	h := New(Config{Output: Prefix{bucket, "out/"}, Rejects: Prefix{bucket, "out/rejects/"}, Log: io.Discard, minSweepAge: time.Second}, srv.Client(csvstream.ClientOptions))
+	res, _, err := invoke(h, []byte(`{"sweep":{"older_than":"1s","dry_run":true}}`), time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rs := res.([]csvstream.SweepResult); len(rs) != 1 || rs[0].Prefix != "out/" {
+		t.Fatalf("swept %+v; want only s3://%s/out/", rs, bucket)
+	}
+}
+
+// changingSchemaAPI makes the first read of one key fail as a schema
+// replaced while being read does: its body breaks, and the resumed GET,
+// pinned to the first ETag, is refused.
+type changingSchemaAPI struct {
+	*s3.Client
+	key   string
+	calls int
+}
+
+func (a *changingSchemaAPI) GetObject(ctx context.Context, in *s3.GetObjectInput, opts ...func(*s3.Options)) (*s3.GetObjectOutput, error) {
+	if *in.Key != a.key || a.calls >= 2 {
+		return a.Client.GetObject(ctx, in, opts...)
+	}
+	a.calls++
+	if a.calls == 2 {
+		return nil, &smithy.GenericAPIError{Code: "PreconditionFailed", Message: "replaced"}
+	}
+	out, err := a.Client.GetObject(ctx, in, opts...)
+	if err == nil {
+		out.Body = brokenBody{io.LimitReader(out.Body, 10), out.Body}
+	}
+	return out, err
+}
+
+// brokenBody gives r's bytes, then a connection reset.
+type brokenBody struct {
+	r io.Reader
+	c io.Closer
+}
+
+func (b brokenBody) Read(p []byte) (int, error) {
+	n, err := b.r.Read(p)
+	if err == io.EOF {
+		err = errors.New("connection reset by peer")
+	}
+	return n, err
+}
+
+func (b brokenBody) Close() error { return b.c.Close() }
+
+// TestSweepAtExactlyMinAge checks that a Config's SweepOlderThan equal to
+// the minimum age is accepted, as CSVSTREAM_SWEEP_OLDER_THAN is.
+func TestSweepAtExactlyMinAge(t *testing.T) {
+	srv := s3test.Start(t)
+	bucket := srv.Bucket(t, "sweepmin")
+	h := New(Config{Output: Prefix{bucket, "out/"}, Log: io.Discard, minSweepAge: time.Second, SweepOlderThan: time.Second}, srv.Client(csvstream.ClientOptions))
+	if _, _, err := invoke(h, []byte(`{"sweep":{"dry_run":true}}`), time.Minute); err != nil {
+		t.Fatalf("sweep with SweepOlderThan at the minimum: %v", err)
+	}
+}
+
+// TestFailureNamesObjectOnce checks that a handler error whose cause
+// already names the object does not name it twice.
+func TestFailureNamesObjectOnce(t *testing.T) {
+	err := classify(errors.New("get s3://b/k: source read failed: boom"), "s3://b/k", false)
+	if got := err.Error(); strings.Count(got, "s3://b/k") != 1 {
+		t.Errorf("message %q names the object more than once", got)
 	}
 }
