@@ -73,6 +73,7 @@ func InferSchema(r io.Reader, opt InferOptions) (*Schema, error) {
 		return nil, fmt.Errorf("infer: %w", err)
 	}
 	names := v.Header()
+	quoted := quotedWhole(h) // h is reused by the next Scan
 	s := &Schema{Fields: make([]Field, len(names))}
 	for i, name := range names {
 		if name == "" {
@@ -134,7 +135,7 @@ func InferSchema(r io.Reader, opt InferOptions) (*Schema, error) {
 		return nil, fmt.Errorf("infer: reading the sample: %w", err)
 	}
 	if opt.Warn != nil {
-		if d := otherDelimiter(names, sc.comma); d != 0 {
+		if d := otherDelimiter(names, sc.comma); d != 0 && !quoted {
 			opt.Warn(fmt.Sprintf("the header is one column whose label holds %s: is that the delimiter? (--delimiter %s)",
 				strconv.QuoteRune(rune(d)), delimiterFlag(d)))
 		}

@@ -204,7 +204,7 @@ func NewObjectReader(ctx context.Context, api GetObjectAPI, bucket, key string, 
 		case errorCode(err) == "InvalidRequest":
 			// S3's answer, for one, to a GET of an object stored with a
 			// customer-provided key: no retry will change it.
-			return nil, fmt.Errorf("get %s: %w: S3 refused the request (an object encrypted with a customer-provided key, SSE-C, cannot be read): %w", r.name(), ErrInvalidJob, err)
+			return nil, fmt.Errorf("get %s: %w: S3 refused the request as invalid (as it does for an object encrypted with a customer-provided key, SSE-C): %w", r.name(), ErrInvalidJob, err)
 		}
 		return nil, fmt.Errorf("get %s: %w: %w", r.name(), ErrSourceRead, err)
 	}

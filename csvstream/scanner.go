@@ -543,7 +543,7 @@ func (s *Scanner) position(data []byte, o int) (line int64, col int) {
 func (s *Scanner) quoteBroken(data []byte, firstNL, o int, what string) bool {
 	line, col := s.position(data, o)
 	field := len(s.rec.fields) + 1
-	ok := s.recover(CodeQuoteError, data, firstNL, o, true,
+	ok := s.recover(CodeQuoteError, data, firstNL, o, false,
 		fmt.Sprintf("line %d, column %d, field %d: %s, in a quoted field that began on line %d", line, col, field, what, s.line))
 	s.rec.Err.Field = field
 	return ok

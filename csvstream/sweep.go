@@ -218,8 +218,8 @@ func sweepCall(ctx context.Context, timeout time.Duration, do func(context.Conte
 		err := do(actx)
 		timedOut := context.Cause(actx) == errAttemptTimeout && ctx.Err() == nil
 		cancel()
-		if !timedOut {
-			return err
+		if err == nil || !timedOut {
+			return err // an answer that came as the attempt ran out counts
 		}
 		if attempt == sweepAttempts {
 			// err wraps the attempt's DeadlineExceeded, which would read

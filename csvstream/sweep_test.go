@@ -4,10 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net/http"
 	"net/url"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -113,7 +113,7 @@ func TestSweepUnansweredRequests(t *testing.T) {
 		name   string
 		faults []faultproxy.Fault
 	}{
-		{"listing stalled", []faultproxy.Fault{{Kind: faultproxy.Stall, Match: isListUploads}}},
+		{"listing stalled", []faultproxy.Fault{{Kind: faultproxy.Stall, Match: faultproxy.IsListUploads}}},
 		{"abort stalled", []faultproxy.Fault{{Kind: faultproxy.Stall, Match: faultproxy.IsAbortUpload}}},
 		{"abort answer lost", []faultproxy.Fault{{Kind: faultproxy.DropResponse, Match: faultproxy.IsAbortUpload}}},
 	}
@@ -152,9 +152,33 @@ func TestSweepUnansweredRequests(t *testing.T) {
 	}
 }
 
-// isListUploads matches ListMultipartUploads.
-func isListUploads(r *http.Request) bool {
-	return r.Method == http.MethodGet && r.URL.Query().Has("uploads")
+// lateAnswerAPI lists one old upload and answers its first abort only as
+// the request's context ends, as an answer arriving just as the attempt
+// runs out; any later abort finds the upload gone.
+type lateAnswerAPI struct{ aborts atomic.Int32 }
+
+func (a *lateAnswerAPI) ListMultipartUploads(ctx context.Context, in *s3.ListMultipartUploadsInput, _ ...func(*s3.Options)) (*s3.ListMultipartUploadsOutput, error) {
+	return &s3.ListMultipartUploadsOutput{Uploads: []types.MultipartUpload{{
+		Key: aws.String("out/a.csv"), UploadId: aws.String("u1"), Initiated: aws.Time(time.Now().Add(-48 * time.Hour)),
+	}}}, nil
+}
+
+func (a *lateAnswerAPI) AbortMultipartUpload(ctx context.Context, in *s3.AbortMultipartUploadInput, _ ...func(*s3.Options)) (*s3.AbortMultipartUploadOutput, error) {
+	if a.aborts.Add(1) > 1 {
+		return nil, &types.NoSuchUpload{}
+	}
+	<-ctx.Done()
+	return &s3.AbortMultipartUploadOutput{}, nil
+}
+
+// TestSweepAnswerAtTheTimeout: an abort answered as its attempt ran out
+// succeeded; it is not sent again, and the upload counts as aborted.
+func TestSweepAnswerAtTheTimeout(t *testing.T) {
+	api := &lateAnswerAPI{}
+	res, err := csvstream.Sweep(context.Background(), api, "b", "out/", csvstream.SweepOptions{AttemptTimeout: 50 * time.Millisecond})
+	if err != nil || len(res.Aborted) != 1 || res.Kept != 0 || api.aborts.Load() != 1 {
+		t.Errorf("result %+v, err %v, %d aborts sent; want the upload aborted by one request", res, err, api.aborts.Load())
+	}
 }
 
 // pagedAPI is a fake SweepAPI that lists its uploads a page at a time and

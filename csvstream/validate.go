@@ -338,10 +338,7 @@ func NewValidator(s *Schema, header *Record) (*Validator, error) {
 	if err != nil {
 		return nil, err
 	}
-	// No delimiter splits a quoted label, whichever the source uses: a
-	// header quoted whole gets no hint of another.
-	quoted := header.NumFields() == 1 && bytes.HasPrefix(bytes.TrimPrefix(header.raw, []byte(utf8BOM)), []byte{'"'})
-	if err := matchHeader(s, v.header, !quoted); err != nil {
+	if err := matchHeader(s, v.header, !quotedWhole(header)); err != nil {
 		return nil, err
 	}
 	v.cols, v.missing, v.pk = c.cols, c.missing, c.pk
@@ -366,6 +363,13 @@ func NewValidator(s *Schema, header *Record) (*Validator, error) {
 	v.vals = make([]value, len(v.cols))
 	v.ok = make([]bool, len(v.cols))
 	return v, nil
+}
+
+// quotedWhole reports whether header is one label quoted whole. No
+// delimiter splits a quoted label, whichever the source uses, so such a
+// header gets no hint of another.
+func quotedWhole(header *Record) bool {
+	return header.NumFields() == 1 && bytes.HasPrefix(bytes.TrimPrefix(header.raw, []byte(utf8BOM)), []byte{'"'})
 }
 
 // matchHeader compares the header labels with the schema's field names.

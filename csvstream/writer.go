@@ -57,7 +57,7 @@ const (
 	// partHeadroom is the room a part buffer has past the part size, for
 	// the write that takes it over: a part is cut only between writes.
 	// It is the Scanner's usual read size, which bounds Run's usual write.
-	partHeadroom = 256 << 10
+	partHeadroom = readBufSize
 )
 
 // settleDelays are the waits before each look that completedBefore takes

@@ -256,6 +256,9 @@ func runCmd(ctx context.Context, args []string, stdin io.Reader, stdout, stderr 
 		return usagef("--schema -: a schema cannot be read from standard input: give a path or s3:// URL")
 	}
 	if *rejects == "" && flagSet(fs.FlagSet, "rejects") {
+		if fs.Arg(1) == "-" {
+			return usagef("--rejects is empty: DST is -, so give a path or s3:// URL for the rejects")
+		}
 		return usagef("--rejects is empty: give a path, s3:// URL or -, or leave the flag out to write DST%s", csvstream.RejectsSuffix)
 	}
 	job := csvstream.Job{Format: *format, Stdin: stdin, Stdout: stdout}

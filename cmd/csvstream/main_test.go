@@ -63,7 +63,7 @@ func TestUsageErrors(t *testing.T) {
 		{"infer record size", []string{"infer", "--max-record-size", "0", "in.csv"}, `--max-record-size "0"`},
 		{"empty schema", []string{"run", "--schema=", "in.csv", "out.csv"}, "--schema is empty"},
 		{"empty rejects", []string{"run", "--rejects=", "in.csv", "out.csv"}, "--rejects is empty"},
-		{"empty rejects, DST stdout", []string{"run", "--rejects", "", "in.csv", "-"}, "--rejects is empty"},
+		{"empty rejects, DST stdout", []string{"run", "--rejects", "", "in.csv", "-"}, "--rejects is empty: DST is -, so give a path or s3:// URL for the rejects"},
 		{"flag after the arguments", []string{"run", "in.csv", "out.csv", "--format", "jsonl"}, "--format comes after the arguments"},
 		{"rejects and DST both stdout", []string{"run", "--rejects", "-", "in.csv", "-"}, "--rejects cannot be - when DST is -"},
 		{"folder as DST", []string{"run", "in.csv", "s3://b/valid/"}, "DST s3://b/valid/ ends with /: name the object, such as s3://b/valid/data.csv"},

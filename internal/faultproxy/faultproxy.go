@@ -295,6 +295,11 @@ func IsCreateUpload(r *http.Request) bool {
 	return r.Method == http.MethodPost && r.URL.Query().Has("uploads")
 }
 
+// IsListUploads matches ListMultipartUploads requests.
+func IsListUploads(r *http.Request) bool {
+	return r.Method == http.MethodGet && r.URL.Query().Has("uploads")
+}
+
 // IsPutObject matches PutObject requests (not UploadPart) whose path ends
 // with key.
 func IsPutObject(key string) func(*http.Request) bool {
