@@ -9,7 +9,9 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"os"
 	"reflect"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -1199,4 +1201,32 @@ func FuzzCheck(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestRejectCodesMatchReadme checks every reject code against the table
+// of codes in the README, which users filter the rejects by.
+func TestRejectCodesMatchReadme(t *testing.T) {
+	readme, err := os.ReadFile("../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, table, _ := strings.Cut(string(readme), "| code | meaning |")
+	table, _, _ = strings.Cut(table, "\n\n")
+	documented := regexp.MustCompile("`([a-z-]+)`").FindAllStringSubmatch(table, -1)
+	codes := []string{CodeTypeError, CodeConstraintError, CodeExtraCell, CodeMissingCell, CodeBlankRow,
+		CodeUniqueError, CodePrimaryKeyError, CodeEncodingError, CodeRecordTooLarge, CodeQuoteError}
+	want := []string{"type-error", "constraint-error", "extra-cell", "missing-cell", "blank-row",
+		"unique-error", "primary-key", "encoding-error", "record-too-large", "quote-error"}
+	for i, c := range codes {
+		if c != want[i] {
+			t.Errorf("code %q, want %q", c, want[i])
+		}
+		found := false
+		for _, d := range documented {
+			found = found || d[1] == c
+		}
+		if !found {
+			t.Errorf("code %q is not in the README's table of codes %v", c, documented)
+		}
+	}
 }

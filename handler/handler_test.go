@@ -899,12 +899,24 @@ func TestLogsAndMetrics(t *testing.T) {
 	}
 	var names []string
 	ms, _ := d["Metrics"].([]any)
+	job, _ := log["jobs"].([]any)[0].(map[string]any)
+	units := map[string]string{"rows": "Count", "valid": "Count", "rejected": "Count", "bytes_in": "Bytes",
+		"bytes_out": "Bytes", "parts": "Count", "retries": "Count", "duration_ms": "Milliseconds"}
 	for _, m := range ms {
 		name, _ := m.(map[string]any)["Name"].(string)
 		names = append(names, name)
 		if _, ok := metrics[name].(float64); !ok {
 			t.Errorf("metric %s has no numeric value in the line", name)
 		}
+		if unit := m.(map[string]any)["Unit"]; unit != units[name] {
+			t.Errorf("metric %s has unit %v, want %s", name, unit, units[name])
+		}
+		if v, ok := job[name]; ok && metrics[name] != v {
+			t.Errorf("metric %s = %v, but the job's log entry says %v", name, metrics[name], v)
+		}
+	}
+	if in, out := float64(len(data)), float64(len("id,email\n1,secret-person@example.com\n")); metrics["bytes_in"] != in || metrics["bytes_out"] != out {
+		t.Errorf("bytes_in %v, bytes_out %v; want %v and %v", metrics["bytes_in"], metrics["bytes_out"], in, out)
 	}
 	// The README lists these.
 	if want := []string{"rows", "valid", "rejected", "bytes_in", "bytes_out", "parts", "retries", "duration_ms"}; !slices.Equal(names, want) {
@@ -945,6 +957,16 @@ func TestLogsAndMetrics(t *testing.T) {
 	last := lines[len(lines)-1]
 	if last["level"] != "ERROR" || last["outcome"] != "SourceNotFound" {
 		t.Errorf("failure log line %v", last)
+	}
+
+	// An invocation no job comes from: its line's error is all that says why.
+	_, _, err = invoke(h, []byte(`{"bukket":"b"}`), time.Minute)
+	if ErrorType(err) != "InvalidEvent" {
+		t.Fatalf("error %v, want an InvalidEvent", err)
+	}
+	lines = logs.lines(t)
+	if last := lines[len(lines)-1]; last["message"] != "invocation" || last["error"] != err.Error() {
+		t.Errorf("failed invocation's line %v: want its error %q", last, err)
 	}
 }
 
@@ -1533,5 +1555,35 @@ func TestFailureNamesObjectOnce(t *testing.T) {
 	err := classify(errors.New("get s3://b/k: source read failed: boom"), "s3://b/k", false)
 	if got := err.Error(); strings.Count(got, "s3://b/k") != 1 {
 		t.Errorf("message %q names the object more than once", got)
+	}
+}
+
+// listDeniedAPI refuses every listing with a one-line error.
+type listDeniedAPI struct{ csvstream.S3API }
+
+func (listDeniedAPI) ListMultipartUploads(context.Context, *s3.ListMultipartUploadsInput, ...func(*s3.Options)) (*s3.ListMultipartUploadsOutput, error) {
+	return nil, errors.New("api error AccessDenied: not allowed to list")
+}
+
+// TestOneLineSweepErrorKeptWhole checks that a failed sweep whose error is
+// one line is logged on the summary alone, whole, with no "sweep failed"
+// line and no pointer to one.
+func TestOneLineSweepErrorKeptWhole(t *testing.T) {
+	var logs syncBuffer
+	h := New(Config{Output: Prefix{"out", "valid/"}, Log: &logs}, listDeniedAPI{})
+	if _, _, err := invoke(h, []byte(`{"sweep":{"prefixes":["s3://out/valid/"]}}`), time.Minute); err == nil {
+		t.Fatal("the sweep did not fail")
+	}
+	for _, l := range logs.lines(t) {
+		if l["message"] == "sweep failed" {
+			t.Errorf("a sweep failed line for a one-line error: %v", l)
+		}
+		if l["message"] != "invocation" {
+			continue
+		}
+		msg, _ := l["jobs"].([]any)[0].(map[string]any)["error"].(string)
+		if !strings.Contains(msg, "not allowed to list") || strings.Contains(msg, "and more") {
+			t.Errorf("summary's error %q: want the one line whole, with no pointer to more", msg)
+		}
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
@@ -172,5 +173,58 @@ func TestSweepCommand(t *testing.T) {
 		if code, _, _ := cli(t, srv.Env(), "", args...); code != exitUsage {
 			t.Errorf("%v: exit %d, want %d", args, code, exitUsage)
 		}
+	}
+}
+
+// TestInvokeEventAtSizeLimit reads an event of exactly Lambda's payload
+// limit: it is not refused as too large, while one byte more is.
+func TestInvokeEventAtSizeLimit(t *testing.T) {
+	event := `{"bucket":"b","key":"k"` + strings.Repeat(" ", maxEventSize-len(`{"bucket":"b","key":"k"}`)) + "}"
+	env := []string{"CSVSTREAM_OUTPUT="}
+	_, _, stderr := cli(t, env, event, "invoke", "-")
+	if strings.Contains(stderr, "payload limit") || !strings.Contains(stderr, "CSVSTREAM_OUTPUT") {
+		t.Errorf("event of %d bytes: stderr %q; want it read and the missing configuration named", len(event), stderr)
+	}
+	code, _, stderr := cli(t, env, event+" ", "invoke", "-")
+	if code != exitFailure || !strings.Contains(stderr, "larger than Lambda's 6291456-byte payload limit") {
+		t.Errorf("event of %d bytes: exit %d, stderr %q; want 1 and the size limit", len(event)+1, code, stderr)
+	}
+}
+
+// TestFailedMessages names up to five failed messages, with an ellipsis
+// only when there are more.
+func TestFailedMessages(t *testing.T) {
+	ids := func(n int) []events.SQSBatchItemFailure {
+		var f []events.SQSBatchItemFailure
+		for i := range n {
+			f = append(f, events.SQSBatchItemFailure{ItemIdentifier: string(rune('a' + i))})
+		}
+		return f
+	}
+	for n, want := range map[int]string{
+		1: "SQS message a",
+		2: "2 SQS messages (a, b)",
+		5: "5 SQS messages (a, b, c, d, e)",
+		6: "6 SQS messages (a, b, c, d, e, …)",
+	} {
+		if got := failedMessages(ids(n)); got != want {
+			t.Errorf("%d failures: %q, want %q", n, got, want)
+		}
+	}
+}
+
+// TestSweepFailureHasNoNote sweeps an object-like prefix in a bucket that
+// does not exist: the error is reported, without the note that the
+// prefix held no uploads, which the failed sweep cannot know.
+func TestSweepFailureHasNoNote(t *testing.T) {
+	srv := s3test.Start(t)
+	code, _, stderr := cli(t, srv.Env(), "", "sweep", "--dry-run", "s3://no-such-bucket-mut/runs/out.csv")
+	if code != exitFailure || strings.Contains(stderr, "note:") {
+		t.Errorf("exit %d, stderr %q; want 1 and no note", code, stderr)
+	}
+	// Two failed prefixes: one error line naming both.
+	code, _, stderr = cli(t, srv.Env(), "", "sweep", "--dry-run", "s3://no-such-bucket-mut1/", "s3://no-such-bucket-mut2/")
+	if code != exitFailure || strings.Count(stderr, "\n") != 1 || !strings.Contains(stderr, "mut1") || !strings.Contains(stderr, "mut2") {
+		t.Errorf("exit %d, stderr %q; want 1 and one line naming both buckets", code, stderr)
 	}
 }

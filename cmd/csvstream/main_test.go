@@ -63,6 +63,9 @@ func TestUsageErrors(t *testing.T) {
 		{"infer record size", []string{"infer", "--max-record-size", "0", "in.csv"}, `--max-record-size "0"`},
 		{"empty schema", []string{"run", "--schema=", "in.csv", "out.csv"}, "--schema is empty"},
 		{"empty rejects", []string{"run", "--rejects=", "in.csv", "out.csv"}, "--rejects is empty"},
+		{"empty rejects with a schema", []string{"run", "--rejects=", "--schema", "s.json", "in.csv", "out.csv"}, "--rejects is empty"},
+		{"infer rows zero", []string{"infer", "--rows", "0", "in.csv"}, "--rows 0: want at least 1"},
+		{"sweep age zero", []string{"sweep", "--older-than", "0s", "s3://b/p/"}, "--older-than 0s: want a positive duration"},
 		{"empty rejects, DST stdout", []string{"run", "--rejects", "", "in.csv", "-"}, "--rejects is empty: DST is -, so give a path or s3:// URL for the rejects"},
 		{"flag after the arguments", []string{"run", "in.csv", "out.csv", "--format", "jsonl"}, "--format comes after the arguments"},
 		{"rejects and DST both stdout", []string{"run", "--rejects", "-", "in.csv", "-"}, "--rejects cannot be - when DST is -"},
@@ -381,5 +384,43 @@ func TestMissingCredentialsAreNotMissingObjects(t *testing.T) {
 			!strings.Contains(stderr, "no EC2 IMDS role found") {
 			t.Errorf("%v: exit %d, stderr %q; want 1, giving the missing role, not a missing object", args, code, stderr)
 		}
+	}
+}
+
+// TestFlagLimitsAccepted runs local jobs with each flag at the edge of
+// the range its usage gives: every edge is accepted.
+func TestFlagLimitsAccepted(t *testing.T) {
+	t.Chdir(t.TempDir())
+	if err := os.WriteFile("in.csv", []byte("a,b\n1,2\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, flags := range [][]string{
+		{"--part-size", "5MiB"},
+		{"--part-size", "5GiB"},
+		{"--concurrency", "64"},
+		{"--read-concurrency", "64"},
+		{"--max-reject-ratio", "0"},
+		{"--max-reject-ratio", "1"},
+		{"--max-record-size", "1GiB"},
+	} {
+		args := append(append([]string{"run"}, flags...), "in.csv", "out.csv")
+		if code, _, stderr := cli(t, nil, "", args...); code != exitOK {
+			t.Errorf("%v: exit %d, stderr %q; want 0", flags, code, stderr)
+		}
+	}
+}
+
+// TestRunJSONLinesCLI writes JSON Lines through the command line.
+func TestRunJSONLinesCLI(t *testing.T) {
+	t.Chdir(t.TempDir())
+	if err := os.WriteFile("in.csv", []byte("a,b\n1,x\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	code, _, stderr := cli(t, nil, "", "run", "--format", "jsonl", "in.csv", "out.jsonl")
+	if code != exitOK {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	if got, err := os.ReadFile("out.jsonl"); err != nil || string(got) != `{"a":"1","b":"x"}`+"\n" {
+		t.Errorf("out.jsonl holds %q (%v)", got, err)
 	}
 }
