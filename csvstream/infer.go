@@ -41,9 +41,9 @@ func inferKinds() []kind {
 // returns a schema they fit: each column gets the first type (integer,
 // number, boolean, date, datetime, time, else string) that accepts every
 // non-empty sampled value in its default format, and is marked required when
-// no sampled value is empty. A value with a leading zero, such as 007, makes
-// its column a string: it is most likely a code, whose zeros a number would
-// drop. It never marks a column unique. Records the Scanner cannot split
+// no sampled value is empty. A number with a leading zero, such as 007 or
+// 01.10, makes its column a string: it is most likely a code, whose zeros a
+// number would drop. It never marks a column unique. Records the Scanner cannot split
 // and blank rows count toward opt.Rows but are left out of the sample. The
 // result depends only on the bytes read, so the same input always gives the
 // same schema.
@@ -208,21 +208,14 @@ func delimiterFlag(d byte) string {
 	return "'" + string(d) + "'"
 }
 
-// leadingZero reports whether b is two or more digits, perhaps signed, of
-// which the first is 0, such as 007.
+// leadingZero reports whether b is a number, perhaps signed, whose digits
+// start with a 0 followed by another digit, such as 007 or 01.10.
 func leadingZero(b []byte) bool {
-	if len(b) > 0 && (b[0] == '+' || b[0] == '-') {
-		b = b[1:]
+	d := b
+	if len(d) > 0 && (d[0] == '+' || d[0] == '-') {
+		d = d[1:]
 	}
-	if len(b) < 2 || b[0] != '0' {
-		return false
-	}
-	for _, c := range b {
-		if c-'0' > 9 {
-			return false
-		}
-	}
-	return true
+	return len(d) >= 2 && d[0] == '0' && d[1]-'0' <= 9 && isNumber(b)
 }
 
 func toBytes(ss []string) [][]byte {

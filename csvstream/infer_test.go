@@ -3,10 +3,13 @@ package csvstream
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
+	"io"
 	"os"
 	"reflect"
 	"strings"
 	"testing"
+	"testing/iotest"
 	"unicode/utf8"
 )
 
@@ -106,6 +109,8 @@ func TestInferSchemaCases(t *testing.T) {
 		{"zeros and ones are integers", "a\n0\n1\n", InferOptions{}, []string{"a:integer*"}},
 		{"words make booleans", "a\n0\ntrue\n", InferOptions{}, []string{"a:boolean*"}},
 		{"leading zeros make strings", "a,b,c,d\n007,0,0.5,09:30:00\n8,-01,1,10:00:00\n", InferOptions{}, []string{"a:string*", "b:string*", "c:number*", "d:time*"}},
+		{"leading zeros before a fraction or exponent", "a,b,c\n01.10,-00.5,01e3\n02.20,1,1\n", InferOptions{}, []string{"a:string*", "b:string*", "c:string*"}},
+		{"one zero before the point", "a\n0.5\n-0.25\n0e3\n", InferOptions{}, []string{"a:number*"}},
 		{"dates and datetimes", "a\n2024-01-01\n2024-01-01T00:00:00Z\n", InferOptions{}, []string{"a:string*"}},
 		{"invalid date", "a\n2023-02-29\n", InferOptions{}, []string{"a:string*"}},
 		{"spaces", "a\n 1\n", InferOptions{}, []string{"a:string*"}},
@@ -152,6 +157,18 @@ func TestInferSchemaErrors(t *testing.T) {
 	}
 }
 
+// TestInferSampleReadError checks that a source failing after its header
+// fails infer, rather than giving a schema drafted from part of the sample
+// as though it were all of it.
+func TestInferSampleReadError(t *testing.T) {
+	reset := errors.New("connection reset")
+	r := io.MultiReader(strings.NewReader("a,b\n1,x\n2,y\n"), iotest.ErrReader(reset))
+	s, err := InferSchema(r, InferOptions{})
+	if !errors.Is(err, reset) || !strings.HasPrefix(err.Error(), "infer: reading the sample: ") {
+		t.Fatalf("got %v, %v; want an error reading the sample that wraps %v", s, err, reset)
+	}
+}
+
 // TestInferWarnings checks what InferSchema tells Warn about a sample the
 // schema it drafts may not fit, and that a sample it fits gives no warning.
 func TestInferWarnings(t *testing.T) {
@@ -172,6 +189,11 @@ func TestInferWarnings(t *testing.T) {
 		{"commas, read with semicolons", "a,b\n1,2\n", InferOptions{Comma: ';'}, []string{
 			"the header is one column whose label holds ',': is that the delimiter? (--delimiter ',')",
 		}},
+		{"pipes", "a|b|c\n1|2|3\n", InferOptions{}, []string{
+			"the header is one column whose label holds '|': is that the delimiter? (--delimiter '|')",
+		}},
+		// Only a header of one column gets the note.
+		{"two columns, one label holding a semicolon", "a;b,c\n1,2\n", InferOptions{}, nil},
 		{"one column", "name\nAda\n", InferOptions{}, nil},
 		{"one column, comma by default", "\"last, first\"\nAda\n", InferOptions{}, nil},
 		// No delimiter splits a label quoted whole.

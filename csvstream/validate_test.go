@@ -891,6 +891,11 @@ func TestAppendJSON(t *testing.T) {
 		{"invalid values stay strings", typed, header, []string{"x", "1,5", "maybe", "99", "2024-01-02", "x"},
 			`{"i":"x","n":"1,5","b":"maybe","y":"99","d":"2024-01-02","s":"x"}`},
 		{"invalid UTF-8 replaced", "", []string{"a"}, []string{"x\xffy"}, `{"a":"x\ufffdy"}`},
+		// Values just outside the quick paths for plain digits.
+		{"near integers stay strings", typed, header, []string{"1:2", "1.5:", "N", "2000", "2024-01-02", "x"},
+			`{"i":"1:2","n":"1.5:","b":false,"y":2000,"d":"2024-01-02","s":"x"}`},
+		{"integers past 64 bits stay strings", typed, header, []string{"9999999999999999999", "1/", "N", "2000", "2024-01-02", "x"},
+			`{"i":"9999999999999999999","n":"1/","b":false,"y":2000,"d":"2024-01-02","s":"x"}`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
