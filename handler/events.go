@@ -170,11 +170,14 @@ func parseEventBridge(event []byte) (objectEvent, error) {
 		return objectEvent{}, fmt.Errorf("EventBridge event detail: %w", jsonProblem(err))
 	}
 	o := objectEvent{Bucket: d.Bucket.Name, Key: d.Object.Key, Event: e.DetailType}
+	if e.DetailType != "Object Created" {
+		// Other S3 events, CloudTrail's API calls among them, need no
+		// work, and may name no object.
+		o.Skip = "not an object creation"
+		return o, nil
+	}
 	if o.Bucket == "" || o.Key == "" {
 		return objectEvent{}, errors.New("EventBridge event: no detail.bucket.name or detail.object.key")
-	}
-	if e.DetailType != "Object Created" {
-		o.Skip = "not an object creation"
 	}
 	return o, nil
 }

@@ -1430,7 +1430,10 @@ func TestVersionedSource(t *testing.T) {
 
 // TestEventBridgeOtherDetailTypesSkipped checks that an EventBridge S3
 // event other than "Object Created" (a deletion, a restore, a tag change)
-// is skipped, not run as a job.
+// is skipped, not run as a job. So is an "AWS API Call via CloudTrail"
+// event, which a rule matching on the source alone delivers and which
+// names no object: failing it would have Lambda retry it and then send it
+// to the failure queue, as if a file had failed.
 func TestEventBridgeOtherDetailTypesSkipped(t *testing.T) {
 	for _, dt := range []string{"Object Deleted", "Object Restore Completed", "Object Tags Added"} {
 		ev := `{"version":"0","detail-type":"` + dt + `","source":"aws.s3","detail":{"bucket":{"name":"b"},"object":{"key":"incoming/x.csv"}}}`
@@ -1438,6 +1441,16 @@ func TestEventBridgeOtherDetailTypesSkipped(t *testing.T) {
 		if err != nil || o.Skip == "" {
 			t.Errorf("%s: %+v, %v; want it skipped", dt, o, err)
 		}
+	}
+	const cloudTrail = `{"version":"0","id":"36eb8523-97d0-4518-b33d-ee3579ff19f0","detail-type":"AWS API Call via CloudTrail",` +
+		`"source":"aws.s3","account":"123456789012","time":"2026-11-20T06:00:12Z","region":"us-east-1","resources":[],` +
+		`"detail":{"eventVersion":"1.09","eventSource":"s3.amazonaws.com","eventName":"PutBucketPolicy",` +
+		`"awsRegion":"us-east-1","requestParameters":{"bucketName":"csvstream-demo-input","policy":""},` +
+		`"eventType":"AwsApiCall","managementEvent":true,"eventCategory":"Management"}}`
+	h := New(Config{Output: Prefix{"out", "valid/"}, InputPrefix: "incoming/", Log: io.Discard}, nil)
+	res, _, err := invoke(h, []byte(cloudTrail), time.Minute)
+	if s, ok := res.(Skipped); err != nil || !ok || s.Event != "AWS API Call via CloudTrail" || s.Reason != "not an object creation" {
+		t.Errorf("CloudTrail event: result %#v, err %v; want it skipped as not an object creation", res, err)
 	}
 }
 
@@ -1585,5 +1598,196 @@ func TestOneLineSweepErrorKeptWhole(t *testing.T) {
 		if !strings.Contains(msg, "not allowed to list") || strings.Contains(msg, "and more") {
 			t.Errorf("summary's error %q: want the one line whole, with no pointer to more", msg)
 		}
+	}
+}
+
+// TestSeveralRecordsOfEveryCreation runs a real-shaped S3 event whose
+// records are a multipart upload, a copy, a browser POST and a deletion:
+// every ObjectCreated record is a job, whatever request created the
+// object, and its key is URL-decoded ("+" a space, %2B a plus sign,
+// UTF-8 escapes), while the deletion is skipped.
+func TestSeveralRecordsOfEveryCreation(t *testing.T) {
+	srv := s3test.Start(t)
+	bucket := srv.Bucket(t, "creations")
+	data, _ := orders(t, 60, 5)
+	out, rej, ref := reference(t, data, "", "")
+	keys := []string{"big export 2026+01.csv", "café 日本.csv", "a&b=c (final).csv"}
+	for _, k := range keys {
+		srv.Put(t, bucket, "incoming/"+k, data)
+	}
+	raw, err := os.ReadFile(filepath.Join("testdata", "s3-several-records.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	event := bytes.ReplaceAll(raw, []byte("BUCKET"), []byte(bucket))
+	h := New(Config{Output: Prefix{bucket, "valid/"}, InputPrefix: "incoming/", Log: io.Discard}, srv.Client(csvstream.ClientOptions))
+	res, _, err := invoke(h, event, time.Minute)
+	if err != nil {
+		t.Fatalf("invoke: %s: %v", ErrorType(err), err)
+	}
+	list, ok := res.([]any)
+	if !ok || len(list) != 4 {
+		t.Fatalf("result %#v, want a list of 4", res)
+	}
+	for i, k := range keys {
+		sum := checkSummary(t, srv, list[i], ref, out, rej)
+		if want := "s3://" + bucket + "/valid/" + k; sum.Destination != want {
+			t.Errorf("record %d: destination %s, want %s", i, sum.Destination, want)
+		}
+	}
+	if s, ok := list[3].(Skipped); !ok || s.Event != "ObjectRemoved:DeleteMarkerCreated" || s.Source != "s3://"+bucket+"/incoming/old.csv" {
+		t.Errorf("deletion: %#v, want it skipped", list[3])
+	}
+	checkNoUploads(t, srv, bucket)
+}
+
+// TestEventsMissingBucketOrKey checks that an event naming no bucket or no
+// key is refused, saying what is missing, rather than run as a job on an
+// empty name.
+func TestEventsMissingBucketOrKey(t *testing.T) {
+	tests := []struct{ event, want string }{
+		{`{"Records":[{"eventSource":"aws:s3","eventName":"ObjectCreated:Put","s3":{"bucket":{"name":"b"},"object":{"size":1}}}]}`, "s3.object.key"},
+		{`{"Records":[{"eventSource":"aws:s3","eventName":"ObjectCreated:Put","s3":{"bucket":{},"object":{"key":"incoming/x.csv"}}}]}`, "s3.bucket.name"},
+		{`{"source":"aws.s3","detail-type":"Object Created","detail":{"bucket":{"name":"b"},"object":{}}}`, "detail.object.key"},
+		{`{"source":"aws.s3","detail-type":"Object Created","detail":{"bucket":{},"object":{"key":"incoming/x.csv"}}}`, "detail.bucket.name"},
+		{`{"key":"incoming/x.csv"}`, `"bucket" and "key" are both required`},
+		{`{"bucket":"b"}`, `"bucket" and "key" are both required`},
+	}
+	parse := map[string]func([]byte) error{
+		shapeS3:          probeS3,
+		shapeEventBridge: func(b []byte) error { _, err := parseEventBridge(b); return err },
+		shapeDirect:      probeDirect,
+	}
+	for _, tt := range tests {
+		shape, body, err := shapeOf([]byte(tt.event))
+		if err != nil {
+			t.Fatalf("%s: %v", tt.event, err)
+		}
+		if err := parse[shape](body); err == nil || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("%s: %v, want an error naming %s", tt.event, err, tt.want)
+		}
+	}
+}
+
+// TestSNSInvocationRefused checks that an SNS event sent to the function
+// directly fails as an InvalidEvent, as documented, rather than being
+// taken for an SQS batch and reported as a successful invocation.
+func TestSNSInvocationRefused(t *testing.T) {
+	const sns = `{"Records":[{"EventSource":"aws:sns","EventVersion":"1.0",` +
+		`"EventSubscriptionArn":"arn:aws:sns:us-east-1:123456789012:csvstream:2bcfbf39-05c3-41de-beaa-fcfcc21c8f55",` +
+		`"Sns":{"Type":"Notification","MessageId":"95df01b4-ee98-5cb9-9903-4c221d41eb5e",` +
+		`"TopicArn":"arn:aws:sns:us-east-1:123456789012:csvstream","Subject":"Amazon S3 Notification",` +
+		`"Message":"{\"Records\":[{\"eventSource\":\"aws:s3\",\"eventName\":\"ObjectCreated:Put\",\"s3\":{\"bucket\":{\"name\":\"b\"},\"object\":{\"key\":\"incoming/x.csv\"}}}]}",` +
+		`"Timestamp":"2026-11-20T06:00:12.500Z"}}]}`
+	h := New(Config{Output: Prefix{"out", "valid/"}, InputPrefix: "incoming/", Log: io.Discard}, nil)
+	res, _, err := invoke(h, []byte(sns), time.Minute)
+	if ErrorType(err) != "InvalidEvent" || !strings.Contains(err.Error(), "aws:sns") {
+		t.Errorf("SNS event: result %#v, err %v; want an InvalidEvent naming aws:sns", res, err)
+	}
+}
+
+// TestPayloadSchemaMustBeS3 checks the README's "A payload's schema must
+// be an s3:// object": a local path would have the function read a file
+// of its own file system.
+func TestPayloadSchemaMustBeS3(t *testing.T) {
+	srv := s3test.Start(t)
+	bucket := srv.Bucket(t, "localschema")
+	data, _ := orders(t, 30, 6)
+	srv.Put(t, bucket, "incoming/x.csv", data)
+	local := filepath.Join(t.TempDir(), "orders.schema.json")
+	if err := os.WriteFile(local, []byte(gen.Schema), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	client := srv.Client(csvstream.ClientOptions)
+	h := New(Config{Output: Prefix{bucket, "valid/"}, InputPrefix: "incoming/", Log: io.Discard}, client)
+	event := fmt.Sprintf(`{"bucket":%q,"key":"incoming/x.csv","schema":%q}`, bucket, local)
+	res, _, err := invoke(h, []byte(event), time.Minute)
+	if ErrorType(err) != "InvalidEvent" || !strings.Contains(err.Error(), `"schema"`) {
+		t.Errorf("schema %s: result %#v, err %v; want an InvalidEvent naming the schema", local, res, err)
+	}
+	if _, err := client.HeadObject(context.Background(), &s3.HeadObjectInput{Bucket: &bucket, Key: ptr("valid/x.csv")}); err == nil {
+		t.Errorf("the job ran with a schema read from the function's own file system")
+	}
+}
+
+// TestEventBridgeSkipsGoneAndFolders checks that an EventBridge "Object
+// Created" event is skipped, as an S3 notification's record is, when its
+// object was deleted before the job read it or is a folder marker (README:
+// "A deleted object is skipped only when an event announced it").
+func TestEventBridgeSkipsGoneAndFolders(t *testing.T) {
+	srv := s3test.Start(t)
+	bucket := srv.Bucket(t, "ebskip")
+	h := New(Config{Output: Prefix{bucket, "valid/"}, InputPrefix: "incoming/", Log: io.Discard}, srv.Client(csvstream.ClientOptions))
+	for _, tt := range []struct{ key, reason string }{
+		{"incoming/gone.csv", skippedGone},
+		{"incoming/sub/", "folder marker"},
+	} {
+		ev := fmt.Sprintf(`{"version":"0","id":"17793124-05d4-b198-2fde-7ededc63b103","detail-type":"Object Created",`+
+			`"source":"aws.s3","account":"123456789012","time":"2026-11-20T06:00:12Z","region":"us-east-1",`+
+			`"resources":["arn:aws:s3:::%s"],"detail":{"version":"0","bucket":{"name":%q},`+
+			`"object":{"key":%q,"size":0,"etag":"d41d8cd98f00b204e9800998ecf8427e"},"reason":"PutObject"}}`, bucket, bucket, tt.key)
+		res, _, err := invoke(h, []byte(ev), time.Minute)
+		if s, ok := res.(Skipped); err != nil || !ok || s.Reason != tt.reason || s.Event != "Object Created" || s.Source != "s3://"+bucket+"/"+tt.key {
+			t.Errorf("%s: result %#v, err %v; want it skipped: %s", tt.key, res, err, tt.reason)
+		}
+	}
+	checkNoUploads(t, srv, bucket)
+}
+
+// TestJobLogEntriesNameTheirObjects checks the invocation's log line: each
+// job of an SQS batch carries its message id, a skipped record is listed,
+// a job refused before it ran names its source and destination (and its
+// metrics line its source), and a failed sweep's entry names its prefix.
+func TestJobLogEntriesNameTheirObjects(t *testing.T) {
+	srv := s3test.Start(t)
+	bucket := srv.Bucket(t, "joblog")
+	data, _ := orders(t, 30, 7)
+	srv.Put(t, bucket, "incoming/a.csv", data)
+	cfg := Config{Output: Prefix{bucket, "valid/"}, InputPrefix: "incoming/"}
+	// run invokes a fresh Handler and returns its metrics lines and the
+	// jobs of its invocation line.
+	run := func(api csvstream.S3API, event []byte) (metrics, jobs []map[string]any) {
+		t.Helper()
+		var logs syncBuffer
+		c := cfg
+		c.Log = &logs
+		invoke(New(c, api), event, time.Minute)
+		for _, l := range logs.lines(t) {
+			if _, ok := l["_aws"]; ok {
+				metrics = append(metrics, l)
+			}
+			if l["message"] == "invocation" {
+				for _, j := range l["jobs"].([]any) {
+					jobs = append(jobs, j.(map[string]any))
+				}
+			}
+		}
+		return metrics, jobs
+	}
+	client := srv.Client(csvstream.ClientOptions)
+	src := "s3://" + bucket + "/incoming/a.csv"
+
+	_, jobs := run(client, sqsEvent(map[string]string{"m1": string(s3Event(bucket, "incoming/a.csv"))}))
+	if len(jobs) != 1 || jobs[0]["message_id"] != "m1" || jobs[0]["source"] != src {
+		t.Errorf("SQS job log %v; want it to carry message id m1 and its source", jobs)
+	}
+
+	del := bytes.Replace(s3Event(bucket, "incoming/a.csv"), []byte("ObjectCreated:Put"), []byte("ObjectRemoved:Delete"), 1)
+	if _, jobs := run(client, del); len(jobs) != 1 || jobs[0]["skipped"] != "not an object creation" || jobs[0]["source"] != src {
+		t.Errorf("deletion's log %v; want it listed as skipped", jobs)
+	}
+
+	risky := fmt.Sprintf(`{"bucket":%q,"key":"incoming/a.csv","destination":"s3://%s/incoming/out/"}`, bucket, bucket)
+	metrics, jobs := run(client, []byte(risky))
+	if len(jobs) != 1 || jobs[0]["error_type"] != "RecursionRisk" || jobs[0]["source"] != src ||
+		jobs[0]["destination"] != "s3://"+bucket+"/incoming/out/a.csv" {
+		t.Errorf("refused job's log %v; want its source and destination named", jobs)
+	}
+	if len(metrics) != 1 || metrics[0]["source"] != src || metrics[0]["outcome"] != "RecursionRisk" {
+		t.Errorf("refused job's metrics %v; want its source named", metrics)
+	}
+
+	if _, jobs := run(listDeniedAPI{}, []byte(`{"sweep":{"prefixes":["s3://out/valid/"]}}`)); len(jobs) != 1 || jobs[0]["source"] != "s3://out/valid/" {
+		t.Errorf("failed sweep's log %v; want its prefix named", jobs)
 	}
 }
