@@ -416,22 +416,32 @@ func TestObjectReaderChunksCloseS3(t *testing.T) {
 // TestObjectReaderChunkFailsFastS3 denies one range and stalls another,
 // before or behind it: either way the read fails with the denial at once,
 // ending the stalled fetch rather than waiting for it to be given up on.
+// A denial that comes from a resume after a backoff arrives while the read
+// is surely waiting for the stalled range, and ends that wait too.
 func TestObjectReaderChunkFailsFastS3(t *testing.T) {
 	tests := []struct {
 		name            string
-		denied, stalled int // chunk numbers
+		denied, stalled int  // chunk numbers
+		resumed         bool // the denied range is cut first, and denied when resumed
 	}{
-		{"the next range stalls", 1, 2},
-		{"an earlier range stalls", 2, 1},
+		{"the next range stalls", 1, 2, false},
+		{"an earlier range stalls", 2, 1, false},
+		{"an earlier range stalls, denied on resume", 2, 1, true},
 	}
 	for i, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			src := newChunkSource(t, fmt.Sprintf("chunkfast%d", i), 2<<20)
 			denied := chunkRange(tt.denied, 0, src.size)
+			if tt.resumed {
+				src.proxy.Inject(faultproxy.Fault{Kind: faultproxy.CutResponse, After: 10, Match: faultproxy.IsGetRange(chunkKey, denied)})
+				denied = chunkRange(tt.denied, 10, src.size)
+			}
 			src.proxy.Inject(faultproxy.Fault{Kind: faultproxy.Status, Status: http.StatusForbidden, Code: "AccessDenied", Match: faultproxy.IsGetRange(chunkKey, denied)})
 			src.proxy.Inject(faultproxy.Fault{Kind: faultproxy.StallResponse, After: 0, Match: faultproxy.IsGetRange(chunkKey, chunkRange(tt.stalled, 0, src.size))})
 			api := &watchedAPI{GetObjectAPI: src.client}
-			r, err := csvstream.NewObjectReader(context.Background(), api, src.bucket, chunkKey, csvstream.ReaderOptions{Concurrency: 3, ChunkSize: chunkSize})
+			r, err := csvstream.NewObjectReader(context.Background(), api, src.bucket, chunkKey, csvstream.ReaderOptions{
+				Concurrency: 3, ChunkSize: chunkSize, Backoff: 300 * time.Millisecond,
+			})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -551,5 +561,27 @@ func waitFor(t *testing.T, cond func() bool, what string) {
 		if time.Now().After(deadline) {
 			t.Fatalf("gave up waiting for %s", what)
 		}
+	}
+}
+
+// TestObjectReaderChunkGiveUpNamesBytesS3 cuts a range after some of its
+// bytes, then cuts every resume before any: the error names the bytes the
+// last body was asked for and how many of them came, not the whole range.
+func TestObjectReaderChunkGiveUpNamesBytesS3(t *testing.T) {
+	src := newChunkSource(t, "chunkgiveup", 2<<20)
+	src.proxy.Inject(faultproxy.Fault{Kind: faultproxy.CutResponse, After: 100, Match: faultproxy.IsGetRange(chunkKey, chunkRange(6, 0, src.size))})
+	resumed := chunkRange(6, 100, src.size)
+	src.proxy.Inject(faultproxy.Fault{Kind: faultproxy.CutResponse, After: 0, Times: 100, Match: faultproxy.IsGetRange(chunkKey, resumed)})
+	r, err := csvstream.NewObjectReader(context.Background(), src.client, src.bucket, chunkKey, csvstream.ReaderOptions{
+		Concurrency: 3, ChunkSize: chunkSize, Backoff: time.Millisecond, Attempts: 2,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	_, err = io.Copy(io.Discard, r)
+	want := fmt.Sprintf("gave up after 2 attempts to reopen: body for bytes %s broke after 0 of them", strings.TrimPrefix(resumed, "bytes="))
+	if err == nil || !strings.Contains(err.Error(), want) {
+		t.Errorf("read: %v; want it to say %q", err, want)
 	}
 }

@@ -10,8 +10,10 @@ import (
 	"hash/crc32"
 	"hash/crc64"
 	"io"
+	"runtime"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"testing/iotest"
 	"time"
@@ -715,5 +717,266 @@ func TestObjectReaderCompositeChecksumUntyped(t *testing.T) {
 	got, err := io.ReadAll(r)
 	if err != nil || !bytes.Equal(got, data) {
 		t.Fatalf("read %d bytes, err %v; want all %d bytes", len(got), err, len(data))
+	}
+}
+
+// rangeS3 serves one object from memory to a reader's concurrent GETs,
+// honouring Range (bytes=N-M) and If-Match. Unlike fakeS3 it is safe for
+// the read-ahead's goroutines and copies no bytes.
+type rangeS3 struct {
+	data  []byte
+	etag  string                // "" sends no ETag
+	empty func(rng string) bool // a ranged body that ends at once with io.EOF
+
+	mu     sync.Mutex
+	ranges []string // Range of every GET; "" for the whole object
+}
+
+func (f *rangeS3) GetObject(ctx context.Context, in *s3.GetObjectInput, optFns ...func(*s3.Options)) (*s3.GetObjectOutput, error) {
+	f.mu.Lock()
+	rng := aws.ToString(in.Range)
+	f.ranges = append(f.ranges, rng)
+	etag := f.etag
+	f.mu.Unlock()
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	if m := aws.ToString(in.IfMatch); m != "" && m != etag {
+		return nil, &apiError{"PreconditionFailed", 412}
+	}
+	out := &s3.GetObjectOutput{}
+	if etag != "" {
+		out.ETag = aws.String(etag)
+	}
+	start, end := int64(0), int64(len(f.data))
+	if rng != "" {
+		s, e, _ := strings.Cut(strings.TrimPrefix(rng, "bytes="), "-")
+		start, _ = strconv.ParseInt(s, 10, 64)
+		if e != "" {
+			last, _ := strconv.ParseInt(e, 10, 64)
+			end = min(end, last+1)
+		}
+		out.ContentRange = aws.String(fmt.Sprintf("bytes %d-%d/%d", start, end-1, len(f.data)))
+		if f.empty != nil && f.empty(rng) {
+			end = start
+		}
+	}
+	out.ContentLength = aws.Int64(end - start)
+	out.Body = io.NopCloser(bytes.NewReader(f.data[start:end]))
+	return out, nil
+}
+
+func (f *rangeS3) gets() []string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]string(nil), f.ranges...)
+}
+
+// TestObjectReaderChunkMemory reads an object of many ranges: the reader
+// holds at most Concurrency buffers of ChunkSize, as the README's memory
+// figures say ("one 8 MiB buffer per range of an S3 source read at once"),
+// however many ranges the object has.
+func TestObjectReaderChunkMemory(t *testing.T) {
+	const chunk, conc = 1 << 20, 2
+	data := testData(16 * chunk)
+	api := &rangeS3{data: data, etag: `"e"`}
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	r, err := NewObjectReader(context.Background(), api, "b", "k", ReaderOptions{Concurrency: conc, ChunkSize: chunk})
+	if err != nil {
+		t.Fatal(err)
+	}
+	n, err := io.Copy(io.Discard, r)
+	r.Close()
+	runtime.ReadMemStats(&after)
+	if err != nil || n != int64(len(data)) {
+		t.Fatalf("read %d bytes, %v; want %d", n, err, len(data))
+	}
+	// Concurrency buffers, and well under one more for everything else.
+	if got, limit := after.TotalAlloc-before.TotalAlloc, uint64(conc*chunk+chunk/2); got > limit {
+		t.Errorf("reading %d ranges allocated %d bytes; want at most %d, %d buffers of %d", len(data)/chunk, got, limit, conc, chunk)
+	}
+}
+
+// TestObjectReaderChunksNeedETag reads a large object whose first answer
+// has no ETag: with nothing to pin ranges to, it is read as one stream, so
+// that a replaced object cannot be mixed in.
+func TestObjectReaderChunksNeedETag(t *testing.T) {
+	data := testData(3 << 20)
+	api := &rangeS3{data: data}
+	r, err := NewObjectReader(context.Background(), api, "b", "k", ReaderOptions{Concurrency: 4, ChunkSize: 1 << 20})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	got, err := io.ReadAll(r)
+	if err != nil || !bytes.Equal(got, data) {
+		t.Fatalf("read %d bytes, %v; want all %d", len(got), err, len(data))
+	}
+	if gets := api.gets(); len(gets) != 1 {
+		t.Errorf("GETs %q; want one whole GET, no unpinned ranges", gets)
+	}
+}
+
+// TestObjectReaderNoETagNoResume breaks the body of an object whose first
+// answer has no ETag: a resume could not be pinned, so the read fails
+// rather than splice in whatever object is there now.
+func TestObjectReaderNoETagNoResume(t *testing.T) {
+	api := &fakeS3{data: testData(5000), steps: []step{{cut: 700}}}
+	r, err := NewObjectReader(context.Background(), api, "b", "k", ReaderOptions{Backoff: time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	_, err = io.ReadAll(r)
+	if err == nil || !strings.Contains(err.Error(), "no ETag") || len(api.calls) != 1 {
+		t.Errorf("read: %v after %d GETs; want a failure saying there is no ETag, after the one GET", err, len(api.calls))
+	}
+}
+
+// dataErrAPI gives the first body's last bytes together with its error,
+// in one Read, as io.Reader allows.
+type dataErrAPI struct{ *fakeS3 }
+
+func (a dataErrAPI) GetObject(ctx context.Context, in *s3.GetObjectInput, optFns ...func(*s3.Options)) (*s3.GetObjectOutput, error) {
+	out, err := a.fakeS3.GetObject(ctx, in, optFns...)
+	if err == nil && len(a.fakeS3.calls) == 1 {
+		out.Body = struct {
+			io.Reader
+			io.Closer
+		}{iotest.DataErrReader(out.Body), out.Body}
+	}
+	return out, err
+}
+
+// TestObjectReaderBytesWithBreak breaks a body in the same Read that
+// returns its last bytes: those bytes are returned, then the rest is
+// resumed, with no byte lost.
+func TestObjectReaderBytesWithBreak(t *testing.T) {
+	data := testData(5000)
+	api := dataErrAPI{&fakeS3{data: data, etag: `"e"`, steps: []step{{cut: 1000}}}}
+	r, err := NewObjectReader(context.Background(), api, "b", "k", ReaderOptions{Backoff: time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	got, err := io.ReadAll(r)
+	if err != nil || !bytes.Equal(got, data) || r.Resumes() != 1 {
+		t.Errorf("read %d bytes, %v, %d resumes; want the %d bytes of the object after 1 resume", len(got), err, r.Resumes(), len(data))
+	}
+}
+
+// TestObjectReaderReopenStatuses checks permanent's split of a reopen's
+// failures: a client error (400 other than RequestTimeout) ends the read
+// at once; 408 Request Timeout is waited out like 429.
+func TestObjectReaderReopenStatuses(t *testing.T) {
+	tests := []struct {
+		name  string
+		err   error
+		calls int
+		fails bool
+	}{
+		{"400 invalid argument", &apiError{"InvalidArgument", 400}, 2, true},
+		{"408 request timeout", &apiError{"", 408}, 3, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			data := testData(5000)
+			api := &fakeS3{data: data, etag: `"e"`, steps: []step{{cut: 700}, {err: tt.err}}}
+			r, err := NewObjectReader(context.Background(), api, "b", "k", ReaderOptions{Backoff: time.Millisecond, Concurrency: 1})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer r.Close()
+			got, err := io.ReadAll(r)
+			if (err != nil) != tt.fails || len(api.calls) != tt.calls {
+				t.Errorf("read: %v after %d GETs; want failure %v after %d", err, len(api.calls), tt.fails, tt.calls)
+			}
+			if !tt.fails && !bytes.Equal(got, data) {
+				t.Errorf("read %d bytes that differ from the object", len(got))
+			}
+		})
+	}
+}
+
+// TestObjectReaderSleepBounded waits before reopen attempts far past the
+// point where doubling Backoff would overflow: the wait stays capped,
+// whatever ReaderOptions.Attempts allows.
+func TestObjectReaderSleepBounded(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	r := &ObjectReader{ctx: ctx, opt: ReaderOptions{Backoff: defaultReadBackoff}}
+	for n := 1; n <= 100; n++ {
+		func() {
+			defer func() {
+				if p := recover(); p != nil {
+					t.Fatalf("sleep before attempt %d panicked: %v", n, p)
+				}
+			}()
+			if err := r.sleep(n); !errors.Is(err, context.Canceled) {
+				t.Fatalf("sleep(%d) = %v; want context.Canceled", n, err)
+			}
+		}()
+	}
+}
+
+// TestObjectReaderUnchangedVersion reads a named version: it never
+// changes, so a newer version of the key does not fail the job, and no
+// request is made.
+func TestObjectReaderUnchangedVersion(t *testing.T) {
+	api := &fakeS3{data: testData(1000), etag: `"v1"`, steps: []step{{cut: -1}, {cut: -1, etag: `"v2"`}}}
+	r, err := NewObjectReader(context.Background(), api, "b", "k", ReaderOptions{VersionID: "111"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	if _, err := io.ReadAll(r); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.Unchanged(context.Background()); err != nil || len(api.calls) != 1 {
+		t.Errorf("Unchanged: %v after %d GETs; want nil after the one read", err, len(api.calls))
+	}
+}
+
+// TestObjectReaderUnchangedClosesBody checks that the look before
+// publishing closes the body of its one-byte GET, which would otherwise
+// hold a connection for every job.
+func TestObjectReaderUnchangedClosesBody(t *testing.T) {
+	api := &fakeS3{data: testData(1000), etag: `"v1"`}
+	r, err := NewObjectReader(context.Background(), api, "b", "k", ReaderOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := io.ReadAll(r); err != nil {
+		t.Fatal(err)
+	}
+	r.Close()
+	if err := r.Unchanged(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	for i, b := range api.bodies {
+		if !b.closed {
+			t.Errorf("body %d of %d not closed", i+1, len(api.bodies))
+		}
+	}
+}
+
+// TestObjectReaderChunkEndsEarly gives a range a body that ends with io.EOF
+// before its bytes, on every attempt: the read fails with
+// io.ErrUnexpectedEOF, never with an io.EOF a caller would take for the
+// object's end.
+func TestObjectReaderChunkEndsEarly(t *testing.T) {
+	const chunk = 1 << 20
+	api := &rangeS3{data: testData(3 * chunk), etag: `"e"`,
+		empty: func(rng string) bool { return strings.HasPrefix(rng, "bytes="+strconv.Itoa(chunk)+"-") }}
+	r, err := NewObjectReader(context.Background(), api, "b", "k", ReaderOptions{Concurrency: 2, ChunkSize: chunk, Attempts: 2, Backoff: time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	_, err = io.Copy(io.Discard, r)
+	if !errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) || !strings.Contains(err.Error(), "ended after 0") {
+		t.Errorf("read: %v; want io.ErrUnexpectedEOF saying the range ended early, and not io.EOF", err)
 	}
 }
