@@ -47,6 +47,21 @@ func TestCompareDecimal(t *testing.T) {
 		{"-1e1000000000000000000", "-1e999999999999999999", -1},
 		{"1e-1000000000000000000", "1e-999999999999999999", -1},
 		{"INF", "1e99999999999999999999", 1},
+		// An exponent of 17 digits is read into an int64, one of 18 or
+		// more digit by digit.
+		{"10e99999999999999999", "1e100000000000000000", 0},
+		{"1e100000000000000000", "100e99999999999999999", -1},
+		// A carry out of the low 18 digits into a 9, and into a digit below 9.
+		{"100e9999999999999999999", "1e10000000000000000001", 0},
+		{"100e1999999999999999999", "1e2000000000000000001", 0},
+		// A borrow from the digits above the low 18.
+		{"0.001e2000000000000000000", "1e1999999999999999997", 0},
+		// Leading zeros make an exponent long, not large.
+		{"100e-0000000000000000000001", "10", 0},
+		{"0.01e+0000000000000000000003", "10", 0},
+		// The exponent's sign is part of the key.
+		{"1e99999999999999999999", "1e-100000000000000000001", 1},
+		{"-1e99999999999999999999", "-1e-100000000000000000001", -1},
 	}
 	for _, tt := range tests {
 		if got := compareDecimal([]byte(tt.a), []byte(tt.b)); got != tt.want {
@@ -184,6 +199,21 @@ func TestCompareDecimalReference(t *testing.T) {
 		}
 		if same := string(appendDecimal(nil, []byte(a))) == string(appendDecimal(nil, []byte(b))); same != (want == 0) {
 			t.Fatalf("appendDecimal(%s) and (%s) equal: %v, want %v", a, b, same, want == 0)
+		}
+	}
+}
+
+// TestDecimalKeysPrefixFree checks appendDecimal's promise that keys can be
+// joined: no key starts another, even where one's exponent or digit count
+// runs into the other's.
+func TestDecimalKeysPrefixFree(t *testing.T) {
+	words := []string{"1", "1.1111111111", "1e1000000000000000000000", "0.11111111111e100000000000000000000"}
+	for _, a := range words {
+		for _, b := range words {
+			ka, kb := appendDecimal(nil, []byte(a)), appendDecimal(nil, []byte(b))
+			if a != b && bytes.HasPrefix(kb, ka) {
+				t.Errorf("the key of %s starts the key of %s", a, b)
+			}
 		}
 	}
 }

@@ -348,3 +348,33 @@ func TestShapes(t *testing.T) {
 		}
 	}
 }
+
+// TestTextSetLengths checks that a textSet never takes a text for an item
+// of another length whose words it shares: a run of one byte, longer or
+// shorter, and an item padded with NUL bytes.
+func TestTextSetLengths(t *testing.T) {
+	var items [][]byte
+	for c := byte('a'); c < 'a'+8; c++ {
+		items = append(items, bytes.Repeat([]byte{c}, 9), []byte{c})
+	}
+	s := newTextSet(items)
+	if s.mul == 0 {
+		t.Fatal("the items are not hashed")
+	}
+	for _, it := range items {
+		for n := 1; n <= 16; n++ {
+			for _, other := range [][]byte{bytes.Repeat(it[:1], n), append(bytes.Clone(it), make([]byte, n)...)} {
+				want := -1
+				for k, x := range items {
+					if bytes.Equal(x, other) {
+						want = k
+						break
+					}
+				}
+				if got := s.index(other); got != want {
+					t.Errorf("index(%q) = %d, want %d", other, got, want)
+				}
+			}
+		}
+	}
+}

@@ -1235,3 +1235,86 @@ func TestRejectCodesMatchReadme(t *testing.T) {
 		}
 	}
 }
+
+// TestHashSetLoad holds each table of a hashSet between 3/8 and 3/4 full
+// once it has grown past its first size, which is what the README's 21 to
+// 43 bytes per hashed key rest on: a table doubles only when one more
+// member would fill more than 3/4 of it.
+func TestHashSetLoad(t *testing.T) {
+	rng := rand.New(rand.NewPCG(5, 6))
+	var s hashSet
+	for i := 1; i <= 300_000; i++ {
+		s.add([2]uint64{rng.Uint64(), rng.Uint64() | 1})
+		if i%1000 != 0 {
+			continue
+		}
+		for k, tb := range s.tables {
+			size := len(tb.slots)
+			if 4*tb.n > 3*size {
+				t.Fatalf("after %d keys, table %d holds %d in %d slots: more than 3/4 full", i, k, tb.n, size)
+			}
+			if size > 64 && 8*tb.n <= 3*size {
+				t.Fatalf("after %d keys, table %d holds %d in %d slots: doubled before it was 3/4 full", i, k, tb.n, size)
+			}
+		}
+	}
+}
+
+// TestFormattedDatetimeZones checks that a datetime read through a format
+// with %z is the instant it names, as an ISO datetime is: an offset is
+// taken off the clock time, for bounds and for unique.
+func TestFormattedDatetimeZones(t *testing.T) {
+	const format = `"format": "%Y-%m-%d %H:%M:%S%z"`
+	tests := []struct {
+		name  string
+		field string
+		rows  [][]string
+		want  [][]string
+	}{
+		{"unique across zones", `{"name": "f", "type": "datetime", ` + format + `, "constraints": {"unique": true}}`,
+			[][]string{{"2024-01-01 01:00:00+0100"}, {"2024-01-01 00:00:00+0000"}, {"2023-12-31 23:00:00-0100"}, {"2024-01-01 01:00:00+0000"}},
+			[][]string{nil, {CodeUniqueError}, {CodeUniqueError}, nil}},
+		{"maximum, east of UTC", `{"name": "f", "type": "datetime", ` + format + `, "constraints": {"maximum": "2024-01-01T00:00:00Z"}}`,
+			[][]string{{"2024-01-01 01:30:00+0200"}, {"2024-01-01 02:30:00+0200"}},
+			[][]string{nil, {CodeConstraintError}}},
+		{"minimum, west of UTC", `{"name": "f", "type": "datetime", ` + format + `, "constraints": {"minimum": "2024-01-01T00:00:00Z"}}`,
+			[][]string{{"2023-12-31 23:30:00-0100"}, {"2023-12-31 22:30:00-0100"}},
+			[][]string{nil, {CodeConstraintError}}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			v := testValidator(t, `{"fields": [`+tt.field+`]}`, "f")
+			checkRows(t, v, tt.rows, tt.want)
+		})
+	}
+}
+
+// TestStringFormatEdges checks URI schemes with every character RFC 3986
+// allows in them, and UUIDs of exactly 36 characters.
+func TestStringFormatEdges(t *testing.T) {
+	tests := []struct {
+		format string
+		ok     []string
+		bad    []string
+	}{
+		{"uri", []string{"zoommtg://zoom.us/join?confno=1", "Z39.50r://host:210/db", "iris.beep:example", "svn+ssh://host/repo", "a-b:c"},
+			[]string{"+http://x", ".x:y", "-x:y", "h_t:x", "ht/tp:x"}},
+		{"uuid", []string{"00000000-0000-0000-0000-000000000000", "ffffffff-ffff-ffff-ffff-ffffffffffff"},
+			[]string{"123e4567-e89b-12d3-a456-4266141740001", "123e4567-e89b-12d3-a456-426614174000ab", "123e4567-e89b-12d3-a456-426614174000-", "123e4567-e89b-12d3-a456-426614174000 "}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.format, func(t *testing.T) {
+			v := testValidator(t, `{"fields": [{"name": "f", "format": "`+tt.format+`"}, {"name": "g"}]}`, "f", "g")
+			for _, val := range tt.ok {
+				if errs := v.Check(testRecord(1, val, "x"), nil); len(errs) != 0 {
+					t.Errorf("%q: got %v, want no error", val, errs)
+				}
+			}
+			for _, val := range tt.bad {
+				if errs := v.Check(testRecord(1, val, "x"), nil); len(errs) != 1 || errs[0].Code != CodeTypeError {
+					t.Errorf("%q: got %v, want one type error", val, errs)
+				}
+			}
+		})
+	}
+}
