@@ -334,7 +334,12 @@ func runCmd(ctx context.Context, args []string, stdin io.Reader, stdout, stderr 
 	}
 	// Decided before the job replaces any output file.
 	out := stdout
-	if csvstream.WritesToStdout(job.Destination, stdout) || csvstream.WritesToStdout(job.Rejects, stdout) {
+	rej := job.Rejects
+	if rej.IsZero() {
+		// The default rejects, as Run names them; none for "-".
+		rej, _ = job.Destination.WithSuffix(csvstream.RejectsSuffix)
+	}
+	if csvstream.WritesToStdout(job.Destination, stdout) || csvstream.WritesToStdout(rej, stdout) {
 		out = stderr
 	}
 	sum, err := csvstream.Run(ctx, client, job)

@@ -424,3 +424,35 @@ func TestRunJSONLinesCLI(t *testing.T) {
 		t.Errorf("out.jsonl holds %q (%v)", got, err)
 	}
 }
+
+// TestSummaryNotLostToDefaultRejects redirects standard output to the file
+// the default rejects (DST + .rejects.csv) replace, as
+// `csvstream run in.csv out.csv > out.csv.rejects.csv` does. The job
+// replaces that file by a rename, so a summary printed on standard output
+// lands in the unlinked old file and is lost. With --rejects naming the same
+// file, the summary goes to stderr; the default rejects must do the same.
+func TestSummaryNotLostToDefaultRejects(t *testing.T) {
+	dir := t.TempDir()
+	src, dst := filepath.Join(dir, "in.csv"), filepath.Join(dir, "out.csv")
+	if err := os.WriteFile(src, []byte("a,b\n1,2\n3\n"), 0o666); err != nil {
+		t.Fatal(err)
+	}
+	for _, args := range [][]string{
+		{"run", "--rejects", dst + ".rejects.csv", src, dst},
+		{"run", src, dst}, // the same rejects, by default
+	} {
+		stdout, err := os.Create(dst + ".rejects.csv")
+		if err != nil {
+			t.Fatal(err)
+		}
+		var stderr bytes.Buffer
+		code := Main(context.Background(), args, strings.NewReader(""), stdout, &stderr)
+		stdout.Close()
+		if code != exitOK {
+			t.Fatalf("%q: exit %d: %s", args, code, stderr.String())
+		}
+		if !strings.Contains(stderr.String(), `"rows": 2`) {
+			t.Errorf("%q: stderr %q, want the summary there", args, stderr.String())
+		}
+	}
+}
