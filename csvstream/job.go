@@ -12,6 +12,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 )
 
@@ -215,6 +216,16 @@ func (j *Job) validate() error {
 	if r := j.MaxRejectRatio; r != nil && (*r < 0 || *r > 1 || *r != *r) {
 		return fmt.Errorf("%w: max reject ratio %v: want a number from 0 to 1", ErrInvalidJob, *r)
 	}
+	if j.Source.IsStdio() && j.Stdin == nil {
+		return fmt.Errorf("%w: the source is standard input, but the job has no Stdin", ErrInvalidJob)
+	}
+	if j.Schema != nil {
+		// A schema built in Go gets ParseSchema's checks here, before the
+		// source is opened, not once its header is read.
+		if _, err := j.Schema.compile(); err != nil {
+			return fmt.Errorf("%w: %w", ErrSchema, trimmedError{err, strings.TrimPrefix(err.Error(), "schema: ")})
+		}
+	}
 	return nil
 }
 
@@ -361,6 +372,13 @@ func Run(ctx context.Context, api S3API, job Job) (Summary, error) {
 	if err := job.validate(); err != nil {
 		return Summary{}, err
 	}
+	if api == nil {
+		for _, l := range []Location{job.Source, job.Destination, job.Rejects} {
+			if l.IsS3() {
+				return Summary{}, fmt.Errorf("%w: %s is in S3, but no S3 client was given", ErrInvalidJob, l)
+			}
+		}
+	}
 	sum := Summary{
 		Source:        job.Source.String(),
 		SourceVersion: job.Reader.VersionID,
@@ -417,9 +435,11 @@ func OpenSource(ctx context.Context, api GetObjectAPI, loc Location, stdin io.Re
 		return nil, fmt.Errorf("%w: %w", ErrSourceNotFound, err)
 	case errors.Is(err, os.ErrPermission):
 		return nil, fmt.Errorf("%w: %w", ErrAccessDenied, err)
-	}
-	if err != nil {
-		return nil, fmt.Errorf("open source: %w", err)
+	case errors.Is(err, syscall.ENOTDIR):
+		// A path through a file names nothing.
+		return nil, fmt.Errorf("%w: %w", ErrSourceNotFound, err)
+	case err != nil:
+		return nil, fmt.Errorf("%w: open source: %w", ErrSourceRead, err)
 	}
 	// A directory opens, but its first read fails with a message that
 	// names it twice; say what is wrong instead.

@@ -420,6 +420,10 @@ func TestRunInvalidJob(t *testing.T) {
 		{"chunk size too small", local(csvstream.Job{Reader: csvstream.ReaderOptions{ChunkSize: 1000}}), "reader options: chunk size 1000 is outside 65536 (64 KiB) to 1073741824 (1 GiB)"},
 		{"quote as delimiter", local(csvstream.Job{Scan: csvstream.ScanOptions{Comma: '"'}}), "scan options: invalid delimiter"},
 		{"record size above the limit", local(csvstream.Job{Scan: csvstream.ScanOptions{MaxRecordSize: csvstream.MaxRecordSizeLimit + 1}}), "scan options: invalid MaxRecordSize"},
+		// A job without what its locations need.
+		{"standard input without Stdin", csvstream.Job{Source: csvstream.Stdio, Destination: csvstream.Location{Path: "y"}}, "the source is standard input, but the job has no Stdin"},
+		{"S3 source without a client", csvstream.Job{Source: csvstream.Location{Bucket: "b", Key: "k"}, Destination: csvstream.Location{Path: "y"}}, "s3://b/k is in S3, but no S3 client was given"},
+		{"S3 destination without a client", csvstream.Job{Source: csvstream.Location{Path: "x"}, Destination: csvstream.Location{Bucket: "b", Key: "o"}}, "s3://b/o is in S3, but no S3 client was given"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -580,6 +584,53 @@ func TestRunMissingSource(t *testing.T) {
 	})
 	if !errors.Is(err, csvstream.ErrSourceNotFound) || !strings.Contains(err.Error(), "nope.csv") {
 		t.Fatalf("err %v, want ErrSourceNotFound naming the key", err)
+	}
+}
+
+// TestRunSourceUnderAFile reads a local source whose path runs through a
+// regular file: it names nothing, so the job fails as a missing source.
+func TestRunSourceUnderAFile(t *testing.T) {
+	dir := t.TempDir()
+	file := filepath.Join(dir, "file")
+	if err := os.WriteFile(file, []byte("a\n1\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, err := csvstream.Run(context.Background(), nil, csvstream.Job{
+		Source:      csvstream.Location{Path: filepath.Join(file, "x.csv")},
+		Destination: csvstream.Location{Path: filepath.Join(dir, "out.csv")},
+	})
+	if !errors.Is(err, csvstream.ErrSourceNotFound) {
+		t.Errorf("err %v, want ErrSourceNotFound", err)
+	}
+}
+
+// TestRunSchemaBuiltInGoIsSchemaError gives Run schemas built in Go that
+// ParseSchema would refuse: the error wraps ErrSchema, as a loaded one's
+// does, is not taken for a header problem, and comes before the source is
+// read.
+func TestRunSchemaBuiltInGoIsSchemaError(t *testing.T) {
+	for _, tc := range []struct {
+		name, input string
+		schema      *csvstream.Schema
+	}{
+		{"unknown type", "a\n1\n", &csvstream.Schema{Fields: []csvstream.Field{{Name: "a", Type: "float"}}}},
+		{"no fields", "a\n1\n", &csvstream.Schema{}},
+		{"primary key names no field, empty source", "", &csvstream.Schema{Fields: []csvstream.Field{{Name: "a"}}, PrimaryKey: []string{"id"}}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			in := strings.NewReader(tc.input)
+			_, err := csvstream.Run(context.Background(), nil, csvstream.Job{
+				Source: csvstream.Stdio, Stdin: in, Schema: tc.schema,
+				Destination: csvstream.Location{Path: filepath.Join(t.TempDir(), "out.csv")},
+			})
+			var header *csvstream.HeaderError
+			if !errors.Is(err, csvstream.ErrSchema) || errors.As(err, &header) {
+				t.Errorf("err %v: want ErrSchema, not a header error", err)
+			}
+			if in.Len() != len(tc.input) {
+				t.Errorf("the source was read (%d of %d bytes left) before the schema was refused", in.Len(), len(tc.input))
+			}
+		})
 	}
 }
 

@@ -238,8 +238,8 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 	return cfg, nil
 }
 
-// checkOptions reports a Scan, PartSize, Concurrency or ReadConcurrency
-// out of range.
+// checkOptions reports a Scan, PartSize, Concurrency, ReadConcurrency or
+// MaxRejectRatio out of range.
 func (cfg Config) checkOptions() error {
 	if err := cfg.Scan.Check(); err != nil {
 		return fmt.Errorf("the handler's Config.Scan: %w", err)
@@ -249,6 +249,9 @@ func (cfg Config) checkOptions() error {
 	}
 	if err := (csvstream.ReaderOptions{Concurrency: cfg.ReadConcurrency}).Check(); err != nil {
 		return fmt.Errorf("the handler's Config: %w", err)
+	}
+	if r := cfg.MaxRejectRatio; r != nil && !(*r >= 0 && *r <= 1) {
+		return fmt.Errorf("the handler's Config: MaxRejectRatio %v: want a number from 0 to 1", *r)
 	}
 	return nil
 }

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"maps"
+	"math"
 	"net/http"
 	"net/url"
 	"os"
@@ -648,6 +649,16 @@ func TestErrorTypesS3(t *testing.T) {
 		{name: "Config read concurrency out of range", cfg: func() Config {
 			c := base
 			c.ReadConcurrency = -1
+			return c
+		}, event: direct("incoming/orders.csv", ""), want: "InternalError", object: "incoming/orders.csv"},
+		{name: "Config reject ratio out of range", cfg: func() Config {
+			c := base
+			c.MaxRejectRatio = ptr(1.5)
+			return c
+		}, event: direct("incoming/orders.csv", ""), want: "InternalError", object: "incoming/orders.csv"},
+		{name: "Config reject ratio NaN", cfg: func() Config {
+			c := base
+			c.MaxRejectRatio = ptr(math.NaN())
 			return c
 		}, event: direct("incoming/orders.csv", ""), want: "InternalError", object: "incoming/orders.csv"},
 		{name: "unknown event", event: []byte(`{"hello":"world"}`), want: "InvalidEvent"},
