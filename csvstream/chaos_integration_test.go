@@ -297,6 +297,19 @@ func newChaosPlan(seed uint64, base time.Duration) *chaosPlan {
 	// may hit.
 	p.reader.Concurrency = 1 + rng.IntN(4)
 	p.reader.ChunkSize = []int64{1 << 20, 3 << 20, 0}[rng.IntN(3)]
+	// A GET answer broken after the bytes of a whole range is never broken:
+	// bring such a break within the ranges the reader asks for.
+	chunk := p.reader.ChunkSize
+	if chunk == 0 {
+		chunk = 8 << 20
+	}
+	for _, f := range p.faults {
+		if k := f.fault.Kind; (k == faultproxy.CutResponse || k == faultproxy.StallResponse) && !f.onComplete && f.fault.After >= chunk {
+			after := 1 + f.fault.After%(chunk-1)
+			f.desc = strings.Replace(f.desc, fmt.Sprintf("after %d bytes", f.fault.After), fmt.Sprintf("after %d bytes", after), 1)
+			f.fault.After = after
+		}
+	}
 	// Count each fault's hits: the proxy injects a fault when its Match
 	// says yes, and asks only until one does.
 	for _, f := range p.faults {
@@ -580,5 +593,27 @@ func TestRunChaosS3(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestChaosGetFaultsCanBite checks that every "GET answer cut/stalled
+// after N bytes" fault the default seeds draw can break a GET: the
+// reader asks for ranges of ChunkSize bytes (and reads only the first
+// chunk of the first, whole GET), so a fault whose After is past the
+// chunk size sends each answer whole, while the plan still counts it
+// as hit.
+func TestChaosGetFaultsCanBite(t *testing.T) {
+	for _, seed := range chaosSeeds {
+		plan := newChaosPlan(seed, time.Second)
+		chunk := plan.reader.ChunkSize
+		if chunk == 0 {
+			chunk = 8 << 20 // the reader's default
+		}
+		for _, f := range plan.faults {
+			k := f.fault.Kind
+			if (k == faultproxy.CutResponse || k == faultproxy.StallResponse) && !f.onComplete && f.fault.After >= chunk {
+				t.Errorf("seed %d: %q can never fire: After %d is past the %d MiB ranges the reader asks for", seed, f.desc, f.fault.After, chunk>>20)
+			}
+		}
 	}
 }

@@ -39,12 +39,13 @@ const (
 	CutResponse
 	// Stall reads the request body, then neither forwards the request nor
 	// answers, like a server or network that stopped responding, until the
-	// client gives up on the request and closes the connection.
+	// client gives up on the request and closes the connection, or the test
+	// ends.
 	Stall
 	// StallResponse forwards the request, sends the response headers and
 	// Fault.After bytes of the body, then sends nothing more, keeping the
-	// connection open, until the client closes it. A shorter body is
-	// sent whole.
+	// connection open, until the client closes it or the test ends. A body
+	// of at most Fault.After bytes is sent whole, and nothing is held back.
 	StallResponse
 	// FlipResponseByte forwards the request and the response, with the bits
 	// of the response body's byte at Fault.After flipped.
@@ -78,6 +79,8 @@ type Proxy struct {
 	target *url.URL
 	client *http.Client
 
+	closed chan struct{} // closed when the test ends: stalled requests are dropped
+
 	mu     sync.Mutex
 	faults []*pending
 	fired  map[Kind]int
@@ -102,9 +105,14 @@ func New(tb testing.TB, target string) *Proxy {
 		target: u,
 		client: &http.Client{Transport: &http.Transport{DisableCompression: true}},
 		fired:  make(map[Kind]int),
+		closed: make(chan struct{}),
 	}
 	srv := httptest.NewServer(http.HandlerFunc(p.serve))
-	tb.Cleanup(srv.Close)
+	tb.Cleanup(func() {
+		close(p.closed)
+		srv.Close()
+		p.client.CloseIdleConnections()
+	})
 	p.URL = srv.URL
 	return p
 }
@@ -175,8 +183,11 @@ func (p *Proxy) serve(w http.ResponseWriter, r *http.Request) {
 	}
 	if f != nil && f.Kind == Stall {
 		_, _ = io.Copy(io.Discard, r.Body)
-		<-r.Context().Done() // the client closed the connection
-		return
+		select {
+		case <-r.Context().Done(): // the client closed the connection
+		case <-p.closed:
+		}
+		panic(http.ErrAbortHandler)
 	}
 	body, err := io.ReadAll(r.Body)
 	if err != nil {
@@ -216,10 +227,14 @@ func (p *Proxy) serve(w http.ResponseWriter, r *http.Request) {
 			fl.Flush()
 		}
 		if f.Kind == StallResponse {
-			if n < f.After {
+			var b [1]byte
+			if m, _ := io.ReadFull(resp.Body, b[:]); n < f.After || m == 0 {
 				return // the whole body was sent: there is nothing to hold back
 			}
-			<-r.Context().Done()
+			select {
+			case <-r.Context().Done():
+			case <-p.closed:
+			}
 		}
 		panic(http.ErrAbortHandler)
 	}

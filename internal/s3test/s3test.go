@@ -14,7 +14,6 @@ import (
 	"fmt"
 	"io"
 	"net"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -51,16 +50,18 @@ var bucketSeq atomic.Int64
 // Required reports whether a test must fail, rather than skip, when the
 // server cannot be started.
 func Required() bool {
-	return os.Getenv("CSVSTREAM_REQUIRE_S3") != "" || os.Getenv("CI") == "true"
+	ci := strings.ToLower(os.Getenv("CI"))
+	return os.Getenv("CSVSTREAM_REQUIRE_S3") != "" || (ci != "" && ci != "false" && ci != "0")
 }
 
 // Binary returns the path of the versitygw binary, or an error saying where
 // it was looked for.
 func Binary() (string, error) {
 	if p := os.Getenv("CSVSTREAM_VERSITYGW"); p != "" {
-		if _, err := os.Stat(p); err == nil {
-			return p, nil
+		if _, err := os.Stat(p); err != nil {
+			return "", fmt.Errorf("$CSVSTREAM_VERSITYGW: %w", err)
 		}
+		return p, nil
 	}
 	if root, err := moduleRoot(); err == nil {
 		p := filepath.Join(root, "bin", "versitygw")
@@ -164,21 +165,27 @@ func freeAddr() (string, error) {
 func (s *Server) waitReady(ctx context.Context, timeout time.Duration) error {
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	hc := &http.Client{Timeout: time.Second}
+	// Ready means this process serves s.Dir: a signed HeadBucket finds a
+	// bucket only in it. Anything else answering on the port (the port is
+	// free only until versitygw binds it) does not count.
+	marker := fmt.Sprintf("s3test-ready-%d-%d", os.Getpid(), bucketSeq.Add(1))
+	if err := os.Mkdir(filepath.Join(s.Dir, marker), 0o755); err != nil {
+		return err
+	}
+	defer os.Remove(filepath.Join(s.Dir, marker))
+	client := s.Client(func(o *s3.Options) { o.RetryMaxAttempts = 1 })
 	for {
-		req, err := http.NewRequestWithContext(ctx, http.MethodGet, s.Endpoint+"/", nil)
-		if err != nil {
-			return err
-		}
-		if resp, err := hc.Do(req); err == nil {
-			resp.Body.Close()
+		hctx, hcancel := context.WithTimeout(ctx, time.Second)
+		_, err := client.HeadBucket(hctx, &s3.HeadBucketInput{Bucket: aws.String(marker)})
+		hcancel()
+		if err == nil {
 			return nil
 		}
 		select {
 		case <-s.proc.Exited():
 			return errors.New("versitygw exited during start-up")
 		case <-ctx.Done():
-			return fmt.Errorf("versitygw not ready at %s: %w", s.Endpoint, ctx.Err())
+			return fmt.Errorf("versitygw not ready at %s: %w (last: %v)", s.Endpoint, ctx.Err(), err)
 		case <-time.After(25 * time.Millisecond):
 		}
 	}

@@ -2,7 +2,12 @@ package s3test
 
 import (
 	"bytes"
+	"context"
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
 	"testing"
+	"time"
 )
 
 func TestServerRoundTrip(t *testing.T) {
@@ -15,5 +20,52 @@ func TestServerRoundTrip(t *testing.T) {
 	}
 	if n := len(s.Uploads(t, b)); n != 0 {
 		t.Fatalf("uploads in progress: %d", n)
+	}
+}
+
+// TestBinaryNamedButMissing checks that a versitygw named by
+// $CSVSTREAM_VERSITYGW that is not there is an error, not a silent switch
+// to ./bin or $PATH, which may hold another version.
+func TestBinaryNamedButMissing(t *testing.T) {
+	missing := filepath.Join(t.TempDir(), "versitygw-v1.8.0")
+	t.Setenv("CSVSTREAM_VERSITYGW", missing)
+	if p, err := Binary(); err == nil {
+		t.Fatalf("Binary() = %q, nil with $CSVSTREAM_VERSITYGW=%s (missing); want an error naming it", p, missing)
+	}
+}
+
+// TestRequiredUnderCI checks the package doc: the tests fail rather than
+// skip "if $CSVSTREAM_REQUIRE_S3 or $CI is set".
+func TestRequiredUnderCI(t *testing.T) {
+	t.Setenv("CSVSTREAM_REQUIRE_S3", "")
+	for _, v := range []string{"true", "1", "yes", "True"} {
+		t.Setenv("CI", v)
+		if !Required() {
+			t.Errorf("Required() = false with CI=%s", v)
+		}
+	}
+}
+
+// TestWaitReadyIsOurServer checks that waitReady does not take an answer
+// from another server on the chosen port as our versitygw being ready: a
+// versitygw that lost the port to another listener (freeAddr closes the
+// port before versitygw binds it) exits, and the test must not go on to
+// talk to whatever else answers there.
+func TestWaitReadyIsOurServer(t *testing.T) {
+	other := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.WriteHeader(http.StatusForbidden) // what any S3 server says to an unsigned GET /
+	}))
+	defer other.Close()
+	// Our process: it fails to bind the port and exits at once.
+	proc, err := StartProcess("/bin/sh", []string{"-c", "sleep 0.2; echo 'listen tcp: address already in use' >&2; exit 1"}, nil, &SyncBuffer{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer proc.Stop()
+	s := &Server{Endpoint: other.URL, Dir: t.TempDir(), proc: proc}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := s.waitReady(ctx, 3*time.Second); err == nil {
+		t.Fatal("waitReady = nil for a versitygw that exited without serving: the test would talk to another server on its port")
 	}
 }

@@ -1,0 +1,214 @@
+package faultproxy_test
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+
+	"github.com/csvstream/csvstream/internal/faultproxy"
+	"github.com/csvstream/csvstream/internal/s3test"
+)
+
+// cleanupTB holds the cleanups it is given, so that a test can run them
+// itself and fail, rather than hang, when one never returns.
+type cleanupTB struct {
+	testing.TB
+	fns []func()
+}
+
+func (c *cleanupTB) Cleanup(f func()) { c.fns = append(c.fns, f) }
+
+// closesWithin runs the cleanups, last first, and reports whether they
+// all returned within d.
+func (c *cleanupTB) closesWithin(d time.Duration) bool {
+	done := make(chan struct{})
+	go func() {
+		for i := len(c.fns) - 1; i >= 0; i-- {
+			c.fns[i]()
+		}
+		close(done)
+	}()
+	select {
+	case <-done:
+		return true
+	case <-time.After(d):
+		return false
+	}
+}
+
+// TestStallResponseWholeBody checks StallResponse on a body exactly
+// Fault.After bytes long: the client has the whole answer, so the fault
+// must neither hold the next request sent on the same connection nor keep
+// the proxy from closing.
+func TestStallResponseWholeBody(t *testing.T) {
+	srv := s3test.Start(t)
+	bucket := srv.Bucket(t, "stallwhole")
+	data := bytes.Repeat([]byte("0123456789"), 1000)
+	srv.Put(t, bucket, "k", data)
+
+	ctb := &cleanupTB{TB: t}
+	p := faultproxy.New(ctb, srv.Endpoint)
+	defer func() {
+		if !ctb.closesWithin(5 * time.Second) {
+			t.Error("the proxy did not close within 5s: a StallResponse handler is still waiting")
+		}
+	}()
+	client := s3test.ClientFor(p.URL, func(o *s3.Options) { o.RetryMaxAttempts = 1 })
+	get := func() ([]byte, error) {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		out, err := client.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String(bucket), Key: aws.String("k")})
+		if err != nil {
+			return nil, err
+		}
+		defer out.Body.Close()
+		return io.ReadAll(out.Body)
+	}
+
+	p.Inject(faultproxy.Fault{Kind: faultproxy.StallResponse, After: int64(len(data)), Match: faultproxy.IsGet("k")})
+	if got, err := get(); err != nil || !bytes.Equal(got, data) {
+		t.Fatalf("stalled GET of a body of After bytes: %d bytes, %v; want the whole object", len(got), err)
+	}
+	// The fault is spent: the next GET must be answered at once.
+	if got, err := get(); err != nil || !bytes.Equal(got, data) {
+		t.Errorf("next GET on the same client: %d bytes, %v; want the whole object", len(got), err)
+	}
+}
+
+// TestStallEndsWithTest checks that a request left stalled when its test
+// ends (here: a client with no timeout, as when the code under test fails
+// to give up) does not keep the proxy's cleanup, and with it the test
+// binary, waiting until go test's -timeout, which loses the test's output.
+func TestStallEndsWithTest(t *testing.T) {
+	backend := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
+	defer backend.Close()
+	ctb := &cleanupTB{TB: t}
+	p := faultproxy.New(ctb, backend.URL)
+	p.Inject(faultproxy.Fault{Kind: faultproxy.Stall})
+	go func() {
+		if resp, err := http.Get(p.URL + "/bucket/key"); err == nil {
+			resp.Body.Close()
+		}
+	}()
+	for p.Fired(faultproxy.Stall) == 0 {
+		time.Sleep(time.Millisecond)
+	}
+	if !ctb.closesWithin(10 * time.Second) {
+		t.Error("the proxy's cleanup still waits on the stalled request after 10s")
+	}
+}
+
+// TestTimesAndFiredConcurrent sends 50 requests at once through a fault
+// of Times 10: exactly 10 get the fault, with an S3 error body, the other
+// 40 reach the server, and Fired and Requests count them all.
+func TestTimesAndFiredConcurrent(t *testing.T) {
+	var upstream atomic.Int64
+	be := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { upstream.Add(1); io.WriteString(w, "ok") }))
+	defer be.Close()
+	p := faultproxy.New(t, be.URL)
+	p.Inject(faultproxy.Fault{Kind: faultproxy.Status, Status: 503, Code: "SlowDown", Times: 10})
+	var wg sync.WaitGroup
+	var n503 atomic.Int64
+	for i := 0; i < 50; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			resp, err := http.Get(p.URL + "/b/k")
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			b, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode == 503 {
+				n503.Add(1)
+				if !strings.Contains(string(b), "<Code>SlowDown</Code>") {
+					t.Errorf("503 body %s, want an S3 error with code SlowDown", b)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	if n503.Load() != 10 || p.Fired(faultproxy.Status) != 10 || upstream.Load() != 40 {
+		t.Errorf("%d answers of 503, %d faults fired, %d requests reached the server; want 10, 10 and 40", n503.Load(), p.Fired(faultproxy.Status), upstream.Load())
+	}
+	if n := len(p.Requests()); n != 50 {
+		t.Errorf("%d requests recorded, want 50", n)
+	}
+}
+
+// TestCutRequestNotForwarded cuts a request's body: the client's request
+// fails, and the server never sees it.
+func TestCutRequestNotForwarded(t *testing.T) {
+	be := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { t.Error("a cut request reached the server") }))
+	defer be.Close()
+	p := faultproxy.New(t, be.URL)
+	p.Inject(faultproxy.Fault{Kind: faultproxy.CutRequest, After: 1000})
+	if resp, err := http.Post(p.URL+"/b/k", "x", bytes.NewReader(make([]byte, 1<<20))); err == nil {
+		resp.Body.Close()
+		t.Errorf("status %d; want the request cut", resp.StatusCode)
+	}
+}
+
+// TestMatchers checks that each matcher passes over the requests most like
+// the one it names: another method, key, range or part, or another step of
+// a multipart upload.
+func TestMatchers(t *testing.T) {
+	mk := func(m, u, rng string) *http.Request {
+		r := httptest.NewRequest(m, u, nil)
+		if rng != "" {
+			r.Header.Set("Range", rng)
+		}
+		return r
+	}
+	cases := []struct {
+		name string
+		f    func(*http.Request) bool
+		r    *http.Request
+		want bool
+	}{
+		{"IsGet head", faultproxy.IsGet("k"), mk("HEAD", "/b/k", ""), false},
+		{"IsGet other key", faultproxy.IsGet("k"), mk("GET", "/b/xk", ""), false},
+		{"IsGetRange other", faultproxy.IsGetRange("k", "bytes=0-9"), mk("GET", "/b/k", "bytes=0-99"), false},
+		{"IsPartUpload 1 vs 10", faultproxy.IsPartUpload(1), mk("PUT", "/b/k?uploadId=u&partNumber=10", ""), false},
+		{"IsPutObject part", faultproxy.IsPutObject("k"), mk("PUT", "/b/k?uploadId=u&partNumber=1", ""), false},
+		{"IsPutObject copy", faultproxy.IsPutObject("k"), mk("PUT", "/b/k?x-id=PutObject", ""), true},
+		{"IsComplete create", faultproxy.IsCompleteUpload, mk("POST", "/b/k?uploads=", ""), false},
+		{"IsCreate complete", faultproxy.IsCreateUpload, mk("POST", "/b/k?uploadId=u", ""), false},
+		{"IsListUploads listparts", faultproxy.IsListUploads, mk("GET", "/b/k?uploadId=u", ""), false},
+		{"IsAbort delete obj", faultproxy.IsAbortUpload, mk("DELETE", "/b/k", ""), false},
+	}
+	for _, c := range cases {
+		if got := c.f(c.r); got != c.want {
+			t.Errorf("%s: %s %s matched: %v, want %v", c.name, c.r.Method, c.r.URL, got, c.want)
+		}
+	}
+}
+
+// TestDropResponseForwards pins DropResponse: the server gets and
+// carries out the request, and the client gets no answer.
+func TestDropResponseForwards(t *testing.T) {
+	var reached atomic.Int64
+	be := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { reached.Add(1); w.WriteHeader(204) }))
+	defer be.Close()
+	p := faultproxy.New(t, be.URL)
+	p.Inject(faultproxy.Fault{Kind: faultproxy.DropResponse})
+	req, _ := http.NewRequest(http.MethodDelete, p.URL+"/b/k?uploadId=u", nil)
+	if resp, err := http.DefaultClient.Do(req); err == nil {
+		resp.Body.Close()
+		t.Fatalf("status %d; want no answer", resp.StatusCode)
+	}
+	if reached.Load() != 1 {
+		t.Fatalf("the server got %d requests; want 1", reached.Load())
+	}
+}
