@@ -5,11 +5,15 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"reflect"
+	"regexp"
+	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/csvstream/csvstream/csvstream"
 	"github.com/csvstream/csvstream/internal/gen"
@@ -209,6 +213,7 @@ func TestGuard(t *testing.T) {
 		return l
 	}
 	cfg := Config{Output: Prefix{"b", "valid/"}, InputPrefix: "incoming/"}.withDefaults()
+	root := Config{Output: Prefix{"o", "valid/"}, Rejects: Prefix{"b", ""}}
 	tests := []struct {
 		name          string
 		cfg           Config
@@ -216,6 +221,12 @@ func TestGuard(t *testing.T) {
 		risk          bool
 	}{
 		{"separate places", cfg, "s3://b/incoming/x.csv", "s3://b/valid/x.csv", "s3://b/rejects/x.csv.rejects.csv", false},
+		// The output and rejects prefixes are places in their own buckets:
+		// a key of another bucket that merely looks like an output is a
+		// source like any other.
+		{"key under the output prefix, another bucket", cfg, "s3://in/valid/x.csv", "s3://b/valid/valid/x.csv", "s3://b/rejects/valid/x.csv.rejects.csv", false},
+		{"key under the rejects prefix, another bucket", cfg, "s3://in/rejects/x.csv", "s3://b/valid/rejects/x.csv", "s3://b/rejects/rejects/x.csv.rejects.csv", false},
+		{"rejects-named key, another bucket than the rejects at a root", root, "s3://in/x.rejects.csv", "s3://o/valid/x.rejects.csv", "s3://b/x.rejects.csv.rejects.csv", false},
 		{"destination is the source", cfg, "s3://b/incoming/x.csv", "s3://b/incoming/x.csv", "s3://b/rejects/x", true},
 		{"rejects is the source", cfg, "s3://b/x.csv", "s3://b/valid/x.csv", "s3://b/x.csv", true},
 		{"destination under the input prefix", cfg, "s3://b/incoming/x.csv", "s3://b/incoming/out/x.csv", "s3://b/rejects/x", true},
@@ -413,5 +424,208 @@ func TestConfigFromEnvBlankDelimiters(t *testing.T) {
 		if err != nil || cfg.Scan.Comma != d[0] {
 			t.Errorf("delimiter %q: Comma %q, err %v", d, cfg.Scan.Comma, err)
 		}
+	}
+}
+
+// TestConfigFromEnvBounds checks each ranged variable at both ends of the
+// range the README's configuration table gives and one step past each,
+// and that a refusal names the variable and the range.
+func TestConfigFromEnvBounds(t *testing.T) {
+	tests := []struct {
+		env, value string
+		got        func(Config) any // the parsed value, when the value is accepted
+		want       any
+		refusal    string // the whole error, when the value is refused
+	}{
+		{env: EnvPartSize, value: "5MiB", got: func(c Config) any { return c.PartSize }, want: int64(5 << 20)},
+		{env: EnvPartSize, value: "5GiB", got: func(c Config) any { return c.PartSize }, want: int64(5 << 30)},
+		{env: EnvPartSize, value: "5242879", refusal: `CSVSTREAM_PART_SIZE="5242879": want a size from 5MiB to 5GiB, such as 8MiB`},
+		{env: EnvPartSize, value: "5368709121", refusal: `CSVSTREAM_PART_SIZE="5368709121": want a size from 5MiB to 5GiB, such as 8MiB`},
+		{env: EnvConcurrency, value: "1", got: func(c Config) any { return c.Concurrency }, want: 1},
+		{env: EnvConcurrency, value: "64", got: func(c Config) any { return c.Concurrency }, want: 64},
+		{env: EnvConcurrency, value: "65", refusal: `CSVSTREAM_CONCURRENCY="65": want a whole number from 1 to 64`},
+		{env: EnvReadConcurrency, value: "1", got: func(c Config) any { return c.ReadConcurrency }, want: 1},
+		{env: EnvReadConcurrency, value: "65", refusal: `CSVSTREAM_READ_CONCURRENCY="65": want a whole number from 1 to 64`},
+		// The template's MaxRejectRatio allows 0 and 1 ("1 never fails").
+		{env: EnvMaxRejectRatio, value: "0", got: func(c Config) any { return *c.MaxRejectRatio }, want: 0.0},
+		{env: EnvMaxRejectRatio, value: "1", got: func(c Config) any { return *c.MaxRejectRatio }, want: 1.0},
+		{env: EnvMaxRejectRatio, value: "-0.1", refusal: `CSVSTREAM_MAX_REJECT_RATIO="-0.1": want a number from 0 to 1`},
+		{env: EnvMaxRejectRatio, value: "1.01", refusal: `CSVSTREAM_MAX_REJECT_RATIO="1.01": want a number from 0 to 1`},
+		{env: EnvMaxRecordSize, value: "1B", got: func(c Config) any { return c.Scan.MaxRecordSize }, want: 1},
+		{env: EnvMaxRecordSize, value: "1GiB", got: func(c Config) any { return c.Scan.MaxRecordSize }, want: 1 << 30},
+		{env: EnvMaxRecordSize, value: "1073741825", refusal: `CSVSTREAM_MAX_RECORD_SIZE="1073741825": want a size from 1B to 1024MiB, such as 1MiB`},
+		// At least 30m, here and in a sweep event.
+		{env: EnvSweepOlderThan, value: "30m", got: func(c Config) any { return c.SweepOlderThan }, want: 30 * time.Minute},
+		{env: EnvSweepOlderThan, value: "29m59s", refusal: `CSVSTREAM_SWEEP_OLDER_THAN: older than "29m59s": want a duration of at least 30m0s, such as 24h: a younger upload may belong to a job still running`},
+		{env: EnvOutput, value: "", refusal: `CSVSTREAM_OUTPUT is required: where valid rows go, as s3://bucket/prefix/`},
+		{env: EnvInputPrefix, value: "https://in.s3.amazonaws.com/incoming/", refusal: `CSVSTREAM_INPUT_PREFIX="https://in.s3.amazonaws.com/incoming/": want a key prefix such as incoming/, not a URL`},
+		// Standard input is not read for a schema: it would wait at init.
+		{env: EnvSchema, value: "-", refusal: `CSVSTREAM_SCHEMA="-": want s3://bucket/key or a path in the deployment package`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.env+"="+tt.value, func(t *testing.T) {
+			env := map[string]string{EnvOutput: "s3://o/"}
+			env[tt.env] = tt.value
+			cfg, err := ConfigFromEnv(envFunc(env))
+			if tt.refusal != "" {
+				if err == nil || err.Error() != tt.refusal {
+					t.Fatalf("error %v\nwant %s", err, tt.refusal)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("%s=%s refused: %v", tt.env, tt.value, err)
+			}
+			if got := tt.got(cfg); got != tt.want {
+				t.Errorf("%s=%s gives %v, want %v", tt.env, tt.value, got, tt.want)
+			}
+		})
+	}
+}
+
+// TestConfigVariablesMatchReadme checks each variable ConfigFromEnv reads
+// against the README's configuration table and the template, which set
+// them by name: a renamed constant would leave the documented variable
+// unread and the template's value ignored.
+func TestConfigVariablesMatchReadme(t *testing.T) {
+	readme, err := os.ReadFile("../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, table, _ := strings.Cut(string(readme), "| variable | default | meaning |")
+	table, _, _ = strings.Cut(table, "\n\n")
+	var documented []string
+	for _, m := range regexp.MustCompile("(?m)^\\| `(CSVSTREAM_[A-Z_]+)` \\|").FindAllStringSubmatch(table, -1) {
+		documented = append(documented, m[1])
+	}
+	tests := []struct{ constant, name string }{
+		{EnvOutput, "CSVSTREAM_OUTPUT"},
+		{EnvRejects, "CSVSTREAM_REJECTS"},
+		{EnvSchema, "CSVSTREAM_SCHEMA"},
+		{EnvInputPrefix, "CSVSTREAM_INPUT_PREFIX"},
+		{EnvPartSize, "CSVSTREAM_PART_SIZE"},
+		{EnvConcurrency, "CSVSTREAM_CONCURRENCY"},
+		{EnvReadConcurrency, "CSVSTREAM_READ_CONCURRENCY"},
+		{EnvMaxRejectRatio, "CSVSTREAM_MAX_REJECT_RATIO"},
+		{EnvSweepOlderThan, "CSVSTREAM_SWEEP_OLDER_THAN"},
+		{EnvDelimiter, "CSVSTREAM_DELIMITER"},
+		{EnvMaxRecordSize, "CSVSTREAM_MAX_RECORD_SIZE"},
+	}
+	var names []string
+	for _, tt := range tests {
+		if tt.constant != tt.name {
+			t.Errorf("ConfigFromEnv reads %s, but the README and the template set %s", tt.constant, tt.name)
+		}
+		names = append(names, tt.name)
+	}
+	if !slices.Equal(documented, names) {
+		t.Errorf("the README's configuration table lists %v, want %v", documented, names)
+	}
+	// Set by the literal names, every variable is read.
+	cfg, err := ConfigFromEnv(envFunc(map[string]string{
+		"CSVSTREAM_OUTPUT": "s3://out/valid/", "CSVSTREAM_REJECTS": "s3://rej/bad/", "CSVSTREAM_SCHEMA": "s3://cfg/s.json",
+		"CSVSTREAM_INPUT_PREFIX": "incoming/", "CSVSTREAM_PART_SIZE": "6MiB", "CSVSTREAM_CONCURRENCY": "3",
+		"CSVSTREAM_READ_CONCURRENCY": "5", "CSVSTREAM_MAX_REJECT_RATIO": "0.5", "CSVSTREAM_SWEEP_OLDER_THAN": "2h",
+		"CSVSTREAM_DELIMITER": ";", "CSVSTREAM_MAX_RECORD_SIZE": "2MiB",
+	}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.MaxRejectRatio == nil || *cfg.MaxRejectRatio != 0.5 {
+		t.Errorf("max reject ratio %v, want 0.5", cfg.MaxRejectRatio)
+	}
+	cfg.MaxRejectRatio = nil
+	want := Config{
+		Output: Prefix{"out", "valid/"}, Rejects: Prefix{"rej", "bad/"}, InputPrefix: "incoming/",
+		SchemaLocation: csvstream.Location{Bucket: "cfg", Key: "s.json"}, PartSize: 6 << 20, Concurrency: 3, ReadConcurrency: 5,
+		SweepOlderThan: 2 * time.Hour, Scan: csvstream.ScanOptions{Comma: ';', MaxRecordSize: 2 << 20},
+	}
+	if !reflect.DeepEqual(cfg, want) {
+		t.Errorf("config\n%+v\nwant\n%+v", cfg, want)
+	}
+}
+
+// TestConfigFromEnvTrimsSpace checks that blanks around a value, such as
+// a trailing newline pasted into the console, are ignored, except in the
+// delimiter, which may be a space.
+func TestConfigFromEnvTrimsSpace(t *testing.T) {
+	schema := filepath.Join(t.TempDir(), "s.json")
+	if err := os.WriteFile(schema, []byte(gen.Schema), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	pad := func(s string) string { return " \t" + s + " \n" }
+	cfg, err := ConfigFromEnv(envFunc(map[string]string{
+		EnvOutput: pad("s3://out/valid/"), EnvRejects: pad("s3://rej/bad/"), EnvSchema: pad(schema),
+		EnvInputPrefix: pad("incoming/"), EnvPartSize: pad("6MiB"), EnvConcurrency: pad("3"), EnvReadConcurrency: pad("5"),
+		EnvMaxRejectRatio: pad("0.5"), EnvSweepOlderThan: pad("2h"), EnvMaxRecordSize: pad("2MiB"),
+	}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Schema == nil {
+		t.Error("the local schema was not loaded")
+	}
+	if cfg.MaxRejectRatio == nil || *cfg.MaxRejectRatio != 0.5 {
+		t.Errorf("max reject ratio %v, want 0.5", cfg.MaxRejectRatio)
+	}
+	cfg.Schema, cfg.MaxRejectRatio = nil, nil
+	want := Config{
+		Output: Prefix{"out", "valid/"}, Rejects: Prefix{"rej", "bad/"}, InputPrefix: "incoming/",
+		SchemaLocation: csvstream.Location{Path: schema}, PartSize: 6 << 20, Concurrency: 3, ReadConcurrency: 5,
+		SweepOlderThan: 2 * time.Hour, Scan: csvstream.ScanOptions{MaxRecordSize: 2 << 20},
+	}
+	if !reflect.DeepEqual(cfg, want) {
+		t.Errorf("config\n%+v\nwant\n%+v", cfg, want)
+	}
+}
+
+// TestDefaultDeadlineMargin checks the README's "a job and its uploads
+// stop 10 seconds before it, and aborting the uploads is given until 5
+// seconds before it" for a Config that leaves DeadlineMargin zero.
+func TestDefaultDeadlineMargin(t *testing.T) {
+	h := New(Config{Output: Prefix{"out", "valid/"}, Log: io.Discard}, nil)
+	deadline := time.Now().Add(time.Minute)
+	ctx, cancel := context.WithDeadline(context.Background(), deadline)
+	defer cancel()
+	inv := h.newInvocation(ctx)
+	defer inv.cancel()
+	if got, _ := inv.jobCtx.Deadline(); !got.Equal(deadline.Add(-5 * time.Second)) {
+		t.Errorf("cleanup deadline %v before the invocation's, want 5s", deadline.Sub(got))
+	}
+	if want := 10 * time.Second / 4; inv.writerMargin != want {
+		t.Errorf("writer margin %v, want %v, a quarter of the 10s margin", inv.writerMargin, want)
+	}
+}
+
+// TestCheckOptions checks that a Config built in Go with an option out of
+// range is caught before a job, as the handler's fault, naming the Config.
+func TestCheckOptions(t *testing.T) {
+	tests := []struct {
+		name string
+		cfg  Config
+		want string
+	}{
+		{"zero", Config{}, ""},
+		{"in range", Config{Scan: csvstream.ScanOptions{Comma: ';', MaxRecordSize: 1 << 30}, PartSize: 5 << 30, Concurrency: 64, ReadConcurrency: 64}, ""},
+		{"scan delimiter", Config{Scan: csvstream.ScanOptions{Comma: '"'}}, "the handler's Config.Scan"},
+		{"scan record size", Config{Scan: csvstream.ScanOptions{MaxRecordSize: 1<<30 + 1}}, "the handler's Config.Scan"},
+		{"part size", Config{PartSize: 5<<20 - 1}, "the handler's Config"},
+		{"concurrency", Config{Concurrency: 65}, "the handler's Config"},
+		{"read concurrency", Config{ReadConcurrency: 65}, "the handler's Config"},
+		{"reject ratio", Config{MaxRejectRatio: ptr(1.5)}, "the handler's Config: MaxRejectRatio 1.5"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			err := tt.cfg.checkOptions()
+			if tt.want == "" {
+				if err != nil {
+					t.Fatalf("checkOptions: %v", err)
+				}
+				return
+			}
+			if err == nil || !strings.HasPrefix(err.Error(), tt.want) {
+				t.Fatalf("checkOptions: %v, want an error starting %q", err, tt.want)
+			}
+		})
 	}
 }
