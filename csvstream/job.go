@@ -435,8 +435,8 @@ func OpenSource(ctx context.Context, api GetObjectAPI, loc Location, stdin io.Re
 		return nil, fmt.Errorf("%w: %w", ErrSourceNotFound, err)
 	case errors.Is(err, os.ErrPermission):
 		return nil, fmt.Errorf("%w: %w", ErrAccessDenied, err)
-	case errors.Is(err, syscall.ENOTDIR):
-		// A path through a file names nothing.
+	case errors.Is(err, syscall.ENOTDIR), errors.Is(err, syscall.ELOOP):
+		// A path through a file, or a link to itself, names nothing.
 		return nil, fmt.Errorf("%w: %w", ErrSourceNotFound, err)
 	case err != nil:
 		return nil, fmt.Errorf("%w: open source: %w", ErrSourceRead, err)

@@ -587,20 +587,28 @@ func TestRunMissingSource(t *testing.T) {
 	}
 }
 
-// TestRunSourceUnderAFile reads a local source whose path runs through a
-// regular file: it names nothing, so the job fails as a missing source.
-func TestRunSourceUnderAFile(t *testing.T) {
+// TestRunSourceNamesNothing reads local sources whose paths name nothing,
+// though not for want of a file at the end: a path through a regular file,
+// and a link to itself. Neither will pass, so the job fails as a missing
+// source, not as a read failure that may pass.
+func TestRunSourceNamesNothing(t *testing.T) {
 	dir := t.TempDir()
 	file := filepath.Join(dir, "file")
 	if err := os.WriteFile(file, []byte("a\n1\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	_, err := csvstream.Run(context.Background(), nil, csvstream.Job{
-		Source:      csvstream.Location{Path: filepath.Join(file, "x.csv")},
-		Destination: csvstream.Location{Path: filepath.Join(dir, "out.csv")},
-	})
-	if !errors.Is(err, csvstream.ErrSourceNotFound) {
-		t.Errorf("err %v, want ErrSourceNotFound", err)
+	loop := filepath.Join(dir, "loop.csv")
+	if err := os.Symlink("loop.csv", loop); err != nil {
+		t.Fatal(err)
+	}
+	for _, src := range []string{filepath.Join(file, "x.csv"), loop} {
+		_, err := csvstream.Run(context.Background(), nil, csvstream.Job{
+			Source:      csvstream.Location{Path: src},
+			Destination: csvstream.Location{Path: filepath.Join(dir, "out.csv")},
+		})
+		if !errors.Is(err, csvstream.ErrSourceNotFound) || errors.Is(err, csvstream.ErrSourceRead) {
+			t.Errorf("%s: err %v, want ErrSourceNotFound", src, err)
+		}
 	}
 }
 

@@ -381,6 +381,9 @@ func (inv *invocation) runJob(src csvstream.Location, req directRequest) (csvstr
 		// same. The event is not to blame.
 		return csvstream.Summary{}, &InternalError{failure{Object: src.String(), Err: err}}
 	}
+	if inv.h.api == nil {
+		return csvstream.Summary{}, &InternalError{failure{Object: src.String(), Err: errors.New("the handler has no S3 client")}}
+	}
 	job := csvstream.Job{
 		Source:         src,
 		Format:         req.Format,

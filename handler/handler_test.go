@@ -737,6 +737,17 @@ func TestErrorTypesS3(t *testing.T) {
 	}
 }
 
+// TestNoClientIsInternalError invokes a Handler built with no S3 client:
+// that is the handler's own fault, as a Config out of range is, not the
+// event's.
+func TestNoClientIsInternalError(t *testing.T) {
+	h := New(Config{Output: Prefix{"out", "valid/"}, Log: io.Discard}, nil)
+	_, _, err := invoke(h, []byte(`{"bucket":"b","key":"incoming/x.csv"}`), time.Minute)
+	if ErrorType(err) != "InternalError" || !strings.Contains(err.Error(), "no S3 client") {
+		t.Errorf("%s: %v; want an InternalError saying there is no S3 client", ErrorType(err), err)
+	}
+}
+
 func ptr[T any](v T) *T { return &v }
 
 // slowBodies slows the bodies of GET responses after their first bytes,

@@ -10,6 +10,7 @@ package faultproxy
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"io"
 	"net/http"
@@ -79,7 +80,7 @@ type Proxy struct {
 	target *url.URL
 	client *http.Client
 
-	closed chan struct{} // closed when the test ends: stalled requests are dropped
+	ctx context.Context // done when the test ends: stalled requests are dropped
 
 	mu     sync.Mutex
 	faults []*pending
@@ -105,11 +106,12 @@ func New(tb testing.TB, target string) *Proxy {
 		target: u,
 		client: &http.Client{Transport: &http.Transport{DisableCompression: true}},
 		fired:  make(map[Kind]int),
-		closed: make(chan struct{}),
 	}
+	var cancel context.CancelFunc
+	p.ctx, cancel = context.WithCancel(context.Background())
 	srv := httptest.NewServer(http.HandlerFunc(p.serve))
 	tb.Cleanup(func() {
-		close(p.closed)
+		cancel()
 		srv.Close()
 		p.client.CloseIdleConnections()
 	})
@@ -185,7 +187,7 @@ func (p *Proxy) serve(w http.ResponseWriter, r *http.Request) {
 		_, _ = io.Copy(io.Discard, r.Body)
 		select {
 		case <-r.Context().Done(): // the client closed the connection
-		case <-p.closed:
+		case <-p.ctx.Done():
 		}
 		panic(http.ErrAbortHandler)
 	}
@@ -198,7 +200,12 @@ func (p *Proxy) serve(w http.ResponseWriter, r *http.Request) {
 		body[f.After] ^= 0xff
 	}
 
-	out, err := http.NewRequestWithContext(r.Context(), r.Method, p.target.String()+r.URL.RequestURI(), bytes.NewReader(body))
+	// The request upstream ends with the client's or the test, so that no
+	// read of its answer outlasts the test.
+	ctx, cancel := context.WithCancel(r.Context())
+	defer cancel()
+	defer context.AfterFunc(p.ctx, cancel)()
+	out, err := http.NewRequestWithContext(ctx, r.Method, p.target.String()+r.URL.RequestURI(), bytes.NewReader(body))
 	if err != nil {
 		http.Error(w, err.Error(), http.StatusBadGateway)
 		return
@@ -228,13 +235,10 @@ func (p *Proxy) serve(w http.ResponseWriter, r *http.Request) {
 		}
 		if f.Kind == StallResponse {
 			var b [1]byte
-			if m, _ := io.ReadFull(resp.Body, b[:]); n < f.After || m == 0 {
+			if m, err := io.ReadFull(resp.Body, b[:]); n < f.After || m == 0 && err == io.EOF {
 				return // the whole body was sent: there is nothing to hold back
 			}
-			select {
-			case <-r.Context().Done():
-			case <-p.closed:
-			}
+			<-ctx.Done()
 		}
 		panic(http.ErrAbortHandler)
 	}

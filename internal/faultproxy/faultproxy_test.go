@@ -108,6 +108,39 @@ func TestStallEndsWithTest(t *testing.T) {
 	}
 }
 
+// TestStallResponseEndsWithTestSlowUpstream stalls an answer whose server
+// pauses after Fault.After bytes, with the client still waiting: the
+// proxy's look for a further byte must end with the test too.
+func TestStallResponseEndsWithTestSlowUpstream(t *testing.T) {
+	release := make(chan struct{})
+	backend := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.WriteString(w, "0123456789")
+		w.(http.Flusher).Flush()
+		select {
+		case <-r.Context().Done():
+		case <-release:
+		}
+	}))
+	defer backend.Close()
+	defer close(release)
+	ctb := &cleanupTB{TB: t}
+	p := faultproxy.New(ctb, backend.URL)
+	p.Inject(faultproxy.Fault{Kind: faultproxy.StallResponse, After: 10})
+	tr := &http.Transport{}
+	defer tr.CloseIdleConnections()
+	resp, err := (&http.Client{Transport: tr}).Get(p.URL + "/bucket/key")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if _, err := io.ReadFull(resp.Body, make([]byte, 10)); err != nil {
+		t.Fatalf("the first 10 bytes: %v", err)
+	}
+	if !ctb.closesWithin(5 * time.Second) {
+		t.Error("the proxy's cleanup still waits on a StallResponse whose server paused after After bytes")
+	}
+}
+
 // TestTimesAndFiredConcurrent sends 50 requests at once through a fault
 // of Times 10: exactly 10 get the fault, with an S3 error body, the other
 // 40 reach the server, and Fired and Requests count them all.
