@@ -902,3 +902,36 @@ func TestParseDelimiter(t *testing.T) {
 		}
 	}
 }
+
+// TestScannerBytesNearDelimiter pins fields whose first or last byte is
+// one bit away from the delimiter: a negative number after a comma ('-' is
+// ',' with its low bit flipped), "€" (whose last byte is ',' with its high
+// bit set) before one, and the like for the other dialects.
+func TestScannerBytesNearDelimiter(t *testing.T) {
+	tests := []struct {
+		comma byte
+		in    string
+		want  [][]string
+	}{
+		{',', "id,delta\n1,-5\n2,-6,-7\n12345678,-9,x-\n",
+			[][]string{{"id", "delta"}, {"1", "-5"}, {"2", "-6", "-7"}, {"12345678", "-9", "x-"}}},
+		{',', "name,price\nx,9€\n9€,€,€€,x\nitem long name,12.50€,-1\n",
+			[][]string{{"name", "price"}, {"x", "9€"}, {"9€", "€", "€€", "x"}, {"item long name", "12.50€", "-1"}}},
+		{';', "a;b\n1;:2\n::;3:;:\n", [][]string{{"a", "b"}, {"1", ":2"}, {"::", "3:", ":"}}},
+		{'|', "a|b\n{x}|}}|y}\n", [][]string{{"a", "b"}, {"{x}", "}}", "y}"}}},
+		{'\t', "a\tb\n1\t\b2\b\t3\n", [][]string{{"a", "b"}, {"1", "\b2\b", "3"}}},
+	}
+	for _, tt := range tests {
+		for name, r := range readers(tt.in) {
+			got := scanAll(t, r, ScanOptions{Comma: tt.comma})
+			if len(got) != len(tt.want) {
+				t.Fatalf("comma %q, %s: %d records, want %d", tt.comma, name, len(got), len(tt.want))
+			}
+			for i, rec := range got {
+				if rec.err != nil || !equalStrings(rec.fields, tt.want[i]) {
+					t.Errorf("comma %q, %s: record %d (%q): fields %q, err %v; want %q", tt.comma, name, i, rec.raw, rec.fields, rec.err, tt.want[i])
+				}
+			}
+		}
+	}
+}

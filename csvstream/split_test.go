@@ -101,3 +101,59 @@ func TestSplitLineAgrees(t *testing.T) {
 		}
 	}
 }
+
+// splitLineReference is splitLine one byte at a time.
+func splitLineReference(data []byte, comma byte) (spans []span, stop int, ascii bool) {
+	stop = len(data)
+	for i, c := range data {
+		if c == '\n' || c == '"' {
+			stop = i
+			break
+		}
+	}
+	ascii = true
+	start := 0
+	for i, c := range data[:stop] {
+		if c >= 0x80 {
+			ascii = false
+		}
+		if c == comma {
+			spans = append(spans, span{int32(start), int32(i)})
+			start = i + 1
+		}
+	}
+	return spans, stop, ascii
+}
+
+// TestSplitLineBytesAroundDelimiter checks splitLine and each kernel
+// against the byte-at-a-time reference on lines where every byte value
+// stands right before and right after a delimiter, at every offset in a
+// word, so that a word trick that marks a byte near a delimiter (a borrow
+// from it, or a byte that differs from it only in its high bit, as 0xAC in
+// "€" does from ',') cannot go unseen.
+func TestSplitLineBytesAroundDelimiter(t *testing.T) {
+	for _, comma := range []byte{',', ';', '\t', '|'} {
+		for v := range 256 {
+			for n := 1; n <= 72; n++ {
+				for k := range 3 {
+					data := make([]byte, n)
+					for i := range data {
+						if i%3 == k {
+							data[i] = comma
+						} else {
+							data[i] = byte(v)
+						}
+					}
+					want, wantStop, wantASCII := splitLineReference(data, comma)
+					got := make([]span, n+1)
+					for _, split := range splitters {
+						nf, stop, ascii := split.fn(data, comma, got)
+						if stop != wantStop || ascii != wantASCII || !slices.Equal(got[:nf], want) {
+							t.Fatalf("comma %q, data %q:\n%s: spans %v, stop %d, ascii %v\nwant %v, %d, %v", comma, data, split.name, got[:nf], stop, ascii, want, wantStop, wantASCII)
+						}
+					}
+				}
+			}
+		}
+	}
+}
