@@ -43,10 +43,10 @@ func inferKinds() []kind {
 // non-empty sampled value in its default format, and is marked required when
 // no sampled value is empty. A number with a leading zero, such as 007 or
 // 01.10, makes its column a string: it is most likely a code, whose zeros a
-// number would drop. It never marks a column unique. Records the Scanner cannot split
-// and blank rows count toward opt.Rows but are left out of the sample. The
-// result depends only on the bytes read, so the same input always gives the
-// same schema.
+// number would drop. It never marks a column unique. Records the Scanner
+// cannot split and blank rows count toward opt.Rows but are left out of the
+// sample. The result depends only on the bytes read, so the same input
+// always gives the same schema.
 func InferSchema(r io.Reader, opt InferOptions) (*Schema, error) {
 	rows := opt.Rows
 	if rows < 0 {

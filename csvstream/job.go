@@ -223,7 +223,7 @@ func (j *Job) validate() error {
 		// A schema built in Go gets ParseSchema's checks here, before the
 		// source is opened, not once its header is read.
 		if _, err := j.Schema.compile(); err != nil {
-			return fmt.Errorf("%w: %w", ErrSchema, trimmedError{err, strings.TrimPrefix(err.Error(), "schema: ")})
+			return fmt.Errorf("%w: %w", ErrSchema, withoutSchemaPrefix(err))
 		}
 	}
 	return nil
@@ -498,14 +498,19 @@ func LoadSchema(ctx context.Context, api GetObjectAPI, loc Location) (*Schema, e
 	}
 	s, err := ParseSchema(data)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %s: %w", ErrSchema, loc, trimmedError{err, strings.TrimPrefix(err.Error(), "schema: ")})
+		return nil, fmt.Errorf("%w: %s: %w", ErrSchema, loc, withoutSchemaPrefix(err))
 	}
 	return s, nil
 }
 
-// trimmedError is err with a shorter message: ParseSchema's errors start
-// with "schema: ", which LoadSchema's own "schema error: LOC: " says
-// already.
+// withoutSchemaPrefix returns err, from ParseSchema's checks, without the
+// "schema: " its message starts with, which the ErrSchema wrapping it
+// ("schema error: ") says already.
+func withoutSchemaPrefix(err error) error {
+	return trimmedError{err, strings.TrimPrefix(err.Error(), "schema: ")}
+}
+
+// trimmedError is err with a shorter message.
 type trimmedError struct {
 	err error
 	msg string
