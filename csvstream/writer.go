@@ -197,11 +197,13 @@ type PartState struct {
 // ListParts is refused or the deadline leaves no time to look again; and
 // an upload S3 created for a CreateMultipartUpload whose answer was lost,
 // whose id the writer never learnt (on success too, when the S3 client
-// sent the request again and got another). The
-// goroutines an ObjectWriter starts end by
-// the time Close or Abort returns, or once the context is cancelled. Write,
-// Close and Abort must be called from one goroutine; State may be called
-// from any.
+// sent the request again and got another). To keep that rare, the S3
+// client does not send CreateMultipartUpload again with less than a second
+// left for it.
+//
+// The goroutines an ObjectWriter starts end by the time Close or Abort
+// returns, or once the context is cancelled. Write, Close and Abort must be
+// called from one goroutine; State may be called from any.
 type ObjectWriter struct {
 	api         UploadAPI
 	bucket, key string
@@ -473,7 +475,7 @@ func (w *ObjectWriter) start() error {
 	// once the id is known.
 	ctx, cancel := w.cleanupContext()
 	var watch callWatch
-	out, err := w.api.CreateMultipartUpload(ctx, in, watch.option)
+	out, err := w.api.CreateMultipartUpload(ctx, in, watch.option, noLateRetry)
 	err = cleanupError(ctx, err)
 	cancel()
 	w.addRetries(watch.retries())
@@ -1002,6 +1004,51 @@ func (c *callWatch) option(o *s3.Options) {
 			}), "Retry", middleware.After)
 	})
 }
+
+// minCreateRetryTime is the least time its context must have left for the
+// S3 client to send CreateMultipartUpload again. S3 may create an upload
+// for a request whose answer the context's end then cuts off, and the
+// writer never learns that upload's id to abort it; after throttling, the
+// client's own wait can hold a retry until moments before that end.
+const minCreateRetryTime = time.Second
+
+// noLateRetry is a call option for CreateMultipartUpload: it stops the S3
+// client from sending the request again with less than minCreateRetryTime
+// left, failing the call with the last attempt's error instead. The first
+// attempt is always sent.
+func noLateRetry(o *s3.Options) {
+	o.APIOptions = append(o.APIOptions, func(st *middleware.Stack) error {
+		var last error // the error of the attempt before, if any
+		return st.Finalize.Insert(middleware.FinalizeMiddlewareFunc("csvstream:noLateRetry",
+			func(ctx context.Context, in middleware.FinalizeInput, next middleware.FinalizeHandler) (middleware.FinalizeOutput, middleware.Metadata, error) {
+				if d, ok := ctx.Deadline(); ok && last != nil {
+					if left := time.Until(d); left < minCreateRetryTime {
+						return middleware.FinalizeOutput{}, middleware.Metadata{}, &lateRetryError{err: last, left: left}
+					}
+				}
+				out, md, err := next.HandleFinalize(ctx, in)
+				last = err
+				return out, md, err
+			}), "Retry", middleware.After)
+	})
+}
+
+// lateRetryError is the error of a request noLateRetry kept the S3 client
+// from sending again: the error of the last attempt sent. The S3 client
+// does not retry it.
+type lateRetryError struct {
+	err  error
+	left time.Duration
+}
+
+func (e *lateRetryError) Error() string {
+	return fmt.Sprintf("%v (not sent again with %v left: too little time for the answer)", e.err, e.left.Round(time.Millisecond))
+}
+
+func (e *lateRetryError) Unwrap() error { return e.err }
+
+// RetryableError tells the S3 client's retryer not to retry.
+func (e *lateRetryError) RetryableError() bool { return false }
 
 // retries returns how many requests the S3 client sent again, for a
 // watch that followed one call.

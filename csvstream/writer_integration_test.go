@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/aws/ratelimit"
 	"github.com/aws/aws-sdk-go-v2/aws/retry"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
@@ -403,6 +404,85 @@ func TestObjectWriterS3CompleteAnswerLost(t *testing.T) {
 				t.Errorf("State().Retries = %d, want 1", st.Retries)
 			}
 			checkWrittenObject(t, srv, w, bucket, key, want, size)
+		})
+	}
+}
+
+// TestObjectWriterS3CreateRetryTooLate checks that the S3 client does not
+// send CreateMultipartUpload again when too little time is left for its
+// answer: S3 could create an upload whose id the writer, its context over,
+// never learns, and that upload would be left behind. A retry with time to
+// spare is still sent. The Create's context is AbortTimeout long here.
+func TestObjectWriterS3CreateRetryTooLate(t *testing.T) {
+	srv := s3test.Start(t)
+	bucket := srv.Bucket(t, "writer-create-late")
+	throttle := faultproxy.Fault{Kind: faultproxy.Status, Status: http.StatusServiceUnavailable, Code: "SlowDown", Match: faultproxy.IsCreateUpload}
+	// Were the late retry sent, S3 would create the upload and its answer
+	// would never come.
+	stall := faultproxy.Fault{Kind: faultproxy.StallResponse, Match: faultproxy.IsCreateUpload}
+	tests := []struct {
+		name        string
+		backoff     time.Duration // the S3 client's wait before its retry
+		wantCreates int
+		wantErr     []string // nil: the write succeeds
+	}{
+		{"retry due with time to spare", 50 * time.Millisecond, 2, nil},
+		{"retry due too late", 400 * time.Millisecond, 1, []string{"SlowDown", "not sent again"}},
+	}
+	for i, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p := faultproxy.New(t, srv.Endpoint)
+			p.Inject(throttle)
+			if tt.wantErr != nil {
+				p.Inject(stall)
+			}
+			client := s3test.ClientFor(p.URL, csvstream.ClientOptions, func(o *s3.Options) {
+				o.Retryer = retry.NewStandard(func(so *retry.StandardOptions) {
+					so.RateLimiter = ratelimit.None
+					so.Backoff = retry.BackoffDelayerFunc(func(int, error) (time.Duration, error) { return tt.backoff, nil })
+				})
+			})
+			key := fmt.Sprintf("late-%d.csv", i)
+			w, err := csvstream.NewObjectWriter(context.Background(), client, bucket, key,
+				csvstream.WriterOptions{PartSize: csvstream.MinPartSize, AbortTimeout: 1200 * time.Millisecond})
+			if err != nil {
+				t.Fatal(err)
+			}
+			want, size, err := writerStream(t, w, 31, 2*csvstream.MinPartSize+1<<20)
+			if err == nil {
+				err = w.Close()
+			} else {
+				_ = w.Abort()
+			}
+			creates := 0
+			for _, r := range p.Requests() {
+				m, uri, _ := strings.Cut(r, " ")
+				if u, err := url.Parse(uri); err == nil && m == "POST" && u.Query().Has("uploads") {
+					creates++
+				}
+			}
+			if creates != tt.wantCreates {
+				t.Errorf("CreateMultipartUpload sent %d times, want %d", creates, tt.wantCreates)
+			}
+			if tt.wantErr == nil {
+				if err != nil {
+					t.Fatal(err)
+				}
+				checkWrittenObject(t, srv, w, bucket, key, want, size)
+				return
+			}
+			if err == nil {
+				t.Fatal("no error")
+			}
+			t.Log(err)
+			for _, s := range append(tt.wantErr, "s3://"+bucket+"/"+key) {
+				if !strings.Contains(err.Error(), s) {
+					t.Errorf("error %q does not say %q", err, s)
+				}
+			}
+			if ups := srv.Uploads(t, bucket); len(ups) != 0 {
+				t.Errorf("%d multipart uploads left", len(ups))
+			}
 		})
 	}
 }
