@@ -289,10 +289,19 @@ func IsPartUpload(part int) func(*http.Request) bool {
 	}
 }
 
-// IsGet matches GetObject requests whose path ends with key.
+// IsGet matches GetObject requests whose path ends with key: GETs of the
+// key that name no sub-resource, such as ListParts' uploadId.
 func IsGet(key string) func(*http.Request) bool {
 	return func(r *http.Request) bool {
-		return r.Method == http.MethodGet && strings.HasSuffix(r.URL.Path, "/"+key)
+		if r.Method != http.MethodGet || !strings.HasSuffix(r.URL.Path, "/"+key) {
+			return false
+		}
+		for name := range r.URL.Query() {
+			if name != "x-id" && name != "versionId" && name != "partNumber" && !strings.HasPrefix(name, "response-") {
+				return false
+			}
+		}
+		return true
 	}
 }
 

@@ -211,7 +211,11 @@ func TestMatchers(t *testing.T) {
 		want bool
 	}{
 		{"IsGet head", faultproxy.IsGet("k"), mk("HEAD", "/b/k", ""), false},
+		{"IsGet plain", faultproxy.IsGet("k"), mk("GET", "/b/k", ""), true},
 		{"IsGet other key", faultproxy.IsGet("k"), mk("GET", "/b/xk", ""), false},
+		{"IsGet sdk", faultproxy.IsGet("k"), mk("GET", "/b/k?x-id=GetObject&versionId=v", ""), true},
+		{"IsGet list parts", faultproxy.IsGet("k"), mk("GET", "/b/k?uploadId=u&x-id=ListParts", ""), false},
+		{"IsGet attributes", faultproxy.IsGet("k"), mk("GET", "/b/k?attributes=&x-id=GetObjectAttributes", ""), false},
 		{"IsGetRange other", faultproxy.IsGetRange("k", "bytes=0-9"), mk("GET", "/b/k", "bytes=0-99"), false},
 		{"IsPartUpload 1 vs 10", faultproxy.IsPartUpload(1), mk("PUT", "/b/k?uploadId=u&partNumber=10", ""), false},
 		{"IsPutObject part", faultproxy.IsPutObject("k"), mk("PUT", "/b/k?uploadId=u&partNumber=1", ""), false},
