@@ -758,11 +758,13 @@ func (r *run) writePending() error {
 }
 
 // releasePending is the Scanner's release hook: it writes pending before
-// the Scanner reuses the bytes it points into.
-func (r *run) releasePending() {
+// the Scanner reuses the bytes it points into. Its error stops the Scanner,
+// and copy reports it.
+func (r *run) releasePending() error {
 	if err := r.writePending(); err != nil && r.pendingErr == nil {
 		r.pendingErr = err
 	}
+	return r.pendingErr
 }
 
 func (r *run) write(p []byte) error {

@@ -984,6 +984,68 @@ func TestRunStreamFailureKeepsOtherOutput(t *testing.T) {
 	}
 }
 
+// stallAfter reads r, and then waits for stop instead of returning EOF: a
+// producer that has sent its rows and keeps its end open.
+type stallAfter struct {
+	r    io.Reader
+	stop <-chan struct{}
+}
+
+func (s stallAfter) Read(p []byte) (int, error) {
+	n, err := s.r.Read(p)
+	if err == io.EOF {
+		<-s.stop
+		return n, io.ErrClosedPipe
+	}
+	return n, err
+}
+
+// failAfter takes n bytes, and then fails every write, as a stream whose
+// reader read a little and went away.
+type failAfter struct{ n int }
+
+func (f *failAfter) Write(p []byte) (int, error) {
+	if len(p) > f.n {
+		k := f.n
+		f.n = 0
+		return k, errReaderGone
+	}
+	f.n -= len(p)
+	return len(p), nil
+}
+
+// TestRunStreamFailureWhileInputStalls checks that a stream destination
+// that fails while the input stalls fails the job at once, not when the
+// input next brings bytes or ends.
+func TestRunStreamFailureWhileInputStalls(t *testing.T) {
+	// About 300 KB: more than the destination's buffer holds, so that the
+	// rows are written, and fail, as the Scanner asks for the input's end.
+	var in strings.Builder
+	in.WriteString("id,name\n")
+	for i := range 8000 {
+		fmt.Fprintf(&in, "%d,%s\n", i, strings.Repeat("x", 30))
+	}
+	stop := make(chan struct{})
+	defer close(stop)
+	done := make(chan error, 1)
+	go func() {
+		_, err := csvstream.Run(context.Background(), nil, csvstream.Job{
+			Source: csvstream.Stdio, Stdin: stallAfter{strings.NewReader(in.String()), stop},
+			Destination: csvstream.Stdio, Stdout: &failAfter{n: 100},
+			Rejects: csvstream.Location{Path: filepath.Join(t.TempDir(), "rejects.csv")},
+		})
+		done <- err
+	}()
+	select {
+	case err := <-done:
+		if !errors.Is(err, errReaderGone) {
+			t.Fatalf("err %v, want the stream's failure", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("the job still waits for its input 5s after its output failed")
+	}
+}
+
 // cancelAtEOF reads r, and cancels a job's context when r ends: a
 // producer stopped by the same interrupt as the job.
 type cancelAtEOF struct {

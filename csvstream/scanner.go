@@ -117,8 +117,10 @@ type Scanner struct {
 	// release, when set, is called before the Scanner overwrites the
 	// bytes of records it has returned. Until then those bytes stay
 	// valid, so a caller in this package may gather the Raw of
-	// consecutive records and write them in one call.
-	release func()
+	// consecutive records and write them in one call. An error it returns
+	// ends the scan before the Scanner reads again: a write that failed
+	// must not wait on an input that may stall.
+	release func() error
 }
 
 // NewScanner returns a Scanner reading from r. It fails only when the
@@ -643,7 +645,10 @@ func (s *Scanner) lineEndAt(n int) int {
 func (s *Scanner) fill() {
 	if s.pos > 0 {
 		if s.release != nil {
-			s.release()
+			if err := s.release(); err != nil {
+				s.err = err
+				return
+			}
 		}
 		s.end = copy(s.buf, s.buf[s.pos:s.end])
 		s.pos = 0

@@ -4,11 +4,13 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -106,6 +108,128 @@ func TestClosedStdoutFailsTheJob(t *testing.T) {
 		t.Errorf("stderr %q: want one line naming the broken pipe", msg)
 	}
 	onlySourceLeft(t, dir)
+}
+
+// TestClosedStdoutFailsTheJobWhileStdinStalls runs a job from standard
+// input to standard output whose reader stops after a few bytes, as head
+// does, while the producer has sent its rows and stalls, keeping standard
+// input open. The failed write must fail the job at once, not when the
+// producer next writes or closes.
+func TestClosedStdoutFailsTheJobWhileStdinStalls(t *testing.T) {
+	bin := buildCLI(t)
+	dir := t.TempDir()
+	cmd := exec.Command(bin, "run", "--rejects", filepath.Join(dir, "rejects.csv"), "-", "-")
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stdin.Close()
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	defer cmd.Process.Kill()
+	// About 300 KB: more than standard output's pipe and the job's stream
+	// buffer hold, so that the job waits in a write once it has read every
+	// byte of its input. The input stays open.
+	var in strings.Builder
+	in.WriteString("id,name\n")
+	for i := range 8000 {
+		fmt.Fprintf(&in, "%d,%s\n", i, strings.Repeat("x", 30))
+	}
+	if _, err := io.WriteString(stdin, in.String()); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(time.Second) // the job reads the last bytes and waits to write
+	if _, err := io.ReadFull(stdout, make([]byte, 100)); err != nil {
+		t.Fatalf("read the first bytes: %v", err)
+	}
+	stdout.Close()
+	select {
+	case err = <-exited:
+	case <-time.After(10 * time.Second):
+		t.Fatalf("the job still runs 10 s after its reader went away; stderr: %s", stderr.String())
+	}
+	var exit *exec.ExitError
+	if !errors.As(err, &exit) || exit.ExitCode() != exitFailure || !strings.Contains(stderr.String(), "broken pipe") {
+		t.Fatalf("exit: %v, want status %d naming the broken pipe; stderr: %s", err, exitFailure, stderr.String())
+	}
+	if entries, _ := os.ReadDir(dir); len(entries) != 0 {
+		t.Errorf("%d files left in the directory, want none", len(entries))
+	}
+}
+
+// TestSignalStopsStalledLocalJob sends an interrupt or SIGTERM to a job
+// of local files whose producer at standard input stalls: either stops
+// the job as a failure, exit 1 naming the signal, with no output, final
+// or temporary, left behind.
+func TestSignalStopsStalledLocalJob(t *testing.T) {
+	bin := buildCLI(t)
+	for _, tc := range []struct {
+		sig  os.Signal
+		want string
+	}{
+		{os.Interrupt, "interrupt signal received"},
+		{syscall.SIGTERM, "terminated signal received"},
+	} {
+		t.Run(tc.sig.String(), func(t *testing.T) {
+			dir := t.TempDir()
+			cmd := exec.Command(bin, "run", "--rejects", filepath.Join(dir, "r.csv"), "-", filepath.Join(dir, "out.csv"))
+			var stderr bytes.Buffer
+			cmd.Stderr = &stderr
+			stdin, err := cmd.StdinPipe()
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer stdin.Close()
+			if err := cmd.Start(); err != nil {
+				t.Fatal(err)
+			}
+			exited := make(chan error, 1)
+			go func() { exited <- cmd.Wait() }()
+			defer cmd.Process.Kill()
+			if _, err := io.WriteString(stdin, "a,b\n1,2\n"); err != nil {
+				t.Fatal(err)
+			}
+			// The job has started once its outputs' temporary files are
+			// there.
+			deadline := time.Now().Add(30 * time.Second)
+			for {
+				if entries, _ := os.ReadDir(dir); len(entries) == 2 {
+					break
+				}
+				if time.Now().After(deadline) {
+					t.Fatalf("no temporary outputs after 30 s; stderr: %s", stderr.String())
+				}
+				time.Sleep(20 * time.Millisecond)
+			}
+			if err := cmd.Process.Signal(tc.sig); err != nil {
+				t.Fatal(err)
+			}
+			select {
+			case err = <-exited:
+			case <-time.After(20 * time.Second):
+				t.Fatalf("the job did not stop within 20 s of %v", tc.sig)
+			}
+			var exit *exec.ExitError
+			if !errors.As(err, &exit) || exit.ExitCode() != exitFailure {
+				t.Fatalf("exit: %v, want status %d; stderr: %s", err, exitFailure, stderr.String())
+			}
+			if msg := stderr.String(); strings.Count(msg, "\n") != 1 || !strings.Contains(msg, tc.want) {
+				t.Errorf("stderr %q: want one line naming %q", msg, tc.want)
+			}
+			if entries, _ := os.ReadDir(dir); len(entries) != 0 {
+				t.Errorf("%d files left in the directory, want none", len(entries))
+			}
+		})
+	}
 }
 
 // interruptStops interrupts cmd, which is waiting while stalled, and
