@@ -358,6 +358,10 @@ func TestInitError(t *testing.T) {
 				if fn.err == nil {
 					t.Error("the process exited with status 0 after an init error")
 				}
+				// The Runtime API took the report: nothing says otherwise.
+				if msg := fn.stderr.String(); strings.Contains(msg, "report init error") {
+					t.Errorf("stderr %q: want no complaint about the report", msg)
+				}
 			case <-ctx.Done():
 				t.Fatal("the process did not exit after its init error")
 			}

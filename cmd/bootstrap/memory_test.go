@@ -15,6 +15,7 @@ func TestMemoryLimit(t *testing.T) {
 		{"outside Lambda", map[string]string{}, 0, false},
 		{"garbage", map[string]string{"AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "lots"}, 0, false},
 		{"zero", map[string]string{"AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "0"}, 0, false},
+		{"over a terabyte", map[string]string{"AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "1048577"}, 0, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

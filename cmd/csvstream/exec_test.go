@@ -222,3 +222,27 @@ func TestFailedStdoutWriteKeepsBytesAfterIt(t *testing.T) {
 		t.Errorf("the file is %d bytes, was %d: the failed write cut off bytes it never wrote", len(got), len(old))
 	}
 }
+
+// TestFlagErrorPrintedOnce runs the binary with flags the flag package
+// refuses: the message comes once, from Main, not also from the flag
+// package writing to the process's standard error itself.
+func TestFlagErrorPrintedOnce(t *testing.T) {
+	bin := buildCLI(t)
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"run", "--nope", "in.csv", "out.csv"}, "flag provided but not defined: -nope"},
+		{[]string{"infer", "--rows", "many", "in.csv"}, `invalid value "many" for flag -rows`},
+		{[]string{"sweep", "--older-than", "soon", "s3://b/p/"}, `invalid value "soon" for flag -older-than`},
+		{[]string{"invoke", "--timeout"}, "flag needs an argument: -timeout"},
+	} {
+		cmd := exec.Command(bin, tc.args...)
+		var stdout, stderr strings.Builder
+		cmd.Stdout, cmd.Stderr = &stdout, &stderr
+		cmd.Run()
+		if code := cmd.ProcessState.ExitCode(); code != exitUsage || stdout.Len() != 0 || strings.Count(stderr.String(), tc.want) != 1 {
+			t.Errorf("%v: exit %d, stdout %q, stderr %q; want exit %d and %q once on stderr", tc.args, code, stdout.String(), stderr.String(), exitUsage, tc.want)
+		}
+	}
+}

@@ -48,20 +48,29 @@ func TestInvokeEventFile(t *testing.T) {
 	if got := string(srv.Get(t, bucket, "valid/daily orders café.csv")); got != "id,name\n1,a\n3,c\n" {
 		t.Errorf("output %q", got)
 	}
-	if !strings.Contains(stderr, `"message":"invocation"`) {
-		t.Errorf("the handler's log line is not on stderr: %q", stderr)
+	if !strings.Contains(stderr, `"message":"invocation"`) || !strings.Contains(stderr, `"requestId":"local-invoke"`) {
+		t.Errorf("the handler's log line, with its request id, is not on stderr: %q", stderr)
 	}
 
+	// The last line names the error type Lambda would give the failure.
 	code, _, stderr = cli(t, env, `{"bucket":"`+bucket+`","key":"incoming/none.csv"}`, "invoke", "-")
-	if code != exitFailure || !strings.Contains(stderr, "SourceNotFound") || !strings.Contains(stderr, "incoming/none.csv") {
-		t.Errorf("missing source: exit %d, stderr %q; want 1 and a SourceNotFound naming the key", code, stderr)
+	lines := strings.Split(strings.TrimSpace(stderr), "\n")
+	if last := lines[len(lines)-1]; code != exitFailure || !strings.HasPrefix(last, "csvstream: SourceNotFound: ") || !strings.Contains(last, "incoming/none.csv") {
+		t.Errorf("missing source: exit %d, last line %q; want 1 and a SourceNotFound naming the key", code, last)
+	}
+	// --timeout is the invocation's time limit: one too short for the job
+	// fails it as Timeout, which is no interrupt.
+	code, _, stderr = cli(t, env, "", "invoke", "--timeout", "1ms", event)
+	lines = strings.Split(strings.TrimSpace(stderr), "\n")
+	if last := lines[len(lines)-1]; code != exitFailure || !strings.HasPrefix(last, "csvstream: Timeout: ") {
+		t.Errorf("--timeout 1ms: exit %d, last line %q; want 1 and a Timeout", code, last)
 	}
 	// An interrupt is no fault of the job: it is not reported under the
 	// error type Lambda would give the failure it causes.
 	interrupted, stop := context.WithCancelCause(context.Background())
 	stop(errors.New("interrupt signal received"))
 	code, _, stderr = cliContext(t, interrupted, env, "", "invoke", event)
-	lines := strings.Split(strings.TrimSpace(stderr), "\n")
+	lines = strings.Split(strings.TrimSpace(stderr), "\n")
 	if last := lines[len(lines)-1]; code != exitFailure || !strings.HasPrefix(last, "csvstream: interrupt signal received: ") || strings.Contains(last, "SourceReadFailed") {
 		t.Errorf("interrupted: exit %d, last line %q; want 1 and the interrupt named first", code, last)
 	}
@@ -154,6 +163,13 @@ func TestSweepCommand(t *testing.T) {
 	// An object's own name finds none of its uploads: the note says where
 	// they are.
 	create("runs/day1/out.csv")
+	// A folder whose name reads as an object's, and that holds uploads,
+	// gets no note.
+	create("v1.2/out.csv")
+	code, stdout, stderr = cli(t, srv.Env(), "", "sweep", "--older-than", "2s", "--dry-run", "s3://"+bucket+"/v1.2")
+	if err := json.Unmarshal([]byte(stdout), &res); code != exitOK || err != nil || len(res) != 1 || res[0].Seen != 1 || stderr != "" {
+		t.Errorf("sweep v1.2: exit %d, stdout %s (%v), stderr %q; want 0, one upload seen and no note", code, stdout, err, stderr)
+	}
 	for _, tt := range []struct{ arg, folder string }{
 		{"s3://" + bucket + "/validation.csv", "s3://" + bucket + "/"},
 		{"s3://" + bucket + "/runs/day1/out.csv", "s3://" + bucket + "/runs/day1/"},
@@ -222,9 +238,14 @@ func TestSweepFailureHasNoNote(t *testing.T) {
 	if code != exitFailure || strings.Contains(stderr, "note:") {
 		t.Errorf("exit %d, stderr %q; want 1 and no note", code, stderr)
 	}
-	// Two failed prefixes: one error line naming both.
-	code, _, stderr = cli(t, srv.Env(), "", "sweep", "--dry-run", "s3://no-such-bucket-mut1/", "s3://no-such-bucket-mut2/")
+	// Two failed prefixes: one error line naming both, and still the list
+	// on stdout, with one entry per prefix.
+	code, stdout, stderr := cli(t, srv.Env(), "", "sweep", "--dry-run", "s3://no-such-bucket-mut1/", "s3://no-such-bucket-mut2/")
 	if code != exitFailure || strings.Count(stderr, "\n") != 1 || !strings.Contains(stderr, "mut1") || !strings.Contains(stderr, "mut2") {
 		t.Errorf("exit %d, stderr %q; want 1 and one line naming both buckets", code, stderr)
+	}
+	var res []csvstream.SweepResult
+	if err := json.Unmarshal([]byte(stdout), &res); err != nil || len(res) != 2 || res[0].Bucket != "no-such-bucket-mut1" || res[1].Bucket != "no-such-bucket-mut2" {
+		t.Errorf("stdout %s (%v); want an entry for each prefix", stdout, err)
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -74,6 +75,12 @@ func TestUsageErrors(t *testing.T) {
 		{"folder as SRC", []string{"run", "s3://b/incoming/", "out.csv"}, "SRC s3://b/incoming/ ends with /"},
 		{"folder as schema", []string{"run", "--schema", "s3://b/schemas/", "in.csv", "out.csv"}, "--schema s3://b/schemas/ ends with /"},
 		{"infer from a folder", []string{"infer", "s3://b/incoming/"}, "SRC s3://b/incoming/ ends with /"},
+		{"extra argument", []string{"run", "in.csv", "out.csv", "more.csv"}, "run needs SRC and DST, got 3 arguments"},
+		{"infer extra argument", []string{"infer", "a.csv", "b.csv"}, "infer needs SRC, got 2 arguments"},
+		{"concurrency above the limit", []string{"run", "--concurrency", "65", "in.csv", "out.csv"}, "--concurrency 65: want 1 to 64"},
+		{"read concurrency zero", []string{"run", "--read-concurrency", "0", "in.csv", "out.csv"}, "--read-concurrency 0: want 1 to 64"},
+		{"unknown format", []string{"run", "--format", "xml", "in.csv", "out.csv"}, `--format "xml": want csv or jsonl`},
+		{"record size above the limit", []string{"run", "--max-record-size", "2GiB", "in.csv", "out.csv"}, `--max-record-size "2GiB": want a size from 1B to 1024MiB`},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -113,11 +120,13 @@ func TestHelp(t *testing.T) {
 		{[]string{"help"}, usage},
 		{[]string{"--help"}, usage},
 		{[]string{"-h"}, usage},
+		{[]string{"-help"}, usage},
 		{[]string{"run", "-h"}, "usage: csvstream run [flags] SRC DST"},
 		{[]string{"run", "--help"}, "usage: csvstream run [flags] SRC DST"},
 		{[]string{"run", "--schema", "s.json", "-help"}, "usage: csvstream run [flags] SRC DST"},
 		{[]string{"run", "in.csv", "out.csv", "--help"}, "usage: csvstream run [flags] SRC DST"},
 		{[]string{"infer", "in.csv", "-h"}, "usage: csvstream infer [flags] SRC"},
+		{[]string{"infer", "in.csv", "-help"}, "usage: csvstream infer [flags] SRC"},
 		{[]string{"infer", "-h"}, "usage: csvstream infer [flags] SRC"},
 		{[]string{"sweep", "--help"}, "usage: csvstream sweep"},
 		{[]string{"invoke", "-h"}, "usage: csvstream invoke"},
@@ -194,6 +203,20 @@ func TestRunLocalToS3AndBack(t *testing.T) {
 	if !strings.Contains(stderr, `"rows": 2`) {
 		t.Errorf("stderr should carry the summary: %q", stderr)
 	}
+
+	// Local source and destination, rejects in S3: the job needs the
+	// client for its rejects alone.
+	out := filepath.Join(dir, "out.csv")
+	code, _, stderr = cli(t, srv.Env(), "", "run", "--rejects", "s3://"+bucket+"/rejects/in.csv", in, out)
+	if code != exitOK {
+		t.Fatalf("rejects in S3: exit %d: %s", code, stderr)
+	}
+	if got, err := os.ReadFile(out); err != nil || string(got) != "id,note\n1,\"a,b\"\n2,\"line\nbreak\"\n" {
+		t.Errorf("out.csv holds %q (%v)", got, err)
+	}
+	if got := string(srv.Get(t, bucket, "rejects/in.csv")); !strings.Contains(got, "extra-cell") {
+		t.Errorf("rejects in S3 %q, want the extra cell", got)
+	}
 }
 
 func TestRunFailureIsOneLine(t *testing.T) {
@@ -236,10 +259,17 @@ func TestFailureMessages(t *testing.T) {
 			`schema error: bad.json: invalid JSON at line 2, column 17: invalid character '"' after object key:value pair`},
 		{"directory as SRC", []string{"run", "adir", "out.csv"}, "invalid job: source: adir is a directory"},
 		{"directory as DST", []string{"run", "in.csv", "adir"}, "invalid job: destination: adir is a directory"},
+		// Only an S3 key ending in / is refused as a folder's name; a
+		// local path is the file system's to judge.
+		{"directory as DST, with a slash", []string{"run", "in.csv", "adir/"}, "invalid job: destination: adir/ is a directory"},
 		{"infer from a directory", []string{"infer", "adir"}, "adir is a directory"},
 		{"infer an unusable header", []string{"infer", "dup.csv"}, `dup.csv: infer: unusable header: line 1: column 2 label "a" repeats column 1`},
 		{"reject limit", []string{"run", "--schema", "s.json", "--max-rejects", "0", "in.csv", "out.csv"},
 			"too many rejected rows: in.csv: 1 row rejected by line 3, above the limit 0 (the rejects so far are in out.csv.rejects.csv)"},
+		{"reject ratio", []string{"run", "--schema", "s.json", "--max-reject-ratio", "0.2", "in.csv", "out.csv"},
+			"too many rejected rows: in.csv: 1 of 3 rows rejected (0.3333333333333333), above the limit 0.2 (the rejects so far are in out.csv.rejects.csv)"},
+		// A missing event file is a failure, not a usage error.
+		{"invoke a missing event file", []string{"invoke", "missing.json"}, "read event: open missing.json: no such file or directory"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -284,6 +314,73 @@ func TestInferPrintsSchema(t *testing.T) {
 		if s.Fields[i] != want[i] {
 			t.Errorf("field %d = %+v, want %+v", i, s.Fields[i], want[i])
 		}
+	}
+}
+
+// TestInferFlags checks that infer's flags shape the sample it reads.
+func TestInferFlags(t *testing.T) {
+	cases := []struct {
+		name  string
+		input string
+		flags []string
+		want  []struct{ Name, Type string }
+	}{
+		{"rows", "id\n1\nx\n", []string{"--rows", "1"}, []struct{ Name, Type string }{{"id", "integer"}}},
+		{"all rows by default", "id\n1\nx\n", nil, []struct{ Name, Type string }{{"id", "string"}}},
+		{"delimiter", "id;name\n1;a\n", []string{"--delimiter", ";"}, []struct{ Name, Type string }{{"id", "integer"}, {"name", "string"}}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			args := append(append([]string{"infer"}, tc.flags...), "-")
+			code, stdout, stderr := cli(t, nil, tc.input, args...)
+			if code != exitOK {
+				t.Fatalf("exit %d: %s", code, stderr)
+			}
+			var s struct {
+				Fields []struct{ Name, Type string } `json:"fields"`
+			}
+			if err := json.Unmarshal([]byte(stdout), &s); err != nil {
+				t.Fatalf("not JSON: %v\n%s", err, stdout)
+			}
+			if fmt.Sprint(s.Fields) != fmt.Sprint(tc.want) {
+				t.Errorf("fields %+v, want %+v", s.Fields, tc.want)
+			}
+		})
+	}
+}
+
+// TestRunFlagsReachTheJob runs local jobs whose flags change what is
+// written: each flag must reach the job.
+func TestRunFlagsReachTheJob(t *testing.T) {
+	long := "3," + strings.Repeat("x", 40) + "\n"
+	cases := []struct {
+		name        string
+		input       string
+		flags       []string
+		wantOut     string
+		wantRejects string // a line of the rejects
+	}{
+		{"delimiter", "a;b\n1;2\n3\n", []string{"--delimiter", ";"}, "a;b\n1;2\n", "3,2,missing-cell,b,"},
+		{"tab delimiter", "a\tb\n1\t2\n3\n", []string{"--delimiter", "tab"}, "a\tb\n1\t2\n", "3,2,missing-cell,b,"},
+		{"max record size", "a,b\n1,2\n" + long, []string{"--max-record-size", "20"}, "a,b\n1,2\n", "3,2,record-too-large,"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Chdir(t.TempDir())
+			if err := os.WriteFile("in.csv", []byte(tc.input), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			args := append(append([]string{"run"}, tc.flags...), "in.csv", "out.csv")
+			if code, _, stderr := cli(t, nil, "", args...); code != exitOK {
+				t.Fatalf("exit %d: %s", code, stderr)
+			}
+			if got, err := os.ReadFile("out.csv"); err != nil || string(got) != tc.wantOut {
+				t.Errorf("out.csv holds %q (%v), want %q", got, err, tc.wantOut)
+			}
+			if got, err := os.ReadFile("out.csv.rejects.csv"); err != nil || !strings.Contains(string(got), "\n"+tc.wantRejects) {
+				t.Errorf("rejects hold %q (%v), want a line starting %q", got, err, tc.wantRejects)
+			}
+		})
 	}
 }
 

@@ -2,6 +2,8 @@ package main
 
 import (
 	"bytes"
+	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -58,4 +60,60 @@ func TestInterruptStopsStalledStdout(t *testing.T) {
 
 	interruptStops(t, cmd, exited, &stderr, "standard output was not read")
 	onlySourceLeft(t, dir)
+}
+
+// TestSecondInterruptEndsTheProcess interrupts a job that waits in
+// open(2) for the producer of a named pipe, which the first interrupt
+// cannot end: a second one ends the process at once.
+func TestSecondInterruptEndsTheProcess(t *testing.T) {
+	bin := buildCLI(t)
+	dir := t.TempDir()
+	fifo := filepath.Join(dir, "in.csv")
+	if err := unix.Mkfifo(fifo, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(bin, "run", fifo, filepath.Join(dir, "out.csv"))
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	defer cmd.Process.Kill()
+	// Wait until a thread of the process waits in the pipe's open, so that
+	// the process handles its signals by then. A kernel that hides wait
+	// channels never says so: a few seconds do then.
+	for deadline := time.Now().Add(3 * time.Second); !waitsForPipePartner(cmd.Process.Pid) && time.Now().Before(deadline); {
+		time.Sleep(20 * time.Millisecond)
+	}
+	// Interrupts until the process ends: the first stops the job, a later
+	// one, once the first is handled, ends the process.
+	tick := time.NewTicker(200 * time.Millisecond)
+	defer tick.Stop()
+	timeout := time.After(10 * time.Second)
+	for {
+		if err := cmd.Process.Signal(os.Interrupt); err != nil && !errors.Is(err, os.ErrProcessDone) {
+			t.Fatal(err)
+		}
+		select {
+		case <-exited:
+			return
+		case <-tick.C:
+		case <-timeout:
+			t.Fatalf("the process still runs 10 s after the first of its interrupts; stderr: %s", stderr.String())
+		}
+	}
+}
+
+// waitsForPipePartner reports whether a thread of process pid waits in
+// the kernel for the other end of a named pipe to be opened.
+func waitsForPipePartner(pid int) bool {
+	tasks, _ := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/wchan", pid))
+	for _, w := range tasks {
+		if b, _ := os.ReadFile(w); string(b) == "wait_for_partner" {
+			return true
+		}
+	}
+	return false
 }
