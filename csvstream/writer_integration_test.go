@@ -412,7 +412,8 @@ func TestObjectWriterS3CompleteAnswerLost(t *testing.T) {
 // send CreateMultipartUpload again when too little time is left for its
 // answer: S3 could create an upload whose id the writer, its context over,
 // never learns, and that upload would be left behind. A retry with time to
-// spare is still sent. The Create's context is AbortTimeout long here.
+// spare is still sent, and so is the first attempt, however little time is
+// left. The Create's context is AbortTimeout long here.
 func TestObjectWriterS3CreateRetryTooLate(t *testing.T) {
 	srv := s3test.Start(t)
 	bucket := srv.Bucket(t, "writer-create-late")
@@ -421,13 +422,15 @@ func TestObjectWriterS3CreateRetryTooLate(t *testing.T) {
 	// would never come.
 	stall := faultproxy.Fault{Kind: faultproxy.StallResponse, Match: faultproxy.IsCreateUpload}
 	tests := []struct {
-		name        string
-		backoff     time.Duration // the S3 client's wait before its retry
-		wantCreates int
-		wantErr     []string // nil: the write succeeds
+		name         string
+		backoff      time.Duration // the S3 client's wait before its retry
+		abortTimeout time.Duration
+		wantCreates  int
+		wantErr      []string // nil: the write succeeds
 	}{
-		{"retry due with time to spare", 50 * time.Millisecond, 2, nil},
-		{"retry due too late", 400 * time.Millisecond, 1, []string{"SlowDown", "not sent again"}},
+		{"retry due with time to spare", 50 * time.Millisecond, 1200 * time.Millisecond, 2, nil},
+		{"retry due too late", 400 * time.Millisecond, 1200 * time.Millisecond, 1, []string{"SlowDown", "not sent again"}},
+		{"first attempt with under a second left", 50 * time.Millisecond, 500 * time.Millisecond, 1, []string{"SlowDown", "not sent again"}},
 	}
 	for i, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -444,7 +447,7 @@ func TestObjectWriterS3CreateRetryTooLate(t *testing.T) {
 			})
 			key := fmt.Sprintf("late-%d.csv", i)
 			w, err := csvstream.NewObjectWriter(context.Background(), client, bucket, key,
-				csvstream.WriterOptions{PartSize: csvstream.MinPartSize, AbortTimeout: 1200 * time.Millisecond})
+				csvstream.WriterOptions{PartSize: csvstream.MinPartSize, AbortTimeout: tt.abortTimeout})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -479,6 +482,17 @@ func TestObjectWriterS3CreateRetryTooLate(t *testing.T) {
 				if !strings.Contains(err.Error(), s) {
 					t.Errorf("error %q does not say %q", err, s)
 				}
+			}
+			// The error keeps S3's answer to the last attempt sent, and the
+			// S3 client takes the refusal as final: it does not wait to
+			// try again, only to be refused again, and then blame the
+			// attempts it did not send.
+			var apiErr smithy.APIError
+			if !errors.As(err, &apiErr) || apiErr.ErrorCode() != "SlowDown" {
+				t.Errorf("error %q does not hold S3's SlowDown", err)
+			}
+			if strings.Contains(err.Error(), "maximum number of attempts") {
+				t.Errorf("error %q counts attempts that were not sent", err)
 			}
 			if ups := srv.Uploads(t, bucket); len(ups) != 0 {
 				t.Errorf("%d multipart uploads left", len(ups))

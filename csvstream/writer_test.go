@@ -10,6 +10,7 @@ import (
 	"math/rand/v2"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -512,6 +513,11 @@ func TestNewObjectWriterOptions(t *testing.T) {
 		{"part size below 5 MiB", f, "b", WriterOptions{PartSize: MinPartSize - 1}, "below S3's minimum"},
 		{"part size above 5 GiB", f, "b", WriterOptions{PartSize: MaxPartSize + 1}, "above S3's maximum"},
 		{"negative concurrency", f, "b", WriterOptions{Concurrency: -1}, "must not be negative"},
+		{"negative part attempts", f, "b", WriterOptions{PartAttempts: -1}, "must not be negative"},
+		{"negative abort timeout", f, "b", WriterOptions{AbortTimeout: -time.Second}, "must not be negative"},
+		{"negative deadline margin", f, "b", WriterOptions{DeadlineMargin: -time.Second}, "must not be negative"},
+		{"concurrency above the maximum", f, "b", WriterOptions{Concurrency: MaxConcurrency + 1}, "above the maximum of 64"},
+		{"maximum concurrency", f, "b", WriterOptions{Concurrency: MaxConcurrency}, ""},
 		{"no client", nil, "b", WriterOptions{}, "no S3 client"},
 		{"no bucket", f, "", WriterOptions{}, "must not be empty"},
 		{"zero value", f, "b", WriterOptions{}, ""},
@@ -1069,35 +1075,61 @@ func TestWriterCutShortAbortFails(t *testing.T) {
 
 // latePart's first abort succeeds, and then the part S3 was still
 // receiving lands and brings the upload back, as S3's documentation warns
-// a part in progress may.
+// a part in progress may. With afterLooks set, it lands only once ListParts
+// has found the upload gone that many times; with every set, it lands
+// again after every abort, as when S3 keeps storing it.
 type latePart struct {
 	*fakeUploader
-	aborts int
+	aborts     int
+	afterLooks int
+	every      bool
+	lists      int
+	pending    *s3.AbortMultipartUploadInput // the abort whose late part has not landed yet
+}
+
+func (l *latePart) land(in *s3.AbortMultipartUploadInput) {
+	l.mu.Lock()
+	l.uploads[aws.ToString(in.UploadId)] = &fakeMPU{key: aws.ToString(in.Key), parts: map[int32][]byte{2: []byte("late\n")}}
+	l.mu.Unlock()
 }
 
 func (l *latePart) AbortMultipartUpload(ctx context.Context, in *s3.AbortMultipartUploadInput, optFns ...func(*s3.Options)) (*s3.AbortMultipartUploadOutput, error) {
 	out, err := l.fakeUploader.AbortMultipartUpload(ctx, in, optFns...)
-	if l.aborts++; l.aborts == 1 && err == nil {
-		l.mu.Lock()
-		l.uploads[aws.ToString(in.UploadId)] = &fakeMPU{key: aws.ToString(in.Key), parts: map[int32][]byte{2: []byte("late\n")}}
-		l.mu.Unlock()
+	if l.aborts++; (l.aborts == 1 || l.every) && err == nil {
+		if l.afterLooks > 0 {
+			l.pending = in
+		} else {
+			l.land(in)
+		}
+	}
+	return out, err
+}
+
+func (l *latePart) ListParts(ctx context.Context, in *s3.ListPartsInput, optFns ...func(*s3.Options)) (*s3.ListPartsOutput, error) {
+	out, err := l.fakeUploader.ListParts(ctx, in, optFns...)
+	if l.lists++; isNoSuchUpload(err) && l.pending != nil && l.lists == l.afterLooks {
+		l.land(l.pending)
+		l.pending = nil
 	}
 	return out, err
 }
 
 // TestWriterAbortsAgain fails a part while another part is still being
 // sent. When that part had no answer, S3 may store it after the abort and
-// keep the upload alive: the writer looks again, and aborts again. When
-// every part had its answer, it does not look.
+// keep the upload alive: the writer looks again, and aborts again, also
+// when the part lands after a look found the upload gone. When every part
+// had its answer, it does not look.
 func TestWriterAbortsAgain(t *testing.T) {
 	tests := []struct {
 		name        string
 		hang        bool // part 2 is cut short instead of answered
 		concurrency int
+		afterLooks  int // the late part lands once ListParts found the upload gone this often
 		wantLists   int
 	}{
-		{"a part cut short", true, 4, 1},
-		{"every part answered", false, 1, 0},
+		{"a part cut short", true, 4, 0, 1},
+		{"a part cut short, landing after the first look", true, 4, 1, 2},
+		{"every part answered", false, 1, 0, 0},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -1112,7 +1144,7 @@ func TestWriterAbortsAgain(t *testing.T) {
 				}
 				return nil
 			}
-			api := &latePart{fakeUploader: f}
+			api := &latePart{fakeUploader: f, afterLooks: tt.afterLooks}
 			w := newTestObjectWriter(t, context.Background(), api, WriterOptions{PartSize: 100, Concurrency: tt.concurrency})
 			var err error
 			for _, rec := range writerRecords(40, 3) {
@@ -1133,6 +1165,82 @@ func TestWriterAbortsAgain(t *testing.T) {
 			}
 			if !tt.hang && lists != 0 {
 				t.Errorf("%d ListParts after an abort with every part answered, want none", lists)
+			}
+		})
+	}
+}
+
+// TestWriterCleanupLeavesTime stops a job with a deadline 1s away, and
+// checks that looking for an object a request cut short may have published
+// takes at most half the time left (or minSettleTime, when longer), and
+// looking for an upload a late part keeps alive at most half: the rest of
+// the job's cleanup needs the other half.
+func TestWriterCleanupLeavesTime(t *testing.T) {
+	tests := []struct {
+		name     string
+		partSize int64
+		records  int
+		setup    func(f *fakeUploader, stop func(context.Context) error)
+		every    bool // a late part brings the upload back after every abort
+		wantMax  func(left time.Duration) time.Duration
+	}{
+		{"looks for a PutObject cut short", 1000, 3, func(f *fakeUploader, stop func(context.Context) error) {
+			f.onPut = func(ctx context.Context, _ int) error { return stop(ctx) }
+		}, false, func(left time.Duration) time.Duration { return max(left/2, minSettleTime) }},
+		{"looks for a Complete cut short", 100, 8, func(f *fakeUploader, stop func(context.Context) error) {
+			f.onComplete = stop
+		}, false, func(left time.Duration) time.Duration { return max(left/2, minSettleTime) }},
+		{"looks for a late part", 100, 40, func(f *fakeUploader, stop func(context.Context) error) {
+			f.onPart = func(ctx context.Context, num int32, _ int) error {
+				if num == 2 {
+					return stop(ctx)
+				}
+				return nil
+			}
+		}, true, func(left time.Duration) time.Duration { return left / 2 }},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			parent, cancelParent := context.WithTimeout(context.Background(), time.Second)
+			defer cancelParent()
+			deadline, _ := parent.Deadline()
+			ctx, cancel := context.WithCancel(parent)
+			defer cancel()
+			var mu sync.Mutex
+			var stopped time.Time
+			// stop cancels the job while a request is in flight, which then
+			// gets no answer.
+			stop := func(reqCtx context.Context) error {
+				mu.Lock()
+				if stopped.IsZero() {
+					stopped = time.Now()
+				}
+				mu.Unlock()
+				cancel()
+				<-reqCtx.Done()
+				return &smithy.CanceledError{Err: reqCtx.Err()}
+			}
+			f := newFakeUploader(100)
+			tt.setup(f, stop)
+			lim := writerTestLimits()
+			lim.settle = []time.Duration{0, 250 * time.Millisecond, 250 * time.Millisecond, 250 * time.Millisecond, 250 * time.Millisecond}
+			w, err := newObjectWriter(ctx, &latePart{fakeUploader: f, every: tt.every}, "bucket", "dir/out.csv", WriterOptions{PartSize: tt.partSize, Concurrency: 4}, lim)
+			if err != nil {
+				t.Fatal(err)
+			}
+			err = writeThenClose(w, writerRecords(tt.records, 22))
+			end := time.Now()
+			if !errors.Is(err, context.Canceled) {
+				t.Fatalf("err = %v, want context.Canceled", err)
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			left := deadline.Sub(stopped)
+			if took, most := end.Sub(stopped), tt.wantMax(left)+150*time.Millisecond; took > most {
+				t.Errorf("stopped with %v left, and took %v to return; want at most %v", left.Round(time.Millisecond), took.Round(time.Millisecond), most.Round(time.Millisecond))
+			}
+			if n := f.count("HeadObject") + f.count("ListParts"); n == 0 {
+				t.Error("the writer did not look")
 			}
 		})
 	}
@@ -1215,6 +1323,77 @@ func TestWriterCancelAborts(t *testing.T) {
 	}
 	if left := f.abortLeft[0]; left < 6*time.Second || left > 7*time.Second {
 		t.Errorf("abort had %v left, want about AbortTimeout (7s)", left)
+	}
+}
+
+// TestWriterAbortTimeout checks the time the abort gets: AbortTimeout, but
+// no later than the caller's deadline, and never less than 2s.
+func TestWriterAbortTimeout(t *testing.T) {
+	tests := []struct {
+		name          string
+		left          time.Duration // until the caller's deadline; 0 for none
+		abortTimeout  time.Duration
+		wantMin, want time.Duration // the time the abort had left
+	}{
+		{"no deadline", 0, 7 * time.Second, 6 * time.Second, 7 * time.Second},
+		{"deadline before AbortTimeout", 5 * time.Second, 30 * time.Second, 4 * time.Second, 5 * time.Second},
+		{"deadline in under 2s", 500 * time.Millisecond, 30 * time.Second, 1500 * time.Millisecond, 2 * time.Second},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ctx := context.Background()
+			if tt.left > 0 {
+				var cancel context.CancelFunc
+				ctx, cancel = context.WithTimeout(ctx, tt.left)
+				defer cancel()
+			}
+			f := newFakeUploader(100)
+			f.onPart = func(context.Context, int32, int) error { return fakeAPIError("AccessDenied") }
+			w := newTestObjectWriter(t, ctx, f, WriterOptions{PartSize: 100, AbortTimeout: tt.abortTimeout})
+			if err := writeThenClose(w, writerRecords(20, 21)); err == nil || !strings.Contains(err.Error(), "AccessDenied") {
+				t.Fatalf("err = %v, want the part's AccessDenied", err)
+			}
+			if len(f.abortLeft) != 1 || f.openUploads() != 0 {
+				t.Fatalf("%d aborts with a deadline, %d uploads left; want 1 and none", len(f.abortLeft), f.openUploads())
+			}
+			if left := f.abortLeft[0]; left < tt.wantMin || left > tt.want {
+				t.Errorf("abort had %v left, want about %v", left, tt.want)
+			}
+		})
+	}
+}
+
+// TestWriterCancelDuringBackoff cancels the job while a part waits to be
+// sent again: the writer stops and aborts at once, not after the wait.
+func TestWriterCancelDuringBackoff(t *testing.T) {
+	f := newFakeUploader(100)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	f.onPart = func(_ context.Context, num int32, attempt int) error {
+		if num == 1 {
+			if attempt == 1 {
+				time.AfterFunc(50*time.Millisecond, cancel)
+			}
+			return fakeAPIError("BadDigest")
+		}
+		return nil
+	}
+	lim := writerTestLimits()
+	lim.retryBackoff = time.Hour // capped at maxRetryBackoff: a wait of 2.5s to 5s
+	w, err := newObjectWriter(ctx, f, "bucket", "dir/out.csv", WriterOptions{PartSize: 100, Concurrency: 1}, lim)
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	err = writeThenClose(w, writerRecords(20, 26))
+	if d := time.Since(start); d > time.Second {
+		t.Errorf("the writer took %v to stop after its context was cancelled", d)
+	}
+	if !errors.Is(err, context.Canceled) {
+		t.Errorf("err = %v, want context.Canceled", err)
+	}
+	if n := f.count("UploadPart 1"); n != 1 || f.openUploads() != 0 {
+		t.Errorf("part 1 sent %d times, %d uploads left; want 1 and none", n, f.openUploads())
 	}
 }
 
@@ -1340,6 +1519,10 @@ func TestWriterSmallObject(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
+			// A small object never costs a whole part's memory.
+			if c := cap(w.buf); c > firstBufferSize {
+				t.Errorf("a %d-byte object holds a buffer of %d bytes, want at most %d", len(tt.data), c, firstBufferSize)
+			}
 			if err := w.Close(); err != nil {
 				t.Fatal(err)
 			}
@@ -1445,6 +1628,7 @@ func TestRetryablePartError(t *testing.T) {
 		{fakeAPIError("InvalidDigest"), true},
 		{fakeAPIError("XAmzContentSHA256Mismatch"), true},
 		{fmt.Errorf("wrapped: %w", fakeAPIError("RequestTimeout")), true},
+		{fakeAPIError("IncompleteBody"), true},
 		{&smithyhttp.RequestSendError{Err: io.ErrUnexpectedEOF}, true},
 		{fakeAPIError("AccessDenied"), false},
 		{fakeAPIError("NoSuchUpload"), false},
@@ -1496,6 +1680,27 @@ func TestWriterSendParts(t *testing.T) {
 	}
 	if err := w.sendAll(); err == nil || !strings.Contains(err.Error(), "AccessDenied") {
 		t.Errorf("sendAll = %v, want the part's failure", err)
+	}
+	if f.openUploads() != 0 {
+		t.Error("multipart upload left behind")
+	}
+
+	// The last part, which sendAll sends, fails sendAll when it fails: Run
+	// publishes the rejects after sendAll.
+	f = newFakeUploader(100)
+	var last atomic.Int32 // the number of the part that fails
+	last.Store(-1)
+	f.onPart = func(_ context.Context, num int32, _ int) error {
+		if num == last.Load() {
+			return fakeAPIError("AccessDenied")
+		}
+		return nil
+	}
+	w = newTestObjectWriter(t, context.Background(), f, WriterOptions{PartSize: 100, Concurrency: 1})
+	writeRecords(t, w, append(writerRecords(25, 9), []byte("last,part\n")))
+	last.Store(int32(len(w.State().Parts)) + 1) // buffered, not yet sent
+	if err := w.sendAll(); err == nil || !strings.Contains(err.Error(), "AccessDenied") {
+		t.Errorf("sendAll = %v, want the last part's failure", err)
 	}
 	if f.openUploads() != 0 {
 		t.Error("multipart upload left behind")
@@ -1667,19 +1872,108 @@ func TestWriterPartStoppedSaysWhy(t *testing.T) {
 }
 
 // TestWriterCloseAfterCancel checks NewObjectWriter's doc: cancelling its
-// context makes the next Close abort. A small object must not be sent.
+// context makes the next Write or Close abort. A small object must not be
+// sent, and a multipart upload must not wait for a part to fill before it
+// is aborted.
 func TestWriterCloseAfterCancel(t *testing.T) {
+	tests := []struct {
+		name    string
+		records int  // written before the cancel
+		write   bool // Write after the cancel, rather than Close
+	}{
+		{"close of a small object", 1, false},
+		{"write during a multipart upload", 10, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := newFakeUploader(100)
+			ctx, cancel := context.WithCancel(context.Background())
+			w := newTestObjectWriter(t, ctx, f, WriterOptions{PartSize: 100})
+			writeRecords(t, w, writerRecords(tt.records, 24))
+			cancel()
+			var err error
+			if tt.write {
+				_, err = w.Write([]byte("a,b\n"))
+			} else {
+				err = w.Close()
+			}
+			if !errors.Is(err, context.Canceled) {
+				t.Fatalf("after cancel = %v, want context.Canceled", err)
+			}
+			if n := f.count("PutObject"); n != 0 {
+				t.Errorf("%d PutObject sent after the context was cancelled", n)
+			}
+			if f.openUploads() != 0 {
+				t.Error("multipart upload not aborted")
+			}
+		})
+	}
+}
+
+// TestWriterGoroutinesEndOnCancel checks ObjectWriter's doc: the goroutines
+// it starts end once its context is cancelled, also when neither Close nor
+// Abort is called.
+func TestWriterGoroutinesEndOnCancel(t *testing.T) {
 	f := newFakeUploader(100)
 	ctx, cancel := context.WithCancel(context.Background())
-	w := newTestObjectWriter(t, ctx, f, WriterOptions{PartSize: 100})
-	if _, err := w.Write([]byte("a,b\n")); err != nil {
-		t.Fatal(err)
+	w := newTestObjectWriter(t, ctx, f, WriterOptions{PartSize: 100, Concurrency: 4})
+	defer w.Abort()
+	writeRecords(t, w, writerRecords(10, 23))
+	if !w.started {
+		t.Fatal("no multipart upload started")
 	}
 	cancel()
-	if err := w.Close(); !errors.Is(err, context.Canceled) {
-		t.Fatalf("Close after cancel = %v, want context.Canceled", err)
+	ended := make(chan struct{})
+	go func() {
+		w.wg.Wait()
+		close(ended)
+	}()
+	select {
+	case <-ended:
+	case <-time.After(5 * time.Second):
+		t.Fatal("upload goroutines still running 5s after the context was cancelled")
 	}
-	if n := f.count("PutObject"); n != 0 {
-		t.Errorf("%d PutObject sent after the context was cancelled", n)
+}
+
+// TestWriterStateWhileUploading reads State from another goroutine while
+// parts are uploaded, as a progress report would: with -race, it checks
+// that State is safe to call at any time and shares nothing with the
+// writer.
+func TestWriterStateWhileUploading(t *testing.T) {
+	f := newFakeUploader(100)
+	w := newTestObjectWriter(t, context.Background(), f, WriterOptions{PartSize: 100, Concurrency: 4})
+	stop := make(chan struct{})
+	seen := make(chan int)
+	go func() {
+		acked := 0
+		for {
+			select {
+			case <-stop:
+				seen <- acked
+				return
+			default:
+			}
+			for _, p := range w.State().Parts {
+				if p.ETag != "" && p.ChecksumCRC64NVME != "" {
+					acked++
+				}
+			}
+		}
+	}()
+	want := writeRecords(t, w, writerRecords(2000, 25))
+	err := w.Close()
+	close(stop)
+	<-seen
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := w.State()
+	if !bytes.Equal(f.objects["dir/out.csv"], want) || st.Bytes != int64(len(want)) {
+		t.Fatalf("object or State().Bytes (%d) differs from the %d bytes written", st.Bytes, len(want))
+	}
+	for _, p := range st.Parts {
+		if p.ETag == "" || p.ChecksumCRC64NVME == "" {
+			t.Fatalf("part %d has no ETag or checksum after Close: %+v", p.Number, p)
+		}
 	}
 }
