@@ -266,9 +266,9 @@ func scanCases() []scanCase {
 		}},
 		{name: "line too large in the middle", in: "a,b\n0123456789abcdefghij\r\nc,d\n", opt: ScanOptions{MaxRecordSize: 8}, want: []want{
 			{line: 1, fields: []string{"a", "b"}},
-			{line: 2, raw: "01234567", code: CodeRecordTooLarge},
-			{line: 2, raw: "89abcdef", code: CodeRecordTooLarge},
-			{line: 2, raw: "ghij\r\n", code: CodeRecordTooLarge},
+			{line: 2, raw: "01234567", code: CodeRecordTooLarge, msg: "record starting on line 2 is longer than 8 bytes; this record holds the first 8 bytes of line 2, and the next ones the rest of it"},
+			{line: 2, raw: "89abcdef", code: CodeRecordTooLarge, msg: "line 2 is longer than 8 bytes; this record holds the next piece of it"},
+			{line: 2, raw: "ghij\r\n", code: CodeRecordTooLarge, msg: "line 2 is longer than 8 bytes; this record holds the next piece of it"},
 			{line: 3, fields: []string{"c", "d"}},
 		}},
 		{name: "record of exactly the bound", in: "abc,d\nabc,de\n", opt: ScanOptions{MaxRecordSize: 6}, want: []want{
@@ -286,12 +286,43 @@ func scanCases() []scanCase {
 			{line: 1, fields: []string{"ab"}},
 			{line: 2, fields: []string{"ab"}},
 		}},
+		damagedThenMultiLine(),
 		{name: "quote open at eof and too large", in: "\"abcdefgh\nij\nk", opt: ScanOptions{MaxRecordSize: 6}, want: []want{
 			{line: 1, raw: "\"abcde", code: CodeRecordTooLarge},
 			{line: 1, raw: "fgh\n", code: CodeRecordTooLarge},
 			{line: 2, fields: []string{"ij"}},
 			{line: 3, fields: []string{"k"}},
 		}},
+	}
+}
+
+// damagedThenMultiLine is damage whose records each run on past their
+// first line, up to the first line of a well-formed multi-line record:
+// after maxCutBack records are cut back, the lines their scans ran over are
+// kept to one line, but not the line where the farthest scan stopped, so
+// that the record starting there is whole.
+func damagedThenMultiLine() scanCase {
+	const (
+		badLine = "x\",y,\"z\n" // its quoted field runs on over the next lines
+		bad     = 17            // lines 2 to 18
+		max     = 82            // a scan from line 9 stops on line 19, before its quote
+	)
+	wants := []want{{line: 1, fields: []string{"a", "b", "c"}}}
+	for l := int64(2); l < 2+bad; l++ {
+		w := want{line: l, raw: badLine, code: CodeRecordTooLarge, msg: fmt.Sprintf("record starting on line %d is longer than %d bytes", l, max)}
+		if l >= 2+maxCutBack {
+			w.code, w.msg = CodeQuoteError, fmt.Sprintf("line %d, column 6, field 3: quoted field not closed on its line, where records starting before line %d are kept to one line", l, 2+bad)
+		}
+		wants = append(wants, w)
+	}
+	wants = append(wants,
+		want{line: 2 + bad, fields: []string{"4", "two\nlines", "5"}},
+		want{line: 4 + bad, fields: []string{"last", "row", "6"}})
+	return scanCase{
+		name: "damage up to a multi-line record",
+		in:   "a,b,c\n" + strings.Repeat(badLine, bad) + "4,\"two\nlines\",5\nlast,row,6\n",
+		opt:  ScanOptions{MaxRecordSize: max},
+		want: wants,
 	}
 }
 

@@ -181,6 +181,72 @@ func TestSweepAnswerAtTheTimeout(t *testing.T) {
 	}
 }
 
+// attemptAPI lists one old upload. The listing or the abort it is told to
+// stall waits for the request's context to end, as a request on a
+// connection that stopped answering does. It notes how long the first
+// listing was given.
+type attemptAPI struct {
+	stallList, stallAbort bool
+	lists, aborts         atomic.Int32
+	listBudget            time.Duration
+}
+
+func (a *attemptAPI) ListMultipartUploads(ctx context.Context, in *s3.ListMultipartUploadsInput, _ ...func(*s3.Options)) (*s3.ListMultipartUploadsOutput, error) {
+	if a.lists.Add(1) == 1 {
+		if d, ok := ctx.Deadline(); ok {
+			a.listBudget = time.Until(d)
+		}
+	}
+	if a.stallList {
+		<-ctx.Done()
+		return nil, fmt.Errorf("operation error S3: ListMultipartUploads: %w", ctx.Err())
+	}
+	return &s3.ListMultipartUploadsOutput{Uploads: []types.MultipartUpload{{
+		Key: aws.String("out/a.csv"), UploadId: aws.String("u1"), Initiated: aws.Time(time.Now().Add(-48 * time.Hour)),
+	}}}, nil
+}
+
+func (a *attemptAPI) AbortMultipartUpload(ctx context.Context, in *s3.AbortMultipartUploadInput, _ ...func(*s3.Options)) (*s3.AbortMultipartUploadOutput, error) {
+	a.aborts.Add(1)
+	if a.stallAbort {
+		<-ctx.Done()
+		return nil, fmt.Errorf("operation error S3: AbortMultipartUpload: %w", ctx.Err())
+	}
+	return &s3.AbortMultipartUploadOutput{}, nil
+}
+
+// TestSweepAttempts checks how often a request that gets no answer is
+// sent: three times in all, each attempt given AttemptTimeout, a minute
+// unless it says otherwise.
+func TestSweepAttempts(t *testing.T) {
+	tests := []struct {
+		name          string
+		api           *attemptAPI
+		timeout       time.Duration
+		lists, aborts int32
+		failed        int
+		errSubstr     string
+	}{
+		{"a listing never answered", &attemptAPI{stallList: true}, 20 * time.Millisecond, 3, 0, 0, "list multipart uploads (page 1): timed out 3 times after 20ms"},
+		{"an abort never answered", &attemptAPI{stallAbort: true}, 20 * time.Millisecond, 1, 3, 1, "abort upload u1 of s3://b/out/a.csv: timed out 3 times after 20ms"},
+		{"answered, with the default timeout", &attemptAPI{}, 0, 1, 1, 0, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			res, err := csvstream.Sweep(context.Background(), tt.api, "b", "out/", csvstream.SweepOptions{AttemptTimeout: tt.timeout})
+			if tt.errSubstr == "" && err != nil || tt.errSubstr != "" && (err == nil || !strings.Contains(err.Error(), tt.errSubstr)) {
+				t.Errorf("error %v, want one containing %q", err, tt.errSubstr)
+			}
+			if l, a := tt.api.lists.Load(), tt.api.aborts.Load(); l != tt.lists || a != tt.aborts || res.Failed != tt.failed {
+				t.Errorf("%d listings and %d aborts sent, %d failed; want %d, %d and %d", l, a, res.Failed, tt.lists, tt.aborts, tt.failed)
+			}
+			if tt.timeout == 0 && (tt.api.listBudget <= 59*time.Second || tt.api.listBudget > time.Minute) {
+				t.Errorf("the listing was given %v, want a minute", tt.api.listBudget)
+			}
+		})
+	}
+}
+
 // pagedAPI is a fake SweepAPI that lists its uploads a page at a time and
 // fails the aborts it is told to.
 type pagedAPI struct {
@@ -285,6 +351,15 @@ func TestSweepPages(t *testing.T) {
 		})
 	}
 	uploads = append(uploads, types.MultipartUpload{Key: aws.String("out/x.csv"), UploadId: aws.String("untimed")})
+	// One key's uploads, as a job retried again and again leaves them.
+	var oneKey []types.MultipartUpload
+	for i := range 5 {
+		oneKey = append(oneKey, types.MultipartUpload{
+			Key:       aws.String("out/retried.csv"),
+			UploadId:  aws.String(fmt.Sprintf("r%d", i)),
+			Initiated: aws.Time(now.Add(-48*time.Hour + time.Duration(i)*time.Minute)),
+		})
+	}
 
 	tests := []struct {
 		name      string
@@ -322,6 +397,13 @@ func TestSweepPages(t *testing.T) {
 			aborted:   []string{"u3", "u6"},
 			kept:      5,
 			errSubstr: "abort upload u4 of s3://b/out/4.csv",
+		},
+		{
+			// A page may end between two uploads of one key: the key
+			// marker stays and the upload id marker moves on.
+			name:    "uploads of one key over pages",
+			api:     &pagedAPI{uploads: oneKey, pageSize: 2},
+			aborted: []string{"r0", "r1", "r2", "r3", "r4"},
 		},
 		{
 			name:      "markers that do not advance",
@@ -366,8 +448,8 @@ func TestSweepPages(t *testing.T) {
 			if !tt.opt.DryRun && !slices.Equal(tt.api.aborted, tt.aborted) {
 				t.Errorf("aborts sent for %v, want %v", tt.api.aborted, tt.aborted)
 			}
-			if res.Kept != tt.kept || res.Seen != len(uploads) {
-				t.Errorf("kept %d of %d seen, want %d of %d", res.Kept, res.Seen, tt.kept, len(uploads))
+			if res.Kept != tt.kept || res.Seen != len(tt.api.uploads) {
+				t.Errorf("kept %d of %d seen, want %d of %d", res.Kept, res.Seen, tt.kept, len(tt.api.uploads))
 			}
 			if len(res.Aborted)+res.Kept+res.Failed != res.Seen {
 				t.Errorf("%d aborted, %d kept and %d failed do not add up to the %d seen", len(res.Aborted), res.Kept, res.Failed, res.Seen)
@@ -379,25 +461,39 @@ func TestSweepPages(t *testing.T) {
 // TestSweepURLEncodedKeys lists keys that XML 1.0 cannot carry as they are
 // (a control character) or that URL encoding makes ambiguous (a space and a
 // plus sign): Sweep asks for them URL-encoded, decodes them, and aborts
-// each upload under its own key, across pages.
+// each upload under its own key, across pages. A server that ignores the
+// request and lists keys as they are (it does not say it encoded them) has
+// them taken as they are.
 func TestSweepURLEncodedKeys(t *testing.T) {
 	old := time.Now().Add(-48 * time.Hour)
-	var uploads []types.MultipartUpload
-	for i, key := range []string{"out/a\x01b.csv", "out/a b.csv", "out/a+b.csv", "out/100%.csv", "out/é.csv"} {
-		uploads = append(uploads, types.MultipartUpload{Key: aws.String(key), UploadId: aws.String(fmt.Sprintf("u%d", i)), Initiated: aws.Time(old)})
+	tests := []struct {
+		name    string
+		urlKeys bool
+		keys    []string
+	}{
+		{"encoded", true, []string{"out/a\x01b.csv", "out/a b.csv", "out/a+b.csv", "out/100%.csv", "out/é.csv"}},
+		{"not encoded", false, []string{"out/a b.csv", "out/a+b.csv", "out/100%.csv", "out/%41.csv", "out/é.csv"}},
 	}
-	api := &pagedAPI{uploads: uploads, pageSize: 2, urlKeys: true}
-	res, err := csvstream.Sweep(context.Background(), api, "b", "out/", csvstream.SweepOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if want := []string{"u0", "u1", "u2", "u3", "u4"}; !slices.Equal(api.aborted, want) || res.Seen != 5 || res.Kept != 0 {
-		t.Errorf("aborted %v (%d seen, %d kept), want %v", api.aborted, res.Seen, res.Kept, want)
-	}
-	for i, u := range res.Aborted {
-		if u.Key != aws.ToString(uploads[i].Key) {
-			t.Errorf("aborted upload %s has key %q, want %q", u.UploadID, u.Key, aws.ToString(uploads[i].Key))
-		}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var uploads []types.MultipartUpload
+			for i, key := range tt.keys {
+				uploads = append(uploads, types.MultipartUpload{Key: aws.String(key), UploadId: aws.String(fmt.Sprintf("u%d", i)), Initiated: aws.Time(old)})
+			}
+			api := &pagedAPI{uploads: uploads, pageSize: 2, urlKeys: tt.urlKeys}
+			res, err := csvstream.Sweep(context.Background(), api, "b", "out/", csvstream.SweepOptions{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if want := []string{"u0", "u1", "u2", "u3", "u4"}; !slices.Equal(api.aborted, want) || res.Seen != 5 || res.Kept != 0 {
+				t.Errorf("aborted %v (%d seen, %d kept), want %v", api.aborted, res.Seen, res.Kept, want)
+			}
+			for i, u := range res.Aborted {
+				if u.Key != aws.ToString(uploads[i].Key) {
+					t.Errorf("aborted upload %s has key %q, want %q", u.UploadID, u.Key, aws.ToString(uploads[i].Key))
+				}
+			}
+		})
 	}
 }
 

@@ -1584,6 +1584,159 @@ func TestSweepAtExactlyMinAge(t *testing.T) {
 	}
 }
 
+// placesAPI lists one stale upload under every place it is asked to sweep,
+// and notes the places.
+type placesAPI struct {
+	csvstream.S3API
+	deny  bool // refuse every abort with 403 AccessDenied
+	stall bool // a listing waits for its context to end, 5 s at most
+	mu    sync.Mutex
+	swept []string
+}
+
+// deniedError is S3's answer to a request the role may not make.
+type deniedError struct{}
+
+func (deniedError) Error() string       { return "api error AccessDenied: Access Denied" }
+func (deniedError) ErrorCode() string   { return "AccessDenied" }
+func (deniedError) HTTPStatusCode() int { return http.StatusForbidden }
+
+func (a *placesAPI) ListMultipartUploads(ctx context.Context, in *s3.ListMultipartUploadsInput, _ ...func(*s3.Options)) (*s3.ListMultipartUploadsOutput, error) {
+	a.mu.Lock()
+	a.swept = append(a.swept, "s3://"+aws.ToString(in.Bucket)+"/"+aws.ToString(in.Prefix))
+	a.mu.Unlock()
+	if a.stall {
+		select {
+		case <-ctx.Done():
+			return nil, fmt.Errorf("operation error S3: ListMultipartUploads: %w", ctx.Err())
+		case <-time.After(5 * time.Second):
+			return nil, errors.New("operation error S3: ListMultipartUploads: stalled for 5 s")
+		}
+	}
+	return &s3.ListMultipartUploadsOutput{Uploads: []types.MultipartUpload{{
+		Key: aws.String(aws.ToString(in.Prefix) + "stale.csv"), UploadId: aws.String("u1"), Initiated: aws.Time(time.Now().Add(-48 * time.Hour)),
+	}}}, nil
+}
+
+func (a *placesAPI) AbortMultipartUpload(context.Context, *s3.AbortMultipartUploadInput, ...func(*s3.Options)) (*s3.AbortMultipartUploadOutput, error) {
+	if a.deny {
+		return nil, deniedError{}
+	}
+	return &s3.AbortMultipartUploadOutput{}, nil
+}
+
+// TestSweepDefaultPlaces checks which places a sweep that names none
+// sweeps: the output prefix, and the rejects prefix unless it lies under
+// the output prefix in the same bucket; and that each place's summary
+// entry says what was done, or, in a dry run, what would be.
+func TestSweepDefaultPlaces(t *testing.T) {
+	tests := []struct {
+		name    string
+		cfg     Config
+		dryRun  bool
+		swept   []string
+		skipped string
+	}{
+		{"rejects beside the output", Config{Output: Prefix{"b", "valid/"}}, false,
+			[]string{"s3://b/valid/", "s3://b/rejects/"}, "sweep: 1 of 1 uploads seen aborted"},
+		{"rejects under the output", Config{Output: Prefix{"b", "data/"}, Rejects: Prefix{"b", "data/rejects/"}}, true,
+			[]string{"s3://b/data/"}, "sweep (dry run): 1 of 1 uploads seen would be aborted"},
+		{"the whole output bucket", Config{Output: Prefix{"b", ""}}, false,
+			[]string{"s3://b/"}, "sweep: 1 of 1 uploads seen aborted"},
+		{"rejects under the same prefix of another bucket", Config{Output: Prefix{"out", "data/"}, Rejects: Prefix{"rej", "data/rejects/"}}, true,
+			[]string{"s3://out/data/", "s3://rej/data/rejects/"}, "sweep (dry run): 1 of 1 uploads seen would be aborted"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var logs syncBuffer
+			tt.cfg.Log = &logs
+			api := &placesAPI{}
+			res, _, err := invoke(New(tt.cfg, api), []byte(fmt.Sprintf(`{"sweep":{"dry_run":%v}}`, tt.dryRun)), time.Minute)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !slices.Equal(api.swept, tt.swept) {
+				t.Errorf("swept %v, want %v", api.swept, tt.swept)
+			}
+			var places []string
+			for _, r := range res.([]csvstream.SweepResult) {
+				places = append(places, "s3://"+r.Bucket+"/"+r.Prefix)
+				if r.DryRun != tt.dryRun || len(r.Aborted) != 1 {
+					t.Errorf("result %+v, want one upload aborted, dry run %v", r, tt.dryRun)
+				}
+			}
+			if !slices.Equal(places, tt.swept) {
+				t.Errorf("results for %v, want %v", places, tt.swept)
+			}
+			for _, l := range logs.lines(t) {
+				if l["message"] != "invocation" {
+					continue
+				}
+				jobs, _ := l["jobs"].([]any)
+				if len(jobs) != len(tt.swept) {
+					t.Fatalf("the summary lists %d places, want %d: %v", len(jobs), len(tt.swept), l)
+				}
+				for _, j := range jobs {
+					if got := j.(map[string]any)["skipped"]; got != tt.skipped {
+						t.Errorf("the summary says %q of %v, want %q", got, j.(map[string]any)["source"], tt.skipped)
+					}
+				}
+			}
+		})
+	}
+}
+
+// TestSweepErrorTypes checks the error type a failed sweep reports: an
+// abort S3 refuses is AccessDenied, and a listing that does not answer
+// before the invocation's time is up is a Timeout, reported before the
+// deadline, not when the request gives up.
+func TestSweepErrorTypes(t *testing.T) {
+	tests := []struct {
+		name    string
+		api     *placesAPI
+		timeout time.Duration
+		want    string
+	}{
+		{"aborts refused", &placesAPI{deny: true}, time.Minute, "AccessDenied"},
+		{"a listing unanswered", &placesAPI{stall: true}, 2 * time.Second, "Timeout"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h := New(Config{Output: Prefix{"b", "valid/"}, Log: io.Discard}, tt.api)
+			start := time.Now()
+			_, _, err := invoke(h, []byte(`{"sweep":{"prefixes":["s3://b/valid/"]}}`), tt.timeout)
+			if ErrorType(err) != tt.want {
+				t.Errorf("error %v (%s), want %s", err, ErrorType(err), tt.want)
+			}
+			if took := time.Since(start); took >= tt.timeout {
+				t.Errorf("the sweep returned after %v, past the invocation's %v", took, tt.timeout)
+			}
+		})
+	}
+}
+
+// TestSweepErrorsCountPlaces checks that a sweep's error spells out the
+// first three failed places and counts any more, however few.
+func TestSweepErrorsCountPlaces(t *testing.T) {
+	for _, tt := range []struct {
+		places int
+		want   string
+	}{
+		{1, "p1 failed"},
+		{3, "p1 failed\np2 failed\np3 failed"},
+		{4, "p1 failed\np2 failed\np3 failed\n(and 1 more places failed: see the log)"},
+		{12, "p1 failed\np2 failed\np3 failed\n(and 9 more places failed: see the log)"},
+	} {
+		var errs sweepErrors
+		for i := range tt.places {
+			errs = append(errs, fmt.Errorf("p%d failed", i+1))
+		}
+		if got := errs.Error(); got != tt.want {
+			t.Errorf("%d failed places: error %q, want %q", tt.places, got, tt.want)
+		}
+	}
+}
+
 // TestFailureNamesObjectOnce checks that a handler error whose cause
 // already names the object does not name it twice.
 func TestFailureNamesObjectOnce(t *testing.T) {
