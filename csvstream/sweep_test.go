@@ -112,10 +112,13 @@ func TestSweepUnansweredRequests(t *testing.T) {
 	tests := []struct {
 		name   string
 		faults []faultproxy.Fault
+		aborts int // abort requests sent for the two uploads
 	}{
-		{"listing stalled", []faultproxy.Fault{{Kind: faultproxy.Stall, Match: faultproxy.IsListUploads}}},
-		{"abort stalled", []faultproxy.Fault{{Kind: faultproxy.Stall, Match: faultproxy.IsAbortUpload}}},
-		{"abort answer lost", []faultproxy.Fault{{Kind: faultproxy.DropResponse, Match: faultproxy.IsAbortUpload}}},
+		{"listing stalled", []faultproxy.Fault{{Kind: faultproxy.Stall, Match: faultproxy.IsListUploads}}, 2},
+		{"abort stalled", []faultproxy.Fault{{Kind: faultproxy.Stall, Match: faultproxy.IsAbortUpload}}, 3},
+		// The server carried out the abort whose answer was lost: the one
+		// sent again finds the upload gone, which counts as aborted.
+		{"abort answer lost", []faultproxy.Fault{{Kind: faultproxy.DropResponse, Match: faultproxy.IsAbortUpload}}, 3},
 	}
 	for i, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -147,6 +150,15 @@ func TestSweepUnansweredRequests(t *testing.T) {
 			}
 			if proxy.Fired(tt.faults[0].Kind) != 1 {
 				t.Errorf("the fault fired %d times, want 1", proxy.Fired(tt.faults[0].Kind))
+			}
+			aborts := 0
+			for _, r := range proxy.Requests() {
+				if strings.HasPrefix(r, "DELETE ") {
+					aborts++
+				}
+			}
+			if aborts != tt.aborts {
+				t.Errorf("%d aborts sent, want %d", aborts, tt.aborts)
 			}
 		})
 	}
