@@ -24,6 +24,19 @@ func buildCLI(t *testing.T) string {
 	return bin
 }
 
+// startCLI starts cmd and returns a channel that gets its exit. A process
+// still running when the test ends is killed.
+func startCLI(t *testing.T, cmd *exec.Cmd) <-chan error {
+	t.Helper()
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	t.Cleanup(func() { cmd.Process.Kill() })
+	return exited
+}
+
 // TestSummaryNotInTheData runs jobs whose destination or rejects is
 // standard output under another name: the summary must go to standard
 // error, not into the data.

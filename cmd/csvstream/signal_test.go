@@ -40,15 +40,7 @@ func TestInterruptStopsStalledStdin(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer stdin.Close()
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
-	defer func() {
-		cmd.Process.Kill()
-		stdin.Close()
-	}()
+	exited := startCLI(t, cmd)
 
 	// About 10 MiB: more than the first part, so that an upload is open.
 	if _, err := gen.Orders(stdin, gen.Options{Rows: 100_000, Seed: 1}); err != nil {
@@ -130,12 +122,7 @@ func TestClosedStdoutFailsTheJobWhileStdinStalls(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
-	defer cmd.Process.Kill()
+	exited := startCLI(t, cmd)
 	// About 300 KB: more than standard output's pipe and the job's stream
 	// buffer hold, so that the job waits in a write once it has read every
 	// byte of its input. The input stays open.
@@ -189,12 +176,7 @@ func TestSignalStopsStalledLocalJob(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer stdin.Close()
-			if err := cmd.Start(); err != nil {
-				t.Fatal(err)
-			}
-			exited := make(chan error, 1)
-			go func() { exited <- cmd.Wait() }()
-			defer cmd.Process.Kill()
+			exited := startCLI(t, cmd)
 			if _, err := io.WriteString(stdin, "a,b\n1,2\n"); err != nil {
 				t.Fatal(err)
 			}

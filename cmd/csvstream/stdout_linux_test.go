@@ -32,13 +32,8 @@ func TestInterruptStopsStalledStdout(t *testing.T) {
 	cmd.Stdout = w
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
+	exited := startCLI(t, cmd)
 	w.Close()
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
-	defer cmd.Process.Kill()
 
 	// The pipe holds 64 KiB by default: once it is nearly full, the job
 	// waits in a write.
@@ -75,12 +70,7 @@ func TestSecondInterruptEndsTheProcess(t *testing.T) {
 	cmd := exec.Command(bin, "run", fifo, filepath.Join(dir, "out.csv"))
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
-	defer cmd.Process.Kill()
+	exited := startCLI(t, cmd)
 	// Wait until a thread of the process waits in the pipe's open, so that
 	// the process handles its signals by then. A kernel that hides wait
 	// channels never says so: a few seconds do then.
