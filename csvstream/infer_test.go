@@ -116,6 +116,13 @@ func TestInferSchemaCases(t *testing.T) {
 		{"spaces", "a\n 1\n", InferOptions{}, []string{"a:string*"}},
 		{"broken record skipped", "a,b\n5,6\n7,\"8\n", InferOptions{}, []string{"a:integer*", "b:integer*"}},
 		{"BOM", "\xEF\xBB\xBFa\n7\n", InferOptions{}, []string{"a:integer*"}},
+		{"a plus sign before leading zeros", "a\n+007\n1\n", InferOptions{}, []string{"a:string*"}},
+		// Rows bounds the records read, blank and unreadable ones included.
+		{"rows ends the sample", "a\n1\n2\nword\n", InferOptions{Rows: 2}, []string{"a:integer*"}},
+		{"blank rows count toward rows", "a\n1\n\nword\n", InferOptions{Rows: 2}, []string{"a:integer*"}},
+		{"unreadable records count toward rows", "a\n1\nx\"y\nword\n", InferOptions{Rows: 2}, []string{"a:integer*"}},
+		{"the default sample is the first 1,000 rows", "a\n" + strings.Repeat("1\n", 1000) + "word\n", InferOptions{}, []string{"a:integer*"}},
+		{"the default sample's last row", "a\n" + strings.Repeat("1\n", 999) + "word\n", InferOptions{}, []string{"a:string*"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -159,13 +166,19 @@ func TestInferSchemaErrors(t *testing.T) {
 
 // TestInferSampleReadError checks that a source failing after its header
 // fails infer, rather than giving a schema drafted from part of the sample
-// as though it were all of it.
+// as though it were all of it, and that one failing within its header is
+// not taken for an empty source.
 func TestInferSampleReadError(t *testing.T) {
 	reset := errors.New("connection reset")
 	r := io.MultiReader(strings.NewReader("a,b\n1,x\n2,y\n"), iotest.ErrReader(reset))
 	s, err := InferSchema(r, InferOptions{})
 	if !errors.Is(err, reset) || !strings.HasPrefix(err.Error(), "infer: reading the sample: ") {
 		t.Fatalf("got %v, %v; want an error reading the sample that wraps %v", s, err, reset)
+	}
+	r = io.MultiReader(strings.NewReader("a,b"), iotest.ErrReader(reset))
+	s, err = InferSchema(r, InferOptions{})
+	if !errors.Is(err, reset) || !strings.HasPrefix(err.Error(), "infer: reading the header: ") {
+		t.Fatalf("got %v, %v; want an error reading the header that wraps %v", s, err, reset)
 	}
 }
 
@@ -208,6 +221,9 @@ func TestInferWarnings(t *testing.T) {
 		}},
 		{"unreadable", "a,b\n1,2\n3,\"x\n", InferOptions{}, []string{
 			"1 record left out of the sample, not readable (quoting or size); the first starts on line 3",
+		}},
+		{"two unreadable", "a,b\n1,2\n3,x\"y\n4,5\n6,z\"w\n", InferOptions{}, []string{
+			"2 records left out of the sample, not readable (quoting or size); the first starts on line 3",
 		}},
 		{"latin-1", "id,city\n1,Paris\n2,Orl\xe9ans\n3,Z\xfcrich\n", InferOptions{}, []string{
 			"2 rows in the sample with text that is not UTF-8, which a run rejects (encoding-error); the first is on line 3: convert the file to UTF-8 (with iconv, say)",

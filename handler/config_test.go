@@ -159,6 +159,8 @@ func TestOutputs(t *testing.T) {
 			dst: "s3://d/x.csv", rej: "s3://d/x.csv.rejects.csv"},
 		{name: "explicit prefixes", cfg: cfg, src: src, req: directRequest{Destination: "s3://d/v/", Rejects: "s3://r"},
 			dst: "s3://d/v/daily orders café.csv", rej: "s3://r/daily orders café.csv.rejects.csv"},
+		{name: "jsonl under an explicit prefix", cfg: cfg, src: src, req: directRequest{Destination: "s3://d/v/", Format: "jsonl"},
+			dst: "s3://d/v/daily orders café.csv.jsonl", rej: "s3://d/v/daily orders café.csv.jsonl.rejects.csv"},
 		{name: "destination not s3", cfg: cfg, src: src, req: directRequest{Destination: "/tmp/x.csv"}, invalid: true},
 		{name: "rejects not s3", cfg: cfg, src: src, req: directRequest{Rejects: "x.csv"}, invalid: true},
 		{name: "key is the input prefix", cfg: cfg, src: csvstream.Location{Bucket: "in", Key: "incoming/"}, invalid: true},
@@ -331,6 +333,10 @@ func TestShapeOf(t *testing.T) {
 		{`{"requestContext":{},"requestPayload":null}`, ""},
 		{`{"requestPayload":{"bucket":"b","key":"k"}}`, ""}, // not a failure record without its requestContext
 		{strings.Repeat(`{"requestContext":{},"requestPayload":`, 8) + `{"bucket":"b","key":"k"}` + strings.Repeat(`}`, 8), shapeDirect},
+		{strings.Repeat(`{"requestContext":{},"requestPayload":`, 9) + `{"bucket":"b","key":"k"}` + strings.Repeat(`}`, 9), ""},
+		// Only an SNS Notification's Message is an event.
+		{`{"Message":"{\"bucket\":\"b\",\"key\":\"k\"}"}`, ""},
+		{`{"Type":"SubscriptionConfirmation","Message":"{\"bucket\":\"b\",\"key\":\"k\"}"}`, ""},
 		{`{"Records":[{"eventSource":"aws:s3"},{"eventSource":"aws:sqs"}]}`, ""},
 		{`{"Records":[{"eventSource":"aws:dynamodb"}]}`, ""},
 		{`{"source":"aws.events","detail-type":"Other"}`, ""},
@@ -358,6 +364,8 @@ func TestEventErrorMessages(t *testing.T) {
 	}{
 		{`{"Records":"x"}`, probeShape, `unrecognised event: "Records" is a JSON string, want an array`},
 		{`{"bucket":"b",`, probeShape, `not valid JSON: unexpected end of JSON input`},
+		{`{"bucket":"b",]`, probeShape, `not valid JSON: invalid character ']' looking for beginning of object key string (at byte 15)`},
+		{`{"Type":"Notification","Message":"not json"}`, probeShape, `SNS message: the event is not a JSON object`},
 		{`{"requestContext":{},"requestPayload":[]}`, probeShape, `the failed invocation's requestPayload: the event is not a JSON object`},
 		{strings.Repeat(`{"requestContext":{},"requestPayload":`, 10) + `{"bucket":"b","key":"k"}` + strings.Repeat(`}`, 10), probeShape, `wrapped in more than 8`},
 		{`{"bucket":1,"key":"k"}`, probeDirect, `direct payload: "bucket" is a JSON number, want a string`},

@@ -285,10 +285,14 @@ func TestEventFiles(t *testing.T) {
 		{"manual.json", func(t *testing.T, res any, _ map[string]string) {
 			checkSummary(t, srv, res, ref, csvOut, csvRej)
 		}},
-		{"stepfunctions.json", func(t *testing.T, res any, _ map[string]string) {
+		{"stepfunctions.json", func(t *testing.T, res any, buckets map[string]string) {
 			sum := checkSummary(t, srv, res, ref, jsonOut, jsonRej)
-			if strings.HasPrefix(sum.Destination, "s3://"+cfgBucket) {
-				t.Errorf("destination %s ignores the payload's", sum.Destination)
+			out := "s3://" + buckets["csvstream-demo-output"]
+			if want := out + "/valid/daily-orders-café.jsonl"; sum.Destination != want {
+				t.Errorf("destination %s, want the payload's %s", sum.Destination, want)
+			}
+			if want := out + "/rejects/daily-orders-café.rejects.csv"; sum.Rejects != want {
+				t.Errorf("rejects %s, want the payload's %s", sum.Rejects, want)
 			}
 		}},
 		{"sqs.json", func(t *testing.T, res any, _ map[string]string) {
@@ -481,6 +485,11 @@ func TestSQSPartialBatchFailure(t *testing.T) {
 	}
 	if !strings.Contains(logs.String(), `"error_type":"SourceNotFound"`) || !strings.Contains(logs.String(), `"skipped":"`+skippedGone+`"`) {
 		t.Errorf("the log does not report the missing object as skipped, with its error type:\n%s", logs.String())
+	}
+	// m3's body is no event and m7's is not one SQS carries: both are the
+	// event's fault, not the function's.
+	if n := strings.Count(logs.String(), `"error_type":"InvalidEvent"`); n != 2 {
+		t.Errorf("%d messages logged as InvalidEvent, want 2 (m3, m7):\n%s", n, logs.String())
 	}
 	checkNoUploads(t, srv, bucket)
 }
@@ -1841,6 +1850,34 @@ func TestEventsMissingBucketOrKey(t *testing.T) {
 		if err := parse[shape](body); err == nil || !strings.Contains(err.Error(), tt.want) {
 			t.Errorf("%s: %v, want an error naming %s", tt.event, err, tt.want)
 		}
+	}
+}
+
+// TestMalformedEventsAreInvalidEvents checks that an event of a known
+// shape that cannot be decoded, or names no object, fails as an
+// InvalidEvent, which Step Functions rules and alarms tell from the
+// function's own failures, and says what is wrong.
+func TestMalformedEventsAreInvalidEvents(t *testing.T) {
+	tests := []struct{ name, event, want string }{
+		{"S3 record without a key", `{"Records":[{"eventSource":"aws:s3","eventName":"ObjectCreated:Put","s3":{"bucket":{"name":"b"},"object":{"size":1}}}]}`,
+			"S3 event notification: record 0 has no s3.bucket.name or s3.object.key"},
+		{"S3 key with a bad escape", `{"Records":[{"eventSource":"aws:s3","eventName":"ObjectCreated:Put","s3":{"bucket":{"name":"b"},"object":{"key":"bad%zz"}}}]}`,
+			`S3 event notification: invalid URL escape "%zz"`},
+		{"EventBridge object without a key", `{"source":"aws.s3","detail-type":"Object Created","detail":{"bucket":{"name":"b"},"object":{}}}`,
+			"EventBridge event: no detail.bucket.name or detail.object.key"},
+		{"EventBridge detail not an object", `{"source":"aws.s3","detail-type":"Object Created","detail":[]}`,
+			"EventBridge event detail: the event is a JSON array, want an object"},
+		{"SQS body not a string", `{"Records":[{"eventSource":"aws:sqs","messageId":"m1","body":5}]}`,
+			`SQS event: "Records.body" is a JSON number, want a string`},
+	}
+	h := New(Config{Output: Prefix{"out", "valid/"}, InputPrefix: "incoming/", Log: io.Discard}, nil)
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			res, _, err := invoke(h, []byte(tt.event), time.Minute)
+			if ErrorType(err) != "InvalidEvent" || err.Error() != tt.want {
+				t.Errorf("result %#v, err %v (%s); want an InvalidEvent saying %s", res, err, ErrorType(err), tt.want)
+			}
+		})
 	}
 }
 
