@@ -56,6 +56,8 @@ func TestCompareDecimal(t *testing.T) {
 		{"100e1999999999999999999", "1e2000000000000000001", 0},
 		// A borrow from the digits above the low 18.
 		{"0.001e2000000000000000000", "1e1999999999999999997", 0},
+		// A borrow of exactly one, which leaves the low 18 digits at -1.
+		{"0.01e1000000000000000000", "1e999999999999999998", 0},
 		// Leading zeros make an exponent long, not large.
 		{"100e-0000000000000000000001", "10", 0},
 		{"0.01e+0000000000000000000003", "10", 0},
@@ -207,7 +209,11 @@ func TestCompareDecimalReference(t *testing.T) {
 // joined: no key starts another, even where one's exponent or digit count
 // runs into the other's.
 func TestDecimalKeysPrefixFree(t *testing.T) {
-	words := []string{"1", "1.1111111111", "1e1000000000000000000000", "0.11111111111e100000000000000000000"}
+	words := []string{"1", "1.1111111111", "1e1000000000000000000000", "0.11111111111e100000000000000000000",
+		// A long exponent, then a digit count: 1000000000000000000009 and
+		// 1 run together as 100000000000000000000 and 91 would, unless
+		// what ends the exponent is not a digit.
+		"1e1000000000000000000008", "0." + strings.Repeat("1", 91) + "e100000000000000000000"}
 	for _, a := range words {
 		for _, b := range words {
 			ka, kb := appendDecimal(nil, []byte(a)), appendDecimal(nil, []byte(b))

@@ -268,6 +268,19 @@ func TestUniqueIntegerKeys(t *testing.T) {
 			[][]string{{"10", "a"}, {"11", "b"}, {"010", "c"}, {"9", "d"}, {"9", "e"}, {"", "f"}, {"12", "g"}, {"+12", "h"}},
 			[][]string{nil, nil, {CodePrimaryKeyError}, nil, {CodePrimaryKeyError}, {CodeConstraintError}, nil, {CodePrimaryKeyError}})
 	})
+	t.Run("a unique primary key keeps one list of ranges", func(t *testing.T) {
+		v := testValidator(t, `{"fields": [{"name": "id", "type": "integer", "constraints": {"unique": true}}], "primaryKey": ["id"]}`, "id")
+		checkRows(t, v,
+			[][]string{{"1"}, {"2"}, {"3"}, {"5"}, {"2"}, {"6"}},
+			[][]string{nil, nil, nil, nil, {CodeUniqueError, CodePrimaryKeyError}, nil})
+		if len(v.uniq) != 1 || v.uniq[0].seen != &v.pkSet {
+			t.Fatal("the unique column that is the whole primary key has a set of its own")
+		}
+		// Each key is added once: a run of keys takes one range.
+		if want := [][2]int64{{1, 3}, {5, 6}}; fmt.Sprint(v.pkSet.ranges.r) != fmt.Sprint(want) {
+			t.Errorf("ranges %v, want %v", v.pkSet.ranges.r, want)
+		}
+	})
 	t.Run("composite primary key is hashed", func(t *testing.T) {
 		v := testValidator(t, `{"fields": [{"name": "a", "type": "integer"}, {"name": "b", "type": "integer"}], "primaryKey": ["a", "b"]}`, "a", "b")
 		checkRows(t, v,
