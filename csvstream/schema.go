@@ -182,7 +182,7 @@ func decodeSchema(data []byte) (*Schema, error) {
 				break
 			}
 			if jsonKind(raw) != '[' {
-				return nil, fmt.Errorf("schema: \"primaryKey\": %s is not a field name or an array of field names", raw)
+				return nil, fmt.Errorf("schema: \"primaryKey\": %s is not a field name or an array of field names", jsonText(raw))
 			}
 			pk, err := jsonStrings(raw)
 			if err != nil {
@@ -338,6 +338,26 @@ func jsonKind(raw []byte) byte {
 	return raw[0]
 }
 
+// jsonText returns raw, a JSON value, for an error message: on one line,
+// and cut after 40 bytes, so that an object given where a string belongs
+// does not spread the message over many lines.
+func jsonText(raw []byte) string {
+	var b bytes.Buffer
+	if json.Compact(&b, raw) != nil {
+		b.Reset()
+		b.Write(bytes.TrimSpace(raw))
+	}
+	const max = 40
+	if b.Len() <= max {
+		return b.String()
+	}
+	cut := max
+	for cut > 0 && !utf8.RuneStart(b.Bytes()[cut]) {
+		cut--
+	}
+	return string(b.Bytes()[:cut]) + "..."
+}
+
 // jsonPosition rewrites a syntax or type error that encoding/json found in
 // doc as "invalid JSON at line L, column C: …", so that the mistake can be
 // found in an editor; other errors are returned as they are. The column
@@ -446,7 +466,7 @@ func jsonArray(raw []byte) ([]json.RawMessage, error) {
 
 func jsonString(raw []byte) (string, error) {
 	if jsonKind(raw) != '"' {
-		return "", fmt.Errorf("%s is not a string", raw)
+		return "", fmt.Errorf("%s is not a string", jsonText(raw))
 	}
 	var s string
 	err := json.Unmarshal(raw, &s)
@@ -476,7 +496,7 @@ func jsonBool(raw []byte) (bool, error) {
 		err := json.Unmarshal(raw, &b)
 		return b, err
 	}
-	return false, fmt.Errorf("%s is not true or false", raw)
+	return false, fmt.Errorf("%s is not true or false", jsonText(raw))
 }
 
 func jsonLength(raw []byte) (*int, error) {
@@ -491,7 +511,7 @@ func jsonLength(raw []byte) (*int, error) {
 			}
 		}
 	}
-	return nil, fmt.Errorf("%s is not a non-negative integer", raw)
+	return nil, fmt.Errorf("%s is not a non-negative integer", jsonText(raw))
 }
 
 // integralText returns the JSON number n written as an integer, as
@@ -536,7 +556,7 @@ func hugeNumber(n string) bool {
 func jsonScalar(raw []byte) (any, error) {
 	switch jsonKind(raw) {
 	case '{', '[':
-		return nil, fmt.Errorf("%s is not a string or number", raw)
+		return nil, fmt.Errorf("%s is not a string or number", jsonText(raw))
 	}
 	dec := json.NewDecoder(bytes.NewReader(raw))
 	dec.UseNumber()

@@ -2,6 +2,7 @@ package csvstream
 
 import (
 	"encoding/json"
+	"math"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -67,6 +68,18 @@ var badSchemas = map[string]string{
 	"bad-unknown-property.json":        `schema: field "x": unknown property "typ"`,
 	"bad-unknown-schema-property.json": `schema: unknown property "missingValue"`,
 	"bad-unknown-type.json":            `schema: field "price": type "money" is not supported`,
+	"bad-unique-keys.json":             `schema: "uniqueKeys" is not supported`,
+	"bad-primary-key-object.json":      `schema: "primaryKey": {"fields":["id"],"note":"an object where... is not a field name or an array of field names`,
+	"bad-fields-match.json":            `schema: "fieldsMatch": "subset" is not supported (only "exact": the header must list the fields in order)`,
+	"bad-true-values-empty.json":       `schema: field "flag": trueValues and falseValues may not be empty`,
+	"bad-false-values-empty.json":      `schema: field "flag": trueValues and falseValues may not be empty`,
+	"bad-field-missing-values.json":    `schema: field "qty": "missingValues": field-level missingValues are not supported; set them on the schema`,
+	"bad-max-length-on-date.json":      `schema: field "day": constraint "maxLength" applies only to string fields, not date`,
+	"bad-maximum-on-boolean.json":      `schema: field "flag": constraint "maximum" does not apply to boolean fields`,
+	"bad-enum-item-object.json":        `schema: field "code": constraint "enum": item 2: {"b":1} is not a string or number`,
+	"bad-enum-boolean-number.json":     `schema: field "flag": constraint "enum": item 1: 1 is not a boolean`,
+	"bad-unique-null.json":             `schema: field "id": constraint "unique": null is not true or false`,
+	"bad-unnamed-field-property.json":  `schema: fields[1]: unknown property "typ"`,
 	"bad-year-format.json":             `schema: field "y": format "%Y" is not supported for year fields`,
 }
 
@@ -95,6 +108,9 @@ func TestParseSchemaErrors(t *testing.T) {
 			}
 			if !strings.HasPrefix(err.Error(), want) {
 				t.Errorf("error\n  %v\nwant it to start with\n  %s", err, want)
+			}
+			if strings.Contains(err.Error(), "\n") {
+				t.Errorf("error %q spans lines, want one", err)
 			}
 			var into Schema
 			if err := json.Unmarshal(data, &into); err == nil {
@@ -291,6 +307,17 @@ func TestSchemaBuiltInGo(t *testing.T) {
 		{"empty true values", &Schema{Fields: []Field{{Name: "b", Type: "boolean", TrueValues: []string{}}}}, `schema: field "b": trueValues and falseValues may not be empty`},
 		{"lone percent", &Schema{Fields: []Field{{Name: "d", Type: "date", Format: "%Y-%m-%d%"}}}, `schema: field "d": format "%Y-%m-%d%": ends with a lone %`},
 		{"repeated directive", &Schema{Fields: []Field{{Name: "d", Type: "date", Format: "%Y %y %m %d"}}}, `schema: field "d": format "%Y %y %m %d": directive %y repeats a field`},
+		{"null enum item on a string", &Schema{Fields: []Field{{Name: "s", Constraints: Constraints{Enum: []any{"a", nil}}}}}, `schema: field "s": constraint "enum": item 2: null is not a string`},
+		{"null enum item on an integer", &Schema{Fields: []Field{{Name: "n", Type: "integer", Constraints: Constraints{Enum: []any{nil}}}}}, `schema: field "n": constraint "enum": item 1: null is not an integer`},
+		{"name not UTF-8", &Schema{Fields: []Field{{Name: "caf\xe9"}}}, `schema: field "caf\xe9": name is not valid UTF-8, as no header label may be`},
+		{"negative maximum length", &Schema{Fields: []Field{{Name: "s", Constraints: Constraints{MaxLength: &neg}}}}, `schema: field "s": constraint "maxLength": -1 is negative`},
+		{"infinite bound", &Schema{Fields: []Field{{Name: "n", Type: "number", Constraints: Constraints{Maximum: math.Inf(1)}}}}, `schema: field "n": constraint "maximum": +Inf is not a finite number`},
+		{"integer bound of 1e19", &Schema{Fields: []Field{{Name: "n", Type: "integer", Constraints: Constraints{Maximum: json.Number("1e19")}}}}, `schema: field "n": constraint "maximum": 1e19 is out of the 64-bit integer range`},
+		{"integer bound with a huge negative exponent", &Schema{Fields: []Field{{Name: "n", Type: "integer", Constraints: Constraints{Maximum: json.Number("1e-99999999999999999999")}}}}, `schema: field "n": constraint "maximum": 1e-99999999999999999999 is not an integer`},
+		{"date directive in a time", &Schema{Fields: []Field{{Name: "t", Type: "time", Format: "%H:%M %d"}}}, `schema: field "t": format "%H:%M %d": directive %d does not belong in a time format`},
+		{"time without minutes", &Schema{Fields: []Field{{Name: "t", Type: "time", Format: "%H"}}}, `schema: field "t": format "%H": a time format needs %M`},
+		{"datetime without minutes", &Schema{Fields: []Field{{Name: "t", Type: "datetime", Format: "%Y-%m-%d %H"}}}, `schema: field "t": format "%Y-%m-%d %H": a datetime format needs %M`},
+		{"datetime without a year", &Schema{Fields: []Field{{Name: "t", Type: "datetime", Format: "%d/%m %H:%M"}}}, `schema: field "t": format "%d/%m %H:%M": a datetime format needs %Y or %y`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -315,6 +342,33 @@ func TestIntegerBoundsAsFloats(t *testing.T) {
 	for in, want := range map[string]int{"1000000": 0, "1000001": 0, "999999": 2, "2000000": 1, "1000002": 1} {
 		if errs := v.Check(testRecord(1, in), nil); len(errs) != want {
 			t.Errorf("%s: errors %v, want %d", in, errs, want)
+		}
+	}
+}
+
+// TestIntegerBoundsAsGoInts checks that bounds and enum items built in Go
+// as int and int64 bound an integer field at their values.
+func TestIntegerBoundsAsGoInts(t *testing.T) {
+	s := &Schema{Fields: []Field{{Name: "n", Type: "integer",
+		Constraints: Constraints{Minimum: 5, Maximum: int64(10), Enum: []any{5, int64(7), 10, int64(11), 4}}}}}
+	v, err := NewValidator(s, testRecord(0, "n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for in, want := range map[string][]string{
+		"4":  {"value 4 is below the minimum 5"},
+		"5":  nil,
+		"6":  {"value 6 is not one of 5, 7, 10, 11, 4"},
+		"7":  nil,
+		"10": nil,
+		"11": {"value 11 is above the maximum 10"},
+	} {
+		var got []string
+		for _, e := range v.Check(testRecord(1, in), nil) {
+			got = append(got, e.Message)
+		}
+		if !reflect.DeepEqual(got, want) {
+			t.Errorf("%s: errors %q, want %q", in, got, want)
 		}
 	}
 }

@@ -90,22 +90,23 @@ func TestTypes(t *testing.T) {
 		{"boolean", "", []string{"true", "True", "TRUE", "1", "false", "False", "FALSE", "0"},
 			[]string{"yes", "tRue", "2", " true", "t"}},
 		{"date", "", []string{"2024-02-29", "2000-02-29", "2023-12-31", "0001-01-01"},
-			[]string{"2023-02-29", "1900-02-29", "2024-04-31", "2024-13-01", "2024-00-10", "2024-01-00", "2024-1-01", "24-01-01", "2024-01-01T00:00:00Z", "2024/01/01", " 2024-01-01"}},
+			[]string{"2023-02-29", "1900-02-29", "2024-04-31", "2024-06-31", "2024-09-31", "2024-11-31", "2024-13-01", "2024-00-10", "2024-01-00", "2024-1-01", "24-01-01", "2024-01-01T00:00:00Z", "2024/01/01", " 2024-01-01"}},
 		{"date", "%d/%m/%Y", []string{"29/02/2024", "1/2/2024", "31/12/1999"},
-			[]string{"29/02/2023", "2024-02-01", "32/01/2024", "01/13/2024", "1/2/24", "01/02/2024 "}},
+			[]string{"29/02/2023", "2024-02-01", "32/01/2024", "00/01/2024", "01/13/2024", "1/2/24", "01/02/2024 "}},
 		{"date", "%Y%m%d", []string{"20240131", "2024131"}, []string{"20240132", "20241301", "20240230"}}, // %m takes one digit when two make no month
 		{"date", "%d.%m.%y", []string{"31.12.99", "29.02.00"}, []string{"29.02.01", "31.12.1999"}},
 		{"time", "", []string{"00:00:00", "23:59:59", "12:30:00.123", "12:30:00Z", "12:30:00+05:30", "12:30:00.5-01:00"},
-			[]string{"24:00:00", "12:60:00", "12:30", "12:30:00 ", "12:30:60", "12:30:00+0530", "1:30:00", "12:30:00.", "12:00:00+24:00"}},
+			[]string{"24:00:00", "12:60:00", "12:30", "12:30:00 ", "12:30:60", "12:30:00+0530", "1:30:00", "12:30:00.", "12:00:00+24:00", "12:00:00+05:60"}},
 		{"time", "%H:%M%z", []string{"12:00+2359", "12:00-0530"}, []string{"12:00+2400", "12:00"}},
-		{"time", "%H:%M", []string{"9:05", "09:05", "23:59"}, []string{"24:00", "09:05:00", "9h05"}},
+		{"time", "%H:%M", []string{"9:05", "09:05", "23:59"}, []string{"24:00", "12:60", "09:05:00", "9h05"}},
 		{"date", "fmt:%d/%m/%Y", []string{"15/06/2024"}, []string{"2024-06-15", "fmt:15/06/2024"}}, // the prefix of Table Schema before v1
 		{"datetime", "", []string{"2024-01-02T03:04:05Z", "2024-01-02T03:04:05.123456789+01:00", "2024-01-02 03:04:05", "2024-01-02t03:04:05z", "2024-02-29T23:59:59-12:00"},
 			[]string{"2024-01-02T03:04:05+0100", "2024-01-02", "2024-02-30T00:00:00Z", "2024-01-02T03:04:05.Z", "2024-01-02T03:04:05.1234567890Z", "2024-01-02T24:00:00Z", "2024-01-02X03:04:05Z",
-				"2024-01-02T03:04:05Zjunk", "2024-01-02T03:04:05ZZ", "2024-01-02T03:04:05Z0", "2024-01-02T03:04:05-24:00"}},
+				"2024-01-02T03:04:05Zjunk", "2024-01-02T03:04:05ZZ", "2024-01-02T03:04:05Z0", "2024-01-02T03:04:05-24:00",
+				"2024-01-02T03:04:05.", "2024-01-02T03:04:05+"}},
 		{"datetime", "%d/%m/%Y %H:%M", []string{"31/01/2024 13:45", "1/1/2024 0:00"}, []string{"31/01/2024", "31/01/2024 13:45:00"}},
 		{"datetime", "%Y-%m-%dT%H:%M:%S.%f%z", []string{"2024-01-02T03:04:05.123+0100", "2024-01-02T03:04:05.1Z", "2024-01-02T03:04:05.123-01:30"},
-			[]string{"2024-01-02T03:04:05+0100", "2024-01-02T03:04:05.123"}},
+			[]string{"2024-01-02T03:04:05+0100", "2024-01-02T03:04:05.123", "2024-01-02T03:04:60.1Z"}},
 		{"datetime", "100%% at %H:%M on %Y-%m-%d", []string{"100% at 10:00 on 2024-01-01"}, []string{"100 at 10:00 on 2024-01-01"}},
 		{"year", "", []string{"2024", "0999", "0000"}, []string{"24", "20245", "-202", "+202", "２０２４", "2024.0"}},
 		{"string", "", []string{"", "anything at all", "ünïcödé"}, nil},
@@ -113,7 +114,7 @@ func TestTypes(t *testing.T) {
 			[]string{"ab.co", "@b.co", "a@b", "a@@b.co", "a@b@c.co", "a @b.co", "a@b.", "a@.co", "a@b.co\t",
 				"a..b@example.com", ".a@example.com", "a.@example.com", "a@example..com", "someone.else@mail..example.com"}},
 		{"string", "uri", []string{"https://example.com/x?y=1", "mailto:a@b.co", "urn:isbn:0451450523", "s3://bucket/key"},
-			[]string{"example.com", "://x", "http:", "http://a b", "1http://x", "ht tp://x"}},
+			[]string{"example.com", "://x", "http:", "http://a b", "http://a\tb", "1http://x", "ht tp://x"}},
 		{"string", "uuid", []string{"123e4567-e89b-12d3-a456-426614174000", "123E4567-E89B-12D3-A456-426614174000"},
 			[]string{"123e4567e89b12d3a456426614174000", "123e4567-e89b-12d3-a456-42661417400", "g23e4567-e89b-12d3-a456-426614174000", "{123e4567-e89b-12d3-a456-426614174000}"}},
 		{"any", "", []string{"whatever", "1", "2024-01-01"}, nil},
@@ -242,6 +243,17 @@ func TestConstraints(t *testing.T) {
 			[]string{`value "18:00:00+10:00" is above the maximum "17:00:00+10:00"`}},
 		{"datetime zones equal", `{"name": "f", "type": "datetime", "constraints": {"maximum": "2024-01-01T00:00:00Z"}}`, "2024-01-01T01:00:00+01:00", nil},
 		{"datetime max", `{"name": "f", "type": "datetime", "constraints": {"maximum": "2024-01-01T00:00:00Z"}}`, "2024-01-01T00:00:00.000000001Z", []string{`value "2024-01-01T00:00:00.000000001Z" is above the maximum "2024-01-01T00:00:00Z"`}},
+		// A patterned time or datetime is the instant it names: its
+		// seconds, fraction and zone count, as in ISO 8601.
+		{"time pattern zone", `{"name": "f", "type": "time", "format": "%H:%M%z", "constraints": {"maximum": "10:00:00"}}`, "11:00+0100", nil},
+		{"time pattern zone above", `{"name": "f", "type": "time", "format": "%H:%M%z", "constraints": {"maximum": "10:00:00"}}`, "11:00+0000",
+			[]string{`value "11:00+0000" is above the maximum "10:00:00"`}},
+		{"time pattern fraction", `{"name": "f", "type": "time", "format": "%H:%M:%S.%f", "constraints": {"maximum": "10:00:00.5"}}`, "10:00:00.6",
+			[]string{`value "10:00:00.6" is above the maximum "10:00:00.5"`}},
+		{"datetime pattern fraction", `{"name": "f", "type": "datetime", "format": "%Y-%m-%d %H:%M:%S.%f", "constraints": {"maximum": "2024-01-01T00:00:00.5Z"}}`, "2024-01-01 00:00:00.6",
+			[]string{`value "2024-01-01 00:00:00.6" is above the maximum "2024-01-01T00:00:00.5Z"`}},
+		{"datetime pattern seconds", `{"name": "f", "type": "datetime", "format": "%Y-%m-%d %H:%M:%S.%f", "constraints": {"maximum": "2024-01-01T00:00:00.5Z"}}`, "2024-01-01 00:00:01.0",
+			[]string{`value "2024-01-01 00:00:01.0" is above the maximum "2024-01-01T00:00:00.5Z"`}},
 		{"datetime min across days", `{"name": "f", "type": "datetime", "constraints": {"minimum": "2024-03-01T00:00:00Z"}}`, "2024-02-29T23:30:00-01:00", nil},
 
 		{"minLength chars", `{"name": "f", "constraints": {"minLength": 5}}`, "héllo", nil},
@@ -589,6 +601,16 @@ func TestPrimaryKey(t *testing.T) {
 	want = []FieldError{{Code: CodePrimaryKeyError, Field: "id", Message: `primary key id = "K" repeats an earlier row`}}
 	if !reflect.DeepEqual(errs, want) {
 		t.Errorf("got %v, want %v", errs, want)
+	}
+
+	// A primary key of ISO dates or datetimes, which need no value when
+	// they are not keys, is keyed by value.
+	for _, tt := range []struct{ typ, a, b string }{
+		{"date", "2024-01-01", "2024-01-02"},
+		{"datetime", "2024-01-01T00:00:00Z", "2024-01-01T00:00:01Z"},
+	} {
+		v := testValidator(t, `{"fields": [{"name": "d", "type": "`+tt.typ+`"}, {"name": "n"}], "primaryKey": "d"}`, "d", "n")
+		checkRows(t, v, [][]string{{tt.a, "x"}, {tt.b, "x"}, {tt.a, "y"}}, [][]string{nil, nil, {CodePrimaryKeyError}})
 	}
 
 	// A unique column that is also the whole primary key shares one set
