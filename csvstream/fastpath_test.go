@@ -27,6 +27,8 @@ func TestRecordASCII(t *testing.T) {
 		{"high byte at the end of the input", "h\nab,c\xff", []bool{false, false}},
 		{"high byte after the end", "h\nabc\nd\xff\n", []bool{false, true, false}},
 		{"quoted", "h\n\"a\",b\n\"\xc3\xa9\",b\n", []bool{false, false, false}},
+		{"quoted after a plain line", "h\nab\n\"\xc3\xa9\",b\n", []bool{false, true, false}},
+		{"last line after a plain line", "h\nab\n\xc3\xa9", []bool{false, true, false}},
 		{"empty line", "h\n\n", []bool{false, true}},
 		{"last line without a terminator", "h\nab", []bool{false, false}},
 	}

@@ -707,7 +707,7 @@ func (r *run) copy(ctx context.Context, v *Validator) error {
 				if err := r.write(r.buf); err != nil {
 					return err
 				}
-			} else if err := r.keep(rec.Raw); err != nil {
+			} else if err := r.keep(rec.raw); err != nil { // raw: keep extends it over the records after it
 				return err
 			}
 			continue

@@ -7,6 +7,8 @@ import "encoding/binary"
 // to Scan.
 type Record struct {
 	// Raw holds the record's bytes, including its line terminator if any.
+	// Its capacity ends at its length, so appending to it never overwrites
+	// the records after it.
 	Raw []byte
 	// Line is the physical line (1-based) on which the record starts;
 	// line breaks inside quoted fields count.
@@ -18,7 +20,7 @@ type Record struct {
 	// undefined, and NumFields may be 0; the record belongs in the rejects.
 	Err *ScanError
 
-	raw    []byte // Raw as the Scanner set it, so callers reslicing Raw cannot move fields
+	raw    []byte // Raw as the Scanner set it, so callers reslicing Raw cannot move fields; its capacity runs on into the buffer
 	fields []span // where each field's value lies
 	esc    []byte // values of quoted fields whose doubled quotes were undone
 	ascii  bool   // the Scanner saw that raw holds only ASCII bytes

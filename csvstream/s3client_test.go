@@ -3,6 +3,7 @@ package csvstream
 import (
 	"context"
 	"errors"
+	"strings"
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/service/s3"
@@ -26,5 +27,36 @@ func TestClientNoRetryQuota(t *testing.T) {
 		if _, err := o.Retryer.GetRetryToken(context.Background(), cause); err != nil {
 			t.Fatalf("retry %d refused: %v", i+1, err)
 		}
+	}
+}
+
+// TestClientOptionsLogsAndPathStyle pins the rest of what ClientOptions
+// promises: the SDK's plain-text checksum-skip notes are off (they would
+// break JSON logs), and path-style addressing follows
+// AWS_S3_FORCE_PATH_STYLE, on only when it is true.
+func TestClientOptionsLogsAndPathStyle(t *testing.T) {
+	for _, tc := range []struct {
+		env  string
+		path bool
+	}{{"", false}, {"true", true}, {"1", true}, {"false", false}, {"0", false}} {
+		t.Setenv("AWS_S3_FORCE_PATH_STYLE", tc.env)
+		var o s3.Options
+		ClientOptions(&o)
+		if !o.DisableLogOutputChecksumValidationSkipped {
+			t.Errorf("AWS_S3_FORCE_PATH_STYLE=%q: checksum-skip notes are still logged", tc.env)
+		}
+		if o.UsePathStyle != tc.path {
+			t.Errorf("AWS_S3_FORCE_PATH_STYLE=%q: UsePathStyle = %v, want %v", tc.env, o.UsePathStyle, tc.path)
+		}
+	}
+}
+
+// TestNewS3ClientRefusesBadPathStyle: a value of AWS_S3_FORCE_PATH_STYLE
+// that is not a boolean is named, not taken as false.
+func TestNewS3ClientRefusesBadPathStyle(t *testing.T) {
+	t.Setenv("AWS_S3_FORCE_PATH_STYLE", "yes")
+	_, err := NewS3Client(context.Background())
+	if err == nil || !strings.Contains(err.Error(), `AWS_S3_FORCE_PATH_STYLE="yes"`) {
+		t.Errorf("NewS3Client error = %v, want the bad AWS_S3_FORCE_PATH_STYLE named", err)
 	}
 }

@@ -182,7 +182,7 @@ func (s *Scanner) Scan() bool {
 		r.fields = r.fields[:0]
 		return false
 	}
-	r.Raw = r.raw
+	r.Raw = r.raw[:len(r.raw):len(r.raw)] // appending to it cannot overwrite the next records
 	r.Line = s.line
 	r.Num = s.num
 	s.num++

@@ -151,6 +151,10 @@ func scanCases() []scanCase {
 			{line: 1, fields: []string{"a", "b"}},
 			{line: 2, fields: []string{"c", "d"}, raw: "c,\"d\""},
 		}},
+		{name: "last line quoted with doubled quotes without newline", in: "a,b\nc,\"d\"\"e\"", want: []want{
+			{line: 1, fields: []string{"a", "b"}},
+			{line: 2, fields: []string{"c", `d"e`}, raw: "c,\"d\"\"e\""},
+		}},
 		{name: "trailing delimiter at eof", in: "a,", want: []want{
 			{line: 1, fields: []string{"a", ""}},
 		}},
@@ -439,6 +443,8 @@ func TestNewScannerOptions(t *testing.T) {
 		{name: "cr delimiter", r: strings.NewReader(""), opt: ScanOptions{Comma: '\r'}, wantErr: "invalid delimiter"},
 		{name: "lf delimiter", r: strings.NewReader(""), opt: ScanOptions{Comma: '\n'}, wantErr: "invalid delimiter"},
 		{name: "non-ascii delimiter", r: strings.NewReader(""), opt: ScanOptions{Comma: 0xA7}, wantErr: "invalid delimiter"},
+		{name: "first non-ascii delimiter", r: strings.NewReader(""), opt: ScanOptions{Comma: 0x80}, wantErr: "invalid delimiter"},
+		{name: "last ascii delimiter", r: strings.NewReader(""), opt: ScanOptions{Comma: 0x7F}},
 		{name: "negative size", r: strings.NewReader(""), opt: ScanOptions{MaxRecordSize: -1}, wantErr: "MaxRecordSize -1"},
 		{name: "largest size", r: strings.NewReader(""), opt: ScanOptions{MaxRecordSize: MaxRecordSizeLimit}},
 		{name: "size too large", r: strings.NewReader(""), opt: ScanOptions{MaxRecordSize: MaxRecordSizeLimit + 1}, wantErr: "MaxRecordSize"},
@@ -482,16 +488,18 @@ func (emptyReader) Read([]byte) (int, error) { return 0, nil }
 func TestScannerReadErrors(t *testing.T) {
 	boom := errors.New("connection reset")
 	tests := []struct {
-		name      string
-		r         io.Reader
-		wantRaws  []string
-		wantErrIs error
+		name       string
+		r          io.Reader
+		wantRaws   []string
+		wantErrIs  error
+		wantErrMsg string
 	}{
 		{
-			name:      "error mid record",
-			r:         &failingReader{data: []byte("a,b\nc,d\ne,"), err: boom},
-			wantRaws:  []string{"a,b\n", "c,d\n"}, // the cut record "e," is not passed off as complete
-			wantErrIs: boom,
+			name:       "error mid record",
+			r:          &failingReader{data: []byte("a,b\nc,d\ne,"), err: boom},
+			wantRaws:   []string{"a,b\n", "c,d\n"}, // the cut record "e," is not passed off as complete
+			wantErrIs:  boom,
+			wantErrMsg: "reading input after byte 10 (record starting on line 3)",
 		},
 		{
 			name:      "error mid quoted field",
@@ -526,6 +534,9 @@ func TestScannerReadErrors(t *testing.T) {
 			if !errors.Is(s.Err(), tc.wantErrIs) {
 				t.Errorf("Err = %v, want %v", s.Err(), tc.wantErrIs)
 			}
+			if tc.wantErrMsg != "" && !strings.Contains(s.Err().Error(), tc.wantErrMsg) {
+				t.Errorf("Err = %v, want it to say %q", s.Err(), tc.wantErrMsg)
+			}
 			if s.Scan() {
 				t.Error("Scan after failure returned true")
 			}
@@ -553,6 +564,19 @@ func TestScannerLargeRecordGrowsBuffer(t *testing.T) {
 	}
 }
 
+// TestScannerDefaultBound pins the default MaxRecordSize, 1 MiB with the
+// line end, as the README documents for --max-record-size.
+func TestScannerDefaultBound(t *testing.T) {
+	line := strings.Repeat("x", DefaultMaxRecordSize-1) + "\n"
+	in := "h\n" + line + "x" + line
+	got := scanAll(t, strings.NewReader(in), ScanOptions{})
+	checkRecords(t, in, got, []want{
+		{line: 1, fields: []string{"h"}},
+		{line: 2, fields: []string{line[:len(line)-1]}},
+		{line: 3, raw: "x" + line, code: CodeRecordTooLarge, msg: fmt.Sprintf("longer than %d bytes (%d with its line end)", 1<<20, 1<<20+1)},
+	})
+}
+
 // stutterReader returns (0, nil) empties times before each read that gives
 // bytes, as io.Reader allows.
 type stutterReader struct {
@@ -570,6 +594,12 @@ func (s *stutterReader) Read(p []byte) (int, error) {
 	return s.r.Read(p)
 }
 
+// overReader breaks io.Reader's contract with a count larger than the
+// buffer it was given.
+type overReader struct{}
+
+func (overReader) Read(p []byte) (int, error) { return len(p) + 1, nil }
+
 // negativeReader breaks io.Reader's contract with a negative count.
 type negativeReader struct{}
 
@@ -583,14 +613,16 @@ func TestScannerOddReaders(t *testing.T) {
 	if len(got) != 2 {
 		t.Errorf("%d records after 50 empty reads in a row, want 2", len(got))
 	}
-	s, err := NewScanner(negativeReader{}, ScanOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	for s.Scan() {
-	}
-	if err := s.Err(); err == nil || !strings.Contains(err.Error(), "invalid count -1") {
-		t.Errorf("Err = %v, want the invalid count named", err)
+	for _, r := range []io.Reader{negativeReader{}, overReader{}} {
+		s, err := NewScanner(r, ScanOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for s.Scan() {
+		}
+		if err := s.Err(); err == nil || !strings.Contains(err.Error(), "reader returned invalid count") {
+			t.Errorf("%T: Err = %v, want the invalid count named", r, err)
+		}
 	}
 }
 
@@ -681,6 +713,11 @@ func TestScannerZeroAllocsPerRecord(t *testing.T) {
 	})
 	if allocs != 0 {
 		t.Errorf("%v allocations per record, want 0", allocs)
+	}
+	// The unescaped values are reused per record too, not gathered: memory
+	// does not grow with the number of rows.
+	if c := cap(s.Record().esc); c > len(row) {
+		t.Errorf("unescaped values hold %d bytes after 1000 records of %d", c, len(row))
 	}
 }
 
@@ -964,5 +1001,24 @@ func TestScannerBytesNearDelimiter(t *testing.T) {
 				}
 			}
 		}
+	}
+}
+
+// TestRecordRawCannotOverwrite: like a field, a record's Raw cannot be
+// appended to in place, which would overwrite the records behind it in
+// the Scanner's buffer.
+func TestRecordRawCannotOverwrite(t *testing.T) {
+	s, err := NewScanner(strings.NewReader("h\na,b\nc,d\n"), ScanOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Scan()
+	s.Scan()
+	_ = append(s.Record().Raw, "XXXX"...)
+	if !s.Scan() {
+		t.Fatal(s.Err())
+	}
+	if got := string(s.Record().Raw); got != "c,d\n" {
+		t.Errorf("record after appending to the previous Raw = %q, want %q", got, "c,d\n")
 	}
 }

@@ -11,6 +11,7 @@ func TestParseSize(t *testing.T) {
 		{"6291456", 6291456, true},
 		{"8MiB", 8 << 20, true},
 		{"8 MiB", 8 << 20, true},
+		{" 8MiB\n", 8 << 20, true}, // as an environment variable may hold it
 		{"512KiB", 512 << 10, true},
 		{"6MB", 6e6, true},
 		{"1GB", 1e9, true},
