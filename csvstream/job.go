@@ -219,6 +219,14 @@ func (j *Job) validate() error {
 	if j.Source.IsStdio() && j.Stdin == nil {
 		return fmt.Errorf("%w: the source is standard input, but the job has no Stdin", ErrInvalidJob)
 	}
+	for _, out := range []struct {
+		name string
+		loc  Location
+	}{{"destination", j.Destination}, {"rejects", j.Rejects}} {
+		if out.loc.IsStdio() && j.Stdout == nil {
+			return fmt.Errorf("%w: the %s is standard output, but the job has no Stdout", ErrInvalidJob, out.name)
+		}
+	}
 	if j.Schema != nil {
 		// A schema built in Go gets ParseSchema's checks here, before the
 		// source is opened, not once its header is read.
@@ -797,7 +805,11 @@ func (r *run) reject(rec *Record) error {
 	b := r.buf[:0]
 	for i, e := range errs {
 		if unlisted > 0 && i == len(errs)-1 {
-			e.Message += fmt.Sprintf(" (and %d more problems in this row, not listed)", unlisted)
+			more := "problems"
+			if unlisted == 1 {
+				more = "problem"
+			}
+			e.Message += fmt.Sprintf(" (and %d more %s in this row, not listed)", unlisted, more)
 		}
 		b = strconv.AppendInt(b, rec.Line, 10)
 		b = append(b, ',')

@@ -9,6 +9,7 @@ import (
 	"io"
 	"io/fs"
 	"math"
+	"net"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -229,6 +230,7 @@ func TestRunRejectLimits(t *testing.T) {
 		{"count passed", csvstream.Job{MaxRejects: &one}, true,
 			"too many rejected rows: -: 2 rows rejected by line 4, above the limit 1 (the rejects so far are in "},
 		{"ratio not reached", csvstream.Job{MaxRejectRatio: &half}, false, ""},
+		{"ratio of one, which no job passes", csvstream.Job{MaxRejectRatio: new(1.0)}, false, ""},
 		{"ratio passed", csvstream.Job{MaxRejectRatio: &tenth}, true,
 			"too many rejected rows: -: 2 of 4 rows rejected (0.5), above the limit 0.1 (the rejects so far are in "},
 		{"ratio just passed", csvstream.Job{MaxRejectRatio: &nearHalf}, true,
@@ -304,6 +306,9 @@ func TestRunHeaderMismatchFailsAtOnce(t *testing.T) {
 	var he *csvstream.HeaderError
 	if !errors.As(err, &he) {
 		t.Fatalf("err %v, want a HeaderError", err)
+	}
+	if !strings.HasPrefix(err.Error(), "-: ") {
+		t.Errorf("error %q should start by naming the source, -", err)
 	}
 	if !strings.Contains(err.Error(), "full_name") || !strings.Contains(err.Error(), "name") {
 		t.Errorf("error %q should name the differing columns", err)
@@ -389,19 +394,23 @@ func TestRunInvalidJob(t *testing.T) {
 		job  csvstream.Job
 		want string // in the message, when set
 	}{
-		{"no source", csvstream.Job{Destination: csvstream.Location{Path: "x"}}, ""},
-		{"no destination", csvstream.Job{Source: csvstream.Location{Path: "x"}}, ""},
-		{"bad format", csvstream.Job{Source: csvstream.Location{Path: "x"}, Destination: csvstream.Location{Path: "y"}, Format: "xml"}, ""},
-		{"stdout with default rejects", csvstream.Job{Source: csvstream.Location{Path: "x"}, Destination: csvstream.Stdio}, ""},
+		{"no source", csvstream.Job{Destination: csvstream.Location{Path: "x"}}, "invalid job: no source"},
+		{"no destination", csvstream.Job{Source: csvstream.Location{Path: "x"}}, "invalid job: no destination"},
+		{"bad format", csvstream.Job{Source: csvstream.Location{Path: "x"}, Destination: csvstream.Location{Path: "y"}, Format: "xml"}, `format "xml": want "csv" or "jsonl"`},
+		{"stdout with default rejects", csvstream.Job{Source: csvstream.Location{Path: "x"}, Destination: csvstream.Stdio}, `rejects location: no default for ".rejects.csv" next to "-": name it explicitly`},
 		{"rejects onto destination", csvstream.Job{Source: csvstream.Location{Path: "x"}, Destination: csvstream.Location{Path: "y"}, Rejects: csvstream.Location{Path: "y"}}, ""},
-		{"negative ratio", csvstream.Job{Source: csvstream.Location{Path: "x"}, Destination: csvstream.Location{Path: "y"}, MaxRejectRatio: new(-0.5)}, ""},
+		{"negative ratio", csvstream.Job{Source: csvstream.Location{Path: "x"}, Destination: csvstream.Location{Path: "y"}, MaxRejectRatio: new(-0.5)}, "max reject ratio -0.5: want a number from 0 to 1"},
+		{"ratio above one", local(csvstream.Job{MaxRejectRatio: new(1.5)}), "max reject ratio 1.5: want a number from 0 to 1"},
+		{"negative max rejects", local(csvstream.Job{MaxRejects: new(int64(-1))}), "max rejects -1 is negative"},
+		{"version of a local source", local(csvstream.Job{Reader: csvstream.ReaderOptions{VersionID: "v1"}}), "source x: only an S3 object has versions"},
 		{"rejects onto source", csvstream.Job{Source: csvstream.Location{Path: "x"}, Destination: csvstream.Location{Path: "y"}, Rejects: csvstream.Location{Path: "./x"}}, ""},
 		{"destination onto source, spelt differently", csvstream.Job{Source: csvstream.Location{Path: "dir/../x"}, Destination: csvstream.Location{Path: "x"}}, ""},
 		{"S3 rejects onto source", csvstream.Job{Source: csvstream.Location{Bucket: "b", Key: "k"}, Destination: csvstream.Location{Bucket: "b", Key: "o"}, Rejects: csvstream.Location{Bucket: "b", Key: "k"}}, ""},
 		{"default rejects next to a device", csvstream.Job{Source: csvstream.Location{Path: "x"}, Destination: csvstream.Location{Path: os.DevNull}}, ""},
 		{"rejects onto schema", csvstream.Job{Source: csvstream.Location{Path: "x"}, Destination: csvstream.Location{Path: "y"}, Rejects: csvstream.Location{Path: "s.json"}, SchemaLocation: csvstream.Location{Path: "./s.json"}}, ""},
 		{"default rejects onto schema", csvstream.Job{Source: csvstream.Location{Path: "x"}, Destination: csvstream.Location{Path: "y"}, SchemaLocation: csvstream.Location{Path: "y" + csvstream.RejectsSuffix}}, ""},
-		{"S3 destination onto schema", csvstream.Job{Source: csvstream.Location{Bucket: "b", Key: "k"}, Destination: csvstream.Location{Bucket: "b", Key: "s"}, SchemaLocation: csvstream.Location{Bucket: "b", Key: "s"}}, ""},
+		{"S3 destination onto schema", csvstream.Job{Source: csvstream.Location{Bucket: "b", Key: "k"}, Destination: csvstream.Location{Bucket: "b", Key: "s"}, SchemaLocation: csvstream.Location{Bucket: "b", Key: "s"}}, "schema and destination are both s3://b/s"},
+		{"destination onto schema", local(csvstream.Job{Rejects: csvstream.Location{Path: "r"}, SchemaLocation: csvstream.Location{Path: "./y"}}), "schema and destination are both ./y"},
 		// S3 takes keys of up to 1,024 bytes: the default rejects key adds
 		// a suffix to the destination's.
 		{"default rejects key too long", csvstream.Job{Source: csvstream.Location{Bucket: "b", Key: "k"}, Destination: csvstream.Location{Bucket: "b", Key: strings.Repeat("d", 1020)}}, ""},
@@ -410,6 +419,7 @@ func TestRunInvalidJob(t *testing.T) {
 		// anything is read, not as a failed upload once the header is in.
 		{"destination key without a bucket", csvstream.Job{Source: csvstream.Location{Path: "x"}, Destination: csvstream.Location{Key: "out.csv"}}, `destination: key "out.csv" names no bucket`},
 		{"source bucket without a key", csvstream.Job{Source: csvstream.Location{Bucket: "b"}, Destination: csvstream.Location{Path: "y"}}, "source: s3://b/ names no key"},
+		{"schema key without a bucket", local(csvstream.Job{SchemaLocation: csvstream.Location{Key: "s.json"}}), `schema: key "s.json" names no bucket`},
 		{"rejects with a bucket and a path", local(csvstream.Job{Rejects: csvstream.Location{Bucket: "b", Key: "r", Path: "r"}}), `rejects: s3://b/r also names the path "r"`},
 		{"part size below S3's minimum", local(csvstream.Job{Writer: csvstream.WriterOptions{PartSize: 1 << 20}}), "writer options: part size 1048576 is below S3's minimum"},
 		{"part size above S3's maximum", local(csvstream.Job{Writer: csvstream.WriterOptions{PartSize: 6 << 30}}), "above S3's maximum"},
@@ -424,6 +434,7 @@ func TestRunInvalidJob(t *testing.T) {
 		{"standard input without Stdin", csvstream.Job{Source: csvstream.Stdio, Destination: csvstream.Location{Path: "y"}}, "the source is standard input, but the job has no Stdin"},
 		{"S3 source without a client", csvstream.Job{Source: csvstream.Location{Bucket: "b", Key: "k"}, Destination: csvstream.Location{Path: "y"}}, "s3://b/k is in S3, but no S3 client was given"},
 		{"S3 destination without a client", csvstream.Job{Source: csvstream.Location{Path: "x"}, Destination: csvstream.Location{Bucket: "b", Key: "o"}}, "s3://b/o is in S3, but no S3 client was given"},
+		{"S3 rejects without a client", local(csvstream.Job{Rejects: csvstream.Location{Bucket: "b", Key: "r"}}), "s3://b/r is in S3, but no S3 client was given"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -511,6 +522,8 @@ func TestRunCountsRetries(t *testing.T) {
 	for _, key := range []string{"out/people.csv", "out/people.csv" + csvstream.RejectsSuffix} {
 		p.Inject(faultproxy.Fault{Kind: faultproxy.FlipByte, After: 3, Match: faultproxy.IsPutObject(key)})
 	}
+	// The source's body breaks once: the summary counts the resumed read.
+	p.Inject(faultproxy.Fault{Kind: faultproxy.CutResponse, After: 5, Match: faultproxy.IsGet("in/people.csv")})
 	sum, err := csvstream.Run(context.Background(), s3test.ClientFor(p.URL, csvstream.ClientOptions), csvstream.Job{
 		Source:      csvstream.Location{Bucket: bucket, Key: "in/people.csv"},
 		Destination: csvstream.Location{Bucket: bucket, Key: "out/people.csv"},
@@ -521,6 +534,9 @@ func TestRunCountsRetries(t *testing.T) {
 	}
 	if p.Fired(faultproxy.FlipByte) != 2 || sum.Retries != 2 {
 		t.Errorf("%d corrupted requests, summary retries %d; want 2 and 2", p.Fired(faultproxy.FlipByte), sum.Retries)
+	}
+	if p.Fired(faultproxy.CutResponse) != 1 || sum.Resumes != 1 {
+		t.Errorf("%d source bodies cut, summary resumes %d; want 1 and 1", p.Fired(faultproxy.CutResponse), sum.Resumes)
 	}
 	if got := string(srv.Get(t, bucket, "out/people.csv")); got != "id,name,age\n1,A,3\n" {
 		t.Errorf("output %q", got)
@@ -573,6 +589,22 @@ func TestRunS3ToS3(t *testing.T) {
 	if ups := srv.Uploads(t, bucket); len(ups) != 0 {
 		t.Errorf("%d multipart uploads left behind", len(ups))
 	}
+	// Each output is typed for what it holds: JSON Lines, and the rejects' CSV.
+	if _, err := csvstream.Run(ctx, client, csvstream.Job{
+		Source:      csvstream.Location{Bucket: bucket, Key: "in/people.csv"},
+		Destination: csvstream.Location{Bucket: bucket, Key: "out/people.jsonl"},
+		Schema:      schema,
+		Scan:        csvstream.ScanOptions{Comma: ';'},
+		Format:      csvstream.FormatJSONL,
+	}); err != nil {
+		t.Fatal(err)
+	}
+	for key, want := range map[string]string{"out/people.jsonl": "application/x-ndjson", "out/people.jsonl" + csvstream.RejectsSuffix: "text/csv"} {
+		head, err := client.HeadObject(ctx, &s3.HeadObjectInput{Bucket: &bucket, Key: aws.String(key)})
+		if err != nil || aws.ToString(head.ContentType) != want {
+			t.Errorf("%s: content type %q (%v), want %s", key, aws.ToString(head.ContentType), err, want)
+		}
+	}
 }
 
 func TestRunMissingSource(t *testing.T) {
@@ -584,6 +616,15 @@ func TestRunMissingSource(t *testing.T) {
 	})
 	if !errors.Is(err, csvstream.ErrSourceNotFound) || !strings.Contains(err.Error(), "nope.csv") {
 		t.Fatalf("err %v, want ErrSourceNotFound naming the key", err)
+	}
+	// A source in a bucket that does not exist is missing too, not an
+	// invalid job, as an output there would be.
+	_, err = csvstream.Run(context.Background(), srv.Client(csvstream.ClientOptions), csvstream.Job{
+		Source:      csvstream.Location{Bucket: "no-such-bucket-here", Key: "in.csv"},
+		Destination: csvstream.Location{Bucket: bucket, Key: "out.csv"},
+	})
+	if !errors.Is(err, csvstream.ErrSourceNotFound) || errors.Is(err, csvstream.ErrInvalidJob) {
+		t.Fatalf("no such bucket: err %v, want ErrSourceNotFound and not ErrInvalidJob", err)
 	}
 }
 
@@ -741,6 +782,7 @@ func TestLoadSchemaErrors(t *testing.T) {
 		"empty.json":  "",
 		"blank.json":  "\ufeff \n\t\n",
 		"broken.json": "{\"fields\": [\n  {\"name\": \"id\" \"type\": \"integer\"}\n]}\n",
+		"large.json":  `{"fields": [` + strings.Repeat(" ", 8<<20),
 	}
 	for name, text := range files {
 		if err := os.WriteFile(filepath.Join(dir, name), []byte(text), 0o644); err != nil {
@@ -759,6 +801,7 @@ func TestLoadSchemaErrors(t *testing.T) {
 		{"white space only", csvstream.Location{Path: filepath.Join(dir, "blank.json")}, "blank.json is empty: it holds no JSON"},
 		{"syntax error", csvstream.Location{Path: filepath.Join(dir, "broken.json")}, `broken.json: invalid JSON at line 2, column 17: invalid character '"' after object key:value pair`},
 		{"directory", csvstream.Location{Path: dir}, "schema error: " + dir + " is a directory"},
+		{"larger than 8 MiB", csvstream.Location{Path: filepath.Join(dir, "large.json")}, "large.json is larger than 8388608 bytes"},
 		{"standard input", csvstream.Stdio, "schema error: a schema cannot be read from standard input: give a path or s3:// URL"},
 	}
 	for _, tc := range cases {
@@ -1038,8 +1081,8 @@ func TestRunStreamFailureWhileInputStalls(t *testing.T) {
 	}()
 	select {
 	case err := <-done:
-		if !errors.Is(err, errReaderGone) {
-			t.Fatalf("err %v, want the stream's failure", err)
+		if !errors.Is(err, errReaderGone) || !errors.Is(err, csvstream.ErrUploadFailed) || errors.Is(err, csvstream.ErrSourceRead) {
+			t.Fatalf("err %v, want the stream's failure as a failed output, not a failed read", err)
 		}
 	case <-time.After(5 * time.Second):
 		t.Fatal("the job still waits for its input 5s after its output failed")
@@ -1257,6 +1300,28 @@ func (c *chunkReader) Read(p []byte) (int, error) {
 	return c.r.Read(p[:min(len(p), c.n)])
 }
 
+// TestRunRejectLinesOneUnlisted: a row with one problem more than the
+// lines listed says so in the singular.
+func TestRunRejectLinesOneUnlisted(t *testing.T) {
+	const width = 21
+	header := make([]string, width)
+	fields := make([]string, width)
+	for i := range header {
+		header[i] = fmt.Sprintf("c%d", i+1)
+		fields[i] = fmt.Sprintf(`{"name": %q, "type": "integer"}`, header[i])
+	}
+	schema := mustSchema(t, `{"fields": [`+strings.Join(fields, ",")+`]}`)
+	input := strings.Join(header, ",") + "\n" + strings.Repeat("x,", width-1) + "x\n"
+	_, err, _, rej := runLocal(t, input, csvstream.Job{Schema: schema})
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSuffix(rej, "\n"), "\n")
+	if len(lines) != 21 || !strings.Contains(lines[20], "(and 1 more problem in this row, not listed)") {
+		t.Errorf("%d lines; the last: %.200s", len(lines), lines[len(lines)-1])
+	}
+}
+
 // TestRunRejectLinesBounded feeds rows with a problem in every cell of a
 // wide header, missing cells and thousands of extra cells: each row takes
 // a bounded number of lines in the rejects, however long it is, and the
@@ -1472,5 +1537,142 @@ func TestRunOutputCheckFailureDiscardsLocalDestination(t *testing.T) {
 		if e.Name() != "in.csv" {
 			t.Errorf("left behind: %s", e.Name())
 		}
+	}
+}
+
+// TestRunRejectsQuoteFieldNames checks the rejects' field column: a
+// header label holding a comma or a line feed (kept when quoted) is
+// quoted, so that the rejects stay one problem per CSV record.
+func TestRunRejectsQuoteFieldNames(t *testing.T) {
+	schema := mustSchema(t, `{"fields": [{"name": "amount, USD", "type": "integer"}, {"name": "a\nb", "type": "integer"}]}`)
+	_, err, _, rej := runLocal(t, "\"amount, USD\",\"a\nb\"\nx,y\n", csvstream.Job{Schema: schema})
+	if err != nil {
+		t.Fatal(err)
+	}
+	recs, err := csv.NewReader(strings.NewReader(rej)).ReadAll()
+	if err != nil {
+		t.Fatalf("rejects are not valid CSV: %v\n%s", err, rej)
+	}
+	if len(recs) != 3 || recs[1][3] != "amount, USD" || recs[2][3] != "a\nb" || recs[1][5] != "x,y" || recs[2][5] != "x,y" {
+		t.Errorf("rejects %q, want one line for each field, naming it", recs)
+	}
+}
+
+// TestRunRejectsRowOverOneMiB rejects a row whose raw bytes alone pass the
+// 1 MiB the copies of a row may take in the rejects: it still gets one
+// line, as every rejected row does.
+func TestRunRejectsRowOverOneMiB(t *testing.T) {
+	long := strings.Repeat("z", 1<<20+1)
+	input := "id,name,age\n" + "x," + long + ",1\n" + "2,b,2\n"
+	sum, err, out, rej := runLocal(t, input, csvstream.Job{
+		Schema: mustSchema(t, peopleSchema),
+		Scan:   csvstream.ScanOptions{MaxRecordSize: 2 << 20},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out != "id,name,age\n2,b,2\n" || sum.Rejected != 1 || sum.RejectsByCode[csvstream.CodeTypeError] != 1 {
+		t.Fatalf("output %q, summary %+v", out, sum)
+	}
+	recs, err := csv.NewReader(strings.NewReader(rej)).ReadAll()
+	if err != nil {
+		t.Fatalf("rejects are not valid CSV: %v", err)
+	}
+	if len(recs) != 2 || recs[1][2] != csvstream.CodeTypeError || recs[1][5] != "x,"+long+",1" {
+		t.Fatalf("rejects have %d lines, want the header and one line holding the row", len(recs))
+	}
+}
+
+// TestRunTooManyRejectsOnStandardOutput stops a job whose rejects go to
+// standard output: they are written there, and the message says so,
+// rather than naming "-".
+func TestRunTooManyRejectsOnStandardOutput(t *testing.T) {
+	dir := t.TempDir()
+	var stdout strings.Builder
+	_, err := csvstream.Run(context.Background(), nil, csvstream.Job{
+		Source: csvstream.Stdio, Stdin: strings.NewReader("id,name,age\n1,a,2\nx,b,3\n"),
+		Destination: csvstream.Location{Path: filepath.Join(dir, "out.csv")},
+		Rejects:     csvstream.Stdio, Stdout: &stdout,
+		Schema:     mustSchema(t, peopleSchema),
+		MaxRejects: new(int64(0)),
+	})
+	if !errors.Is(err, csvstream.ErrTooManyRejects) || !strings.HasSuffix(err.Error(), "(the rejects so far are in standard output)") {
+		t.Fatalf("err %v, want ErrTooManyRejects saying the rejects are in standard output", err)
+	}
+	if got := stdout.String(); !strings.HasPrefix(got, "line,record,error,field,message,raw\n3,2,type-error,id,") {
+		t.Errorf("standard output holds %q, want the rejects so far", got)
+	}
+	if left, _ := os.ReadDir(dir); len(left) != 0 {
+		t.Errorf("files left behind: %v", left)
+	}
+}
+
+// TestRunRejectsStreamFailureDiscardsDestination fails the rejects, a
+// stream, as they are completed: the destination, whose file was written
+// in full, is discarded with them, not left as a temporary file.
+func TestRunRejectsStreamFailureDiscardsDestination(t *testing.T) {
+	dir := t.TempDir()
+	_, err := csvstream.Run(context.Background(), nil, csvstream.Job{
+		Source: csvstream.Stdio, Stdin: strings.NewReader("id,name,age\n1,a,2\nx,b,3\n"),
+		Destination: csvstream.Location{Path: filepath.Join(dir, "out.csv")},
+		Rejects:     csvstream.Stdio, Stdout: failingWriter{},
+		Schema: mustSchema(t, peopleSchema),
+	})
+	if !errors.Is(err, errReaderGone) || !errors.Is(err, csvstream.ErrUploadFailed) {
+		t.Fatalf("err %v, want the stream's failure as a failed output", err)
+	}
+	if left, _ := os.ReadDir(dir); len(left) != 0 {
+		t.Errorf("files left behind: %v", left)
+	}
+}
+
+// TestRunRejectsOpenFailureDiscardsDestination names as the rejects a
+// socket no one listens on: the job fails as it opens them, and discards
+// the destination it had opened, leaving no temporary file.
+func TestRunRejectsOpenFailureDiscardsDestination(t *testing.T) {
+	dir := t.TempDir()
+	sock := filepath.Join(dir, "r.sock")
+	l, err := net.ListenUnix("unix", &net.UnixAddr{Name: sock, Net: "unix"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	l.SetUnlinkOnClose(false)
+	l.Close()
+	_, err = csvstream.Run(context.Background(), nil, csvstream.Job{
+		Source: csvstream.Stdio, Stdin: strings.NewReader("id\n1\n"),
+		Destination: csvstream.Location{Path: filepath.Join(dir, "out.csv")},
+		Rejects:     csvstream.Location{Path: sock},
+	})
+	if !errors.Is(err, csvstream.ErrUploadFailed) || !errors.Is(err, syscall.ECONNREFUSED) {
+		t.Fatalf("err %v, want a failed output: the connection refused", err)
+	}
+	if left, _ := os.ReadDir(dir); len(left) != 1 || left[0].Name() != "r.sock" {
+		t.Errorf("files left: %v, want the socket alone", left)
+	}
+}
+
+// TestRunStandardOutputWithoutStdout gives a job an output on standard
+// output but no Stdout: it is refused as an invalid job before the source
+// is read, as a job reading standard input without Stdin is.
+func TestRunStandardOutputWithoutStdout(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		dst, rej csvstream.Location
+	}{
+		{"destination", csvstream.Stdio, csvstream.Location{Path: filepath.Join(t.TempDir(), "r.csv")}},
+		{"rejects", csvstream.Location{Path: filepath.Join(t.TempDir(), "out.csv")}, csvstream.Stdio},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			in := strings.NewReader("a\n1\n")
+			_, err := csvstream.Run(context.Background(), nil, csvstream.Job{
+				Source: csvstream.Stdio, Stdin: in, Destination: tc.dst, Rejects: tc.rej,
+			})
+			if !errors.Is(err, csvstream.ErrInvalidJob) || !strings.Contains(err.Error(), "standard output, but the job has no Stdout") {
+				t.Errorf("err %v, want ErrInvalidJob: no Stdout", err)
+			}
+			if in.Len() != 4 {
+				t.Errorf("the source was read (%d of 4 bytes left) before the job was refused", in.Len())
+			}
+		})
 	}
 }

@@ -645,14 +645,18 @@ func TestScannerBytesRead(t *testing.T) {
 }
 
 func TestRecordFieldCannotOverwrite(t *testing.T) {
-	rec := firstRecord(t, "ab,cd,\"e\"\"f\",g\n")
+	rec := firstRecord(t, "ab,cd,\"e\"\"f\",\"h\"\"i\",g\n")
 	_ = append(rec.Field(0), 'X')
 	_ = append(rec.Field(2), 'X')
-	if got := string(rec.Raw); got != "ab,cd,\"e\"\"f\",g\n" {
+	if got := string(rec.Raw); got != "ab,cd,\"e\"\"f\",\"h\"\"i\",g\n" {
 		t.Errorf("Raw = %q after appending to fields", got)
 	}
-	if got := string(rec.Field(3)); got != "g" {
+	// Field 2's doubled quote undone, next to field 3's.
+	if got := string(rec.Field(3)); got != `h"i` {
 		t.Errorf("Field(3) = %q after appending to fields", got)
+	}
+	if got := string(rec.Field(4)); got != "g" {
+		t.Errorf("Field(4) = %q after appending to fields", got)
 	}
 }
 
