@@ -1300,18 +1300,25 @@ func (c *chunkReader) Read(p []byte) (int, error) {
 	return c.r.Read(p[:min(len(p), c.n)])
 }
 
-// TestRunRejectLinesOneUnlisted: a row with one problem more than the
-// lines listed says so in the singular.
-func TestRunRejectLinesOneUnlisted(t *testing.T) {
-	const width = 21
+// integerColumns returns the header line of width columns c1, c2, ...
+// and a schema making each an integer.
+func integerColumns(t *testing.T, width int) (string, *csvstream.Schema) {
+	t.Helper()
 	header := make([]string, width)
 	fields := make([]string, width)
 	for i := range header {
 		header[i] = fmt.Sprintf("c%d", i+1)
 		fields[i] = fmt.Sprintf(`{"name": %q, "type": "integer"}`, header[i])
 	}
-	schema := mustSchema(t, `{"fields": [`+strings.Join(fields, ",")+`]}`)
-	input := strings.Join(header, ",") + "\n" + strings.Repeat("x,", width-1) + "x\n"
+	return strings.Join(header, ",") + "\n", mustSchema(t, `{"fields": [`+strings.Join(fields, ",")+`]}`)
+}
+
+// TestRunRejectLinesOneUnlisted: a row with one problem more than the
+// lines listed says so in the singular.
+func TestRunRejectLinesOneUnlisted(t *testing.T) {
+	const width = 21
+	header, schema := integerColumns(t, width)
+	input := header + strings.Repeat("x,", width-1) + "x\n"
 	_, err, _, rej := runLocal(t, input, csvstream.Job{Schema: schema})
 	if err != nil {
 		t.Fatal(err)
@@ -1328,14 +1335,8 @@ func TestRunRejectLinesOneUnlisted(t *testing.T) {
 // counts still reconcile.
 func TestRunRejectLinesBounded(t *testing.T) {
 	const width = 300
-	header := make([]string, width)
-	fields := make([]string, width)
-	for i := range header {
-		header[i] = fmt.Sprintf("c%d", i+1)
-		fields[i] = fmt.Sprintf(`{"name": %q, "type": "integer"}`, header[i])
-	}
-	schema := mustSchema(t, `{"fields": [`+strings.Join(fields, ",")+`]}`)
-	input := strings.Join(header, ",") + "\n" +
+	header, schema := integerColumns(t, width)
+	input := header +
 		"1\n" + // 299 missing cells: one problem
 		strings.Repeat("x,", width-1) + "x\n" + // 300 type errors
 		strings.Repeat("1,", 5000) + "1\n" + // 4,701 extra cells: one problem
