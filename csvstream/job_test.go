@@ -497,6 +497,16 @@ func TestRunOutputsOneNewFileThroughALink(t *testing.T) {
 	if got, err := os.ReadFile(filepath.Join(dir, "real", "out.csv")); string(got) != "id,x\n1,a\n" {
 		t.Errorf("real/out.csv holds %q (%v), want the valid row", got, err)
 	}
+	// The same, with down/../out.csv there and out.csv not.
+	os.Remove(filepath.Join(dir, "out.csv"))
+	sum, err = csvstream.Run(context.Background(), nil, csvstream.Job{
+		Source: csvstream.Stdio, Stdin: strings.NewReader("id,x\n1,a\n2\n"),
+		Destination: csvstream.Location{Path: dir + "/down/../out.csv"},
+		Rejects:     csvstream.Location{Path: filepath.Join(dir, "out.csv")},
+	})
+	if err != nil || sum.Valid != 1 || sum.Rejected != 1 {
+		t.Errorf("down/../out.csv there and out.csv not: summary %+v, err %v; want 1 valid and 1 rejected", sum, err)
+	}
 	for _, name := range []string{"out.csv", "real/out.csv"} {
 		os.Remove(filepath.Join(dir, name))
 	}

@@ -108,6 +108,12 @@ func statOutput(path string) (fs.FileInfo, error) {
 		if _, err := os.Lstat(path); err == nil {
 			return nil, fmt.Errorf("%s is a symbolic link to a file that does not exist", path)
 		}
+		// The file would be made in its directory, as the system
+		// resolves it (not Join, which would clean "link/.." away).
+		dir, _ := filepath.Split(path)
+		if _, err := os.Stat(dir + "."); errors.Is(err, fs.ErrNotExist) {
+			return nil, fmt.Errorf("%s: directory %s does not exist", path, filepath.Dir(path))
+		}
 		return nil, nil
 	case err != nil:
 		return nil, err

@@ -15,6 +15,7 @@ import (
 	"syscall"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/csvstream/csvstream/internal/gen"
 )
@@ -292,13 +293,19 @@ func TestLocalSinkLongName(t *testing.T) {
 		strings.Repeat("x", maxTempBase-4) + ".csv",
 		strings.Repeat("x", maxTempBase-3) + ".csv",
 		strings.Repeat("x", 251) + ".csv",
-		strings.Repeat("é", 125) + ".csv", // 254 bytes, cut within no character
+		strings.Repeat("é", 125) + ".csv",       // 254 bytes, cut within no character
+		"x" + strings.Repeat("é", 125) + ".csv", // 255 bytes, the cut moved back to a character's start
 	} {
 		t.Run(fmt.Sprint(len(name)), func(t *testing.T) {
 			path := filepath.Join(t.TempDir(), name)
 			s, err := openLocalSink(context.Background(), path)
 			if err != nil {
 				t.Fatal(err)
+			}
+			// A name cut within a character is not UTF-8, which some
+			// file systems refuse.
+			if tmp, _ := filepath.Glob(filepath.Join(filepath.Dir(path), ".*.tmp")); len(tmp) != 1 || !utf8.ValidString(filepath.Base(tmp[0])) {
+				t.Errorf("temporary files %q, want one whose name is UTF-8", tmp)
 			}
 			if _, err := s.Write([]byte("a\n")); err != nil {
 				t.Fatal(err)
@@ -697,36 +704,51 @@ func TestRunStopsWaitingForStalledStream(t *testing.T) {
 	}
 }
 
-// TestFileSinkCloseFailureRemovesTemp checks that a local output whose
-// rename into place fails (the target became a directory meanwhile)
-// leaves no temporary file behind.
+// TestFileSinkCloseFailureRemovesTemp closes local outputs whose last
+// step fails: Close fails naming the target, nothing is published there,
+// and no temporary file is left behind.
 func TestFileSinkCloseFailureRemovesTemp(t *testing.T) {
-	dir := t.TempDir()
-	target := filepath.Join(dir, "out.csv")
-	s, err := newFileSink(target, target, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := s.Write([]byte("a,b\n1,2\n")); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.Mkdir(target, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(target, "x"), nil, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	if err := s.Close(); err == nil {
-		t.Fatal("Close: no error renaming over a directory")
-	}
-	ents, err := os.ReadDir(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, e := range ents {
-		if e.Name() != "out.csv" {
-			t.Errorf("left behind: %s", e.Name())
-		}
+	for _, tc := range []struct {
+		name  string
+		spoil func(t *testing.T, s *fileSink, target string)
+		want  string // in Close's error
+	}{
+		{"the last write fails, as on a full disk", func(t *testing.T, s *fileSink, _ string) {
+			s.f.Close() // the buffered bytes can no longer be written
+		}, "write "},
+		{"the rename fails: the target became a directory meanwhile", func(t *testing.T, _ *fileSink, target string) {
+			if err := os.Mkdir(target, 0o755); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(filepath.Join(target, "x"), nil, 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			target := filepath.Join(dir, "out.csv")
+			s, err := newFileSink(target, target, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := s.Write([]byte("a,b\n1,2\n")); err != nil {
+				t.Fatal(err)
+			}
+			tc.spoil(t, s, target)
+			if err := s.Close(); err == nil || !strings.Contains(err.Error(), tc.want+target) {
+				t.Errorf("Close: %v, want an error naming %s", err, target)
+			}
+			ents, err := os.ReadDir(dir)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, e := range ents {
+				if fi, _ := e.Info(); e.Name() != "out.csv" || fi != nil && fi.Mode().IsRegular() {
+					t.Errorf("left behind: %s", e.Name())
+				}
+			}
+		})
 	}
 }
 
@@ -738,5 +760,31 @@ func TestCheckOutputKeyLength(t *testing.T) {
 	}
 	if err := checkOutput(Location{Bucket: "b", Key: strings.Repeat("k", 1025)}); err == nil {
 		t.Error("1025-byte key accepted")
+	}
+}
+
+// TestRunRefusesOutputInMissingDirectory names an output in a directory
+// that does not exist: the job fails before any input is read, as for an
+// output that is a directory, and says which directory is missing.
+func TestRunRefusesOutputInMissingDirectory(t *testing.T) {
+	for _, out := range []string{"destination", "rejects"} {
+		t.Run(out, func(t *testing.T) {
+			dir := t.TempDir()
+			missing := filepath.Join(dir, "missing", "x.csv")
+			job := Job{
+				Source: Stdio, Stdin: failReader{t},
+				Destination: Location{Path: filepath.Join(dir, "out.csv")},
+				Rejects:     Location{Path: filepath.Join(dir, "rejects.csv")},
+			}
+			if out == "destination" {
+				job.Destination.Path = missing
+			} else {
+				job.Rejects.Path = missing
+			}
+			_, err := Run(context.Background(), nil, job)
+			if !errors.Is(err, ErrInvalidJob) || !strings.Contains(err.Error(), filepath.Join(dir, "missing")) {
+				t.Errorf("err %v, want ErrInvalidJob naming the missing directory", err)
+			}
+		})
 	}
 }

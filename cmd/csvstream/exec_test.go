@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -47,18 +48,23 @@ func TestSummaryNotInTheData(t *testing.T) {
 	if err := os.WriteFile(src, []byte("a,b\n1,2\n3\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	cases := []struct {
+	type summaryCase struct {
 		name       string
 		args       []string
 		before     string // what the file standard output appends to holds
 		wantStdout string
-	}{
+	}
+	cases := []summaryCase{
 		{"destination", []string{"run", "--rejects", filepath.Join(dir, "r.csv"), src, "/dev/stdout"}, "", "a,b\n1,2\n"},
 		{"rejects", []string{"run", "--rejects", "/dev/fd/1", src, os.DevNull}, "",
 			"line,record,error,field,message,raw\n3,2,missing-cell,b,missing cell: the row ends before column 2,3\n"},
 		// Named by its descriptor, standard output is written as "-" is:
 		// a file opened to append to (>>) is appended to, not replaced.
 		{"appended destination", []string{"run", "--rejects", filepath.Join(dir, "r.csv"), src, "/dev/stdout"}, "earlier line\n", "earlier line\na,b\n1,2\n"},
+		{"appended destination, spelt uncleaned", []string{"run", "--rejects", filepath.Join(dir, "r.csv"), src, "/dev/./stdout"}, "earlier line\n", "earlier line\na,b\n1,2\n"},
+	}
+	if runtime.GOOS == "linux" {
+		cases = append(cases, summaryCase{"appended destination through /proc", []string{"run", "--rejects", filepath.Join(dir, "r.csv"), src, "/proc/self/fd/1"}, "earlier line\n", "earlier line\na,b\n1,2\n"})
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -257,5 +263,38 @@ func TestFlagErrorPrintedOnce(t *testing.T) {
 		if code := cmd.ProcessState.ExitCode(); code != exitUsage || stdout.Len() != 0 || strings.Count(stderr.String(), tc.want) != 1 {
 			t.Errorf("%v: exit %d, stdout %q, stderr %q; want exit %d and %q once on stderr", tc.args, code, stdout.String(), stderr.String(), exitUsage, tc.want)
 		}
+	}
+}
+
+// TestNewOutputModeFollowsUmask runs jobs under two umasks: a new output
+// file gets 0666 less the umask, as any new file does, not a mode of its
+// own.
+func TestNewOutputModeFollowsUmask(t *testing.T) {
+	bin := buildCLI(t)
+	for _, tc := range []struct {
+		umask string
+		want  os.FileMode
+	}{{"000", 0o666}, {"077", 0o600}} {
+		t.Run(tc.umask, func(t *testing.T) {
+			dir := t.TempDir()
+			src := filepath.Join(dir, "in.csv")
+			if err := os.WriteFile(src, []byte("a,b\n1,2\n3\n"), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			dst := filepath.Join(dir, "out.csv")
+			cmd := exec.Command("sh", "-c", `umask "$0" && exec "$@"`, tc.umask, bin, "run", src, dst)
+			if out, err := cmd.CombinedOutput(); err != nil {
+				t.Fatalf("%v\n%s", err, out)
+			}
+			for _, name := range []string{dst, dst + ".rejects.csv"} {
+				fi, err := os.Stat(name)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if fi.Mode() != tc.want {
+					t.Errorf("%s: mode %v, want %v", name, fi.Mode(), tc.want)
+				}
+			}
+		})
 	}
 }
