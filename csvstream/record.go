@@ -20,7 +20,7 @@ type Record struct {
 	// undefined, and NumFields may be 0; the record belongs in the rejects.
 	Err *ScanError
 
-	raw    []byte // Raw as the Scanner set it, so callers reslicing Raw cannot move fields; its capacity runs on into the buffer
+	raw    []byte // Raw as the Scanner set it, uncapped; reslicing Raw cannot move fields
 	fields []span // where each field's value lies
 	esc    []byte // values of quoted fields whose doubled quotes were undone
 	ascii  bool   // the Scanner saw that raw holds only ASCII bytes
