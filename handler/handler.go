@@ -578,9 +578,16 @@ func (inv *invocation) sweep(req sweepRequest) (any, error) {
 		places = append(places, p)
 	}
 	if len(places) == 0 {
-		places = []Prefix{cfg.Output}
-		if !(cfg.Output.Bucket == cfg.Rejects.Bucket && strings.HasPrefix(cfg.Rejects.Prefix, cfg.Output.Prefix)) {
-			places = append(places, cfg.Rejects)
+		// One prefix under the other is swept as part of it: sweeping it
+		// again would list, count and abort its uploads twice.
+		o, r := cfg.Output, cfg.Rejects
+		switch {
+		case o.Bucket == r.Bucket && strings.HasPrefix(r.Prefix, o.Prefix):
+			places = []Prefix{o}
+		case o.Bucket == r.Bucket && strings.HasPrefix(o.Prefix, r.Prefix):
+			places = []Prefix{r}
+		default:
+			places = []Prefix{o, r}
 		}
 	}
 	results := []csvstream.SweepResult{}

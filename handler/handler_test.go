@@ -303,6 +303,11 @@ func TestEventFiles(t *testing.T) {
 			if len(resp.BatchItemFailures) != 0 {
 				t.Errorf("batch item failures %+v, want none", resp.BatchItemFailures)
 			}
+			// README: an SQS event gives {"batchItemFailures": [...]}, a list
+			// even when it is empty.
+			if b, err := json.Marshal(res); err != nil || string(b) != `{"batchItemFailures":[]}` {
+				t.Errorf("the result as Lambda sends it: %s (%v), want {\"batchItemFailures\":[]}", b, err)
+			}
 			for _, k := range []string{"valid/daily orders café.csv", "valid/returns-2026-11-19.csv"} {
 				if got := srv.Get(t, cfgBucket, k); !bytes.Equal(got, csvOut) {
 					t.Errorf("s3://%s/%s: %d bytes, want %d", cfgBucket, k, len(got), len(csvOut))
@@ -588,6 +593,45 @@ func TestSchemaReadFailureNotKept(t *testing.T) {
 	}
 }
 
+// TestConfiguredSchemaReadOncePerInvocation checks the package's promise
+// that the configured S3 schema is read once per invocation: an event of
+// two records reads it once, whether it loads or is missing, and the next
+// invocation reads it again (README: "read on each invocation").
+func TestConfiguredSchemaReadOncePerInvocation(t *testing.T) {
+	srv := s3test.Start(t)
+	data, _ := orders(t, 30, 0)
+	for i, present := range []bool{true, false} {
+		bucket := srv.Bucket(t, fmt.Sprintf("schemaonce%d", i))
+		srv.Put(t, bucket, "incoming/a.csv", data)
+		srv.Put(t, bucket, "incoming/b.csv", data)
+		if present {
+			srv.Put(t, bucket, "schemas/orders.json", []byte(gen.Schema))
+		}
+		p := faultproxy.New(t, srv.Endpoint)
+		h := New(Config{Output: Prefix{bucket, "valid/"}, InputPrefix: "incoming/", Log: io.Discard,
+			SchemaLocation: csvstream.Location{Bucket: bucket, Key: "schemas/orders.json"}},
+			s3test.ClientFor(p.URL, csvstream.ClientOptions))
+		schemaGets := func() (n int) {
+			for _, r := range p.Requests() {
+				if strings.HasPrefix(r, "GET /"+bucket+"/schemas/orders.json") {
+					n++
+				}
+			}
+			return n
+		}
+		for inv := 1; inv <= 2; inv++ {
+			_, _, err := invoke(h, s3Event(bucket, "incoming/a.csv", "incoming/b.csv"), time.Minute)
+			var se *SchemaError
+			if present && err != nil || !present && !errors.As(err, &se) {
+				t.Fatalf("schema present %v, invocation %d: error %v (%s)", present, inv, err, ErrorType(err))
+			}
+			if got := schemaGets(); got != inv {
+				t.Errorf("schema present %v: %d GETs of the schema after %d invocations of two records each, want %d", present, got, inv, inv)
+			}
+		}
+	}
+}
+
 // TestErrorTypesS3 provokes each kind of failure against a real server and
 // checks the type Lambda would report and that nothing is left behind.
 func TestErrorTypesS3(t *testing.T) {
@@ -746,14 +790,19 @@ func TestErrorTypesS3(t *testing.T) {
 	}
 }
 
-// TestNoClientIsInternalError invokes a Handler built with no S3 client:
-// that is the handler's own fault, as a Config out of range is, not the
-// event's.
+// TestNoClientIsInternalError invokes a Handler built with no S3 client,
+// for a job and for a sweep: that is the handler's own fault, as a Config
+// out of range is, not the event's.
 func TestNoClientIsInternalError(t *testing.T) {
 	h := New(Config{Output: Prefix{"out", "valid/"}, Log: io.Discard}, nil)
 	_, _, err := invoke(h, []byte(`{"bucket":"b","key":"incoming/x.csv"}`), time.Minute)
 	if ErrorType(err) != "InternalError" || !strings.Contains(err.Error(), "no S3 client") {
 		t.Errorf("%s: %v; want an InternalError saying there is no S3 client", ErrorType(err), err)
+	}
+	// A sweep needs a client that can list multipart uploads.
+	_, _, err = invoke(h, []byte(`{"sweep":{}}`), time.Minute)
+	if ErrorType(err) != "InternalError" || !strings.Contains(err.Error(), "cannot list multipart uploads") {
+		t.Errorf("sweep: %s: %v; want an InternalError saying the client cannot list multipart uploads", ErrorType(err), err)
 	}
 }
 
@@ -1652,6 +1701,8 @@ func TestSweepDefaultPlaces(t *testing.T) {
 			[]string{"s3://b/data/"}, "sweep (dry run): 1 of 1 uploads seen would be aborted"},
 		{"the whole output bucket", Config{Output: Prefix{"b", ""}}, false,
 			[]string{"s3://b/"}, "sweep: 1 of 1 uploads seen aborted"},
+		{"output under the rejects", Config{Output: Prefix{"b", "data/valid/"}, Rejects: Prefix{"b", "data/"}}, true,
+			[]string{"s3://b/data/"}, "sweep (dry run): 1 of 1 uploads seen would be aborted"},
 		{"rejects under the same prefix of another bucket", Config{Output: Prefix{"out", "data/"}, Rejects: Prefix{"rej", "data/rejects/"}}, true,
 			[]string{"s3://out/data/", "s3://rej/data/rejects/"}, "sweep (dry run): 1 of 1 uploads seen would be aborted"},
 	}
@@ -1949,7 +2000,8 @@ func TestEventBridgeSkipsGoneAndFolders(t *testing.T) {
 // TestJobLogEntriesNameTheirObjects checks the invocation's log line: each
 // job of an SQS batch carries its message id, a skipped record is listed,
 // a job refused before it ran names its source and destination (and its
-// metrics line its source), and a failed sweep's entry names its prefix.
+// metrics line its source), a failed sweep's entry names its prefix, and a
+// job that failed before it ran reports the time it took.
 func TestJobLogEntriesNameTheirObjects(t *testing.T) {
 	srv := s3test.Start(t)
 	bucket := srv.Bucket(t, "joblog")
@@ -2001,5 +2053,19 @@ func TestJobLogEntriesNameTheirObjects(t *testing.T) {
 
 	if _, jobs := run(listDeniedAPI{}, []byte(`{"sweep":{"prefixes":["s3://out/valid/"]}}`)); len(jobs) != 1 || jobs[0]["source"] != "s3://out/valid/" {
 		t.Errorf("failed sweep's log %v; want its prefix named", jobs)
+	}
+
+	// A job that fails before csvstream.Run, on a schema that is slow to
+	// read and invalid, reports the time it took, not 0.
+	srv.Put(t, bucket, "schemas/bad.json", append([]byte(`{"fields": 1}`), bytes.Repeat([]byte(" "), 1000)...))
+	p := faultproxy.New(t, srv.Endpoint)
+	p.Inject(faultproxy.Fault{Kind: faultproxy.SlowResponse, Rate: 2000, Match: faultproxy.IsGet("schemas/bad.json")})
+	slow := fmt.Sprintf(`{"bucket":%q,"key":"incoming/a.csv","schema":"s3://%s/schemas/bad.json"}`, bucket, bucket)
+	metrics, jobs = run(s3test.ClientFor(p.URL, csvstream.ClientOptions), []byte(slow))
+	if len(jobs) != 1 || jobs[0]["error_type"] != "SchemaError" || jobs[0]["duration_ms"].(float64) < 300 {
+		t.Errorf("slow schema's job log %v; want a SchemaError taking about 500 ms", jobs)
+	}
+	if len(metrics) != 1 || metrics[0]["duration_ms"].(float64) < 300 {
+		t.Errorf("slow schema's job metrics %v; want a duration of about 500 ms", metrics)
 	}
 }
