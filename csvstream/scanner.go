@@ -116,10 +116,11 @@ type Scanner struct {
 
 	// release, when set, is called before the Scanner overwrites the
 	// bytes of records it has returned. Until then those bytes stay
-	// valid, so a caller in this package may gather the Raw of
-	// consecutive records and write them in one call. An error it returns
-	// ends the scan before the Scanner reads again: a write that failed
-	// must not wait on an input that may stall.
+	// valid, so a caller in this package may gather the raw bytes of
+	// consecutive records (Record.raw: Raw is capped at each record) and
+	// write them in one call. An error it returns ends the scan before
+	// the Scanner reads again: a write that failed must not wait on an
+	// input that may stall.
 	release func() error
 }
 
