@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -36,6 +37,20 @@ func startCLI(t *testing.T, cmd *exec.Cmd) <-chan error {
 	go func() { exited <- cmd.Wait() }()
 	t.Cleanup(func() { cmd.Process.Kill() })
 	return exited
+}
+
+// startWithStdin starts cmd as startCLI does, with a pipe to its standard
+// input, closed when the test ends, and its standard error gathered.
+func startWithStdin(t *testing.T, cmd *exec.Cmd) (io.WriteCloser, *bytes.Buffer, <-chan error) {
+	t.Helper()
+	stderr := new(bytes.Buffer)
+	cmd.Stderr = stderr
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { stdin.Close() })
+	return stdin, stderr, startCLI(t, cmd)
 }
 
 // TestSummaryNotInTheData runs jobs whose destination or rejects is

@@ -33,14 +33,7 @@ func TestInterruptStopsStalledStdin(t *testing.T) {
 
 	cmd := exec.Command(bin, "run", "-", "s3://"+bucket+"/out.csv")
 	cmd.Env = append(os.Environ(), srv.Env()...)
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	stdin, err := cmd.StdinPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer stdin.Close()
-	exited := startCLI(t, cmd)
+	stdin, stderr, exited := startWithStdin(t, cmd)
 
 	// About 10 MiB: more than the first part, so that an upload is open.
 	if _, err := gen.Orders(stdin, gen.Options{Rows: 100_000, Seed: 1}); err != nil {
@@ -54,13 +47,13 @@ func TestInterruptStopsStalledStdin(t *testing.T) {
 		time.Sleep(50 * time.Millisecond)
 	}
 
-	interruptStops(t, cmd, exited, &stderr, "its input stayed open")
+	interruptStops(t, cmd, exited, stderr, "its input stayed open")
 	if ups := srv.Uploads(t, bucket); len(ups) != 0 {
 		t.Errorf("%d multipart uploads left after the interrupt", len(ups))
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	_, err = srv.Client().HeadObject(ctx, &s3.HeadObjectInput{Bucket: aws.String(bucket), Key: aws.String("out.csv")})
+	_, err := srv.Client().HeadObject(ctx, &s3.HeadObjectInput{Bucket: aws.String(bucket), Key: aws.String("out.csv")})
 	var notFound *types.NotFound
 	if !errors.As(err, &notFound) {
 		t.Errorf("HeadObject out.csv after the interrupt: %v, want NotFound", err)
@@ -111,18 +104,11 @@ func TestClosedStdoutFailsTheJobWhileStdinStalls(t *testing.T) {
 	bin := buildCLI(t)
 	dir := t.TempDir()
 	cmd := exec.Command(bin, "run", "--rejects", filepath.Join(dir, "rejects.csv"), "-", "-")
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	stdin, err := cmd.StdinPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer stdin.Close()
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
 	}
-	exited := startCLI(t, cmd)
+	stdin, stderr, exited := startWithStdin(t, cmd)
 	// About 300 KB: more than standard output's pipe and the job's stream
 	// buffer hold, so that the job waits in a write once it has read every
 	// byte of its input. The input stays open.
@@ -169,14 +155,7 @@ func TestSignalStopsStalledLocalJob(t *testing.T) {
 		t.Run(tc.sig.String(), func(t *testing.T) {
 			dir := t.TempDir()
 			cmd := exec.Command(bin, "run", "--rejects", filepath.Join(dir, "r.csv"), "-", filepath.Join(dir, "out.csv"))
-			var stderr bytes.Buffer
-			cmd.Stderr = &stderr
-			stdin, err := cmd.StdinPipe()
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer stdin.Close()
-			exited := startCLI(t, cmd)
+			stdin, stderr, exited := startWithStdin(t, cmd)
 			if _, err := io.WriteString(stdin, "a,b\n1,2\n"); err != nil {
 				t.Fatal(err)
 			}
@@ -195,6 +174,7 @@ func TestSignalStopsStalledLocalJob(t *testing.T) {
 			if err := cmd.Process.Signal(tc.sig); err != nil {
 				t.Fatal(err)
 			}
+			var err error
 			select {
 			case err = <-exited:
 			case <-time.After(20 * time.Second):
