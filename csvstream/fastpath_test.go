@@ -6,6 +6,7 @@ import (
 	"math/rand/v2"
 	"strings"
 	"testing"
+	"time"
 	"unicode/utf8"
 )
 
@@ -181,6 +182,21 @@ func TestISODatesAndTimes(t *testing.T) {
 		if got := isISODatetime([]byte(c)); got != want {
 			t.Fatalf("isISODatetime(%q) = %v, want %v", c, got, want)
 		}
+	}
+}
+
+// TestDaysFromCivil holds the day count that dates and datetimes compare
+// and repeat by to the time package's, over every day a four-digit year
+// can name: a day off would make two dates one value, such as 0000-02-29
+// and 0000-03-01 in the era before year 1.
+func TestDaysFromCivil(t *testing.T) {
+	day := time.Date(0, 1, 1, 0, 0, 0, 0, time.UTC)
+	for day.Year() <= 9999 {
+		y, m, d := day.Date()
+		if got, want := daysFromCivil(y, int(m), d), day.Unix()/86400; got != want {
+			t.Fatalf("daysFromCivil(%04d-%02d-%02d) = %d, want %d", y, m, d, got, want)
+		}
+		day = day.AddDate(0, 0, 1)
 	}
 }
 
