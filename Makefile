@@ -113,12 +113,16 @@ lambda-bootstrap:
 	@mkdir -p $(DIST)
 	CGO_ENABLED=0 GOOS=$(LAMBDA_GOOS) GOARCH=$(LAMBDA_GOARCH) \
 		$(GO) build $(LAMBDA_FLAGS) -o $(DIST)/bootstrap ./cmd/bootstrap
+	chmod 0755 $(DIST)/bootstrap
 
 # build-CsvstreamFunction is what `sam build` runs for the function in
-# template.yaml (BuildMethod: makefile); SAM sets ARTIFACTS_DIR.
+# template.yaml (BuildMethod: makefile); SAM sets ARTIFACTS_DIR. The
+# bootstrap is made 0755 whatever the umask, as cp applies it again: Lambda
+# runs it as a user other than its owner, and SAM's zip adds only read bits.
 build-CsvstreamFunction: lambda-bootstrap
 	@test -n "$(ARTIFACTS_DIR)" || { echo "ARTIFACTS_DIR is not set (sam build sets it)" >&2; exit 2; }
 	cp $(DIST)/bootstrap $(ARTIFACTS_DIR)/bootstrap
+	chmod 0755 $(ARTIFACTS_DIR)/bootstrap
 
 # lint checks template.yaml with cfn-lint, which also expands the SAM
 # transform; it is skipped when cfn-lint is not installed.

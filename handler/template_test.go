@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/url"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"reflect"
 	"regexp"
@@ -508,6 +509,50 @@ func TestTemplateMakefileTarget(t *testing.T) {
 	want := fmt.Sprint(tplMust(t, fn, "Properties", "Architectures").([]any)[0])
 	if arch == nil || arch[1] != want {
 		t.Errorf("Makefile LAMBDA_GOARCH = %v, want %s to match the function's Architectures", arch, want)
+	}
+}
+
+// TestMakefileBootstrapMode runs the target `sam build` runs under umask
+// 077, as on a hardened build host, with a stand-in for go that writes the
+// binary as go build does (0777 less the umask). Lambda runs the bootstrap
+// as a user other than its owner, and SAM's zip adds only read bits, so
+// both the bootstrap in dist and the one handed to SAM must be 0755.
+func TestMakefileBootstrapMode(t *testing.T) {
+	dir := t.TempDir()
+	fakeGo := filepath.Join(dir, "go")
+	script := `#!/bin/sh
+[ "$1" = env ] && { echo amd64; exit 0; }
+while [ $# -gt 0 ]; do
+	[ "$1" = -o ] && { : > "$2" && chmod "$(printf %o $((0777 & ~$(umask))))" "$2"; exit; }
+	shift
+done
+exit 1
+`
+	if err := os.WriteFile(fakeGo, []byte(script), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	mk, err := os.ReadFile(filepath.Join("..", "Makefile"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	src, artifacts := t.TempDir(), t.TempDir() // sam build copies the sources elsewhere
+	if err := os.WriteFile(filepath.Join(src, "Makefile"), mk, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command("sh", "-c", `umask 077 && exec make -s GO="$FAKE_GO" build-CsvstreamFunction`)
+	cmd.Dir = src
+	cmd.Env = append(os.Environ(), "FAKE_GO="+fakeGo, "ARTIFACTS_DIR="+artifacts)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("make build-CsvstreamFunction: %v\n%s", err, out)
+	}
+	for _, p := range []string{filepath.Join(src, "dist", "bootstrap"), filepath.Join(artifacts, "bootstrap")} {
+		fi, err := os.Stat(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := fi.Mode().Perm(); got != 0o755 {
+			t.Errorf("%s has mode %v after a build under umask 077, want -rwxr-xr-x: Lambda could not run it", p, got)
+		}
 	}
 }
 

@@ -6,9 +6,11 @@
 //	lambdazip -o ARCHIVE.zip FILE...
 //
 // Each file is stored under its base name at the root of the archive, as
-// Lambda expects the bootstrap of a custom runtime. File modes are kept, so
-// an executable stays executable, and modification times are fixed, so the
-// same inputs always give the same archive.
+// Lambda expects the bootstrap of a custom runtime. Lambda runs the code as
+// a user other than the files' owner, so an executable file (one with any
+// execute bit) is stored as 0755 and any other file as 0644, whatever umask
+// it was built under; modification times are fixed too, so the same inputs
+// always give the same archive.
 package main
 
 import (
@@ -99,6 +101,13 @@ func add(zw *zip.Writer, path, name string) error {
 	}
 	hdr.Name = name
 	hdr.Method = zip.Deflate
+	// Readable by all, and executable by all if executable at all: a
+	// bootstrap built under umask 077 is 0700, which Lambda cannot run.
+	mode := os.FileMode(0o644)
+	if fi.Mode()&0o111 != 0 {
+		mode = 0o755
+	}
+	hdr.SetMode(mode)
 	// A fixed time makes the same inputs give the same archive.
 	hdr.Modified = time.Date(1980, time.January, 1, 0, 0, 0, 0, time.UTC)
 	w, err := zw.CreateHeader(hdr)

@@ -9,31 +9,44 @@ import (
 	"testing"
 )
 
+// TestWrite builds the archive from files as a build under umask 077
+// leaves them, and again from the same files under umask 022: both
+// archives are the same, with the bootstrap 0755 and other files 0644, as
+// Lambda runs the code as a user other than their owner.
 func TestWrite(t *testing.T) {
 	dir := t.TempDir()
 	exe := filepath.Join(dir, "bootstrap")
-	if err := os.WriteFile(exe, []byte("#!/bin/sh\necho hello\n"), 0o755); err != nil {
+	if err := os.WriteFile(exe, []byte("#!/bin/sh\necho hello\n"), 0o700); err != nil {
 		t.Fatal(err)
 	}
 	data := filepath.Join(dir, "sub", "schema.json")
 	if err := os.MkdirAll(filepath.Dir(data), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	if err := os.WriteFile(data, []byte(`{"fields":[]}`), 0o644); err != nil {
+	if err := os.WriteFile(data, []byte(`{"fields":[]}`), 0o600); err != nil {
 		t.Fatal(err)
 	}
 
 	first := filepath.Join(dir, "a.zip")
 	second := filepath.Join(dir, "b.zip")
-	for _, name := range []string{first, second} {
-		if err := write(name, []string{exe, data}); err != nil {
-			t.Fatalf("write %s: %v", name, err)
+	for _, step := range []struct {
+		archive         string
+		exeMode, inMode os.FileMode
+	}{{first, 0o700, 0o600}, {second, 0o755, 0o644}} {
+		if err := os.Chmod(exe, step.exeMode); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Chmod(data, step.inMode); err != nil {
+			t.Fatal(err)
+		}
+		if err := write(step.archive, []string{exe, data}); err != nil {
+			t.Fatalf("write %s: %v", step.archive, err)
 		}
 	}
 	a, _ := os.ReadFile(first)
 	b, _ := os.ReadFile(second)
 	if !bytes.Equal(a, b) {
-		t.Error("two archives of the same files differ; want reproducible output")
+		t.Error("archives of the same files built under two umasks differ; want reproducible output")
 	}
 
 	zr, err := zip.OpenReader(first)
