@@ -142,7 +142,7 @@ func TestOutputs(t *testing.T) {
 		src      csvstream.Location
 		req      directRequest
 		dst, rej string
-		invalid  bool
+		invalid  string // an InvalidEvent saying this
 		internal string // an InternalError saying this
 	}{
 		{name: "derived", cfg: cfg, src: src,
@@ -161,9 +161,20 @@ func TestOutputs(t *testing.T) {
 			dst: "s3://d/v/daily orders café.csv", rej: "s3://r/daily orders café.csv.rejects.csv"},
 		{name: "jsonl under an explicit prefix", cfg: cfg, src: src, req: directRequest{Destination: "s3://d/v/", Format: "jsonl"},
 			dst: "s3://d/v/daily orders café.csv.jsonl", rej: "s3://d/v/daily orders café.csv.jsonl.rejects.csv"},
-		{name: "destination not s3", cfg: cfg, src: src, req: directRequest{Destination: "/tmp/x.csv"}, invalid: true},
-		{name: "rejects not s3", cfg: cfg, src: src, req: directRequest{Rejects: "x.csv"}, invalid: true},
-		{name: "key is the input prefix", cfg: cfg, src: csvstream.Location{Bucket: "in", Key: "incoming/"}, invalid: true},
+		// A value not s3:// is neither an object nor a prefix, whatever
+		// its slashes: the message says what the field takes.
+		{name: "destination not s3", cfg: cfg, src: src, req: directRequest{Destination: "/tmp/x.csv"},
+			invalid: `"destination" "/tmp/x.csv": want s3://bucket/key or s3://bucket/prefix/`},
+		{name: "destination with one slash after s3:", cfg: cfg, src: src, req: directRequest{Destination: "s3:/d/x.csv"},
+			invalid: `"destination" "s3:/d/x.csv": want s3://bucket/key or s3://bucket/prefix/`},
+		{name: "rejects not s3", cfg: cfg, src: src, req: directRequest{Rejects: "x.csv"},
+			invalid: `"rejects" "x.csv": want s3://bucket/key or s3://bucket/prefix/`},
+		{name: "rejects a local folder", cfg: cfg, src: src, req: directRequest{Rejects: "out/rejects/"},
+			invalid: `"rejects" "out/rejects/": want s3://bucket/key or s3://bucket/prefix/`},
+		{name: "rejects prefix with no bucket", cfg: cfg, src: src, req: directRequest{Rejects: "s3:///rejects/"},
+			invalid: `"rejects": prefix "s3:///rejects/": missing bucket`},
+		{name: "key is the input prefix", cfg: cfg, src: csvstream.Location{Bucket: "in", Key: "incoming/"},
+			invalid: "s3://in/incoming/: the key is the input prefix itself"},
 		// Only the prefix's folder is removed, so that no two keys share
 		// outputs: without it, incoming/x.csv and incomingx.csv would
 		// both be x.csv.
@@ -189,10 +200,10 @@ func TestOutputs(t *testing.T) {
 				}
 				return
 			}
-			if tt.invalid {
+			if tt.invalid != "" {
 				var ie *InvalidEvent
-				if !errors.As(err, &ie) {
-					t.Fatalf("error %v, want InvalidEvent", err)
+				if !errors.As(err, &ie) || !strings.Contains(err.Error(), tt.invalid) {
+					t.Fatalf("error %v, want InvalidEvent saying %s", err, tt.invalid)
 				}
 				return
 			}

@@ -473,7 +473,9 @@ func (cfg Config) outputs(src csvstream.Location, req directRequest) (dst, rej c
 	}
 	// named parses a payload location: an object, or a prefix to derive under.
 	named := func(field, s, suffix string) (csvstream.Location, error) {
-		if strings.HasSuffix(s, "/") || strings.Count(s, "/") == 2 {
+		// Only an s3:// value can be a prefix; any other is refused
+		// below, with the message that says what the field takes.
+		if strings.HasPrefix(s, "s3://") && (strings.HasSuffix(s, "/") || strings.Count(s, "/") == 2) {
 			p, err := ParsePrefix(s)
 			if err != nil {
 				return csvstream.Location{}, invalidEvent(fmt.Errorf("direct payload: %q: %w", field, err))
