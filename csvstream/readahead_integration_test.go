@@ -279,6 +279,12 @@ func TestObjectReaderChunkStallsS3(t *testing.T) {
 	if r.Resumes() != 2 {
 		t.Errorf("Resumes() = %d; want 2", r.Resumes())
 	}
+	// Each stall happened: the range whose GET got no answer was asked for
+	// twice, the second time whole.
+	if n := countStrings(src.proxy.Ranges())[chunkRange(2, 0, src.size)]; n != 2 || src.proxy.Fired(faultproxy.Stall) != 1 || src.proxy.Fired(faultproxy.StallResponse) != 2 {
+		t.Errorf("range 2 asked for %d times, %d stalls and %d stalled bodies; want 2, 1 and 2",
+			n, src.proxy.Fired(faultproxy.Stall), src.proxy.Fired(faultproxy.StallResponse))
+	}
 }
 
 // TestObjectReaderChunksSourceChangedS3 replaces the object while its

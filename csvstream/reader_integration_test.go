@@ -311,6 +311,25 @@ func TestObjectReaderStallS3(t *testing.T) {
 			if r.Resumes() != tt.wantResumes {
 				t.Errorf("Resumes() = %d, want %d", r.Resumes(), tt.wantResumes)
 			}
+			// Each fault must have hit a GET and each stall must have been
+			// waited out: a stall that never happened proves nothing about
+			// giving up on one.
+			fired := map[faultproxy.Kind]int{}
+			stalls := 0
+			for _, f := range tt.faults {
+				fired[f.Kind] += max(f.Times, 1)
+				if f.Kind == faultproxy.Stall || f.Kind == faultproxy.StallResponse {
+					stalls += max(f.Times, 1)
+				}
+			}
+			for k, n := range fired {
+				if got := p.Fired(k); got != n {
+					t.Errorf("faults of kind %d fired %d times, want %d", k, got, n)
+				}
+			}
+			if d := time.Since(start); d < time.Duration(stalls)*stall {
+				t.Errorf("read took %v; %d stalls of %v each must be waited out", d, stalls, stall)
+			}
 			if d := time.Since(start); d > 10*time.Second {
 				t.Errorf("read took %v with a stall timeout of %v", d, stall)
 			}

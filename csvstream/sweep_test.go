@@ -113,12 +113,13 @@ func TestSweepUnansweredRequests(t *testing.T) {
 		name   string
 		faults []faultproxy.Fault
 		aborts int // abort requests sent for the two uploads
+		lists  int // listings sent
 	}{
-		{"listing stalled", []faultproxy.Fault{{Kind: faultproxy.Stall, Match: faultproxy.IsListUploads}}, 2},
-		{"abort stalled", []faultproxy.Fault{{Kind: faultproxy.Stall, Match: faultproxy.IsAbortUpload}}, 3},
+		{"listing stalled", []faultproxy.Fault{{Kind: faultproxy.Stall, Match: faultproxy.IsListUploads}}, 2, 2},
+		{"abort stalled", []faultproxy.Fault{{Kind: faultproxy.Stall, Match: faultproxy.IsAbortUpload}}, 3, 1},
 		// The server carried out the abort whose answer was lost: the one
 		// sent again finds the upload gone, which counts as aborted.
-		{"abort answer lost", []faultproxy.Fault{{Kind: faultproxy.DropResponse, Match: faultproxy.IsAbortUpload}}, 3},
+		{"abort answer lost", []faultproxy.Fault{{Kind: faultproxy.DropResponse, Match: faultproxy.IsAbortUpload}}, 3, 1},
 	}
 	for i, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -151,14 +152,20 @@ func TestSweepUnansweredRequests(t *testing.T) {
 			if proxy.Fired(tt.faults[0].Kind) != 1 {
 				t.Errorf("the fault fired %d times, want 1", proxy.Fired(tt.faults[0].Kind))
 			}
-			aborts := 0
+			aborts, lists := 0, 0
 			for _, r := range proxy.Requests() {
 				if strings.HasPrefix(r, "DELETE ") {
 					aborts++
 				}
+				if strings.HasPrefix(r, "GET ") && strings.Contains(r, "uploads") {
+					lists++
+				}
 			}
 			if aborts != tt.aborts {
 				t.Errorf("%d aborts sent, want %d", aborts, tt.aborts)
+			}
+			if lists != tt.lists {
+				t.Errorf("%d listings sent, want %d", lists, tt.lists)
 			}
 		})
 	}

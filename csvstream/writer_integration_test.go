@@ -20,6 +20,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/aws/ratelimit"
 	"github.com/aws/aws-sdk-go-v2/aws/retry"
+	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 	"github.com/aws/smithy-go"
@@ -585,19 +586,29 @@ func TestObjectWriterS3Failures(t *testing.T) {
 		fault     faultproxy.Fault
 		wantSends int // of part 2
 		wantErr   []string
+		unsigned  bool // the payload is not signed, as over HTTPS
 	}{
+		// Over plain HTTP the S3 client signs the payload's SHA-256, and S3
+		// finds the flipped byte by it before the CRC64NVME checksum.
 		{"part corrupted every time", faultproxy.Fault{Kind: faultproxy.FlipByte, After: 100, Times: 100, Match: faultproxy.IsPartUpload(2)},
-			3, []string{"part 2", "attempt 3 of 3"}},
+			3, []string{"part 2", "XAmzContentSHA256Mismatch", "attempt 3 of 3"}, false},
+		// Unsigned, as over HTTPS, only the part's checksum finds it.
+		{"part corrupted every time, payload unsigned", faultproxy.Fault{Kind: faultproxy.FlipByte, After: 100, Times: 100, Match: faultproxy.IsPartUpload(2)},
+			3, []string{"part 2", "BadDigest", "attempt 3 of 3"}, true},
 		{"part refused", faultproxy.Fault{Kind: faultproxy.Status, Status: 403, Code: "AccessDenied", Match: faultproxy.IsPartUpload(2)},
-			1, []string{"part 2", "AccessDenied", "attempt 1 of 3"}},
+			1, []string{"part 2", "AccessDenied", "attempt 1 of 3"}, false},
 		{"complete refused", faultproxy.Fault{Kind: faultproxy.Status, Status: 400, Code: "InvalidPart", Match: faultproxy.IsCompleteUpload},
-			1, []string{"complete", "InvalidPart"}},
+			1, []string{"complete", "InvalidPart"}, false},
 	}
 	for i, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			p := faultproxy.New(t, srv.Endpoint)
 			p.Inject(tt.fault)
-			client := s3test.ClientFor(p.URL, csvstream.ClientOptions, writerFastBackoff)
+			client := s3test.ClientFor(p.URL, csvstream.ClientOptions, writerFastBackoff, func(o *s3.Options) {
+				if tt.unsigned {
+					o.APIOptions = append(o.APIOptions, v4.SwapComputePayloadSHA256ForUnsignedPayloadMiddleware)
+				}
+			})
 			key := fmt.Sprintf("fail-%d.csv", i)
 			w, err := csvstream.NewObjectWriterWithLimits(context.Background(), client, bucket, key,
 				csvstream.WriterOptions{PartSize: csvstream.MinPartSize, Concurrency: 2, PartAttempts: 3},

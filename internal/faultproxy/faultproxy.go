@@ -36,7 +36,9 @@ const (
 	// forwards the corrupted request.
 	FlipByte
 	// CutResponse forwards the request, sends the response headers and
-	// Fault.After bytes of the body, then drops the connection.
+	// Fault.After bytes of the body, then drops the connection. A body of at
+	// most Fault.After bytes reaches the client whole, though Fired counts
+	// the fault: a test relying on the cut should check what the client saw.
 	CutResponse
 	// Stall reads the request body, then neither forwards the request nor
 	// answers, like a server or network that stopped responding, until the

@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -247,5 +248,109 @@ func TestDropResponseForwards(t *testing.T) {
 	}
 	if reached.Load() != 1 {
 		t.Fatalf("the server got %d requests; want 1", reached.Load())
+	}
+}
+
+// TestStallNeverForwards pins Stall: the request never reaches the server
+// and gets no answer, so the client gives up on it.
+func TestStallNeverForwards(t *testing.T) {
+	var reached atomic.Int64
+	be := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { reached.Add(1) }))
+	defer be.Close()
+	p := faultproxy.New(t, be.URL)
+	p.Inject(faultproxy.Fault{Kind: faultproxy.Stall})
+	client := &http.Client{Timeout: 300 * time.Millisecond}
+	if resp, err := client.Post(p.URL+"/b/k?uploadId=u&partNumber=1", "x", strings.NewReader("part")); err == nil {
+		resp.Body.Close()
+		t.Fatalf("status %d; want no answer", resp.StatusCode)
+	}
+	if reached.Load() != 0 || p.Fired(faultproxy.Stall) != 1 {
+		t.Errorf("the server got %d requests, %d stalls fired; want 0 and 1", reached.Load(), p.Fired(faultproxy.Stall))
+	}
+}
+
+// TestCutRequestMidBody pins where CutRequest cuts: the client has sent
+// at least Fault.After bytes of the body when the connection drops, so a
+// cut "mid-part" is one, not a cut before the body.
+func TestCutRequestMidBody(t *testing.T) {
+	be := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { t.Error("a cut request reached the server") }))
+	defer be.Close()
+	p := faultproxy.New(t, be.URL)
+	const after, size = 32 << 20, 96 << 20
+	p.Inject(faultproxy.Fault{Kind: faultproxy.CutRequest, After: after})
+	body := &countingReader{left: size}
+	req, _ := http.NewRequest(http.MethodPut, p.URL+"/b/k?uploadId=u&partNumber=1", body)
+	req.ContentLength = size
+	tr := &http.Transport{}
+	defer tr.CloseIdleConnections()
+	if resp, err := (&http.Client{Transport: tr}).Do(req); err == nil {
+		resp.Body.Close()
+		t.Fatalf("status %d; want the request cut", resp.StatusCode)
+	}
+	// What the proxy read was sent; the socket buffers hold a few MiB more.
+	if n := body.read.Load(); n < after || n > after+(24<<20) {
+		t.Errorf("the client sent %d bytes before the cut; want %d and at most the socket buffers more", n, after)
+	}
+}
+
+// countingReader yields left zero bytes and counts those read.
+type countingReader struct {
+	left int64
+	read atomic.Int64
+}
+
+func (c *countingReader) Read(b []byte) (int, error) {
+	if c.left == 0 {
+		return 0, io.EOF
+	}
+	n := int(min(int64(len(b)), c.left))
+	clear(b[:n])
+	c.left -= int64(n)
+	c.read.Add(int64(n))
+	return n, nil
+}
+
+// TestBodyFaultsAtTheirOffset pins the byte faults: FlipByte corrupts the
+// request body's byte at Fault.After and no other, FlipResponseByte the
+// response body's, and CutResponse hands over exactly Fault.After bytes of
+// the answer before the connection drops.
+func TestBodyFaultsAtTheirOffset(t *testing.T) {
+	be := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		w.Header().Set("Content-Length", strconv.Itoa(len(b)))
+		w.Write(b)
+	}))
+	defer be.Close()
+	sent := bytes.Repeat([]byte("0123456789"), 10000)
+	flipped := func(at int) []byte {
+		b := bytes.Clone(sent)
+		b[at] ^= 0xff
+		return b
+	}
+	tests := []struct {
+		fault faultproxy.Fault
+		want  []byte // the body the client reads before any error
+		cut   bool   // the client's read of the body ends in an error
+	}{
+		{faultproxy.Fault{Kind: faultproxy.FlipByte, After: 12345}, flipped(12345), false},
+		{faultproxy.Fault{Kind: faultproxy.FlipResponseByte, After: 777}, flipped(777), false},
+		{faultproxy.Fault{Kind: faultproxy.CutResponse, After: 4321}, sent[:4321], true},
+		{faultproxy.Fault{Kind: faultproxy.CutResponse, After: 0}, nil, true},
+	}
+	for _, tt := range tests {
+		p := faultproxy.New(t, be.URL)
+		p.Inject(tt.fault)
+		tr := &http.Transport{}
+		resp, err := (&http.Client{Transport: tr}).Post(p.URL+"/b/k", "x", bytes.NewReader(sent))
+		if err != nil {
+			t.Fatalf("kind %d: %v", tt.fault.Kind, err)
+		}
+		got, err := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		tr.CloseIdleConnections()
+		if !bytes.Equal(got, tt.want) || (err != nil) != tt.cut {
+			t.Errorf("kind %d after %d: read %d bytes (equal to the wanted %d: %v), then %v; want cut %v",
+				tt.fault.Kind, tt.fault.After, len(got), len(tt.want), bytes.Equal(got, tt.want), err, tt.cut)
+		}
 	}
 }

@@ -109,8 +109,10 @@ func TestOrdersCounts(t *testing.T) {
 				t.Fatal(err)
 			}
 			rows := readAll(t, buf.Bytes(), tc.opt.Comma)
-			if got := strings.Join(rows[0], ","); got != Header {
-				t.Errorf("header = %q, want %q", got, Header)
+			// Nine fields, split at the chosen delimiter: a header that kept
+			// ',' would read as one field that joins to the same text.
+			if got := strings.Join(rows[0], ","); got != Header || len(rows[0]) != 9 {
+				t.Errorf("header = %q in %d fields, want %q in 9", got, len(rows[0]), Header)
 			}
 			rows = rows[1:]
 			if len(rows) != tc.opt.Rows || counts.Rows != tc.opt.Rows || counts.Valid+counts.Invalid != counts.Rows {

@@ -180,3 +180,112 @@ func TestCloseEndsPollsAndWaits(t *testing.T) {
 		t.Fatal("Wait after Close: no error")
 	}
 }
+
+// TestAnswersOnlyInvocationsInProgress checks that the server refuses an
+// answer it should not take: for an invocation still queued (the function
+// never got it), or one too large, and that a refused answer leaves the
+// invocation to the answer that counts.
+func TestAnswersOnlyInvocationsInProgress(t *testing.T) {
+	s := start(t)
+	queued := s.Enqueue([]byte(`{}`), 0)
+	if got := post(t, s, "/invocation/"+queued.ID+"/response", `"too early"`, nil); got != http.StatusBadRequest {
+		t.Errorf("response for an invocation not handed out: status %d, want 400", got)
+	}
+	if got := post(t, s, "/invocation/"+queued.ID+"/error", `{"errorType":"X"}`, nil); got != http.StatusBadRequest {
+		t.Errorf("error for an invocation not handed out: status %d, want 400", got)
+	}
+	id, _, _ := poll(t, s)
+	if got := post(t, s, "/invocation/"+id+"/response", strings.Repeat("x", maxBody+1), nil); got != http.StatusRequestEntityTooLarge {
+		t.Errorf("response of %d bytes: status %d, want 413", maxBody+1, got)
+	}
+	if got := post(t, s, "/invocation/"+id+"/response", `"ok"`, nil); got != http.StatusAccepted {
+		t.Fatalf("response: status %d", got)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if res, err := s.Wait(ctx, queued); err != nil || string(res.Response) != `"ok"` || res.Err != nil {
+		t.Errorf("result %+v, %v; want the answer given once the invocation was handed out", res, err)
+	}
+}
+
+// TestFunctionErrorForms checks the error reports parseFunctionError
+// reads: a body that is not JSON becomes the message, and a type sent as
+// a trailer after a streamed body counts.
+func TestFunctionErrorForms(t *testing.T) {
+	s := start(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+
+	plain := s.Enqueue(nil, 0)
+	id, _, _ := poll(t, s)
+	post(t, s, "/invocation/"+id+"/error", "panic: boom", nil)
+	if res, err := s.Wait(ctx, plain); err != nil || res.Err == nil || res.Err.Message != "panic: boom" || res.Err.Type != "" {
+		t.Errorf("plain-text error: %+v, %v; want the body as the message", res.Err, err)
+	}
+
+	streamed := s.Enqueue(nil, 0)
+	id, _, _ = poll(t, s)
+	req, _ := http.NewRequest(http.MethodPost, "http://"+s.Addr+apiPrefix+"/invocation/"+id+"/error", strings.NewReader("partial"))
+	req.Trailer = http.Header{"Lambda-Runtime-Function-Error-Type": nil}
+	req.ContentLength = -1
+	body := req.Body
+	req.Body = readerFunc(func(b []byte) (int, error) {
+		n, err := body.Read(b)
+		if err == io.EOF {
+			req.Trailer.Set("Lambda-Runtime-Function-Error-Type", "Runtime.StreamError")
+		}
+		return n, err
+	})
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if res, err := s.Wait(ctx, streamed); err != nil || res.Err == nil || res.Err.Type != "Runtime.StreamError" {
+		t.Errorf("streamed error: %+v, %v; want the trailer's type", res.Err, err)
+	}
+}
+
+type readerFunc func([]byte) (int, error)
+
+func (f readerFunc) Read(b []byte) (int, error) { return f(b) }
+func (f readerFunc) Close() error               { return nil }
+
+// TestOptionsAndFirstInitError checks that Options.FunctionARN is what the
+// function is told, and that the first init error is the one kept.
+func TestOptionsAndFirstInitError(t *testing.T) {
+	const arn = "arn:aws:lambda:eu-west-1:111122223333:function:other"
+	s, err := Start(Options{FunctionARN: arn})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	s.Enqueue(nil, 0)
+	if _, h, _ := poll(t, s); h.Get("Lambda-Runtime-Invoked-Function-Arn") != arn {
+		t.Errorf("function ARN %q, want %q", h.Get("Lambda-Runtime-Invoked-Function-Arn"), arn)
+	}
+	post(t, s, "/init/error", `{"errorType":"First","errorMessage":"a"}`, nil)
+	post(t, s, "/init/error", `{"errorType":"Second","errorMessage":"b"}`, nil)
+	if fe := s.InitError(); fe == nil || fe.Type != "First" {
+		t.Errorf("init error %+v, want the first one reported", fe)
+	}
+}
+
+// TestWaitAfterCloseKeepsAnswers checks Close's doc: only invocations still
+// waiting fail with ErrClosed; one already answered keeps its answer.
+func TestWaitAfterCloseKeepsAnswers(t *testing.T) {
+	s := start(t)
+	var invs []*Invocation
+	for range 20 {
+		inv := s.Enqueue(nil, 0)
+		id, _, _ := poll(t, s)
+		post(t, s, "/invocation/"+id+"/response", `"done"`, nil)
+		invs = append(invs, inv)
+	}
+	s.Close()
+	for _, inv := range invs {
+		if res, err := s.Wait(context.Background(), inv); err != nil || string(res.Response) != `"done"` {
+			t.Fatalf("Wait after Close for an answered invocation: %+v, %v", res, err)
+		}
+	}
+}

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
+	"runtime"
 	"testing"
 	"time"
 )
@@ -67,5 +68,47 @@ func TestWaitReadyIsOurServer(t *testing.T) {
 	defer cancel()
 	if err := s.waitReady(ctx, 3*time.Second); err == nil {
 		t.Fatal("waitReady = nil for a versitygw that exited without serving: the test would talk to another server on its port")
+	}
+}
+
+// recordTB records whether Start failed or skipped the test; both end the
+// goroutine that called them, as testing.T's do.
+type recordTB struct {
+	testing.TB
+	failed, skipped bool
+}
+
+func (r *recordTB) Fatalf(string, ...any) { r.failed = true; runtime.Goexit() }
+func (r *recordTB) Skipf(string, ...any)  { r.skipped = true; runtime.Goexit() }
+
+// TestStartRequiredFails checks the package doc: with $CSVSTREAM_REQUIRE_S3
+// set (as under `make test`), a server that cannot be started fails the
+// test instead of skipping it, so that no integration test passes in CI
+// without having run; and without it, or $CI, the test is skipped.
+func TestStartRequiredFails(t *testing.T) {
+	t.Setenv("CSVSTREAM_VERSITYGW", filepath.Join(t.TempDir(), "missing-versitygw"))
+	t.Setenv("CI", "")
+	for _, tc := range []struct {
+		require, ci        string
+		wantFail, wantSkip bool
+	}{
+		{"1", "", true, false},
+		{"1", "false", true, false},
+		{"", "false", false, true},
+		{"", "0", false, true},
+		{"", "", false, true},
+	} {
+		t.Setenv("CSVSTREAM_REQUIRE_S3", tc.require)
+		t.Setenv("CI", tc.ci)
+		rec := &recordTB{TB: t}
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			Start(rec)
+		}()
+		<-done
+		if rec.failed != tc.wantFail || rec.skipped != tc.wantSkip {
+			t.Errorf("CSVSTREAM_REQUIRE_S3=%q CI=%q: failed %v, skipped %v; want %v, %v", tc.require, tc.ci, rec.failed, rec.skipped, tc.wantFail, tc.wantSkip)
+		}
 	}
 }
