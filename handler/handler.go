@@ -584,9 +584,9 @@ func (inv *invocation) sweep(req sweepRequest) (any, error) {
 		// again would list, count and abort its uploads twice.
 		o, r := cfg.Output, cfg.Rejects
 		switch {
-		case o.Bucket == r.Bucket && strings.HasPrefix(r.Prefix, o.Prefix):
+		case o.contains(csvstream.Location{Bucket: r.Bucket, Key: r.Prefix}):
 			places = []Prefix{o}
-		case o.Bucket == r.Bucket && strings.HasPrefix(o.Prefix, r.Prefix):
+		case r.contains(csvstream.Location{Bucket: o.Bucket, Key: o.Prefix}):
 			places = []Prefix{r}
 		default:
 			places = []Prefix{o, r}
