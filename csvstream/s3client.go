@@ -2,11 +2,14 @@ package csvstream
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io"
 	"os"
 	"strconv"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/aws/ratelimit"
 	"github.com/aws/aws-sdk-go-v2/aws/retry"
 	"github.com/aws/aws-sdk-go-v2/config"
@@ -70,4 +73,38 @@ func wait(ctx context.Context, d time.Duration) bool {
 	case <-ctx.Done():
 		return false
 	}
+}
+
+// retryCutAnswer is a call option that has the S3 client send a request
+// again when its answer was cut off after the headers, which the client
+// otherwise takes as final (it retries a connection broken before them).
+// It is for the sweep's listing, which is safe to repeat, and for
+// CreateMultipartUpload, where failing the job would leave the upload S3
+// may have created behind just the same. An error that says it must not
+// be retried, such as noLateRetry's, is not. A retryer that is not an
+// aws.RetryerV2 (the SDK's own all are) is left as it is.
+func retryCutAnswer(o *s3.Options) {
+	if r, ok := o.Retryer.(aws.RetryerV2); ok {
+		o.Retryer = cutAnswerRetryer{r}
+	}
+}
+
+// cutAnswerRetryer is a retryer that also retries answers cut off.
+type cutAnswerRetryer struct{ aws.RetryerV2 }
+
+func (r cutAnswerRetryer) IsErrorRetryable(err error) bool {
+	retryable := retry.IsErrorRetryables{retry.RetryableError{}, retry.IsErrorRetryableFunc(cutAnswer)}
+	if v := retryable.IsErrorRetryable(err); v != aws.UnknownTernary {
+		return v.Bool()
+	}
+	return r.RetryerV2.IsErrorRetryable(err)
+}
+
+// cutAnswer says an answer whose body ended before its length is
+// retryable.
+func cutAnswer(err error) aws.Ternary {
+	if errors.Is(err, io.ErrUnexpectedEOF) {
+		return aws.TrueTernary
+	}
+	return aws.UnknownTernary
 }

@@ -3,10 +3,14 @@ package csvstream
 import (
 	"context"
 	"errors"
+	"fmt"
+	"io"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/smithy-go"
 )
 
 // TestClientNoRetryQuota takes many more retry tokens from the retryer
@@ -58,5 +62,41 @@ func TestNewS3ClientRefusesBadPathStyle(t *testing.T) {
 	_, err := NewS3Client(context.Background())
 	if err == nil || !strings.Contains(err.Error(), `AWS_S3_FORCE_PATH_STYLE="yes"`) {
 		t.Errorf("NewS3Client error = %v, want the bad AWS_S3_FORCE_PATH_STYLE named", err)
+	}
+}
+
+// TestRetryCutAnswer: with retryCutAnswer, the S3 client's retryer also
+// sends again a request whose answer was cut off after its headers, which
+// it alone does not; it keeps its own decision for every other error, and
+// an error that says it must not be retried is not.
+func TestRetryCutAnswer(t *testing.T) {
+	cut := fmt.Errorf("https response error StatusCode: 200: %w", io.ErrUnexpectedEOF)
+	tests := []struct {
+		name        string
+		err         error
+		alone, with bool // retryable by the client alone, and with retryCutAnswer
+	}{
+		{"answer cut after the headers", cut, false, true},
+		{"answer cut, in a deserialization error", &smithy.DeserializationError{Err: io.ErrUnexpectedEOF}, false, true},
+		{"too late to send again", &lateRetryError{err: cut, left: time.Millisecond}, false, false},
+		{"throttled", fakeAPIError("SlowDown"), true, true},
+		{"access denied", fakeAPIError("AccessDenied"), false, false},
+		{"connection reset", errors.New("read: connection reset by peer"), true, true},
+		{"answer read whole but not XML", errors.New("XML syntax error on line 1"), false, false},
+	}
+	var o s3.Options
+	ClientOptions(&o)
+	alone := o.Retryer
+	retryCutAnswer(&o)
+	for _, tt := range tests {
+		if got := alone.IsErrorRetryable(tt.err); got != tt.alone {
+			t.Errorf("%s: retryable by the client alone = %v, want %v", tt.name, got, tt.alone)
+		}
+		if got := o.Retryer.IsErrorRetryable(tt.err); got != tt.with {
+			t.Errorf("%s: retryable with retryCutAnswer = %v, want %v", tt.name, got, tt.with)
+		}
+	}
+	if o.Retryer.MaxAttempts() != MaxAttempts {
+		t.Errorf("MaxAttempts = %d after retryCutAnswer, want %d", o.Retryer.MaxAttempts(), MaxAttempts)
 	}
 }

@@ -144,7 +144,7 @@ func Sweep(ctx context.Context, api SweepAPI, bucket, prefix string, opt SweepOp
 	for page := 1; ; page++ {
 		var out *s3.ListMultipartUploadsOutput
 		err := sweepCall(ctx, opt.AttemptTimeout, func(ctx context.Context) (err error) {
-			out, err = api.ListMultipartUploads(ctx, in)
+			out, err = api.ListMultipartUploads(ctx, in, retryCutAnswer)
 			return err
 		})
 		if err != nil {

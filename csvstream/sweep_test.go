@@ -116,6 +116,7 @@ func TestSweepUnansweredRequests(t *testing.T) {
 		lists  int // listings sent
 	}{
 		{"listing stalled", []faultproxy.Fault{{Kind: faultproxy.Stall, Match: faultproxy.IsListUploads}}, 2, 2},
+		{"listing answer cut", []faultproxy.Fault{{Kind: faultproxy.CutResponse, After: 20, Match: faultproxy.IsListUploads}}, 2, 2},
 		{"abort stalled", []faultproxy.Fault{{Kind: faultproxy.Stall, Match: faultproxy.IsAbortUpload}}, 3, 1},
 		// The server carried out the abort whose answer was lost: the one
 		// sent again finds the upload gone, which counts as aborted.

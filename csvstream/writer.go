@@ -475,7 +475,7 @@ func (w *ObjectWriter) start() error {
 	// once the id is known.
 	ctx, cancel := w.cleanupContext()
 	var watch callWatch
-	out, err := w.api.CreateMultipartUpload(ctx, in, watch.option, noLateRetry)
+	out, err := w.api.CreateMultipartUpload(ctx, in, watch.option, noLateRetry, retryCutAnswer)
 	err = cleanupError(ctx, err)
 	cancel()
 	w.addRetries(watch.retries())

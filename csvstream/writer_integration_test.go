@@ -153,6 +153,19 @@ func writerCompleteSends(p *faultproxy.Proxy) int {
 	return writerSends(p, "POST", "")
 }
 
+// writerCreateSends counts the CreateMultipartUpload requests in a
+// proxy's log.
+func writerCreateSends(p *faultproxy.Proxy) int {
+	count := 0
+	for _, r := range p.Requests() {
+		m, uri, _ := strings.Cut(r, " ")
+		if u, err := url.Parse(uri); err == nil && m == "POST" && u.Query().Has("uploads") {
+			count++
+		}
+	}
+	return count
+}
+
 // writerSends counts the requests in a proxy's log on a multipart upload
 // with the method and partNumber.
 func writerSends(p *faultproxy.Proxy, method, part string) int {
@@ -409,6 +422,51 @@ func TestObjectWriterS3CompleteAnswerLost(t *testing.T) {
 	}
 }
 
+// TestObjectWriterS3CreateAnswerCut cuts off the answer to
+// CreateMultipartUpload after its headers. The S3 client sends the request
+// again and the write goes on with the second upload. The first, which S3
+// created but whose id never arrived, is left for a sweep: failing the
+// job would have left it just the same.
+func TestObjectWriterS3CreateAnswerCut(t *testing.T) {
+	srv := s3test.Start(t)
+	bucket := srv.Bucket(t, "writer-create-cut")
+	p := faultproxy.New(t, srv.Endpoint)
+	p.Inject(faultproxy.Fault{Kind: faultproxy.CutResponse, After: 20, Match: faultproxy.IsCreateUpload})
+	client := s3test.ClientFor(p.URL, csvstream.ClientOptions)
+	const key = "cut.csv"
+	w, err := csvstream.NewObjectWriter(context.Background(), client, bucket, key,
+		csvstream.WriterOptions{PartSize: csvstream.MinPartSize, Concurrency: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, size, err := writerStream(t, w, 41, 2*csvstream.MinPartSize+1<<20)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if got := p.Fired(faultproxy.CutResponse); got != 1 {
+		t.Fatalf("%d answers cut, want 1", got)
+	}
+	if got := writerCreateSends(p); got != 2 {
+		t.Errorf("CreateMultipartUpload sent %d times, want 2", got)
+	}
+	if st := w.State(); st.Retries != 1 {
+		t.Errorf("State().Retries = %d, want 1", st.Retries)
+	}
+	ups := srv.Uploads(t, bucket)
+	if len(ups) != 1 || aws.ToString(ups[0].Key) != key || aws.ToString(ups[0].UploadId) == w.State().UploadID {
+		t.Fatalf("uploads left: %v; want the one whose answer was cut", uploadIDs(ups))
+	}
+	if _, err := srv.Client().AbortMultipartUpload(context.Background(), &s3.AbortMultipartUploadInput{
+		Bucket: aws.String(bucket), Key: aws.String(key), UploadId: ups[0].UploadId,
+	}); err != nil {
+		t.Fatal(err)
+	}
+	checkWrittenObject(t, srv, w, bucket, key, want, size)
+}
+
 // TestObjectWriterS3CreateRetryTooLate checks that the S3 client does not
 // send CreateMultipartUpload again when too little time is left for its
 // answer: S3 could create an upload whose id the writer, its context over,
@@ -458,14 +516,7 @@ func TestObjectWriterS3CreateRetryTooLate(t *testing.T) {
 			} else {
 				_ = w.Abort()
 			}
-			creates := 0
-			for _, r := range p.Requests() {
-				m, uri, _ := strings.Cut(r, " ")
-				if u, err := url.Parse(uri); err == nil && m == "POST" && u.Query().Has("uploads") {
-					creates++
-				}
-			}
-			if creates != tt.wantCreates {
+			if creates := writerCreateSends(p); creates != tt.wantCreates {
 				t.Errorf("CreateMultipartUpload sent %d times, want %d", creates, tt.wantCreates)
 			}
 			if tt.wantErr == nil {
