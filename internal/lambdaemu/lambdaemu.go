@@ -74,6 +74,7 @@ type Server struct {
 	served chan struct{} // closed when Serve returns
 
 	mu          sync.Mutex
+	polls       int // polls waiting for an invocation
 	byID        map[string]*Invocation
 	inFlight    int
 	maxInFlight int
@@ -247,6 +248,14 @@ func (s *Server) MaxInFlight() int {
 }
 
 func (s *Server) next(w http.ResponseWriter, r *http.Request) {
+	s.mu.Lock()
+	s.polls++
+	s.mu.Unlock()
+	defer func() {
+		s.mu.Lock()
+		s.polls--
+		s.mu.Unlock()
+	}()
 	var inv *Invocation
 	select {
 	case inv = <-s.queue:

@@ -152,6 +152,16 @@ func TestConcurrentPolls(t *testing.T) {
 	}
 }
 
+// waitingPolls returns how many polls s holds, waiting for an invocation.
+func waitingPolls(s *Server) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.polls
+}
+
+// TestCloseEndsPollsAndWaits closes the server while a poll waits for an
+// invocation: Close ends the poll without handing one out, and Wait for an
+// invocation never queued returns an error instead of waiting.
 func TestCloseEndsPollsAndWaits(t *testing.T) {
 	s := start(t)
 	polled := make(chan error, 1)
@@ -165,7 +175,11 @@ func TestCloseEndsPollsAndWaits(t *testing.T) {
 		}
 		polled <- err
 	}()
-	time.Sleep(50 * time.Millisecond)
+	for start := time.Now(); waitingPolls(s) == 0; time.Sleep(time.Millisecond) {
+		if time.Since(start) > 5*time.Second {
+			t.Fatal("the poll never reached the server")
+		}
+	}
 	inv := &Invocation{ID: "never-queued", done: make(chan struct{})}
 	s.Close()
 	select {
