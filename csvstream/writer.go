@@ -66,6 +66,12 @@ const (
 // all, unless the caller's deadline leaves less.
 var settleDelays = [...]time.Duration{0, 100 * time.Millisecond, 250 * time.Millisecond, 500 * time.Millisecond, time.Second}
 
+// lookTimeout bounds each look that completedBefore and abortAgain take,
+// the S3 client's own retries included: a look that gets no answer gives
+// way to the next, rather than holding the writer until its cleanup
+// context ends.
+const lookTimeout = 2 * time.Second
+
 // minSettleTime is the least time completedBefore keeps looking, even
 // past the caller's deadline: a Complete that the deadline cut short may
 // still publish the object a moment later.
@@ -197,9 +203,9 @@ type PartState struct {
 // ListParts is refused or the deadline leaves no time to look again; and
 // an upload S3 created for a CreateMultipartUpload whose answer was lost,
 // whose id the writer never learnt (on success too, when the S3 client
-// sent the request again and got another). To keep that rare, the S3
-// client does not send CreateMultipartUpload again with less than a second
-// left for it.
+// sent the request again and got another). To keep that rare,
+// CreateMultipartUpload is not sent again with less than a second left
+// for it.
 //
 // The goroutines an ObjectWriter starts end by the time Close or Abort
 // returns, or once the context is cancelled. Write, Close and Abort must be
@@ -472,10 +478,37 @@ func (w *ObjectWriter) start() error {
 	// The request runs on a cleanup context: had the writer's context cut
 	// it short, S3 could have created the upload without the writer ever
 	// learning its id to abort it. Whether the writer should stop is asked
-	// once the id is known.
+	// once the id is known. Each attempt gets a third of that context's
+	// time, so that a request on a connection that stopped answering is
+	// sent again, as one whose answer was cut off is; a lost answer's
+	// upload is left to a sweep either way.
 	ctx, cancel := w.cleanupContext()
+	until, _ := ctx.Deadline()
+	attempt := max(time.Until(until)/3, minCreateRetryTime)
 	var watch callWatch
-	out, err := w.api.CreateMultipartUpload(ctx, in, watch.option, noLateRetry, retryCutAnswer)
+	var out *s3.CreateMultipartUploadOutput
+	var err error
+	for n := 1; ; n++ {
+		actx, acancel := context.WithTimeoutCause(ctx, attempt, errAttemptTimeout)
+		out, err = w.api.CreateMultipartUpload(actx, in, watch.option, noLateRetry(until), retryCutAnswer)
+		timedOut := err != nil && context.Cause(actx) == errAttemptTimeout
+		acancel()
+		if !timedOut {
+			break
+		}
+		if w.ctx.Err() != nil {
+			// The writer is stopping: a request sent again would only
+			// create an upload to abort.
+			err = fmt.Errorf("stopped after an attempt without an answer: %w", context.Cause(w.ctx))
+			break
+		}
+		if time.Until(until) < minCreateRetryTime {
+			// err wraps the attempt's DeadlineExceeded, which would read
+			// as the job running out of time.
+			err = fmt.Errorf("sent %d times, each without an answer within %v (%v)", n, attempt.Round(time.Millisecond), err)
+			break
+		}
+	}
 	err = cleanupError(ctx, err)
 	cancel()
 	w.addRetries(watch.retries())
@@ -756,7 +789,8 @@ func (w *ObjectWriter) abortUpload() error {
 // may still be stored: a part that S3 was receiving when the abort came
 // can keep the upload, and the storage it is billed for, alive, as S3's
 // documentation warns. Over the settle delays, it aborts the upload again
-// whenever ListParts still finds it. It gives up quietly when it cannot
+// whenever ListParts still finds it. A look that gets no answer within
+// lookTimeout gives way to the next. It gives up quietly when it cannot
 // tell (ListParts refused, say), and it takes no more than half the time
 // left before the caller's deadline: a sweep removes what is left.
 func (w *ObjectWriter) abortAgain(ctx context.Context, in *s3.AbortMultipartUploadInput) {
@@ -773,15 +807,20 @@ func (w *ObjectWriter) abortAgain(ctx context.Context, in *s3.AbortMultipartUplo
 		if !wait(ctx, d) {
 			return
 		}
-		_, err := w.api.ListParts(ctx, &s3.ListPartsInput{
+		lctx, lcancel := context.WithTimeoutCause(ctx, lookTimeout, errAttemptTimeout)
+		_, err := w.api.ListParts(lctx, &s3.ListPartsInput{
 			Bucket:   in.Bucket,
 			Key:      in.Key,
 			UploadId: in.UploadId,
 			MaxParts: aws.Int32(1),
 		})
+		unanswered := context.Cause(lctx) == errAttemptTimeout
+		lcancel()
 		switch {
 		case isNoSuchUpload(err):
 			continue // gone, unless a late part brings it back
+		case err != nil && unanswered:
+			continue // look again
 		case err != nil:
 			return
 		}
@@ -1012,25 +1051,25 @@ func (c *callWatch) option(o *s3.Options) {
 // client's own wait can hold a retry until moments before that end.
 const minCreateRetryTime = time.Second
 
-// noLateRetry is a call option for CreateMultipartUpload: it stops the S3
-// client from sending the request again with less than minCreateRetryTime
-// left, failing the call with the last attempt's error instead. The first
-// attempt is always sent.
-func noLateRetry(o *s3.Options) {
-	o.APIOptions = append(o.APIOptions, func(st *middleware.Stack) error {
-		var last error // the error of the attempt before, if any
-		return st.Finalize.Insert(middleware.FinalizeMiddlewareFunc("csvstream:noLateRetry",
-			func(ctx context.Context, in middleware.FinalizeInput, next middleware.FinalizeHandler) (middleware.FinalizeOutput, middleware.Metadata, error) {
-				if d, ok := ctx.Deadline(); ok && last != nil {
-					if left := time.Until(d); left < minCreateRetryTime {
+// noLateRetry returns a call option for CreateMultipartUpload: it stops
+// the S3 client from sending the request again with less than
+// minCreateRetryTime left before until, failing the call with the last
+// attempt's error instead. The call's first attempt is always sent.
+func noLateRetry(until time.Time) func(*s3.Options) {
+	return func(o *s3.Options) {
+		o.APIOptions = append(o.APIOptions, func(st *middleware.Stack) error {
+			var last error // the error of the attempt before, if any
+			return st.Finalize.Insert(middleware.FinalizeMiddlewareFunc("csvstream:noLateRetry",
+				func(ctx context.Context, in middleware.FinalizeInput, next middleware.FinalizeHandler) (middleware.FinalizeOutput, middleware.Metadata, error) {
+					if left := time.Until(until); last != nil && left < minCreateRetryTime {
 						return middleware.FinalizeOutput{}, middleware.Metadata{}, &lateRetryError{err: last, left: left}
 					}
-				}
-				out, md, err := next.HandleFinalize(ctx, in)
-				last = err
-				return out, md, err
-			}), "Retry", middleware.After)
-	})
+					out, md, err := next.HandleFinalize(ctx, in)
+					last = err
+					return out, md, err
+				}), "Retry", middleware.After)
+		})
+	}
 }
 
 // lateRetryError is the error of a request noLateRetry kept the S3 client
@@ -1132,11 +1171,19 @@ func (w *ObjectWriter) completedBefore(err error, sum string, size int64) error 
 		if d > 0 && !wait(ctx, d) {
 			return last
 		}
-		head, herr := w.api.HeadObject(ctx, &s3.HeadObjectInput{
+		lctx, lcancel := context.WithTimeoutCause(ctx, lookTimeout, errAttemptTimeout)
+		head, herr := w.api.HeadObject(lctx, &s3.HeadObjectInput{
 			Bucket:       aws.String(w.bucket),
 			Key:          aws.String(w.key),
 			ChecksumMode: types.ChecksumModeEnabled,
 		})
+		if context.Cause(lctx) == errAttemptTimeout && herr != nil {
+			// herr wraps the look's DeadlineExceeded, which would read
+			// as the job running out of time.
+			herr = fmt.Errorf("no answer within %v (%v)", lookTimeout, herr)
+		}
+		herr = cleanupError(ctx, herr)
+		lcancel()
 		if herr != nil {
 			// Not wrapped: the cause is err. Without s3:ListBucket, a
 			// missing object answers 403, which must not read as access

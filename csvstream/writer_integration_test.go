@@ -322,50 +322,79 @@ func TestObjectWriterS3Faults(t *testing.T) {
 
 // TestObjectWriterS3CancelDuringStall cancels the writer's context while
 // part 2 has no answer: the writer must fail within seconds, not when the
-// attempt times out, and abort the upload.
+// attempt times out, and abort the upload. As part 2 may still land, the
+// writer then looks for the upload with ListParts; a look that gets no
+// answer gives way to the next after lookTimeout, rather than holding the
+// writer for the abort's whole 30 s.
 func TestObjectWriterS3CancelDuringStall(t *testing.T) {
 	srv := s3test.Start(t)
-	bucket := srv.Bucket(t, "writer-stall-cancel")
-	p := faultproxy.New(t, srv.Endpoint)
-	p.Inject(faultproxy.Fault{Kind: faultproxy.Stall, Match: faultproxy.IsPartUpload(2)})
-	client := s3test.ClientFor(p.URL, csvstream.ClientOptions)
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	w, err := csvstream.NewObjectWriter(ctx, client, bucket, "cancelled.csv",
-		csvstream.WriterOptions{PartSize: csvstream.MinPartSize, Concurrency: 2})
-	if err != nil {
-		t.Fatal(err)
+	isListParts := func(r *http.Request) bool {
+		return r.Method == http.MethodGet && r.URL.Query().Has("uploadId") && !r.URL.Query().Has("partNumber")
 	}
-	errc := make(chan error, 1)
-	go func() {
-		_, _, err := writerStream(t, w, 11, 4*csvstream.MinPartSize)
-		if err == nil {
-			err = w.Close()
-		}
-		errc <- err
-	}()
-	for start := time.Now(); p.Fired(faultproxy.Stall) == 0; time.Sleep(10 * time.Millisecond) {
-		if time.Since(start) > 30*time.Second {
-			t.Fatal("part 2 was never sent")
-		}
+	tests := []struct {
+		name  string
+		look  []faultproxy.Fault
+		limit time.Duration // to fail after the cancel
+	}{
+		// The abort and its looks over the settle delays take about 1.9s;
+		// the stalled attempt alone would take a minute.
+		{"looks answered", nil, 5 * time.Second},
+		{"first look not answered", []faultproxy.Fault{{Kind: faultproxy.Stall, Match: isListParts}}, 7 * time.Second},
 	}
-	cancel()
-	cancelled := time.Now()
-	select {
-	case err = <-errc:
-	case <-time.After(30 * time.Second):
-		t.Fatal("the writer did not stop after its context was cancelled")
-	}
-	// The abort and its checks over the settle delays take about 1.9s; the
-	// stalled attempt alone would take a minute.
-	if d := time.Since(cancelled); d > 5*time.Second {
-		t.Errorf("the writer took %v to fail after its context was cancelled", d)
-	}
-	if !errors.Is(err, context.Canceled) || !strings.Contains(err.Error(), w.State().UploadID) {
-		t.Fatalf("err = %v, want context.Canceled naming the upload", err)
-	}
-	if ups := srv.Uploads(t, bucket); len(ups) != 0 {
-		t.Fatalf("%d multipart uploads left", len(ups))
+	for i, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			bucket := srv.Bucket(t, fmt.Sprintf("writer-stall-cancel-%d", i))
+			p := faultproxy.New(t, srv.Endpoint)
+			part2 := faultproxy.Fault{Kind: faultproxy.Stall, Match: faultproxy.IsPartUpload(2)}
+			for _, f := range append([]faultproxy.Fault{part2}, tt.look...) {
+				p.Inject(f)
+			}
+			client := s3test.ClientFor(p.URL, csvstream.ClientOptions)
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			w, err := csvstream.NewObjectWriter(ctx, client, bucket, "cancelled.csv",
+				csvstream.WriterOptions{PartSize: csvstream.MinPartSize, Concurrency: 2})
+			if err != nil {
+				t.Fatal(err)
+			}
+			errc := make(chan error, 1)
+			go func() {
+				_, _, err := writerStream(t, w, 11, 4*csvstream.MinPartSize)
+				if err == nil {
+					err = w.Close()
+				}
+				errc <- err
+			}()
+			for start := time.Now(); p.Fired(faultproxy.Stall) == 0; time.Sleep(10 * time.Millisecond) {
+				if time.Since(start) > 30*time.Second {
+					t.Fatal("part 2 was never sent")
+				}
+			}
+			cancel()
+			cancelled := time.Now()
+			select {
+			case err = <-errc:
+			case <-time.After(40 * time.Second):
+				t.Fatal("the writer did not stop after its context was cancelled")
+			}
+			if d := time.Since(cancelled); d > tt.limit {
+				t.Errorf("the writer took %v to fail after its context was cancelled, want at most %v", d, tt.limit)
+			}
+			if !errors.Is(err, context.Canceled) || !strings.Contains(err.Error(), w.State().UploadID) {
+				t.Fatalf("err = %v, want context.Canceled naming the upload", err)
+			}
+			if got, want := p.Fired(faultproxy.Stall), 1+len(tt.look); got != want {
+				t.Errorf("%d requests stalled, want %d", got, want)
+			}
+			// One look after each settle delay, the one not answered
+			// included.
+			if got := writerSends(p, "GET", ""); got != 5 {
+				t.Errorf("ListParts sent %d times, want 5", got)
+			}
+			if ups := srv.Uploads(t, bucket); len(ups) != 0 {
+				t.Fatalf("%d multipart uploads left", len(ups))
+			}
+		})
 	}
 }
 
@@ -373,20 +402,24 @@ func TestObjectWriterS3CancelDuringStall(t *testing.T) {
 // the server has completed the upload. The S3 client does not retry once
 // the response headers have come, so the writer sends Complete again.
 // versitygw answers that for the completed upload; S3 may instead say
-// NoSuchUpload, which the second case injects, and then the writer checks
-// the object at the key.
+// NoSuchUpload, which the other cases inject, and then the writer checks
+// the object at the key; a look that gets no answer gives way to the next.
 func TestObjectWriterS3CompleteAnswerLost(t *testing.T) {
 	srv := s3test.Start(t)
 	bucket := srv.Bucket(t, "writer-complete-lost")
 	cut := faultproxy.Fault{Kind: faultproxy.CutResponse, After: 20, Match: faultproxy.IsCompleteUpload}
 	gone := faultproxy.Fault{Kind: faultproxy.Status, Status: 404, Code: "NoSuchUpload", Match: faultproxy.IsCompleteUpload}
+	// The first look is not answered: the next, after lookTimeout, is.
+	headStall := faultproxy.Fault{Kind: faultproxy.Stall, Match: func(r *http.Request) bool { return r.Method == http.MethodHead }}
 	tests := []struct {
-		name     string
-		faults   []faultproxy.Fault
-		wantHead bool
+		name       string
+		faults     []faultproxy.Fault
+		wantHead   bool
+		wantStalls int
 	}{
-		{"server answers the Complete sent again", []faultproxy.Fault{cut}, false},
-		{"server says the upload is gone", []faultproxy.Fault{cut, gone}, true},
+		{"server answers the Complete sent again", []faultproxy.Fault{cut}, false, 0},
+		{"server says the upload is gone", []faultproxy.Fault{cut, gone}, true, 0},
+		{"server says the upload is gone, and the first look gets no answer", []faultproxy.Fault{cut, gone, headStall}, true, 1},
 	}
 	for i, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -414,6 +447,9 @@ func TestObjectWriterS3CompleteAnswerLost(t *testing.T) {
 			if got := slices.Contains(p.Requests(), "HEAD /"+bucket+"/"+key); got != tt.wantHead {
 				t.Errorf("HeadObject sent: %v, want %v", got, tt.wantHead)
 			}
+			if got := p.Fired(faultproxy.Stall); got != tt.wantStalls {
+				t.Errorf("%d looks stalled, want %d", got, tt.wantStalls)
+			}
 			if st := w.State(); st.Retries != 1 {
 				t.Errorf("State().Retries = %d, want 1", st.Retries)
 			}
@@ -422,49 +458,150 @@ func TestObjectWriterS3CompleteAnswerLost(t *testing.T) {
 	}
 }
 
-// TestObjectWriterS3CreateAnswerCut cuts off the answer to
-// CreateMultipartUpload after its headers. The S3 client sends the request
-// again and the write goes on with the second upload. The first, which S3
-// created but whose id never arrived, is left for a sweep: failing the
-// job would have left it just the same.
-func TestObjectWriterS3CreateAnswerCut(t *testing.T) {
+// TestObjectWriterS3CreateAnswerLost loses the answer to
+// CreateMultipartUpload: cut off after its headers, never sent, or stalled
+// after its headers. The request is sent again (by the S3 client, or once
+// its attempt, a third of AbortTimeout, runs out) and the write goes on
+// with the second upload. An upload S3 created for the request whose
+// answer was lost is left for a sweep: failing the job would have left it
+// just the same.
+func TestObjectWriterS3CreateAnswerLost(t *testing.T) {
 	srv := s3test.Start(t)
-	bucket := srv.Bucket(t, "writer-create-cut")
-	p := faultproxy.New(t, srv.Endpoint)
-	p.Inject(faultproxy.Fault{Kind: faultproxy.CutResponse, After: 20, Match: faultproxy.IsCreateUpload})
-	client := s3test.ClientFor(p.URL, csvstream.ClientOptions)
-	const key = "cut.csv"
-	w, err := csvstream.NewObjectWriter(context.Background(), client, bucket, key,
-		csvstream.WriterOptions{PartSize: csvstream.MinPartSize, Concurrency: 2})
-	if err != nil {
-		t.Fatal(err)
+	bucket := srv.Bucket(t, "writer-create-lost")
+	tests := []struct {
+		name    string
+		fault   faultproxy.Fault
+		created bool // S3 created an upload for the request whose answer was lost
+	}{
+		{"answer cut after the headers", faultproxy.Fault{Kind: faultproxy.CutResponse, After: 20}, true},
+		{"no answer", faultproxy.Fault{Kind: faultproxy.Stall}, false},
+		{"answer stalled after the headers", faultproxy.Fault{Kind: faultproxy.StallResponse, After: 0}, true},
 	}
-	want, size, err := writerStream(t, w, 41, 2*csvstream.MinPartSize+1<<20)
-	if err != nil {
-		t.Fatal(err)
+	for i, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p := faultproxy.New(t, srv.Endpoint)
+			tt.fault.Match = faultproxy.IsCreateUpload
+			p.Inject(tt.fault)
+			client := s3test.ClientFor(p.URL, csvstream.ClientOptions)
+			key := fmt.Sprintf("lost-create-%d.csv", i)
+			w, err := csvstream.NewObjectWriter(context.Background(), client, bucket, key,
+				csvstream.WriterOptions{PartSize: csvstream.MinPartSize, Concurrency: 2, AbortTimeout: 3 * time.Second})
+			if err != nil {
+				t.Fatal(err)
+			}
+			want, size, err := writerStream(t, w, 41, 2*csvstream.MinPartSize+1<<20)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := w.Close(); err != nil {
+				t.Fatal(err)
+			}
+			if got := p.Fired(tt.fault.Kind); got != 1 {
+				t.Fatalf("the fault fired %d times, want 1", got)
+			}
+			if got := writerCreateSends(p); got != 2 {
+				t.Errorf("CreateMultipartUpload sent %d times, want 2", got)
+			}
+			if st := w.State(); st.Retries != 1 {
+				t.Errorf("State().Retries = %d, want 1", st.Retries)
+			}
+			var lost []types.MultipartUpload
+			for _, u := range srv.Uploads(t, bucket) {
+				if aws.ToString(u.Key) == key {
+					lost = append(lost, u)
+				}
+			}
+			if len(lost) != btoi(tt.created) || len(lost) == 1 && aws.ToString(lost[0].UploadId) == w.State().UploadID {
+				t.Fatalf("uploads left: %v; want %d, not the writer's own", uploadIDs(lost), btoi(tt.created))
+			}
+			for _, u := range lost {
+				if _, err := srv.Client().AbortMultipartUpload(context.Background(), &s3.AbortMultipartUploadInput{
+					Bucket: aws.String(bucket), Key: aws.String(key), UploadId: u.UploadId,
+				}); err != nil {
+					t.Fatal(err)
+				}
+			}
+			checkWrittenObject(t, srv, w, bucket, key, want, size)
+		})
 	}
-	if err := w.Close(); err != nil {
-		t.Fatal(err)
+}
+
+// TestObjectWriterS3CreateNeverAnswered: a CreateMultipartUpload that
+// never gets an answer is sent again while a second is left for the
+// answer, then fails the write with an error that says so, not one that
+// reads as the job running out of time. A writer stopped meanwhile does
+// not send it again: that would only create an upload to abort.
+func TestObjectWriterS3CreateNeverAnswered(t *testing.T) {
+	srv := s3test.Start(t)
+	bucket := srv.Bucket(t, "writer-create-stall")
+	stopped := errors.New("stopped by the test")
+	tests := []struct {
+		name    string
+		stop    bool     // cancel the writer's context once the first Create stalls
+		sends   int      // CreateMultipartUpload requests
+		wantErr []string // in the error, besides the object
+		least   time.Duration
+	}{
+		// Attempts of a second each: the second ends with half a second
+		// left of the 2.5 s.
+		{"never answered", false, 2, []string{"sent 2 times, each without an answer within 1s"}, 2 * time.Second},
+		{"stopped meanwhile", true, 1, []string{"stopped after an attempt without an answer", stopped.Error()}, time.Second},
 	}
-	if got := p.Fired(faultproxy.CutResponse); got != 1 {
-		t.Fatalf("%d answers cut, want 1", got)
+	for i, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p := faultproxy.New(t, srv.Endpoint)
+			p.Inject(faultproxy.Fault{Kind: faultproxy.Stall, Times: 10, Match: faultproxy.IsCreateUpload})
+			client := s3test.ClientFor(p.URL, csvstream.ClientOptions)
+			key := fmt.Sprintf("stalled-%d.csv", i)
+			ctx, cancel := context.WithCancelCause(context.Background())
+			defer cancel(nil)
+			w, err := csvstream.NewObjectWriter(ctx, client, bucket, key,
+				csvstream.WriterOptions{PartSize: csvstream.MinPartSize, AbortTimeout: 2500 * time.Millisecond})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if tt.stop {
+				go func() {
+					for p.Fired(faultproxy.Stall) == 0 && ctx.Err() == nil {
+						time.Sleep(time.Millisecond)
+					}
+					cancel(stopped)
+				}()
+			}
+			start := time.Now()
+			_, _, err = writerStream(t, w, 43, csvstream.MinPartSize+1<<20)
+			took := time.Since(start)
+			_ = w.Abort()
+			if err == nil {
+				t.Fatal("the write succeeded with every CreateMultipartUpload stalled")
+			}
+			for _, want := range append(tt.wantErr, "s3://"+bucket+"/"+key) {
+				if !strings.Contains(err.Error(), want) {
+					t.Errorf("error %q does not say %q", err, want)
+				}
+			}
+			if errors.Is(err, context.DeadlineExceeded) {
+				t.Errorf("error %q wraps DeadlineExceeded", err)
+			}
+			if tt.stop && !errors.Is(err, stopped) {
+				t.Errorf("error %q does not wrap the stop's cause", err)
+			}
+			if got := writerCreateSends(p); got != tt.sends || p.Fired(faultproxy.Stall) != tt.sends {
+				t.Errorf("CreateMultipartUpload sent %d times, %d stalled; want %d", got, p.Fired(faultproxy.Stall), tt.sends)
+			}
+			if took < tt.least {
+				t.Errorf("the write failed after %v, before its attempts of 1s ran out", took)
+			}
+		})
 	}
-	if got := writerCreateSends(p); got != 2 {
-		t.Errorf("CreateMultipartUpload sent %d times, want 2", got)
+}
+
+// btoi is 1 for true and 0 for false.
+func btoi(b bool) int {
+	if b {
+		return 1
 	}
-	if st := w.State(); st.Retries != 1 {
-		t.Errorf("State().Retries = %d, want 1", st.Retries)
-	}
-	ups := srv.Uploads(t, bucket)
-	if len(ups) != 1 || aws.ToString(ups[0].Key) != key || aws.ToString(ups[0].UploadId) == w.State().UploadID {
-		t.Fatalf("uploads left: %v; want the one whose answer was cut", uploadIDs(ups))
-	}
-	if _, err := srv.Client().AbortMultipartUpload(context.Background(), &s3.AbortMultipartUploadInput{
-		Bucket: aws.String(bucket), Key: aws.String(key), UploadId: ups[0].UploadId,
-	}); err != nil {
-		t.Fatal(err)
-	}
-	checkWrittenObject(t, srv, w, bucket, key, want, size)
+	return 0
 }
 
 // TestObjectWriterS3CreateRetryTooLate checks that the S3 client does not
