@@ -24,6 +24,7 @@ import (
 	"github.com/csvstream/csvstream/csvstream"
 	"github.com/csvstream/csvstream/internal/faultproxy"
 	"github.com/csvstream/csvstream/internal/gen"
+	"github.com/csvstream/csvstream/internal/leakcheck"
 	"github.com/csvstream/csvstream/internal/s3test"
 )
 
@@ -524,6 +525,7 @@ func TestRunChaosS3(t *testing.T) {
 			sum, err := csvstream.Run(ctx, client, job)
 			took := time.Since(start)
 			t.Logf("%v: took %v, err %v", plan, took.Round(time.Millisecond), err)
+			leakcheck.Ended(t, lib)
 
 			if ups := srv.Uploads(t, bucket); len(ups) > 0 {
 				for _, u := range ups {

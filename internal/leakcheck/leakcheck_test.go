@@ -1,0 +1,66 @@
+package leakcheck
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+)
+
+const pkg = "github.com/csvstream/csvstream/internal/leakcheck"
+
+// startBlocked starts a goroutine that runs until stop is closed, as code
+// under test would: no test function starts it.
+func startBlocked(stop <-chan struct{}) { go blockUntil(stop) }
+
+func blockUntil(stop <-chan struct{}) { <-stop }
+
+// TestRunning finds a goroutine the package's own code started and still
+// runs, not one a test started, nor one of another package, and no longer
+// once it has ended.
+func TestRunning(t *testing.T) {
+	Ended(t, pkg) // an earlier test's goroutine may still be returning
+	stop := make(chan struct{})
+	startBlocked(stop)
+	byTest := make(chan struct{})
+	go blockUntil(byTest)
+	defer close(byTest)
+
+	left := Running(pkg)
+	if len(left) != 1 || !strings.Contains(left[0], "created by "+pkg+".startBlocked") {
+		close(stop)
+		t.Fatalf("Running(%q) = %q; want the one goroutine startBlocked started", pkg, left)
+	}
+	if other := Running("example.com/other"); len(other) != 0 {
+		t.Errorf("Running of another package = %q, want none", other)
+	}
+	close(stop)
+	Ended(t, pkg)
+}
+
+// TestEndedFails: Ended fails the test when a goroutine still runs after
+// its two seconds.
+func TestEndedFails(t *testing.T) {
+	Ended(t, pkg)
+	stop := make(chan struct{})
+	defer close(stop)
+	startBlocked(stop)
+	var rec recorder
+	Ended(&rec, pkg)
+	if !rec.failed || !strings.Contains(rec.msg, "1 goroutines still run") || !strings.Contains(rec.msg, "created by "+pkg+".startBlocked") {
+		t.Errorf("Ended with a goroutine running: failed %v, message %q", rec.failed, rec.msg)
+	}
+}
+
+// recorder is a testing.TB that records a failure instead of failing.
+type recorder struct {
+	testing.TB
+	failed bool
+	msg    string
+}
+
+func (r *recorder) Helper() {}
+
+func (r *recorder) Errorf(format string, args ...any) {
+	r.failed = true
+	r.msg = fmt.Sprintf(format, args...)
+}
