@@ -479,12 +479,12 @@ func (w *ObjectWriter) start() error {
 	// it short, S3 could have created the upload without the writer ever
 	// learning its id to abort it. Whether the writer should stop is asked
 	// once the id is known. Each attempt gets a third of that context's
-	// time, so that a request on a connection that stopped answering is
-	// sent again, as one whose answer was cut off is; a lost answer's
-	// upload is left to a sweep either way.
+	// time (minCreateAttempt at the least), so that a request on a
+	// connection that stopped answering is sent again, as one whose answer
+	// was cut off is; a lost answer's upload is left to a sweep either way.
 	ctx, cancel := w.cleanupContext()
 	until, _ := ctx.Deadline()
-	attempt := max(time.Until(until)/3, minCreateRetryTime)
+	attempt := max(time.Until(until)/3, minCreateAttempt)
 	var watch callWatch
 	var out *s3.CreateMultipartUploadOutput
 	var err error
@@ -1050,6 +1050,12 @@ func (c *callWatch) option(o *s3.Options) {
 // writer never learns that upload's id to abort it; after throttling, the
 // client's own wait can hold a retry until moments before that end.
 const minCreateRetryTime = time.Second
+
+// minCreateAttempt is the least time an attempt of CreateMultipartUpload
+// gets before it is sent again. S3 answers one in well under a second; an
+// attempt cut short while a slow answer is on its way would leave that
+// answer's upload behind.
+const minCreateAttempt = 2 * time.Second
 
 // noLateRetry returns a call option for CreateMultipartUpload: it stops
 // the S3 client from sending the request again with less than

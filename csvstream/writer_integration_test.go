@@ -471,11 +471,12 @@ func TestObjectWriterS3CreateAnswerLost(t *testing.T) {
 	tests := []struct {
 		name    string
 		fault   faultproxy.Fault
-		created bool // S3 created an upload for the request whose answer was lost
+		created bool          // S3 created an upload for the request whose answer was lost
+		least   time.Duration // before the write ends: the attempt waited out
 	}{
-		{"answer cut after the headers", faultproxy.Fault{Kind: faultproxy.CutResponse, After: 20}, true},
-		{"no answer", faultproxy.Fault{Kind: faultproxy.Stall}, false},
-		{"answer stalled after the headers", faultproxy.Fault{Kind: faultproxy.StallResponse, After: 0}, true},
+		{"answer cut after the headers", faultproxy.Fault{Kind: faultproxy.CutResponse, After: 20}, true, 0},
+		{"no answer", faultproxy.Fault{Kind: faultproxy.Stall}, false, 2500 * time.Millisecond},
+		{"answer stalled after the headers", faultproxy.Fault{Kind: faultproxy.StallResponse, After: 0}, true, 2500 * time.Millisecond},
 	}
 	for i, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -485,16 +486,20 @@ func TestObjectWriterS3CreateAnswerLost(t *testing.T) {
 			client := s3test.ClientFor(p.URL, csvstream.ClientOptions)
 			key := fmt.Sprintf("lost-create-%d.csv", i)
 			w, err := csvstream.NewObjectWriter(context.Background(), client, bucket, key,
-				csvstream.WriterOptions{PartSize: csvstream.MinPartSize, Concurrency: 2, AbortTimeout: 3 * time.Second})
+				csvstream.WriterOptions{PartSize: csvstream.MinPartSize, Concurrency: 2, AbortTimeout: 7500 * time.Millisecond})
 			if err != nil {
 				t.Fatal(err)
 			}
+			start := time.Now()
 			want, size, err := writerStream(t, w, 41, 2*csvstream.MinPartSize+1<<20)
 			if err != nil {
 				t.Fatal(err)
 			}
 			if err := w.Close(); err != nil {
 				t.Fatal(err)
+			}
+			if took := time.Since(start); took < tt.least {
+				t.Errorf("the write took %v; want at least the %v attempt waited out", took, tt.least)
 			}
 			if got := p.Fired(tt.fault.Kind); got != 1 {
 				t.Fatalf("the fault fired %d times, want 1", got)
@@ -542,10 +547,10 @@ func TestObjectWriterS3CreateNeverAnswered(t *testing.T) {
 		wantErr []string // in the error, besides the object
 		least   time.Duration
 	}{
-		// Attempts of a second each: the second ends with half a second
-		// left of the 2.5 s.
-		{"never answered", false, 2, []string{"sent 2 times, each without an answer within 1s"}, 2 * time.Second},
-		{"stopped meanwhile", true, 1, []string{"stopped after an attempt without an answer", stopped.Error()}, time.Second},
+		// Attempts of 2 s each: the second ends with half a second left
+		// of the 4.5 s.
+		{"never answered", false, 2, []string{"sent 2 times, each without an answer within 2s"}, 4 * time.Second},
+		{"stopped meanwhile", true, 1, []string{"stopped after an attempt without an answer", stopped.Error()}, 2 * time.Second},
 	}
 	for i, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -556,7 +561,7 @@ func TestObjectWriterS3CreateNeverAnswered(t *testing.T) {
 			ctx, cancel := context.WithCancelCause(context.Background())
 			defer cancel(nil)
 			w, err := csvstream.NewObjectWriter(ctx, client, bucket, key,
-				csvstream.WriterOptions{PartSize: csvstream.MinPartSize, AbortTimeout: 2500 * time.Millisecond})
+				csvstream.WriterOptions{PartSize: csvstream.MinPartSize, AbortTimeout: 4500 * time.Millisecond})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -590,7 +595,7 @@ func TestObjectWriterS3CreateNeverAnswered(t *testing.T) {
 				t.Errorf("CreateMultipartUpload sent %d times, %d stalled; want %d", got, p.Fired(faultproxy.Stall), tt.sends)
 			}
 			if took < tt.least {
-				t.Errorf("the write failed after %v, before its attempts of 1s ran out", took)
+				t.Errorf("the write failed after %v, before its attempts of 2s ran out", took)
 			}
 		})
 	}
