@@ -78,9 +78,10 @@ func wait(ctx context.Context, d time.Duration) bool {
 // retryCutAnswer is a call option that has the S3 client send a request
 // again when its answer was cut off after the headers, which the client
 // otherwise takes as final (it retries a connection broken before them).
-// It is for the sweep's listing, which is safe to repeat, and for
-// CreateMultipartUpload, where failing the job would leave the upload S3
-// may have created behind just the same. An error that says it must not
+// It is for listings, which are safe to repeat (the sweep's, and the
+// writer's look for an aborted upload), and for CreateMultipartUpload,
+// where failing the job would leave the upload S3 may have created behind
+// just the same. An error that says it must not
 // be retried, such as noLateRetry's, is not. A retryer that is not an
 // aws.RetryerV2 (the SDK's own all are) is left as it is.
 func retryCutAnswer(o *s3.Options) {

@@ -789,8 +789,9 @@ func (w *ObjectWriter) abortUpload() error {
 // may still be stored: a part that S3 was receiving when the abort came
 // can keep the upload, and the storage it is billed for, alive, as S3's
 // documentation warns. Over the settle delays, it aborts the upload again
-// whenever ListParts still finds it. A look that gets no answer within
-// lookTimeout gives way to the next. It gives up quietly when it cannot
+// whenever ListParts still finds it. A look whose answer is cut off is
+// sent again, and one that gets no answer within lookTimeout gives way to
+// the next. It gives up quietly when it cannot
 // tell (ListParts refused, say), and it takes no more than half the time
 // left before the caller's deadline: a sweep removes what is left.
 func (w *ObjectWriter) abortAgain(ctx context.Context, in *s3.AbortMultipartUploadInput) {
@@ -813,7 +814,7 @@ func (w *ObjectWriter) abortAgain(ctx context.Context, in *s3.AbortMultipartUplo
 			Key:      in.Key,
 			UploadId: in.UploadId,
 			MaxParts: aws.Int32(1),
-		})
+		}, retryCutAnswer)
 		unanswered := context.Cause(lctx) == errAttemptTimeout
 		lcancel()
 		switch {

@@ -335,11 +335,16 @@ func TestObjectWriterS3CancelDuringStall(t *testing.T) {
 		name  string
 		look  []faultproxy.Fault
 		limit time.Duration // to fail after the cancel
+		lists int           // ListParts sent: one look after each settle delay, and any sent again
 	}{
 		// The abort and its looks over the settle delays take about 1.9s;
 		// the stalled attempt alone would take a minute.
-		{"looks answered", nil, 5 * time.Second},
-		{"first look not answered", []faultproxy.Fault{{Kind: faultproxy.Stall, Match: isListParts}}, 7 * time.Second},
+		{"looks answered", nil, 5 * time.Second, 5},
+		{"first look not answered", []faultproxy.Fault{{Kind: faultproxy.Stall, Match: isListParts}}, 7 * time.Second, 5},
+		// The S3 client sends the look again. The answer cut is a 404,
+		// which says the upload is gone even cut, so only the count of
+		// looks shows it.
+		{"first look's answer cut", []faultproxy.Fault{{Kind: faultproxy.CutResponse, After: 20, Match: isListParts}}, 5 * time.Second, 6},
 	}
 	for i, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -383,13 +388,17 @@ func TestObjectWriterS3CancelDuringStall(t *testing.T) {
 			if !errors.Is(err, context.Canceled) || !strings.Contains(err.Error(), w.State().UploadID) {
 				t.Fatalf("err = %v, want context.Canceled naming the upload", err)
 			}
-			if got, want := p.Fired(faultproxy.Stall), 1+len(tt.look); got != want {
-				t.Errorf("%d requests stalled, want %d", got, want)
+			want := map[faultproxy.Kind]int{}
+			for _, f := range append([]faultproxy.Fault{part2}, tt.look...) {
+				want[f.Kind]++
 			}
-			// One look after each settle delay, the one not answered
-			// included.
-			if got := writerSends(p, "GET", ""); got != 5 {
-				t.Errorf("ListParts sent %d times, want 5", got)
+			for k, n := range want {
+				if got := p.Fired(k); got != n {
+					t.Errorf("faults of kind %v fired %d times, want %d", k, got, n)
+				}
+			}
+			if got := writerSends(p, "GET", ""); got != tt.lists {
+				t.Errorf("ListParts sent %d times, want %d", got, tt.lists)
 			}
 			if ups := srv.Uploads(t, bucket); len(ups) != 0 {
 				t.Fatalf("%d multipart uploads left", len(ups))
