@@ -81,9 +81,9 @@ func wait(ctx context.Context, d time.Duration) bool {
 // It is for listings, which are safe to repeat (the sweep's, and the
 // writer's look for an aborted upload), and for CreateMultipartUpload,
 // where failing the job would leave the upload S3 may have created behind
-// just the same. An error that says it must not
-// be retried, such as noLateRetry's, is not. A retryer that is not an
-// aws.RetryerV2 (the SDK's own all are) is left as it is.
+// just the same. An error that says it must not be retried, such as
+// noLateRetry's, is not. A retryer that is not an aws.RetryerV2 (the
+// SDK's own all are) is left as it is.
 func retryCutAnswer(o *s3.Options) {
 	if r, ok := o.Retryer.(aws.RetryerV2); ok {
 		o.Retryer = cutAnswerRetryer{r}
