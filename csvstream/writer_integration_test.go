@@ -328,9 +328,6 @@ func TestObjectWriterS3Faults(t *testing.T) {
 // writer for the abort's whole 30 s.
 func TestObjectWriterS3CancelDuringStall(t *testing.T) {
 	srv := s3test.Start(t)
-	isListParts := func(r *http.Request) bool {
-		return r.Method == http.MethodGet && r.URL.Query().Has("uploadId") && !r.URL.Query().Has("partNumber")
-	}
 	tests := []struct {
 		name  string
 		look  []faultproxy.Fault
@@ -340,11 +337,11 @@ func TestObjectWriterS3CancelDuringStall(t *testing.T) {
 		// The abort and its looks over the settle delays take about 1.9s;
 		// the stalled attempt alone would take a minute.
 		{"looks answered", nil, 5 * time.Second, 5},
-		{"first look not answered", []faultproxy.Fault{{Kind: faultproxy.Stall, Match: isListParts}}, 7 * time.Second, 5},
+		{"first look not answered", []faultproxy.Fault{{Kind: faultproxy.Stall, Match: faultproxy.IsListParts}}, 7 * time.Second, 5},
 		// The S3 client sends the look again. The answer cut is a 404,
 		// which says the upload is gone even cut, so only the count of
 		// looks shows it.
-		{"first look's answer cut", []faultproxy.Fault{{Kind: faultproxy.CutResponse, After: 20, Match: isListParts}}, 5 * time.Second, 6},
+		{"first look's answer cut", []faultproxy.Fault{{Kind: faultproxy.CutResponse, After: 20, Match: faultproxy.IsListParts}}, 5 * time.Second, 6},
 	}
 	for i, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -419,7 +416,7 @@ func TestObjectWriterS3CompleteAnswerLost(t *testing.T) {
 	cut := faultproxy.Fault{Kind: faultproxy.CutResponse, After: 20, Match: faultproxy.IsCompleteUpload}
 	gone := faultproxy.Fault{Kind: faultproxy.Status, Status: 404, Code: "NoSuchUpload", Match: faultproxy.IsCompleteUpload}
 	// The first look is not answered: the next, after lookTimeout, is.
-	headStall := faultproxy.Fault{Kind: faultproxy.Stall, Match: func(r *http.Request) bool { return r.Method == http.MethodHead }}
+	headStall := faultproxy.Fault{Kind: faultproxy.Stall, Match: faultproxy.IsHead}
 	tests := []struct {
 		name       string
 		faults     []faultproxy.Fault

@@ -330,6 +330,15 @@ func IsListUploads(r *http.Request) bool {
 	return r.Method == http.MethodGet && r.URL.Query().Has("uploads")
 }
 
+// IsListParts matches ListParts requests.
+func IsListParts(r *http.Request) bool {
+	q := r.URL.Query()
+	return r.Method == http.MethodGet && q.Get("uploadId") != "" && !q.Has("partNumber")
+}
+
+// IsHead matches HeadObject requests.
+func IsHead(r *http.Request) bool { return r.Method == http.MethodHead }
+
 // IsPutObject matches PutObject requests (not UploadPart) whose path ends
 // with key.
 func IsPutObject(key string) func(*http.Request) bool {

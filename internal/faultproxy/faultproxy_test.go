@@ -225,6 +225,11 @@ func TestMatchers(t *testing.T) {
 		{"IsCreate complete", faultproxy.IsCreateUpload, mk("POST", "/b/k?uploadId=u", ""), false},
 		{"IsListUploads listparts", faultproxy.IsListUploads, mk("GET", "/b/k?uploadId=u", ""), false},
 		{"IsAbort delete obj", faultproxy.IsAbortUpload, mk("DELETE", "/b/k", ""), false},
+		{"IsListParts", faultproxy.IsListParts, mk("GET", "/b/k?max-parts=1&uploadId=u&x-id=ListParts", ""), true},
+		{"IsListParts get part", faultproxy.IsListParts, mk("GET", "/b/k?partNumber=1&uploadId=u", ""), false},
+		{"IsListParts list uploads", faultproxy.IsListParts, mk("GET", "/b?uploads=", ""), false},
+		{"IsHead", faultproxy.IsHead, mk("HEAD", "/b/k", ""), true},
+		{"IsHead get", faultproxy.IsHead, mk("GET", "/b/k", ""), false},
 	}
 	for _, c := range cases {
 		if got := c.f(c.r); got != c.want {
