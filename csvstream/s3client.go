@@ -14,6 +14,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws/retry"
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/smithy-go/middleware"
 )
 
 // MaxAttempts is how many times the SDK tries one request before giving up
@@ -109,3 +110,42 @@ func cutAnswer(err error) aws.Ternary {
 	}
 	return aws.UnknownTernary
 }
+
+// sendTimeout returns a call option that gives each request the S3 client
+// sends d for its answer, the client's waits between requests not
+// included: a request on a connection that stopped answering fails with a
+// sendTimeoutError, which the client sends again as it does a request
+// whose connection broke. It is for calls whose answer is read whole
+// within the call, as CreateMultipartUpload's is.
+func sendTimeout(d time.Duration) func(*s3.Options) {
+	return func(o *s3.Options) {
+		o.APIOptions = append(o.APIOptions, func(st *middleware.Stack) error {
+			return st.Finalize.Add(middleware.FinalizeMiddlewareFunc("csvstream:sendTimeout",
+				func(ctx context.Context, in middleware.FinalizeInput, next middleware.FinalizeHandler) (middleware.FinalizeOutput, middleware.Metadata, error) {
+					sctx, cancel := context.WithTimeoutCause(ctx, d, errAttemptTimeout)
+					defer cancel()
+					out, md, err := next.HandleFinalize(sctx, in)
+					if err != nil && context.Cause(sctx) == errAttemptTimeout && ctx.Err() == nil {
+						err = &sendTimeoutError{d: d, err: err}
+					}
+					return out, md, err
+				}), middleware.After) // last, so that the other steps after Retry see its error
+		})
+	}
+}
+
+// sendTimeoutError is the error of a request that got no answer within
+// its time. Its message keeps the S3 client's error, but not in its chain:
+// that holds a DeadlineExceeded, which would read as the job running out
+// of time.
+type sendTimeoutError struct {
+	d   time.Duration
+	err error
+}
+
+func (e *sendTimeoutError) Error() string {
+	return fmt.Sprintf("no answer within %v (%v)", e.d.Round(time.Millisecond), e.err)
+}
+
+// RetryableError tells the S3 client's retryer to send the request again.
+func (e *sendTimeoutError) RetryableError() bool { return true }

@@ -478,37 +478,16 @@ func (w *ObjectWriter) start() error {
 	// The request runs on a cleanup context: had the writer's context cut
 	// it short, S3 could have created the upload without the writer ever
 	// learning its id to abort it. Whether the writer should stop is asked
-	// once the id is known. Each attempt gets a third of that context's
-	// time (minCreateAttempt at the least), so that a request on a
-	// connection that stopped answering is sent again, as one whose answer
-	// was cut off is; a lost answer's upload is left to a sweep either way.
+	// once the id is known. Each request sent gets a third of that
+	// context's time (minCreateAttempt at the least) for its answer, so
+	// that one on a connection that stopped answering is sent again, as
+	// one whose answer was cut off is; a lost answer's upload is left to a
+	// sweep either way.
 	ctx, cancel := w.cleanupContext()
 	until, _ := ctx.Deadline()
-	attempt := max(time.Until(until)/3, minCreateAttempt)
 	var watch callWatch
-	var out *s3.CreateMultipartUploadOutput
-	var err error
-	for n := 1; ; n++ {
-		actx, acancel := context.WithTimeoutCause(ctx, attempt, errAttemptTimeout)
-		out, err = w.api.CreateMultipartUpload(actx, in, watch.option, noLateRetry(until), retryCutAnswer)
-		timedOut := err != nil && context.Cause(actx) == errAttemptTimeout
-		acancel()
-		if !timedOut {
-			break
-		}
-		if w.ctx.Err() != nil {
-			// The writer is stopping: a request sent again would only
-			// create an upload to abort.
-			err = fmt.Errorf("stopped after an attempt without an answer: %w", context.Cause(w.ctx))
-			break
-		}
-		if time.Until(until) < minCreateRetryTime {
-			// err wraps the attempt's DeadlineExceeded, which would read
-			// as the job running out of time.
-			err = fmt.Errorf("sent %d times, each without an answer within %v (%v)", n, attempt.Round(time.Millisecond), err)
-			break
-		}
-	}
+	out, err := w.api.CreateMultipartUpload(ctx, in, watch.option, noLateRetry(until, w.ctx),
+		sendTimeout(max(time.Until(until)/3, minCreateAttempt)), retryCutAnswer)
 	err = cleanupError(ctx, err)
 	cancel()
 	w.addRetries(watch.retries())
@@ -1052,24 +1031,31 @@ func (c *callWatch) option(o *s3.Options) {
 // client's own wait can hold a retry until moments before that end.
 const minCreateRetryTime = time.Second
 
-// minCreateAttempt is the least time an attempt of CreateMultipartUpload
-// gets before it is sent again. S3 answers one in well under a second; an
-// attempt cut short while a slow answer is on its way would leave that
-// answer's upload behind.
+// minCreateAttempt is the least time a CreateMultipartUpload request
+// gets for its answer before it is sent again. S3 answers one in well
+// under a second; a request cut short while a slow answer is on its way
+// would leave that answer's upload behind.
 const minCreateAttempt = 2 * time.Second
 
 // noLateRetry returns a call option for CreateMultipartUpload: it stops
 // the S3 client from sending the request again with less than
-// minCreateRetryTime left before until, failing the call with the last
-// attempt's error instead. The call's first attempt is always sent.
-func noLateRetry(until time.Time) func(*s3.Options) {
+// minCreateRetryTime left before until, or once stop is done (the writer
+// is stopping, and a request sent again would only create an upload to
+// abort), failing the call with the last attempt's error instead. The
+// call's first attempt is always sent.
+func noLateRetry(until time.Time, stop context.Context) func(*s3.Options) {
 	return func(o *s3.Options) {
 		o.APIOptions = append(o.APIOptions, func(st *middleware.Stack) error {
 			var last error // the error of the attempt before, if any
 			return st.Finalize.Insert(middleware.FinalizeMiddlewareFunc("csvstream:noLateRetry",
 				func(ctx context.Context, in middleware.FinalizeInput, next middleware.FinalizeHandler) (middleware.FinalizeOutput, middleware.Metadata, error) {
-					if left := time.Until(until); last != nil && left < minCreateRetryTime {
-						return middleware.FinalizeOutput{}, middleware.Metadata{}, &lateRetryError{err: last, left: left}
+					if last != nil {
+						if stop.Err() != nil {
+							return middleware.FinalizeOutput{}, middleware.Metadata{}, &lateRetryError{err: last, stop: context.Cause(stop)}
+						}
+						if left := time.Until(until); left < minCreateRetryTime {
+							return middleware.FinalizeOutput{}, middleware.Metadata{}, &lateRetryError{err: last, left: left}
+						}
 					}
 					out, md, err := next.HandleFinalize(ctx, in)
 					last = err
@@ -1080,18 +1066,27 @@ func noLateRetry(until time.Time) func(*s3.Options) {
 }
 
 // lateRetryError is the error of a request noLateRetry kept the S3 client
-// from sending again: the error of the last attempt sent. The S3 client
-// does not retry it.
+// from sending again: the error of the last attempt sent, and why. The S3
+// client does not retry it.
 type lateRetryError struct {
 	err  error
-	left time.Duration
+	left time.Duration // the time that was left, when that was too little
+	stop error         // the stop's cause, when the writer was stopping
 }
 
 func (e *lateRetryError) Error() string {
+	if e.stop != nil {
+		return fmt.Sprintf("%v (not sent again: stopped: %v)", e.err, e.stop)
+	}
 	return fmt.Sprintf("%v (not sent again with %v left: too little time for the answer)", e.err, e.left.Round(time.Millisecond))
 }
 
-func (e *lateRetryError) Unwrap() error { return e.err }
+func (e *lateRetryError) Unwrap() []error {
+	if e.stop != nil {
+		return []error{e.err, e.stop}
+	}
+	return []error{e.err}
+}
 
 // RetryableError tells the S3 client's retryer not to retry.
 func (e *lateRetryError) RetryableError() bool { return false }

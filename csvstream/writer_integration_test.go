@@ -466,8 +466,9 @@ func TestObjectWriterS3CompleteAnswerLost(t *testing.T) {
 
 // TestObjectWriterS3CreateAnswerLost loses the answer to
 // CreateMultipartUpload: cut off after its headers, never sent, or stalled
-// after its headers. The request is sent again (by the S3 client, or once
-// its attempt, a third of AbortTimeout, runs out) and the write goes on
+// after its headers. The S3 client sends the request again (at once, or
+// once the request's time, a third of AbortTimeout, runs out) and the
+// write goes on
 // with the second upload. An upload S3 created for the request whose
 // answer was lost is left for a sweep: failing the job would have left it
 // just the same.
@@ -489,7 +490,7 @@ func TestObjectWriterS3CreateAnswerLost(t *testing.T) {
 			p := faultproxy.New(t, srv.Endpoint)
 			tt.fault.Match = faultproxy.IsCreateUpload
 			p.Inject(tt.fault)
-			client := s3test.ClientFor(p.URL, csvstream.ClientOptions)
+			client := s3test.ClientFor(p.URL, csvstream.ClientOptions, writerFastBackoff)
 			key := fmt.Sprintf("lost-create-%d.csv", i)
 			w, err := csvstream.NewObjectWriter(context.Background(), client, bucket, key,
 				csvstream.WriterOptions{PartSize: csvstream.MinPartSize, Concurrency: 2, AbortTimeout: 7500 * time.Millisecond})
@@ -541,7 +542,8 @@ func TestObjectWriterS3CreateAnswerLost(t *testing.T) {
 // never gets an answer is sent again while a second is left for the
 // answer, then fails the write with an error that says so, not one that
 // reads as the job running out of time. A writer stopped meanwhile does
-// not send it again: that would only create an upload to abort.
+// not send it again: that would only create an upload to abort. The S3
+// client's waits between requests are kept short.
 func TestObjectWriterS3CreateNeverAnswered(t *testing.T) {
 	srv := s3test.Start(t)
 	bucket := srv.Bucket(t, "writer-create-stall")
@@ -553,16 +555,16 @@ func TestObjectWriterS3CreateNeverAnswered(t *testing.T) {
 		wantErr []string // in the error, besides the object
 		least   time.Duration
 	}{
-		// Attempts of 2 s each: the second ends with half a second left
-		// of the 4.5 s.
-		{"never answered", false, 2, []string{"sent 2 times, each without an answer within 2s"}, 4 * time.Second},
-		{"stopped meanwhile", true, 1, []string{"stopped after an attempt without an answer", stopped.Error()}, 2 * time.Second},
+		// Requests given 2 s each: the second ends with half a second
+		// left of the 4.5 s.
+		{"never answered", false, 2, []string{"no answer within 2s", "not sent again with", "too little time"}, 4 * time.Second},
+		{"stopped meanwhile", true, 1, []string{"no answer within 2s", "not sent again: stopped: " + stopped.Error()}, 2 * time.Second},
 	}
 	for i, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			p := faultproxy.New(t, srv.Endpoint)
 			p.Inject(faultproxy.Fault{Kind: faultproxy.Stall, Times: 10, Match: faultproxy.IsCreateUpload})
-			client := s3test.ClientFor(p.URL, csvstream.ClientOptions)
+			client := s3test.ClientFor(p.URL, csvstream.ClientOptions, writerFastBackoff)
 			key := fmt.Sprintf("stalled-%d.csv", i)
 			ctx, cancel := context.WithCancelCause(context.Background())
 			defer cancel(nil)
@@ -601,7 +603,7 @@ func TestObjectWriterS3CreateNeverAnswered(t *testing.T) {
 				t.Errorf("CreateMultipartUpload sent %d times, %d stalled; want %d", got, p.Fired(faultproxy.Stall), tt.sends)
 			}
 			if took < tt.least {
-				t.Errorf("the write failed after %v, before its attempts of 2s ran out", took)
+				t.Errorf("the write failed after %v, before its requests' 2s ran out", took)
 			}
 		})
 	}
@@ -628,23 +630,30 @@ func TestObjectWriterS3CreateRetryTooLate(t *testing.T) {
 	// Were the late retry sent, S3 would create the upload and its answer
 	// would never come.
 	stall := faultproxy.Fault{Kind: faultproxy.StallResponse, Match: faultproxy.IsCreateUpload}
+	// The retry's answer comes slowly, in about 0.7 s.
+	slow := faultproxy.Fault{Kind: faultproxy.SlowResponse, Rate: 400, Match: faultproxy.IsCreateUpload}
 	tests := []struct {
 		name         string
 		backoff      time.Duration // the S3 client's wait before its retry
 		abortTimeout time.Duration
+		retry        faultproxy.Fault // what befalls the retry
 		wantCreates  int
 		wantErr      []string // nil: the write succeeds
 	}{
-		{"retry due with time to spare", 50 * time.Millisecond, 1200 * time.Millisecond, 2, nil},
-		{"retry due too late", 400 * time.Millisecond, 1200 * time.Millisecond, 1, []string{"SlowDown", "not sent again"}},
-		{"first attempt with under a second left", 50 * time.Millisecond, 500 * time.Millisecond, 1, []string{"SlowDown", "not sent again"}},
+		{"retry due with time to spare", 50 * time.Millisecond, 1200 * time.Millisecond, faultproxy.Fault{}, 2, nil},
+		{"retry due too late", 400 * time.Millisecond, 1200 * time.Millisecond, stall, 1, []string{"SlowDown", "not sent again"}},
+		{"first attempt with under a second left", 50 * time.Millisecond, 500 * time.Millisecond, stall, 1, []string{"SlowDown", "not sent again"}},
+		// Each request gets 2 s for its answer, counted from its sending,
+		// not from the call's start: the retry sent 1.8 s in still gets its
+		// slow answer, and no upload is left behind.
+		{"retry late in the first request's time", 1800 * time.Millisecond, 5 * time.Second, slow, 2, nil},
 	}
 	for i, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			p := faultproxy.New(t, srv.Endpoint)
 			p.Inject(throttle)
-			if tt.wantErr != nil {
-				p.Inject(stall)
+			if tt.retry.Match != nil {
+				p.Inject(tt.retry)
 			}
 			client := s3test.ClientFor(p.URL, csvstream.ClientOptions, func(o *s3.Options) {
 				o.Retryer = retry.NewStandard(func(so *retry.StandardOptions) {

@@ -10,5 +10,5 @@ import (
 // TestMain runs the package's tests, then fails when goroutines the
 // command or the library started outlive them all.
 func TestMain(m *testing.M) {
-	os.Exit(leakcheck.Main(m, "main", "github.com/csvstream/csvstream/csvstream"))
+	os.Exit(leakcheck.Main(m, "github.com/csvstream/csvstream/cmd/csvstream", "github.com/csvstream/csvstream/csvstream"))
 }
