@@ -79,6 +79,8 @@ func TestRetryCutAnswer(t *testing.T) {
 		{"answer cut after the headers", cut, false, true},
 		{"answer cut, in a deserialization error", &smithy.DeserializationError{Err: io.ErrUnexpectedEOF}, false, true},
 		{"too late to send again", &lateRetryError{err: cut, left: time.Millisecond}, false, false},
+		{"no answer in the request's time", &sendTimeoutError{d: time.Second, err: context.DeadlineExceeded}, true, true},
+		{"no answer, and the writer stopping", &lateRetryError{err: &sendTimeoutError{d: time.Second}, stop: context.Canceled}, false, false},
 		{"throttled", fakeAPIError("SlowDown"), true, true},
 		{"access denied", fakeAPIError("AccessDenied"), false, false},
 		{"connection reset", errors.New("read: connection reset by peer"), true, true},
