@@ -1180,9 +1180,7 @@ func (w *ObjectWriter) completedBefore(err error, sum string, size int64) error 
 			ChecksumMode: types.ChecksumModeEnabled,
 		})
 		if context.Cause(lctx) == errAttemptTimeout && herr != nil {
-			// herr wraps the look's DeadlineExceeded, which would read
-			// as the job running out of time.
-			herr = fmt.Errorf("no answer within %v (%v)", lookTimeout, herr)
+			herr = &sendTimeoutError{d: lookTimeout, err: herr}
 		}
 		herr = cleanupError(ctx, herr)
 		lcancel()

@@ -468,10 +468,9 @@ func TestObjectWriterS3CompleteAnswerLost(t *testing.T) {
 // CreateMultipartUpload: cut off after its headers, never sent, or stalled
 // after its headers. The S3 client sends the request again (at once, or
 // once the request's time, a third of AbortTimeout, runs out) and the
-// write goes on
-// with the second upload. An upload S3 created for the request whose
-// answer was lost is left for a sweep: failing the job would have left it
-// just the same.
+// write goes on with the second upload. An upload S3 created for the
+// request whose answer was lost is left for a sweep: failing the job would
+// have left it just the same.
 func TestObjectWriterS3CreateAnswerLost(t *testing.T) {
 	srv := s3test.Start(t)
 	bucket := srv.Bucket(t, "writer-create-lost")
@@ -479,7 +478,7 @@ func TestObjectWriterS3CreateAnswerLost(t *testing.T) {
 		name    string
 		fault   faultproxy.Fault
 		created bool          // S3 created an upload for the request whose answer was lost
-		least   time.Duration // before the write ends: the attempt waited out
+		least   time.Duration // before the write ends: the request's time waited out
 	}{
 		{"answer cut after the headers", faultproxy.Fault{Kind: faultproxy.CutResponse, After: 20}, true, 0},
 		{"no answer", faultproxy.Fault{Kind: faultproxy.Stall}, false, 2500 * time.Millisecond},
@@ -506,7 +505,7 @@ func TestObjectWriterS3CreateAnswerLost(t *testing.T) {
 				t.Fatal(err)
 			}
 			if took := time.Since(start); took < tt.least {
-				t.Errorf("the write took %v; want at least the %v attempt waited out", took, tt.least)
+				t.Errorf("the write took %v; want at least the request's %v waited out", took, tt.least)
 			}
 			if got := p.Fired(tt.fault.Kind); got != 1 {
 				t.Fatalf("the fault fired %d times, want 1", got)
