@@ -29,7 +29,7 @@
 //   - an EventBridge "Scheduled Event" from aws.events, or a direct
 //     {"sweep": {"prefixes", "older_than", "dry_run"}}: aborts the
 //     abandoned multipart uploads under the output and rejects prefixes
-//     (see csvstream.Sweep).
+//     (see csvstream.Sweep), and returns a SweepSummary for each.
 //   - the record Lambda sends to an on-failure destination for a failed
 //     asynchronous invocation: its requestPayload is handled as above, so
 //     that a record taken from the failure queue can be sent back as it is.
@@ -592,14 +592,22 @@ func (inv *invocation) sweep(req sweepRequest) (any, error) {
 			places = []Prefix{o, r}
 		}
 	}
-	results := []csvstream.SweepResult{}
+	results := []SweepSummary{}
 	var errs []error
 	// The invocation's log line lists at most maxAbortedPerLine aborted
-	// uploads of all its failed places.
-	listed := 0
+	// uploads of all its failed places, and the response at most
+	// maxAbortedListed of all its places.
+	listed, answered := 0, 0
 	for _, p := range places {
 		res, err := csvstream.Sweep(inv.jobCtx, api, p.Bucket, p.Prefix, opt)
-		results = append(results, res)
+		sum := SweepSummary{SweepResult: res, AbortedCount: len(res.Aborted)}
+		if n := min(len(res.Aborted), maxAbortedListed-answered); err == nil && n < len(res.Aborted) {
+			// The rest go to the log, which has no such limit.
+			sum.Aborted = res.Aborted[:n:n]
+			inv.logAborted(slog.LevelInfo, p.String(), res.Aborted, n)
+		}
+		answered += len(sum.Aborted)
+		results = append(results, sum)
 		what, done := "sweep", "aborted"
 		if opt.DryRun {
 			what, done = "sweep (dry run)", "would be aborted"
@@ -615,7 +623,7 @@ func (inv *invocation) sweep(req sweepRequest) (any, error) {
 			// uploads aborted, on as many lines as they take.
 			jl.Aborted = res.Aborted[:min(len(res.Aborted), maxAbortedPerLine-listed)]
 			listed += len(jl.Aborted)
-			inv.logAborted(p.String(), res.Aborted, len(jl.Aborted))
+			inv.logAborted(slog.LevelError, p.String(), res.Aborted, len(jl.Aborted))
 		}
 		inv.jobs = append(inv.jobs, jl)
 	}
@@ -624,6 +632,23 @@ func (inv *invocation) sweep(req sweepRequest) (any, error) {
 	}
 	return results, nil
 }
+
+// SweepSummary is what a sweep returns for one place: the library's
+// result, whose list of aborted uploads may be cut short to keep the
+// response within Lambda's limit.
+type SweepSummary struct {
+	csvstream.SweepResult
+	// AbortedCount counts the uploads aborted (with DryRun, those that
+	// would be). Seen is the sum of AbortedCount, Kept and Failed.
+	AbortedCount int `json:"aborted_count"`
+}
+
+// maxAbortedListed is the most aborted uploads a sweep's response lists,
+// over all its places; the invocation's log lists the rest. Lambda refuses
+// a response over 6 MB, and one upload can take about 6 KB of JSON (a key
+// of 1,024 bytes, each escaped), so a sweep of a large backlog would
+// otherwise fail after doing its work.
+const maxAbortedListed = 500
 
 // maxSweepPlaceErrors is the most failed places a sweep's error spells out.
 const maxSweepPlaceErrors = 3

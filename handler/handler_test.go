@@ -321,7 +321,7 @@ func TestEventFiles(t *testing.T) {
 			}
 		}},
 		{"sweep.json", func(t *testing.T, res any, _ map[string]string) {
-			rs, ok := res.([]csvstream.SweepResult)
+			rs, ok := res.([]SweepSummary)
 			if !ok || len(rs) != 2 {
 				t.Fatalf("result %#v, want two SweepResults", res)
 			}
@@ -1310,7 +1310,7 @@ func TestSweepInvocation(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rs := res.([]csvstream.SweepResult)
+	rs := res.([]SweepSummary)
 	if len(rs) != 2 || len(rs[0].Aborted) != 1 || !rs[0].DryRun || len(srv.Uploads(t, bucket)) != 1 {
 		t.Fatalf("dry run %+v", rs)
 	}
@@ -1318,7 +1318,7 @@ func TestSweepInvocation(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if rs := res.([]csvstream.SweepResult); len(rs) != 1 || len(rs[0].Aborted) != 1 || rs[0].Aborted[0].Key != "valid/stale.csv" {
+	if rs := res.([]SweepSummary); len(rs) != 1 || len(rs[0].Aborted) != 1 || rs[0].Aborted[0].Key != "valid/stale.csv" {
 		t.Fatalf("sweep %+v", rs)
 	}
 	checkNoUploads(t, srv, bucket)
@@ -1586,7 +1586,7 @@ func TestSweepRejectsUnderOutputOnce(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if rs := res.([]csvstream.SweepResult); len(rs) != 1 || rs[0].Prefix != "out/" {
+	if rs := res.([]SweepSummary); len(rs) != 1 || rs[0].Prefix != "out/" {
 		t.Fatalf("swept %+v; want only s3://%s/out/", rs, bucket)
 	}
 }
@@ -1648,8 +1648,12 @@ type placesAPI struct {
 	csvstream.S3API
 	deny  bool // refuse every abort with 403 AccessDenied
 	stall bool // a listing waits for its context to end, 5 s at most
-	mu    sync.Mutex
-	swept []string
+	// uploads is how many stale uploads a listing returns (1 when 0), each
+	// under a key of 1,024 bytes of control characters, the longest JSON
+	// a key can take, when there are more than one.
+	uploads int
+	mu      sync.Mutex
+	swept   []string
 }
 
 // deniedError is S3's answer to a request the role may not make.
@@ -1671,9 +1675,20 @@ func (a *placesAPI) ListMultipartUploads(ctx context.Context, in *s3.ListMultipa
 			return nil, errors.New("operation error S3: ListMultipartUploads: stalled for 5 s")
 		}
 	}
-	return &s3.ListMultipartUploadsOutput{Uploads: []types.MultipartUpload{{
-		Key: aws.String(aws.ToString(in.Prefix) + "stale.csv"), UploadId: aws.String("u1"), Initiated: aws.Time(time.Now().Add(-48 * time.Hour)),
-	}}}, nil
+	if a.uploads <= 1 {
+		return &s3.ListMultipartUploadsOutput{Uploads: []types.MultipartUpload{{
+			Key: aws.String(aws.ToString(in.Prefix) + "stale.csv"), UploadId: aws.String("u1"), Initiated: aws.Time(time.Now().Add(-48 * time.Hour)),
+		}}}, nil
+	}
+	out := &s3.ListMultipartUploadsOutput{}
+	for i := range a.uploads {
+		n := fmt.Sprintf("%06d.csv", i)
+		key := aws.ToString(in.Prefix) + strings.Repeat("\x01", 1024-len(aws.ToString(in.Prefix))-len(n)) + n
+		out.Uploads = append(out.Uploads, types.MultipartUpload{
+			Key: &key, UploadId: aws.String(strings.Repeat("u", 120) + n), Initiated: aws.Time(time.Now().Add(-48 * time.Hour)),
+		})
+	}
+	return out, nil
 }
 
 func (a *placesAPI) AbortMultipartUpload(context.Context, *s3.AbortMultipartUploadInput, ...func(*s3.Options)) (*s3.AbortMultipartUploadOutput, error) {
@@ -1719,7 +1734,7 @@ func TestSweepDefaultPlaces(t *testing.T) {
 				t.Errorf("swept %v, want %v", api.swept, tt.swept)
 			}
 			var places []string
-			for _, r := range res.([]csvstream.SweepResult) {
+			for _, r := range res.([]SweepSummary) {
 				places = append(places, "s3://"+r.Bucket+"/"+r.Prefix)
 				if r.DryRun != tt.dryRun || len(r.Aborted) != 1 {
 					t.Errorf("result %+v, want one upload aborted, dry run %v", r, tt.dryRun)
@@ -1743,6 +1758,66 @@ func TestSweepDefaultPlaces(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestSweepResponseSize checks that a sweep of a large backlog answers
+// within Lambda's 6 MB limit on a response, which listing every upload
+// would pass: it lists the first maxAbortedListed uploads aborted over all
+// its places, counts every one, and logs the rest.
+func TestSweepResponseSize(t *testing.T) {
+	const each = 600
+	var logs syncBuffer
+	api := &placesAPI{uploads: each}
+	h := New(Config{Output: Prefix{"out", "valid/"}, Rejects: Prefix{"rej", "rejects/"}, Log: &logs}, api)
+	res, _, err := invoke(h, []byte(`{"sweep":{}}`), time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rs, ok := res.([]SweepSummary)
+	if !ok || len(rs) != 2 {
+		t.Fatalf("result %T %+v, want two places", res, res)
+	}
+	for i, want := range []int{maxAbortedListed, 0} {
+		r := rs[i]
+		if r.AbortedCount != each || len(r.Aborted) != want || r.Seen != r.AbortedCount+r.Kept+r.Failed {
+			t.Errorf("place %d: aborted_count %d, %d listed, seen %d, want %d, %d listed and seen = aborted_count + kept + failed", i, r.AbortedCount, len(r.Aborted), r.Seen, each, want)
+		}
+	}
+	b, err := json.Marshal(res)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(b) > 6<<20 || !bytes.Contains(b, []byte(fmt.Sprintf(`"aborted_count":%d`, each))) {
+		t.Errorf("the response as Lambda sends it is %d bytes (limit %d), with aborted_count: %v", len(b), 6<<20, bytes.Contains(b, []byte(`"aborted_count"`)))
+	}
+	// The uploads left out of the response are on info lines of the log,
+	// in order from the first one left out.
+	logged := map[string][]string{}
+	for _, l := range logs.lines(t) {
+		if l["message"] != "sweep aborted" {
+			continue
+		}
+		if l["level"] != "INFO" {
+			t.Errorf("log line %v, want level INFO", l)
+		}
+		src := l["source"].(string)
+		for _, u := range l["aborted"].([]any) {
+			logged[src] = append(logged[src], u.(map[string]any)["key"].(string))
+		}
+	}
+	for _, r := range rs {
+		src := "s3://" + r.Bucket + "/" + r.Prefix
+		keys := logged[src]
+		if len(r.Aborted)+len(keys) != each {
+			t.Errorf("%s: %d uploads in the response and %d in the log, want %d in all", src, len(r.Aborted), len(keys), each)
+			continue
+		}
+		for i, k := range keys {
+			if want := fmt.Sprintf("%06d.csv", len(r.Aborted)+i); !strings.HasSuffix(k, want) {
+				t.Fatalf("%s: the log's upload %d is %q, want the one ending %q", src, i, k, want)
+			}
+		}
 	}
 }
 

@@ -60,16 +60,16 @@ func (h requestIDHandler) WithGroup(name string) slog.Handler {
 // Logs keeps of one event, which a large SQS batch's jobs could pass.
 const maxJobsPerLine = 50
 
-// maxAbortedPerLine is the most uploads one log line of a failed sweep
-// lists; a sweep cut short in a large backlog may have aborted thousands.
+// maxAbortedPerLine is the most uploads one log line of a sweep lists; a
+// sweep of a large backlog may have aborted thousands.
 const maxAbortedPerLine = 100
 
-// logAborted writes the uploads a failed sweep of place aborted, from the
-// from-th on, maxAbortedPerLine to a line: those before from are on the
-// sweep's job in the summary.
-func (inv *invocation) logAborted(place string, aborted []csvstream.SweptUpload, from int) {
+// logAborted writes the uploads a sweep of place aborted, from the from-th
+// on, maxAbortedPerLine to a line: those before from are on the sweep's job
+// in the summary when it failed, or in its response.
+func (inv *invocation) logAborted(level slog.Level, place string, aborted []csvstream.SweptUpload, from int) {
 	for i := from; i < len(aborted); i += maxAbortedPerLine {
-		inv.h.log.LogAttrs(inv.ctx, slog.LevelError, "sweep aborted",
+		inv.h.log.LogAttrs(inv.ctx, level, "sweep aborted",
 			slog.String("source", place),
 			slog.Int("first_upload", i+1),
 			slog.Any("aborted", aborted[i:min(len(aborted), i+maxAbortedPerLine)]))

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"reflect"
 	"strings"
 	"sync"
@@ -212,7 +213,7 @@ func TestLogAbortedLines(t *testing.T) {
 			for i := range aborted {
 				aborted[i] = csvstream.SweptUpload{Key: fmt.Sprintf("valid/%d.csv", i), UploadID: fmt.Sprint(i)}
 			}
-			inv.logAborted("s3://out/valid/", aborted, tt.from)
+			inv.logAborted(slog.LevelError, "s3://out/valid/", aborted, tt.from)
 			var counts []int
 			var firsts []float64
 			for _, l := range strings.Split(strings.TrimSuffix(buf.String(), "\n"), "\n") {

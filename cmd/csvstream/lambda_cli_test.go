@@ -16,6 +16,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
 	"github.com/csvstream/csvstream/csvstream"
+	"github.com/csvstream/csvstream/handler"
 	"github.com/csvstream/csvstream/internal/s3test"
 )
 
@@ -143,8 +144,8 @@ func TestSweepCommand(t *testing.T) {
 	if code != exitOK {
 		t.Fatalf("dry run: exit %d, stderr %s", code, stderr)
 	}
-	var res []csvstream.SweepResult
-	if err := json.Unmarshal([]byte(stdout), &res); err != nil || len(res) != 1 || len(res[0].Aborted) != 1 || res[0].Aborted[0].UploadID != old {
+	var res []handler.SweepSummary
+	if err := json.Unmarshal([]byte(stdout), &res); err != nil || len(res) != 1 || len(res[0].Aborted) != 1 || res[0].AbortedCount != 1 || res[0].Aborted[0].UploadID != old {
 		t.Fatalf("dry run output %s (%v)", stdout, err)
 	}
 	if n := len(srv.Uploads(t, bucket)); n != 3 {
@@ -244,7 +245,7 @@ func TestSweepFailureHasNoNote(t *testing.T) {
 	if code != exitFailure || strings.Count(stderr, "\n") != 1 || !strings.Contains(stderr, "mut1") || !strings.Contains(stderr, "mut2") {
 		t.Errorf("exit %d, stderr %q; want 1 and one line naming both buckets", code, stderr)
 	}
-	var res []csvstream.SweepResult
+	var res []handler.SweepSummary
 	if err := json.Unmarshal([]byte(stdout), &res); err != nil || len(res) != 2 || res[0].Bucket != "no-such-bucket-mut1" || res[1].Bucket != "no-such-bucket-mut2" {
 		t.Errorf("stdout %s (%v); want an entry for each prefix", stdout, err)
 	}

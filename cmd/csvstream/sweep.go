@@ -43,11 +43,12 @@ func sweepCmd(ctx context.Context, args []string, _ io.Reader, stdout, stderr io
 	if err != nil {
 		return err
 	}
-	results := []csvstream.SweepResult{}
+	// The function's shape, every upload listed: stdout has no size limit.
+	results := []handler.SweepSummary{}
 	var errs []error
 	for i, pl := range places {
 		res, err := csvstream.Sweep(ctx, client, pl.Bucket, pl.Prefix, csvstream.SweepOptions{OlderThan: *olderThan, DryRun: *dryRun})
-		results = append(results, res)
+		results = append(results, handler.SweepSummary{SweepResult: res, AbortedCount: len(res.Aborted)})
 		if err != nil {
 			errs = append(errs, err)
 		}
