@@ -25,6 +25,7 @@ import (
 	"github.com/csvstream/csvstream/csvstream"
 	"github.com/csvstream/csvstream/internal/faultproxy"
 	"github.com/csvstream/csvstream/internal/gen"
+	"github.com/csvstream/csvstream/internal/leakcheck"
 	"github.com/csvstream/csvstream/internal/s3test"
 )
 
@@ -990,7 +991,9 @@ func TestRunStalledPipeSource(t *testing.T) {
 		return
 	}
 	defer f.Close()
-	time.Sleep(100 * time.Millisecond) // the job reads the two lines and waits
+	// The job has read the two lines and waits for more.
+	waitUnread(t, f, 0)
+	leakcheck.WaitFor(t, "csvstream.(*Scanner).fill(", "(*pollDesc).waitRead(", "created by "+lib+"_test.TestRunStalledPipeSource ")
 	cancel(errStopTest)
 	select {
 	case err := <-done:

@@ -343,15 +343,24 @@ func TestObjectReaderChunksStopS3(t *testing.T) {
 	if _, err := io.ReadFull(r, head); err != nil || !bytes.Equal(head, data[chunkSize:chunkSize+10]) {
 		t.Fatalf("the stalled chunk's first bytes: %q, %v; want %q", head, err, data[chunkSize:chunkSize+10])
 	}
-	start := time.Now()
-	time.AfterFunc(100*time.Millisecond, cancel)
+	// Cancel once every stalled chunk has begun its answer, while the read
+	// waits for the rest of the first.
+	cancelled := make(chan time.Time, 1)
+	go func() {
+		start := time.Now()
+		for p.Fired(faultproxy.StallResponse) < 3 && time.Since(start) < 20*time.Second {
+			time.Sleep(5 * time.Millisecond)
+		}
+		cancel()
+		cancelled <- time.Now()
+	}()
 	if _, err = r.Read(make([]byte, 1)); !errors.Is(err, context.Canceled) {
 		t.Errorf("read of a stalled chunk: %v; want context.Canceled", err)
 	}
 	if err := r.Close(); err != nil {
 		t.Errorf("Close: %v", err)
 	}
-	if d := time.Since(start); d > 5*time.Second {
+	if d := time.Since(<-cancelled); d > 5*time.Second {
 		t.Errorf("took %v to stop; the stall lasts 30s", d)
 	}
 	if n := p.Fired(faultproxy.StallResponse); n != 3 {

@@ -18,6 +18,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/csvstream/csvstream/internal/gen"
+	"github.com/csvstream/csvstream/internal/leakcheck"
 )
 
 // chunkWriter records every Write it receives as one chunk.
@@ -677,9 +678,9 @@ func TestRunStopsWaitingForStalledStream(t *testing.T) {
 				_, err := Run(ctx, nil, job)
 				done <- err
 			}()
-			// The stream holds far less than the input: by now the job
-			// waits in a write.
-			time.Sleep(500 * time.Millisecond)
+			// The stream holds far less than the input: the job comes to
+			// wait in a write.
+			leakcheck.WaitFor(t, "csvstream.(*streamSink).send(", "(*pollDesc).waitWrite(", "created by github.com/csvstream/csvstream/csvstream.TestRunStopsWaitingForStalledStream.")
 			cancel(stopped)
 			var err error
 			select {

@@ -1,5 +1,7 @@
 // Package leakcheck finds goroutines that outlive the code that started
-// them, for tests: a job's goroutines must all end when the job ends.
+// them, for tests: a job's goroutines must all end when the job ends. It
+// also finds a goroutine waiting at a given place, so that a test can stop
+// code where it means to, not after a guessed sleep.
 package leakcheck
 
 import (
@@ -21,22 +23,55 @@ var testFrame = regexp.MustCompile(`(?m)^(created by )?\S+(\.(Test|Fuzz|Benchmar
 // one of the packages named by their import paths, and that no test
 // started.
 func Running(pkgs ...string) []string {
-	buf := make([]byte, 1<<20)
-	for {
-		n := runtime.Stack(buf, true)
-		if n < len(buf) {
-			buf = buf[:n]
-			break
-		}
-		buf = make([]byte, 2*len(buf))
-	}
 	var left []string
-	for _, g := range strings.Split(string(buf), "\n\n") {
+	for _, g := range stacks() {
 		if runsCode(g, pkgs) && !testFrame.MatchString(g) {
 			left = append(left, g)
 		}
 	}
 	return left
+}
+
+// stacks returns the stack of every goroutine, one string each.
+func stacks() []string {
+	buf := make([]byte, 1<<20)
+	for {
+		n := runtime.Stack(buf, true)
+		if n < len(buf) {
+			return strings.Split(string(buf[:n]), "\n\n")
+		}
+		buf = make([]byte, 2*len(buf))
+	}
+}
+
+// WaitFor waits until the stack of a goroutine holds every one of frames,
+// such as "(*Scanner).fill" and "(*pollDesc).waitRead" for a scan waiting
+// for its input, and fails t if none does within ten seconds.
+func WaitFor(t testing.TB, frames ...string) {
+	t.Helper()
+	waitFor(t, 10*time.Second, frames)
+}
+
+func waitFor(t testing.TB, d time.Duration, frames []string) {
+	t.Helper()
+	for start := time.Now(); time.Since(start) < d; time.Sleep(5 * time.Millisecond) {
+		for _, g := range stacks() {
+			if holdsAll(g, frames) {
+				return
+			}
+		}
+	}
+	t.Fatalf("no goroutine waits in %q after %v", frames, d)
+}
+
+// holdsAll reports whether stack g holds every one of frames.
+func holdsAll(g string, frames []string) bool {
+	for _, f := range frames {
+		if !strings.Contains(g, f) {
+			return false
+		}
+	}
+	return true
 }
 
 // runsCode reports whether stack g has a frame of one of pkgs.

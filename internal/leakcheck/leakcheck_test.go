@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"time"
 )
 
 const pkg = "github.com/csvstream/csvstream/internal/leakcheck"
@@ -51,6 +52,26 @@ func TestEndedFails(t *testing.T) {
 	}
 }
 
+// TestWaitFor waits for a goroutine that blocks only later, and fails
+// when no goroutine waits where asked.
+func TestWaitFor(t *testing.T) {
+	Ended(t, pkg) // an earlier test's goroutine may still be returning
+	stop := make(chan struct{})
+	defer close(stop)
+	time.AfterFunc(50*time.Millisecond, func() { startBlocked(stop) })
+	start := time.Now()
+	WaitFor(t, pkg+".blockUntil", "created by "+pkg+".startBlocked")
+	if d := time.Since(start); d < 50*time.Millisecond {
+		t.Errorf("WaitFor returned after %v, before the goroutine started", d)
+	}
+
+	var rec recorder
+	waitFor(&rec, 50*time.Millisecond, []string{pkg + ".blockUntil", "no such frame"})
+	if !rec.failed || !strings.Contains(rec.msg, `no goroutine waits in ["`+pkg+`.blockUntil" "no such frame"]`) {
+		t.Errorf("waitFor for a frame no goroutine has: failed %v, message %q", rec.failed, rec.msg)
+	}
+}
+
 // recorder is a testing.TB that records a failure instead of failing.
 type recorder struct {
 	testing.TB
@@ -64,3 +85,6 @@ func (r *recorder) Errorf(format string, args ...any) {
 	r.failed = true
 	r.msg = fmt.Sprintf(format, args...)
 }
+
+// Fatalf records as Errorf does; the caller must return after it.
+func (r *recorder) Fatalf(format string, args ...any) { r.Errorf(format, args...) }
