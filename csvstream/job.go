@@ -191,11 +191,14 @@ func (j *Job) validate() error {
 		}
 	}
 	// Standard output appending to the source's file (run in.csv - >>
-	// in.csv) would feed the job's output back into its input, without end.
+	// in.csv) would feed the job's output back into its input, without end;
+	// appending to the schema's would spoil it for the next job.
 	if WritesToStdout(j.Destination, j.Stdout) || WritesToStdout(j.Rejects, j.Stdout) {
 		switch {
 		case namesFileOf(j.Source, j.Stdout):
 			return fmt.Errorf("%w: source %s is the file standard output writes to", ErrInvalidJob, j.Source)
+		case namesFileOf(j.SchemaLocation, j.Stdout):
+			return fmt.Errorf("%w: schema %s is the file standard output writes to", ErrInvalidJob, j.SchemaLocation)
 		case j.Source.IsStdio() && sameRegularFile(j.Stdin, j.Stdout):
 			return fmt.Errorf("%w: standard input and standard output are one file", ErrInvalidJob)
 		}
@@ -407,6 +410,8 @@ func Run(ctx context.Context, api S3API, job Job) (Summary, error) {
 	}
 	r := &run{job: &job, sum: &sum, sc: sc}
 	r.src, _ = src.(*ObjectReader)
+	_, fifo := src.(*stoppableFile)
+	r.pipe = fifo || job.Source.IsStdio() && pipeFileOf(job.Stdin)
 	err = r.stream(ctx, api)
 	r.uploadFacts()
 	if r.src != nil {
@@ -536,6 +541,9 @@ type run struct {
 	sum *Summary
 	sc  *Scanner
 	src *ObjectReader // the source, when it is in S3
+	// pipe is set when the source is a named pipe, or standard input open
+	// on a pipe, socket or terminal: its end may come from a stop.
+	pipe bool
 
 	dst, rej sink
 	errs     []FieldError
@@ -651,6 +659,9 @@ func checkOutputs(ctx context.Context, api UploadAPI, dst Location, dstOpt Write
 // closes its output early) must not be published as if whole.
 func (r *run) inputEnded(ctx context.Context) error {
 	err := r.sc.Err()
+	if err == nil && r.pipe {
+		awaitStop(ctx)
+	}
 	switch {
 	case ctx.Err() != nil && err != nil:
 		return fmt.Errorf("%s: stopped after byte %d: %w", r.job.Source, r.sc.BytesRead(), context.Cause(ctx))
@@ -660,6 +671,35 @@ func (r *run) inputEnded(ctx context.Context) error {
 		return fmt.Errorf("%w: %s: %w", ErrSourceRead, r.job.Source, err)
 	}
 	return nil
+}
+
+// PipeEndGrace is how long a job whose source is a pipe waits at the
+// pipe's end for a stop already on its way. Ctrl-C, or a SIGTERM sent to a
+// process group, reaches the pipe's producer too (zcat in.gz | csvstream
+// run - ...), and the producer's exit can close the pipe before this
+// process has acted on its own signal: input cut short that way must not
+// be published as if whole.
+const PipeEndGrace = 50 * time.Millisecond
+
+// awaitStop waits up to PipeEndGrace for ctx to end.
+func awaitStop(ctx context.Context) {
+	t := time.NewTimer(PipeEndGrace)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+	case <-t.C:
+	}
+}
+
+// pipeFileOf reports whether std is an *os.File open on something other
+// than a regular file or a directory: a pipe, socket or terminal.
+func pipeFileOf(std any) bool {
+	f, ok := std.(*os.File)
+	if !ok {
+		return false
+	}
+	fi, err := f.Stat()
+	return err == nil && !fi.Mode().IsRegular() && !fi.IsDir()
 }
 
 // rejectsPlace names the rejects output for a message.

@@ -910,27 +910,46 @@ func TestRunStdinIsAnOutput(t *testing.T) {
 
 // TestRunSourceIsStdoutsFile checks that a job whose output goes through
 // standard output, appending to the file the job reads (run in.csv - >>
-// in.csv), is refused: it would read its own output back without end.
+// in.csv), is refused: it would read its own output back without end. So
+// is one appending to the schema's file, which the next job could not
+// read.
 func TestRunSourceIsStdoutsFile(t *testing.T) {
 	dir := t.TempDir()
-	src := filepath.Join(dir, "in.csv")
+	src, schemaPath := filepath.Join(dir, "in.csv"), filepath.Join(dir, "schema.json")
 	const data = "id,name,age\n1,a,2\nx,b,3\n"
+	const schemaJSON = `{"fields":[{"name":"id","type":"integer"},{"name":"name"},{"name":"age","type":"integer"}]}`
+	schema, err := csvstream.ParseSchema([]byte(schemaJSON))
+	if err != nil {
+		t.Fatal(err)
+	}
+	withSchema := func(j csvstream.Job) csvstream.Job {
+		j.Schema, j.SchemaLocation = schema, csvstream.Location{Path: schemaPath}
+		return j
+	}
 	for _, tc := range []struct {
 		name     string
 		job      csvstream.Job
-		stdinSrc bool // standard input reads the source too
+		appended string // the file standard output appends to
+		stdinSrc bool   // standard input reads the source too
 		want     string
 	}{
 		{"destination -", csvstream.Job{Source: csvstream.Location{Path: src}, Destination: csvstream.Stdio, Rejects: csvstream.Location{Path: filepath.Join(dir, "r.csv")}},
-			false, "source " + src + " is the file standard output writes to"},
+			src, false, "source " + src + " is the file standard output writes to"},
 		{"standard input", csvstream.Job{Source: csvstream.Stdio, Destination: csvstream.Stdio, Rejects: csvstream.Location{Path: filepath.Join(dir, "r.csv")}},
-			true, "standard input and standard output are one file"},
+			src, true, "standard input and standard output are one file"},
+		{"the schema, destination -", withSchema(csvstream.Job{Source: csvstream.Location{Path: src}, Destination: csvstream.Stdio, Rejects: csvstream.Location{Path: filepath.Join(dir, "r.csv")}}),
+			schemaPath, false, "schema " + schemaPath + " is the file standard output writes to"},
+		{"the schema, rejects -", withSchema(csvstream.Job{Source: csvstream.Location{Path: src}, Destination: csvstream.Location{Path: filepath.Join(dir, "out.csv")}, Rejects: csvstream.Stdio}),
+			schemaPath, false, "schema " + schemaPath + " is the file standard output writes to"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			if err := os.WriteFile(src, []byte(data), 0o644); err != nil {
 				t.Fatal(err)
 			}
-			out, err := os.OpenFile(src, os.O_WRONLY|os.O_APPEND, 0) // >> in.csv
+			if err := os.WriteFile(schemaPath, []byte(schemaJSON), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			out, err := os.OpenFile(tc.appended, os.O_WRONLY|os.O_APPEND, 0) // >> in.csv, say
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -952,6 +971,9 @@ func TestRunSourceIsStdoutsFile(t *testing.T) {
 			}
 			if got := readIfExists(t, src); got != data {
 				t.Errorf("the source now holds %d bytes", len(got))
+			}
+			if got := readIfExists(t, schemaPath); got != schemaJSON {
+				t.Errorf("the schema now holds %q", got)
 			}
 		})
 	}
@@ -1005,6 +1027,81 @@ func TestRunStalledPipeSource(t *testing.T) {
 	}
 	if got := readIfExists(t, filepath.Join(dir, "out.csv")); got != "<none>" {
 		t.Errorf("out.csv published: %q", got)
+	}
+}
+
+// TestRunPipeEndBeforeStop stops jobs whose source pipe ends a moment
+// before the stop comes, as when Ctrl-C reaches the pipe's producer first:
+// the job waits PipeEndGrace at the pipe's end, so the input cut short is
+// not published as if whole. A trial whose stop came later than that (a
+// busy machine) says nothing and is run again.
+func TestRunPipeEndBeforeStop(t *testing.T) {
+	tests := []struct {
+		name string
+		// open returns the job's source and standard input, and the pipe's
+		// write end.
+		open func(t *testing.T, dir string) (src csvstream.Location, stdin io.Reader, w *os.File)
+	}{
+		{"named pipe", func(t *testing.T, dir string) (csvstream.Location, io.Reader, *os.File) {
+			fifo := filepath.Join(dir, "in.csv")
+			if err := syscall.Mkfifo(fifo, 0o600); err != nil {
+				t.Fatal(err)
+			}
+			// O_RDWR opens a FIFO at once; the job opens the read end later.
+			w, err := os.OpenFile(fifo, os.O_RDWR, 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return csvstream.Location{Path: fifo}, nil, w
+		}},
+		{"standard input", func(t *testing.T, dir string) (csvstream.Location, io.Reader, *os.File) {
+			r, w, err := os.Pipe()
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { r.Close() })
+			return csvstream.Stdio, r, w
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			for trial, decided := 0, 0; decided < 5; trial++ {
+				if trial == 50 {
+					t.Fatalf("only %d of 50 trials stopped the job within %v of the pipe's end", decided, csvstream.PipeEndGrace)
+				}
+				dir := t.TempDir()
+				src, stdin, w := tt.open(t, dir)
+				out := filepath.Join(dir, "out.csv")
+				ctx, cancel := context.WithCancelCause(context.Background())
+				done := make(chan error, 1)
+				go func() {
+					_, err := csvstream.Run(ctx, nil, csvstream.Job{Source: src, Stdin: stdin, Destination: csvstream.Location{Path: out}})
+					done <- err
+				}()
+				if _, err := w.WriteString("a,b\n1,2\n"); err != nil {
+					t.Fatal(err)
+				}
+				// Once the job has read the rows, closing the write end is the
+				// pipe's end.
+				waitUnread(t, w, 0)
+				w.Close()
+				ended := time.Now()
+				time.Sleep(csvstream.PipeEndGrace / 5)
+				cancel(errStopTest)
+				late := time.Since(ended) > csvstream.PipeEndGrace*4/5
+				err := <-done
+				if late && err == nil {
+					continue
+				}
+				decided++
+				if !errors.Is(err, errStopTest) {
+					t.Fatalf("trial %d: err %v, want the stop that came %v after the pipe's end", trial, err, csvstream.PipeEndGrace/5)
+				}
+				if got := readIfExists(t, out); got != "<none>" {
+					t.Fatalf("trial %d: out.csv published: %q", trial, got)
+				}
+			}
+		})
 	}
 }
 

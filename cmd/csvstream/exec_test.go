@@ -196,12 +196,8 @@ func runToFullFile(t *testing.T, out *os.File) string {
 	bin := buildCLI(t)
 	dir := t.TempDir()
 	src := filepath.Join(dir, "in.csv")
-	var b strings.Builder
-	b.WriteString("id,name\n")
-	for i := range 20000 {
-		fmt.Fprintf(&b, "%d,%s\n", i, strings.Repeat("x", 37))
-	}
-	if err := os.WriteFile(src, []byte(b.String()), 0o644); err != nil {
+	data := idNameRows(20000, 37)
+	if err := os.WriteFile(src, []byte(data), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	cmd := exec.Command("sh", "-c", fmt.Sprintf(`ulimit -f %d && exec "$0" "$@"`, fileSizeLimit), bin, "run", "--rejects", filepath.Join(dir, "r.csv"), src, "-")
@@ -210,6 +206,17 @@ func runToFullFile(t *testing.T, out *os.File) string {
 	cmd.Stderr = &stderr
 	if err := cmd.Run(); cmd.ProcessState.ExitCode() != 1 {
 		t.Fatalf("exit %d (%v), stderr %q; want 1", cmd.ProcessState.ExitCode(), err, stderr.String())
+	}
+	return data
+}
+
+// idNameRows returns a CSV of n rows under the header id,name: each row's
+// id is its number, and its name width x's.
+func idNameRows(n, width int) string {
+	var b strings.Builder
+	b.WriteString("id,name\n")
+	for i := range n {
+		fmt.Fprintf(&b, "%d,%s\n", i, strings.Repeat("x", width))
 	}
 	return b.String()
 }

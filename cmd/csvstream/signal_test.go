@@ -112,12 +112,7 @@ func TestClosedStdoutFailsTheJobWhileStdinStalls(t *testing.T) {
 	// About 300 KB: more than standard output's pipe and the job's stream
 	// buffer hold, so that the job waits in a write once it has read every
 	// byte of its input. The input stays open.
-	var in strings.Builder
-	in.WriteString("id,name\n")
-	for i := range 8000 {
-		fmt.Fprintf(&in, "%d,%s\n", i, strings.Repeat("x", 30))
-	}
-	if _, err := io.WriteString(stdin, in.String()); err != nil {
+	if _, err := io.WriteString(stdin, idNameRows(8000, 30)); err != nil {
 		t.Fatal(err)
 	}
 	time.Sleep(time.Second) // the job reads the last bytes and waits to write
@@ -246,6 +241,58 @@ func onlySourceLeft(t *testing.T, dir string) {
 	for _, e := range entries {
 		if e.Name() != "orders.csv" {
 			t.Errorf("%s left in the directory", e.Name())
+		}
+	}
+}
+
+// TestInterruptOfPipelineIsNotPublished interrupts a pipeline as Ctrl-C
+// does, signalling the producer and the job together: the producer's exit
+// can end standard input before the job has acted on its own signal, and
+// the input cut short must not be published as if whole. Each trial must
+// exit 1 with no destination; without the job's wait at the end of a pipe,
+// a quarter or more of such trials published.
+func TestInterruptOfPipelineIsNotPublished(t *testing.T) {
+	bin := buildCLI(t)
+	dir := t.TempDir()
+	src := filepath.Join(dir, "in.csv")
+	if err := os.WriteFile(src, []byte(idNameRows(2000, 1)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for trial := range 10 {
+		out := filepath.Join(dir, fmt.Sprintf("out%d.csv", trial))
+		r, w, err := os.Pipe()
+		if err != nil {
+			t.Fatal(err)
+		}
+		// The producer sends its rows, then waits until the interrupt ends it.
+		prod := exec.Command("sh", "-c", `cat "$0"; exec sleep 30`, src)
+		prod.Stdout = w
+		prod.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+		if err := prod.Start(); err != nil {
+			t.Fatal(err)
+		}
+		cmd := exec.Command(bin, "run", "--rejects", out+".rejects.csv", "-", out)
+		cmd.Stdin = r
+		var stderr bytes.Buffer
+		cmd.Stderr = &stderr
+		cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pgid: prod.Process.Pid}
+		if err := cmd.Start(); err != nil {
+			prod.Process.Kill()
+			prod.Wait()
+			t.Fatal(err)
+		}
+		r.Close()
+		w.Close()
+		time.Sleep(200 * time.Millisecond) // the job reads the rows and waits for more
+		syscall.Kill(-prod.Process.Pid, syscall.SIGINT)
+		err = cmd.Wait()
+		prod.Wait()
+		var exit *exec.ExitError
+		if !errors.As(err, &exit) || exit.ExitCode() != exitFailure || !strings.Contains(stderr.String(), "interrupt") {
+			t.Fatalf("trial %d: exit %v, want status %d naming the interrupt; stderr: %s", trial, err, exitFailure, stderr.String())
+		}
+		if _, err := os.Stat(out); !errors.Is(err, os.ErrNotExist) {
+			t.Fatalf("trial %d: %s after the interrupt: %v, want none", trial, out, err)
 		}
 	}
 }

@@ -10,6 +10,8 @@ import (
 	"sync"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/csvstream/csvstream/csvstream"
 )
 
 // interruptibleStdin returns a reader of standard input whose reads end
@@ -23,8 +25,10 @@ import (
 // Nothing about standard input changes: its O_NONBLOCK flag belongs to an
 // open file that a terminal or socket shares with standard output, which
 // must keep blocking. The pipe is made on the first read, so a command
-// that does not read standard input makes none. A regular file, whose
-// reads do not wait, is read as it is.
+// that does not read standard input makes none. At the end of the input,
+// a read waits up to csvstream.PipeEndGrace for ctx to end before it
+// reports the end. A regular file, whose reads do not wait, is read as it
+// is.
 func interruptibleStdin(ctx context.Context) (io.Reader, func()) {
 	var st unix.Stat_t
 	if err := unix.Fstat(unix.Stdin, &st); err != nil || st.Mode&unix.S_IFMT == unix.S_IFREG {
@@ -98,6 +102,16 @@ func (r *pollStdin) Read(p []byte) (int, error) {
 		case err != nil:
 			return 0, &os.PathError{Op: "read", Path: "/dev/stdin", Err: err}
 		case n == 0:
+			// The producer may have closed the pipe on the interrupt that
+			// is about to stop the job: give that stop a moment, as the
+			// library does for the standard input it sees as a pipe.
+			fds[1].Revents = 0
+			for {
+				_, err := unix.Poll(fds[1:], int(csvstream.PipeEndGrace.Milliseconds()))
+				if !errors.Is(err, unix.EINTR) {
+					break
+				}
+			}
 			return 0, io.EOF
 		}
 		return n, nil
