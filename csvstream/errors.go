@@ -53,10 +53,12 @@ func markRefused(err error) error {
 const maxKeyLen = 1024
 
 // refusedName reports whether S3 refused a request for a name in it: a
-// bucket that does not exist or cannot, or a key that is too long.
+// bucket that does not exist or cannot, or that lies in another region than
+// the client's (301 PermanentRedirect, which the SDK does not follow), or a
+// key that is too long. No retry changes such an answer.
 func refusedName(err error) bool {
 	switch errorCode(err) {
-	case "NoSuchBucket", "InvalidBucketName", "KeyTooLongError":
+	case "NoSuchBucket", "InvalidBucketName", "KeyTooLongError", "PermanentRedirect":
 		return true
 	}
 	return false

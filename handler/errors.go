@@ -62,7 +62,8 @@ type SchemaError struct{ failure }
 type HeaderMismatch struct{ failure }
 
 // TooManyRejects reports a job stopped by its reject limit; the rejects
-// seen so far are published.
+// seen so far are published. A job whose rejects could not be published
+// reports what kept them back instead.
 type TooManyRejects struct{ failure }
 
 // UploadFailed reports an output that could not be written; nothing of it
@@ -110,7 +111,9 @@ func classify(err error, object string, stopped bool) error {
 		return &SourceChanged{f}
 	case errors.As(err, &header):
 		return &HeaderMismatch{f}
-	case errors.Is(err, csvstream.ErrTooManyRejects):
+	case errors.Is(err, csvstream.ErrTooManyRejects) && !errors.Is(err, csvstream.ErrUploadFailed) && !errors.Is(err, csvstream.ErrSourceRead):
+		// Only when the rejects that say why were published: otherwise
+		// the failure that kept them back is what a retry must get past.
 		return &TooManyRejects{f}
 	case errors.Is(err, csvstream.ErrAccessDenied): // before the failures it causes
 		return &AccessDenied{f}

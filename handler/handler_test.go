@@ -740,6 +740,28 @@ func TestErrorTypesS3(t *testing.T) {
 		{name: "schema encrypted with a customer key", cfg: func() Config { return withSchema }, fault: &faultproxy.Fault{Kind: faultproxy.Status, Status: 400, Code: "InvalidRequest",
 			Match: faultproxy.IsGet("schemas/orders.json"), Times: 100},
 			event: direct("incoming/orders.csv", ""), want: "SchemaError", object: "schemas/orders.json"},
+		// A bucket in another region than the client's is answered so,
+		// whatever the request, and the SDK does not follow.
+		{name: "source bucket in another region", fault: &faultproxy.Fault{Kind: faultproxy.Status, Status: 301, Code: "PermanentRedirect",
+			Match: faultproxy.IsGet("incoming/orders.csv"), Times: 100},
+			event: direct("incoming/orders.csv", ""), want: "InvalidEvent", object: "incoming/orders.csv"},
+		{name: "schema bucket in another region", cfg: func() Config { return withSchema }, fault: &faultproxy.Fault{Kind: faultproxy.Status, Status: 301, Code: "PermanentRedirect",
+			Match: faultproxy.IsGet("schemas/orders.json"), Times: 100},
+			event: direct("incoming/orders.csv", ""), want: "SchemaError", object: "schemas/orders.json"},
+		{name: "output bucket in another region", fault: &faultproxy.Fault{Kind: faultproxy.Status, Status: 301, Code: "PermanentRedirect",
+			Match: func(r *http.Request) bool {
+				return r.Method != http.MethodGet && strings.HasPrefix(r.URL.Path, "/"+out+"/")
+			}, Times: 100},
+			event: direct("incoming/orders.csv", ""), want: "InvalidEvent", object: "s3://" + out + "/"},
+		// Stopped by the limit, but the rejects that would say why could
+		// not be written: a retry may get them through.
+		{name: "too many rejects, rejects not written", cfg: func() Config {
+			c := withSchema
+			c.MaxRejectRatio = &zero
+			return c
+		}, fault: &faultproxy.Fault{Kind: faultproxy.Status, Status: 500, Code: "InternalError",
+			Match: faultproxy.IsPutObject("rejects/orders.csv.rejects.csv"), Times: 100},
+			event: direct("incoming/orders.csv", ""), want: "UploadFailed", object: "rejects/orders.csv.rejects.csv"},
 		{name: "output access denied", fault: &faultproxy.Fault{Kind: faultproxy.Status, Status: 403, Code: "AccessDenied",
 			Match: func(r *http.Request) bool {
 				return r.Method != http.MethodGet && strings.HasPrefix(r.URL.Path, "/"+out+"/")
