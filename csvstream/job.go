@@ -375,6 +375,9 @@ func sameLocation(a, b Location) bool {
 // is still the object it read: if it was replaced or deleted meanwhile,
 // both outputs are discarded (ErrSourceChanged), so that the outputs of an
 // older version, named like those of the newer one, never overwrite them.
+// A source that is a pipe (a named pipe, or standard input open on one)
+// and ends waits PipeEndGrace for ctx to end before the job takes the end
+// as the input's.
 // Errors wrap the kinds in errors.go; a request S3 refused with 403
 // Forbidden, for the source or an output, wraps ErrAccessDenied. api may be
 // nil when no location is in S3.
