@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"unicode"
 	"unicode/utf8"
 
 	"github.com/csvstream/csvstream/internal/gen"
@@ -275,8 +276,8 @@ func simpleFloatReference(b []byte) (float64, bool) {
 
 // isEmailReference is isEmail one byte at a time.
 func isEmailReference(b []byte) bool {
-	for _, c := range b {
-		if c <= ' ' || c == 0x7f {
+	for _, r := range string(b) {
+		if r <= ' ' || r == 0x7f || unicode.IsSpace(r) || unicode.IsControl(r) {
 			return false
 		}
 	}

@@ -12,9 +12,12 @@ func isEmail(b []byte) bool {
 	if len(b) < 16 || len(b) > 64 {
 		return isEmailGeneric(b)
 	}
-	at, dot, bad := emailMasks(b)
+	at, dot, bad, ascii := emailMasks(b)
 	if bad != 0 || at <= 1 || at&(at-1) != 0 {
 		return false // a space or control byte, no '@', '@' first, or two
+	}
+	if !ascii && hasUnicodeSpaceOrControl(b) {
+		return false
 	}
 	// The domain, after the '@', has a dot, but not as its first or its
 	// last byte; no part starts or ends with a dot, and no two dots meet.
@@ -23,7 +26,8 @@ func isEmail(b []byte) bool {
 
 // emailMasks returns, for b of 16 to 64 bytes, the bit masks of its '@'
 // bytes, its '.' bytes, and its spaces, ASCII control characters and DELs:
-// bit i is set when b[i] is one.
+// bit i is set when b[i] is one. ascii reports whether every byte of b is
+// ASCII.
 //
 //go:noescape
-func emailMasks(b []byte) (at, dot, bad uint64)
+func emailMasks(b []byte) (at, dot, bad uint64, ascii bool)

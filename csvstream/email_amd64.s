@@ -3,8 +3,10 @@
 #include "textflag.h"
 
 // CLASSIFY sets R11, R12 and R13 to the masks of the '@', '.' and space,
-// control or DEL bytes among the sixteen in X4. It uses X5 and X6.
+// control or DEL bytes among the sixteen in X4, and adds their high bits to
+// X7. It uses X5 and X6.
 #define CLASSIFY \
+	POR      X4, X7   \
 	MOVOU    X4, X5   \
 	PCMPEQB  X0, X5   \
 	PMOVMSKB X5, R11  \
@@ -19,10 +21,10 @@
 	POR      X6, X5   \
 	PMOVMSKB X5, R13
 
-// func emailMasks(b []byte) (at, dot, bad uint64)
+// func emailMasks(b []byte) (at, dot, bad uint64, ascii bool)
 //
 // 16 <= len(b) <= 64.
-TEXT ·emailMasks(SB), NOSPLIT, $0-48
+TEXT ·emailMasks(SB), NOSPLIT, $0-49
 	MOVQ b_base+0(FP), SI
 	MOVQ b_len+8(FP), BX
 
@@ -41,6 +43,7 @@ TEXT ·emailMasks(SB), NOSPLIT, $0-48
 	MOVQ       AX, X3
 	PUNPCKLQDQ X3, X3
 
+	PXOR X7, X7  // the bytes seen, ORed: a high bit set means not ASCII
 	XORQ R8, R8  // '@' mask
 	XORQ R9, R9  // '.' mask
 	XORQ R10, R10 // space, control and DEL mask
@@ -86,4 +89,7 @@ done:
 	MOVQ R8, at+24(FP)
 	MOVQ R9, dot+32(FP)
 	MOVQ R10, bad+40(FP)
+	PMOVMSKB X7, AX
+	TESTQ AX, AX
+	SETEQ ascii+48(FP)
 	RET

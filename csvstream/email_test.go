@@ -47,3 +47,30 @@ func TestIsEmailAgrees(t *testing.T) {
 		t.Fatal("no valid address was generated")
 	}
 }
+
+// TestEmailUnicodeSpace checks that an address holding a space or a
+// control character beyond ASCII, as spreadsheets export a no-break space,
+// is refused at every length the checks take a path of their own for, and
+// that one of other non-ASCII letters is not.
+func TestEmailUnicodeSpace(t *testing.T) {
+	for _, local := range []string{"", "abcdefghijklmn", "abcdefghijklmnopqrstuvwxyzabcdefghijklmnopqrstuvwxyzabcdefghijklmn"} {
+		for _, tt := range []struct {
+			name, text string
+			want       bool
+		}{
+			{"no-break space", local + "\u00a0x@example.org", false},
+			{"NEL, a C1 control", local + "\u0085x@example.org", false},
+			{"line separator at the end", local + "x@example.org\u2028", false},
+			{"ideographic space in the domain", local + "x@exa\u3000mple.org", false},
+			{"accented letters", local + "\u00e9x@exampl\u00e9.org", true},
+		} {
+			b := []byte(tt.text)
+			if got, generic, ref := isEmail(b), isEmailGeneric(b), isEmailReference(b); got != tt.want || generic != tt.want || ref != tt.want {
+				t.Errorf("%s, %d bytes: isEmail %v, isEmailGeneric %v, reference %v; want %v", tt.name, len(b), got, generic, ref, tt.want)
+			}
+			if got := isURI([]byte("https://" + tt.text)); got != tt.want {
+				t.Errorf("%s in a URI: isURI %v, want %v", tt.name, got, tt.want)
+			}
+		}
+	}
+}

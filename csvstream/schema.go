@@ -878,7 +878,13 @@ func compileField(c *column, f *Field) error {
 			return errors.New("trueValues and falseValues may not be empty")
 		}
 		for _, t := range tv {
-			if slices.Contains(fv, t) {
+			switch {
+			case !slices.Contains(fv, t):
+			case f.FalseValues == nil:
+				return fmt.Errorf("%q is in trueValues and in the default falseValues (%s): set falseValues too", t, strings.Join(fv, ", "))
+			case f.TrueValues == nil:
+				return fmt.Errorf("%q is in falseValues and in the default trueValues (%s): set trueValues too", t, strings.Join(tv, ", "))
+			default:
 				return fmt.Errorf("%q is in both trueValues and falseValues", t)
 			}
 			c.trueVals = append(c.trueVals, []byte(t))
@@ -1079,12 +1085,12 @@ func (c *column) constant(x any) (value, string, error) {
 	default:
 		return value{}, "", fmt.Errorf("%v is a Go %T: give a string, json.Number, int, int64, float64 or bool", x, x)
 	}
-	if integral && c.kind == kindInteger {
+	if integral && (c.kind == kindInteger || c.kind == kindYear) {
 		// JSON has no integers of its own (Python writes a float bound as
 		// 1.0), and FormatFloat writes a float64 of 1e6 as "1e+06".
 		if t, ok := integralText(text); ok {
 			text = t
-		} else if hugeNumber(text) {
+		} else if c.kind == kindInteger && hugeNumber(text) {
 			return value{}, "", fmt.Errorf("%s is out of the 64-bit integer range", describe(x))
 		}
 	}
@@ -1193,7 +1199,8 @@ func compileLayout(src string, k kind) (*layout, error) {
 			allowed = "YymdHMSfz"
 		}
 		if !strings.ContainsRune("YymdHMSfz", rune(d)) {
-			return nil, fmt.Errorf("directive %%%c is not supported (supported: %%Y %%y %%m %%d %%H %%M %%S %%f %%z %%%%)", d)
+			r, _ := utf8.DecodeRuneInString(src[i:]) // named as written, even when not ASCII
+			return nil, fmt.Errorf("directive %%%c is not supported (supported: %%Y %%y %%m %%d %%H %%M %%S %%f %%z %%%%)", r)
 		}
 		if !strings.ContainsRune(allowed, rune(d)) {
 			return nil, fmt.Errorf("directive %%%c does not belong in a %s format", d, k)

@@ -318,6 +318,10 @@ func TestSchemaBuiltInGo(t *testing.T) {
 		{"time without minutes", &Schema{Fields: []Field{{Name: "t", Type: "time", Format: "%H"}}}, `schema: field "t": format "%H": a time format needs %M`},
 		{"datetime without minutes", &Schema{Fields: []Field{{Name: "t", Type: "datetime", Format: "%Y-%m-%d %H"}}}, `schema: field "t": format "%Y-%m-%d %H": a datetime format needs %M`},
 		{"datetime without a year", &Schema{Fields: []Field{{Name: "t", Type: "datetime", Format: "%d/%m %H:%M"}}}, `schema: field "t": format "%d/%m %H:%M": a datetime format needs %Y or %y`},
+		{"directive not ASCII", &Schema{Fields: []Field{{Name: "d", Type: "date", Format: "%d.%é.%Y"}}}, `schema: field "d": format "%d.%é.%Y": directive %é is not supported (supported: %Y %y %m %d %H %M %S %f %z %%)`},
+		{"trueValues against the default falseValues", &Schema{Fields: []Field{{Name: "b", Type: "boolean", TrueValues: []string{"yes", "0"}}}}, `schema: field "b": "0" is in trueValues and in the default falseValues (false, False, FALSE, 0): set falseValues too`},
+		{"falseValues against the default trueValues", &Schema{Fields: []Field{{Name: "b", Type: "boolean", FalseValues: []string{"no", "1"}}}}, `schema: field "b": "1" is in falseValues and in the default trueValues (true, True, TRUE, 1): set trueValues too`},
+		{"year bound of three digits as a float", &Schema{Fields: []Field{{Name: "y", Type: "year", Constraints: Constraints{Minimum: json.Number("999.0")}}}}, `schema: field "y": constraint "minimum": 999.0 is not a year`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -340,6 +344,25 @@ func TestIntegerBoundsAsFloats(t *testing.T) {
 		t.Fatal(err)
 	}
 	for in, want := range map[string]int{"1000000": 0, "1000001": 0, "999999": 2, "2000000": 1, "1000002": 1} {
+		if errs := v.Check(testRecord(1, in), nil); len(errs) != want {
+			t.Errorf("%s: errors %v, want %d", in, errs, want)
+		}
+	}
+}
+
+// TestYearBoundsAsFloats checks that a year field, like an integer one,
+// takes bounds and enum items that JSON writes as floats (Python writes a
+// float bound as 1900.0).
+func TestYearBoundsAsFloats(t *testing.T) {
+	s, err := ParseSchema([]byte(`{"fields": [{"name": "y", "type": "year", "constraints": {"minimum": 1900.0, "maximum": 2.1e3, "enum": [1900.0, 2024.0, 2.1e3, 2101]}}]}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, err := NewValidator(s, testRecord(0, "y"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for in, want := range map[string]int{"1900": 0, "2024": 0, "2100": 0, "1899": 2, "2025": 1, "2101": 1} {
 		if errs := v.Check(testRecord(1, in), nil); len(errs) != want {
 			t.Errorf("%s: errors %v, want %d", in, errs, want)
 		}

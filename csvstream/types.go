@@ -6,6 +6,8 @@ import (
 	"encoding/binary"
 	"math"
 	"strconv"
+	"unicode"
+	"unicode/utf8"
 )
 
 // parseResult says whether a value has its field's type.
@@ -650,17 +652,32 @@ func isEmailGeneric(b []byte) bool {
 		b[0] != '.' && b[at-1] != '.' && !bytes.Contains(b, []byte(".."))
 }
 
-// hasSpaceOrControl reports whether b holds a space, an ASCII control
-// character or DEL, eight bytes at a time.
+// hasSpaceOrControl reports whether b holds a space or a control
+// character: ASCII ones and DEL, looked for eight bytes at a time, and, in
+// text that is not all ASCII, Unicode ones such as the no-break space.
 func hasSpaceOrControl(b []byte) bool {
-	i := 0
+	i, seen := 0, uint64(0)
 	for ; i+8 <= len(b); i += 8 {
-		if spaceOrControl(binary.LittleEndian.Uint64(b[i:])) != 0 {
+		w := binary.LittleEndian.Uint64(b[i:])
+		if spaceOrControl(w) != 0 {
 			return true
 		}
+		seen |= w
 	}
 	for ; i < len(b); i++ {
 		if b[i] <= ' ' || b[i] == 0x7f {
+			return true
+		}
+		seen |= uint64(b[i])
+	}
+	return seen&highs != 0 && hasUnicodeSpaceOrControl(b)
+}
+
+// hasUnicodeSpaceOrControl reports whether b holds a space or a control
+// character beyond ASCII: a no-break space, NEL, a line separator.
+func hasUnicodeSpaceOrControl(b []byte) bool {
+	for _, r := range string(b) {
+		if r >= utf8.RuneSelf && (unicode.IsSpace(r) || unicode.IsControl(r)) {
 			return true
 		}
 	}
