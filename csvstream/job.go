@@ -413,8 +413,6 @@ func Run(ctx context.Context, api S3API, job Job) (Summary, error) {
 	}
 	r := &run{job: &job, sum: &sum, sc: sc}
 	r.src, _ = src.(*ObjectReader)
-	_, fifo := src.(*stoppableFile)
-	r.pipe = fifo || job.Source.IsStdio() && pipeFileOf(job.Stdin)
 	err = r.stream(ctx, api)
 	r.uploadFacts()
 	if r.src != nil {
@@ -440,6 +438,9 @@ func OpenSource(ctx context.Context, api GetObjectAPI, loc Location, stdin io.Re
 	case loc.IsStdio():
 		if stdin == nil {
 			return nil, errors.New("read standard input: not available here")
+		}
+		if f, ok := stdin.(*os.File); ok && pipeFile(f) {
+			return io.NopCloser(pipeStdin{f: f, ctx: ctx}), nil
 		}
 		return io.NopCloser(stdin), nil
 	case loc.IsZero():
@@ -469,15 +470,66 @@ func OpenSource(ctx context.Context, api GetObjectAPI, loc Location, stdin io.Re
 	// and the job can still abort its uploads. (Where the runtime cannot
 	// poll the file, SetReadDeadline fails and reads wait as before.)
 	if err == nil && !fi.Mode().IsRegular() && f.SetReadDeadline(time.Time{}) == nil {
-		return &stoppableFile{File: f, stop: context.AfterFunc(ctx, func() { f.SetReadDeadline(time.Now()) })}, nil
+		return &stoppableFile{File: f, ctx: ctx, stop: context.AfterFunc(ctx, func() { f.SetReadDeadline(time.Now()) })}, nil
 	}
 	return f, nil
+}
+
+// PipeEndGrace is how long a read of a pipe source (a named pipe, or
+// standard input open on a pipe) waits at the pipe's end for a stop already
+// on its way. Ctrl-C, or a SIGTERM sent to a process group, reaches the
+// pipe's producer too (zcat in.gz | csvstream run - ...), and the
+// producer's exit can close the pipe before this process has acted on its
+// own signal: input cut short that way must not be taken as whole.
+const PipeEndGrace = 50 * time.Millisecond
+
+// pipeReadEnd returns what a read of the pipe named name that ended with
+// err reports. At the pipe's end it first waits PipeEndGrace for ctx to
+// end; once ctx has ended, a read that failed or ended says it was
+// stopped, and why, rather than an end of input or a timeout.
+func pipeReadEnd(ctx context.Context, name string, err error) error {
+	if err == io.EOF {
+		t := time.NewTimer(PipeEndGrace)
+		select {
+		case <-ctx.Done():
+		case <-t.C:
+		}
+		t.Stop()
+	}
+	if err != nil && ctx.Err() != nil {
+		return fmt.Errorf("read %s: stopped: %w", name, context.Cause(ctx))
+	}
+	return err
+}
+
+// pipeFile reports whether f is open on something other than a regular
+// file or a directory: a pipe, socket or terminal.
+func pipeFile(f *os.File) bool {
+	fi, err := f.Stat()
+	return err == nil && !fi.Mode().IsRegular() && !fi.IsDir()
+}
+
+// pipeStdin is standard input open on a pipe.
+type pipeStdin struct {
+	f   *os.File
+	ctx context.Context
+}
+
+func (s pipeStdin) Read(p []byte) (int, error) {
+	n, err := s.f.Read(p)
+	return n, pipeReadEnd(s.ctx, "standard input", err)
 }
 
 // stoppableFile is a source file whose reads a context ends.
 type stoppableFile struct {
 	*os.File
+	ctx  context.Context
 	stop func() bool
+}
+
+func (f *stoppableFile) Read(p []byte) (int, error) {
+	n, err := f.File.Read(p)
+	return n, pipeReadEnd(f.ctx, f.Name(), err)
 }
 
 func (f *stoppableFile) Close() error {
@@ -544,9 +596,6 @@ type run struct {
 	sum *Summary
 	sc  *Scanner
 	src *ObjectReader // the source, when it is in S3
-	// pipe is set when the source is a named pipe, or standard input open
-	// on a pipe, socket or terminal: its end may come from a stop.
-	pipe bool
 
 	dst, rej sink
 	errs     []FieldError
@@ -662,9 +711,6 @@ func checkOutputs(ctx context.Context, api UploadAPI, dst Location, dstOpt Write
 // closes its output early) must not be published as if whole.
 func (r *run) inputEnded(ctx context.Context) error {
 	err := r.sc.Err()
-	if err == nil && r.pipe {
-		awaitStop(ctx)
-	}
 	switch {
 	case ctx.Err() != nil && err != nil:
 		return fmt.Errorf("%s: stopped after byte %d: %w", r.job.Source, r.sc.BytesRead(), context.Cause(ctx))
@@ -674,35 +720,6 @@ func (r *run) inputEnded(ctx context.Context) error {
 		return fmt.Errorf("%w: %s: %w", ErrSourceRead, r.job.Source, err)
 	}
 	return nil
-}
-
-// PipeEndGrace is how long a job whose source is a pipe waits at the
-// pipe's end for a stop already on its way. Ctrl-C, or a SIGTERM sent to a
-// process group, reaches the pipe's producer too (zcat in.gz | csvstream
-// run - ...), and the producer's exit can close the pipe before this
-// process has acted on its own signal: input cut short that way must not
-// be published as if whole.
-const PipeEndGrace = 50 * time.Millisecond
-
-// awaitStop waits up to PipeEndGrace for ctx to end.
-func awaitStop(ctx context.Context) {
-	t := time.NewTimer(PipeEndGrace)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-	case <-t.C:
-	}
-}
-
-// pipeFileOf reports whether std is an *os.File open on something other
-// than a regular file or a directory: a pipe, socket or terminal.
-func pipeFileOf(std any) bool {
-	f, ok := std.(*os.File)
-	if !ok {
-		return false
-	}
-	fi, err := f.Stat()
-	return err == nil && !fi.Mode().IsRegular() && !fi.IsDir()
 }
 
 // rejectsPlace names the rejects output for a message.

@@ -828,6 +828,67 @@ func TestLoadSchemaErrors(t *testing.T) {
 	}
 }
 
+// TestLoadSchemaStoppedSaysWhy stops LoadSchema while the schema's bytes
+// are arriving, from S3 or from a named pipe: the error names the stop's
+// cause, not an i/o timeout or a bare "context canceled".
+func TestLoadSchemaStoppedSaysWhy(t *testing.T) {
+	fifo := func(t *testing.T) csvstream.Location {
+		path := filepath.Join(t.TempDir(), "schema.json")
+		if err := syscall.Mkfifo(path, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		// O_RDWR opens a FIFO at once; LoadSchema opens the read end later.
+		w, err := os.OpenFile(path, os.O_RDWR, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { w.Close() })
+		if _, err := w.WriteString(`{"fields": [`); err != nil {
+			t.Fatal(err)
+		}
+		return csvstream.Location{Path: path}
+	}
+	tests := []struct {
+		name string
+		open func(t *testing.T) (csvstream.GetObjectAPI, csvstream.Location)
+		wait func(t *testing.T) // until LoadSchema waits where it is stopped
+	}{
+		{"S3 body stalled", func(t *testing.T) (csvstream.GetObjectAPI, csvstream.Location) {
+			srv := s3test.Start(t)
+			bucket := srv.Bucket(t, "schemastop")
+			srv.Put(t, bucket, "schema.json", []byte(gen.Schema))
+			p := faultproxy.New(t, srv.Endpoint)
+			p.Inject(faultproxy.Fault{Kind: faultproxy.StallResponse, After: 10, Match: faultproxy.IsGet("schema.json")})
+			return s3test.ClientFor(p.URL, csvstream.ClientOptions), csvstream.Location{Bucket: bucket, Key: "schema.json"}
+		}, func(t *testing.T) {
+			leakcheck.WaitFor(t, "csvstream.(*ObjectReader).Read(", "created by "+lib+"_test.TestLoadSchemaStoppedSaysWhy.")
+		}},
+		{"named pipe stalled", func(t *testing.T) (csvstream.GetObjectAPI, csvstream.Location) {
+			return nil, fifo(t)
+		}, func(t *testing.T) {
+			leakcheck.WaitFor(t, "(*pollDesc).waitRead(", "created by "+lib+"_test.TestLoadSchemaStoppedSaysWhy.")
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			api, loc := tt.open(t)
+			ctx, cancel := context.WithCancelCause(context.Background())
+			defer cancel(nil)
+			done := make(chan error, 1)
+			go func() {
+				_, err := csvstream.LoadSchema(ctx, api, loc)
+				done <- err
+			}()
+			tt.wait(t)
+			cancel(errStopTest)
+			err := <-done
+			if !errors.Is(err, csvstream.ErrSchema) || !errors.Is(err, errStopTest) || !strings.Contains(err.Error(), "stopped: "+errStopTest.Error()) {
+				t.Errorf("LoadSchema stopped: %v; want a schema error naming the stop (%v)", err, errStopTest)
+			}
+		})
+	}
+}
+
 // TestDirectorySource checks that a directory as a source fails before it
 // is read, with a message that names it once: for a job, as an invalid job
 // (as a directory as an output does), and for OpenSource, as itself.

@@ -96,8 +96,8 @@ func (r *ObjectReader) readChunks(p []byte) (int, error) {
 	for {
 		// As on one stream, a stopped job gets no more bytes, even those
 		// already fetched.
-		if err := r.ctx.Err(); err != nil {
-			return 0, r.fail(r.errorf("read", err))
+		if r.ctx.Err() != nil {
+			return 0, r.fail(r.stopped())
 		}
 		select {
 		case <-a.failed:
@@ -125,7 +125,7 @@ func (r *ObjectReader) readChunks(p []byte) (int, error) {
 			case <-c.wake:
 			case <-a.failed:
 			case <-r.ctx.Done():
-				return 0, r.fail(r.errorf("read", r.ctx.Err()))
+				return 0, r.fail(r.stopped())
 			}
 			continue
 		}

@@ -293,11 +293,14 @@ func (r *ObjectReader) Read(p []byte) (int, error) {
 		return r.readChunks(p)
 	}
 	for {
-		if err := r.ctx.Err(); err != nil {
-			return 0, r.fail(r.errorf("read", err))
+		if r.ctx.Err() != nil {
+			return 0, r.fail(r.stopped())
 		}
 		if r.body == nil {
 			if err := r.reopen(); err != nil {
+				if r.ctx.Err() != nil {
+					err = r.stopped()
+				}
 				return 0, r.fail(err)
 			}
 		}
@@ -321,8 +324,8 @@ func (r *ObjectReader) Read(p []byte) (int, error) {
 		if err == io.EOF {
 			err = fmt.Errorf("body ended after %d of %d bytes: %w", r.offset, r.size, io.ErrUnexpectedEOF)
 		}
-		if cerr := r.ctx.Err(); cerr != nil {
-			return n, r.fail(r.errorf("read", cerr))
+		if r.ctx.Err() != nil {
+			return n, r.fail(r.stopped())
 		}
 		if r.size >= 0 && r.offset >= r.size {
 			// Every byte arrived but the body still failed, as when the
@@ -594,6 +597,12 @@ func (r *ObjectReader) versionID() *string {
 
 func (r *ObjectReader) errorf(op string, err error) error {
 	return fmt.Errorf("%s %s at offset %d: %w", op, r.name(), r.offset, err)
+}
+
+// stopped is the error of a read that the end of the reader's context
+// stopped: it says why the context ended.
+func (r *ObjectReader) stopped() error {
+	return fmt.Errorf("read %s at offset %d: stopped: %w", r.name(), r.offset, context.Cause(r.ctx))
 }
 
 // permanentError marks a reopen failure that another attempt cannot fix.

@@ -395,6 +395,11 @@ func inferCmd(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 	defer src.Close()
 	s, err := csvstream.InferSchema(src, csvstream.InferOptions{Rows: *rows, Comma: comma, MaxRecordSize: maxSize,
 		Warn: func(msg string) { fmt.Fprintf(stderr, "csvstream: note: %s: %s\n", loc, msg) }})
+	if ctx.Err() != nil {
+		// An interrupt stops infer as a failure, as it does run: the sample
+		// may have been cut short (a pipeline's producer gets Ctrl-C too).
+		return fmt.Errorf("%s: infer: stopped: %w", loc, context.Cause(ctx))
+	}
 	if err != nil {
 		// InferSchema's errors start with "infer:" already.
 		return fmt.Errorf("%s: %w", loc, err)

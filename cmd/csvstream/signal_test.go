@@ -245,12 +245,13 @@ func onlySourceLeft(t *testing.T, dir string) {
 	}
 }
 
-// TestInterruptOfPipelineIsNotPublished interrupts a pipeline as Ctrl-C
-// does, signalling the producer and the job together: the producer's exit
-// can end standard input before the job has acted on its own signal, and
-// the input cut short must not be published as if whole. Each trial must
-// exit 1 with no destination; without the job's wait at the end of a pipe,
-// a quarter or more of such trials published.
+// TestInterruptOfPipelineIsNotPublished interrupts pipelines as Ctrl-C
+// does, signalling the producer and csvstream together: the producer's exit
+// can end standard input before csvstream has acted on its own signal, and
+// the input cut short must not be taken as whole. Each trial must exit 1
+// naming the interrupt, with no destination for run and no schema on
+// standard output for infer; without the wait at the end of a pipe, a
+// quarter or more of such trials succeeded.
 func TestInterruptOfPipelineIsNotPublished(t *testing.T) {
 	bin := buildCLI(t)
 	dir := t.TempDir()
@@ -258,41 +259,55 @@ func TestInterruptOfPipelineIsNotPublished(t *testing.T) {
 	if err := os.WriteFile(src, []byte(idNameRows(2000, 1)), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	for trial := range 10 {
-		out := filepath.Join(dir, fmt.Sprintf("out%d.csv", trial))
-		r, w, err := os.Pipe()
-		if err != nil {
-			t.Fatal(err)
-		}
-		// The producer sends its rows, then waits until the interrupt ends it.
-		prod := exec.Command("sh", "-c", `cat "$0"; exec sleep 30`, src)
-		prod.Stdout = w
-		prod.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-		if err := prod.Start(); err != nil {
-			t.Fatal(err)
-		}
-		cmd := exec.Command(bin, "run", "--rejects", out+".rejects.csv", "-", out)
-		cmd.Stdin = r
-		var stderr bytes.Buffer
-		cmd.Stderr = &stderr
-		cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pgid: prod.Process.Pid}
-		if err := cmd.Start(); err != nil {
-			prod.Process.Kill()
-			prod.Wait()
-			t.Fatal(err)
-		}
-		r.Close()
-		w.Close()
-		time.Sleep(200 * time.Millisecond) // the job reads the rows and waits for more
-		syscall.Kill(-prod.Process.Pid, syscall.SIGINT)
-		err = cmd.Wait()
-		prod.Wait()
-		var exit *exec.ExitError
-		if !errors.As(err, &exit) || exit.ExitCode() != exitFailure || !strings.Contains(stderr.String(), "interrupt") {
-			t.Fatalf("trial %d: exit %v, want status %d naming the interrupt; stderr: %s", trial, err, exitFailure, stderr.String())
-		}
-		if _, err := os.Stat(out); !errors.Is(err, os.ErrNotExist) {
-			t.Fatalf("trial %d: %s after the interrupt: %v, want none", trial, out, err)
-		}
+	tests := []struct {
+		name string
+		args func(out string) []string
+	}{
+		{"run", func(out string) []string { return []string{"run", "--rejects", out + ".rejects.csv", "-", out} }},
+		{"infer", func(string) []string { return []string{"infer", "--rows", "100000", "-"} }},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			for trial := range 10 {
+				out := filepath.Join(dir, fmt.Sprintf("%s%d.csv", tt.name, trial))
+				r, w, err := os.Pipe()
+				if err != nil {
+					t.Fatal(err)
+				}
+				// The producer sends its rows, then waits until the interrupt ends it.
+				prod := exec.Command("sh", "-c", `cat "$0"; exec sleep 30`, src)
+				prod.Stdout = w
+				prod.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+				if err := prod.Start(); err != nil {
+					t.Fatal(err)
+				}
+				cmd := exec.Command(bin, tt.args(out)...)
+				cmd.Stdin = r
+				var stdout, stderr bytes.Buffer
+				cmd.Stdout, cmd.Stderr = &stdout, &stderr
+				cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pgid: prod.Process.Pid}
+				if err := cmd.Start(); err != nil {
+					prod.Process.Kill()
+					prod.Wait()
+					t.Fatal(err)
+				}
+				r.Close()
+				w.Close()
+				time.Sleep(200 * time.Millisecond) // csvstream reads the rows and waits for more
+				syscall.Kill(-prod.Process.Pid, syscall.SIGINT)
+				err = cmd.Wait()
+				prod.Wait()
+				var exit *exec.ExitError
+				if !errors.As(err, &exit) || exit.ExitCode() != exitFailure || !strings.Contains(stderr.String(), "interrupt") {
+					t.Fatalf("trial %d: exit %v, want status %d naming the interrupt; stderr: %s", trial, err, exitFailure, stderr.String())
+				}
+				if _, err := os.Stat(out); !errors.Is(err, os.ErrNotExist) {
+					t.Fatalf("trial %d: %s after the interrupt: %v, want none", trial, out, err)
+				}
+				if tt.name == "infer" && stdout.Len() != 0 {
+					t.Fatalf("trial %d: infer printed a schema drafted from the input cut short:\n%s", trial, stdout.String())
+				}
+			}
+		})
 	}
 }

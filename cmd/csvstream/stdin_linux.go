@@ -26,9 +26,9 @@ import (
 // open file that a terminal or socket shares with standard output, which
 // must keep blocking. The pipe is made on the first read, so a command
 // that does not read standard input makes none. At the end of the input,
-// a read waits up to csvstream.PipeEndGrace for ctx to end before it
-// reports the end. A regular file, whose reads do not wait, is read as it
-// is.
+// a read waits up to csvstream.PipeEndGrace for ctx to end, and reports
+// its cause if it did. A regular file, whose reads do not wait, is read as
+// it is.
 func interruptibleStdin(ctx context.Context) (io.Reader, func()) {
 	var st unix.Stat_t
 	if err := unix.Fstat(unix.Stdin, &st); err != nil || st.Mode&unix.S_IFMT == unix.S_IFREG {
@@ -104,13 +104,16 @@ func (r *pollStdin) Read(p []byte) (int, error) {
 		case n == 0:
 			// The producer may have closed the pipe on the interrupt that
 			// is about to stop the job: give that stop a moment, as the
-			// library does for the standard input it sees as a pipe.
+			// library does for the pipes it reads.
 			fds[1].Revents = 0
 			for {
 				_, err := unix.Poll(fds[1:], int(csvstream.PipeEndGrace.Milliseconds()))
 				if !errors.Is(err, unix.EINTR) {
 					break
 				}
+			}
+			if r.ctx.Err() != nil {
+				return 0, context.Cause(r.ctx)
 			}
 			return 0, io.EOF
 		}
