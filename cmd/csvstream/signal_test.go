@@ -296,7 +296,11 @@ func TestInterruptOfPipelineIsNotPublished(t *testing.T) {
 				time.Sleep(200 * time.Millisecond) // csvstream reads the rows and waits for more
 				syscall.Kill(-prod.Process.Pid, syscall.SIGINT)
 				err = cmd.Wait()
+				prod.Process.Kill() // gone already, unless it ignores SIGINT
 				prod.Wait()
+				if ws, ok := prod.ProcessState.Sys().(syscall.WaitStatus); !ok || !ws.Signaled() || ws.Signal() != syscall.SIGINT {
+					t.Fatalf("trial %d: the producer ended with %v, not by SIGINT (was the test started with SIGINT ignored, as a shell's background job is?): the race is not exercised", trial, prod.ProcessState)
+				}
 				var exit *exec.ExitError
 				if !errors.As(err, &exit) || exit.ExitCode() != exitFailure || !strings.Contains(stderr.String(), "interrupt") {
 					t.Fatalf("trial %d: exit %v, want status %d naming the interrupt; stderr: %s", trial, err, exitFailure, stderr.String())
