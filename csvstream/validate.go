@@ -257,15 +257,6 @@ type uniqueSet struct {
 	seen *keySet
 }
 
-// truncateLabel shortens a label for an error message.
-func truncateLabel(b []byte) string {
-	const max = 40
-	if len(b) > max {
-		return string(b[:max]) + "..."
-	}
-	return string(b)
-}
-
 // NewValidator returns a Validator for records under header. With s nil it
 // checks only well-formedness: each record has as many fields as the header
 // and is valid UTF-8. With a schema, the header labels must be the schema's
@@ -315,7 +306,7 @@ func NewValidator(s *Schema, header *Record) (*Validator, error) {
 			if !bytes.Contains(bytes.ReplaceAll(b, []byte("\r\n"), nil), []byte{'\r'}) {
 				hint = "a quoted CRLF line break, which a label may not hold"
 			}
-			return nil, &HeaderError{Problem: fmt.Sprintf("line %d: column %d label %q holds a carriage return (%s)", header.Line, i+1, truncateLabel(b), hint)}
+			return nil, &HeaderError{Problem: fmt.Sprintf("line %d: column %d label %s holds a carriage return (%s)", header.Line, i+1, quoteLabel(string(b)), hint)}
 		}
 		v.header[i] = string(b)
 		if j, dup := first[v.header[i]]; dup && s == nil {

@@ -791,6 +791,9 @@ func TestNewValidatorErrors(t *testing.T) {
 		{"blank line", testRecord(0, ""), "unusable header: line 1: the header is blank: the first line must hold the column names"},
 		{"CR line ends", testRecord(0, "a", "b\r1", "2\r3"), `unusable header: line 1: column 2 label "b\r1" holds a carriage return (are the lines ended by CR alone?)`},
 		{"quoted CRLF in a label", testRecord(0, "id", "Total\r\nAmount"), `unusable header: line 1: column 2 label "Total\r\nAmount" holds a carriage return (a quoted CRLF line break, which a label may not hold)`},
+		// A file of CR line ends is one line: the label is cut at 40 bytes,
+		// on a character boundary.
+		{"CR line ends, label cut", testRecord(0, "ab", strings.Repeat("名", 14)+"\r1"), `unusable header: line 1: column 2 label "` + strings.Repeat("名", 13) + `"... holds a carriage return (are the lines ended by CR alone?)`},
 		{"UTF-16LE", firstRecord(t, "\xFF\xFEa\x00,\x00b\x00\n\x00"), "unusable header: line 1: the source is UTF-16 (it starts with a UTF-16 byte order mark): convert it to UTF-8 (for example with iconv -t UTF-8)"},
 		{"quoted UTF-16LE, as Export-Csv writes it", firstRecord(t, "\xFF\xFE\x22\x00\x4E\x00\x61\x00\x6D\x00\x65\x00\x22\x00\x2C\x00\x22\x00\x41\x00\x67\x00\x65\x00\x22\x00\x0A\x00"), "unusable header: line 1: the source is UTF-16 (it starts with a UTF-16 byte order mark): convert it to UTF-8 (for example with iconv -t UTF-8)"},
 		{"UTF-16BE", firstRecord(t, "\xFE\xFF\x00a\x00,\x00b\x00\n"), "unusable header: line 1: the source is UTF-16 (it starts with a UTF-16 byte order mark): convert it to UTF-8 (for example with iconv -t UTF-8)"},
