@@ -123,17 +123,16 @@ type HeaderError struct {
 // everything.
 func (e *HeaderError) Error() string {
 	if e.Problem != "" {
+		if e.Delimiter != 0 {
+			return "unusable header: is the delimiter " + delimiterName(e.Delimiter) + "? The header reads cleanly at it; " + e.Problem
+		}
 		return "unusable header: " + e.Problem
 	}
 	var b strings.Builder
 	b.WriteString("header does not match the schema:")
 	sep := " "
 	if e.Delimiter != 0 {
-		d := strconv.QuoteRune(rune(e.Delimiter))
-		if e.Delimiter == '\t' {
-			d = "tab"
-		}
-		b.WriteString(" is the delimiter " + d + "? The header splits into the schema's " + strconv.Itoa(len(e.Want)) + " fields at it")
+		b.WriteString(" is the delimiter " + delimiterName(e.Delimiter) + "? The header splits into the schema's " + strconv.Itoa(len(e.Want)) + " fields at it")
 		sep = "; "
 	}
 	n := b.Len()
@@ -174,6 +173,14 @@ func (e *HeaderError) Error() string {
 		b.WriteString(" (want " + want + ", got " + got + ")")
 	}
 	return b.String()
+}
+
+// delimiterName names a delimiter for a message: quoted, or "tab".
+func delimiterName(d byte) string {
+	if d == '\t' {
+		return "tab"
+	}
+	return strconv.QuoteRune(rune(d))
 }
 
 // maxListedLabels and maxShownLabel bound the names a HeaderError's
@@ -280,7 +287,17 @@ func NewValidator(s *Schema, header *Record) (*Validator, error) {
 			// A file of CR line ends is one line, as long as the file.
 			p += "; the line holds a carriage return but no line feed (are the lines ended by CR alone?)"
 		}
-		return nil, &HeaderError{Problem: fmt.Sprintf("line %d: %s", header.Line, p)}
+		he := &HeaderError{Problem: fmt.Sprintf("line %d: %s", header.Line, p)}
+		if e.Code == CodeQuoteError {
+			// Labels quoted one by one ("id";"name") break the quoting
+			// rules at any other delimiter than the source's.
+			n := 0
+			if s != nil {
+				n = len(s.Fields)
+			}
+			he.Delimiter = splittingDelimiter(header.raw, n)
+		}
+		return nil, he
 	}
 	if header.NumFields() == 1 && len(header.Field(0)) == 0 {
 		// A blank line before the header would otherwise make a header of
@@ -411,6 +428,22 @@ func matchHeader(s *Schema, got []string, hint bool) error {
 		}
 	}
 	return e
+}
+
+// splittingDelimiter returns the first common delimiter at which raw, a
+// header line that broke the quoting rules, reads cleanly into n labels
+// (more than one when n is 0), or 0.
+func splittingDelimiter(raw []byte, n int) byte {
+	for _, c := range []byte{',', ';', '\t', '|'} {
+		sc, err := NewScanner(bytes.NewReader(raw), ScanOptions{Comma: c, MaxRecordSize: min(len(raw)+2, MaxRecordSizeLimit)})
+		if err != nil || !sc.Scan() {
+			continue
+		}
+		if r := sc.Record(); r.Err == nil && r.NumFields() > 1 && (n == 0 || r.NumFields() == n) {
+			return c
+		}
+	}
+	return 0
 }
 
 // Header returns a copy of the header labels.

@@ -716,6 +716,43 @@ func TestHeaderDelimiterHintTwoFields(t *testing.T) {
 	}
 }
 
+// TestHeaderDelimiterHintQuotedLabels asks about the delimiter for a
+// header whose labels are quoted one by one, as many exports write them
+// ("id";"name"): read at the wrong delimiter, such a header breaks the
+// quoting rules rather than being one label.
+func TestHeaderDelimiterHintQuotedLabels(t *testing.T) {
+	s, err := ParseSchema([]byte(`{"fields": [{"name": "id"}, {"name": "name"}, {"name": "price"}]}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name   string
+		schema *Schema
+		header string
+		want   byte
+	}{
+		{"semicolon, every label quoted", s, "\"id\";\"name\";\"price\"\n", ';'},
+		{"tab, every label quoted", s, "\"id\"\t\"name\"\t\"price\"\r\n", '\t'},
+		{"pipe, one label quoted", s, "id|\"name\"|price\n", '|'},
+		{"no schema: any split of more than one label", nil, "\"a\";\"b\"\n", ';'},
+		{"too few labels for the schema", s, "\"id\";\"name\"\n", 0},
+		{"a quote no delimiter closes", s, "\"id;name;price\n", 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := NewValidator(tt.schema, firstRecord(t, tt.header))
+			var he *HeaderError
+			if !errors.As(err, &he) || he.Problem == "" || he.Delimiter != tt.want {
+				t.Fatalf("got %#v (%v), want a header problem with Delimiter %q", he, err, tt.want)
+			}
+			hint := "unusable header: is the delimiter " + delimiterName(tt.want) + "? The header reads cleanly at it; line 1: quote-error: "
+			if got := err.Error(); tt.want != 0 && !strings.HasPrefix(got, hint) || tt.want == 0 && strings.Contains(got, "is the delimiter") {
+				t.Errorf("message %q, want the hint %v", got, tt.want != 0)
+			}
+		})
+	}
+}
+
 func TestHeaderErrorMessage(t *testing.T) {
 	tests := []struct {
 		err  *HeaderError
