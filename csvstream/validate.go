@@ -107,14 +107,16 @@ type HeaderError struct {
 	// without a schema.
 	Problem string
 	// Delimiter, when not 0, is a delimiter that splits a one-column
-	// header into as many labels as the schema has fields: most likely
+	// header into as many labels as the schema has fields, or at which a
+	// header that broke the quoting rules reads cleanly (into the schema's
+	// fields, or into more than one label without a schema): most likely
 	// the one the source uses.
 	Delimiter byte
 }
 
 // Error says why the header is unusable, or how it differs from the
-// schema: first, when another delimiter splits the header into the
-// schema's fields, the hint that it is the source's; then the missing and
+// schema: first, when another delimiter splits the header, the hint that
+// it is the source's; then the missing and
 // unexpected labels, or that the order is wrong and the first column out
 // of place; then both lists, unless they would only repeat the missing and
 // unexpected ones. The message stays short whatever the width of the file:
