@@ -137,7 +137,7 @@ func InferSchema(r io.Reader, opt InferOptions) (*Schema, error) {
 	if opt.Warn != nil {
 		if d := otherDelimiter(names, sc.comma); d != 0 && !quoted {
 			opt.Warn(fmt.Sprintf("the header is one column whose label holds %s: is that the delimiter? (--delimiter %s)",
-				strconv.QuoteRune(rune(d)), delimiterFlag(d)))
+				strconv.QuoteRune(rune(d)), delimiterName(d)))
 		}
 		if ragged.n > 0 {
 			opt.Warn(fmt.Sprintf("%s in the sample with a number of fields other than the header's %d; the first is on line %d",
@@ -192,20 +192,12 @@ func otherDelimiter(labels []string, comma byte) byte {
 	if len(labels) != 1 {
 		return 0
 	}
-	for _, d := range []byte{',', ';', '\t', '|'} {
+	for _, d := range []byte(commonDelimiters) {
 		if d != comma && strings.IndexByte(labels[0], d) >= 0 {
 			return d
 		}
 	}
 	return 0
-}
-
-// delimiterFlag writes d as the --delimiter flag takes it.
-func delimiterFlag(d byte) string {
-	if d == '\t' {
-		return "tab"
-	}
-	return "'" + string(d) + "'"
 }
 
 // leadingZero reports whether b is a number, perhaps signed, whose digits

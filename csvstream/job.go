@@ -489,12 +489,7 @@ const PipeEndGrace = 50 * time.Millisecond
 // stopped, and why, rather than an end of input or a timeout.
 func pipeReadEnd(ctx context.Context, name string, err error) error {
 	if err == io.EOF {
-		t := time.NewTimer(PipeEndGrace)
-		select {
-		case <-ctx.Done():
-		case <-t.C:
-		}
-		t.Stop()
+		wait(ctx, PipeEndGrace)
 	}
 	if err != nil && ctx.Err() != nil {
 		return fmt.Errorf("read %s: stopped: %w", name, context.Cause(ctx))

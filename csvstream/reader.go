@@ -602,7 +602,7 @@ func (r *ObjectReader) errorf(op string, err error) error {
 // stopped is the error of a read that the end of the reader's context
 // stopped: it says why the context ended.
 func (r *ObjectReader) stopped() error {
-	return fmt.Errorf("read %s at offset %d: stopped: %w", r.name(), r.offset, context.Cause(r.ctx))
+	return r.errorf("read", fmt.Errorf("stopped: %w", context.Cause(r.ctx)))
 }
 
 // permanentError marks a reopen failure that another attempt cannot fix.

@@ -64,7 +64,8 @@ func NewS3Client(ctx context.Context, optFns ...func(*s3.Options)) (*s3.Client, 
 }
 
 // wait waits for d, or until ctx is done, and reports whether d passed.
-// The reader and the writer wait with it before trying a request again.
+// The reader and the writer wait with it before trying a request again,
+// and a pipe source at its end for a stop on its way.
 func wait(ctx context.Context, d time.Duration) bool {
 	t := time.NewTimer(d)
 	defer t.Stop()

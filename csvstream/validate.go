@@ -177,7 +177,12 @@ func (e *HeaderError) Error() string {
 	return b.String()
 }
 
-// delimiterName names a delimiter for a message: quoted, or "tab".
+// commonDelimiters are the delimiters a header is tried with when it
+// suggests the source uses another than the one it was read with.
+const commonDelimiters = ",;\t|"
+
+// delimiterName names a delimiter for a message, as the --delimiter flag
+// takes it: quoted, or "tab".
 func delimiterName(d byte) string {
 	if d == '\t' {
 		return "tab"
@@ -422,7 +427,7 @@ func matchHeader(s *Schema, got []string, hint bool) error {
 	}
 	e.OutOfOrder = len(e.Missing) == 0 && len(e.Unexpected) == 0
 	if hint && len(got) == 1 && len(want) > 1 {
-		for _, c := range []byte{',', ';', '\t', '|'} {
+		for _, c := range []byte(commonDelimiters) {
 			if strings.Count(got[0], string(c)) == len(want)-1 {
 				e.Delimiter = c
 				break
@@ -436,7 +441,7 @@ func matchHeader(s *Schema, got []string, hint bool) error {
 // header line that broke the quoting rules, reads cleanly into n labels
 // (more than one when n is 0), or 0.
 func splittingDelimiter(raw []byte, n int) byte {
-	for _, c := range []byte{',', ';', '\t', '|'} {
+	for _, c := range []byte(commonDelimiters) {
 		sc, err := NewScanner(bytes.NewReader(raw), ScanOptions{Comma: c, MaxRecordSize: min(len(raw)+2, MaxRecordSizeLimit)})
 		if err != nil || !sc.Scan() {
 			continue

@@ -651,6 +651,10 @@ func TestErrorTypesS3(t *testing.T) {
 	direct := func(key string, extra string) []byte {
 		return []byte(fmt.Sprintf(`{"bucket":%q,"key":%q%s}`, in, key, extra))
 	}
+	// outputWrite matches every request writing to the output bucket.
+	outputWrite := func(r *http.Request) bool {
+		return r.Method != http.MethodGet && strings.HasPrefix(r.URL.Path, "/"+out+"/")
+	}
 
 	tests := []struct {
 		name    string
@@ -749,9 +753,7 @@ func TestErrorTypesS3(t *testing.T) {
 			Match: faultproxy.IsGet("schemas/orders.json"), Times: 100},
 			event: direct("incoming/orders.csv", ""), want: "SchemaError", object: "schemas/orders.json"},
 		{name: "output bucket in another region", fault: &faultproxy.Fault{Kind: faultproxy.Status, Status: 301, Code: "PermanentRedirect",
-			Match: func(r *http.Request) bool {
-				return r.Method != http.MethodGet && strings.HasPrefix(r.URL.Path, "/"+out+"/")
-			}, Times: 100},
+			Match: outputWrite, Times: 100},
 			event: direct("incoming/orders.csv", ""), want: "InvalidEvent", object: "s3://" + out + "/"},
 		// Stopped by the limit, but the rejects that would say why could
 		// not be written: a retry may get them through.
@@ -763,9 +765,7 @@ func TestErrorTypesS3(t *testing.T) {
 			Match: faultproxy.IsPutObject("rejects/orders.csv.rejects.csv"), Times: 100},
 			event: direct("incoming/orders.csv", ""), want: "UploadFailed", object: "rejects/orders.csv.rejects.csv"},
 		{name: "output access denied", fault: &faultproxy.Fault{Kind: faultproxy.Status, Status: 403, Code: "AccessDenied",
-			Match: func(r *http.Request) bool {
-				return r.Method != http.MethodGet && strings.HasPrefix(r.URL.Path, "/"+out+"/")
-			}, Times: 100},
+			Match: outputWrite, Times: 100},
 			event: direct("incoming/orders.csv", ""), want: "AccessDenied", object: "s3://" + out + "/"},
 	}
 	for _, tt := range tests {
