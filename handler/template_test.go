@@ -3,6 +3,7 @@ package handler
 import (
 	"encoding/json"
 	"fmt"
+	"math"
 	"net/url"
 	"os"
 	"os/exec"
@@ -47,8 +48,9 @@ func tplDeterministicErrors() []string {
 // retry.
 func tplTransientLambdaErrors() []string {
 	return []string{
-		"Lambda.ServiceException", "Lambda.AWSLambdaException",
-		"Lambda.SdkClientException", "Lambda.TooManyRequestsException",
+		"Lambda.ClientExecutionTimeoutException", "Lambda.ServiceException",
+		"Lambda.AWSLambdaException", "Lambda.SdkClientException",
+		"Lambda.TooManyRequestsException",
 	}
 }
 
@@ -186,6 +188,38 @@ func tplMust(t *testing.T, v any, path ...string) any {
 		t.Fatalf("template.yaml: %s is missing", strings.Join(path, "."))
 	}
 	return got
+}
+
+// tplNumber returns the number at path, or def when the path is absent.
+func tplNumber(t *testing.T, v any, def float64, path ...string) float64 {
+	t.Helper()
+	got, ok := tplLookup(v, path...)
+	if !ok {
+		return def
+	}
+	switch n := got.(type) {
+	case int:
+		return float64(n)
+	case float64:
+		return n
+	}
+	t.Fatalf("template.yaml: %s is %v, not a number", strings.Join(path, "."), got)
+	return 0
+}
+
+// retryWait returns the longest a Step Functions retrier waits in all,
+// with the language's defaults for the fields it leaves out.
+func retryWait(t *testing.T, r any) float64 {
+	t.Helper()
+	interval := tplNumber(t, r, 1, "IntervalSeconds")
+	attempts := tplNumber(t, r, 3, "MaxAttempts")
+	backoff := tplNumber(t, r, 2, "BackoffRate")
+	most := tplNumber(t, r, math.Inf(1), "MaxDelaySeconds")
+	var wait float64
+	for i := range int(attempts) {
+		wait += min(interval*math.Pow(backoff, float64(i)), most)
+	}
+	return wait
 }
 
 // tplRender returns a string, a !Ref, a !GetAtt or a !Sub of a string in the
@@ -1053,6 +1087,22 @@ func TestTemplateStateMachine(t *testing.T) {
 	for _, e := range tplTransientLambdaErrors() {
 		if !retried[e] {
 			t.Errorf("task does not retry %s", e)
+		}
+	}
+	// A throttled invoke waits for a slot, which a running job frees at
+	// the latest when the function's longest Timeout passes: the retrier
+	// must wait that long on average, with its jitter.
+	longest := tplNumber(t, tp.params, 0, "Timeout", "MaxValue")
+	for _, r := range retriers {
+		if !slices.Contains(tplStrings(tplMust(t, r, "ErrorEquals")), "Lambda.TooManyRequestsException") {
+			continue
+		}
+		wait := retryWait(t, r)
+		if j, _ := tplLookup(r, "JitterStrategy"); j == "FULL" {
+			wait /= 2 // each wait is drawn from [0, its bound]
+		}
+		if wait < longest {
+			t.Errorf("a throttled execution gives up after about %.0f s of waits, but a job may hold its slot %.0f s", wait, longest)
 		}
 	}
 	for _, e := range tplDeterministicErrors() {
