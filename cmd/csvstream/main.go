@@ -21,9 +21,11 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"os/signal"
 	"runtime"
+	"strconv"
 	"strings"
 	"syscall"
 
@@ -180,6 +182,34 @@ func (c *command) withUsage(err error) error {
 	return err
 }
 
+// decimal is an integer flag's value read in base 10 only: the flag
+// package's Int reads 010 as 8 and 0x10 as 16, where a user, and the
+// function's environment variables, mean ten and an error.
+type decimal int64
+
+func (d *decimal) String() string { return strconv.FormatInt(int64(*d), 10) }
+
+func (d *decimal) Set(s string) error {
+	n, err := strconv.ParseInt(s, 10, 64)
+	switch {
+	case errors.Is(err, strconv.ErrRange):
+		return errors.New("out of range")
+	case err != nil:
+		return errors.New("want a whole number in decimal")
+	}
+	*d = decimal(n)
+	return nil
+}
+
+// Decimal defines an integer flag read in base 10. Its usage names the
+// value N, as the README's synopses do.
+func (c *command) Decimal(name string, value int64, usage string) *int64 {
+	p := new(int64)
+	*p = value
+	c.Var((*decimal)(p), name, usage)
+	return p
+}
+
 // flagSet reports whether the command line set the flag called name.
 func flagSet(fs *flag.FlagSet, name string) bool {
 	set := false
@@ -238,11 +268,11 @@ func runCmd(ctx context.Context, args []string, stdin io.Reader, stdout, stderr 
 	format := fs.String("format", csvstream.FormatCSV, "output format for valid rows: csv or jsonl")
 	delim := fs.String("delimiter", ",", `field delimiter: one character such as , ; | or \t (or "tab")`)
 	maxRecord := fs.String("max-record-size", "1MiB", "largest record accepted; a larger one is rejected as record-too-large")
-	maxRejects := fs.Int64("max-rejects", -1, "fail once more rows than this are rejected (-1: no limit)")
+	maxRejects := fs.Decimal("max-rejects", -1, "fail once more than `N` rows are rejected (-1: no limit)")
 	maxRatio := fs.Float64("max-reject-ratio", -1, "fail when the share of rejected rows exceeds this, 0 to 1 (-1: no limit)")
 	partSize := fs.String("part-size", "8MiB", "first multipart part size, 5MiB to 5GiB; it grows with the part count")
-	concurrency := fs.Int("concurrency", 4, "parts uploaded at once, 1 to 64")
-	readConcurrency := fs.Int("read-concurrency", 4, "8 MiB ranges of an S3 source read at once, 1 to 64 (1: one stream)")
+	concurrency := fs.Decimal("concurrency", 4, "`N` parts uploaded at once, 1 to 64")
+	readConcurrency := fs.Decimal("read-concurrency", 4, "`N` 8 MiB ranges of an S3 source read at once, 1 to 64 (1: one stream)")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -293,11 +323,11 @@ func runCmd(ctx context.Context, args []string, stdin io.Reader, stdout, stderr 
 	if *concurrency < 1 || *concurrency > csvstream.MaxConcurrency {
 		return usagef("--concurrency %d: want 1 to %d", *concurrency, csvstream.MaxConcurrency)
 	}
-	job.Writer.Concurrency = *concurrency
+	job.Writer.Concurrency = int(*concurrency)
 	if *readConcurrency < 1 || *readConcurrency > csvstream.MaxConcurrency {
 		return usagef("--read-concurrency %d: want 1 to %d", *readConcurrency, csvstream.MaxConcurrency)
 	}
-	job.Reader.Concurrency = *readConcurrency
+	job.Reader.Concurrency = int(*readConcurrency)
 	switch {
 	case *maxRejects >= 0:
 		job.MaxRejects = maxRejects
@@ -358,7 +388,7 @@ func runCmd(ctx context.Context, args []string, stdin io.Reader, stdout, stderr 
 func inferCmd(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) (err error) {
 	fs := newCommand("infer", "csvstream infer [flags] SRC\n\nSRC is s3://bucket/key, a local path, or - (standard input).")
 	defer func() { err = fs.withUsage(err) }()
-	rows := fs.Int("rows", 1000, "data rows to sample")
+	rows := fs.Decimal("rows", 1000, "sample the first `N` data rows")
 	delim := fs.String("delimiter", ",", `field delimiter: one character such as , ; | or \t (or "tab")`)
 	maxRecord := fs.String("max-record-size", "1MiB", "largest record read; a larger one is left out of the sample")
 	if err := parseFlags(fs, args); err != nil {
@@ -393,7 +423,7 @@ func inferCmd(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 		return err
 	}
 	defer src.Close()
-	s, err := csvstream.InferSchema(src, csvstream.InferOptions{Rows: *rows, Comma: comma, MaxRecordSize: maxSize,
+	s, err := csvstream.InferSchema(src, csvstream.InferOptions{Rows: int(min(*rows, math.MaxInt)), Comma: comma, MaxRecordSize: maxSize,
 		Warn: func(msg string) { fmt.Fprintf(stderr, "csvstream: note: %s: %s\n", loc, msg) }})
 	if ctx.Err() != nil {
 		// An interrupt stops infer as a failure, as it does run: the sample

@@ -80,6 +80,9 @@ func TestUsageErrors(t *testing.T) {
 		{"concurrency above the limit", []string{"run", "--concurrency", "65", "in.csv", "out.csv"}, "--concurrency 65: want 1 to 64"},
 		{"read concurrency zero", []string{"run", "--read-concurrency", "0", "in.csv", "out.csv"}, "--read-concurrency 0: want 1 to 64"},
 		{"unknown format", []string{"run", "--format", "xml", "in.csv", "out.csv"}, `--format "xml": want csv or jsonl`},
+		{"concurrency is decimal", []string{"run", "--concurrency", "0100", "in.csv", "out.csv"}, "--concurrency 100: want 1 to 64"},
+		{"hexadecimal rows", []string{"infer", "--rows", "0x10", "in.csv"}, `invalid value "0x10" for flag -rows: want a whole number in decimal`},
+		{"max rejects past int64", []string{"run", "--max-rejects", "9223372036854775808", "in.csv", "out.csv"}, `invalid value "9223372036854775808" for flag -max-rejects: out of range`},
 		{"record size above the limit", []string{"run", "--max-record-size", "2GiB", "in.csv", "out.csv"}, `--max-record-size "2GiB": want a size from 1B to 1024MiB`},
 	}
 	for _, tc := range cases {
