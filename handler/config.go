@@ -35,7 +35,11 @@ const MinSweepAge = 30 * time.Minute
 // at least least.
 func parseSweepAge(s string, least time.Duration) (time.Duration, error) {
 	d, err := time.ParseDuration(s)
-	if err != nil || d < least {
+	if err != nil {
+		// Not a duration at all, or past the longest one (about 292 years).
+		return 0, fmt.Errorf("older than %q: want a duration such as 24h or 90m, of at most 2562047h", s)
+	}
+	if d < least {
 		return 0, fmt.Errorf("older than %q: want a duration of at least %v, such as 24h: a younger upload may belong to a job still running", s, least)
 	}
 	return d, nil
@@ -182,6 +186,9 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 		loc, err := csvstream.ParseLocation(v)
 		if err != nil || loc.IsStdio() {
 			return cfg, fmt.Errorf("%s=%q: want s3://bucket/key or a path in the deployment package", EnvSchema, v)
+		}
+		if loc.IsS3() && strings.HasSuffix(loc.Key, "/") {
+			return cfg, fmt.Errorf("%s=%q ends with /: it names a folder; name the schema object, such as %sschema.json", EnvSchema, v, v)
 		}
 		cfg.SchemaLocation = loc
 		if !loc.IsS3() {

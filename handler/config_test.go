@@ -475,11 +475,15 @@ func TestConfigFromEnvBounds(t *testing.T) {
 		{env: EnvMaxRecordSize, value: "1073741825", refusal: `CSVSTREAM_MAX_RECORD_SIZE="1073741825": want a size from 1B to 1024MiB, such as 1MiB`},
 		// At least 30m, here and in a sweep event.
 		{env: EnvSweepOlderThan, value: "30m", got: func(c Config) any { return c.SweepOlderThan }, want: 30 * time.Minute},
+		{env: EnvSweepOlderThan, value: "2562048h", refusal: `CSVSTREAM_SWEEP_OLDER_THAN: older than "2562048h": want a duration such as 24h or 90m, of at most 2562047h`},
+		{env: EnvSweepOlderThan, value: "a day", refusal: `CSVSTREAM_SWEEP_OLDER_THAN: older than "a day": want a duration such as 24h or 90m, of at most 2562047h`},
 		{env: EnvSweepOlderThan, value: "29m59s", refusal: `CSVSTREAM_SWEEP_OLDER_THAN: older than "29m59s": want a duration of at least 30m0s, such as 24h: a younger upload may belong to a job still running`},
 		{env: EnvOutput, value: "", refusal: `CSVSTREAM_OUTPUT is required: where valid rows go, as s3://bucket/prefix/`},
 		{env: EnvInputPrefix, value: "https://in.s3.amazonaws.com/incoming/", refusal: `CSVSTREAM_INPUT_PREFIX="https://in.s3.amazonaws.com/incoming/": want a key prefix such as incoming/, not a URL`},
 		// Standard input is not read for a schema: it would wait at init.
 		{env: EnvSchema, value: "-", refusal: `CSVSTREAM_SCHEMA="-": want s3://bucket/key or a path in the deployment package`},
+		// A folder's name would be read as the schema by every job.
+		{env: EnvSchema, value: "s3://in/schemas/", refusal: `CSVSTREAM_SCHEMA="s3://in/schemas/" ends with /: it names a folder; name the schema object, such as s3://in/schemas/schema.json`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.env+"="+tt.value, func(t *testing.T) {

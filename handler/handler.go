@@ -398,6 +398,15 @@ func (inv *invocation) runJob(src csvstream.Location, req directRequest) (csvstr
 			return csvstream.Summary{}, invalidEvent(fmt.Errorf("direct payload: %w", err))
 		}
 	}
+	switch req.Format {
+	case "", csvstream.FormatCSV, csvstream.FormatJSONL:
+	default:
+		// Refused before the schema is read, as the delimiter is: a
+		// schema that cannot be read must not make a retryable error of
+		// an event that can never succeed.
+		return csvstream.Summary{}, &InvalidEvent{failure{Object: src.String(),
+			Err: fmt.Errorf(`direct payload: "format" %q: want %q or %q`, req.Format, csvstream.FormatCSV, csvstream.FormatJSONL)}}
+	}
 	if job.Destination, job.Rejects, err = cfg.outputs(src, req); err != nil {
 		return csvstream.Summary{}, err
 	}
@@ -419,6 +428,9 @@ func (inv *invocation) loadSchema(payload string) (*csvstream.Schema, csvstream.
 		loc, err := csvstream.ParseLocation(payload)
 		if err != nil || !loc.IsS3() {
 			return nil, loc, invalidEvent(fmt.Errorf(`direct payload: "schema" %q: want s3://bucket/key`, payload))
+		}
+		if strings.HasSuffix(loc.Key, "/") {
+			return nil, loc, invalidEvent(fmt.Errorf(`direct payload: "schema" %q ends with /: it names a folder, not a schema object`, payload))
 		}
 		s, err := csvstream.LoadSchema(inv.jobCtx, inv.h.api, loc)
 		return s, loc, err

@@ -674,6 +674,8 @@ func TestErrorTypesS3(t *testing.T) {
 			c.SchemaLocation = csvstream.Location{Bucket: out, Key: "schemas/bad.json"}
 			return c
 		}, event: direct("incoming/orders.csv", ""), want: "SchemaError", object: "schemas/bad.json"},
+		{name: "schema names a folder", event: direct("incoming/orders.csv", fmt.Sprintf(`,"schema":"s3://%s/schemas/"`, out)),
+			want: "InvalidEvent", object: "s3://" + out + "/schemas/"},
 		{name: "missing schema", event: direct("incoming/orders.csv", fmt.Sprintf(`,"schema":"s3://%s/schemas/none.json"`, out)),
 			want: "SchemaError", object: "schemas/none.json"},
 		// Reading the schema may fail as reading a source does: that is
@@ -721,6 +723,11 @@ func TestErrorTypesS3(t *testing.T) {
 		{name: "unknown event", event: []byte(`{"hello":"world"}`), want: "InvalidEvent"},
 		{name: "misspelt option", event: direct("incoming/orders.csv", `,"destinaton":"s3://x/y"`), want: "InvalidEvent"},
 		{name: "bad format", event: direct("incoming/orders.csv", `,"format":"xml"`), want: "InvalidEvent", object: "incoming/orders.csv"},
+		// The format is refused before the schema is read: S3 trouble with
+		// the schema must not make a retryable error of this event.
+		{name: "bad format, schema unreadable", cfg: func() Config { return withSchema }, fault: &faultproxy.Fault{Kind: faultproxy.Status, Status: 500, Code: "InternalError",
+			Match: faultproxy.IsGet("schemas/orders.json"), Times: 100},
+			event: direct("incoming/orders.csv", `,"format":"JSONL"`), want: "InvalidEvent", object: "incoming/orders.csv"},
 		{name: "output into the input prefix", event: direct("incoming/orders.csv", fmt.Sprintf(`,"destination":"s3://%s/incoming/out/"`, in)),
 			want: "RecursionRisk", object: "s3://" + in + "/incoming/orders.csv"},
 		{name: "source is an output", event: []byte(fmt.Sprintf(`{"bucket":%q,"key":"valid/orders.csv"}`, out)),

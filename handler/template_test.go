@@ -492,6 +492,22 @@ func TestTemplateFunction(t *testing.T) {
 			t.Errorf("Timeout MinValue %v: want at least %v seconds", v, 4*DefaultDeadlineMargin.Seconds())
 		}
 	})
+	t.Run("concurrency parameters", func(t *testing.T) {
+		// CloudFormation passes a Number parameter on as it was written,
+		// so 8.0 would deploy and then fail the function's start-up.
+		for _, p := range []struct{ param, env string }{{"Concurrency", EnvConcurrency}, {"ReadConcurrency", EnvReadConcurrency}} {
+			re := regexp.MustCompile(fmt.Sprint(tplMust(t, tp.params, p.param, "AllowedPattern")))
+			for _, v := range []string{"0", "1", "9", "10", "59", "60", "64", "65", "100", "01", "8.0", "2.5", "-1", "", " 4"} {
+				_, err := ConfigFromEnv(envFunc(map[string]string{EnvOutput: "s3://o/", p.env: v}))
+				if re.MatchString(v) && err != nil {
+					t.Errorf("%s %q passes the template but fails the function's start-up: %v", p.param, v, err)
+				}
+				if want := v != "" && err == nil && !strings.HasPrefix(v, "0") && !strings.HasPrefix(v, " "); re.MatchString(v) != want {
+					t.Errorf("%s %q: allowed %v, want %v", p.param, v, !want, want)
+				}
+			}
+		}
+	})
 	t.Run("ReservedConcurrentExecutions", func(t *testing.T) {
 		// Reserved only when asked: a reservation fails the deployment in
 		// an account whose limit leaves nothing to reserve.
@@ -1012,7 +1028,8 @@ func TestTemplateSweepSchedule(t *testing.T) {
 	for _, tt := range []struct {
 		age string
 		ok  bool
-	}{{"24h", true}, {"1h", true}, {"30m", true}, {"90m", true}, {"120m", true}, {"0h", false}, {"29m", false}, {"5m", false}, {"3600s", false}} {
+	}{{"24h", true}, {"1h", true}, {"30m", true}, {"90m", true}, {"120m", true}, {"0h", false}, {"29m", false}, {"5m", false}, {"3600s", false},
+		{"999999h", true}, {"99999999m", true}, {"2562048h", false}, {"1000000h", false}, {"100000000m", false}} {
 		if pattern.MatchString(tt.age) != tt.ok {
 			t.Errorf("SweepOlderThan pattern matches %q: %v, want %v", tt.age, !tt.ok, tt.ok)
 		}

@@ -255,7 +255,11 @@ func parseObject(what, s string) (csvstream.Location, error) {
 		return loc, usagef("%s: %v", what, err)
 	}
 	if loc.IsS3() && strings.HasSuffix(loc.Key, "/") {
-		return loc, usagef("%s %s ends with /: name the object, such as %sdata.csv", what, s, s)
+		example := "data.csv"
+		if what == "--schema" {
+			example = "schema.json"
+		}
+		return loc, usagef("%s %s ends with /: name the object, such as %s%s", what, s, s, example)
 	}
 	return loc, nil
 }

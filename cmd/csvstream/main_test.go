@@ -73,7 +73,7 @@ func TestUsageErrors(t *testing.T) {
 		{"folder as DST", []string{"run", "in.csv", "s3://b/valid/"}, "DST s3://b/valid/ ends with /: name the object, such as s3://b/valid/data.csv"},
 		{"folder as rejects", []string{"run", "--rejects", "s3://b/rej/", "in.csv", "s3://b/k"}, "--rejects s3://b/rej/ ends with /"},
 		{"folder as SRC", []string{"run", "s3://b/incoming/", "out.csv"}, "SRC s3://b/incoming/ ends with /"},
-		{"folder as schema", []string{"run", "--schema", "s3://b/schemas/", "in.csv", "out.csv"}, "--schema s3://b/schemas/ ends with /"},
+		{"folder as schema", []string{"run", "--schema", "s3://b/schemas/", "in.csv", "out.csv"}, "--schema s3://b/schemas/ ends with /: name the object, such as s3://b/schemas/schema.json"},
 		{"infer from a folder", []string{"infer", "s3://b/incoming/"}, "SRC s3://b/incoming/ ends with /"},
 		{"extra argument", []string{"run", "in.csv", "out.csv", "more.csv"}, "run needs SRC and DST, got 3 arguments"},
 		{"infer extra argument", []string{"infer", "a.csv", "b.csv"}, "infer needs SRC, got 2 arguments"},
