@@ -797,9 +797,12 @@ func (r *run) copy(ctx context.Context, v *Validator) error {
 }
 
 // keep adds the raw bytes of a valid record to pending, writing pending
-// first when raw does not follow it in the Scanner's buffer.
+// first when raw does not follow it in the Scanner's buffer, or would take
+// it past partHeadroom: once a long record has grown the Scanner's reads,
+// one batch of the short rows behind it would otherwise make every later
+// part, and part buffer, larger by up to the record bound.
 func (r *run) keep(raw []byte) error {
-	if n := len(r.pending); n > 0 && n < cap(r.pending) && len(raw) > 0 && &r.pending[:n+1][n] == &raw[0] {
+	if n := len(r.pending); n > 0 && n < cap(r.pending) && len(raw) > 0 && n+len(raw) <= partHeadroom && &r.pending[:n+1][n] == &raw[0] {
 		r.pending = r.pending[:n+len(raw)]
 		return nil
 	}

@@ -337,7 +337,7 @@ func NewValidator(s *Schema, header *Record) (*Validator, error) {
 			if len(b) == 0 {
 				return nil, &HeaderError{Problem: fmt.Sprintf("line %d: columns %d and %d both have no label (labels must differ, so at most one may be empty)", header.Line, j+1, i+1)}
 			}
-			return nil, &HeaderError{Problem: fmt.Sprintf("line %d: column %d label %q repeats column %d", header.Line, i+1, v.header[i], j+1)}
+			return nil, &HeaderError{Problem: fmt.Sprintf("line %d: column %d label %s repeats column %d", header.Line, i+1, quoteLabel(v.header[i]), j+1)}
 		}
 		first[v.header[i]] = i
 		sep := byte(',')

@@ -823,6 +823,9 @@ func TestNewValidatorErrors(t *testing.T) {
 		{"nil header", nil, "validator: no header record"},
 		{"broken header", &Record{Line: 1, Err: &ScanError{Code: CodeQuoteError, Message: "quote never closed"}}, "unusable header: line 1: quote-error: quote never closed"},
 		{"repeated label", testRecord(0, "a", "b", "a"), `unusable header: line 1: column 3 label "a" repeats column 1`},
+		// A repeated long value in a first line that is no header: the
+		// message stays one short line.
+		{"repeated long label", testRecord(0, strings.Repeat("y", 300_000), "b", strings.Repeat("y", 300_000)), `unusable header: line 1: column 3 label "` + strings.Repeat("y", 40) + `"... repeats column 1`},
 		{"two empty labels", testRecord(0, "a", "b", "", ""), "unusable header: line 1: columns 3 and 4 both have no label (labels must differ, so at most one may be empty)"},
 		{"bad UTF-8", testRecord(0, "a", "\xff"), "unusable header: line 1: column 2 label is not valid UTF-8"},
 		{"blank line", testRecord(0, ""), "unusable header: line 1: the header is blank: the first line must hold the column names"},

@@ -1977,3 +1977,59 @@ func TestWriterStateWhileUploading(t *testing.T) {
 		}
 	}
 }
+
+// partSizes is a fakeUploader, given no S3 source, that records the size of
+// each part sent.
+type partSizes struct {
+	*fakeUploader
+	mu    sync.Mutex
+	sizes map[string][]int64 // by key, in the order sent
+}
+
+func (p *partSizes) UploadPart(ctx context.Context, in *s3.UploadPartInput, optFns ...func(*s3.Options)) (*s3.UploadPartOutput, error) {
+	p.mu.Lock()
+	p.sizes[*in.Key] = append(p.sizes[*in.Key], *in.ContentLength)
+	p.mu.Unlock()
+	return p.fakeUploader.UploadPart(ctx, in, optFns...)
+}
+
+func (*partSizes) GetObject(context.Context, *s3.GetObjectInput, ...func(*s3.Options)) (*s3.GetObjectOutput, error) {
+	return nil, errors.New("the test has no S3 source")
+}
+
+// TestRunLongRecordKeepsPartsSmall holds Run to the README's memory bound
+// after one long valid record: that record grows the Scanner's reads to the
+// record bound, but the short rows behind it must still reach the writer
+// in writes of the usual size, or every later part, and every part buffer,
+// would grow by up to the record bound.
+func TestRunLongRecordKeepsPartsSmall(t *testing.T) {
+	const partSize = MinPartSize
+	var in bytes.Buffer
+	in.WriteString("id,v\n1," + strings.Repeat("x", 6<<20) + "\n")
+	for in.Len() < 40<<20 {
+		in.WriteString("2,abcdefgh\n")
+	}
+	api := &partSizes{fakeUploader: newFakeUploader(MinPartSize), sizes: map[string][]int64{}}
+	_, err := Run(context.Background(), api, Job{
+		Source:      Stdio,
+		Destination: Location{Bucket: "b", Key: "out.csv"},
+		Rejects:     Location{Bucket: "b", Key: "rejects.csv"},
+		Stdin:       bytes.NewReader(in.Bytes()),
+		Scan:        ScanOptions{MaxRecordSize: 8 << 20},
+		Writer:      WriterOptions{PartSize: partSize},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(api.objects["out.csv"], in.Bytes()) {
+		t.Fatalf("the output (%d bytes) is not the input (%d bytes)", len(api.objects["out.csv"]), in.Len())
+	}
+	// The first part holds the long record; the others hold short rows.
+	sizes := api.sizes["out.csv"]
+	for i, size := range sizes[1:] {
+		if size > partSize+partHeadroom {
+			t.Errorf("part %d of %d holds %d bytes, over the part size and its headroom (%d); sizes %v", i+2, len(sizes), size, partSize+partHeadroom, sizes)
+			break
+		}
+	}
+}
