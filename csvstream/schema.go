@@ -114,7 +114,15 @@ func (s Schema) MarshalJSON() ([]byte, error) {
 	if s.MissingValues != nil {
 		out.MissingValues = &s.MissingValues
 	}
-	return json.Marshal(out)
+	// Names and patterns keep &, < and > as written, for people who edit
+	// the schema; json.Marshal escapes them again for callers that want it.
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(out); err != nil {
+		return nil, err
+	}
+	return bytes.TrimSuffix(b.Bytes(), []byte("\n")), nil
 }
 
 // UnmarshalJSON reads s from Table Schema JSON, with the checks of

@@ -247,6 +247,9 @@ func TestSchemaMarshalJSON(t *testing.T) {
 		{"minimal", Schema{Fields: []Field{{Name: "a"}}}, `{"fields":[{"name":"a"}]}`},
 		{"no fields", Schema{}, `{"fields":[]}`},
 		{"no missing values", Schema{Fields: []Field{{Name: "a"}}, MissingValues: []string{}}, `{"fields":[{"name":"a"}],"missingValues":[]}`},
+		// Written for people to edit: &, < and > stay as they are.
+		{"names as written", Schema{Fields: []Field{{Name: "R&D"}, {Name: "<5 years", Constraints: Constraints{Pattern: "a<b>"}}}},
+			`{"fields":[{"name":"R&D"},{"name":"<5 years","constraints":{"pattern":"a<b>"}}]}`},
 		{
 			"everything",
 			Schema{
@@ -269,7 +272,7 @@ func TestSchemaMarshalJSON(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got, err := json.Marshal(tt.s)
+			got, err := tt.s.MarshalJSON()
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -79,9 +79,7 @@ func invokeCmd(ctx context.Context, args []string, stdin io.Reader, stdout, stde
 		}
 		return fmt.Errorf("%s: %w", handler.ErrorType(err), err)
 	}
-	enc := json.NewEncoder(stdout)
-	enc.SetIndent("", "  ")
-	if err := enc.Encode(res); err != nil {
+	if err := writeJSON(stdout, res); err != nil {
 		return err
 	}
 	// The result printed may still be a failure: that of an interrupted

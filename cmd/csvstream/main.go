@@ -380,9 +380,7 @@ func runCmd(ctx context.Context, args []string, stdin io.Reader, stdout, stderr 
 	if err != nil {
 		return err
 	}
-	enc := json.NewEncoder(out)
-	enc.SetIndent("", "  ")
-	if err := enc.Encode(sum); err != nil {
+	if err := writeJSON(out, sum); err != nil {
 		// The exit status is still 1, but a rerun is not needed.
 		return fmt.Errorf("the job succeeded and its outputs are written, but its summary could not be printed: %w", err)
 	}
@@ -438,9 +436,16 @@ func inferCmd(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 		// InferSchema's errors start with "infer:" already.
 		return fmt.Errorf("%s: %w", loc, err)
 	}
-	enc := json.NewEncoder(stdout)
+	return writeJSON(stdout, s)
+}
+
+// writeJSON writes v as indented JSON for people to read, with &, < and >
+// left as they are, so that a label or key such as "R&D" reads as written.
+func writeJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
-	return enc.Encode(s)
+	enc.SetEscapeHTML(false)
+	return enc.Encode(v)
 }
 
 // parseRecordSize reads --max-record-size.

@@ -315,6 +315,20 @@ func TestInferPrintsSchema(t *testing.T) {
 	}
 }
 
+// TestInferKeepsLabelsAsWritten: the draft schema is for people to edit,
+// so its names read as the header's labels do, not as \u0026 and the like.
+func TestInferKeepsLabelsAsWritten(t *testing.T) {
+	code, stdout, stderr := cli(t, nil, "R&D,<5 years,a>b\n1,2,3\n", "infer", "-")
+	if code != exitOK {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	for _, name := range []string{`"R&D"`, `"<5 years"`, `"a>b"`} {
+		if !strings.Contains(stdout, `"name": `+name) {
+			t.Errorf("the schema does not name %s as the header does:\n%s", name, stdout)
+		}
+	}
+}
+
 // inferredField is a field of the schema infer prints, as far as the tests
 // look at it.
 type inferredField struct{ Name, Type string }

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -62,9 +61,7 @@ func sweepCmd(ctx context.Context, args []string, _ io.Reader, stdout, stderr io
 				pl, arg, folder)
 		}
 	}
-	enc := json.NewEncoder(stdout)
-	enc.SetIndent("", "  ")
-	if err := enc.Encode(results); err != nil {
+	if err := writeJSON(stdout, results); err != nil {
 		return err
 	}
 	return errors.Join(errs...)
