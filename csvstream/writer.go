@@ -488,9 +488,16 @@ func (w *ObjectWriter) start() error {
 	var watch callWatch
 	out, err := w.api.CreateMultipartUpload(ctx, in, watch.option, noLateRetry(until, w.ctx),
 		sendTimeout(max(time.Until(until)/3, minCreateAttempt)), retryCutAnswer)
+	outOfTime := ctx.Err() != nil
 	err = cleanupError(ctx, err)
 	cancel()
 	w.addRetries(watch.retries())
+	if err != nil && outOfTime && w.ctx.Err() != nil {
+		// The request's time ends with the writer's deadline, unless
+		// that is very near: when the writer's time ran out too, that
+		// is why the request failed.
+		return fmt.Errorf("create multipart upload for %s: stopped: %w (%v)", w.where(), context.Cause(w.ctx), err)
+	}
 	if err != nil {
 		return fmt.Errorf("create multipart upload for %s: %w", w.where(), err)
 	}

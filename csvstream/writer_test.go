@@ -1839,6 +1839,28 @@ func TestWriterPutAndCreateFailures(t *testing.T) {
 	}
 }
 
+// TestWriterCreateOutOfTimeSaysWhy: a Create that is still waiting when
+// the writer's deadline passes runs out of time with it (its own context
+// ends at that deadline, or minAbortTime after its start): the error says
+// the writer's time ran out, not only that the request gave up.
+func TestWriterCreateOutOfTimeSaysWhy(t *testing.T) {
+	f := newFakeUploader(100)
+	f.onCreate = func(ctx context.Context) error {
+		<-ctx.Done() // a throttled client waiting for a send token, say
+		return ctx.Err()
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	defer cancel()
+	w := newTestObjectWriter(t, ctx, f, WriterOptions{PartSize: 100})
+	_, err := w.Write(bytes.Repeat([]byte("abcdefghi\n"), 20))
+	if err == nil {
+		err = w.Close()
+	}
+	if !errors.Is(err, context.DeadlineExceeded) || !strings.Contains(err.Error(), "create multipart upload for s3://bucket/dir/out.csv: stopped: context deadline exceeded") {
+		t.Errorf("err = %v, want the writer's deadline named as the stop", err)
+	}
+}
+
 // TestWriterPartStoppedSaysWhy checks that a part cut short by the end of
 // the writer's context reports why the context ended (its cause), not only
 // the S3 client's "context canceled".
