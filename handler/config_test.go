@@ -153,6 +153,18 @@ func TestOutputs(t *testing.T) {
 			dst: "s3://out/incoming/daily orders café.csv", rej: "s3://out/rejects/incoming/daily orders café.csv.rejects.csv"},
 		{name: "jsonl", cfg: cfg, src: src, req: directRequest{Format: "jsonl"},
 			dst: "s3://out/valid/daily orders café.csv.jsonl", rej: "s3://out/rejects/daily orders café.csv.rejects.csv"},
+		// The rejects among the valid rows: a source named like a
+		// rejects object would overwrite another source's rejects.
+		{name: "rejects beside the output, source named like rejects", cfg: Config{Output: Prefix{"out", "valid/"}, Rejects: Prefix{"out", "valid/"}, InputPrefix: "incoming/"},
+			src:     csvstream.Location{Bucket: "in", Key: "incoming/a.csv.rejects.csv"},
+			invalid: `s3://in/incoming/a.csv.rejects.csv: its valid rows would go to s3://out/valid/a.csv.rejects.csv, where another source's rejects go`},
+		{name: "rejects under the output, source named like rejects", cfg: Config{Output: Prefix{"out", "valid/"}, Rejects: Prefix{"out", "valid/rejects/"}, InputPrefix: "incoming/"},
+			src:     csvstream.Location{Bucket: "in", Key: "incoming/rejects/x.csv.rejects.csv"},
+			invalid: `its valid rows would go to s3://out/valid/rejects/x.csv.rejects.csv, where another source's rejects go`},
+		{name: "rejects beside the output", cfg: Config{Output: Prefix{"out", "valid/"}, Rejects: Prefix{"out", "valid/"}, InputPrefix: "incoming/"}, src: src,
+			dst: "s3://out/valid/daily orders café.csv", rej: "s3://out/valid/daily orders café.csv.rejects.csv"},
+		{name: "source named like rejects, rejects apart", cfg: cfg, src: csvstream.Location{Bucket: "in", Key: "incoming/a.csv.rejects.csv"},
+			dst: "s3://out/valid/a.csv.rejects.csv", rej: "s3://out/rejects/a.csv.rejects.csv.rejects.csv"},
 		{name: "explicit objects", cfg: cfg, src: src, req: directRequest{Destination: "s3://d/x.csv", Rejects: "s3://r/y.csv"},
 			dst: "s3://d/x.csv", rej: "s3://r/y.csv"},
 		{name: "explicit destination, rejects beside it", cfg: cfg, src: src, req: directRequest{Destination: "s3://d/x.csv"},
@@ -425,8 +437,12 @@ func TestParseS3EventDecodesKeys(t *testing.T) {
 			t.Errorf("key %q: %+v, %v; want %q", tt.raw, objs, err, tt.want)
 		}
 	}
-	if _, err := parseS3Event([]byte(`{"Records":[{"eventSource":"aws:s3","s3":{"bucket":{"name":"b"},"object":{"key":"bad%zz"}}}]}`)); err == nil {
-		t.Error("a malformed escape in the key: no error")
+	// A hand-built event with a raw key: the message names the record and
+	// its key, and says how S3 encodes keys.
+	_, err := parseS3Event([]byte(`{"Records":[{"eventSource":"aws:s3","s3":{"bucket":{"name":"b"},"object":{"key":"incoming/ok.csv"}}},` +
+		`{"eventSource":"aws:s3","s3":{"bucket":{"name":"b"},"object":{"key":"incoming/100%.csv"}}}]}`))
+	if want := `S3 event notification: record 1: s3.object.key "incoming/100%.csv" is not URL-encoded as S3 sends keys (%25 for %, %2B for +, + for a space): invalid URL escape "%.c"`; err == nil || err.Error() != want {
+		t.Errorf("a malformed escape in the key: %v\nwant %s", err, want)
 	}
 	objs, err := parseS3Event([]byte(`{"Records":[{"eventSource":"aws:s3","eventName":"ObjectRemoved:Delete","s3":{"bucket":{"name":"b"},"object":{"key":"k"}}}]}`))
 	if err != nil || len(objs) != 1 || objs[0].Skip == "" {

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/url"
 	"reflect"
 	"strings"
 	"time"
@@ -132,6 +133,10 @@ type objectEvent struct {
 func parseS3Event(event []byte) ([]objectEvent, error) {
 	var e events.S3Event
 	if err := json.Unmarshal(event, &e); err != nil {
+		var esc url.EscapeError
+		if errors.As(err, &esc) {
+			return nil, badKeyEscape(event, err)
+		}
 		return nil, fmt.Errorf("S3 event notification: %w", jsonProblem(err))
 	}
 	var objs []objectEvent
@@ -146,6 +151,29 @@ func parseS3Event(event []byte) ([]objectEvent, error) {
 		objs = append(objs, o)
 	}
 	return objs, nil
+}
+
+// badKeyEscape names the record whose key is not URL-encoded, as S3 sends
+// keys: a hand-built event with a raw key holding % fails to decode.
+func badKeyEscape(event []byte, err error) error {
+	var raw struct {
+		Records []struct {
+			S3 struct {
+				Object struct {
+					Key string `json:"key"`
+				} `json:"object"`
+			} `json:"s3"`
+		} `json:"Records"`
+	}
+	if json.Unmarshal(event, &raw) == nil {
+		for i, r := range raw.Records {
+			if _, kerr := url.QueryUnescape(r.S3.Object.Key); kerr != nil {
+				err = fmt.Errorf("record %d: s3.object.key %q is not URL-encoded as S3 sends keys (%%25 for %%, %%2B for +, + for a space): %w", i, r.S3.Object.Key, kerr)
+				break
+			}
+		}
+	}
+	return fmt.Errorf("S3 event notification: %w", err)
 }
 
 // s3Detail is the detail of an EventBridge event from aws.s3.

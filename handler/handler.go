@@ -511,6 +511,12 @@ func (cfg Config) outputs(src csvstream.Location, req directRequest) (dst, rej c
 			return dst, rej, err
 		}
 		dst = derive(cfg.Output, ext)
+		if cfg.Rejects.contains(dst) && strings.HasSuffix(dst.Key, csvstream.RejectsSuffix) {
+			// With the rejects among the valid rows, a source named like
+			// a rejects object would write its rows over another
+			// source's rejects, both jobs succeeding.
+			return dst, rej, invalidEvent(fmt.Errorf("%s: its valid rows would go to %s, where another source's rejects go (the rejects prefix %s holds the output's names); give the job a destination", src, dst, cfg.Rejects))
+		}
 	}
 	switch {
 	case req.Rejects != "":
