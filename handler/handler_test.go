@@ -2017,7 +2017,7 @@ func TestMalformedEventsAreInvalidEvents(t *testing.T) {
 		{"S3 record without a key", `{"Records":[{"eventSource":"aws:s3","eventName":"ObjectCreated:Put","s3":{"bucket":{"name":"b"},"object":{"size":1}}}]}`,
 			"S3 event notification: record 0 has no s3.bucket.name or s3.object.key"},
 		{"S3 key with a bad escape", `{"Records":[{"eventSource":"aws:s3","eventName":"ObjectCreated:Put","s3":{"bucket":{"name":"b"},"object":{"key":"bad%zz"}}}]}`,
-			`S3 event notification: invalid URL escape "%zz"`},
+			`S3 event notification: record 0: s3.object.key "bad%zz" is not URL-encoded as S3 sends keys (%25 for %, %2B for +, + for a space): invalid URL escape "%zz"`},
 		{"EventBridge object without a key", `{"source":"aws.s3","detail-type":"Object Created","detail":{"bucket":{"name":"b"},"object":{}}}`,
 			"EventBridge event: no detail.bucket.name or detail.object.key"},
 		{"EventBridge detail not an object", `{"source":"aws.s3","detail-type":"Object Created","detail":[]}`,
