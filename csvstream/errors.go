@@ -5,9 +5,12 @@ import (
 	"fmt"
 )
 
-// Kinds of job failure. Errors returned by Run wrap one of these (or a
-// *HeaderError) so callers can tell them apart with errors.Is and errors.As
-// and map them to exit codes or Step Functions error names.
+// Kinds of job failure. Errors returned by Run wrap one of these,
+// ErrSourceNotFound or ErrSourceChanged, or a *HeaderError, so callers can
+// tell them apart with errors.Is and errors.As and map them to exit codes
+// or Step Functions error names. A job stopped by its context wraps the
+// context's cause (context.Canceled or DeadlineExceeded, or the cause it
+// was given) instead.
 var (
 	// ErrInvalidJob marks a job whose options are wrong before any work starts.
 	ErrInvalidJob = errors.New("invalid job")

@@ -2,6 +2,7 @@ package csvstream
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -72,6 +73,8 @@ type Job struct {
 	// Scan, Reader and Writer configure the scanner, the S3 source and the
 	// S3 outputs. Run checks all three (see their Check methods) before
 	// reading anything, whether or not the source or an output is in S3.
+	// Writer.ContentType, when set, is the destination's Content-Type;
+	// otherwise Run sets it from Format. The rejects are text/csv.
 	Scan   ScanOptions
 	Reader ReaderOptions
 	Writer WriterOptions
@@ -623,7 +626,7 @@ func (r *run) stream(ctx context.Context, api S3API) (err error) {
 		return fmt.Errorf("%s: the source is empty: %w", job.Source, &HeaderError{Missing: names})
 	}
 
-	r.dst, err = openSink(ctx, api, job.Destination, job.Stdout, job.Writer, contentType(job.Format))
+	r.dst, err = openSink(ctx, api, job.Destination, job.Stdout, job.Writer, cmp.Or(job.Writer.ContentType, contentType(job.Format)))
 	if err != nil {
 		return fmt.Errorf("%w: %w", ErrUploadFailed, err)
 	}

@@ -2055,3 +2055,26 @@ func TestRunLongRecordKeepsPartsSmall(t *testing.T) {
 		}
 	}
 }
+
+// TestRunDestinationContentType: the job's Writer.ContentType, when set, is
+// the destination's; otherwise the format sets it. The rejects are CSV.
+func TestRunDestinationContentType(t *testing.T) {
+	for _, tt := range []struct{ format, set, want string }{
+		{FormatCSV, "", "text/csv"},
+		{FormatJSONL, "", "application/x-ndjson"},
+		{FormatCSV, "text/csv; charset=utf-8", "text/csv; charset=utf-8"},
+	} {
+		api := &partSizes{fakeUploader: newFakeUploader(MinPartSize), sizes: map[string][]int64{}}
+		_, err := Run(context.Background(), api, Job{
+			Source: Stdio, Stdin: strings.NewReader("id\n1\n\"x\n"),
+			Destination: Location{Bucket: "b", Key: "out"}, Rejects: Location{Bucket: "b", Key: "rejects.csv"},
+			Format: tt.format, Writer: WriterOptions{ContentType: tt.set},
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got, rej := api.types["out"], api.types["rejects.csv"]; got != tt.want || rej != "text/csv" {
+			t.Errorf("format %q, Writer.ContentType %q: destination %q, rejects %q; want %q and text/csv", tt.format, tt.set, got, rej, tt.want)
+		}
+	}
+}

@@ -57,7 +57,7 @@ const DefaultDeadlineMargin = 10 * time.Second
 // Prefix is a place in S3 named by bucket and key prefix.
 type Prefix struct {
 	Bucket string
-	Prefix string // empty for the whole bucket; otherwise ends with "/"
+	Prefix string // empty for the whole bucket; otherwise ends with "/" (New adds one)
 }
 
 // ParsePrefix parses s3://bucket/prefix. A non-empty prefix is given a
@@ -100,8 +100,9 @@ type Config struct {
 	InputPrefix string
 
 	// SchemaLocation names the schema. An S3 schema is read on every
-	// invocation, so a changed schema is picked up at once; zero means
-	// checking well-formedness only.
+	// invocation, so a changed schema is picked up at once, and so is a
+	// local one, unless Schema holds it; zero means checking
+	// well-formedness only.
 	SchemaLocation csvstream.Location
 	// Schema is a schema loaded once, at start-up; it takes precedence
 	// over SchemaLocation. ConfigFromEnv loads a schema given as a local
@@ -265,6 +266,13 @@ func (cfg Config) checkOptions() error {
 
 // withDefaults returns cfg with its zero fields filled in.
 func (cfg Config) withDefaults() Config {
+	// A prefix names a folder, as ParsePrefix makes it: "valid" would
+	// name valida.csv, and sweep validation/ too.
+	for _, p := range []*Prefix{&cfg.Output, &cfg.Rejects} {
+		if p.Prefix != "" && !strings.HasSuffix(p.Prefix, "/") {
+			p.Prefix += "/"
+		}
+	}
 	if cfg.Rejects.IsZero() {
 		cfg.Rejects = Prefix{Bucket: cfg.Output.Bucket, Prefix: DefaultRejectsPrefix}
 	}

@@ -165,6 +165,9 @@ func TestOutputs(t *testing.T) {
 			dst: "s3://out/valid/daily orders café.csv", rej: "s3://out/valid/daily orders café.csv.rejects.csv"},
 		{name: "source named like rejects, rejects apart", cfg: cfg, src: csvstream.Location{Bucket: "in", Key: "incoming/a.csv.rejects.csv"},
 			dst: "s3://out/valid/a.csv.rejects.csv", rej: "s3://out/rejects/a.csv.rejects.csv.rejects.csv"},
+		// A Config built in Go: a prefix names a folder, "/" or not.
+		{name: "output prefix without a slash", cfg: Config{Output: Prefix{"out", "valid"}, Rejects: Prefix{"out", "rej"}, InputPrefix: "incoming/"}.withDefaults(), src: src,
+			dst: "s3://out/valid/daily orders café.csv", rej: "s3://out/rej/daily orders café.csv.rejects.csv"},
 		{name: "explicit objects", cfg: cfg, src: src, req: directRequest{Destination: "s3://d/x.csv", Rejects: "s3://r/y.csv"},
 			dst: "s3://d/x.csv", rej: "s3://r/y.csv"},
 		{name: "explicit destination, rejects beside it", cfg: cfg, src: src, req: directRequest{Destination: "s3://d/x.csv"},

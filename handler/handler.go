@@ -436,7 +436,7 @@ func (inv *invocation) loadSchema(payload string) (*csvstream.Schema, csvstream.
 		return s, loc, err
 	}
 	cfg := inv.h.cfg
-	if cfg.Schema != nil || !cfg.SchemaLocation.IsS3() {
+	if cfg.Schema != nil || cfg.SchemaLocation.IsZero() {
 		return cfg.Schema, cfg.SchemaLocation, nil
 	}
 	if inv.schema != nil || inv.schemaErr != nil {

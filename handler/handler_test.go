@@ -632,6 +632,36 @@ func TestConfiguredSchemaReadOncePerInvocation(t *testing.T) {
 	}
 }
 
+// TestConfiguredLocalSchema: a Config built in Go may name a local schema
+// without loading it into Schema; its jobs are checked against it, and a
+// missing file is a SchemaError, not a job run with no schema.
+func TestConfiguredLocalSchema(t *testing.T) {
+	srv := s3test.Start(t)
+	bucket := srv.Bucket(t, "localschema")
+	srv.Put(t, bucket, "incoming/a.csv", []byte("id\n1\nnot-a-number\n"))
+	path := filepath.Join(t.TempDir(), "schema.json")
+	if err := os.WriteFile(path, []byte(`{"fields":[{"name":"id","type":"integer"}]}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct {
+		path      string
+		wantError string // the error type, or "" for a job that ran with the schema
+	}{{path, ""}, {path + ".missing", "SchemaError"}} {
+		h := New(Config{Output: Prefix{bucket, "valid/"}, InputPrefix: "incoming/", Log: io.Discard,
+			SchemaLocation: csvstream.Location{Path: tt.path}}, srv.Client(csvstream.ClientOptions))
+		res, _, err := invoke(h, s3Event(bucket, "incoming/a.csv"), time.Minute)
+		if tt.wantError != "" {
+			if ErrorType(err) != tt.wantError {
+				t.Errorf("schema %s: %s (%v), want %s", tt.path, ErrorType(err), err, tt.wantError)
+			}
+			continue
+		}
+		if sum, ok := res.(csvstream.Summary); err != nil || !ok || sum.Valid != 1 || sum.Rejected != 1 {
+			t.Errorf("schema %s: result %+v, error %v; want 1 valid row and 1 rejected", tt.path, res, err)
+		}
+	}
+}
+
 // TestErrorTypesS3 provokes each kind of failure against a real server and
 // checks the type Lambda would report and that nothing is left behind.
 func TestErrorTypesS3(t *testing.T) {
