@@ -440,10 +440,11 @@ func TestParseS3EventDecodesKeys(t *testing.T) {
 			t.Errorf("key %q: %+v, %v; want %q", tt.raw, objs, err, tt.want)
 		}
 	}
-	// A hand-built event with a raw key: the message names the record and
-	// its key, and says how S3 encodes keys.
+	// A hand-built event with raw keys: the message names the first record
+	// whose key does not decode, and its key, and says how S3 encodes keys.
 	_, err := parseS3Event([]byte(`{"Records":[{"eventSource":"aws:s3","s3":{"bucket":{"name":"b"},"object":{"key":"incoming/ok.csv"}}},` +
-		`{"eventSource":"aws:s3","s3":{"bucket":{"name":"b"},"object":{"key":"incoming/100%.csv"}}}]}`))
+		`{"eventSource":"aws:s3","s3":{"bucket":{"name":"b"},"object":{"key":"incoming/100%.csv"}}},` +
+		`{"eventSource":"aws:s3","s3":{"bucket":{"name":"b"},"object":{"key":"incoming/50%.csv"}}}]}`))
 	if want := `S3 event notification: record 1: s3.object.key "incoming/100%.csv" is not URL-encoded as S3 sends keys (%25 for %, %2B for +, + for a space): invalid URL escape "%.c"`; err == nil || err.Error() != want {
 		t.Errorf("a malformed escape in the key: %v\nwant %s", err, want)
 	}
@@ -655,6 +656,11 @@ func TestCheckOptions(t *testing.T) {
 		{"concurrency", Config{Concurrency: 65}, "the handler's Config"},
 		{"read concurrency", Config{ReadConcurrency: 65}, "the handler's Config"},
 		{"reject ratio", Config{MaxRejectRatio: ptr(1.5)}, "the handler's Config: MaxRejectRatio 1.5"},
+		// Both ends of the range CSVSTREAM_MAX_REJECT_RATIO takes: 0 fails
+		// on any reject, 1 never fails.
+		{"reject ratio zero", Config{MaxRejectRatio: ptr(0.0)}, ""},
+		{"reject ratio one", Config{MaxRejectRatio: ptr(1.0)}, ""},
+		{"reject ratio below zero", Config{MaxRejectRatio: ptr(-0.1)}, "the handler's Config: MaxRejectRatio -0.1"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

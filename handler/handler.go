@@ -610,22 +610,12 @@ func (inv *invocation) sweep(req sweepRequest) (any, error) {
 			places = []Prefix{o, r}
 		}
 	}
-	results := []SweepSummary{}
+	var swept []csvstream.SweepResult
 	var errs []error
-	// The invocation's log line lists at most maxAbortedPerLine aborted
-	// uploads of all its failed places, and the response at most
-	// maxAbortedListed of all its places.
-	listed, answered := 0, 0
+	first := len(inv.jobs)
 	for _, p := range places {
 		res, err := csvstream.Sweep(inv.jobCtx, api, p.Bucket, p.Prefix, opt)
-		sum := SweepSummary{SweepResult: res, AbortedCount: len(res.Aborted)}
-		if n := min(len(res.Aborted), maxAbortedListed-answered); err == nil && n < len(res.Aborted) {
-			// The rest go to the log, which has no such limit.
-			sum.Aborted = res.Aborted[:n:n]
-			inv.logAborted(slog.LevelInfo, p.String(), res.Aborted, n)
-		}
-		answered += len(sum.Aborted)
-		results = append(results, sum)
+		swept = append(swept, res)
 		what, done := "sweep", "aborted"
 		if opt.DryRun {
 			what, done = "sweep (dry run)", "would be aborted"
@@ -637,16 +627,35 @@ func (inv *invocation) sweep(req sweepRequest) (any, error) {
 		if err != nil {
 			errs = append(errs, err)
 			jl.ErrorType, jl.Error = ErrorType(classify(err, p.String(), inv.stopped())), inv.logSweepError(p.String(), err)
-			// The error returned loses the results, so the log keeps the
-			// uploads aborted, on as many lines as they take.
-			jl.Aborted = res.Aborted[:min(len(res.Aborted), maxAbortedPerLine-listed)]
-			listed += len(jl.Aborted)
-			inv.logAborted(slog.LevelError, p.String(), res.Aborted, len(jl.Aborted))
 		}
 		inv.jobs = append(inv.jobs, jl)
 	}
 	if len(errs) > 0 {
+		// The error returned loses the results, so the log keeps the
+		// uploads aborted under every place, the failed ones' and the
+		// others', on as many lines as they take: the invocation's line
+		// lists at most maxAbortedPerLine of them.
+		listed := 0
+		for i, res := range swept {
+			jl := &inv.jobs[first+i]
+			jl.Aborted = res.Aborted[:min(len(res.Aborted), maxAbortedPerLine-listed)]
+			listed += len(jl.Aborted)
+			inv.logAborted(slog.LevelError, places[i].String(), res.Aborted, len(jl.Aborted))
+		}
 		return nil, classify(sweepErrors(errs), "", inv.stopped())
+	}
+	// The response lists at most maxAbortedListed uploads of all its
+	// places; the rest go to the log, which has no such limit.
+	results := []SweepSummary{}
+	answered := 0
+	for i, res := range swept {
+		sum := SweepSummary{SweepResult: res, AbortedCount: len(res.Aborted)}
+		if n := min(len(res.Aborted), maxAbortedListed-answered); n < len(res.Aborted) {
+			sum.Aborted = res.Aborted[:n:n]
+			inv.logAborted(slog.LevelInfo, places[i].String(), res.Aborted, n)
+		}
+		answered += len(sum.Aborted)
+		results = append(results, sum)
 	}
 	return results, nil
 }

@@ -801,6 +801,16 @@ func TestErrorTypesS3(t *testing.T) {
 		}, fault: &faultproxy.Fault{Kind: faultproxy.Status, Status: 500, Code: "InternalError",
 			Match: faultproxy.IsPutObject("rejects/orders.csv.rejects.csv"), Times: 100},
 			event: direct("incoming/orders.csv", ""), want: "UploadFailed", object: "rejects/orders.csv.rejects.csv"},
+		// Stopped by the limit, but the check that the source is unchanged,
+		// made before the rejects are published, went unanswered: the
+		// rejects are kept back, and a retry may get them through.
+		{name: "too many rejects, source check failed", cfg: func() Config {
+			c := withSchema
+			c.MaxRejectRatio = &zero
+			return c
+		}, fault: &faultproxy.Fault{Kind: faultproxy.Status, Status: 500, Code: "InternalError",
+			Match: faultproxy.IsGetRange("incoming/orders.csv", "bytes=0-0"), Times: 100},
+			event: direct("incoming/orders.csv", ""), want: "SourceReadFailed", object: "incoming/orders.csv"},
 		{name: "output access denied", fault: &faultproxy.Fault{Kind: faultproxy.Status, Status: 403, Code: "AccessDenied",
 			Match: outputWrite, Times: 100},
 			event: direct("incoming/orders.csv", ""), want: "AccessDenied", object: "s3://" + out + "/"},
@@ -1143,7 +1153,7 @@ func (a *backlogAPI) AbortMultipartUpload(_ context.Context, in *s3.AbortMultipa
 }
 
 // TestLogLinesOfFailedSweep checks that a sweep failing after many aborts
-// logs every upload it aborted, over several lines, each kept short.
+// logs every upload it aborted, over several error lines, each kept short.
 func TestLogLinesOfFailedSweep(t *testing.T) {
 	var logs syncBuffer
 	const n = 2*maxAbortedPerLine + 50
@@ -1162,6 +1172,11 @@ func TestLogLinesOfFailedSweep(t *testing.T) {
 		case "sweep aborted":
 			if l["source"] != "s3://out/valid/" || l["requestId"] == nil {
 				t.Errorf("log line without the sweep's place and request id: %v", l)
+			}
+			// Part of a failure's record, unlike the info lines of a
+			// sweep that succeeded.
+			if l["level"] != "ERROR" {
+				t.Errorf("log line of a failed sweep at level %v, want ERROR", l["level"])
 			}
 			firsts = append(firsts, l["first_upload"])
 			aborted, _ = l["aborted"].([]any)
@@ -1707,6 +1722,8 @@ type placesAPI struct {
 	csvstream.S3API
 	deny  bool // refuse every abort with 403 AccessDenied
 	stall bool // a listing waits for its context to end, 5 s at most
+	// denyUnder, when set, refuses so only the aborts of keys under it.
+	denyUnder string
 	// uploads is how many stale uploads a listing returns (1 when 0), each
 	// under a key of 1,024 bytes of control characters, the longest JSON
 	// a key can take, when there are more than one.
@@ -1750,8 +1767,8 @@ func (a *placesAPI) ListMultipartUploads(ctx context.Context, in *s3.ListMultipa
 	return out, nil
 }
 
-func (a *placesAPI) AbortMultipartUpload(context.Context, *s3.AbortMultipartUploadInput, ...func(*s3.Options)) (*s3.AbortMultipartUploadOutput, error) {
-	if a.deny {
+func (a *placesAPI) AbortMultipartUpload(_ context.Context, in *s3.AbortMultipartUploadInput, _ ...func(*s3.Options)) (*s3.AbortMultipartUploadOutput, error) {
+	if a.deny || a.denyUnder != "" && strings.HasPrefix(aws.ToString(in.Key), a.denyUnder) {
 		return nil, deniedError{}
 	}
 	return &s3.AbortMultipartUploadOutput{}, nil
@@ -1877,6 +1894,53 @@ func TestSweepResponseSize(t *testing.T) {
 				t.Fatalf("%s: the log's upload %d is %q, want the one ending %q", src, i, k, want)
 			}
 		}
+	}
+}
+
+// TestLogLinesOfPartlyFailedSweep fails a sweep in one of its two places,
+// after the other has aborted more uploads than a response lists: the
+// error returned loses the results, so the log lists every upload the
+// sweep did abort, over all its places (README: "a failed sweep lists the
+// uploads it did abort 100 to a line, over all its prefixes"), each once,
+// on error lines.
+func TestLogLinesOfPartlyFailedSweep(t *testing.T) {
+	const each = 600
+	var logs syncBuffer
+	api := &placesAPI{uploads: each, denyUnder: "rejects/"}
+	h := New(Config{Output: Prefix{"out", "valid/"}, Rejects: Prefix{"rej", "rejects/"}, Log: &logs}, api)
+	if _, _, err := invoke(h, []byte(`{"sweep":{}}`), time.Minute); ErrorType(err) != "AccessDenied" {
+		t.Fatalf("sweep: %v, want AccessDenied, the rejects' place failing", err)
+	}
+	logged := map[string]int{}
+	note := func(aborted []any) {
+		for _, u := range aborted {
+			logged[u.(map[string]any)["key"].(string)]++
+		}
+	}
+	for _, l := range logs.lines(t) {
+		switch l["message"] {
+		case "invocation":
+			for _, j := range l["jobs"].([]any) {
+				a, _ := j.(map[string]any)["aborted"].([]any)
+				note(a)
+			}
+		case "sweep aborted":
+			if l["level"] != "ERROR" {
+				t.Errorf("log line of a failed sweep at level %v, want ERROR", l["level"])
+			}
+			a, _ := l["aborted"].([]any)
+			note(a)
+		}
+	}
+	for i := range each {
+		n := fmt.Sprintf("%06d.csv", i)
+		key := "valid/" + strings.Repeat("\x01", 1024-len("valid/")-len(n)) + n
+		if logged[key] != 1 {
+			t.Fatalf("the upload of valid/…%s, aborted, is on %d log lines, want 1 (%d uploads logged in all)", n, logged[key], len(logged))
+		}
+	}
+	if len(logged) != each {
+		t.Errorf("the log lists %d uploads, want the %d aborted", len(logged), each)
 	}
 }
 

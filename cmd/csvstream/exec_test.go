@@ -320,3 +320,22 @@ func TestNewOutputModeFollowsUmask(t *testing.T) {
 		})
 	}
 }
+
+// TestEmptyRejectsWithStdoutPath runs with an empty --rejects and a DST
+// naming standard output's descriptor: as for a DST of -, the message asks
+// for a path or s3:// URL, and offers neither - nor the default rejects
+// next to DST, which the job would refuse as both outputs on standard
+// output, or as no place next to a device.
+func TestEmptyRejectsWithStdoutPath(t *testing.T) {
+	bin := buildCLI(t)
+	for _, dst := range []string{"/dev/stdout", "/dev/fd/1"} {
+		cmd := exec.Command(bin, "run", "--rejects", "", "in.csv", dst)
+		var stdout, stderr strings.Builder
+		cmd.Stdout, cmd.Stderr = &stdout, &stderr
+		cmd.Run()
+		want := "csvstream: --rejects is empty: DST is " + dst + ", so give a path or s3:// URL for the rejects\n"
+		if code := cmd.ProcessState.ExitCode(); code != exitUsage || !strings.HasPrefix(stderr.String(), want) {
+			t.Errorf("DST %s: exit %d, stderr %q; want exit %d and a first line %q", dst, code, stderr.String(), exitUsage, want)
+		}
+	}
+}

@@ -21,16 +21,17 @@ import (
 )
 
 // TestInvokeEventFile runs the Lambda handler through `csvstream invoke` on
-// an event file against a real server, and on a failing event.
+// an event file against a real server, and on a failing event. The result
+// names the keys as written, & included, not as \u0026.
 func TestInvokeEventFile(t *testing.T) {
 	srv := s3test.Start(t)
 	bucket := srv.Bucket(t, "invoke")
 	input := "id,name\n1,a\n2,b,extra\n3,c\n"
-	srv.Put(t, bucket, "incoming/daily orders café.csv", []byte(input))
+	srv.Put(t, bucket, "incoming/R&D orders café.csv", []byte(input))
 	env := append(srv.Env(), "CSVSTREAM_OUTPUT=s3://"+bucket+"/valid/", "CSVSTREAM_INPUT_PREFIX=incoming/")
 	dir := t.TempDir()
 	event := filepath.Join(dir, "s3-put.json")
-	body := fmt.Sprintf(`{"Records":[{"eventSource":"aws:s3","eventName":"ObjectCreated:Put","s3":{"bucket":{"name":%q},"object":{"key":"incoming/daily+orders+caf%%C3%%A9.csv"}}}]}`, bucket)
+	body := fmt.Sprintf(`{"Records":[{"eventSource":"aws:s3","eventName":"ObjectCreated:Put","s3":{"bucket":{"name":%q},"object":{"key":"incoming/R%%26D+orders+caf%%C3%%A9.csv"}}}]}`, bucket)
 	if err := os.WriteFile(event, []byte(body), 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -43,10 +44,13 @@ func TestInvokeEventFile(t *testing.T) {
 	if err := json.Unmarshal([]byte(stdout), &sum); err != nil {
 		t.Fatalf("stdout %q: %v", stdout, err)
 	}
-	if sum.Rows != 3 || sum.Valid != 2 || sum.Rejected != 1 || sum.Destination != "s3://"+bucket+"/valid/daily orders café.csv" {
+	if sum.Rows != 3 || sum.Valid != 2 || sum.Rejected != 1 || sum.Destination != "s3://"+bucket+"/valid/R&D orders café.csv" {
 		t.Errorf("summary %+v", sum)
 	}
-	if got := string(srv.Get(t, bucket, "valid/daily orders café.csv")); got != "id,name\n1,a\n3,c\n" {
+	if want := `"destination": "s3://` + bucket + `/valid/R&D orders café.csv"`; !strings.Contains(stdout, want) {
+		t.Errorf("stdout %s\nwant it to hold %s", stdout, want)
+	}
+	if got := string(srv.Get(t, bucket, "valid/R&D orders café.csv")); got != "id,name\n1,a\n3,c\n" {
 		t.Errorf("output %q", got)
 	}
 	if !strings.Contains(stderr, `"message":"invocation"`) || !strings.Contains(stderr, `"requestId":"local-invoke"`) {
@@ -135,7 +139,7 @@ func TestSweepCommand(t *testing.T) {
 		}
 		return aws.ToString(out.UploadId)
 	}
-	old := create("valid/old.csv")
+	old := create("valid/R&D old.csv")
 	create("validation.csv")
 	time.Sleep(2200 * time.Millisecond)
 	create("valid/fresh.csv")
@@ -147,6 +151,10 @@ func TestSweepCommand(t *testing.T) {
 	var res []handler.SweepSummary
 	if err := json.Unmarshal([]byte(stdout), &res); err != nil || len(res) != 1 || len(res[0].Aborted) != 1 || res[0].AbortedCount != 1 || res[0].Aborted[0].UploadID != old {
 		t.Fatalf("dry run output %s (%v)", stdout, err)
+	}
+	// The key as written, not as R\u0026D.
+	if want := `"key": "valid/R&D old.csv"`; !strings.Contains(stdout, want) {
+		t.Errorf("dry run output %s\nwant it to hold %s", stdout, want)
 	}
 	if n := len(srv.Uploads(t, bucket)); n != 3 {
 		t.Fatalf("%d uploads after a dry run, want 3", n)

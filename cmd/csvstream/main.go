@@ -290,8 +290,10 @@ func runCmd(ctx context.Context, args []string, stdin io.Reader, stdout, stderr 
 		return usagef("--schema -: a schema cannot be read from standard input: give a path or s3:// URL")
 	}
 	if *rejects == "" && flagSet(fs.FlagSet, "rejects") {
-		if fs.Arg(1) == "-" {
-			return usagef("--rejects is empty: DST is -, so give a path or s3:// URL for the rejects")
+		// Neither - nor the default next to DST can take the rejects when
+		// DST is standard output, under whichever name.
+		if dst, err := csvstream.ParseLocation(fs.Arg(1)); err == nil && csvstream.WritesToStdout(dst, stdout) {
+			return usagef("--rejects is empty: DST is %s, so give a path or s3:// URL for the rejects", fs.Arg(1))
 		}
 		return usagef("--rejects is empty: give a path, s3:// URL or -, or leave the flag out to write DST%s", csvstream.RejectsSuffix)
 	}

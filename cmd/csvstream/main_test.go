@@ -329,6 +329,39 @@ func TestInferKeepsLabelsAsWritten(t *testing.T) {
 	}
 }
 
+// TestInterruptedInferPrintsNoSchema interrupts infer whose input reads
+// whole regardless, as standard input that is no pipe does: the sample may
+// still be cut short for all infer knows, so it fails naming the stop and
+// prints no schema, as an interrupted run publishes nothing.
+func TestInterruptedInferPrintsNoSchema(t *testing.T) {
+	interrupted, stop := context.WithCancelCause(context.Background())
+	stop(errors.New("interrupt signal received"))
+	for _, args := range [][]string{{"infer", "-"}, {"infer", "--rows", "1", "-"}} {
+		code, stdout, stderr := cliContext(t, interrupted, nil, "id\n1\n2\n", args...)
+		if code != exitFailure || stdout != "" || stderr != "csvstream: -: infer: stopped: interrupt signal received\n" {
+			t.Errorf("%v: exit %d, stdout %q, stderr %q; want 1, no schema, and the stop named", args, code, stdout, stderr)
+		}
+	}
+}
+
+// TestRunSummaryKeepsNamesAsWritten: the summary names the locations as
+// given, & < and > included, not as \u0026 and the like.
+func TestRunSummaryKeepsNamesAsWritten(t *testing.T) {
+	t.Chdir(t.TempDir())
+	if err := os.WriteFile("R&D <2026>.csv", []byte("a,b\n1,2\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	code, stdout, stderr := cli(t, nil, "", "run", "R&D <2026>.csv", "R&D out.csv")
+	if code != exitOK {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	for _, want := range []string{`"source": "R&D <2026>.csv"`, `"destination": "R&D out.csv"`, `"rejects": "R&D out.csv.rejects.csv"`} {
+		if !strings.Contains(stdout, want) {
+			t.Errorf("summary %s\nwant it to hold %s", stdout, want)
+		}
+	}
+}
+
 // inferredField is a field of the schema infer prints, as far as the tests
 // look at it.
 type inferredField struct{ Name, Type string }
