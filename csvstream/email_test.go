@@ -60,6 +60,7 @@ func TestEmailUnicodeSpace(t *testing.T) {
 		}{
 			{"no-break space", local + "\u00a0x@example.org", false},
 			{"NEL, a C1 control", local + "\u0085x@example.org", false},
+			{"a C1 control that is not a space", local + "x@examp\u009ble.org", false},
 			{"line separator at the end", local + "x@example.org\u2028", false},
 			{"ideographic space in the domain", local + "x@exa\u3000mple.org", false},
 			{"accented letters", local + "\u00e9x@exampl\u00e9.org", true},

@@ -212,6 +212,7 @@ func TestInferWarnings(t *testing.T) {
 		// No delimiter splits a label quoted whole.
 		{"quoted whole", "\"id;name;price\"\n1\n", InferOptions{}, nil},
 		{"quoted whole, read with semicolons", "\"id,name,price\"\n1\n", InferOptions{Comma: ';'}, nil},
+		{"quoted whole after a byte order mark", "\xef\xbb\xbf\"id;name;price\"\n1\n", InferOptions{}, nil},
 		{"cells all empty, too few and too many", "a,b,c\n1,2,3\n,\n,,,,\n", InferOptions{}, []string{
 			"2 rows in the sample with a number of fields other than the header's 3; the first is on line 3",
 		}},

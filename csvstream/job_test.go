@@ -664,6 +664,27 @@ func TestRunSourceNamesNothing(t *testing.T) {
 	}
 }
 
+// TestRunSourceThatCannotBeOpened reads a local source that exists but that
+// open(2) refuses for another reason than its name or its permissions (a
+// Unix socket, ENXIO): the job fails as a source read, not as an error of
+// no kind.
+func TestRunSourceThatCannotBeOpened(t *testing.T) {
+	dir := t.TempDir()
+	sock := filepath.Join(dir, "in.csv")
+	l, err := net.Listen("unix", sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	_, err = csvstream.Run(context.Background(), nil, csvstream.Job{
+		Source:      csvstream.Location{Path: sock},
+		Destination: csvstream.Location{Path: filepath.Join(dir, "out.csv")},
+	})
+	if !errors.Is(err, csvstream.ErrSourceRead) || errors.Is(err, csvstream.ErrSourceNotFound) || !strings.Contains(err.Error(), sock) {
+		t.Errorf("err %v, want ErrSourceRead naming %s", err, sock)
+	}
+}
+
 // TestRunSchemaBuiltInGoIsSchemaError gives Run schemas built in Go that
 // ParseSchema would refuse: the error wraps ErrSchema, as a loaded one's
 // does, is not taken for a header problem, and comes before the source is
@@ -672,10 +693,13 @@ func TestRunSchemaBuiltInGoIsSchemaError(t *testing.T) {
 	for _, tc := range []struct {
 		name, input string
 		schema      *csvstream.Schema
+		msg         string // the error's message: "schema error: " says what "schema: " would
 	}{
-		{"unknown type", "a\n1\n", &csvstream.Schema{Fields: []csvstream.Field{{Name: "a", Type: "float"}}}},
-		{"no fields", "a\n1\n", &csvstream.Schema{}},
-		{"primary key names no field, empty source", "", &csvstream.Schema{Fields: []csvstream.Field{{Name: "a"}}, PrimaryKey: []string{"id"}}},
+		{"unknown type", "a\n1\n", &csvstream.Schema{Fields: []csvstream.Field{{Name: "a", Type: "float"}}},
+			`schema error: field "a": type "float" is not supported (want string, integer, number, boolean, date, time, datetime, year or any)`},
+		{"no fields", "a\n1\n", &csvstream.Schema{}, "schema error: no fields"},
+		{"primary key names no field, empty source", "", &csvstream.Schema{Fields: []csvstream.Field{{Name: "a"}}, PrimaryKey: []string{"id"}},
+			`schema error: primaryKey: no field is named "id"`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			in := strings.NewReader(tc.input)
@@ -686,6 +710,9 @@ func TestRunSchemaBuiltInGoIsSchemaError(t *testing.T) {
 			var header *csvstream.HeaderError
 			if !errors.Is(err, csvstream.ErrSchema) || errors.As(err, &header) {
 				t.Errorf("err %v: want ErrSchema, not a header error", err)
+			}
+			if err != nil && err.Error() != tc.msg {
+				t.Errorf("err %q, want %q", err, tc.msg)
 			}
 			if in.Len() != len(tc.input) {
 				t.Errorf("the source was read (%d of %d bytes left) before the schema was refused", in.Len(), len(tc.input))

@@ -328,8 +328,9 @@ func TestObjectReaderChunksStopS3(t *testing.T) {
 	for i := 1; i < 4; i++ {
 		p.Inject(faultproxy.Fault{Kind: faultproxy.StallResponse, After: 10, Match: faultproxy.IsGetRange(chunkKey, chunkRange(i, 0, src.size))})
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
+	stop := errors.New("interrupt signal received")
+	ctx, cancel := context.WithCancelCause(context.Background())
+	defer cancel(nil)
 	r, err := csvstream.NewObjectReader(ctx, client, src.bucket, chunkKey, csvstream.ReaderOptions{Concurrency: 4, ChunkSize: chunkSize})
 	if err != nil {
 		t.Fatal(err)
@@ -351,11 +352,11 @@ func TestObjectReaderChunksStopS3(t *testing.T) {
 		for p.Fired(faultproxy.StallResponse) < 3 && time.Since(start) < 20*time.Second {
 			time.Sleep(5 * time.Millisecond)
 		}
-		cancel()
+		cancel(stop)
 		cancelled <- time.Now()
 	}()
-	if _, err = r.Read(make([]byte, 1)); !errors.Is(err, context.Canceled) {
-		t.Errorf("read of a stalled chunk: %v; want context.Canceled", err)
+	if _, err = r.Read(make([]byte, 1)); !errors.Is(err, stop) || !strings.Contains(err.Error(), "stopped: "+stop.Error()) {
+		t.Errorf("read of a stalled chunk: %v; want it stopped by %q", err, stop)
 	}
 	if err := r.Close(); err != nil {
 		t.Errorf("Close: %v", err)
@@ -481,8 +482,9 @@ func TestObjectReaderChunkFailsFastS3(t *testing.T) {
 func TestObjectReaderChunksCancelledS3(t *testing.T) {
 	src := newChunkSource(t, "chunkcancel", 1<<20)
 	api := &watchedAPI{GetObjectAPI: src.client}
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
+	stop := errors.New("interrupt signal received")
+	ctx, cancel := context.WithCancelCause(context.Background())
+	defer cancel(nil)
 	r, err := csvstream.NewObjectReader(ctx, api, src.bucket, chunkKey, csvstream.ReaderOptions{Concurrency: 4, ChunkSize: chunkSize})
 	if err != nil {
 		t.Fatal(err)
@@ -492,9 +494,9 @@ func TestObjectReaderChunksCancelledS3(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitFor(t, func() bool { return api.inFlight.Load() == 0 && api.open.Load() == 0 }, "every range to arrive")
-	cancel()
-	if n, err := r.Read(make([]byte, 4096)); n != 0 || !errors.Is(err, context.Canceled) {
-		t.Errorf("Read after cancel: %d bytes, %v; want none and context.Canceled", n, err)
+	cancel(stop)
+	if n, err := r.Read(make([]byte, 4096)); n != 0 || !errors.Is(err, stop) || !strings.Contains(err.Error(), "stopped: "+stop.Error()) {
+		t.Errorf("Read after cancel: %d bytes, %v; want none, stopped by %q", n, err, stop)
 	}
 }
 

@@ -370,6 +370,8 @@ func TestObjectReaderOpenErrors(t *testing.T) {
 		{"invalid argument", &apiError{"InvalidArgument", 400}, ErrInvalidJob, ErrSourceRead},
 		{"invalid bucket name", &apiError{"InvalidBucketName", 400}, ErrInvalidJob, ErrSourceRead},
 		{"no such bucket", &apiError{"NoSuchBucket", 404}, ErrSourceNotFound, ErrInvalidJob},
+		{"bucket in another region", &apiError{"PermanentRedirect", 301}, ErrInvalidJob, ErrSourceRead},
+		{"invalid request, as for an SSE-C object", &apiError{"InvalidRequest", 400}, ErrInvalidJob, ErrSourceRead},
 		{"expired token", &apiError{"ExpiredToken", 400}, ErrSourceRead, ErrInvalidJob},
 		{"slow down", &apiError{"SlowDown", 503}, ErrSourceRead, ErrSourceNotFound},
 		{"connection lost", errors.New("connection reset by peer"), ErrSourceRead, ErrAccessDenied},
@@ -550,8 +552,10 @@ func TestObjectReaderUnchanged(t *testing.T) {
 }
 
 func TestObjectReaderContext(t *testing.T) {
+	// A read the context's end stopped says so, and why.
+	stop := errors.New("interrupt signal received")
 	t.Run("cancelled between reads", func(t *testing.T) {
-		ctx, cancel := context.WithCancel(context.Background())
+		ctx, cancel := context.WithCancelCause(context.Background())
 		api := &fakeS3{data: testData(1000), etag: `"e"`}
 		r, err := NewObjectReader(ctx, api, "b", "k", ReaderOptions{})
 		if err != nil {
@@ -561,25 +565,25 @@ func TestObjectReaderContext(t *testing.T) {
 		if _, err := r.Read(make([]byte, 10)); err != nil {
 			t.Fatal(err)
 		}
-		cancel()
+		cancel(stop)
 		_, err = r.Read(make([]byte, 10))
-		if !errors.Is(err, context.Canceled) || !strings.Contains(err.Error(), "s3://b/k at offset 10") {
-			t.Errorf("Read after cancel: %v; want context.Canceled naming s3://b/k at offset 10", err)
+		if want := "read s3://b/k at offset 10: stopped: " + stop.Error(); !errors.Is(err, stop) || err.Error() != want {
+			t.Errorf("Read after cancel: %v; want %s", err, want)
 		}
 	})
 	t.Run("cancelled during backoff", func(t *testing.T) {
-		ctx, cancel := context.WithCancel(context.Background())
+		ctx, cancel := context.WithCancelCause(context.Background())
 		api := &fakeS3{data: testData(1000), etag: `"e"`, steps: []step{{cut: 0}}}
 		r, err := NewObjectReader(ctx, api, "b", "k", ReaderOptions{Backoff: time.Hour})
 		if err != nil {
 			t.Fatal(err)
 		}
 		defer r.Close()
-		time.AfterFunc(10*time.Millisecond, cancel)
+		time.AfterFunc(10*time.Millisecond, func() { cancel(stop) })
 		start := time.Now()
 		_, err = r.Read(make([]byte, 10))
-		if !errors.Is(err, context.Canceled) {
-			t.Errorf("Read: %v; want context.Canceled", err)
+		if want := "read s3://b/k at offset 0: stopped: " + stop.Error(); !errors.Is(err, stop) || err.Error() != want {
+			t.Errorf("Read: %v; want %s", err, want)
 		}
 		if d := time.Since(start); d > 5*time.Second {
 			t.Errorf("Read took %v after cancel", d)

@@ -81,6 +81,9 @@ var badSchemas = map[string]string{
 	"bad-unique-null.json":             `schema: field "id": constraint "unique": null is not true or false`,
 	"bad-unnamed-field-property.json":  `schema: fields[1]: unknown property "typ"`,
 	"bad-year-format.json":             `schema: field "y": format "%Y" is not supported for year fields`,
+	"bad-title-object.json":            `schema: field "price": "title": {"en":"Prix unitaire hors taxes : régl... is not a string`,
+	"bad-required-object.json":         `schema: field "id": constraint "required": {"value":true} is not true or false`,
+	"bad-max-length-array.json":        `schema: field "code": constraint "maxLength": [1,2] is not a non-negative integer`,
 }
 
 func TestParseSchemaErrors(t *testing.T) {
@@ -302,6 +305,7 @@ func TestSchemaBuiltInGo(t *testing.T) {
 		{"unsupported Go number", &Schema{Fields: []Field{{Name: "n", Type: "number", Constraints: Constraints{Minimum: float32(1.5)}}}}, `schema: field "n": constraint "minimum": 1.5 is a Go float32: give a string, json.Number, int, int64, float64 or bool`},
 		{"integer bound beyond int64 as an exponent", &Schema{Fields: []Field{{Name: "n", Type: "integer", Constraints: Constraints{Maximum: json.Number("1e999")}}}}, `schema: field "n": constraint "maximum": 1e999 is out of the 64-bit integer range`},
 		{"integer enum item beyond int64", &Schema{Fields: []Field{{Name: "n", Type: "integer", Constraints: Constraints{Enum: []any{1, 1e25}}}}}, `schema: field "n": constraint "enum": item 2: 1e+25 is out of the 64-bit integer range`},
+		{"year bound beyond any year", &Schema{Fields: []Field{{Name: "y", Type: "year", Constraints: Constraints{Minimum: json.Number("1e20")}}}}, `schema: field "y": constraint "minimum": 1e20 is not a year`},
 		{"fractional integer bound", &Schema{Fields: []Field{{Name: "n", Type: "integer", Constraints: Constraints{Maximum: 1.5}}}}, `schema: field "n": constraint "maximum": 1.5 is not an integer`},
 		{"fractional integer bound as an exponent", &Schema{Fields: []Field{{Name: "n", Type: "integer", Constraints: Constraints{Maximum: json.Number("15e-1")}}}}, `schema: field "n": constraint "maximum": 15e-1 is not an integer`},
 		{"negative length", &Schema{Fields: []Field{{Name: "s", Constraints: Constraints{MinLength: &neg}}}}, `schema: field "s": constraint "minLength": -1 is negative`},

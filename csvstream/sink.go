@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 	"unicode/utf8"
@@ -112,7 +113,8 @@ func statOutput(path string) (fs.FileInfo, error) {
 		// resolves it (not Join, which would clean "link/.." away).
 		dir, _ := filepath.Split(path)
 		if _, err := os.Stat(dir + "."); errors.Is(err, fs.ErrNotExist) {
-			return nil, fmt.Errorf("%s: directory %s does not exist", path, filepath.Dir(path))
+			// Named as given: Dir would clean "link/.." away too.
+			return nil, fmt.Errorf("%s: directory %s does not exist", path, strings.TrimSuffix(dir, string(filepath.Separator)))
 		}
 		return nil, nil
 	case err != nil:

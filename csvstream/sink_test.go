@@ -764,6 +764,59 @@ func TestCheckOutputKeyLength(t *testing.T) {
 	}
 }
 
+// TestRunOutputThroughLinkAndDotDot writes to an output whose directory is
+// reached through a link and "..": the system resolves the link before
+// the "..", so the directory exists although the path cleaned of "link/.."
+// names none, and the job is not refused.
+func TestRunOutputThroughLinkAndDotDot(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.MkdirAll(filepath.Join(dir, "real", "sub"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Mkdir(filepath.Join(dir, "real", "only"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(filepath.Join("real", "sub"), filepath.Join(dir, "down")); err != nil {
+		t.Fatal(err)
+	}
+	_, err := Run(context.Background(), nil, Job{
+		Source: Stdio, Stdin: strings.NewReader("a\n1\n"),
+		Destination: Location{Path: dir + "/down/../only/out.csv"},
+		Rejects:     Location{Path: dir + "/down/../only/rejects.csv"},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, err := os.ReadFile(filepath.Join(dir, "real", "only", "out.csv")); err != nil || string(got) != "a\n1\n" {
+		t.Errorf("real/only/out.csv holds %q, %v", got, err)
+	}
+}
+
+// TestRunMissingDirectoryThroughLinkAndDotDot refuses an output whose
+// directory, reached through a link and "..", does not exist, and names
+// that directory as the path gives it: the path cleaned of "link/.."
+// names another directory, which here exists.
+func TestRunMissingDirectoryThroughLinkAndDotDot(t *testing.T) {
+	dir := t.TempDir()
+	for _, d := range []string{filepath.Join(dir, "real", "sub"), filepath.Join(dir, "only")} {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.Symlink(filepath.Join("real", "sub"), filepath.Join(dir, "down")); err != nil {
+		t.Fatal(err)
+	}
+	out := dir + "/down/../only/out.csv"
+	_, err := Run(context.Background(), nil, Job{
+		Source: Stdio, Stdin: failReader{t},
+		Destination: Location{Path: out},
+		Rejects:     Location{Path: filepath.Join(dir, "rejects.csv")},
+	})
+	if want := "invalid job: destination: " + out + ": directory " + dir + "/down/../only does not exist"; err == nil || err.Error() != want {
+		t.Errorf("err %v\nwant %s", err, want)
+	}
+}
+
 // TestRunRefusesOutputInMissingDirectory names an output in a directory
 // that does not exist: the job fails before any input is read, as for an
 // output that is a directory, and says which directory is missing.
