@@ -26,6 +26,7 @@ import (
 	"github.com/csvstream/csvstream/internal/faultproxy"
 	"github.com/csvstream/csvstream/internal/gen"
 	"github.com/csvstream/csvstream/internal/leakcheck"
+	"github.com/csvstream/csvstream/internal/proctest"
 	"github.com/csvstream/csvstream/internal/s3test"
 )
 
@@ -1102,7 +1103,7 @@ func TestRunStalledPipeSource(t *testing.T) {
 	}
 	defer f.Close()
 	// The job has read the two lines and waits for more.
-	waitUnread(t, f, 0)
+	proctest.WaitUnread(t, f, 0)
 	leakcheck.WaitFor(t, "csvstream.(*Scanner).fill(", "(*pollDesc).waitRead(", "created by "+lib+"_test.TestRunStalledPipeSource ")
 	cancel(errStopTest)
 	select {
@@ -1171,7 +1172,7 @@ func TestRunPipeEndBeforeStop(t *testing.T) {
 				}
 				// Once the job has read the rows, closing the write end is the
 				// pipe's end.
-				waitUnread(t, w, 0)
+				proctest.WaitUnread(t, w, 0)
 				w.Close()
 				ended := time.Now()
 				time.Sleep(csvstream.PipeEndGrace / 5)

@@ -19,6 +19,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 
 	"github.com/csvstream/csvstream/internal/gen"
+	"github.com/csvstream/csvstream/internal/proctest"
 	"github.com/csvstream/csvstream/internal/s3test"
 )
 
@@ -291,9 +292,13 @@ func TestInterruptOfPipelineIsNotPublished(t *testing.T) {
 					prod.Wait()
 					t.Fatal(err)
 				}
-				r.Close()
 				w.Close()
-				time.Sleep(200 * time.Millisecond) // csvstream reads the rows and waits for more
+				// The interrupt comes once the producer has sent its rows (a
+				// shell still running cat may outlive it) and csvstream has
+				// read them all and waits for more.
+				proctest.WaitRuns(t, prod.Process.Pid, "sleep")
+				proctest.WaitUnread(t, r, 0)
+				r.Close()
 				syscall.Kill(-prod.Process.Pid, syscall.SIGINT)
 				err = cmd.Wait()
 				prod.Process.Kill() // gone already, unless it ignores SIGINT
