@@ -322,20 +322,40 @@ func TestNewOutputModeFollowsUmask(t *testing.T) {
 }
 
 // TestEmptyRejectsWithStdoutPath runs with an empty --rejects and a DST
-// naming standard output's descriptor: as for a DST of -, the message asks
-// for a path or s3:// URL, and offers neither - nor the default rejects
-// next to DST, which the job would refuse as both outputs on standard
-// output, or as no place next to a device.
+// that is standard output under another name than -. Naming its descriptor,
+// the message offers neither - nor the default rejects next to DST, which
+// the job would refuse as both outputs on standard output, or as no place
+// next to a device; naming the regular file standard output is redirected
+// to, it offers the default, which works there.
 func TestEmptyRejectsWithStdoutPath(t *testing.T) {
 	bin := buildCLI(t)
-	for _, dst := range []string{"/dev/stdout", "/dev/fd/1"} {
-		cmd := exec.Command(bin, "run", "--rejects", "", "in.csv", dst)
+	dir := t.TempDir()
+	redirected, err := os.Create(filepath.Join(dir, "out.csv"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer redirected.Close()
+	for _, tc := range []struct {
+		dst    string
+		stdout *os.File // nil for a pipe
+		want   string
+	}{
+		{"/dev/stdout", nil, "DST is /dev/stdout, so give a path or s3:// URL for the rejects\n"},
+		{"/dev/fd/1", nil, "DST is /dev/fd/1, so give a path or s3:// URL for the rejects\n"},
+		{"/dev/stdout", redirected, "DST is /dev/stdout, so give a path or s3:// URL for the rejects\n"},
+		{"out.csv", redirected, "DST out.csv is standard output's file, so give a path or s3:// URL, or leave the flag out to write DST.rejects.csv\n"},
+	} {
+		cmd := exec.Command(bin, "run", "--rejects", "", "in.csv", tc.dst)
+		cmd.Dir = dir
 		var stdout, stderr strings.Builder
 		cmd.Stdout, cmd.Stderr = &stdout, &stderr
+		if tc.stdout != nil {
+			cmd.Stdout = tc.stdout
+		}
 		cmd.Run()
-		want := "csvstream: --rejects is empty: DST is " + dst + ", so give a path or s3:// URL for the rejects\n"
+		want := "csvstream: --rejects is empty: " + tc.want
 		if code := cmd.ProcessState.ExitCode(); code != exitUsage || !strings.HasPrefix(stderr.String(), want) {
-			t.Errorf("DST %s: exit %d, stderr %q; want exit %d and a first line %q", dst, code, stderr.String(), exitUsage, want)
+			t.Errorf("DST %s, standard output %v: exit %d, stderr %q; want exit %d and a first line %q", tc.dst, tc.stdout != nil, code, stderr.String(), exitUsage, want)
 		}
 	}
 }
