@@ -77,7 +77,7 @@ func InferSchema(r io.Reader, opt InferOptions) (*Schema, error) {
 	s := &Schema{Fields: make([]Field, len(names))}
 	for i, name := range names {
 		if name == "" {
-			return nil, fmt.Errorf("infer: header on line %d: column %d has no label", h.Line, i+1)
+			return nil, fmt.Errorf("infer: header on line %d: column %d has no label: give it one, or export without it (pandas writes its index so unless to_csv(index=False), R its row names unless write.csv(row.names=FALSE))", h.Line, i+1)
 		}
 		s.Fields[i].Name = name
 	}

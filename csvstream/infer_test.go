@@ -147,7 +147,7 @@ func TestInferSchemaErrors(t *testing.T) {
 		{"empty", "", InferOptions{}, "infer: the input is empty: no header"},
 		{"negative rows", "a\n", InferOptions{Rows: -1}, "infer: InferOptions.Rows is -1; it must not be negative"},
 		{"bad comma", "a\n", InferOptions{Comma: '"'}, "infer: csvstream: NewScanner: invalid delimiter"},
-		{"empty label", "a,,c\n", InferOptions{}, "infer: header on line 1: column 2 has no label"},
+		{"empty label", "a,,c\n", InferOptions{}, "infer: header on line 1: column 2 has no label: give it one, or export without it (pandas writes its index so unless to_csv(index=False), R its row names unless write.csv(row.names=FALSE))"},
 		{"repeated label", "a,b,a\n", InferOptions{}, `infer: unusable header: line 1: column 3 label "a" repeats column 1`},
 		{"two empty labels", ",a,\n", InferOptions{}, "infer: unusable header: line 1: columns 1 and 3 both have no label"},
 		{"bad UTF-8 label", "a,\xff\n", InferOptions{}, "infer: unusable header: line 1: column 2 label is not valid UTF-8"},

@@ -265,17 +265,17 @@ func decodeField(f *Field, i int, data json.RawMessage) error {
 		case "bareNumber":
 			var b bool
 			if b, err = jsonBool(raw); err == nil && !b {
-				err = errors.New("false is not supported (numbers must be bare)")
+				err = fmt.Errorf("false is not supported (numbers must be bare)%s", stringInstead)
 			}
 		case "decimalChar":
 			var c string
 			if c, err = jsonString(raw); err == nil && c != "." {
-				err = fmt.Errorf("%q is not supported (only \".\")", c)
+				err = fmt.Errorf("%q is not supported (only \".\")%s", c, stringInstead)
 			}
 		case "groupChar":
 			var c string
 			if c, err = jsonString(raw); err == nil && c != "" {
-				err = fmt.Errorf("%q is not supported (numbers may not have group separators)", c)
+				err = fmt.Errorf("%q is not supported (numbers may not have group separators)%s", c, stringInstead)
 			}
 		case "missingValues":
 			err = errors.New("field-level missingValues are not supported; set them on the schema")
@@ -290,6 +290,10 @@ func decodeField(f *Field, i int, data json.RawMessage) error {
 	}
 	return nil
 }
+
+// stringInstead ends the refusal of a number option csvstream does not
+// support with the way to check such a column all the same.
+const stringInstead = `: to check such numbers, make the field a string with a pattern, such as "-?[0-9]+(,[0-9]+)?" for a decimal comma`
 
 func decodeConstraints(c *Constraints, data json.RawMessage) error {
 	obj, err := jsonObject(data)
@@ -1164,7 +1168,7 @@ func describe(x any) string {
 // Supported directives: %Y (four-digit year), %y (two-digit year: 69-99 is
 // 1969-1999, 00-68 is 2000-2068), %m (month), %d (day), %H (hour, 00-23),
 // %M (minute), %S (second), %f (1 to 9 digits of fraction), %z (Z, or an
-// offset +HH:MM or +HHMM) and %% (a literal percent sign). %m, %d, %H, %M and
+// offset +HH:MM or +HHMM, or +HH at the end) and %% (a literal percent sign). %m, %d, %H, %M and
 // %S take one or two digits (see layout.match). Every other byte must match
 // itself. Date patterns take only %Y %y %m %d and need a
 // year, a month and a day; time patterns take only %H %M %S %f %z and need an
@@ -1365,7 +1369,9 @@ func fraction(b []byte, i int) (ns, next int, ok bool) {
 }
 
 // zone reads Z (or z) or an offset ±HH:MM at b[i:], returning the offset in
-// seconds east of UTC; colonOptional also allows ±HHMM.
+// seconds east of UTC; colonOptional also allows ±HHMM. An offset of whole
+// hours may also be ±HH at the end of b, as ISO 8601 allows and PostgreSQL
+// writes it.
 func zone(b []byte, i int, colonOptional bool) (off, next int, ok bool) {
 	if i >= len(b) {
 		return 0, i, false
@@ -1385,7 +1391,10 @@ func zone(b []byte, i int, colonOptional bool) (off, next int, ok bool) {
 	if !ok || h > 23 {
 		return 0, i, false
 	}
-	if j < len(b) && b[j] == ':' {
+	if j == len(b) {
+		return sign * h * 3600, j, true
+	}
+	if b[j] == ':' {
 		j++
 	} else if !colonOptional {
 		return 0, i, false

@@ -19,7 +19,7 @@ var badSchemas = map[string]string{
 	"bad-date-format-incomplete.json":  `schema: field "when": format "%m/%Y": a date format needs %d`,
 	"bad-date-minimum-number.json":     `schema: field "day": constraint "minimum": 20230101 is not a date: write it as a string`,
 	"bad-date-minimum.json":            `schema: field "day": constraint "minimum": "2023-02-29" is not a date`,
-	"bad-decimal-char.json":            `schema: field "price": "decimalChar": "," is not supported`,
+	"bad-decimal-char.json":            `schema: field "price": "decimalChar": "," is not supported (only ".")` + stringInstead,
 	"bad-duplicate-name.json":          `schema: field "id": name repeats fields[0]`,
 	"bad-name-carriage-return.json":    `schema: field "note\r": name holds a carriage return, as no header label may`,
 	"bad-empty-fields.json":            `schema: no fields`,

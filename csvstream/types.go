@@ -520,8 +520,8 @@ func isoYMD(b []byte) (y, m, d int, ok bool) {
 	return y, m, d, true
 }
 
-// clock reads HH:MM:SS with an optional fraction and an optional zone (Z or
-// ±HH:MM) and nothing after, returning the seconds after midnight, the
+// clock reads HH:MM:SS with an optional fraction and an optional zone (Z,
+// ±HH:MM or ±HH) and nothing after, returning the seconds after midnight, the
 // nanoseconds, and the zone's offset in seconds.
 func clock(b []byte) (sec, nsec, off int, ok bool) {
 	if len(b) < 8 {
@@ -568,7 +568,7 @@ func hms(b []byte) (int, bool) {
 	return h*3600 + m*60 + s, true
 }
 
-// parseISOTime reads HH:MM:SS[.fraction][Z|±HH:MM].
+// parseISOTime reads HH:MM:SS[.fraction][Z|±HH:MM|±HH].
 func parseISOTime(b []byte) (value, bool) {
 	sec, nsec, off, ok := clock(b)
 	return timeValue(0, 0, sec, nsec, off), ok
@@ -601,7 +601,7 @@ func isISODatetime(b []byte) bool {
 }
 
 // parseISODatetime reads an ISO 8601 datetime, YYYY-MM-DDTHH:MM:SS with an
-// optional fraction and zone (Z or ±HH:MM); T may also be t or a space.
+// optional fraction and zone (Z, ±HH:MM or ±HH); T may also be t or a space.
 // This is RFC 3339 with the zone optional. Without a zone the time is taken
 // as UTC.
 func parseISODatetime(b []byte) (value, bool) {

@@ -38,7 +38,10 @@ func (e FieldError) Error() string {
 // format's magic number, by the byte order mark, or by the NUL bytes such
 // text holds among ASCII letters.
 func encodingProblem(line []byte) string {
-	const convert = ": convert it to UTF-8 (for example with iconv -t UTF-8)"
+	// iconv reads the locale's encoding unless told: -f is needed.
+	convert := func(from string) string {
+		return ": convert it to UTF-8 (for example with iconv -f " + from + " -t UTF-8)"
+	}
 	for _, p := range packedFormats {
 		if len(line) >= len(p.magic) && p.matches(line) {
 			return "the source is " + p.name + ", not CSV text: " + p.advice
@@ -46,11 +49,11 @@ func encodingProblem(line []byte) string {
 	}
 	switch {
 	case bytes.HasPrefix(line, []byte("\xFF\xFE\x00\x00")), bytes.HasPrefix(line, []byte("\x00\x00\xFE\xFF")):
-		return "the source is UTF-32 (it starts with a UTF-32 byte order mark)" + convert
+		return "the source is UTF-32 (it starts with a UTF-32 byte order mark)" + convert("UTF-32")
 	case bytes.HasPrefix(line, []byte("\xFF\xFE")), bytes.HasPrefix(line, []byte("\xFE\xFF")):
-		return "the source is UTF-16 (it starts with a UTF-16 byte order mark)" + convert
+		return "the source is UTF-16 (it starts with a UTF-16 byte order mark)" + convert("UTF-16")
 	case bytes.IndexByte(line, 0) >= 0:
-		return "the header holds NUL bytes: the source looks like UTF-16 or UTF-32 text, or is not text" + convert + " if it is text"
+		return "the header holds NUL bytes: the source looks like UTF-16 or UTF-32 text, or is not text" + convert("UTF-16LE") + " if it is text"
 	}
 	return ""
 }

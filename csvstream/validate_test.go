@@ -95,9 +95,9 @@ func TestTypes(t *testing.T) {
 			[]string{"29/02/2023", "2024-02-01", "32/01/2024", "00/01/2024", "01/13/2024", "1/2/24", "01/02/2024 "}},
 		{"date", "%Y%m%d", []string{"20240131", "2024131"}, []string{"20240132", "20241301", "20240230"}}, // %m takes one digit when two make no month
 		{"date", "%d.%m.%y", []string{"31.12.99", "29.02.00"}, []string{"29.02.01", "31.12.1999"}},
-		{"time", "", []string{"00:00:00", "23:59:59", "12:30:00.123", "12:30:00Z", "12:30:00+05:30", "12:30:00.5-01:00"},
+		{"time", "", []string{"00:00:00", "23:59:59", "12:30:00.123", "12:30:00Z", "12:30:00+05:30", "12:30:00.5-01:00", "12:30:00+05"},
 			[]string{"24:00:00", "12:60:00", "12:30", "12:30:00 ", "12:30:60", "12:30:00+0530", "1:30:00", "12:30:00.", "12:00:00+24:00", "12:00:00+05:60"}},
-		{"time", "%H:%M%z", []string{"12:00+2359", "12:00-0530"}, []string{"12:00+2400", "12:00"}},
+		{"time", "%H:%M%z", []string{"12:00+2359", "12:00-0530", "12:00+05"}, []string{"12:00+2400", "12:00", "12:00+5", "12:00+24"}},
 		{"time", "%H:%M", []string{"9:05", "09:05", "23:59"}, []string{"24:00", "12:60", "09:05:00", "9h05"}},
 		{"date", "fmt:%d/%m/%Y", []string{"15/06/2024"}, []string{"2024-06-15", "fmt:15/06/2024"}}, // the prefix of Table Schema before v1
 		{"datetime", "", []string{"2024-01-02T03:04:05Z", "2024-01-02T03:04:05.123456789+01:00", "2024-01-02 03:04:05", "2024-01-02t03:04:05z", "2024-02-29T23:59:59-12:00"},
@@ -446,6 +446,12 @@ func TestDatetimeForms(t *testing.T) {
 		{"2024-01-15T10:00:00.123", true},
 		{"2024-01-15T10:00:00+01:00", true},
 		{"2024-01-15 10:00:00.5-05:30", true},
+		// A zone of whole hours, as PostgreSQL writes timestamptz.
+		{"2024-01-02 03:04:05+00", true},
+		{"2024-01-02 03:04:05.25-05", true},
+		{"2024-01-02 03:04:05+0", false},
+		{"2024-01-02 03:04:05+24", false},
+		{"2024-01-02 03:04:05+01:", false},
 		{"2024-01-15", false},
 		{"2024-01-15T10:00", false},
 		{"2024-01-15_10:00:00", false},
@@ -834,10 +840,10 @@ func TestNewValidatorErrors(t *testing.T) {
 		// A file of CR line ends is one line: the label is cut at 40 bytes,
 		// on a character boundary.
 		{"CR line ends, label cut", testRecord(0, "ab", strings.Repeat("名", 14)+"\r1"), `unusable header: line 1: column 2 label "` + strings.Repeat("名", 13) + `"... holds a carriage return (are the lines ended by CR alone?)`},
-		{"UTF-16LE", firstRecord(t, "\xFF\xFEa\x00,\x00b\x00\n\x00"), "unusable header: line 1: the source is UTF-16 (it starts with a UTF-16 byte order mark): convert it to UTF-8 (for example with iconv -t UTF-8)"},
-		{"quoted UTF-16LE, as Export-Csv writes it", firstRecord(t, "\xFF\xFE\x22\x00\x4E\x00\x61\x00\x6D\x00\x65\x00\x22\x00\x2C\x00\x22\x00\x41\x00\x67\x00\x65\x00\x22\x00\x0A\x00"), "unusable header: line 1: the source is UTF-16 (it starts with a UTF-16 byte order mark): convert it to UTF-8 (for example with iconv -t UTF-8)"},
-		{"UTF-16BE", firstRecord(t, "\xFE\xFF\x00a\x00,\x00b\x00\n"), "unusable header: line 1: the source is UTF-16 (it starts with a UTF-16 byte order mark): convert it to UTF-8 (for example with iconv -t UTF-8)"},
-		{"UTF-32LE", firstRecord(t, "\xFF\xFE\x00\x00a\x00\x00\x00\n\x00\x00\x00"), "unusable header: line 1: the source is UTF-32 (it starts with a UTF-32 byte order mark): convert it to UTF-8 (for example with iconv -t UTF-8)"},
+		{"UTF-16LE", firstRecord(t, "\xFF\xFEa\x00,\x00b\x00\n\x00"), "unusable header: line 1: the source is UTF-16 (it starts with a UTF-16 byte order mark): convert it to UTF-8 (for example with iconv -f UTF-16 -t UTF-8)"},
+		{"quoted UTF-16LE, as Export-Csv writes it", firstRecord(t, "\xFF\xFE\x22\x00\x4E\x00\x61\x00\x6D\x00\x65\x00\x22\x00\x2C\x00\x22\x00\x41\x00\x67\x00\x65\x00\x22\x00\x0A\x00"), "unusable header: line 1: the source is UTF-16 (it starts with a UTF-16 byte order mark): convert it to UTF-8 (for example with iconv -f UTF-16 -t UTF-8)"},
+		{"UTF-16BE", firstRecord(t, "\xFE\xFF\x00a\x00,\x00b\x00\n"), "unusable header: line 1: the source is UTF-16 (it starts with a UTF-16 byte order mark): convert it to UTF-8 (for example with iconv -f UTF-16 -t UTF-8)"},
+		{"UTF-32LE", firstRecord(t, "\xFF\xFE\x00\x00a\x00\x00\x00\n\x00\x00\x00"), "unusable header: line 1: the source is UTF-32 (it starts with a UTF-32 byte order mark): convert it to UTF-8 (for example with iconv -f UTF-32 -t UTF-8)"},
 		// A broken header ends the job: the message does not say that
 		// scanning resumes.
 		{"unclosed quote", firstRecord(t, "a,\"b\nc,d\n"), "unusable header: line 1: quote-error: line 1, column 3, field 2: quoted field is not closed before the end of the input"},
@@ -847,7 +853,7 @@ func TestNewValidatorErrors(t *testing.T) {
 			"unusable header: line 1: record-too-large: record starting on line 1 is longer than 1048576 bytes; the line holds a carriage return but no line feed (are the lines ended by CR alone?)"},
 		// A CRLF header broken by a quote is not blamed on CR line ends.
 		{"broken CRLF header", firstRecord(t, "a,b\"c\r\n1,2\r\n"), "unusable header: line 1: quote-error: line 1, column 4, field 2: bare '\"' in unquoted field"},
-		{"UTF-16 without a mark", firstRecord(t, "a\x00,\x00b\x00\n\x00"), "unusable header: line 1: the header holds NUL bytes: the source looks like UTF-16 or UTF-32 text, or is not text: convert it to UTF-8 (for example with iconv -t UTF-8) if it is text"},
+		{"UTF-16 without a mark", firstRecord(t, "a\x00,\x00b\x00\n\x00"), "unusable header: line 1: the header holds NUL bytes: the source looks like UTF-16 or UTF-32 text, or is not text: convert it to UTF-8 (for example with iconv -f UTF-16LE -t UTF-8) if it is text"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
