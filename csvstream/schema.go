@@ -265,17 +265,17 @@ func decodeField(f *Field, i int, data json.RawMessage) error {
 		case "bareNumber":
 			var b bool
 			if b, err = jsonBool(raw); err == nil && !b {
-				err = fmt.Errorf("false is not supported (numbers must be bare)%s", stringInstead)
+				err = fmt.Errorf("false is not supported (numbers must be bare)%s", numberOptionHint(obj["type"]))
 			}
 		case "decimalChar":
 			var c string
 			if c, err = jsonString(raw); err == nil && c != "." {
-				err = fmt.Errorf("%q is not supported (only \".\")%s", c, stringInstead)
+				err = fmt.Errorf("%q is not supported (only \".\")%s", c, numberOptionHint(obj["type"]))
 			}
 		case "groupChar":
 			var c string
 			if c, err = jsonString(raw); err == nil && c != "" {
-				err = fmt.Errorf("%q is not supported (numbers may not have group separators)%s", c, stringInstead)
+				err = fmt.Errorf("%q is not supported (numbers may not have group separators)%s", c, numberOptionHint(obj["type"]))
 			}
 		case "missingValues":
 			err = errors.New("field-level missingValues are not supported; set them on the schema")
@@ -294,6 +294,16 @@ func decodeField(f *Field, i int, data json.RawMessage) error {
 // stringInstead ends the refusal of a number option csvstream does not
 // support with the way to check such a column all the same.
 const stringInstead = `: to check such numbers, make the field a string with a pattern, such as "-?[0-9]+(,[0-9]+)?" for a decimal comma`
+
+// numberOptionHint ends the refusal of a number option on a field of type
+// typ (as written, "" when absent): numbers get stringInstead; any other
+// field need only drop the option, which applies to numbers alone.
+func numberOptionHint(typ json.RawMessage) string {
+	if t, err := jsonString(typ); err == nil && (t == "number" || t == "integer") {
+		return stringInstead
+	}
+	return ": drop it, as it applies to numbers only"
+}
 
 func decodeConstraints(c *Constraints, data json.RawMessage) error {
 	obj, err := jsonObject(data)

@@ -86,6 +86,22 @@ var badSchemas = map[string]string{
 	"bad-max-length-array.json":        `schema: field "code": constraint "maxLength": [1,2] is not a non-negative integer`,
 }
 
+// TestNumberOptionHint: a refused number option says how to check such
+// numbers on a number field, and to drop the option on any other.
+func TestNumberOptionHint(t *testing.T) {
+	for _, tt := range []struct{ field, want string }{
+		{`"type": "number", "decimalChar": ","`, `"decimalChar": "," is not supported (only ".")` + stringInstead},
+		{`"type": "integer", "groupChar": "."`, `"groupChar": "." is not supported (numbers may not have group separators)` + stringInstead},
+		{`"type": "string", "decimalChar": ",", "constraints": {"pattern": "-?[0-9]+(,[0-9]+)?"}`, `"decimalChar": "," is not supported (only "."): drop it, as it applies to numbers only`},
+		{`"bareNumber": false`, `"bareNumber": false is not supported (numbers must be bare): drop it, as it applies to numbers only`},
+	} {
+		_, err := ParseSchema([]byte(`{"fields": [{"name": "price", ` + tt.field + `}]}`))
+		if want := `schema: field "price": ` + tt.want; err == nil || err.Error() != want {
+			t.Errorf("%s: %v\nwant %s", tt.field, err, want)
+		}
+	}
+}
+
 func TestParseSchemaErrors(t *testing.T) {
 	files, err := filepath.Glob("testdata/schemas/bad-*.json")
 	if err != nil {

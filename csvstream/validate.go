@@ -53,7 +53,18 @@ func encodingProblem(line []byte) string {
 	case bytes.HasPrefix(line, []byte("\xFF\xFE")), bytes.HasPrefix(line, []byte("\xFE\xFF")):
 		return "the source is UTF-16 (it starts with a UTF-16 byte order mark)" + convert("UTF-16")
 	case bytes.IndexByte(line, 0) >= 0:
-		return "the header holds NUL bytes: the source looks like UTF-16 or UTF-32 text, or is not text" + convert("UTF-16LE") + " if it is text"
+		// Where the NULs sit among ASCII letters tells the width and
+		// byte order.
+		from := "UTF-16LE"
+		switch {
+		case len(line) >= 4 && line[0] == 0 && line[1] == 0 && line[2] == 0:
+			from = "UTF-32BE"
+		case len(line) >= 4 && line[1] == 0 && line[2] == 0 && line[3] == 0:
+			from = "UTF-32LE"
+		case line[0] == 0:
+			from = "UTF-16BE"
+		}
+		return "the header holds NUL bytes: the source looks like UTF-16 or UTF-32 text, or is not text" + convert(from) + " if it is text"
 	}
 	return ""
 }

@@ -854,6 +854,9 @@ func TestNewValidatorErrors(t *testing.T) {
 		// A CRLF header broken by a quote is not blamed on CR line ends.
 		{"broken CRLF header", firstRecord(t, "a,b\"c\r\n1,2\r\n"), "unusable header: line 1: quote-error: line 1, column 4, field 2: bare '\"' in unquoted field"},
 		{"UTF-16 without a mark", firstRecord(t, "a\x00,\x00b\x00\n\x00"), "unusable header: line 1: the header holds NUL bytes: the source looks like UTF-16 or UTF-32 text, or is not text: convert it to UTF-8 (for example with iconv -f UTF-16LE -t UTF-8) if it is text"},
+		{"UTF-16BE without a mark", firstRecord(t, "\x00i\x00d\x00,\x00n\x00\n"), "unusable header: line 1: the header holds NUL bytes: the source looks like UTF-16 or UTF-32 text, or is not text: convert it to UTF-8 (for example with iconv -f UTF-16BE -t UTF-8) if it is text"},
+		{"UTF-32LE without a mark", firstRecord(t, "i\x00\x00\x00d\x00\x00\x00\n\x00\x00\x00"), "unusable header: line 1: the header holds NUL bytes: the source looks like UTF-16 or UTF-32 text, or is not text: convert it to UTF-8 (for example with iconv -f UTF-32LE -t UTF-8) if it is text"},
+		{"UTF-32BE without a mark", firstRecord(t, "\x00\x00\x00i\x00\x00\x00d\x00\x00\x00\n"), "unusable header: line 1: the header holds NUL bytes: the source looks like UTF-16 or UTF-32 text, or is not text: convert it to UTF-8 (for example with iconv -f UTF-32BE -t UTF-8) if it is text"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

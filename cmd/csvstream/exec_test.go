@@ -326,7 +326,7 @@ func TestNewOutputModeFollowsUmask(t *testing.T) {
 // the message offers neither - nor the default rejects next to DST, which
 // the job would refuse as both outputs on standard output, or as no place
 // next to a device; naming the regular file standard output is redirected
-// to, it offers the default, which works there.
+// to, or a link to it, it offers the default, which works there.
 func TestEmptyRejectsWithStdoutPath(t *testing.T) {
 	bin := buildCLI(t)
 	dir := t.TempDir()
@@ -335,6 +335,9 @@ func TestEmptyRejectsWithStdoutPath(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer redirected.Close()
+	if err := os.Symlink("out.csv", filepath.Join(dir, "link.csv")); err != nil {
+		t.Fatal(err)
+	}
 	for _, tc := range []struct {
 		dst    string
 		stdout *os.File // nil for a pipe
@@ -344,6 +347,7 @@ func TestEmptyRejectsWithStdoutPath(t *testing.T) {
 		{"/dev/fd/1", nil, "DST is /dev/fd/1, so give a path or s3:// URL for the rejects\n"},
 		{"/dev/stdout", redirected, "DST is /dev/stdout, so give a path or s3:// URL for the rejects\n"},
 		{"out.csv", redirected, "DST out.csv is standard output's file, so give a path or s3:// URL, or leave the flag out to write DST.rejects.csv\n"},
+		{"link.csv", redirected, "DST link.csv is standard output's file, so give a path or s3:// URL, or leave the flag out to write DST.rejects.csv\n"},
 	} {
 		cmd := exec.Command(bin, "run", "--rejects", "", "in.csv", tc.dst)
 		cmd.Dir = dir
