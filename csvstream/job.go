@@ -29,6 +29,17 @@ const (
 	FormatJSONL = "jsonl" // one JSON object per row, keyed by header name
 )
 
+// CheckFormat reports whether format is one Job.Format takes: FormatCSV,
+// FormatJSONL, or empty for CSV. Callers that take a format from users
+// check it with this before other work, as Run does.
+func CheckFormat(format string) error {
+	switch format {
+	case "", FormatCSV, FormatJSONL:
+		return nil
+	}
+	return fmt.Errorf("format %q: want %q or %q", format, FormatCSV, FormatJSONL)
+}
+
 // RejectsSuffix is appended to the destination's name to make the default
 // rejects location.
 const RejectsSuffix = ".rejects.csv"
@@ -139,12 +150,11 @@ func (j *Job) validate() error {
 	if err := j.Reader.Check(); err != nil {
 		return fmt.Errorf("%w: reader options: %w", ErrInvalidJob, err)
 	}
-	switch j.Format {
-	case "":
+	if err := CheckFormat(j.Format); err != nil {
+		return fmt.Errorf("%w: %w", ErrInvalidJob, err)
+	}
+	if j.Format == "" {
 		j.Format = FormatCSV
-	case FormatCSV, FormatJSONL:
-	default:
-		return fmt.Errorf("%w: format %q: want %q or %q", ErrInvalidJob, j.Format, FormatCSV, FormatJSONL)
 	}
 	if j.Rejects.IsZero() {
 		if namesStdout(j.Destination, j.Stdout) {

@@ -1178,9 +1178,9 @@ func describe(x any) string {
 // Supported directives: %Y (four-digit year), %y (two-digit year: 69-99 is
 // 1969-1999, 00-68 is 2000-2068), %m (month), %d (day), %H (hour, 00-23),
 // %M (minute), %S (second), %f (1 to 9 digits of fraction), %z (Z, or an
-// offset +HH:MM or +HHMM, or +HH at the end) and %% (a literal percent sign). %m, %d, %H, %M and
-// %S take one or two digits (see layout.match). Every other byte must match
-// itself. Date patterns take only %Y %y %m %d and need a
+// offset +HH:MM or +HHMM, or +HH at the end) and %% (a literal percent
+// sign). %m, %d, %H, %M and %S take one or two digits (see layout.match).
+// Every other byte must match itself. Date patterns take only %Y %y %m %d and need a
 // year, a month and a day; time patterns take only %H %M %S %f %z and need an
 // hour and a minute; datetime patterns take all and need all five.
 type layout struct {

@@ -398,14 +398,11 @@ func (inv *invocation) runJob(src csvstream.Location, req directRequest) (csvstr
 			return csvstream.Summary{}, invalidEvent(fmt.Errorf("direct payload: %w", err))
 		}
 	}
-	switch req.Format {
-	case "", csvstream.FormatCSV, csvstream.FormatJSONL:
-	default:
+	if err := csvstream.CheckFormat(req.Format); err != nil {
 		// Refused before the schema is read, as the delimiter is: a
 		// schema that cannot be read must not make a retryable error of
 		// an event that can never succeed.
-		return csvstream.Summary{}, &InvalidEvent{failure{Object: src.String(),
-			Err: fmt.Errorf(`direct payload: "format" %q: want %q or %q`, req.Format, csvstream.FormatCSV, csvstream.FormatJSONL)}}
+		return csvstream.Summary{}, &InvalidEvent{failure{Object: src.String(), Err: fmt.Errorf("direct payload: %w", err)}}
 	}
 	if job.Destination, job.Rejects, err = cfg.outputs(src, req); err != nil {
 		return csvstream.Summary{}, err

@@ -354,7 +354,7 @@ func runCmd(ctx context.Context, args []string, stdin io.Reader, stdout, stderr 
 	case *maxRatio != -1:
 		return usagef("--max-reject-ratio %v: want 0 to 1, or -1 for no limit", *maxRatio)
 	}
-	if job.Format != csvstream.FormatCSV && job.Format != csvstream.FormatJSONL {
+	if job.Format == "" || csvstream.CheckFormat(job.Format) != nil {
 		return usagef("--format %q: want csv or jsonl", job.Format)
 	}
 	if job.Destination.IsStdio() && job.Rejects.IsStdio() {
