@@ -109,14 +109,23 @@ func TestClosedStdoutFailsTheJobWhileStdinStalls(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	stdin, stderr, exited := startWithStdin(t, cmd)
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { w.Close() })
+	cmd.Stdin = r
+	stderr := new(bytes.Buffer)
+	cmd.Stderr = stderr
+	exited := startCLI(t, cmd)
+	r.Close()
 	// About 300 KB: more than standard output's pipe and the job's stream
 	// buffer hold, so that the job waits in a write once it has read every
 	// byte of its input. The input stays open.
-	if _, err := io.WriteString(stdin, idNameRows(8000, 30)); err != nil {
+	if _, err := io.WriteString(w, idNameRows(8000, 30)); err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(time.Second) // the job reads the last bytes and waits to write
+	proctest.WaitUnread(t, w, 0) // the job has read the last bytes
 	if _, err := io.ReadFull(stdout, make([]byte, 100)); err != nil {
 		t.Fatalf("read the first bytes: %v", err)
 	}
