@@ -852,14 +852,16 @@ func (s *Schema) compile() (*compiled, error) {
 	for _, m := range missing {
 		c.missing = append(c.missing, []byte(m))
 	}
+	inKey := make([]bool, len(c.cols))
 	for _, name := range s.PrimaryKey {
 		i, ok := index[name]
 		if !ok {
 			return nil, fmt.Errorf("schema: primaryKey: no field is named %q", name)
 		}
-		if slices.Contains(c.pk, i) {
+		if inKey[i] {
 			return nil, fmt.Errorf("schema: primaryKey: field %q is named twice", name)
 		}
+		inKey[i] = true
 		c.pk = append(c.pk, i)
 		c.cols[i].required = true // a primary key implies required
 		c.cols[i].needValue = true
