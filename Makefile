@@ -79,12 +79,14 @@ test-deps:
 
 # fuzz runs each fuzz target for FUZZTIME: the scanner against encoding/csv,
 # the schema parser against panics, the row checks against a plain
-# reference implementation, and infer against its own sample.
+# reference implementation, infer against its own sample, and Run against
+# the records the scanner finds (each one in the output or the rejects).
 fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzScanner$$' -fuzztime $(FUZZTIME) ./csvstream/
 	$(GO) test -run '^$$' -fuzz '^FuzzParseSchema$$' -fuzztime $(FUZZTIME) ./csvstream/
 	$(GO) test -run '^$$' -fuzz '^FuzzCheck$$' -fuzztime $(FUZZTIME) ./csvstream/
 	$(GO) test -run '^$$' -fuzz '^FuzzInferRoundTrip$$' -fuzztime $(FUZZTIME) ./csvstream/
+	$(GO) test -run '^$$' -fuzz '^FuzzRun$$' -fuzztime $(FUZZTIME) ./csvstream/
 
 vet:
 	$(GO) vet ./...
