@@ -37,10 +37,10 @@ func parseSweepAge(s string, least time.Duration) (time.Duration, error) {
 	d, err := time.ParseDuration(s)
 	if err != nil {
 		// Not a duration at all, or past the longest one (about 292 years).
-		return 0, fmt.Errorf("older than %q: want a duration such as 24h or 90m, of at most 2562047h", s)
+		return 0, fmt.Errorf("older than %s: want a duration such as 24h or 90m, of at most 2562047h", quoteValue(s))
 	}
 	if d < least {
-		return 0, fmt.Errorf("older than %q: want a duration of at least %v, such as 24h: a younger upload may belong to a job still running", s, least)
+		return 0, fmt.Errorf("older than %s: want a duration of at least %v, such as 24h: a younger upload may belong to a job still running", quoteValue(s), least)
 	}
 	return d, nil
 }

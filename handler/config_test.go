@@ -402,7 +402,11 @@ func TestEventErrorMessages(t *testing.T) {
 		{`{"Records":[{"s3":{"bucket":[]}}]}`, probeS3, `S3 event notification: "Records.s3.bucket" is a JSON array, want an object`},
 		{`{"Records":[{"s3":{"object":{"size":1.5}}}]}`, probeS3, `"Records.s3.object.size" is a JSON number 1.5, want an integer`},
 		{`{"Records":[{"s3":{"bucket":{"name":true}}}]}`, probeS3, `"Records.s3.bucket.name" is a JSON boolean, want a string`},
-		{`{"Records":[{"eventTime":"yesterday"}]}`, probeS3, `time "yesterday" is not in RFC 3339 form`},
+		{`{"Records":[{"eventTime":"yesterday"}]}`, probeS3, `record 0: eventTime "yesterday" is not in RFC 3339 form`},
+		{`{"Records":[{"eventTime":"2024-01-02T03:04:05Z"},{"eventTime":1795154412}]}`, probeS3,
+			`record 1: eventTime is not a string: want an RFC 3339 time such as "2006-01-02T15:04:05Z"`},
+		{`{"source":"aws.s3","time":5}`, probeEventBridge, `EventBridge event: time is not a string: want an RFC 3339 time`},
+		{`{"source":"aws.s3","time":""}`, probeEventBridge, `EventBridge event: time "" is not in RFC 3339 form`},
 	}
 	for _, tt := range tests {
 		err := tt.parse([]byte(tt.event))
@@ -425,6 +429,10 @@ func probeShape(b []byte) error  { _, _, err := shapeOf(b); return err }
 func probeDirect(b []byte) error { _, err := parseDirect(b); return err }
 func probeSweep(b []byte) error  { _, err := parseSweep(b); return err }
 func probeS3(b []byte) error     { _, err := parseS3Event(b); return err }
+func probeEventBridge(b []byte) error {
+	_, err := parseEventBridge(b)
+	return err
+}
 
 func TestParseS3EventDecodesKeys(t *testing.T) {
 	tests := []struct{ raw, want string }{

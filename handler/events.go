@@ -7,8 +7,10 @@ import (
 	"fmt"
 	"net/url"
 	"reflect"
+	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/aws/aws-lambda-go/events"
 )
@@ -85,7 +87,7 @@ func unwrap(event []byte, depth int) (string, []byte, error) {
 		src := p.Records[0].EventSource
 		for i, r := range p.Records {
 			if r.EventSource != src {
-				return "", nil, fmt.Errorf("record %d has eventSource %q, record 0 has %q: one event mixes sources", i, r.EventSource, src)
+				return "", nil, fmt.Errorf("record %d has eventSource %s, record 0 has %s: one event mixes sources", i, quoteValue(r.EventSource), quoteValue(src))
 			}
 		}
 		switch src {
@@ -94,7 +96,7 @@ func unwrap(event []byte, depth int) (string, []byte, error) {
 		case "aws:sqs":
 			return shapeSQS, trimmed, nil
 		}
-		return "", nil, fmt.Errorf("records with eventSource %q: want aws:s3 or aws:sqs", src)
+		return "", nil, fmt.Errorf("records with eventSource %s: want aws:s3 or aws:sqs", quoteValue(src))
 	case p.Source == "aws.s3":
 		return shapeEventBridge, trimmed, nil
 	case p.Source == "aws.events" && p.DetailType == "Scheduled Event":
@@ -137,13 +139,16 @@ func parseS3Event(event []byte) ([]objectEvent, error) {
 		if errors.As(err, &esc) {
 			return nil, badKeyEscape(event, err)
 		}
-		return nil, fmt.Errorf("S3 event notification: %w", jsonProblem(err))
+		return nil, fmt.Errorf("S3 event notification: %w", &jsonError{err: err, timeField: badEventTime(event)})
 	}
 	var objs []objectEvent
 	for i, r := range e.Records {
 		o := objectEvent{Bucket: r.S3.Bucket.Name, Key: r.S3.Object.URLDecodedKey, Event: r.EventName}
 		if o.Bucket == "" || r.S3.Object.Key == "" {
 			return nil, fmt.Errorf("S3 event notification: record %d has no s3.bucket.name or s3.object.key", i)
+		}
+		if err := checkNames("s3.bucket.name", o.Bucket, "s3.object.key", r.S3.Object.Key); err != nil {
+			return nil, fmt.Errorf("S3 event notification: record %d: %w", i, err)
 		}
 		if !strings.HasPrefix(r.EventName, "ObjectCreated:") {
 			o.Skip = "not an object creation"
@@ -168,12 +173,31 @@ func badKeyEscape(event []byte, err error) error {
 	if json.Unmarshal(event, &raw) == nil {
 		for i, r := range raw.Records {
 			if _, kerr := url.QueryUnescape(r.S3.Object.Key); kerr != nil {
-				err = fmt.Errorf("record %d: s3.object.key %q is not URL-encoded as S3 sends keys (%%25 for %%, %%2B for +, + for a space): %w", i, r.S3.Object.Key, kerr)
+				err = fmt.Errorf("record %d: s3.object.key %s is not URL-encoded as S3 sends keys (%%25 for %%, %%2B for +, + for a space): %w", i, quoteValue(r.S3.Object.Key), kerr)
 				break
 			}
 		}
 	}
 	return fmt.Errorf("S3 event notification: %w", err)
+}
+
+// badEventTime names the first record whose eventTime aws-lambda-go cannot
+// read, or returns "" when they all can (another time field failed).
+func badEventTime(event []byte) string {
+	var raw struct {
+		Records []struct {
+			EventTime json.RawMessage `json:"eventTime"`
+		} `json:"Records"`
+	}
+	if json.Unmarshal(event, &raw) == nil {
+		for i, r := range raw.Records {
+			var t time.Time
+			if r.EventTime != nil && t.UnmarshalJSON(r.EventTime) != nil {
+				return fmt.Sprintf("record %d: eventTime", i)
+			}
+		}
+	}
+	return ""
 }
 
 // s3Detail is the detail of an EventBridge event from aws.s3.
@@ -191,7 +215,7 @@ type s3Detail struct {
 func parseEventBridge(event []byte) (objectEvent, error) {
 	var e events.EventBridgeEvent
 	if err := json.Unmarshal(event, &e); err != nil {
-		return objectEvent{}, fmt.Errorf("EventBridge event: %w", jsonProblem(err))
+		return objectEvent{}, fmt.Errorf("EventBridge event: %w", &jsonError{err: err, timeField: "time"})
 	}
 	var d s3Detail
 	if err := json.Unmarshal(e.Detail, &d); err != nil {
@@ -206,6 +230,9 @@ func parseEventBridge(event []byte) (objectEvent, error) {
 	}
 	if o.Bucket == "" || o.Key == "" {
 		return objectEvent{}, errors.New("EventBridge event: no detail.bucket.name or detail.object.key")
+	}
+	if err := checkNames("detail.bucket.name", o.Bucket, "detail.object.key", o.Key); err != nil {
+		return objectEvent{}, fmt.Errorf("EventBridge event: %w", err)
 	}
 	return o, nil
 }
@@ -247,6 +274,10 @@ func parseDirect(event []byte) (directRequest, error) {
 	if r.Bucket == "" || r.Key == "" {
 		return r, errors.New(`direct payload: "bucket" and "key" are both required`)
 	}
+	if err := checkNames(`"bucket"`, r.Bucket, `"key"`, r.Key, `"destination"`, r.Destination, `"rejects"`, r.Rejects,
+		`"schema"`, r.Schema, `"format"`, r.Format, `"delimiter"`, r.Delimiter, `"version_id"`, r.VersionID); err != nil {
+		return r, fmt.Errorf("direct payload: %w", err)
+	}
 	if strings.HasSuffix(r.Key, "/") {
 		// The outputs would be named like folders too.
 		return r, fmt.Errorf(`direct payload: "key" %q ends with /: it names a folder, not a CSV object`, r.Key)
@@ -275,16 +306,60 @@ func parseSweep(event []byte) (sweepRequest, error) {
 	if err := dec.Decode(&env); err != nil {
 		return sweepRequest{}, fmt.Errorf(`sweep payload: %w; want {"sweep": {"prefixes": [...], "older_than": "24h", "dry_run": false}}`, jsonProblem(err))
 	}
+	for i, p := range env.Sweep.Prefixes {
+		if err := checkNames(fmt.Sprintf(`"prefixes"[%d]`, i), p); err != nil {
+			return sweepRequest{}, fmt.Errorf("sweep payload: %w", err)
+		}
+	}
 	return env.Sweep, nil
+}
+
+// maxName is the longest name an event may give: an s3:// URL with the
+// longest bucket name (63 bytes) and key (1,024 bytes). A longer one names
+// nothing S3 holds, and each message quoting it would swell the error, the
+// log line and a Step Functions error's cause.
+const maxName = len("s3://") + 63 + 1 + 1024
+
+// checkNames refuses the first of its values longer than maxName; they
+// come in pairs of what the value is and the value.
+func checkNames(whatAndValue ...string) error {
+	for i := 0; i+1 < len(whatAndValue); i += 2 {
+		if v := whatAndValue[i+1]; len(v) > maxName {
+			return fmt.Errorf("%s is %d bytes long (%s): no S3 name takes more than %d", whatAndValue[i], len(v), quoteValue(v), maxName)
+		}
+	}
+	return nil
+}
+
+// maxShown is how many bytes of an event's value a message quotes.
+const maxShown = 80
+
+// quoteValue quotes s, a value from an event, for a message: cut to
+// maxShown bytes on a character boundary, and followed by "...", when
+// longer.
+func quoteValue(s string) string {
+	if len(s) <= maxShown {
+		return strconv.Quote(s)
+	}
+	cut := maxShown
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return strconv.Quote(s[:cut]) + "..."
 }
 
 // jsonProblem wraps an error from encoding/json so that it says what is
 // wrong with the event in the event's terms rather than Go's: a value of
 // the wrong JSON type names its field and both types.
-func jsonProblem(err error) error { return &jsonError{err} }
+func jsonProblem(err error) error { return &jsonError{err: err} }
 
 // jsonError is an encoding/json error told in the event's terms.
-type jsonError struct{ err error }
+type jsonError struct {
+	err error
+	// timeField names the time field that failed, which aws-lambda-go
+	// reads as a time.Time, whose errors name no field; "" when unknown.
+	timeField string
+}
 
 func (e *jsonError) Unwrap() error { return e.err }
 
@@ -322,7 +397,24 @@ func (e *jsonError) Error() string {
 	case errors.As(err, &syn):
 		return fmt.Sprintf("%s (at byte %d)", strings.TrimPrefix(syn.Error(), "json: "), syn.Offset)
 	case errors.As(err, &tim):
-		return fmt.Sprintf("time %q is not in RFC 3339 form, such as 2006-01-02T15:04:05Z", tim.Value)
+		return fmt.Sprintf("%s %s is not in RFC 3339 form, such as 2006-01-02T15:04:05Z", e.timeName(), quoteValue(tim.Value))
+	case strings.HasPrefix(err.Error(), "Time.UnmarshalJSON: "):
+		// A time that is no JSON string: time.Time says so in Go's words.
+		return fmt.Sprintf("%s is not a string: want an RFC 3339 time such as \"2006-01-02T15:04:05Z\"", e.timeName())
 	}
-	return strings.TrimPrefix(err.Error(), "json: ")
+	msg := strings.TrimPrefix(err.Error(), "json: ")
+	if field, ok := strings.CutPrefix(msg, "unknown field "); ok {
+		if name, err := strconv.Unquote(field); err == nil {
+			msg = "unknown field " + quoteValue(name)
+		}
+	}
+	return msg
+}
+
+// timeName names the time field of a time error.
+func (e *jsonError) timeName() string {
+	if e.timeField == "" {
+		return "a time"
+	}
+	return e.timeField
 }

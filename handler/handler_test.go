@@ -2130,6 +2130,47 @@ func TestMalformedEventsAreInvalidEvents(t *testing.T) {
 	}
 }
 
+// TestLongEventValuesKeepMessagesShort sends events whose names are far
+// longer than any S3 name: each fails as an InvalidEvent whose message
+// quotes the value cut short, so that neither the error (a Step Functions
+// error's cause) nor a log line grows with it.
+func TestLongEventValuesKeepMessagesShort(t *testing.T) {
+	big := strings.Repeat("k", 300<<10)
+	s3Record := func(source, key string) string {
+		return `{"Records":[{"eventSource":"` + source + `","eventName":"ObjectCreated:Put","s3":{"bucket":{"name":"b"},"object":{"key":"` + key + `"}}}]}`
+	}
+	tests := []struct{ name, event, want string }{
+		{"direct key", `{"bucket":"b","key":"incoming/` + big + `"}`, `direct payload: "key" is 307209 bytes long ("incoming/kkk`},
+		{"direct folder key", `{"bucket":"b","key":"incoming/` + big + `/"}`, `direct payload: "key" is 307210 bytes long`},
+		{"direct destination", `{"bucket":"b","key":"incoming/x.csv","destination":"s3://o/` + big + `"}`, `direct payload: "destination" is 307207 bytes long`},
+		{"direct format", `{"bucket":"b","key":"incoming/x.csv","format":"` + big + `"}`, `direct payload: "format" is 307200 bytes long`},
+		{"direct version", `{"bucket":"b","key":"incoming/x.csv","version_id":"` + big + `"}`, `direct payload: "version_id" is 307200 bytes long`},
+		{"unknown field", `{"bucket":"b","key":"incoming/x.csv","` + big + `":1}`, `direct payload: unknown field "kkk`},
+		{"S3 key", s3Record("aws:s3", "incoming/"+big), `S3 event notification: record 0: s3.object.key is 307209 bytes long ("incoming/kkk`},
+		{"S3 key with a bad escape", s3Record("aws:s3", "%zz"+big), `S3 event notification: record 0: s3.object.key "%zz`},
+		{"event source", s3Record(big, "incoming/x.csv"), `records with eventSource "kkk`},
+		{"EventBridge key", `{"source":"aws.s3","detail-type":"Object Created","detail":{"bucket":{"name":"b"},"object":{"key":"` + big + `"}}}`,
+			`EventBridge event: detail.object.key is 307200 bytes long`},
+		{"sweep prefix", `{"sweep":{"prefixes":["s3://b/` + big + `"]}}`, `sweep payload: "prefixes"[0] is 307207 bytes long`},
+		{"sweep age", `{"sweep":{"older_than":"` + big + `"}}`, `older than "kkk`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var logs bytes.Buffer
+			h := New(Config{Output: Prefix{"out", "valid/"}, InputPrefix: "incoming/", Log: &logs}, listDeniedAPI{})
+			_, _, err := invoke(h, []byte(tt.event), time.Minute)
+			if ErrorType(err) != "InvalidEvent" || !strings.Contains(err.Error(), tt.want) || len(err.Error()) > 1<<10 {
+				t.Errorf("%s error of %d bytes: %.300s; want an InvalidEvent under 1 KiB saying %s", ErrorType(err), len(err.Error()), err, tt.want)
+			}
+			for _, l := range bytes.Split(logs.Bytes(), []byte("\n")) {
+				if len(l) > 2<<10 {
+					t.Errorf("a log line of %d bytes: %.300s", len(l), l)
+				}
+			}
+		})
+	}
+}
+
 // TestSNSInvocationRefused checks that an SNS event sent to the function
 // directly fails as an InvalidEvent, as documented, rather than being
 // taken for an SQS batch and reported as a successful invocation.
