@@ -240,6 +240,9 @@ func parseFlags(fs *command, args []string) error {
 			// recalled and extended, is still help.
 			return helpRequest{fs}
 		}
+		if a == "--" {
+			return usagef("-- comes after an argument: put it before the first, where it ends the flags")
+		}
 		if len(a) > 1 && a[0] == '-' {
 			return usagef("%s comes after the arguments: put flags first (a file whose name starts with - can be given as ./%s)", a, a)
 		}

@@ -69,6 +69,7 @@ func TestUsageErrors(t *testing.T) {
 		{"sweep age zero", []string{"sweep", "--older-than", "0s", "s3://b/p/"}, "--older-than 0s: want a positive duration"},
 		{"empty rejects, DST stdout", []string{"run", "--rejects", "", "in.csv", "-"}, "--rejects is empty: DST is -, so give a path or s3:// URL for the rejects"},
 		{"flag after the arguments", []string{"run", "in.csv", "out.csv", "--format", "jsonl"}, "--format comes after the arguments"},
+		{"-- after an argument", []string{"run", "in.csv", "--", "-out.csv"}, "-- comes after an argument: put it before the first, where it ends the flags"},
 		{"rejects and DST both stdout", []string{"run", "--rejects", "-", "in.csv", "-"}, "--rejects cannot be - when DST is -"},
 		{"folder as DST", []string{"run", "in.csv", "s3://b/valid/"}, "DST s3://b/valid/ ends with /: name the object, such as s3://b/valid/data.csv"},
 		{"folder as rejects", []string{"run", "--rejects", "s3://b/rej/", "in.csv", "s3://b/k"}, "--rejects s3://b/rej/ ends with /"},
