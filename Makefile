@@ -79,14 +79,17 @@ test-deps:
 
 # fuzz runs each fuzz target for FUZZTIME: the scanner against encoding/csv,
 # the schema parser against panics, the row checks against a plain
-# reference implementation, infer against its own sample, and Run against
-# the records the scanner finds (each one in the output or the rejects).
+# reference implementation, infer against its own sample, Run against
+# the records the scanner finds (each one in the output or the rejects),
+# and the handler against any event bytes and any bucket and key.
 fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzScanner$$' -fuzztime $(FUZZTIME) ./csvstream/
 	$(GO) test -run '^$$' -fuzz '^FuzzParseSchema$$' -fuzztime $(FUZZTIME) ./csvstream/
 	$(GO) test -run '^$$' -fuzz '^FuzzCheck$$' -fuzztime $(FUZZTIME) ./csvstream/
 	$(GO) test -run '^$$' -fuzz '^FuzzInferRoundTrip$$' -fuzztime $(FUZZTIME) ./csvstream/
 	$(GO) test -run '^$$' -fuzz '^FuzzRun$$' -fuzztime $(FUZZTIME) ./csvstream/
+	$(GO) test -run '^$$' -fuzz '^FuzzInvoke$$' -fuzztime $(FUZZTIME) ./handler/
+	$(GO) test -run '^$$' -fuzz '^FuzzEventObject$$' -fuzztime $(FUZZTIME) ./handler/
 
 vet:
 	$(GO) vet ./...

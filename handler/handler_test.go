@@ -1732,12 +1732,21 @@ type placesAPI struct {
 	swept   []string
 }
 
-// deniedError is S3's answer to a request the role may not make.
-type deniedError struct{}
+// s3Error is an error answer from S3, such as AccessDenied for a request
+// the role may not make.
+type s3Error struct {
+	code, message string
+	status        int
+}
 
-func (deniedError) Error() string       { return "api error AccessDenied: Access Denied" }
-func (deniedError) ErrorCode() string   { return "AccessDenied" }
-func (deniedError) HTTPStatusCode() int { return http.StatusForbidden }
+func (e s3Error) Error() string       { return "api error " + e.code + ": " + e.message }
+func (e s3Error) ErrorCode() string   { return e.code }
+func (e s3Error) HTTPStatusCode() int { return e.status }
+
+var (
+	errAccessDenied = s3Error{"AccessDenied", "Access Denied", http.StatusForbidden}
+	errNoSuchKey    = s3Error{"NoSuchKey", "The specified key does not exist.", http.StatusNotFound}
+)
 
 func (a *placesAPI) ListMultipartUploads(ctx context.Context, in *s3.ListMultipartUploadsInput, _ ...func(*s3.Options)) (*s3.ListMultipartUploadsOutput, error) {
 	a.mu.Lock()
@@ -1769,7 +1778,7 @@ func (a *placesAPI) ListMultipartUploads(ctx context.Context, in *s3.ListMultipa
 
 func (a *placesAPI) AbortMultipartUpload(_ context.Context, in *s3.AbortMultipartUploadInput, _ ...func(*s3.Options)) (*s3.AbortMultipartUploadOutput, error) {
 	if a.deny || a.denyUnder != "" && strings.HasPrefix(aws.ToString(in.Key), a.denyUnder) {
-		return nil, deniedError{}
+		return nil, errAccessDenied
 	}
 	return &s3.AbortMultipartUploadOutput{}, nil
 }
