@@ -4,10 +4,13 @@ import (
 	"bytes"
 	"context"
 	"encoding/csv"
+	"encoding/json"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"testing"
 	"testing/iotest"
 )
@@ -18,7 +21,8 @@ import (
 // are CSV that encoding/csv reads; and the summary's counts reconcile. It
 // runs without a schema and with one, under small record bounds and reads
 // of every size, so that the copy loop's batches, the cut records and the
-// rejects all meet odd boundaries.
+// rejects all meet odd boundaries; and once as JSON Lines, whose objects
+// must hold the values of the records kept.
 func FuzzRun(f *testing.F) {
 	for _, seed := range []string{
 		"1,x\n2,y\n",
@@ -39,29 +43,30 @@ func FuzzRun(f *testing.F) {
 	f.Fuzz(func(t *testing.T, in []byte) {
 		for _, tc := range []struct {
 			header string // put before the input, so that the schema's header is there
-			schema *Schema
-			scan   ScanOptions
+			job    Job
 			reader func(io.Reader) io.Reader
 		}{
-			{"", nil, ScanOptions{}, func(r io.Reader) io.Reader { return r }},
-			{"", nil, ScanOptions{MaxRecordSize: 8}, iotest.OneByteReader},
-			{"a,b\n", schema, ScanOptions{MaxRecordSize: 12}, iotest.HalfReader},
+			{"", Job{}, func(r io.Reader) io.Reader { return r }},
+			{"", Job{Scan: ScanOptions{MaxRecordSize: 8}}, iotest.OneByteReader},
+			{"", Job{Format: FormatJSONL}, iotest.HalfReader},
+			{"a,b\n", Job{Schema: schema, Scan: ScanOptions{MaxRecordSize: 12}}, iotest.HalfReader},
 		} {
-			checkRunLossless(t, append([]byte(tc.header), in...), tc.schema, tc.scan, tc.reader)
+			checkRunLossless(t, append([]byte(tc.header), in...), tc.job, tc.reader)
 		}
 	})
 }
 
-// checkRunLossless runs in through Run and checks its outputs against the
-// records the Scanner finds in in.
-func checkRunLossless(t *testing.T, in []byte, schema *Schema, scan ScanOptions, reader func(io.Reader) io.Reader) {
+// checkRunLossless runs in through Run as job and checks its outputs
+// against the records the Scanner finds in in. A JSON Lines job without a
+// schema must write each kept record as an object of its values as
+// strings, keyed by the header's labels in order.
+func checkRunLossless(t *testing.T, in []byte, job Job, reader func(io.Reader) io.Reader) {
 	t.Helper()
 	var out bytes.Buffer
 	rejects := filepath.Join(t.TempDir(), "rejects.csv")
-	sum, err := Run(context.Background(), nil, Job{
-		Source: Stdio, Destination: Stdio, Rejects: Location{Path: rejects},
-		Schema: schema, Scan: scan, Stdin: reader(bytes.NewReader(in)), Stdout: &out,
-	})
+	job.Source, job.Destination, job.Rejects = Stdio, Stdio, Location{Path: rejects}
+	job.Stdin, job.Stdout = reader(bytes.NewReader(in)), &out
+	sum, err := Run(context.Background(), nil, job)
 	if err != nil {
 		// A header the job cannot take fails it at once, with nothing
 		// written: there is nothing to reconcile.
@@ -106,16 +111,34 @@ func checkRunLossless(t *testing.T, in []byte, schema *Schema, scan ScanOptions,
 		t.Fatal(err)
 	}
 
-	sc, err := NewScanner(bytes.NewReader(in), scan)
+	sc, err := NewScanner(bytes.NewReader(in), job.Scan)
 	if err != nil {
 		t.Fatal(err)
 	}
-	var want []byte // the header and the records not rejected
+	var want []byte // the header and the records not rejected, or their JSON Lines
+	var labels []string
 	var rows int64
 	for sc.Scan() {
 		rec := sc.Record()
 		raw, isRejected := rejected[rec.Num]
 		switch {
+		case rec.Num == 0 && job.Format == FormatJSONL:
+			v, err := NewValidator(nil, rec)
+			if err != nil {
+				t.Fatalf("the job took a header the Validator refuses: %v", err)
+			}
+			labels = v.Header()
+		case job.Format == FormatJSONL && !isRejected:
+			want = append(want, '{')
+			for i, l := range labels {
+				k, _ := json.Marshal(l)
+				v, _ := json.Marshal(string(rec.Field(i)))
+				want = append(append(append(want, k...), ':'), v...)
+				if i < len(labels)-1 {
+					want = append(want, ',')
+				}
+			}
+			want = append(want, "}\n"...)
 		case rec.Num == 0 || !isRejected:
 			want = append(want, rec.Raw...)
 		case raw != string(withoutLineEnd(rec.Raw)):
@@ -128,7 +151,12 @@ func checkRunLossless(t *testing.T, in []byte, schema *Schema, scan ScanOptions,
 	if err := sc.Err(); err != nil {
 		t.Fatal(err)
 	}
-	if !bytes.Equal(out.Bytes(), want) {
+	if job.Format == FormatJSONL {
+		// The same objects, whatever escapes each writer chose.
+		if got, want := compactLines(t, out.Bytes()), compactLines(t, want); got != want {
+			t.Fatalf("JSON Lines output:\n%s\nwant the records not rejected:\n%s", got, want)
+		}
+	} else if !bytes.Equal(out.Bytes(), want) {
 		t.Fatalf("output %q, want the header and the records not rejected: %q", out.Bytes(), want)
 	}
 	if sum.Rows != rows || sum.Rejected != int64(len(rejected)) || sum.Valid+sum.Rejected != sum.Rows {
@@ -138,4 +166,28 @@ func checkRunLossless(t *testing.T, in []byte, schema *Schema, scan ScanOptions,
 	if sum.BytesIn != int64(len(in)) || sum.BytesOut != int64(out.Len()) {
 		t.Fatalf("summary bytes in %d, out %d; want %d and %d", sum.BytesIn, sum.BytesOut, len(in), out.Len())
 	}
+}
+
+// compactLines rewrites JSON Lines with every string spelled one way, so
+// that two writers' lines compare equal when they hold the same objects,
+// keys in the same order.
+func compactLines(t *testing.T, b []byte) string {
+	t.Helper()
+	var all []string
+	for line := range bytes.Lines(b) {
+		dec := json.NewDecoder(bytes.NewReader(line))
+		var parts []string
+		for {
+			tok, err := dec.Token()
+			if err == io.EOF {
+				break
+			}
+			if err != nil {
+				t.Fatalf("line %q is not JSON: %v", line, err)
+			}
+			parts = append(parts, fmt.Sprintf("%#v", tok))
+		}
+		all = append(all, strings.Join(parts, " "))
+	}
+	return strings.Join(all, "\n")
 }
