@@ -1182,9 +1182,12 @@ func describe(x any) string {
 // %M (minute), %S (second), %f (1 to 9 digits of fraction), %z (Z, or an
 // offset +HH:MM or +HHMM, or +HH at the end) and %% (a literal percent
 // sign). %m, %d, %H, %M and %S take one or two digits (see layout.match).
-// Every other byte must match itself. Date patterns take only %Y %y %m %d and need a
-// year, a month and a day; time patterns take only %H %M %S %f %z and need an
-// hour and a minute; datetime patterns take all and need all five.
+// Every other byte must match itself. As in strptime, every kind takes
+// every directive: a date is the day read (a pattern such as "%Y-%m-%d
+// %H:%M:%S" fits the midnight times SQL exports write for dates), a time
+// the time of day, with any date read still checked. Date and datetime
+// patterns need a year, a month and a day (a datetime without a time is at
+// midnight), and time patterns an hour and a minute.
 type layout struct {
 	src   string
 	items []layoutItem
@@ -1213,21 +1216,9 @@ func compileLayout(src string, k kind) (*layout, error) {
 			l.items = append(l.items, layoutItem{lit: '%'})
 			continue
 		}
-		var allowed string
-		switch k {
-		case kindDate:
-			allowed = "Yymd"
-		case kindTime:
-			allowed = "HMSfz"
-		default:
-			allowed = "YymdHMSfz"
-		}
 		if !strings.ContainsRune("YymdHMSfz", rune(d)) {
 			r, _ := utf8.DecodeRuneInString(src[i:]) // named as written, even when not ASCII
 			return nil, fmt.Errorf("directive %%%c is not supported (supported: %%Y %%y %%m %%d %%H %%M %%S %%f %%z %%%%)", r)
-		}
-		if !strings.ContainsRune(allowed, rune(d)) {
-			return nil, fmt.Errorf("directive %%%c does not belong in a %s format", d, k)
 		}
 		y := d
 		if y == 'y' {
@@ -1239,14 +1230,9 @@ func compileLayout(src string, k kind) (*layout, error) {
 		seen[y] = true
 		l.items = append(l.items, layoutItem{dir: d})
 	}
-	var need string
-	switch k {
-	case kindDate:
-		need = "Ymd"
-	case kindTime:
+	need := "Ymd"
+	if k == kindTime {
 		need = "HM"
-	default:
-		need = "YmdHM"
 	}
 	for _, d := range []byte(need) {
 		if !seen[d] {

@@ -77,6 +77,60 @@ func codes(errs []FieldError) []string {
 	return out
 }
 
+// TestPatternsTakeEveryDirective checks that a date, time or datetime
+// pattern takes directives of the other kind, as strptime and so the
+// Table Schema spec do: a date field written as midnight datetimes, as SQL
+// exports write dates, is read as its day.
+func TestPatternsTakeEveryDirective(t *testing.T) {
+	tests := []struct {
+		typ, format string
+		ok, bad     []string
+	}{
+		{"date", "%Y-%m-%d %H:%M:%S", []string{"2024-01-15 00:00:00", "2024-02-29 23:59:59"}, []string{"2024-01-15", "2024-02-30 00:00:00", "2024-01-15 24:00:00"}},
+		{"date", "%Y-%m-%dT%H:%M:%SZ", []string{"2024-01-15T10:30:00Z"}, []string{"2024-01-15T10:30:00"}},
+		{"date", "%d/%m/%Y %H:%M", []string{"15/01/2024 10:30"}, []string{"15/01/2024 25:30"}},
+		{"time", "%Y-%m-%d %H:%M:%S", []string{"1899-12-30 10:30:00"}, []string{"1899-12-30 10:60:00", "1899-02-30 10:30:00"}},
+		{"datetime", "%Y-%m-%d", []string{"2024-01-15"}, []string{"2024-01-15 10:30"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.typ+" "+tt.format, func(t *testing.T) {
+			v := testValidator(t, fmt.Sprintf(`{"fields": [{"name": "f", "type": %q, "format": %q}, {"name": "g"}]}`, tt.typ, tt.format), "f", "g")
+			for _, val := range tt.ok {
+				if errs := v.Check(testRecord(1, val, "x"), nil); len(errs) != 0 {
+					t.Errorf("%q: got %v, want no error", val, errs)
+				}
+			}
+			for _, val := range tt.bad {
+				if errs := v.Check(testRecord(1, val, "x"), nil); len(errs) != 1 || errs[0].Code != CodeTypeError {
+					t.Errorf("%q: got %v, want one type error", val, errs)
+				}
+			}
+		})
+	}
+	// The values are the day, the time of day and midnight: bounds and
+	// uniqueness compare those.
+	v := testValidator(t, `{"fields": [
+		{"name": "d", "type": "date", "format": "%Y-%m-%d %H:%M:%S", "constraints": {"maximum": "2024-01-15", "unique": true}},
+		{"name": "t", "type": "time", "format": "%Y-%m-%d %H:%M", "constraints": {"maximum": "12:00:00"}},
+		{"name": "dt", "type": "datetime", "format": "%Y-%m-%d", "constraints": {"minimum": "2024-01-15T00:00:00Z"}}]}`, "d", "t", "dt")
+	for _, tc := range []struct {
+		row   []string
+		codes string
+	}{
+		{[]string{"2024-01-15 23:59:59", "2030-06-01 12:00", "2024-01-15"}, ""},
+		{[]string{"2024-01-15 10:00:00", "1899-12-30 11:00", "2024-01-16"}, "unique-error"},
+		{[]string{"2024-01-16 00:00:00", "1899-12-30 12:01", "2024-01-14"}, "constraint-error constraint-error constraint-error"},
+	} {
+		var codes []string
+		for _, e := range v.Check(testRecord(1, tc.row...), nil) {
+			codes = append(codes, e.Code)
+		}
+		if got := strings.Join(codes, " "); got != tc.codes {
+			t.Errorf("%q: codes %q, want %q", tc.row, got, tc.codes)
+		}
+	}
+}
+
 func TestTypes(t *testing.T) {
 	tests := []struct {
 		typ, format string
