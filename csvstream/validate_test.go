@@ -77,6 +77,22 @@ func codes(errs []FieldError) []string {
 	return out
 }
 
+// checkOKAndBad checks the values of v's first column: each of ok with no
+// error, each of bad with one type error.
+func checkOKAndBad(t *testing.T, v *Validator, ok, bad []string) {
+	t.Helper()
+	for _, val := range ok {
+		if errs := v.Check(testRecord(1, val, "x"), nil); len(errs) != 0 {
+			t.Errorf("%q: got %v, want no error", val, errs)
+		}
+	}
+	for _, val := range bad {
+		if errs := v.Check(testRecord(1, val, "x"), nil); len(errs) != 1 || errs[0].Code != CodeTypeError {
+			t.Errorf("%q: got %v, want one type error", val, errs)
+		}
+	}
+}
+
 // TestPatternsTakeEveryDirective checks that a date, time or datetime
 // pattern takes directives of the other kind, as strptime and so the
 // Table Schema spec do: a date field written as midnight datetimes, as SQL
@@ -95,16 +111,7 @@ func TestPatternsTakeEveryDirective(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.typ+" "+tt.format, func(t *testing.T) {
 			v := testValidator(t, fmt.Sprintf(`{"fields": [{"name": "f", "type": %q, "format": %q}, {"name": "g"}]}`, tt.typ, tt.format), "f", "g")
-			for _, val := range tt.ok {
-				if errs := v.Check(testRecord(1, val, "x"), nil); len(errs) != 0 {
-					t.Errorf("%q: got %v, want no error", val, errs)
-				}
-			}
-			for _, val := range tt.bad {
-				if errs := v.Check(testRecord(1, val, "x"), nil); len(errs) != 1 || errs[0].Code != CodeTypeError {
-					t.Errorf("%q: got %v, want one type error", val, errs)
-				}
-			}
+			checkOKAndBad(t, v, tt.ok, tt.bad)
 		})
 	}
 	// The values are the day, the time of day and midnight: bounds and
@@ -1438,16 +1445,7 @@ func TestStringFormatEdges(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.format, func(t *testing.T) {
 			v := testValidator(t, `{"fields": [{"name": "f", "format": "`+tt.format+`"}, {"name": "g"}]}`, "f", "g")
-			for _, val := range tt.ok {
-				if errs := v.Check(testRecord(1, val, "x"), nil); len(errs) != 0 {
-					t.Errorf("%q: got %v, want no error", val, errs)
-				}
-			}
-			for _, val := range tt.bad {
-				if errs := v.Check(testRecord(1, val, "x"), nil); len(errs) != 1 || errs[0].Code != CodeTypeError {
-					t.Errorf("%q: got %v, want one type error", val, errs)
-				}
-			}
+			checkOKAndBad(t, v, tt.ok, tt.bad)
 		})
 	}
 }
