@@ -43,6 +43,7 @@ type step struct {
 	data  []byte // the object's content from this call on, when it was replaced
 	etag  string // the object's ETag from this call on
 	shift int64  // a ranged answer starts this many bytes past the Range asked for
+	total int64  // a ranged answer gives this as the object's size, when not 0
 	extra int    // the body holds this many bytes beyond its Content-Length
 }
 
@@ -113,7 +114,11 @@ func (f *fakeS3) GetObject(ctx context.Context, in *s3.GetObjectInput, optFns ..
 		}
 		n = min(n+st.shift, int64(len(f.data))-1)
 		start = n
-		out.ContentRange = aws.String(fmt.Sprintf("bytes %d-%d/%d", n, end-1, len(f.data)))
+		total := int64(len(f.data))
+		if st.total != 0 {
+			total = st.total
+		}
+		out.ContentRange = aws.String(fmt.Sprintf("bytes %d-%d/%d", n, end-1, total))
 	} else if f.crc32 != "" {
 		out.ChecksumCRC32 = aws.String(f.crc32)
 	}
@@ -200,6 +205,13 @@ func TestObjectReader(t *testing.T) {
 			steps:      []step{{cut: 1000}, {cut: -1, shift: 10}},
 			wantRanges: []string{"", "bytes=1000-"},
 			wantErr:    []string{"s3://b/data.csv", "offset 1000", `Content-Range "bytes 1010-9999/10000"`},
+		},
+		{
+			// The same ETag, yet another size: the rest is not this object's.
+			name:       "resumed from an object of another size",
+			steps:      []step{{cut: 1000}, {cut: -1, total: 12000}},
+			wantRanges: []string{"", "bytes=1000-"},
+			wantErr:    []string{"s3://b/data.csv", "offset 1000", `Content-Range "bytes 1000-9999/12000"`},
 		},
 		{
 			name:       "break then object deleted",
@@ -372,6 +384,7 @@ func TestObjectReaderOpenErrors(t *testing.T) {
 		{"no such bucket", &apiError{"NoSuchBucket", 404}, ErrSourceNotFound, ErrInvalidJob},
 		{"bucket in another region", &apiError{"PermanentRedirect", 301}, ErrInvalidJob, ErrSourceRead},
 		{"invalid request, as for an SSE-C object", &apiError{"InvalidRequest", 400}, ErrInvalidJob, ErrSourceRead},
+		{"archived, a 403 that is no denial", &apiError{"InvalidObjectState", 403}, ErrInvalidJob, ErrAccessDenied},
 		{"expired token", &apiError{"ExpiredToken", 400}, ErrSourceRead, ErrInvalidJob},
 		{"slow down", &apiError{"SlowDown", 503}, ErrSourceRead, ErrSourceNotFound},
 		{"connection lost", errors.New("connection reset by peer"), ErrSourceRead, ErrAccessDenied},
@@ -407,12 +420,22 @@ func TestObjectReaderOpenErrors(t *testing.T) {
 		t.Error("NewObjectReader with a nil client: no error")
 	}
 	// Options out of range are refused before any request.
-	for _, opt := range []ReaderOptions{{Concurrency: MaxConcurrency + 1}, {ChunkSize: -1}, {Attempts: -1}} {
+	for _, opt := range []ReaderOptions{{Concurrency: MaxConcurrency + 1}, {ChunkSize: -1}, {Attempts: -1},
+		{ChunkSize: minChunkSize - 1}, {ChunkSize: maxChunkSize + 1}} {
 		api := &fakeS3{data: testData(10), etag: `"e"`}
 		_, err := NewObjectReader(context.Background(), api, "b", "k", opt)
 		if !errors.Is(err, ErrInvalidJob) || !strings.Contains(err.Error(), "s3://b/k") || len(api.calls) != 0 {
 			t.Errorf("NewObjectReader with %+v: %v after %d requests; want ErrInvalidJob naming the object, before any", opt, err, len(api.calls))
 		}
+	}
+	// The bounds themselves are taken.
+	for _, opt := range []ReaderOptions{{Concurrency: MaxConcurrency}, {ChunkSize: minChunkSize}, {ChunkSize: maxChunkSize}} {
+		r, err := NewObjectReader(context.Background(), &fakeS3{data: testData(10), etag: `"e"`}, "b", "k", opt)
+		if err != nil {
+			t.Errorf("NewObjectReader with %+v: %v; want it taken", opt, err)
+			continue
+		}
+		r.Close()
 	}
 }
 

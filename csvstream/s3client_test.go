@@ -102,3 +102,31 @@ func TestRetryCutAnswer(t *testing.T) {
 		t.Errorf("MaxAttempts = %d after retryCutAnswer, want %d", o.Retryer.MaxAttempts(), MaxAttempts)
 	}
 }
+
+// TestNewS3ClientMaxAttemptsFromEnv: as the README says, requests get
+// MaxAttempts tries, and AWS_MAX_ATTEMPTS changes the number, also for
+// calls that add retryCutAnswer.
+func TestNewS3ClientMaxAttemptsFromEnv(t *testing.T) {
+	dir := t.TempDir()
+	t.Setenv("AWS_CONFIG_FILE", dir+"/config")
+	t.Setenv("AWS_SHARED_CREDENTIALS_FILE", dir+"/credentials")
+	t.Setenv("AWS_S3_FORCE_PATH_STYLE", "")
+	for _, tc := range []struct {
+		env  string
+		want int
+	}{{"", MaxAttempts}, {"2", 2}, {"9", 9}} {
+		t.Setenv("AWS_MAX_ATTEMPTS", tc.env)
+		c, err := NewS3Client(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		o := c.Options()
+		if got := o.Retryer.MaxAttempts(); got != tc.want {
+			t.Errorf("AWS_MAX_ATTEMPTS=%q: MaxAttempts = %d, want %d", tc.env, got, tc.want)
+		}
+		retryCutAnswer(&o)
+		if got := o.Retryer.MaxAttempts(); got != tc.want {
+			t.Errorf("AWS_MAX_ATTEMPTS=%q: MaxAttempts = %d with retryCutAnswer, want %d", tc.env, got, tc.want)
+		}
+	}
+}

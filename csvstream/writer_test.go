@@ -355,13 +355,17 @@ func TestWriterPartBoundaries(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			f := newFakeUploader(tt.partSize)
-			w := newTestObjectWriter(t, context.Background(), f, WriterOptions{PartSize: tt.partSize, Concurrency: 3})
+			w := newTestObjectWriter(t, context.Background(), f, WriterOptions{PartSize: tt.partSize, Concurrency: 3, ContentType: "text/csv"})
 			want := writeRecords(t, w, tt.recs)
 			if err := w.Close(); err != nil {
 				t.Fatal(err)
 			}
 			if got := f.objects["dir/out.csv"]; !bytes.Equal(got, want) {
 				t.Fatalf("object differs from what was written: %d bytes, want %d", len(got), len(want))
+			}
+			// A multipart upload is typed when it is created.
+			if got := f.types["dir/out.csv"]; got != "text/csv" {
+				t.Errorf("content type %q, want text/csv", got)
 			}
 			// Every part must start where a Write started.
 			starts := map[int64]bool{}
@@ -522,6 +526,7 @@ func TestNewObjectWriterOptions(t *testing.T) {
 		{"no bucket", f, "", WriterOptions{}, "must not be empty"},
 		{"zero value", f, "b", WriterOptions{}, ""},
 		{"minimum part size", f, "b", WriterOptions{PartSize: MinPartSize}, ""},
+		{"maximum part size", f, "b", WriterOptions{PartSize: MaxPartSize}, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -1085,6 +1090,9 @@ type latePart struct {
 	every      bool
 	lists      int
 	pending    *s3.AbortMultipartUploadInput // the abort whose late part has not landed yet
+	// unansweredLooks is how many ListParts calls, the first ones, get no
+	// answer: they wait until their context ends.
+	unansweredLooks int
 }
 
 func (l *latePart) land(in *s3.AbortMultipartUploadInput) {
@@ -1106,6 +1114,11 @@ func (l *latePart) AbortMultipartUpload(ctx context.Context, in *s3.AbortMultipa
 }
 
 func (l *latePart) ListParts(ctx context.Context, in *s3.ListPartsInput, optFns ...func(*s3.Options)) (*s3.ListPartsOutput, error) {
+	if l.unansweredLooks > 0 {
+		l.unansweredLooks--
+		l.log("ListParts")
+		return nil, stall(ctx)
+	}
 	out, err := l.fakeUploader.ListParts(ctx, in, optFns...)
 	if l.lists++; isNoSuchUpload(err) && l.pending != nil && l.lists == l.afterLooks {
 		l.land(l.pending)
@@ -1125,11 +1138,13 @@ func TestWriterAbortsAgain(t *testing.T) {
 		hang        bool // part 2 is cut short instead of answered
 		concurrency int
 		afterLooks  int // the late part lands once ListParts found the upload gone this often
+		unanswered  int // the first looks get no answer within lookTimeout
 		wantLists   int
 	}{
-		{"a part cut short", true, 4, 0, 1},
-		{"a part cut short, landing after the first look", true, 4, 1, 2},
-		{"every part answered", false, 1, 0, 0},
+		{"a part cut short", true, 4, 0, 0, 1},
+		{"a part cut short, landing after the first look", true, 4, 1, 0, 2},
+		{"a part cut short, the first look unanswered", true, 4, 0, 1, 2},
+		{"every part answered", false, 1, 0, 0, 0},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -1144,7 +1159,7 @@ func TestWriterAbortsAgain(t *testing.T) {
 				}
 				return nil
 			}
-			api := &latePart{fakeUploader: f, afterLooks: tt.afterLooks}
+			api := &latePart{fakeUploader: f, afterLooks: tt.afterLooks, unansweredLooks: tt.unanswered}
 			w := newTestObjectWriter(t, context.Background(), api, WriterOptions{PartSize: 100, Concurrency: tt.concurrency})
 			var err error
 			for _, rec := range writerRecords(40, 3) {
