@@ -161,6 +161,9 @@ func (j *Job) validate() error {
 			return fmt.Errorf("%w: destination %s is standard output, so the rejects have no place next to it: name one", ErrInvalidJob, j.Destination)
 		}
 		if local := !j.Destination.IsS3() && !j.Destination.IsStdio(); local {
+			if descriptorOf(j.Destination.Path) >= 0 {
+				return fmt.Errorf("%w: destination %s names a descriptor, so the rejects have no place next to it: name one", ErrInvalidJob, j.Destination)
+			}
 			// A device or pipe has no directory entry to put rejects beside.
 			if fi, err := statOutput(j.Destination.Path); err == nil && fi != nil && !fi.Mode().IsRegular() {
 				return fmt.Errorf("%w: destination %s is not a regular file, so the rejects have no place next to it: name one", ErrInvalidJob, j.Destination)
@@ -258,7 +261,7 @@ func (j *Job) validate() error {
 // /dev/fd/1), or, when stdout is an *os.File that is a regular file, a
 // path naming that file. A terminal or pipe that standard error shares
 // with standard output is not counted: writing rejects to /dev/stderr
-// there mixes the streams as asked, where a file would be replaced.
+// there mixes the streams as asked.
 func WritesToStdout(loc Location, stdout io.Writer) bool {
 	return loc.IsStdio() || namesStdout(loc, stdout) || namesFileOf(loc, stdout)
 }

@@ -91,11 +91,42 @@ func openLocalSink(ctx context.Context, path string) (sink, error) {
 		}
 		return newStreamSink(ctx, f, f), nil
 	}
+	if fd := descriptorOf(path); fd >= 0 {
+		// /dev/stderr, /dev/fd/N: written through the descriptor, as the
+		// shell opened it (>> appends), as "-" is through standard
+		// output; replacing the file it is open on would lose what the
+		// file held and every later write to the descriptor.
+		if f, err := dupDescriptor(fd, path); err == nil {
+			return newStreamSink(ctx, f, f), nil
+		}
+	}
 	target, err := filepath.EvalSymlinks(path)
 	if err != nil {
 		return nil, fmt.Errorf("create %s: %w", path, err)
 	}
 	return newFileSink(path, target, fi)
+}
+
+// descriptorOf returns the descriptor that path names (/dev/stdin,
+// /dev/stdout, /dev/stderr, /dev/fd/N or /proc/self/fd/N), or -1.
+func descriptorOf(path string) int {
+	switch p := filepath.Clean(path); p {
+	case "/dev/stdin":
+		return 0
+	case "/dev/stdout":
+		return 1
+	case "/dev/stderr":
+		return 2
+	default:
+		for _, dir := range []string{"/dev/fd/", "/proc/self/fd/"} {
+			if n, ok := strings.CutPrefix(p, dir); ok {
+				if fd, err := strconv.Atoi(n); err == nil && fd >= 0 {
+					return fd
+				}
+			}
+		}
+	}
+	return -1
 }
 
 // statOutput describes what the local output path names, following

@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -840,5 +841,48 @@ func TestRunRefusesOutputInMissingDirectory(t *testing.T) {
 				t.Errorf("err %v, want ErrInvalidJob naming the missing directory", err)
 			}
 		})
+	}
+}
+
+// TestRunRejectsToAnotherDescriptorAppends writes the rejects to
+// /dev/fd/N, and to /proc/self/fd/N, where descriptor N is open on a log
+// file to append to, as `--rejects /dev/stderr 2>>errors.log` has it: the
+// rejects are appended to the log, as with /dev/stdout, and the log's
+// earlier lines stay. Replacing the file would lose them, and every line
+// the process writes to the descriptor afterwards.
+func TestRunRejectsToAnotherDescriptorAppends(t *testing.T) {
+	dir := t.TempDir()
+	src := filepath.Join(dir, "in.csv")
+	if err := os.WriteFile(src, []byte("a,b\n1,2\n3\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, prefix := range []string{"/dev/fd/", "/proc/self/fd/"} {
+		log := filepath.Join(t.TempDir(), "errors.log")
+		if err := os.WriteFile(log, []byte("earlier log line\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		f, err := os.OpenFile(log, os.O_WRONLY|os.O_APPEND, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rejects := prefix + strconv.Itoa(int(f.Fd()))
+		_, err = Run(context.Background(), nil, Job{
+			Source:      Location{Path: src},
+			Destination: Location{Path: filepath.Join(dir, "out.csv")},
+			Rejects:     Location{Path: rejects},
+		})
+		if err != nil {
+			f.Close()
+			t.Fatalf("%s: %v", rejects, err)
+		}
+		// A line written through the descriptor after the job lands in
+		// the log too.
+		f.WriteString("later log line\n")
+		f.Close()
+		got, _ := os.ReadFile(log)
+		want := "earlier log line\n" + rejectsHeader + "3,2,missing-cell,b,missing cell: the row ends before column 2,3\n" + "later log line\n"
+		if string(got) != want {
+			t.Errorf("rejects %s: the log holds\n%q\nwant\n%q", rejects, got, want)
+		}
 	}
 }

@@ -63,3 +63,14 @@ func setBlocking(f *os.File) error {
 	}
 	return nil
 }
+
+// dupDescriptor returns a new File on a duplicate of descriptor fd, which
+// shares its open file (offset, O_APPEND) with fd.
+func dupDescriptor(fd int, name string) (*os.File, error) {
+	d, err := syscall.Dup(fd)
+	if err != nil {
+		return nil, err
+	}
+	syscall.CloseOnExec(d)
+	return os.NewFile(uintptr(d), name), nil
+}
