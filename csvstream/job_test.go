@@ -409,6 +409,8 @@ func TestRunInvalidJob(t *testing.T) {
 		{"destination onto source, spelt differently", csvstream.Job{Source: csvstream.Location{Path: "dir/../x"}, Destination: csvstream.Location{Path: "x"}}, ""},
 		{"S3 rejects onto source", csvstream.Job{Source: csvstream.Location{Bucket: "b", Key: "k"}, Destination: csvstream.Location{Bucket: "b", Key: "o"}, Rejects: csvstream.Location{Bucket: "b", Key: "k"}}, ""},
 		{"default rejects next to a device", csvstream.Job{Source: csvstream.Location{Path: "x"}, Destination: csvstream.Location{Path: os.DevNull}}, ""},
+		{"default rejects next to a descriptor", csvstream.Job{Source: csvstream.Location{Path: "x"}, Destination: csvstream.Location{Path: "/dev/fd/2"}},
+			"destination /dev/fd/2 names a descriptor, so the rejects have no place next to it: name one"},
 		{"rejects onto schema", csvstream.Job{Source: csvstream.Location{Path: "x"}, Destination: csvstream.Location{Path: "y"}, Rejects: csvstream.Location{Path: "s.json"}, SchemaLocation: csvstream.Location{Path: "./s.json"}}, ""},
 		{"default rejects onto schema", csvstream.Job{Source: csvstream.Location{Path: "x"}, Destination: csvstream.Location{Path: "y"}, SchemaLocation: csvstream.Location{Path: "y" + csvstream.RejectsSuffix}}, ""},
 		{"S3 destination onto schema", csvstream.Job{Source: csvstream.Location{Bucket: "b", Key: "k"}, Destination: csvstream.Location{Bucket: "b", Key: "s"}, SchemaLocation: csvstream.Location{Bucket: "b", Key: "s"}}, "schema and destination are both s3://b/s"},
@@ -853,6 +855,20 @@ func TestLoadSchemaErrors(t *testing.T) {
 				t.Errorf("err %q should mention %q", err, tc.want)
 			}
 		})
+	}
+}
+
+// TestLoadSchemaAtSizeLimit loads a schema of exactly 8 MiB, white space
+// padding it: the limit refuses only a larger one.
+func TestLoadSchemaAtSizeLimit(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "schema.json")
+	doc := `{"fields": [{"name": "id", "type": "integer"}]}`
+	if err := os.WriteFile(path, []byte(doc+strings.Repeat(" ", 8<<20-len(doc))), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	s, err := csvstream.LoadSchema(context.Background(), nil, csvstream.Location{Path: path})
+	if err != nil || len(s.Fields) != 1 {
+		t.Fatalf("schema of 8 MiB: %v, want it loaded", err)
 	}
 }
 
@@ -1622,6 +1638,36 @@ func TestRunSourceReplaced(t *testing.T) {
 		}
 		if ups := srv.Uploads(t, bucket); len(ups) != 0 {
 			t.Errorf("%d multipart uploads left behind", len(ups))
+		}
+	}
+}
+
+// TestRunSourceReplacedLeavesNoLocalFiles replaces an S3 source while a
+// job writing local outputs reads it: as for S3 outputs, nothing is
+// published, and neither output leaves its temporary file behind; also
+// when the reject limit stops the job, which otherwise publishes the
+// rejects.
+func TestRunSourceReplacedLeavesNoLocalFiles(t *testing.T) {
+	srv := s3test.Start(t)
+	for i, limit := range []*int64{nil, new(int64(0))} {
+		bucket := srv.Bucket(t, fmt.Sprintf("replacedlocal%d", i))
+		srv.Put(t, bucket, "in/x.csv", []byte("id\n1\n\n"))
+		api := &replacingClient{Client: srv.Client(csvstream.ClientOptions), t: t, srv: srv, bucket: bucket, key: "in/x.csv", body: []byte("id\n2\n")}
+		dir := t.TempDir()
+		_, err := csvstream.Run(context.Background(), api, csvstream.Job{
+			Source:      csvstream.Location{Bucket: bucket, Key: "in/x.csv"},
+			Destination: csvstream.Location{Path: filepath.Join(dir, "x.csv")},
+			MaxRejects:  limit,
+		})
+		if !errors.Is(err, csvstream.ErrSourceChanged) || api.replacements != 1 {
+			t.Fatalf("max rejects %v: err %v after %d replacements, want ErrSourceChanged after one", limit, err, api.replacements)
+		}
+		if left, _ := os.ReadDir(dir); len(left) != 0 {
+			var names []string
+			for _, e := range left {
+				names = append(names, e.Name())
+			}
+			t.Errorf("max rejects %v: %q left in the outputs' directory, want nothing", limit, names)
 		}
 	}
 }

@@ -563,6 +563,39 @@ func TestFlagLimitsAccepted(t *testing.T) {
 	}
 }
 
+// TestRunPartSizeReachesTheJob uploads the same 11 MiB source with
+// --part-size 5MiB and with the default 8MiB: the summary's part count
+// shows which part size the job used.
+func TestRunPartSizeReachesTheJob(t *testing.T) {
+	srv := s3test.Start(t)
+	bucket := srv.Bucket(t, "partsize")
+	in := filepath.Join(t.TempDir(), "in.csv")
+	row := "1," + strings.Repeat("x", 1022) + "\n"
+	if err := os.WriteFile(in, []byte("id,note\n"+strings.Repeat(row, 11<<10)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		flags []string
+		parts float64
+	}{
+		{[]string{"--part-size", "5MiB"}, 3},
+		{nil, 2},
+	} {
+		args := append(append([]string{"run"}, tc.flags...), in, "s3://"+bucket+"/out.csv")
+		code, stdout, stderr := cli(t, srv.Env(), "", args...)
+		if code != exitOK {
+			t.Fatalf("%v: exit %d: %s", tc.flags, code, stderr)
+		}
+		var sum map[string]any
+		if err := json.Unmarshal([]byte(stdout), &sum); err != nil {
+			t.Fatalf("%v: summary is not JSON: %v\n%s", tc.flags, err, stdout)
+		}
+		if sum["parts"] != tc.parts {
+			t.Errorf("%v: %v parts, want %v", tc.flags, sum["parts"], tc.parts)
+		}
+	}
+}
+
 // TestRunJSONLinesCLI writes JSON Lines through the command line.
 func TestRunJSONLinesCLI(t *testing.T) {
 	t.Chdir(t.TempDir())
