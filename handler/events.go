@@ -147,7 +147,9 @@ func parseS3Event(event []byte) ([]objectEvent, error) {
 		if o.Bucket == "" || r.S3.Object.Key == "" {
 			return nil, fmt.Errorf("S3 event notification: record %d has no s3.bucket.name or s3.object.key", i)
 		}
-		if err := checkNames("s3.bucket.name", o.Bucket, "s3.object.key", r.S3.Object.Key); err != nil {
+		// The decoded key: its URL encoding takes three bytes for each
+		// byte of a non-ASCII character, and S3 bounds the key itself.
+		if err := checkNames("s3.bucket.name", o.Bucket, "s3.object.key", o.Key); err != nil {
 			return nil, fmt.Errorf("S3 event notification: record %d: %w", i, err)
 		}
 		if !strings.HasPrefix(r.EventName, "ObjectCreated:") {

@@ -202,7 +202,7 @@ func (inv *invocation) dispatch(event []byte) (any, error) {
 	inv.shape = shape
 	switch shape {
 	case shapeS3Test:
-		return inv.testEvent(event), nil
+		return inv.testEvent(event, ""), nil
 	case shapeS3:
 		objs, err := parseS3Event(event)
 		if err != nil {
@@ -235,14 +235,14 @@ func (inv *invocation) dispatch(event []byte) (any, error) {
 	return nil, &InternalError{failure{Err: fmt.Errorf("event shape %q has no handler", shape)}}
 }
 
-func (inv *invocation) testEvent(event []byte) Skipped {
+func (inv *invocation) testEvent(event []byte, messageID string) Skipped {
 	var e events.S3TestEvent
 	_ = json.Unmarshal(event, &e)
 	s := Skipped{Event: "s3:TestEvent", Reason: "test event acknowledged"}
 	if e.Bucket != "" {
 		s.Source = "s3://" + e.Bucket
 	}
-	inv.jobs = append(inv.jobs, jobLog{Source: s.Source, Skipped: s.Reason})
+	inv.jobs = append(inv.jobs, jobLog{Message: messageID, Source: s.Source, Skipped: s.Reason})
 	return s
 }
 
@@ -326,7 +326,7 @@ func (inv *invocation) message(m events.SQSMessage) error {
 	var objs []objectEvent
 	switch shape {
 	case shapeS3Test:
-		inv.testEvent(body)
+		inv.testEvent(body, m.MessageId)
 		return nil
 	case shapeS3:
 		objs, err = parseS3Event(body)
