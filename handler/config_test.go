@@ -434,12 +434,21 @@ func probeEventBridge(b []byte) error {
 	return err
 }
 
+// longUnicodeKey is a key of 463 bytes, well within S3's 1,024, whose URL
+// encoding in an S3 notification takes 1,363.
+var longUnicodeKey = "incoming/" + strings.Repeat("注文データ", 30) + ".csv"
+
 func TestParseS3EventDecodesKeys(t *testing.T) {
 	tests := []struct{ raw, want string }{
 		{"incoming/daily+orders+caf%C3%A9.csv", "incoming/daily orders café.csv"},
 		{"a%2Bb.csv", "a+b.csv"},
 		{"plain.csv", "plain.csv"},
 		{"x%3Dy%26z.csv", "x=y&z.csv"},
+		// A key S3 holds (463 bytes, under its 1,024) whose URL encoding,
+		// as the notification carries it, is longer than any S3 name:
+		// each byte of a non-ASCII character is sent as %XX.
+		{s3Escape(longUnicodeKey), longUnicodeKey},
+		{s3Escape("incoming/" + strings.Repeat("é", 505) + ".csv"), "incoming/" + strings.Repeat("é", 505) + ".csv"},
 	}
 	for _, tt := range tests {
 		ev := fmt.Sprintf(`{"Records":[{"eventSource":"aws:s3","eventName":"ObjectCreated:Put","s3":{"bucket":{"name":"b"},"object":{"key":%q}}}]}`, tt.raw)
@@ -683,5 +692,39 @@ func TestCheckOptions(t *testing.T) {
 				t.Fatalf("checkOptions: %v, want an error starting %q", err, tt.want)
 			}
 		})
+	}
+}
+
+// TestEventNameBound checks the bound of an event's names at its edge: a
+// value as long as the longest s3:// URL, 1,093 bytes, is taken, and one
+// byte more is refused.
+func TestEventNameBound(t *testing.T) {
+	dst := "s3://" + strings.Repeat("b", 63) + "/" + strings.Repeat("k", 1024)
+	if len(dst) != 1093 {
+		t.Fatalf("the longest URL is %d bytes", len(dst))
+	}
+	if _, err := parseDirect([]byte(`{"bucket":"b","key":"k","destination":"` + dst + `"}`)); err != nil {
+		t.Errorf("a destination of 1,093 bytes: %v", err)
+	}
+	if _, err := parseDirect([]byte(`{"bucket":"b","key":"k","destination":"` + dst + `k"}`)); err == nil || !strings.Contains(err.Error(), `"destination" is 1094 bytes long`) {
+		t.Errorf("a destination of 1,094 bytes: %v, want it refused", err)
+	}
+}
+
+// TestQuoteValue checks how a message quotes an event's value: whole up to
+// 80 bytes, and past that cut to at most 80 on a character boundary, with
+// "..." after.
+func TestQuoteValue(t *testing.T) {
+	tests := []struct{ in, want string }{
+		{strings.Repeat("a", 80), `"` + strings.Repeat("a", 80) + `"`},
+		{strings.Repeat("a", 81), `"` + strings.Repeat("a", 80) + `"...`},
+		{strings.Repeat("a", 78) + "é", `"` + strings.Repeat("a", 78) + `é"`},
+		// A character that would end past byte 80 is left out whole.
+		{strings.Repeat("a", 79) + "é", `"` + strings.Repeat("a", 79) + `"...`},
+	}
+	for _, tt := range tests {
+		if got := quoteValue(tt.in); got != tt.want {
+			t.Errorf("quoteValue(%q) = %s, want %s", tt.in, got, tt.want)
+		}
 	}
 }

@@ -332,6 +332,11 @@ func TestEventFiles(t *testing.T) {
 			if time.Since(rs[0].Cutoff) < 23*time.Hour {
 				t.Errorf("cutoff %v: the default age is 24h", rs[0].Cutoff)
 			}
+			// A scheduled run aborts the stale uploads; it only lists
+			// them when a sweep payload asks for a dry run.
+			if rs[0].DryRun || rs[1].DryRun {
+				t.Errorf("the scheduled sweep was a dry run: %+v", rs)
+			}
 		}},
 	}
 	for _, tt := range tests {
@@ -1863,7 +1868,7 @@ func TestSweepResponseSize(t *testing.T) {
 	if !ok || len(rs) != 2 {
 		t.Fatalf("result %T %+v, want two places", res, res)
 	}
-	for i, want := range []int{maxAbortedListed, 0} {
+	for i, want := range []int{500, 0} { // README: "at most 500 over the whole response"
 		r := rs[i]
 		if r.AbortedCount != each || len(r.Aborted) != want || r.Seen != r.AbortedCount+r.Kept+r.Failed {
 			t.Errorf("place %d: aborted_count %d, %d listed, seen %d, want %d, %d listed and seen = aborted_count + kept + failed", i, r.AbortedCount, len(r.Aborted), r.Seen, each, want)
@@ -2299,8 +2304,9 @@ func TestJobLogEntriesNameTheirObjects(t *testing.T) {
 		t.Errorf("refused job's metrics %v; want its source named", metrics)
 	}
 
-	if _, jobs := run(listDeniedAPI{}, []byte(`{"sweep":{"prefixes":["s3://out/valid/"]}}`)); len(jobs) != 1 || jobs[0]["source"] != "s3://out/valid/" {
-		t.Errorf("failed sweep's log %v; want its prefix named", jobs)
+	if _, jobs := run(listDeniedAPI{}, []byte(`{"sweep":{"prefixes":["s3://out/valid/"]}}`)); len(jobs) != 1 || jobs[0]["source"] != "s3://out/valid/" ||
+		jobs[0]["error_type"] != "InternalError" {
+		t.Errorf("failed sweep's log %v; want its prefix named, with its error type", jobs)
 	}
 
 	// A job that fails before csvstream.Run, on a schema that is slow to
@@ -2313,7 +2319,106 @@ func TestJobLogEntriesNameTheirObjects(t *testing.T) {
 	if len(jobs) != 1 || jobs[0]["error_type"] != "SchemaError" || jobs[0]["duration_ms"].(float64) < 300 {
 		t.Errorf("slow schema's job log %v; want a SchemaError taking about 500 ms", jobs)
 	}
+	// Its outputs were named before the schema was read: the entry says
+	// where the rows would have gone.
+	if len(jobs) == 1 && jobs[0]["destination"] != "s3://"+bucket+"/valid/a.csv" {
+		t.Errorf("slow schema's job log %v; want its destination named", jobs)
+	}
 	if len(metrics) != 1 || metrics[0]["duration_ms"].(float64) < 300 {
 		t.Errorf("slow schema's job metrics %v; want a duration of about 500 ms", metrics)
+	}
+}
+
+// TestLongUnicodeKeyRuns checks that an S3 notification for an object
+// whose key is within S3's 1,024 bytes is run, however long its URL
+// encoding in the event: each byte of a non-ASCII character takes three
+// there, so a key of Japanese file names passes 1,093 bytes encoded at
+// about 365 bytes.
+func TestLongUnicodeKeyRuns(t *testing.T) {
+	srv := s3test.Start(t)
+	bucket := srv.Bucket(t, "unicodekey")
+	dir := strings.Repeat("注文データ", 10) // 150 bytes: a file name the server's disk takes
+	key := "incoming/" + dir + "/" + dir + "/" + dir + "/orders.csv"
+	srv.Put(t, bucket, key, []byte("id\n1\n"))
+	h := New(Config{Output: Prefix{bucket, "valid/"}, InputPrefix: "incoming/", Log: io.Discard}, srv.Client(csvstream.ClientOptions))
+	res, _, err := invoke(h, s3Event(bucket, key), time.Minute)
+	if sum, ok := res.(csvstream.Summary); err != nil || !ok || sum.Valid != 1 {
+		t.Fatalf("key of %d bytes: result %+v, error %v; want its one row validated", len(key), res, err)
+	}
+	if got := srv.Get(t, bucket, "valid/"+strings.TrimPrefix(key, "incoming/")); string(got) != "id\n1\n" {
+		t.Errorf("destination holds %q", got)
+	}
+}
+
+// TestSweepEventAgeBound checks the README's "at least 30m (here and in a
+// sweep event)" with the minimum the function runs with: a sweep event's
+// younger older_than is refused before anything is listed, and 30m is
+// taken.
+func TestSweepEventAgeBound(t *testing.T) {
+	for _, tt := range []struct {
+		age     string
+		refused bool
+	}{{"29m59s", true}, {"30m", false}} {
+		api := &placesAPI{}
+		h := New(Config{Output: Prefix{"out", "valid/"}, Log: io.Discard}, api)
+		_, _, err := invoke(h, []byte(`{"sweep":{"older_than":"`+tt.age+`","dry_run":true}}`), time.Minute)
+		if tt.refused {
+			if ErrorType(err) != "InvalidEvent" || !strings.Contains(err.Error(), "at least 30m0s") || len(api.swept) != 0 {
+				t.Errorf("older_than %s: %v (%s), swept %v; want an InvalidEvent naming 30m, nothing listed", tt.age, err, ErrorType(err), api.swept)
+			}
+			continue
+		}
+		if err != nil || len(api.swept) != 2 {
+			t.Errorf("older_than %s: %v, swept %v; want both places swept", tt.age, err, api.swept)
+		}
+	}
+}
+
+// TestStartUpSchemaUsed checks that a schema given as a local path is the
+// one read at start-up (README: "read once at start-up"): a Config's
+// Schema takes precedence over its SchemaLocation, so the file is not
+// read again for a job.
+func TestStartUpSchemaUsed(t *testing.T) {
+	srv := s3test.Start(t)
+	bucket := srv.Bucket(t, "startupschema")
+	srv.Put(t, bucket, "incoming/a.csv", []byte("id\n1\nnot-a-number\n"))
+	path := filepath.Join(t.TempDir(), "schema.json")
+	if err := os.WriteFile(path, []byte(`{"fields":[{"name":"id","type":"integer"}]}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := ConfigFromEnv(envFunc(map[string]string{EnvOutput: "s3://" + bucket + "/valid/", EnvInputPrefix: "incoming/", EnvSchema: path}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.Log = io.Discard
+	// Replaced after start-up by a schema every row fails.
+	if err := os.WriteFile(path, []byte(`{"fields":[{"name":"id","type":"date"}]}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	res, _, err := invoke(New(cfg, srv.Client(csvstream.ClientOptions)), s3Event(bucket, "incoming/a.csv"), time.Minute)
+	if sum, ok := res.(csvstream.Summary); err != nil || !ok || sum.Valid != 1 || sum.Rejected != 1 {
+		t.Errorf("result %+v, error %v; want the start-up schema's 1 valid row and 1 rejected", res, err)
+	}
+}
+
+// TestSQSTestEventLoggedWithMessageID checks that the s3:TestEvent S3 puts
+// on a queue when its notification is set up is listed in the invocation's
+// log line with its message id, as every other entry of an SQS batch is.
+func TestSQSTestEventLoggedWithMessageID(t *testing.T) {
+	var logs syncBuffer
+	h := New(Config{Output: Prefix{"out", "valid/"}, Log: &logs}, nil)
+	test := `{"Service":"Amazon S3","Event":"s3:TestEvent","Time":"2026-11-20T06:00:00.000Z","Bucket":"in","RequestId":"R","HostId":"H"}`
+	res, _, err := invoke(h, sqsEvent(map[string]string{"m-test": test}), time.Minute)
+	if resp, ok := res.(events.SQSEventResponse); err != nil || !ok || len(resp.BatchItemFailures) != 0 {
+		t.Fatalf("result %+v, error %v; want no failures", res, err)
+	}
+	for _, l := range logs.lines(t) {
+		if l["message"] != "invocation" {
+			continue
+		}
+		jobs, _ := l["jobs"].([]any)
+		if len(jobs) != 1 || jobs[0].(map[string]any)["message_id"] != "m-test" || jobs[0].(map[string]any)["skipped"] == nil {
+			t.Errorf("jobs %v; want the test event skipped under message m-test", l["jobs"])
+		}
 	}
 }
