@@ -62,7 +62,8 @@ func openSink(ctx context.Context, api UploadAPI, loc Location, stdout io.Writer
 // that does not exist yet, is written through a fileSink, following
 // symbolic links; a character device, named pipe or socket is written
 // directly, through a streamSink; opening a named pipe waits for a reader,
-// as a shell redirection does, until ctx ends.
+// as a shell redirection does, until ctx ends. A path naming a descriptor
+// open on a regular file or a socket is written through the descriptor.
 func openLocalSink(ctx context.Context, path string) (sink, error) {
 	fi, err := statOutput(path)
 	switch {
@@ -71,6 +72,11 @@ func openLocalSink(ctx context.Context, path string) (sink, error) {
 	case fi == nil:
 		return newFileSink(path, path, nil)
 	case fi.Mode()&os.ModeSocket != 0:
+		// A connected socket's descriptor (/dev/stderr under systemd's
+		// journal) cannot be connected to again: write through it.
+		if f := dupOf(path); f != nil {
+			return newStreamSink(ctx, f, f), nil
+		}
 		var d net.Dialer
 		c, err := d.DialContext(ctx, "unix", path)
 		if err != nil {
@@ -91,20 +97,36 @@ func openLocalSink(ctx context.Context, path string) (sink, error) {
 		}
 		return newStreamSink(ctx, f, f), nil
 	}
-	if fd := descriptorOf(path); fd >= 0 {
-		// /dev/stderr, /dev/fd/N: written through the descriptor, as the
-		// shell opened it (>> appends), as "-" is through standard
-		// output; replacing the file it is open on would lose what the
-		// file held and every later write to the descriptor.
-		if f, err := dupDescriptor(fd, path); err == nil {
-			return newStreamSink(ctx, f, f), nil
-		}
+	if f := dupOf(path); f != nil {
+		// /dev/stderr, /dev/fd/N on a file: written through the
+		// descriptor, as the shell opened it (>> appends), as "-" is
+		// through standard output. Replacing the file would lose what it
+		// held and every later write to the descriptor.
+		return newStreamSink(ctx, f, f), nil
 	}
 	target, err := filepath.EvalSymlinks(path)
 	if err != nil {
 		return nil, fmt.Errorf("create %s: %w", path, err)
 	}
 	return newFileSink(path, target, fi)
+}
+
+// dupOf returns a File on a duplicate of the descriptor path names, or nil
+// when it names none or the system cannot duplicate it. A pipe or device
+// a descriptor is open on is opened anew instead, so that the runtime's
+// poller can end a write to it that waits for a stalled reader; a dup
+// shares its descriptor's blocking mode, which must not change under the
+// shell.
+func dupOf(path string) *os.File {
+	fd := descriptorOf(path)
+	if fd < 0 {
+		return nil
+	}
+	f, err := dupDescriptor(fd, path)
+	if err != nil {
+		return nil
+	}
+	return f
 }
 
 // descriptorOf returns the descriptor that path names (/dev/stdin,
@@ -169,6 +191,11 @@ func checkOutput(loc Location) error {
 	}
 	if loc.IsStdio() {
 		return nil
+	}
+	if fd := descriptorOf(loc.Path); fd >= 0 {
+		if err := checkDescriptor(fd); err != nil {
+			return fmt.Errorf("%s: %w", loc.Path, err)
+		}
 	}
 	_, err := statOutput(loc.Path)
 	return err

@@ -10,6 +10,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -856,7 +857,11 @@ func TestRunRejectsToAnotherDescriptorAppends(t *testing.T) {
 	if err := os.WriteFile(src, []byte("a,b\n1,2\n3\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	for _, prefix := range []string{"/dev/fd/", "/proc/self/fd/"} {
+	prefixes := []string{"/dev/fd/"}
+	if runtime.GOOS == "linux" {
+		prefixes = append(prefixes, "/proc/self/fd/")
+	}
+	for _, prefix := range prefixes {
 		log := filepath.Join(t.TempDir(), "errors.log")
 		if err := os.WriteFile(log, []byte("earlier log line\n"), 0o644); err != nil {
 			t.Fatal(err)
@@ -884,5 +889,79 @@ func TestRunRejectsToAnotherDescriptorAppends(t *testing.T) {
 		if string(got) != want {
 			t.Errorf("rejects %s: the log holds\n%q\nwant\n%q", rejects, got, want)
 		}
+	}
+}
+
+// TestRunRefusesDescriptorNotOpen names as the rejects /dev/fd/N for
+// descriptors the process does not have open when Run is called (a shell
+// that was not told N>>file): Run must refuse them before it reads, not
+// write through whatever it opens itself as N meanwhile, such as the
+// destination's temporary file.
+func TestRunRefusesDescriptorNotOpen(t *testing.T) {
+	// Start the poller, so that its descriptors are not among those taken.
+	pr, pw, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	pr.Close()
+	pw.Close()
+	probe, err := os.Open(os.DevNull)
+	if err != nil {
+		t.Fatal(err)
+	}
+	low := int(probe.Fd())
+	probe.Close()
+	for n := low; n < low+4; n++ {
+		rejects := "/dev/fd/" + strconv.Itoa(n)
+		if _, err := os.Stat(rejects); err == nil {
+			continue // open: not this test's case
+		}
+		dir := t.TempDir()
+		src := filepath.Join(dir, "in.csv")
+		if err := os.WriteFile(src, []byte("a,b\n1,2\n3\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		dst := filepath.Join(dir, "out.csv")
+		_, err := Run(context.Background(), nil, Job{
+			Source:      Location{Path: src},
+			Destination: Location{Path: dst},
+			Rejects:     Location{Path: rejects},
+		})
+		got, _ := os.ReadFile(dst)
+		if !errors.Is(err, ErrInvalidJob) || !strings.Contains(err.Error(), "not open") {
+			t.Errorf("rejects %s, not open when Run is called: err %v, destination %q; want ErrInvalidJob saying descriptor %d is not open", rejects, err, got, n)
+		}
+	}
+}
+
+// TestRunRejectsToSocketDescriptor writes the rejects to /dev/fd/N where
+// descriptor N is a connected socket, as standard error is for a systemd
+// service logging to the journal (--rejects /dev/stderr): the rejects
+// go through that descriptor, as for one open on a file.
+func TestRunRejectsToSocketDescriptor(t *testing.T) {
+	dir := t.TempDir()
+	src := filepath.Join(dir, "in.csv")
+	if err := os.WriteFile(src, []byte("a,b\n1,2\n3\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	fds, err := syscall.Socketpair(syscall.AF_UNIX, syscall.SOCK_STREAM, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w, r := os.NewFile(uintptr(fds[0]), "w"), os.NewFile(uintptr(fds[1]), "r")
+	defer r.Close()
+	got := make(chan []byte, 1)
+	go func() { b, _ := io.ReadAll(r); got <- b }()
+	rejects := "/dev/fd/" + strconv.Itoa(fds[0])
+	_, err = Run(context.Background(), nil, Job{
+		Source:      Location{Path: src},
+		Destination: Location{Path: filepath.Join(dir, "out.csv")},
+		Rejects:     Location{Path: rejects},
+	})
+	w.Close()
+	b := <-got
+	want := rejectsHeader + "3,2,missing-cell,b,missing cell: the row ends before column 2,3\n"
+	if err != nil || string(b) != want {
+		t.Errorf("rejects %s on a socket: %v; the socket's reader got %q, want %q", rejects, err, b, want)
 	}
 }

@@ -9,6 +9,8 @@ import (
 	"os"
 	"syscall"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // openPipe opens the named pipe at path for writing. Such an open waits
@@ -73,4 +75,19 @@ func dupDescriptor(fd int, name string) (*os.File, error) {
 	}
 	syscall.CloseOnExec(d)
 	return os.NewFile(uintptr(d), name), nil
+}
+
+// checkDescriptor reports a descriptor that cannot be written through:
+// one not open, which the job would otherwise take for one it opens
+// itself (its source, its destination's temporary file), or one open
+// only for reading.
+func checkDescriptor(fd int) error {
+	fl, err := unix.FcntlInt(uintptr(fd), unix.F_GETFL, 0)
+	switch {
+	case errors.Is(err, unix.EBADF):
+		return fmt.Errorf("descriptor %d is not open (a shell opens it with %d>>file)", fd, fd)
+	case err == nil && fl&unix.O_ACCMODE == unix.O_RDONLY:
+		return fmt.Errorf("descriptor %d is open only for reading", fd)
+	}
+	return nil
 }
