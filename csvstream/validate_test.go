@@ -231,6 +231,8 @@ func TestTypeErrorMessages(t *testing.T) {
 		{`{"name": "f", "format": "uuid"}`, "x", `value "x" is not a UUID`},
 		{`{"name": "f", "type": "integer"}`, strings.Repeat("x", 100), `value "` + strings.Repeat("x", 80) + `"... (100 bytes) is not an integer`},
 		{`{"name": "f", "type": "integer"}`, "a\"b\nc", `value "a\"b\nc" is not an integer`},
+		// A long value is cut on a character boundary, not inside é.
+		{`{"name": "f", "type": "integer"}`, strings.Repeat("x", 79) + "éyy", `value "` + strings.Repeat("x", 79) + `"... (83 bytes) is not an integer`},
 	}
 	for _, tt := range tests {
 		v := testValidator(t, `{"fields": [`+tt.field+`]}`, "f")
@@ -269,6 +271,7 @@ func TestConstraints(t *testing.T) {
 		{"number max exp", `{"name": "f", "type": "number", "constraints": {"maximum": 1e3}}`, "1.0001e3", []string{"value 1.0001e3 is above the maximum 1e3"}},
 		{"number INF", `{"name": "f", "type": "number", "constraints": {"maximum": 1e308}}`, "INF", []string{"value INF is above the maximum 1e308"}},
 		{"number NaN", `{"name": "f", "type": "number", "constraints": {"minimum": 0}}`, "NaN", []string{"value NaN is below the minimum 0"}},
+		{"number NaN under a maximum alone", `{"name": "f", "type": "number", "constraints": {"maximum": 100}}`, "NaN", []string{"value NaN is above the maximum 100"}},
 		// Values a float64 cannot tell from the bound are compared as
 		// decimals.
 		{"number max beyond float64", `{"name": "f", "type": "number", "constraints": {"maximum": 9007199254740992}}`, "9007199254740993", []string{"value 9007199254740993 is above the maximum 9007199254740992"}},
@@ -385,6 +388,8 @@ func TestCheckRecord(t *testing.T) {
 			[]FieldError{{Code: CodeQuoteError, Message: "quote never closed"}}},
 		{"scan error in a field", schema, &Record{Num: 1, Err: &ScanError{Code: CodeQuoteError, Message: "stray quote", Field: 2}},
 			[]FieldError{{Code: CodeQuoteError, Field: "name", Message: "stray quote"}}},
+		{"scan error in the first field", schema, &Record{Num: 1, Err: &ScanError{Code: CodeQuoteError, Message: "stray quote", Field: 1}},
+			[]FieldError{{Code: CodeQuoteError, Field: "id", Message: "stray quote"}}},
 		{"scan error beyond the header", schema, &Record{Num: 1, Err: &ScanError{Code: CodeQuoteError, Message: "stray quote", Field: 4}},
 			[]FieldError{{Code: CodeQuoteError, Message: "stray quote"}}},
 		{"too large", "", &Record{Num: 1, Err: &ScanError{Code: CodeRecordTooLarge, Message: "over 1 MiB"}},
@@ -780,6 +785,24 @@ func TestHeaderDelimiterHintTwoFields(t *testing.T) {
 		if !errors.As(err, &he) || he.Delimiter != d {
 			t.Errorf("header a%cb: %v; want the hint that %q is the delimiter", d, err, d)
 		}
+	}
+}
+
+// TestHeaderOneFieldSchemaHasNoDelimiterHint checks that a one-field
+// schema's mismatched header gets no hint of another delimiter: a label
+// that holds none of them does not "split into the schema's 1 fields".
+func TestHeaderOneFieldSchemaHasNoDelimiterHint(t *testing.T) {
+	s, err := ParseSchema([]byte(`{"fields": [{"name": "id"}]}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = NewValidator(s, testRecord(0, "name"))
+	var he *HeaderError
+	if !errors.As(err, &he) || he.Delimiter != 0 {
+		t.Fatalf("got %v; want a HeaderError without a delimiter hint", err)
+	}
+	if want := `header does not match the schema: missing "id"; unexpected "name"`; err.Error() != want {
+		t.Errorf("message:\n got %s\nwant %s", err, want)
 	}
 }
 
