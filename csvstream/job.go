@@ -310,11 +310,7 @@ func namesStdout(loc Location, stdout io.Writer) bool {
 	if !ok || loc.IsS3() || loc.IsZero() || loc.IsStdio() {
 		return false
 	}
-	switch filepath.Clean(loc.Path) {
-	case "/dev/stdout", "/dev/fd/1", "/proc/self/fd/1":
-		return onDescriptor(f, 1)
-	}
-	return false
+	return descriptorOf(loc.Path) == 1 && onDescriptor(f, 1)
 }
 
 // onDescriptor reports whether f is open on descriptor fd. It does not

@@ -130,7 +130,8 @@ func dupOf(path string) *os.File {
 }
 
 // descriptorOf returns the descriptor that path names (/dev/stdin,
-// /dev/stdout, /dev/stderr, /dev/fd/N or /proc/self/fd/N), or -1.
+// /dev/stdout, /dev/stderr, /dev/fd/N or /proc/self/fd/N, N written as
+// the system lists it, without a sign or leading zeros), or -1.
 func descriptorOf(path string) int {
 	switch p := filepath.Clean(path); p {
 	case "/dev/stdin":
@@ -141,10 +142,12 @@ func descriptorOf(path string) int {
 		return 2
 	default:
 		for _, dir := range []string{"/dev/fd/", "/proc/self/fd/"} {
-			if n, ok := strings.CutPrefix(p, dir); ok {
-				if fd, err := strconv.Atoi(n); err == nil && fd >= 0 {
-					return fd
-				}
+			n, ok := strings.CutPrefix(p, dir)
+			if !ok || n == "" || n[0] == '0' && n != "0" || strings.Trim(n, "0123456789") != "" {
+				continue
+			}
+			if fd, err := strconv.Atoi(n); err == nil {
+				return fd
 			}
 		}
 	}

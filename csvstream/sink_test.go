@@ -965,3 +965,18 @@ func TestRunRejectsToSocketDescriptor(t *testing.T) {
 		t.Errorf("rejects %s on a socket: %v; the socket's reader got %q, want %q", rejects, err, b, want)
 	}
 }
+
+// TestDescriptorOf checks which paths name a descriptor: the names the
+// system lists, and no others.
+func TestDescriptorOf(t *testing.T) {
+	for path, want := range map[string]int{
+		"/dev/stdin": 0, "/dev/stdout": 1, "/dev/stderr": 2, "/dev//stderr": 2,
+		"/dev/fd/0": 0, "/dev/fd/3": 3, "/proc/self/fd/12": 12, "/dev/fd/1/": 1,
+		"/dev/fd/01": -1, "/dev/fd/+1": -1, "/dev/fd/-1": -1, "/dev/fd/": -1, "/dev/fd/1x": -1,
+		"/dev/null": -1, "out.csv": -1, "/proc/1/fd/3": -1,
+	} {
+		if got := descriptorOf(path); got != want {
+			t.Errorf("descriptorOf(%q) = %d, want %d", path, got, want)
+		}
+	}
+}
