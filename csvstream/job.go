@@ -161,7 +161,7 @@ func (j *Job) validate() error {
 			return fmt.Errorf("%w: destination %s is standard output, so the rejects have no place next to it: name one", ErrInvalidJob, j.Destination)
 		}
 		if local := !j.Destination.IsS3() && !j.Destination.IsStdio(); local {
-			if descriptorOf(j.Destination.Path) >= 0 {
+			if j.Destination.NamesDescriptor() {
 				return fmt.Errorf("%w: destination %s names a descriptor, so the rejects have no place next to it: name one", ErrInvalidJob, j.Destination)
 			}
 			// A device or pipe has no directory entry to put rejects beside.

@@ -59,6 +59,14 @@ func (l Location) IsS3() bool { return l.Bucket != "" }
 // IsStdio reports whether l is standard input or output.
 func (l Location) IsStdio() bool { return l.Path == "-" }
 
+// NamesDescriptor reports whether l is a local path naming one of the
+// process's descriptors (/dev/stdout, /dev/stderr, /dev/fd/N or
+// /proc/self/fd/N). Run writes such an output through the descriptor, and
+// puts no default rejects beside it.
+func (l Location) NamesDescriptor() bool {
+	return !l.IsS3() && !l.IsStdio() && descriptorOf(l.Path) >= 0
+}
+
 // IsZero reports whether l names nothing.
 func (l Location) IsZero() bool { return l == Location{} }
 

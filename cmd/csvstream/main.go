@@ -24,7 +24,6 @@ import (
 	"math"
 	"os"
 	"os/signal"
-	"path/filepath"
 	"runtime"
 	"strconv"
 	"strings"
@@ -294,17 +293,19 @@ func runCmd(ctx context.Context, args []string, stdin io.Reader, stdout, stderr 
 		return usagef("--schema -: a schema cannot be read from standard input: give a path or s3:// URL")
 	}
 	if *rejects == "" && flagSet(fs.FlagSet, "rejects") {
-		// - cannot take the rejects when DST is standard output, under
-		// whichever name; nor can the default next to DST when DST is -
-		// or a name of the descriptor itself, as the job refuses them.
-		if dst, err := csvstream.ParseLocation(fs.Arg(1)); err == nil && csvstream.WritesToStdout(dst, stdout) {
-			switch filepath.Clean(dst.Path) {
-			case "-", "/dev/stdout", "/dev/fd/1", "/proc/self/fd/1":
+		// The job puts no default rejects next to - or a descriptor's
+		// name, and - cannot take them when DST is standard output,
+		// under whichever name.
+		if dst, err := csvstream.ParseLocation(fs.Arg(1)); err == nil {
+			switch {
+			case dst.IsStdio() || dst.NamesDescriptor():
 				return usagef("--rejects is empty: DST is %s, so give a path or s3:// URL for the rejects", fs.Arg(1))
+			case csvstream.WritesToStdout(dst, stdout):
+				// The file standard output is redirected to, by this
+				// name or through a link: the default has a place next
+				// to it.
+				return usagef("--rejects is empty: DST %s is standard output's file, so give a path or s3:// URL, or leave the flag out to write DST%s", fs.Arg(1), csvstream.RejectsSuffix)
 			}
-			// The file standard output is redirected to, by this name or
-			// through a link: the default has a place next to it.
-			return usagef("--rejects is empty: DST %s is standard output's file, so give a path or s3:// URL, or leave the flag out to write DST%s", fs.Arg(1), csvstream.RejectsSuffix)
 		}
 		return usagef("--rejects is empty: give a path, s3:// URL or -, or leave the flag out to write DST%s", csvstream.RejectsSuffix)
 	}

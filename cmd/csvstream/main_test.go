@@ -68,6 +68,7 @@ func TestUsageErrors(t *testing.T) {
 		{"infer rows zero", []string{"infer", "--rows", "0", "in.csv"}, "--rows 0: want at least 1"},
 		{"sweep age zero", []string{"sweep", "--older-than", "0s", "s3://b/p/"}, "--older-than 0s: want a positive duration"},
 		{"empty rejects, DST stdout", []string{"run", "--rejects", "", "in.csv", "-"}, "--rejects is empty: DST is -, so give a path or s3:// URL for the rejects"},
+		{"empty rejects, DST another descriptor", []string{"run", "--rejects", "", "in.csv", "/dev/fd/3"}, "--rejects is empty: DST is /dev/fd/3, so give a path or s3:// URL for the rejects"},
 		{"flag after the arguments", []string{"run", "in.csv", "out.csv", "--format", "jsonl"}, "--format comes after the arguments"},
 		{"-- after an argument", []string{"run", "in.csv", "--", "-out.csv"}, "-- comes after an argument: put it before the first, where it ends the flags"},
 		{"rejects and DST both stdout", []string{"run", "--rejects", "-", "in.csv", "-"}, "--rejects cannot be - when DST is -"},
