@@ -58,8 +58,8 @@ func TestWaitFor(t *testing.T) {
 	Ended(t, pkg) // an earlier test's goroutine may still be returning
 	stop := make(chan struct{})
 	defer close(stop)
+	start := time.Now() // before the timer is set: it fires 50 ms or more after this
 	time.AfterFunc(50*time.Millisecond, func() { startBlocked(stop) })
-	start := time.Now()
 	WaitFor(t, pkg+".blockUntil", "created by "+pkg+".startBlocked")
 	if d := time.Since(start); d < 50*time.Millisecond {
 		t.Errorf("WaitFor returned after %v, before the goroutine started", d)
