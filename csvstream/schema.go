@@ -528,8 +528,12 @@ func jsonLength(raw []byte) (*int, error) {
 			return nil, err
 		}
 		if t, ok := integralText(n.String()); ok {
-			if v, err := strconv.Atoi(t); err == nil && v >= 0 {
+			v, err := strconv.Atoi(t)
+			if err == nil && v >= 0 {
 				return &v, nil
+			}
+			if t[0] != '-' {
+				return nil, fmt.Errorf("%s is too large: a length is at most %d", jsonText(raw), math.MaxInt)
 			}
 		}
 	}

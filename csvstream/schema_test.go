@@ -83,6 +83,7 @@ var badSchemas = map[string]string{
 	"bad-title-object.json":            `schema: field "price": "title": {"en":"Prix unitaire hors taxes : régl... is not a string`,
 	"bad-required-object.json":         `schema: field "id": constraint "required": {"value":true} is not true or false`,
 	"bad-max-length-array.json":        `schema: field "code": constraint "maxLength": [1,2] is not a non-negative integer`,
+	"bad-max-length-huge.json":         `schema: field "code": constraint "maxLength": 1e19 is too large: a length is at most 9223372036854775807`,
 }
 
 // TestNumberOptionHint: a refused number option says how to check such

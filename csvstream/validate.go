@@ -802,11 +802,11 @@ func (c *column) checkConstraints(b []byte, val value, errs []FieldError) []Fiel
 		n := utf8.RuneCount(b)
 		if c.minLen >= 0 && n < c.minLen {
 			errs = append(errs, FieldError{Code: CodeConstraintError, Field: c.name,
-				Message: fmt.Sprintf("value %s is %d characters long, shorter than the minimum length %d", quote(b), n, c.minLen)})
+				Message: fmt.Sprintf("value %s is %s long, shorter than the minimum length %d", quote(b), characters(n), c.minLen)})
 		}
 		if c.maxLen >= 0 && n > c.maxLen {
 			errs = append(errs, FieldError{Code: CodeConstraintError, Field: c.name,
-				Message: fmt.Sprintf("value %s is %d characters long, longer than the maximum length %d", quote(b), n, c.maxLen)})
+				Message: fmt.Sprintf("value %s is %s long, longer than the maximum length %d", quote(b), characters(n), c.maxLen)})
 		}
 	}
 	if c.pattern != nil && !c.pattern.Match(b) {
@@ -836,6 +836,14 @@ func (c *column) checkConstraints(b []byte, val value, errs []FieldError) []Fiel
 
 // belowMin reports whether b, of c's type and parsed as val, is below
 // c.min, which is set; NaN is below every minimum.
+// characters gives a count of characters, as "1 character" or "5 characters".
+func characters(n int) string {
+	if n == 1 {
+		return "1 character"
+	}
+	return strconv.Itoa(n) + " characters"
+}
+
 func (c *column) belowMin(b []byte, val value) bool {
 	switch c.kind {
 	case kindNumber:

@@ -323,6 +323,7 @@ func TestConstraints(t *testing.T) {
 		{"minLength chars", `{"name": "f", "constraints": {"minLength": 5}}`, "héllo", nil},
 		{"minLength", `{"name": "f", "constraints": {"minLength": 5}}`, "héll", []string{`value "héll" is 4 characters long, shorter than the minimum length 5`}},
 		{"maxLength", `{"name": "f", "constraints": {"maxLength": 2}}`, "abc", []string{`value "abc" is 3 characters long, longer than the maximum length 2`}},
+		{"maxLength zero", `{"name": "f", "constraints": {"maxLength": 0}}`, "é", []string{`value "é" is 1 character long, longer than the maximum length 0`}},
 		{"pattern ok", `{"name": "f", "constraints": {"pattern": "[a-z]+"}}`, "abc", nil},
 		{"pattern anchored end", `{"name": "f", "constraints": {"pattern": "[a-z]+"}}`, "abc1", []string{`value "abc1" does not match the pattern "[a-z]+"`}},
 		{"pattern anchored start", `{"name": "f", "constraints": {"pattern": "[a-z]+"}}`, "1abc", []string{`value "1abc" does not match the pattern "[a-z]+"`}},
