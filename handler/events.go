@@ -340,14 +340,34 @@ const maxShown = 80
 // maxShown bytes on a character boundary, and followed by "...", when
 // longer.
 func quoteValue(s string) string {
+	head, cut := clip(s)
+	if cut {
+		return strconv.Quote(head) + "..."
+	}
+	return strconv.Quote(s)
+}
+
+// shownID is an SQS message id as messages and log lines give it: whole
+// when it is no longer than maxShown bytes, as real ids (36 characters)
+// are, else cut and followed by "...".
+func shownID(id string) string {
+	if head, cut := clip(id); cut {
+		return head + "..."
+	}
+	return id
+}
+
+// clip returns s cut to maxShown bytes on a character boundary, and
+// whether it cut anything.
+func clip(s string) (string, bool) {
 	if len(s) <= maxShown {
-		return strconv.Quote(s)
+		return s, false
 	}
 	cut := maxShown
 	for cut > 0 && !utf8.RuneStart(s[cut]) {
 		cut--
 	}
-	return strconv.Quote(s[:cut]) + "..."
+	return s[:cut], true
 }
 
 // jsonProblem wraps an error from encoding/json so that it says what is

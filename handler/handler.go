@@ -311,22 +311,25 @@ func (inv *invocation) sqs(event []byte) (any, error) {
 	return resp, nil
 }
 
+// message handles one SQS message. Its id is named in errors and log
+// lines cut short (see shownID); only the batch's failures echo it whole.
 func (inv *invocation) message(m events.SQSMessage) error {
+	id := shownID(m.MessageId)
 	fail := func(err error) error {
-		inv.jobs = append(inv.jobs, jobLog{Message: m.MessageId, ErrorType: ErrorType(err), Error: err.Error()})
+		inv.jobs = append(inv.jobs, jobLog{Message: id, ErrorType: ErrorType(err), Error: err.Error()})
 		return err
 	}
 	if inv.stopped() {
-		return fail(&Timeout{failure{Object: "SQS message " + m.MessageId, Err: context.Cause(inv.jobCtx)}})
+		return fail(&Timeout{failure{Object: "SQS message " + id, Err: context.Cause(inv.jobCtx)}})
 	}
 	shape, body, err := shapeOf([]byte(m.Body))
 	if err != nil {
-		return fail(invalidEvent(fmt.Errorf("SQS message %s: %w", m.MessageId, err)))
+		return fail(invalidEvent(fmt.Errorf("SQS message %s: %w", id, err)))
 	}
 	var objs []objectEvent
 	switch shape {
 	case shapeS3Test:
-		inv.testEvent(body, m.MessageId)
+		inv.testEvent(body, id)
 		return nil
 	case shapeS3:
 		objs, err = parseS3Event(body)
@@ -338,9 +341,9 @@ func (inv *invocation) message(m events.SQSMessage) error {
 		err = fmt.Errorf("a %s event: want an S3 event notification or an EventBridge S3 event", shape)
 	}
 	if err != nil {
-		return fail(invalidEvent(fmt.Errorf("SQS message %s: %w", m.MessageId, err)))
+		return fail(invalidEvent(fmt.Errorf("SQS message %s: %w", id, err)))
 	}
-	_, err = inv.objects(objs, m.MessageId)
+	_, err = inv.objects(objs, id)
 	return err
 }
 

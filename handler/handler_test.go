@@ -2185,6 +2185,43 @@ func TestLongEventValuesKeepMessagesShort(t *testing.T) {
 	}
 }
 
+// TestLongSQSMessageIDKeepsLogLinesShort: a hand-built SQS batch whose
+// message id is 300 KB long is named cut short in the invocation's log
+// line, and echoed whole in batchItemFailures, which SQS matches exactly.
+func TestLongSQSMessageIDKeepsLogLinesShort(t *testing.T) {
+	id := strings.Repeat("m", 300<<10)
+	tests := []struct{ name, body string }{
+		{"bad body", `not json`},
+		{"test event", `{"Service":"Amazon S3","Event":"s3:TestEvent","Time":"2026-11-20T06:00:12.500Z","Bucket":"b"}`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			event, err := json.Marshal(events.SQSEvent{Records: []events.SQSMessage{{MessageId: id, EventSource: "aws:sqs", Body: tt.body}}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var logs bytes.Buffer
+			h := New(Config{Output: Prefix{"out", "valid/"}, InputPrefix: "incoming/", Log: &logs}, listDeniedAPI{})
+			res, _, err := invoke(h, event, time.Minute)
+			if err != nil {
+				t.Fatalf("invoke: %v", err)
+			}
+			if !bytes.Contains(logs.Bytes(), []byte(`"message_id":"mmm`)) {
+				t.Errorf("no log line names the message: %.300s", logs.Bytes())
+			}
+			for _, l := range bytes.Split(logs.Bytes(), []byte("\n")) {
+				if len(l) > 2<<10 {
+					t.Errorf("a log line of %d bytes: %.300s", len(l), l)
+				}
+			}
+			resp := res.(events.SQSEventResponse)
+			if tt.body == `not json` && (len(resp.BatchItemFailures) != 1 || resp.BatchItemFailures[0].ItemIdentifier != id) {
+				t.Errorf("batchItemFailures hold %d items; want the one message, named whole", len(resp.BatchItemFailures))
+			}
+		})
+	}
+}
+
 // TestSNSInvocationRefused checks that an SNS event sent to the function
 // directly fails as an InvalidEvent, as documented, rather than being
 // taken for an SQS batch and reported as a successful invocation.
