@@ -28,6 +28,7 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
+	"unicode/utf8"
 
 	"github.com/csvstream/csvstream/csvstream"
 )
@@ -143,8 +144,30 @@ func Main(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io
 }
 
 // errorLine returns err's message on one line, even for joined errors (a
-// failure and a failed abort), so that logs keep it together.
-func errorLine(err error) string { return strings.ReplaceAll(err.Error(), "\n", "; ") }
+// failure and a failed abort), so that logs keep it together. Other
+// control characters and bytes that are not UTF-8, which an S3 key or a
+// file name may hold, are escaped as Go writes them, so that a name cannot
+// move the cursor or recolour the terminal the message is shown on.
+func errorLine(err error) string {
+	msg := err.Error()
+	var b strings.Builder
+	for i := 0; i < len(msg); {
+		r, n := utf8.DecodeRuneInString(msg[i:])
+		switch {
+		case r == '\n':
+			b.WriteString("; ")
+		case r == utf8.RuneError && n == 1:
+			fmt.Fprintf(&b, `\x%02x`, msg[i])
+		case r != '\t' && (r < 0x20 || r >= 0x7f && r < 0xa0):
+			q := strconv.QuoteRune(r)
+			b.WriteString(q[1 : len(q)-1])
+		default:
+			b.WriteString(msg[i : i+n])
+		}
+		i += n
+	}
+	return b.String()
+}
 
 // command is a command's flags and the synopsis its usage starts with.
 type command struct {

@@ -275,6 +275,7 @@ func TestFailureMessages(t *testing.T) {
 			"too many rejected rows: in.csv: 1 of 3 rows rejected (0.3333333333333333), above the limit 0.2 (the rejects so far are in out.csv.rejects.csv)"},
 		// A missing event file is a failure, not a usage error.
 		{"invoke a missing event file", []string{"invoke", "missing.json"}, "read event: open missing.json: no such file or directory"},
+		{"a name holding an escape sequence", []string{"invoke", "\x1b[2Jx.json"}, `read event: open \x1b[2Jx.json: no such file or directory`},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -286,10 +287,26 @@ func TestFailureMessages(t *testing.T) {
 	}
 }
 
+// TestErrorLine: a message is printed on one line, with the control
+// characters and stray bytes an S3 key or a file name may hold escaped.
 func TestErrorLine(t *testing.T) {
-	err := errors.Join(errors.New("upload failed: s3://b/k: boom"), errors.New("abort s3://b/k: denied"))
-	if got, want := errorLine(err), "upload failed: s3://b/k: boom; abort s3://b/k: denied"; got != want {
-		t.Errorf("errorLine = %q, want %q", got, want)
+	tests := []struct {
+		name string
+		err  error
+		want string
+	}{
+		{"joined", errors.Join(errors.New("upload failed: s3://b/k: boom"), errors.New("abort s3://b/k: denied")),
+			"upload failed: s3://b/k: boom; abort s3://b/k: denied"},
+		{"escape sequence", errors.New("s3://b/a\x1b[2J\x1b]0;owned\a.csv: not found"), `s3://b/a\x1b[2J\x1b]0;owned\a.csv: not found`},
+		{"carriage return", errors.New("s3://b/ok.csv\rfake: gone"), `s3://b/ok.csv\rfake: gone`},
+		{"delete and C1", errors.New("k\x7f\u009b31m"), `k\x7f\u009b31m`},
+		{"not UTF-8", errors.New("open caf\xe9.csv: no such file"), `open caf\xe9.csv: no such file`},
+		{"tab and text kept", errors.New("row 2\tcolumn \"prix\": café ✓"), "row 2\tcolumn \"prix\": café ✓"},
+	}
+	for _, tt := range tests {
+		if got := errorLine(tt.err); got != tt.want {
+			t.Errorf("%s: errorLine = %q, want %q", tt.name, got, tt.want)
+		}
 	}
 }
 
