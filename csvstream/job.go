@@ -550,7 +550,7 @@ func LoadSchema(ctx context.Context, api GetObjectAPI, loc Location) (*Schema, e
 	if loc.IsStdio() {
 		return nil, fmt.Errorf("%w: a schema cannot be read from standard input: give a path or s3:// URL", ErrSchema)
 	}
-	// One stream: only the first maxSchemaSize+1 bytes are read.
+	// One stream: only the first MaxSchemaSize+1 bytes are read.
 	rc, err := OpenSource(ctx, api, loc, nil, ReaderOptions{Concurrency: 1})
 	if errors.Is(err, ErrSourceNotFound) {
 		// A missing schema is a schema error, not a missing source.
@@ -560,13 +560,13 @@ func LoadSchema(ctx context.Context, api GetObjectAPI, loc Location) (*Schema, e
 		return nil, fmt.Errorf("%w: %w", ErrSchema, err)
 	}
 	defer rc.Close()
-	data, err := io.ReadAll(io.LimitReader(rc, maxSchemaSize+1))
+	data, err := io.ReadAll(io.LimitReader(rc, MaxSchemaSize+1))
 	if err != nil {
 		// The reader's errors name loc already.
 		return nil, fmt.Errorf("%w: %w", ErrSchema, err)
 	}
-	if len(data) > maxSchemaSize {
-		return nil, fmt.Errorf("%w: %s is larger than %d bytes", ErrSchema, loc, maxSchemaSize)
+	if len(data) > MaxSchemaSize {
+		return nil, fmt.Errorf("%w: %s is larger than %d bytes", ErrSchema, loc, MaxSchemaSize)
 	}
 	if len(bytes.TrimSpace(bytes.TrimPrefix(data, []byte(utf8BOM)))) == 0 {
 		return nil, fmt.Errorf("%w: %s is empty: it holds no JSON", ErrSchema, loc)
@@ -594,8 +594,10 @@ type trimmedError struct {
 func (e trimmedError) Error() string { return e.msg }
 func (e trimmedError) Unwrap() error { return e.err }
 
-// maxSchemaSize bounds a schema document; real ones are a few kilobytes.
-const maxSchemaSize = 8 << 20
+// MaxSchemaSize bounds a schema document that LoadSchema reads; real ones
+// are a few kilobytes, and one written compactly for 100,000 columns with
+// short names fits.
+const MaxSchemaSize = 8 << 20
 
 // run is the state of one job in progress.
 type run struct {

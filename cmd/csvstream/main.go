@@ -15,6 +15,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -473,7 +474,31 @@ func inferCmd(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 		// InferSchema's errors start with "infer:" already.
 		return fmt.Errorf("%s: %w", loc, err)
 	}
-	return writeJSON(stdout, s)
+	draft, err := draftJSON(s, csvstream.MaxSchemaSize)
+	if err != nil {
+		return err
+	}
+	if len(draft) > csvstream.MaxSchemaSize {
+		fmt.Fprintf(stderr, "csvstream: note: %s: the schema drafted for its %d columns is %d bytes, over the %d a schema may be: run cannot load it\n",
+			loc, len(s.Fields), len(draft), csvstream.MaxSchemaSize)
+	}
+	_, err = stdout.Write(draft)
+	return err
+}
+
+// draftJSON returns the schema infer drafted as JSON: indented for people
+// to read, unless that takes it past limit, the size run loads, as it may
+// for a file of tens of thousands of columns; then on one line.
+func draftJSON(s *csvstream.Schema, limit int) ([]byte, error) {
+	var b bytes.Buffer
+	if err := writeJSON(&b, s); err != nil || b.Len() <= limit {
+		return b.Bytes(), err
+	}
+	b.Reset()
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	err := enc.Encode(s)
+	return b.Bytes(), err
 }
 
 // writeJSON writes v as indented JSON for people to read, with &, < and >

@@ -10,10 +10,13 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"reflect"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
+	"github.com/csvstream/csvstream/csvstream"
 	"github.com/csvstream/csvstream/internal/s3test"
 )
 
@@ -657,6 +660,67 @@ func TestSummaryNotLostToDefaultRejects(t *testing.T) {
 		}
 		if !strings.Contains(stderr.String(), `"rows": 2`) {
 			t.Errorf("%q: stderr %q, want the summary there", args, stderr.String())
+		}
+	}
+}
+
+// TestInferredWideSchemaLoads: a schema infer drafts from a header that
+// run reads (90,000 columns, 630 KB, within the default --max-record-size)
+// must load in run, which refuses a schema over 8 MiB.
+func TestInferredWideSchemaLoads(t *testing.T) {
+	const n = 90000
+	var in strings.Builder
+	for i := range n {
+		if i > 0 {
+			in.WriteByte(',')
+		}
+		in.WriteString("c" + strconv.Itoa(100000 + i)[1:])
+	}
+	in.WriteString("\n")
+	for i := range n {
+		if i > 0 {
+			in.WriteByte(',')
+		}
+		in.WriteByte('0' + byte(i%10))
+	}
+	in.WriteString("\n")
+	dir := t.TempDir()
+	src := filepath.Join(dir, "wide.csv")
+	if err := os.WriteFile(src, []byte(in.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	code, stdout, stderr := cli(t, nil, "", "infer", src)
+	if code != exitOK {
+		t.Fatalf("infer: exit %d: %s", code, stderr)
+	}
+	schema := filepath.Join(dir, "wide.schema.json")
+	if err := os.WriteFile(schema, []byte(stdout), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	code, _, stderr = cli(t, nil, "", "run", "--schema", schema, src, filepath.Join(dir, "out.csv"))
+	if code != exitOK {
+		t.Errorf("run with the schema infer drafted (%d bytes): exit %d: %s", len(stdout), code, stderr)
+	}
+}
+
+// TestDraftJSON: infer's draft is indented, unless that passes the size
+// run loads; then it is the same schema on one line.
+func TestDraftJSON(t *testing.T) {
+	s, err := csvstream.ParseSchema([]byte(`{"fields": [{"name": "id", "type": "integer"}, {"name": "R&D"}]}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	indented, err := draftJSON(s, 1<<20)
+	if err != nil || !bytes.Contains(indented, []byte("\n  \"fields\": [\n")) || !bytes.Contains(indented, []byte(`"R&D"`)) {
+		t.Fatalf("under the limit: %q, %v; want indented JSON with R&D as written", indented, err)
+	}
+	for _, limit := range []int{len(indented) - 1, 10} {
+		compact, err := draftJSON(s, limit)
+		if err != nil || bytes.Count(compact, []byte("\n")) != 1 || len(compact) >= len(indented) {
+			t.Errorf("limit %d: %q, %v; want one line", limit, compact, err)
+		}
+		if back, err := csvstream.ParseSchema(compact); err != nil || !reflect.DeepEqual(back, s) {
+			t.Errorf("limit %d: the line reads back as %+v, %v; want %+v", limit, back, err, s)
 		}
 	}
 }
