@@ -44,7 +44,7 @@ const (
 func main() {
 	// The first interrupt stops the job, which then aborts its uploads; a
 	// second one ends the process at once.
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	ctx, stop := notifyContext(os.Interrupt, syscall.SIGTERM)
 	// A reader that goes away (csvstream run … - | head) makes writes to
 	// standard output fail with EPIPE, so that the job fails, removes its
 	// temporary files and aborts its uploads, instead of the process being
@@ -63,6 +63,25 @@ func main() {
 	// so that its finalizer cannot close the descriptor under os.Stdout.
 	runtime.KeepAlive(stdout)
 	os.Exit(code)
+}
+
+// notifyContext is signal.NotifyContext for those of sigs that were not
+// ignored when the process started. A signal ignored then, as a shell
+// ignores SIGINT for a command a script runs with &, stays ignored, as it
+// does for other commands: were it taken, stop would put SIG_IGN back
+// after the first, and the second would not end the process.
+func notifyContext(sigs ...os.Signal) (context.Context, context.CancelFunc) {
+	var taken []os.Signal
+	for _, s := range sigs {
+		if !signal.Ignored(s) {
+			taken = append(taken, s)
+		}
+	}
+	if len(taken) == 0 {
+		// NotifyContext with no signals would take every signal.
+		return context.WithCancel(context.Background())
+	}
+	return signal.NotifyContext(context.Background(), taken...)
 }
 
 // usageError is a mistake in the command line; it exits with status 2.

@@ -107,3 +107,56 @@ func waitsForPipePartner(pid int) bool {
 	}
 	return false
 }
+
+// TestIgnoredInterruptStaysIgnored: a process started with SIGINT
+// ignored, as a shell script's command run with & is, keeps it ignored
+// (README): an interrupt neither stops its job nor leaves it unable to be
+// stopped, as taking the first and ignoring the second again would.
+func TestIgnoredInterruptStaysIgnored(t *testing.T) {
+	bin := buildCLI(t)
+	dir := t.TempDir()
+	fifo := filepath.Join(dir, "in.csv")
+	if err := unix.Mkfifo(fifo, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(dir, "out.csv")
+	cmd := exec.Command("sh", "-c", `trap "" INT; exec "$0" "$@"`, bin, "run", fifo, out)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	exited := startCLI(t, cmd)
+	// Once it waits in the pipe's open, its signals are set up.
+	for deadline := time.Now().Add(3 * time.Second); !waitsForPipePartner(cmd.Process.Pid) && time.Now().Before(deadline); {
+		time.Sleep(20 * time.Millisecond)
+	}
+	status, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", cmd.Process.Pid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ignored, caught uint64
+	for _, line := range bytes.Split(status, []byte("\n")) {
+		fmt.Sscanf(string(line), "SigIgn: %x", &ignored)
+		fmt.Sscanf(string(line), "SigCgt: %x", &caught)
+	}
+	const sigint = 1 << (unix.SIGINT - 1)
+	if ignored&sigint == 0 || caught&sigint != 0 {
+		t.Errorf("SigIgn %x, SigCgt %x: want SIGINT ignored, not caught", ignored, caught)
+	}
+	if err := cmd.Process.Signal(os.Interrupt); err != nil {
+		t.Fatal(err)
+	}
+	const data = "id,name\n1,a\n"
+	if err := os.WriteFile(fifo, []byte(data), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-exited:
+		if err != nil {
+			t.Fatalf("the job failed after an ignored interrupt: %v; stderr: %s", err, stderr.String())
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatalf("the job did not end 10 s after its input; stderr: %s", stderr.String())
+	}
+	if got, err := os.ReadFile(out); err != nil || string(got) != data {
+		t.Errorf("out.csv holds %q, %v; want %q", got, err, data)
+	}
+}
