@@ -61,22 +61,7 @@ func TestInterruptStopsStalledStdout(t *testing.T) {
 // open(2) for the producer of a named pipe, which the first interrupt
 // cannot end: a second one ends the process at once.
 func TestSecondInterruptEndsTheProcess(t *testing.T) {
-	bin := buildCLI(t)
-	dir := t.TempDir()
-	fifo := filepath.Join(dir, "in.csv")
-	if err := unix.Mkfifo(fifo, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	cmd := exec.Command(bin, "run", fifo, filepath.Join(dir, "out.csv"))
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	exited := startCLI(t, cmd)
-	// Wait until a thread of the process waits in the pipe's open, so that
-	// the process handles its signals by then. A kernel that hides wait
-	// channels never says so: a few seconds do then.
-	for deadline := time.Now().Add(3 * time.Second); !waitsForPipePartner(cmd.Process.Pid) && time.Now().Before(deadline); {
-		time.Sleep(20 * time.Millisecond)
-	}
+	cmd, _, _, stderr, exited := startOnFifo(t)
 	// Interrupts until the process ends: the first stops the job, a later
 	// one, once the first is handled, ends the process.
 	tick := time.NewTicker(200 * time.Millisecond)
@@ -96,6 +81,29 @@ func TestSecondInterruptEndsTheProcess(t *testing.T) {
 	}
 }
 
+// startOnFifo starts `csvstream run FIFO OUT`, through the command wrap
+// when one is given, on a named pipe nobody has opened, and waits until a
+// thread of the process waits in the pipe's open, so that the process
+// handles its signals by then. A kernel that hides wait channels never
+// says so: a few seconds do then.
+func startOnFifo(t *testing.T, wrap ...string) (cmd *exec.Cmd, fifo, out string, stderr *bytes.Buffer, exited <-chan error) {
+	t.Helper()
+	dir := t.TempDir()
+	fifo, out = filepath.Join(dir, "in.csv"), filepath.Join(dir, "out.csv")
+	if err := unix.Mkfifo(fifo, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	args := append(wrap[:len(wrap):len(wrap)], buildCLI(t), "run", fifo, out)
+	cmd = exec.Command(args[0], args[1:]...)
+	stderr = new(bytes.Buffer)
+	cmd.Stderr = stderr
+	exited = startCLI(t, cmd)
+	for deadline := time.Now().Add(3 * time.Second); !waitsForPipePartner(cmd.Process.Pid) && time.Now().Before(deadline); {
+		time.Sleep(20 * time.Millisecond)
+	}
+	return cmd, fifo, out, stderr, exited
+}
+
 // waitsForPipePartner reports whether a thread of process pid waits in
 // the kernel for the other end of a named pipe to be opened.
 func waitsForPipePartner(pid int) bool {
@@ -113,21 +121,7 @@ func waitsForPipePartner(pid int) bool {
 // (README): an interrupt neither stops its job nor leaves it unable to be
 // stopped, as taking the first and ignoring the second again would.
 func TestIgnoredInterruptStaysIgnored(t *testing.T) {
-	bin := buildCLI(t)
-	dir := t.TempDir()
-	fifo := filepath.Join(dir, "in.csv")
-	if err := unix.Mkfifo(fifo, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	out := filepath.Join(dir, "out.csv")
-	cmd := exec.Command("sh", "-c", `trap "" INT; exec "$0" "$@"`, bin, "run", fifo, out)
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	exited := startCLI(t, cmd)
-	// Once it waits in the pipe's open, its signals are set up.
-	for deadline := time.Now().Add(3 * time.Second); !waitsForPipePartner(cmd.Process.Pid) && time.Now().Before(deadline); {
-		time.Sleep(20 * time.Millisecond)
-	}
+	cmd, fifo, out, stderr, exited := startOnFifo(t, "sh", "-c", `trap "" INT; exec "$0" "$@"`)
 	status, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", cmd.Process.Pid))
 	if err != nil {
 		t.Fatal(err)
