@@ -65,7 +65,9 @@
 // errorType. Each invocation writes one JSON log line with its request id
 // (and one more per 50 jobs past the first 50), and each job one
 // CloudWatch Embedded Metric Format line (namespace "csvstream"); neither
-// holds row contents.
+// holds row contents, except that a HeaderMismatch's error quotes the
+// first record's labels, which are the first row of a file without a
+// header.
 package handler
 
 import (

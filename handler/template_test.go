@@ -17,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/csvstream/csvstream/csvstream"
 	"gopkg.in/yaml.v3"
 )
 
@@ -1397,4 +1398,58 @@ func tplDirectKeys(t *testing.T, b []byte) [][2]string {
 		t.Fatal(err)
 	}
 	return [][2]string{{p.Bucket, p.Key}}
+}
+
+// TestTemplateGrantsEveryS3Call ties the role's policy to the code: every
+// method of the S3 client interfaces a job and a sweep use must map to the
+// IAM actions S3 checks for it, and the template must grant them where the
+// function calls them. A new S3 call, or a permission taken out of the
+// template, is an AccessDenied that versitygw (no IAM) never shows.
+func TestTemplateGrantsEveryS3Call(t *testing.T) {
+	tp := tplLoad(t)
+	id, fn := tp.function(t)
+	input, output := tp.buckets(t)
+	inArn := "arn:${AWS::Partition}:s3:::" + tplRender(tplMust(t, tp.resources[input], "Properties", "BucketName"))
+	outArn := "${" + output + ".Arn}"
+	sources := []string{inArn + "/${InputPrefix}*", inArn + "/${SchemaKey}"}
+	outputs := []string{outArn + "/valid/*", outArn + "/rejects/*"}
+	type grant struct {
+		actions   []string
+		resources []string
+	}
+	// What S3 authorizes each call as (Amazon S3 "Actions, resources, and
+	// condition keys"), on the places the function makes it.
+	need := map[string]grant{
+		// Sources and the schema; with a direct payload's version_id
+		// (every ranged and resumed GET carries it) GetObjectVersion.
+		"GetObject": {[]string{"s3:GetObject", "s3:GetObjectVersion"}, sources},
+		// Outputs.
+		"PutObject":               {[]string{"s3:PutObject"}, outputs},
+		"CreateMultipartUpload":   {[]string{"s3:PutObject"}, outputs},
+		"UploadPart":              {[]string{"s3:PutObject"}, outputs},
+		"CompleteMultipartUpload": {[]string{"s3:PutObject"}, outputs},
+		"AbortMultipartUpload":    {[]string{"s3:AbortMultipartUpload"}, outputs},
+		"ListParts":               {[]string{"s3:ListMultipartUploadParts"}, outputs},
+		"HeadObject":              {[]string{"s3:GetObject"}, outputs},
+		// The sweep, on the output bucket.
+		"ListMultipartUploads": {[]string{"s3:ListBucketMultipartUploads"}, []string{outArn}},
+	}
+	got := tplStatements(t, id, tplMust(t, fn, "Properties", "Policies"))
+	for _, it := range []reflect.Type{reflect.TypeFor[csvstream.S3API](), reflect.TypeFor[csvstream.SweepAPI]()} {
+		for i := range it.NumMethod() {
+			m := it.Method(i).Name
+			g, ok := need[m]
+			if !ok {
+				t.Errorf("%s.%s: no IAM action mapped for this S3 call; add it here and grant it in template.yaml", it.Name(), m)
+				continue
+			}
+			for _, a := range g.actions {
+				for _, r := range g.resources {
+					if !slices.Contains(got[a], r) {
+						t.Errorf("%s.%s needs %s on %s; the template grants it on %v", it.Name(), m, a, r, got[a])
+					}
+				}
+			}
+		}
+	}
 }
