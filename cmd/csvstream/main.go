@@ -43,8 +43,9 @@ const (
 
 func main() {
 	// The first interrupt stops the job, which then aborts its uploads; a
-	// second one ends the process at once.
-	ctx, stop := notifyContext(os.Interrupt, syscall.SIGTERM)
+	// second one ends the process at once. A hangup, as when the terminal
+	// closes, is an interrupt too, so that the job cleans up after itself.
+	ctx, stop := notifyContext(os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
 	// A reader that goes away (csvstream run … - | head) makes writes to
 	// standard output fail with EPIPE, so that the job fails, removes its
 	// temporary files and aborts its uploads, instead of the process being

@@ -144,7 +144,7 @@ func TestClosedStdoutFailsTheJobWhileStdinStalls(t *testing.T) {
 	}
 }
 
-// TestSignalStopsStalledLocalJob sends an interrupt or SIGTERM to a job
+// TestSignalStopsStalledLocalJob sends an interrupt, SIGTERM or SIGHUP to a job
 // of local files whose producer at standard input stalls: either stops
 // the job as a failure, exit 1 naming the signal, with no output, final
 // or temporary, left behind.
@@ -156,6 +156,7 @@ func TestSignalStopsStalledLocalJob(t *testing.T) {
 	}{
 		{os.Interrupt, "interrupt signal received"},
 		{syscall.SIGTERM, "terminated signal received"},
+		{syscall.SIGHUP, "hangup signal received"},
 	} {
 		t.Run(tc.sig.String(), func(t *testing.T) {
 			dir := t.TempDir()
