@@ -527,14 +527,12 @@ func jsonLength(raw []byte) (*int, error) {
 		if err := json.Unmarshal(raw, &n); err != nil {
 			return nil, err
 		}
-		if t, ok := integralText(n.String()); ok {
-			v, err := strconv.Atoi(t)
-			if err == nil && v >= 0 {
-				return &v, nil
-			}
-			if t[0] != '-' {
-				return nil, fmt.Errorf("%s is too large: a length is at most %d", jsonText(raw), math.MaxInt)
-			}
+		t, ok := integralText(n.String())
+		if v, err := strconv.Atoi(t); ok && err == nil && v >= 0 {
+			return &v, nil
+		}
+		if k != '-' && (ok || hugeNumber(n.String())) {
+			return nil, fmt.Errorf("%s is too large: a length is at most %d", jsonText(raw), math.MaxInt)
 		}
 	}
 	return nil, fmt.Errorf("%s is not a non-negative integer", jsonText(raw))

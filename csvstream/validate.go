@@ -834,8 +834,6 @@ func (c *column) checkConstraints(b []byte, val value, errs []FieldError) []Fiel
 	return errs
 }
 
-// belowMin reports whether b, of c's type and parsed as val, is below
-// c.min, which is set; NaN is below every minimum.
 // characters gives a count of characters, as "1 character" or "5 characters".
 func characters(n int) string {
 	if n == 1 {
@@ -844,6 +842,8 @@ func characters(n int) string {
 	return strconv.Itoa(n) + " characters"
 }
 
+// belowMin reports whether b, of c's type and parsed as val, is below
+// c.min, which is set; NaN is below every minimum.
 func (c *column) belowMin(b []byte, val value) bool {
 	switch c.kind {
 	case kindNumber:
