@@ -44,7 +44,9 @@ const (
 func main() {
 	// The first interrupt stops the job, which then aborts its uploads; a
 	// second one ends the process at once. A hangup, as when the terminal
-	// closes, is an interrupt too, so that the job cleans up after itself.
+	// closes, stops the job too, so that it cleans up after itself; later
+	// hangups are ignored, as a closing terminal sends two (the shell's and
+	// the kernel's), and the second must not end the cleanup.
 	ctx, stop := notifyContext(os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
 	// A reader that goes away (csvstream run … - | head) makes writes to
 	// standard output fail with EPIPE, so that the job fails, removes its
@@ -53,6 +55,7 @@ func main() {
 	signal.Ignore(syscall.SIGPIPE)
 	go func() {
 		<-ctx.Done()
+		signal.Ignore(syscall.SIGHUP)
 		stop()
 	}()
 	stdin, restore := interruptibleStdin(ctx)
@@ -67,10 +70,11 @@ func main() {
 }
 
 // notifyContext is signal.NotifyContext for those of sigs that were not
-// ignored when the process started. A signal ignored then, as a shell
-// ignores SIGINT for a command a script runs with &, stays ignored, as it
-// does for other commands: were it taken, stop would put SIG_IGN back
-// after the first, and the second would not end the process.
+// ignored when the process started (Go tells so for SIGINT and SIGHUP). A
+// signal ignored then, as a shell ignores SIGINT for a command a script
+// runs with &, stays ignored, as it does for other commands: were it
+// taken, stop would put SIG_IGN back after the first, and the second
+// would not end the process.
 func notifyContext(sigs ...os.Signal) (context.Context, context.CancelFunc) {
 	var taken []os.Signal
 	for _, s := range sigs {

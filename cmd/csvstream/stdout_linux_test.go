@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -122,15 +123,7 @@ func waitsForPipePartner(pid int) bool {
 // stopped, as taking the first and ignoring the second again would.
 func TestIgnoredInterruptStaysIgnored(t *testing.T) {
 	cmd, fifo, out, stderr, exited := startOnFifo(t, "sh", "-c", `trap "" INT; exec "$0" "$@"`)
-	status, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", cmd.Process.Pid))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var ignored, caught uint64
-	for _, line := range bytes.Split(status, []byte("\n")) {
-		fmt.Sscanf(string(line), "SigIgn: %x", &ignored)
-		fmt.Sscanf(string(line), "SigCgt: %x", &caught)
-	}
+	ignored, caught := signalMasks(t, cmd.Process.Pid)
 	const sigint = 1 << (unix.SIGINT - 1)
 	if ignored&sigint == 0 || caught&sigint != 0 {
 		t.Errorf("SigIgn %x, SigCgt %x: want SIGINT ignored, not caught", ignored, caught)
@@ -152,5 +145,62 @@ func TestIgnoredInterruptStaysIgnored(t *testing.T) {
 	}
 	if got, err := os.ReadFile(out); err != nil || string(got) != data {
 		t.Errorf("out.csv holds %q, %v; want %q", got, err, data)
+	}
+}
+
+// signalMasks returns the signals process pid ignores and those it
+// catches, as bit masks (signal n is bit n-1).
+func signalMasks(t *testing.T, pid int) (ignored, caught uint64) {
+	t.Helper()
+	status, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, line := range bytes.Split(status, []byte("\n")) {
+		fmt.Sscanf(string(line), "SigIgn: %x", &ignored)
+		fmt.Sscanf(string(line), "SigCgt: %x", &caught)
+	}
+	return ignored, caught
+}
+
+// TestRepeatedHangupIsIgnored: a closing terminal sends a job two SIGHUPs
+// (the shell's, then the kernel's). The first stops the job; the second,
+// once the first is handled, must not end the process before its cleanup:
+// it exits 1 naming the hangup, not killed by the signal.
+func TestRepeatedHangupIsIgnored(t *testing.T) {
+	cmd, fifo, _, stderr, exited := startOnFifo(t)
+	if err := cmd.Process.Signal(unix.SIGHUP); err != nil {
+		t.Fatal(err)
+	}
+	// Handled once later hangups are ignored; a process that never ignores
+	// them gets the second after two seconds.
+	const sighup = 1 << (unix.SIGHUP - 1)
+	for deadline := time.Now().Add(2 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+		if ignored, _ := signalMasks(t, cmd.Process.Pid); ignored&sighup != 0 {
+			break
+		}
+	}
+	if err := cmd.Process.Signal(unix.SIGHUP); err != nil {
+		t.Fatal(err)
+	}
+	// The job still waits in the pipe's open: give it its input, which it
+	// must refuse as stopped. Opened without blocking, as a process the
+	// hangup ended has no reader waiting.
+	if w, err := os.OpenFile(fifo, os.O_WRONLY|unix.O_NONBLOCK, 0); err == nil {
+		w.WriteString("id,name\n1,a\n")
+		w.Close()
+	}
+	var err error
+	select {
+	case err = <-exited:
+	case <-time.After(20 * time.Second):
+		t.Fatalf("the job did not end 20 s after its hangups; stderr: %s", stderr.String())
+	}
+	var exit *exec.ExitError
+	if !errors.As(err, &exit) || exit.ExitCode() != exitFailure {
+		t.Fatalf("exit: %v, want status %d; stderr: %s", err, exitFailure, stderr.String())
+	}
+	if msg := stderr.String(); strings.Count(msg, "\n") != 1 || !strings.Contains(msg, "hangup signal received") {
+		t.Errorf("stderr %q: want one line naming the hangup", msg)
 	}
 }
