@@ -241,6 +241,10 @@ func scanCases() []scanCase {
 			{line: 3, fields: []string{"2", "x"}},
 			{line: 4, raw: "3,y\"\r", code: CodeQuoteError, msg: "line 4, column 4"},
 		}},
+		{name: "location of errors: text after a closing quote and a CR", in: "\"a\"\rb,c\nd\n", want: []want{
+			{line: 1, fields: []string{"\"a\"\rb", "c"}, code: CodeQuoteError, msg: "line 1, column 4, field 1: unexpected '\\r' after closing '\"'; the field is read on", wantFields: true},
+			{line: 2, fields: []string{"d"}},
+		}},
 		{name: "location of errors: quote after closing quote", in: "\"a\"\"\"b\"c\nd\n", want: []want{
 			{line: 1, fields: []string{"\"a\"\"\"b\"c"}, code: CodeQuoteError, msg: "line 1, column 6", wantFields: true},
 			{line: 2, fields: []string{"d"}},
@@ -490,6 +494,7 @@ func TestScannerReadErrors(t *testing.T) {
 	tests := []struct {
 		name       string
 		r          io.Reader
+		opt        ScanOptions
 		wantRaws   []string
 		wantErrIs  error
 		wantErrMsg string
@@ -508,6 +513,15 @@ func TestScannerReadErrors(t *testing.T) {
 			wantErrIs: boom,
 		},
 		{
+			// The rest of a line cut at the bound: the cut piece is not
+			// passed off as the line's end, and the error ends the scan.
+			name:      "error mid long line",
+			r:         &failingReader{data: []byte("h\n" + strings.Repeat("x", 20)), err: boom},
+			opt:       ScanOptions{MaxRecordSize: 8},
+			wantRaws:  []string{"h\n", "xxxxxxxx", "xxxxxxxx"},
+			wantErrIs: boom,
+		},
+		{
 			name:      "error at once",
 			r:         iotest.ErrReader(boom),
 			wantErrIs: boom,
@@ -520,7 +534,7 @@ func TestScannerReadErrors(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			s, err := NewScanner(tc.r, ScanOptions{})
+			s, err := NewScanner(tc.r, tc.opt)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -963,7 +977,7 @@ func TestParseDelimiter(t *testing.T) {
 		want byte // 0: refused
 	}{
 		{",", ','}, {";", ';'}, {"|", '|'}, {"\t", '\t'}, {`\t`, '\t'}, {"tab", '\t'}, {"\x01", 1}, {" ", ' '},
-		{"", 0}, {",,", 0}, {"\x00", 0}, {`"`, 0}, {"\r", 0}, {"\n", 0}, {"é", 0}, {"\xff", 0},
+		{"", 0}, {",,", 0}, {"\x00", 0}, {`"`, 0}, {"\r", 0}, {"\n", 0}, {"é", 0}, {"\x80", 0}, {"\xff", 0}, {"\x7f", 0x7f},
 	} {
 		got, err := ParseDelimiter(tc.in)
 		if tc.want == 0 && (err == nil || !strings.Contains(err.Error(), "want one ASCII character")) {
@@ -1024,5 +1038,36 @@ func TestRecordRawCannotOverwrite(t *testing.T) {
 	}
 	if got := string(s.Record().Raw); got != "c,d\n" {
 		t.Errorf("record after appending to the previous Raw = %q, want %q", got, "c,d\n")
+	}
+}
+
+// TestScannerCutBackCountRestarts: a record starting on the line where the
+// farthest scan of the records cut back stopped is past the lines those
+// scans ran over, so it starts the count of records cut back again rather
+// than adding to it; maxCutBack more of them are cut back before the lines
+// are kept to one line.
+func TestScannerCutBackCountRestarts(t *testing.T) {
+	const bad = "x\",y,\"z\n" // its quoted field runs on over the next lines
+	// The scans of lines 2 to 4 reach line 17 at the farthest, where the
+	// damage starts again.
+	in := "a,b,c\n" + strings.Repeat(bad, 3) + strings.Repeat("1,2,3\n", 12) + strings.Repeat(bad, 17) + "last,row,6\n"
+	want := "." + strings.Repeat("T", 3) + strings.Repeat(".", 12) + strings.Repeat("T", maxCutBack) + strings.Repeat("1", 17-maxCutBack) + "."
+	for rname, r := range readers(in) {
+		var got strings.Builder
+		for _, g := range scanAll(t, r, ScanOptions{MaxRecordSize: 82}) {
+			switch {
+			case g.err == nil:
+				got.WriteByte('.')
+			case strings.Contains(g.err.Message, "kept to one line"):
+				got.WriteByte('1')
+			case g.err.Code == CodeRecordTooLarge:
+				got.WriteByte('T')
+			default:
+				got.WriteByte('?')
+			}
+		}
+		if got.String() != want {
+			t.Errorf("%s: records (. clean, T cut back, 1 kept to one line)\n got %s\nwant %s", rname, got.String(), want)
+		}
 	}
 }

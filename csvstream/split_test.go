@@ -157,3 +157,23 @@ func TestSplitLineBytesAroundDelimiter(t *testing.T) {
 		}
 	}
 }
+
+// TestSplitLineFindsOneHighByte puts one byte above 0x7f at each offset of
+// lines of every length up to a few blocks. A kernel that loses one byte's
+// high bit (one in the upper half of a block, at the first new byte of a
+// partial block, say) would call the line ASCII, and the random lines of
+// TestSplitLineAgrees seldom hold only that one.
+func TestSplitLineFindsOneHighByte(t *testing.T) {
+	for n := 1; n <= 200; n++ {
+		for p := range n {
+			data := []byte(strings.Repeat("x", n) + "\n")
+			data[p] = 0xff
+			for _, split := range splitters {
+				fields := make([]span, len(data)+1)
+				if nf, stop, ascii := split.fn(data, ',', fields); nf != 0 || stop != n || ascii {
+					t.Fatalf("%s: 0xff at %d of %d bytes: %d fields, stop %d, ascii %v; want 0, %d, false", split.name, p, n, nf, stop, ascii, n)
+				}
+			}
+		}
+	}
+}
