@@ -155,7 +155,7 @@ func Main(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io
 		help.cmd.printUsage(stdout)
 		return exitOK
 	case errors.As(err, &ue):
-		fmt.Fprintf(stderr, "csvstream: %v\n", err)
+		fmt.Fprintf(stderr, "csvstream: %s\n", errorLine(err))
 		if ue.cmd != nil {
 			ue.cmd.printUsage(stderr)
 		} else {
@@ -169,25 +169,31 @@ func Main(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io
 }
 
 // errorLine returns err's message on one line, even for joined errors (a
-// failure and a failed abort), so that logs keep it together. Other
-// control characters and bytes that are not UTF-8, which an S3 key or a
-// file name may hold, are escaped as Go writes them, so that a name cannot
-// move the cursor or recolour the terminal the message is shown on.
-func errorLine(err error) string {
-	msg := err.Error()
+// failure and a failed abort), so that logs keep it together, and
+// printable.
+func errorLine(err error) string { return printable(strings.ReplaceAll(err.Error(), "\n", "; ")) }
+
+// notef writes a note on stderr, printable.
+func notef(stderr io.Writer, format string, args ...any) {
+	fmt.Fprintf(stderr, "csvstream: note: %s\n", printable(fmt.Sprintf(format, args...)))
+}
+
+// printable returns s with its control characters other than tab, and its
+// bytes that are not UTF-8, which an S3 key or a file name may hold,
+// escaped as Go writes them, so that a name cannot move the cursor or
+// recolour the terminal a message is shown on.
+func printable(s string) string {
 	var b strings.Builder
-	for i := 0; i < len(msg); {
-		r, n := utf8.DecodeRuneInString(msg[i:])
+	for i := 0; i < len(s); {
+		r, n := utf8.DecodeRuneInString(s[i:])
 		switch {
-		case r == '\n':
-			b.WriteString("; ")
 		case r == utf8.RuneError && n == 1:
-			fmt.Fprintf(&b, `\x%02x`, msg[i])
+			fmt.Fprintf(&b, `\x%02x`, s[i])
 		case r != '\t' && (r < 0x20 || r >= 0x7f && r < 0xa0):
 			q := strconv.QuoteRune(r)
 			b.WriteString(q[1 : len(q)-1])
 		default:
-			b.WriteString(msg[i : i+n])
+			b.WriteString(s[i : i+n])
 		}
 		i += n
 	}
@@ -488,7 +494,7 @@ func inferCmd(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 	}
 	defer src.Close()
 	s, err := csvstream.InferSchema(src, csvstream.InferOptions{Rows: int(min(*rows, math.MaxInt)), Comma: comma, MaxRecordSize: maxSize,
-		Warn: func(msg string) { fmt.Fprintf(stderr, "csvstream: note: %s: %s\n", loc, msg) }})
+		Warn: func(msg string) { notef(stderr, "%s: %s", loc, msg) }})
 	if ctx.Err() != nil {
 		// An interrupt stops infer as a failure, as it does run: the sample
 		// may have been cut short (a pipeline's producer gets Ctrl-C too).
@@ -503,7 +509,7 @@ func inferCmd(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 		return err
 	}
 	if len(draft) > csvstream.MaxSchemaSize {
-		fmt.Fprintf(stderr, "csvstream: note: %s: the schema drafted for its %d columns is %d bytes, over the %d a schema may be: run cannot load it\n",
+		notef(stderr, "%s: the schema drafted for its %d columns is %d bytes, over the %d a schema may be: run cannot load it",
 			loc, len(s.Fields), len(draft), csvstream.MaxSchemaSize)
 	}
 	_, err = stdout.Write(draft)

@@ -78,6 +78,7 @@ func TestUsageErrors(t *testing.T) {
 		{"folder as DST", []string{"run", "in.csv", "s3://b/valid/"}, "DST s3://b/valid/ ends with /: name the object, such as s3://b/valid/data.csv"},
 		{"folder as rejects", []string{"run", "--rejects", "s3://b/rej/", "in.csv", "s3://b/k"}, "--rejects s3://b/rej/ ends with /"},
 		{"folder as SRC", []string{"run", "s3://b/incoming/", "out.csv"}, "SRC s3://b/incoming/ ends with /"},
+		{"escape sequence in a name", []string{"run", "in.csv", "s3://b/\x1b[31mk/"}, `DST s3://b/\x1b[31mk/ ends with /`},
 		{"folder as schema", []string{"run", "--schema", "s3://b/schemas/", "in.csv", "out.csv"}, "--schema s3://b/schemas/ ends with /: name the object, such as s3://b/schemas/schema.json"},
 		{"infer from a folder", []string{"infer", "s3://b/incoming/"}, "SRC s3://b/incoming/ ends with /"},
 		{"extra argument", []string{"run", "in.csv", "out.csv", "more.csv"}, "run needs SRC and DST, got 3 arguments"},
@@ -310,6 +311,19 @@ func TestErrorLine(t *testing.T) {
 		if got := errorLine(tt.err); got != tt.want {
 			t.Errorf("%s: errorLine = %q, want %q", tt.name, got, tt.want)
 		}
+	}
+}
+
+// TestInferNoteEscapesName: a note names its source with the control
+// characters a file name may hold escaped, as a failure's line does.
+func TestInferNoteEscapesName(t *testing.T) {
+	name := filepath.Join(t.TempDir(), "in\x1b[31m.csv")
+	if err := os.WriteFile(name, []byte("a,b\n1,2\n3\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	code, _, stderr := cli(t, nil, "", "infer", name)
+	if code != exitOK || strings.Contains(stderr, "\x1b") || !strings.Contains(stderr, `in\x1b[31m.csv: `) {
+		t.Errorf("exit %d, stderr %q; want a note naming in\\x1b[31m.csv", code, stderr)
 	}
 }
 

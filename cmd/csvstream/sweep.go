@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"errors"
-	"fmt"
 	"io"
 	"path"
 	"strings"
@@ -57,7 +56,7 @@ func sweepCmd(ctx context.Context, args []string, _ io.Reader, stdout, stderr io
 			if dir := path.Dir(strings.TrimSuffix(pl.Prefix, "/")); dir != "." {
 				folder.Prefix = dir + "/"
 			}
-			fmt.Fprintf(stderr, "csvstream: note: no multipart uploads under %s: a prefix names a folder; if %s is an object, its uploads are under %s\n",
+			notef(stderr, "no multipart uploads under %s: a prefix names a folder; if %s is an object, its uploads are under %s",
 				pl, arg, folder)
 		}
 	}
