@@ -2193,6 +2193,7 @@ func TestLongSQSMessageIDKeepsLogLinesShort(t *testing.T) {
 	tests := []struct{ name, body string }{
 		{"bad body", `not json`},
 		{"test event", `{"Service":"Amazon S3","Event":"s3:TestEvent","Time":"2026-11-20T06:00:12.500Z","Bucket":"b"}`},
+		{"object gone", string(s3Event("b", "incoming/x.csv"))},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -2201,7 +2202,7 @@ func TestLongSQSMessageIDKeepsLogLinesShort(t *testing.T) {
 				t.Fatal(err)
 			}
 			var logs bytes.Buffer
-			h := New(Config{Output: Prefix{"out", "valid/"}, InputPrefix: "incoming/", Log: &logs}, listDeniedAPI{})
+			h := New(Config{Output: Prefix{"out", "valid/"}, InputPrefix: "incoming/", Log: &logs}, &recordingAPI{})
 			res, _, err := invoke(h, event, time.Minute)
 			if err != nil {
 				t.Fatalf("invoke: %v", err)
