@@ -56,6 +56,8 @@ type ScanError struct {
 	// resumes), for a header, whose error ends the job; "" when Message
 	// says nothing of it.
 	what string
+	// line is the physical line the error is on.
+	line int64
 }
 
 // Error returns the code and the message, separated by a colon.

@@ -524,7 +524,7 @@ func (s *Scanner) fail(data []byte, o int, what string) {
 	}
 	line, col := s.position(data, o)
 	field := len(s.rec.fields) + 1
-	s.rec.Err = &ScanError{Code: CodeQuoteError, Field: field,
+	s.rec.Err = &ScanError{Code: CodeQuoteError, Field: field, line: line,
 		Message: fmt.Sprintf("line %d, column %d, field %d: %s", line, col, field, what)}
 }
 
@@ -611,6 +611,11 @@ func (s *Scanner) recover(code string, data []byte, firstNL, o int, quoted bool,
 				s.longLine = true
 			}
 		}
+	}
+	// A quoting fault on the line kept, which the record read on past, is
+	// most often where it went wrong: it is named too.
+	if prev := r.Err; prev != nil && prev.line == s.line {
+		msg += "; its quoting broke first at " + prev.Message
 	}
 	what := msg
 	if s.longLine {

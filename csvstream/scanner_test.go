@@ -259,6 +259,20 @@ func scanCases() []scanCase {
 			{line: 1, fields: []string{"a", "b"}},
 			{line: 2, raw: "c,\"d", code: CodeQuoteError},
 		}},
+		// A stray quote that opens a field which then runs on: the kept
+		// line's own fault is named, not only the bound or the end.
+		{name: "quoting fault on the kept line, then too large", in: "a,b,c\n1,x\"y,\"z\n2,p,q\n3,p,q\n4,p,q\n", opt: ScanOptions{MaxRecordSize: 16}, want: []want{
+			{line: 1, fields: []string{"a", "b", "c"}},
+			{line: 2, raw: "1,x\"y,\"z\n", code: CodeRecordTooLarge, msg: "record starting on line 2 is longer than 16 bytes; its quoting broke first at line 2, column 4, field 2: bare '\"' in unquoted field; its first line is kept"},
+			{line: 3, fields: []string{"2", "p", "q"}},
+			{line: 4, fields: []string{"3", "p", "q"}},
+			{line: 5, fields: []string{"4", "p", "q"}},
+		}},
+		{name: "quoting fault on the kept line, then the end", in: "a,b\nx\",\"y\nz\n", want: []want{
+			{line: 1, fields: []string{"a", "b"}},
+			{line: 2, raw: "x\",\"y\n", code: CodeQuoteError, msg: "line 2, column 4, field 2: quoted field is not closed before the end of the input; its quoting broke first at line 2, column 2, field 1: bare '\"' in unquoted field; its first line is kept"},
+			{line: 3, fields: []string{"z"}},
+		}},
 		{name: "record too large in the middle", in: "a,b\n\"x\nx\nx\nx\nx\nx\nx\nx\nx\"\nc,d\n", opt: ScanOptions{MaxRecordSize: 12}, want: []want{
 			{line: 1, fields: []string{"a", "b"}},
 			{line: 2, raw: "\"x\n", code: CodeRecordTooLarge, msg: "line 2"},
