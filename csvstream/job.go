@@ -490,9 +490,10 @@ func OpenSource(ctx context.Context, api GetObjectAPI, loc Location, stdin io.Re
 // PipeEndGrace is how long a read of a pipe source (a named pipe, or
 // standard input open on a pipe) waits at the pipe's end for a stop already
 // on its way. Ctrl-C, a SIGTERM sent to a process group, or a closing
-// terminal's SIGHUP, reaches the pipe's producer too (zcat in.gz | csvstream run - ...), and the
-// producer's exit can close the pipe before this process has acted on its
-// own signal: input cut short that way must not be taken as whole.
+// terminal's SIGHUP reaches the pipe's producer too (zcat in.gz |
+// csvstream run - ...), and the producer's exit can close the pipe before
+// this process has acted on its own signal: input cut short that way must
+// not be taken as whole.
 const PipeEndGrace = 50 * time.Millisecond
 
 // pipeReadEnd returns what a read of the pipe named name that ended with
