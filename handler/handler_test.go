@@ -2190,10 +2190,16 @@ func TestLongEventValuesKeepMessagesShort(t *testing.T) {
 // line, and echoed whole in batchItemFailures, which SQS matches exactly.
 func TestLongSQSMessageIDKeepsLogLinesShort(t *testing.T) {
 	id := strings.Repeat("m", 300<<10)
-	tests := []struct{ name, body string }{
-		{"bad body", `not json`},
-		{"test event", `{"Service":"Amazon S3","Event":"s3:TestEvent","Time":"2026-11-20T06:00:12.500Z","Bucket":"b"}`},
-		{"object gone", string(s3Event("b", "incoming/x.csv"))},
+	tests := []struct {
+		name, body string
+		timeout    time.Duration
+		failed     bool
+	}{
+		{"bad body", `not json`, time.Minute, true},
+		{"test event", `{"Service":"Amazon S3","Event":"s3:TestEvent","Time":"2026-11-20T06:00:12.500Z","Bucket":"b"}`, time.Minute, false},
+		{"object gone", string(s3Event("b", "incoming/x.csv")), time.Minute, false},
+		// The deadline has passed: the message is not started.
+		{"out of time", string(s3Event("b", "incoming/x.csv")), -1, true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -2203,7 +2209,7 @@ func TestLongSQSMessageIDKeepsLogLinesShort(t *testing.T) {
 			}
 			var logs bytes.Buffer
 			h := New(Config{Output: Prefix{"out", "valid/"}, InputPrefix: "incoming/", Log: &logs}, &recordingAPI{})
-			res, _, err := invoke(h, event, time.Minute)
+			res, _, err := invoke(h, event, tt.timeout)
 			if err != nil {
 				t.Fatalf("invoke: %v", err)
 			}
@@ -2216,7 +2222,7 @@ func TestLongSQSMessageIDKeepsLogLinesShort(t *testing.T) {
 				}
 			}
 			resp := res.(events.SQSEventResponse)
-			if tt.body == `not json` && (len(resp.BatchItemFailures) != 1 || resp.BatchItemFailures[0].ItemIdentifier != id) {
+			if tt.failed && (len(resp.BatchItemFailures) != 1 || resp.BatchItemFailures[0].ItemIdentifier != id) {
 				t.Errorf("batchItemFailures hold %d items; want the one message, named whole", len(resp.BatchItemFailures))
 			}
 		})
