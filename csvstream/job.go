@@ -454,6 +454,11 @@ func OpenSource(ctx context.Context, api GetObjectAPI, loc Location, stdin io.Re
 		if f, ok := stdin.(*os.File); ok && pipeFile(f) {
 			return io.NopCloser(pipeStdin{f: f, ctx: ctx}), nil
 		}
+		if f, ok := stdin.(*os.File); ok {
+			if r := cutChecked(f, "standard input"); r != nil {
+				return io.NopCloser(r), nil
+			}
+		}
 		return io.NopCloser(stdin), nil
 	case loc.IsZero():
 		return nil, errors.New("no source location")
@@ -484,7 +489,42 @@ func OpenSource(ctx context.Context, api GetObjectAPI, loc Location, stdin io.Re
 	if err == nil && !fi.Mode().IsRegular() && f.SetReadDeadline(time.Time{}) == nil {
 		return &stoppableFile{File: f, ctx: ctx, stop: context.AfterFunc(ctx, func() { f.SetReadDeadline(time.Now()) })}, nil
 	}
+	if r := cutChecked(f, loc.Path); r != nil {
+		return r, nil
+	}
 	return f, nil
+}
+
+// cutChecked returns f, a regular file with a size (files of /proc and
+// /sys say 0), as a regularFile, or nil for any other file.
+func cutChecked(f *os.File, name string) *regularFile {
+	fi, err := f.Stat()
+	if err != nil || !fi.Mode().IsRegular() || fi.Size() == 0 {
+		return nil
+	}
+	return &regularFile{File: f, name: name, size: fi.Size()}
+}
+
+// regularFile is a local regular file read to its end. A file shorter at
+// its end than it was at the start, or than what was read of it, was cut
+// while it was read (truncated, as logrotate's copytruncate does to a
+// log): the read fails, rather than the input ending early, maybe inside
+// a record.
+type regularFile struct {
+	*os.File
+	name       string
+	size, read int64
+}
+
+func (f *regularFile) Read(p []byte) (int, error) {
+	n, err := f.File.Read(p)
+	f.read += int64(n)
+	if err == io.EOF {
+		if fi, serr := f.File.Stat(); serr == nil && fi.Size() < max(f.size, f.read) {
+			return n, fmt.Errorf("read %s: %w: it was cut to %d bytes (it had %d at the start, and %d were read)", f.name, ErrSourceChanged, fi.Size(), f.size, f.read)
+		}
+	}
+	return n, err
 }
 
 // PipeEndGrace is how long a read of a pipe source (a named pipe, or

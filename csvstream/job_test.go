@@ -1922,3 +1922,69 @@ func TestRunStandardOutputWithoutStdout(t *testing.T) {
 		})
 	}
 }
+
+// TestOpenSourceCutWhileRead: a local file, named or at standard input,
+// cut shorter while it is read fails at its end with ErrSourceChanged,
+// rather than ending the input early; one that grows is read whole.
+func TestOpenSourceCutWhileRead(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		stdin  bool
+		cutTo  int64 // -1: appended to instead
+		wantOK bool
+	}{
+		{"path cut to nothing", false, 0, false},
+		{"path cut past what was read", false, 6000, false},
+		{"path appended to", false, -1, true},
+		{"standard input cut", true, 0, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "in.csv")
+			data := bytes.Repeat([]byte("1,abc\n"), 2000)
+			if err := os.WriteFile(path, data, 0o644); err != nil {
+				t.Fatal(err)
+			}
+			loc, stdin := csvstream.Location{Path: path}, io.Reader(nil)
+			if tc.stdin {
+				f, err := os.Open(path)
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer f.Close()
+				loc, stdin = csvstream.Location{Path: "-"}, f
+			}
+			r, err := csvstream.OpenSource(context.Background(), nil, loc, stdin, csvstream.ReaderOptions{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer r.Close()
+			if _, err := io.ReadFull(r, make([]byte, 4096)); err != nil {
+				t.Fatal(err)
+			}
+			if tc.cutTo >= 0 {
+				err = os.Truncate(path, tc.cutTo)
+			} else {
+				err = appendFile(path, []byte("2,def\n"))
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			rest, err := io.ReadAll(r)
+			switch {
+			case tc.wantOK && (err != nil || 4096+len(rest) != len(data)+6):
+				t.Errorf("read %d bytes more, %v; want the rest and the appended line", len(rest), err)
+			case !tc.wantOK && !errors.Is(err, csvstream.ErrSourceChanged):
+				t.Errorf("read %d bytes more, %v; want ErrSourceChanged", len(rest), err)
+			}
+		})
+	}
+}
+
+func appendFile(path string, b []byte) error {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND, 0)
+	if err != nil {
+		return err
+	}
+	_, err = f.Write(b)
+	return errors.Join(err, f.Close())
+}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -11,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/csvstream/csvstream/internal/proctest"
 	"golang.org/x/sys/unix"
 )
 
@@ -202,5 +204,36 @@ func TestRepeatedHangupIsIgnored(t *testing.T) {
 	}
 	if msg := stderr.String(); strings.Count(msg, "\n") != 1 || !strings.Contains(msg, "hangup signal received") {
 		t.Errorf("stderr %q: want one line naming the hangup", msg)
+	}
+}
+
+// TestTruncatedSourceFailsTheJob truncates a local source while the job
+// reads it (logrotate's copytruncate does so to a log): the job must not
+// take the early end for the input's and succeed with the rows read so
+// far, the last of them cut short, as a replaced S3 source does not.
+func TestTruncatedSourceFailsTheJob(t *testing.T) {
+	bin := buildCLI(t)
+	dir := t.TempDir()
+	src := filepath.Join(dir, "in.csv")
+	if err := os.WriteFile(src, []byte(idNameRows(100000, 37)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(bin, "run", "--rejects", filepath.Join(dir, "r.csv"), src, "-")
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	exited := startCLI(t, cmd)
+	// The job holds a full pipe: it has read part of the source, not all.
+	proctest.WaitUnread(t, stdout.(*os.File), 65536)
+	if err := os.Truncate(src, 0); err != nil {
+		t.Fatal(err)
+	}
+	got, _ := io.ReadAll(stdout)
+	<-exited
+	if code := cmd.ProcessState.ExitCode(); code != 1 || !strings.Contains(stderr.String(), "in.csv: source object changed while being read: it was cut to 0 bytes") {
+		t.Errorf("exit %d, %d bytes written, stderr %q; want exit 1: the source was cut short while read", code, len(got), stderr.String())
 	}
 }
