@@ -484,7 +484,9 @@ func (s *fileSink) Abort() error {
 	tmp := s.f.Name()
 	s.f.Close()
 	s.f = nil
-	if err := os.Remove(tmp); err != nil {
+	// A temporary file already gone (its directory was removed) is
+	// discarded.
+	if err := os.Remove(tmp); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return fmt.Errorf("discard %s: %w", tmp, err)
 	}
 	return nil

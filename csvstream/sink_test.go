@@ -980,3 +980,24 @@ func TestDescriptorOf(t *testing.T) {
 		}
 	}
 }
+
+// TestFileSinkAbortAfterDirectoryRemoved: when the output's directory is
+// removed while the job runs, the temporary file went with it; discarding
+// it is then done, not a second failure to report with a name that means
+// nothing to the user.
+func TestFileSinkAbortAfterDirectoryRemoved(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "out")
+	if err := os.Mkdir(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	s, err := newFileSink(filepath.Join(dir, "out.csv"), filepath.Join(dir, "out.csv"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.RemoveAll(dir); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Abort(); err != nil {
+		t.Errorf("Abort: %v; want nil, as nothing is left to discard", err)
+	}
+}
