@@ -502,7 +502,12 @@ func cutChecked(f *os.File, name string) *regularFile {
 	if err != nil || !fi.Mode().IsRegular() || fi.Size() == 0 {
 		return nil
 	}
-	return &regularFile{File: f, name: name, size: fi.Size()}
+	// Standard input may be open at an offset: what is read counts from it.
+	start, err := f.Seek(0, io.SeekCurrent)
+	if err != nil {
+		start = 0
+	}
+	return &regularFile{File: f, name: name, size: fi.Size(), start: start}
 }
 
 // regularFile is a local regular file read to its end. A file shorter at
@@ -512,16 +517,16 @@ func cutChecked(f *os.File, name string) *regularFile {
 // a record.
 type regularFile struct {
 	*os.File
-	name       string
-	size, read int64
+	name              string
+	size, start, read int64
 }
 
 func (f *regularFile) Read(p []byte) (int, error) {
 	n, err := f.File.Read(p)
 	f.read += int64(n)
 	if err == io.EOF {
-		if fi, serr := f.File.Stat(); serr == nil && fi.Size() < max(f.size, f.read) {
-			return n, fmt.Errorf("read %s: %w: it was cut to %d bytes (it had %d at the start, and %d were read)", f.name, ErrSourceChanged, fi.Size(), f.size, f.read)
+		if fi, serr := f.File.Stat(); serr == nil && fi.Size() < max(f.size, f.start+f.read) {
+			return n, fmt.Errorf("read %s: %w: it was cut to %d bytes (it had %d at the start, and was read to byte %d)", f.name, ErrSourceChanged, fi.Size(), f.size, f.start+f.read)
 		}
 	}
 	return n, err

@@ -1988,3 +1988,47 @@ func appendFile(path string, b []byte) error {
 	_, err = f.Write(b)
 	return errors.Join(err, f.Close())
 }
+
+// TestOpenSourceGrownThenCut: a file appended to, read past its first
+// size, then cut below where it had been read to, is cut too, read from
+// its start or from standard input at a later offset.
+func TestOpenSourceGrownThenCut(t *testing.T) {
+	for _, offset := range []int64{-1, 0, 6000} { // -1: a named path
+		t.Run(fmt.Sprint(offset), func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "in.csv")
+			if err := os.WriteFile(path, bytes.Repeat([]byte("1,abc\n"), 2000), 0o644); err != nil { // 12,000 bytes
+				t.Fatal(err)
+			}
+			loc, stdin := csvstream.Location{Path: path}, io.Reader(nil)
+			if offset >= 0 {
+				f, err := os.Open(path)
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer f.Close()
+				if _, err := f.Seek(offset, io.SeekStart); err != nil {
+					t.Fatal(err)
+				}
+				loc, stdin = csvstream.Location{Path: "-"}, f
+			}
+			r, err := csvstream.OpenSource(context.Background(), nil, loc, stdin, csvstream.ReaderOptions{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer r.Close()
+			if err := appendFile(path, bytes.Repeat([]byte("2,def\n"), 2000)); err != nil { // 24,000
+				t.Fatal(err)
+			}
+			// Read to byte 18,000 of the file, past its first size.
+			if _, err := io.ReadFull(r, make([]byte, 18000-max(offset, 0))); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.Truncate(path, 15000); err != nil {
+				t.Fatal(err)
+			}
+			if rest, err := io.ReadAll(r); !errors.Is(err, csvstream.ErrSourceChanged) {
+				t.Errorf("read %d bytes more, %v; want ErrSourceChanged: cut below where it was read to", len(rest), err)
+			}
+		})
+	}
+}

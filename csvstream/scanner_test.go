@@ -273,6 +273,15 @@ func scanCases() []scanCase {
 			{line: 2, raw: "x\",\"y\n", code: CodeQuoteError, msg: "line 2, column 4, field 2: quoted field is not closed before the end of the input; its quoting broke first at line 2, column 2, field 1: bare '\"' in unquoted field; its first line is kept"},
 			{line: 3, fields: []string{"z"}},
 		}},
+		// A fault on a later line, in a record that keeps only its first
+		// line, is not that line's: it is named when that line is scanned
+		// again as a record of its own.
+		{name: "quoting fault on a later line, then the end", in: "a,b,c\n\"a\nb\",c\"d,\"e\nx,y,z\n", want: []want{
+			{line: 1, fields: []string{"a", "b", "c"}},
+			{line: 2, raw: "\"a\n", code: CodeQuoteError, msg: "field 3: quoted field is not closed before the end of the input; its first line is kept"},
+			{line: 3, raw: "b\",c\"d,\"e\n", code: CodeQuoteError, msg: "; its quoting broke first at line 3, column 2, field 1: bare '\"' in unquoted field; its first line is kept"},
+			{line: 4, fields: []string{"x", "y", "z"}},
+		}},
 		{name: "record too large in the middle", in: "a,b\n\"x\nx\nx\nx\nx\nx\nx\nx\nx\"\nc,d\n", opt: ScanOptions{MaxRecordSize: 12}, want: []want{
 			{line: 1, fields: []string{"a", "b"}},
 			{line: 2, raw: "\"x\n", code: CodeRecordTooLarge, msg: "line 2"},
