@@ -511,7 +511,7 @@ func cutChecked(f *os.File, name string) *regularFile {
 }
 
 // regularFile is a local regular file read to its end. A file shorter at
-// its end than it was at the start, or than what was read of it, was cut
+// its end than it was at the start, or than where it was read to, was cut
 // while it was read (truncated, as logrotate's copytruncate does to a
 // log): the read fails, rather than the input ending early, maybe inside
 // a record.
