@@ -101,7 +101,7 @@ fmt:
 # path on one core (-cpu 1), then the S3 writer, reader and copy with the
 # default GOMAXPROCS, since they overlap network and CPU.
 bench: tools
-	$(GO) test -run '^$$' -bench 'Pipeline$$|PipelineNoSchema$$|EncodingCSV$$|Scanner$$|ScannerDamaged|Validate|Row|UniqueMemory' -benchmem -cpu 1 ./csvstream/
+	$(GO) test -run '^$$' -bench 'Pipeline$$|PipelineNoSchema$$|EncodingCSV$$|Scanner$$|ScannerDamaged|Validate|Row|UniqueMemory|ParseSchemaWide' -benchmem -cpu 1 ./csvstream/
 	$(GO) test -run '^$$' -bench 'ObjectWriter|ObjectReader|ObjectChecksum|CopyFileToS3' -benchmem ./csvstream/
 
 clean:

@@ -439,25 +439,62 @@ func jsonObject(raw []byte) (map[string]json.RawMessage, error) {
 
 // repeatedKey returns a key that the valid JSON object raw holds more than
 // once, if any; it looks at raw's own keys, not those of nested objects.
+// Keys are compared as encoding/json decodes them, escapes undone. It
+// scans raw once, as a schema of many thousands of fields calls it for
+// each of them.
 func repeatedKey(raw []byte) (string, bool) {
-	dec := json.NewDecoder(bytes.NewReader(raw))
-	if _, err := dec.Token(); err != nil { // '{'
-		return "", false
-	}
-	seen := make(map[string]bool)
-	for dec.More() {
-		t, err := dec.Token()
-		if err != nil {
-			return "", false
-		}
-		k, _ := t.(string)
-		if seen[k] {
-			return k, true
-		}
-		seen[k] = true
-		var v json.RawMessage
-		if err := dec.Decode(&v); err != nil {
-			return "", false
+	var (
+		keys  []string            // while there are few
+		seen  map[string]struct{} // once there are many
+		depth int
+	)
+	for i := 0; i < len(raw); i++ {
+		switch raw[i] {
+		case '{', '[':
+			depth++
+		case '}', ']':
+			depth--
+		case '"':
+			j := i + 1
+			for raw[j] != '"' {
+				if raw[j] == '\\' {
+					j++
+				}
+				j++
+			}
+			str := raw[i : j+1]
+			i = j
+			if depth != 1 {
+				continue
+			}
+			k := j + 1
+			for k < len(raw) && (raw[k] == ' ' || raw[k] == '\t' || raw[k] == '\n' || raw[k] == '\r') {
+				k++
+			}
+			if k == len(raw) || raw[k] != ':' {
+				continue // a value
+			}
+			key := string(str[1 : len(str)-1])
+			if bytes.IndexByte(str, '\\') >= 0 || !utf8.ValidString(key) {
+				json.Unmarshal(str, &key)
+			}
+			switch {
+			case seen != nil:
+				if _, ok := seen[key]; ok {
+					return key, true
+				}
+				seen[key] = struct{}{}
+			case slices.Contains(keys, key):
+				return key, true
+			case len(keys) < 16:
+				keys = append(keys, key)
+			default:
+				seen = make(map[string]struct{}, 2*len(keys))
+				for _, k := range keys {
+					seen[k] = struct{}{}
+				}
+				seen[key] = struct{}{}
+			}
 		}
 	}
 	return "", false

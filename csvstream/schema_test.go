@@ -1,7 +1,9 @@
 package csvstream
 
 import (
+	"bytes"
 	"encoding/json"
+	"fmt"
 	"math"
 	"os"
 	"path/filepath"
@@ -434,6 +436,12 @@ func FuzzParseSchema(f *testing.F) {
 	f.Add([]byte(`{"fields":[{"name":"d","type":"datetime","format":"%Y%m%d%H%M%S%f%z"}]}`))
 	f.Add([]byte(`{"fields":[{"name":"n","type":"number","constraints":{"enum":[1e308,-0,"NaN"]}}]}`))
 	f.Fuzz(func(t *testing.T, data []byte) {
+		if jsonKind(data) == '{' && json.Valid(data) {
+			got, ok := repeatedKey(data)
+			if ref, refOK := repeatedKeyByDecoder(data); got != ref || ok != refOK {
+				t.Fatalf("repeatedKey(%q) = %q, %v; the decoder finds %q, %v", data, got, ok, ref, refOK)
+			}
+		}
 		s, err := ParseSchema(data)
 		if err != nil {
 			if s != nil {
@@ -493,6 +501,92 @@ func TestLayoutTriesFewerDigits(t *testing.T) {
 		got, ok := l.parse([]byte(tt.in))
 		if want := tt.want != (civil{}); ok != want || ok && got != tt.want {
 			t.Errorf("%q in %q: %+v, %v; want %+v", tt.in, tt.format, got, ok, tt.want)
+		}
+	}
+}
+
+// repeatedKeyByDecoder is repeatedKey as encoding/json's Decoder finds
+// it, token by token: the reference repeatedKey must agree with.
+func repeatedKeyByDecoder(raw []byte) (string, bool) {
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	if _, err := dec.Token(); err != nil { // '{'
+		return "", false
+	}
+	seen := make(map[string]bool)
+	for dec.More() {
+		t, err := dec.Token()
+		if err != nil {
+			return "", false
+		}
+		k, _ := t.(string)
+		if seen[k] {
+			return k, true
+		}
+		seen[k] = true
+		var v json.RawMessage
+		if err := dec.Decode(&v); err != nil {
+			return "", false
+		}
+	}
+	return "", false
+}
+
+// TestRepeatedKey: a key given twice in an object is found as
+// encoding/json reads keys (escapes undone, bad UTF-8 as U+FFFD), and
+// only among the object's own keys.
+func TestRepeatedKey(t *testing.T) {
+	many := func(n int, last string) string {
+		var b strings.Builder
+		b.WriteString("{")
+		for i := range n {
+			fmt.Fprintf(&b, `"k%d": %d, `, i, i)
+		}
+		return b.String() + last + "}"
+	}
+	for _, tt := range []struct {
+		in, want string
+	}{
+		{`{}`, ""},
+		{`{"a": 1, "b": 2}`, ""},
+		{`{"a": 1, "a": 2}`, "a"},
+		{`{"a": 1, "\u0061": 2}`, "a"},
+		{`{"a\"b": 1, "a\u0022b": 2}`, `a"b`},
+		{`{"a\\": 1, "b": "a\\\":", "a\\" : 2}`, `a\`},
+		{"{\"\xff\": 1, \"\xfe\": 2}", "\ufffd"},
+		{`{"a": {"b": 1, "b": 2}, "c": [{"d": 1}, {"d": 2}]}`, ""},
+		{`{"a": "{\"a\": 1}", "b": ["a", "a"], "c": {"a": 1}}`, ""},
+		{`{"a": ":", "b" :"a", "c"` + "\n\t:" + `{"a":1}, "c": 2}`, "c"},
+		{many(40, `"k39": 0`), "k39"},
+		{many(40, `"k3": 0`), "k3"},
+		{many(40, `"z": 0`), ""},
+		{many(10, `"k9": 0`), "k9"},
+	} {
+		got, ok := repeatedKey([]byte(tt.in))
+		ref, refOK := repeatedKeyByDecoder([]byte(tt.in))
+		if got != tt.want || ok != (tt.want != "") || got != ref || ok != refOK {
+			t.Errorf("repeatedKey(%.60s) = %q, %v; want %q (the decoder finds %q, %v)", tt.in, got, ok, tt.want, ref, refOK)
+		}
+	}
+}
+
+// BenchmarkParseSchemaWide parses a schema of 90,000 fields, as infer
+// drafts for a wide file (about 3 MB written compactly).
+func BenchmarkParseSchemaWide(b *testing.B) {
+	var sb strings.Builder
+	sb.WriteString(`{"fields": [`)
+	for i := range 90000 {
+		if i > 0 {
+			sb.WriteString(", ")
+		}
+		fmt.Fprintf(&sb, `{"name": "c%05d", "type": "integer", "constraints": {"required": true}}`, i)
+	}
+	sb.WriteString(`]}`)
+	data := []byte(sb.String())
+	b.SetBytes(int64(len(data)))
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := ParseSchema(data); err != nil {
+			b.Fatal(err)
 		}
 	}
 }
