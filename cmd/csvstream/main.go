@@ -525,17 +525,19 @@ func draftJSON(s *csvstream.Schema, limit int) ([]byte, error) {
 		return b.Bytes(), err
 	}
 	b.Reset()
-	enc := json.NewEncoder(&b)
-	enc.SetEscapeHTML(false)
-	err := enc.Encode(s)
+	err := encodeJSON(&b, s, "")
 	return b.Bytes(), err
 }
 
-// writeJSON writes v as indented JSON for people to read, with &, < and >
-// left as they are, so that a label or key such as "R&D" reads as written.
-func writeJSON(w io.Writer, v any) error {
+// writeJSON writes v as indented JSON for people to read.
+func writeJSON(w io.Writer, v any) error { return encodeJSON(w, v, "  ") }
+
+// encodeJSON writes v as JSON indented by indent (on one line when it is
+// empty), with &, < and > left as they are, so that a label or key such as
+// "R&D" reads as written.
+func encodeJSON(w io.Writer, v any, indent string) error {
 	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
+	enc.SetIndent("", indent)
 	enc.SetEscapeHTML(false)
 	return enc.Encode(v)
 }
