@@ -637,17 +637,26 @@ func TestConfiguredSchemaReadOncePerInvocation(t *testing.T) {
 	}
 }
 
+// localSchemaJob starts a server with a bucket holding incoming/a.csv, one
+// row valid and one not an integer, and writes a local schema for it,
+// whose path it returns.
+func localSchemaJob(t *testing.T, name string) (srv *s3test.Server, bucket, path string) {
+	t.Helper()
+	srv = s3test.Start(t)
+	bucket = srv.Bucket(t, name)
+	srv.Put(t, bucket, "incoming/a.csv", []byte("id\n1\nnot-a-number\n"))
+	path = filepath.Join(t.TempDir(), "schema.json")
+	if err := os.WriteFile(path, []byte(`{"fields":[{"name":"id","type":"integer"}]}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return srv, bucket, path
+}
+
 // TestConfiguredLocalSchema: a Config built in Go may name a local schema
 // without loading it into Schema; its jobs are checked against it, and a
 // missing file is a SchemaError, not a job run with no schema.
 func TestConfiguredLocalSchema(t *testing.T) {
-	srv := s3test.Start(t)
-	bucket := srv.Bucket(t, "localschema")
-	srv.Put(t, bucket, "incoming/a.csv", []byte("id\n1\nnot-a-number\n"))
-	path := filepath.Join(t.TempDir(), "schema.json")
-	if err := os.WriteFile(path, []byte(`{"fields":[{"name":"id","type":"integer"}]}`), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	srv, bucket, path := localSchemaJob(t, "localschema")
 	for _, tt := range []struct {
 		path      string
 		wantError string // the error type, or "" for a job that ran with the schema
@@ -2423,13 +2432,7 @@ func TestSweepEventAgeBound(t *testing.T) {
 // Schema takes precedence over its SchemaLocation, so the file is not
 // read again for a job.
 func TestStartUpSchemaUsed(t *testing.T) {
-	srv := s3test.Start(t)
-	bucket := srv.Bucket(t, "startupschema")
-	srv.Put(t, bucket, "incoming/a.csv", []byte("id\n1\nnot-a-number\n"))
-	path := filepath.Join(t.TempDir(), "schema.json")
-	if err := os.WriteFile(path, []byte(`{"fields":[{"name":"id","type":"integer"}]}`), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	srv, bucket, path := localSchemaJob(t, "startupschema")
 	cfg, err := ConfigFromEnv(envFunc(map[string]string{EnvOutput: "s3://" + bucket + "/valid/", EnvInputPrefix: "incoming/", EnvSchema: path}))
 	if err != nil {
 		t.Fatal(err)

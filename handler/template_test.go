@@ -411,6 +411,15 @@ func (tp *tplDoc) function(t *testing.T) (string, map[string]any) {
 	return tp.only(t, "AWS::Serverless::Function")
 }
 
+// bucketArns returns the ARNs the function's policy names the input and
+// output buckets by: the input's built from its name, the output's by
+// reference.
+func (tp *tplDoc) bucketArns(t *testing.T) (input, output string) {
+	t.Helper()
+	in, out := tp.buckets(t)
+	return "arn:${AWS::Partition}:s3:::" + tplRender(tplMust(t, tp.resources[in], "Properties", "BucketName")), "${" + out + ".Arn}"
+}
+
 // buckets returns the logical ids of the input bucket (the one the S3 event
 // watches) and the output bucket (the other one).
 func (tp *tplDoc) buckets(t *testing.T) (input, output string) {
@@ -780,12 +789,10 @@ func TestTemplateBuckets(t *testing.T) {
 func TestTemplateFunctionPolicy(t *testing.T) {
 	tp := tplLoad(t)
 	id, fn := tp.function(t)
-	input, output := tp.buckets(t)
 	if _, ok := tplLookup(fn, "Properties", "ManagedPolicyArns"); ok {
 		t.Error("the function has ManagedPolicyArns; list what it may do inline")
 	}
-	inArn := "arn:${AWS::Partition}:s3:::" + tplRender(tplMust(t, tp.resources[input], "Properties", "BucketName"))
-	outArn := "${" + output + ".Arn}"
+	inArn, outArn := tp.bucketArns(t)
 	outObjects := []string{outArn + "/rejects/*", outArn + "/valid/*"}
 	want := map[string][]string{
 		"s3:GetObject":                  append([]string{inArn + "/${InputPrefix}*", inArn + "/${SchemaKey}"}, outObjects...),
@@ -1408,9 +1415,7 @@ func tplDirectKeys(t *testing.T, b []byte) [][2]string {
 func TestTemplateGrantsEveryS3Call(t *testing.T) {
 	tp := tplLoad(t)
 	id, fn := tp.function(t)
-	input, output := tp.buckets(t)
-	inArn := "arn:${AWS::Partition}:s3:::" + tplRender(tplMust(t, tp.resources[input], "Properties", "BucketName"))
-	outArn := "${" + output + ".Arn}"
+	inArn, outArn := tp.bucketArns(t)
 	sources := []string{inArn + "/${InputPrefix}*", inArn + "/${SchemaKey}"}
 	outputs := []string{outArn + "/valid/*", outArn + "/rejects/*"}
 	type grant struct {
