@@ -157,7 +157,8 @@ func descriptorOf(path string) int {
 // statOutput describes what the local output path names, following
 // symbolic links: nil when nothing is there yet, or a regular file,
 // character device, named pipe or socket. Anything else cannot be written
-// as an output, and is reported before the job starts.
+// as an output, and is reported before the job starts, as is a regular
+// file that is a mount point, which a fileSink cannot replace.
 func statOutput(path string) (fs.FileInfo, error) {
 	fi, err := os.Stat(path)
 	switch {
@@ -179,6 +180,11 @@ func statOutput(path string) (fs.FileInfo, error) {
 		return nil, fmt.Errorf("%s is a directory", path)
 	case !fi.Mode().IsRegular() && fi.Mode()&(os.ModeCharDevice|os.ModeNamedPipe|os.ModeSocket) == 0:
 		return nil, fmt.Errorf("%s is neither a regular file nor a character device, named pipe or socket", path)
+	case fi.Mode().IsRegular() && descriptorOf(path) < 0 && mountRoot(path):
+		// Written through a new file renamed over it at the end, which
+		// the system refuses for a mount point: say so before any input
+		// is read, not after it all was.
+		return nil, fmt.Errorf("%s is a mount point (a file mounted on its own, as docker run -v mounts one), which cannot be replaced: mount its directory instead", path)
 	}
 	return fi, nil
 }

@@ -1,0 +1,94 @@
+package csvstream
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+)
+
+// mountDirEnv names, in a child of TestRunRefusesMountPoint, the
+// directory whose files the child mounts and runs jobs against.
+const mountDirEnv = "CSVSTREAM_TEST_MOUNT_DIR"
+
+// TestRunRefusesMountPoint: an output that is a file mounted on its own
+// (docker run -v $PWD/out.csv:/data/out.csv) cannot be replaced by a
+// rename, so the job fails before it reads its input, saying so, and
+// leaves the outputs as they were. The jobs run in a child process with
+// mount and user namespaces of its own, where it may mount files.
+func TestRunRefusesMountPoint(t *testing.T) {
+	if dir := os.Getenv(mountDirEnv); dir != "" {
+		runAgainstMountPoints(t, dir)
+		return
+	}
+	dir := t.TempDir()
+	for name, text := range map[string]string{
+		"host.csv": "the host's file\n", "out.csv": "under the mount\n",
+		"rejects.csv": "earlier rejects\n", "valid.csv": "earlier rows\n",
+	} {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(text), 0o666); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.Symlink("out.csv", filepath.Join(dir, "link.csv")); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(os.Args[0], "-test.run=^TestRunRefusesMountPoint$", "-test.v")
+	cmd.Env = append(os.Environ(), mountDirEnv+"="+dir)
+	cmd.SysProcAttr = &syscall.SysProcAttr{
+		Cloneflags:  syscall.CLONE_NEWUSER | syscall.CLONE_NEWNS,
+		UidMappings: []syscall.SysProcIDMap{{ContainerID: 0, HostID: os.Getuid(), Size: 1}},
+		GidMappings: []syscall.SysProcIDMap{{ContainerID: 0, HostID: os.Getgid(), Size: 1}},
+	}
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("in namespaces of its own: %v\n%s", err, out)
+	}
+	if n := strings.Count(string(out), "refused: "); n != 3 {
+		t.Fatalf("the child ran %d jobs, want 3:\n%s", n, out)
+	}
+	for name, want := range map[string]string{"out.csv": "under the mount\n", "rejects.csv": "earlier rejects\n", "valid.csv": "earlier rows\n"} {
+		if b, err := os.ReadFile(filepath.Join(dir, name)); string(b) != want {
+			t.Errorf("%s holds %q (%v), want %q", name, b, err, want)
+		}
+	}
+}
+
+// runAgainstMountPoints mounts host.csv on out.csv and runs a job with
+// each of them as an output.
+func runAgainstMountPoints(t *testing.T, dir string) {
+	host, out := filepath.Join(dir, "host.csv"), filepath.Join(dir, "out.csv")
+	if err := syscall.Mount(host, out, "", syscall.MS_BIND, ""); err != nil {
+		t.Fatalf("mount %s on %s: %v", host, out, err)
+	}
+	cases := []struct {
+		name, dst, rej string
+		bad            string // the output named as a mount point
+	}{
+		{"destination", "out.csv", "rejects.csv", "destination: " + out},
+		{"link to the destination", "link.csv", "rejects.csv", "destination: " + filepath.Join(dir, "link.csv")},
+		{"rejects", "valid.csv", "out.csv", "rejects: " + out},
+	}
+	for _, tc := range cases {
+		job := Job{
+			Source: Stdio, Stdin: failReader{t},
+			Destination: Location{Path: filepath.Join(dir, tc.dst)},
+			Rejects:     Location{Path: filepath.Join(dir, tc.rej)},
+		}
+		_, err := Run(context.Background(), nil, job)
+		want := fmt.Sprintf("%s is a mount point (a file mounted on its own, as docker run -v mounts one), which cannot be replaced: mount its directory instead", tc.bad)
+		if !errors.Is(err, ErrInvalidJob) || !strings.HasSuffix(err.Error(), want) {
+			t.Errorf("%s: err %v, want ErrInvalidJob ending in %q", tc.name, err, want)
+			continue
+		}
+		t.Logf("%s refused: %v", tc.name, err)
+	}
+	if b, err := os.ReadFile(out); string(b) != "the host's file\n" {
+		t.Errorf("the mounted file holds %q (%v), want the host's file", b, err)
+	}
+}
