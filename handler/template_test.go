@@ -1196,6 +1196,55 @@ func TestTemplateKeyFilterPatterns(t *testing.T) {
 	}
 }
 
+// TestTemplateSchemaKeyPattern checks that every SchemaKey the template
+// takes names, in the role's policy, exactly the object the function reads:
+// the key goes into an IAM resource, where * and ? are wildcards, and into
+// CSVSTREAM_SCHEMA, which the function reads with spaces trimmed.
+func TestTemplateSchemaKeyPattern(t *testing.T) {
+	tp := tplLoad(t)
+	_, fn := tp.function(t)
+	env := tplRender(tplMust(t, fn, "Properties", "Environment", "Variables", EnvSchema))
+	input, _ := tp.buckets(t)
+	bucketName := tplRender(tplMust(t, tp.resources[input], "Properties", "BucketName"))
+	if want := "s3://" + bucketName + "/${SchemaKey}"; env != want {
+		t.Fatalf("%s = %s, want %s", EnvSchema, env, want)
+	}
+	pattern := regexp.MustCompile(fmt.Sprint(tplMust(t, tp.params, "SchemaKey", "AllowedPattern")))
+	if d := fmt.Sprint(tplMust(t, tp.params, "SchemaKey", "Default")); !pattern.MatchString(d) {
+		t.Errorf("SchemaKey default %q does not match its own pattern", d)
+	}
+	for _, tt := range []struct {
+		key string
+		ok  bool
+	}{
+		{"schemas/orders.schema.json", true},
+		{"orders.json", true},
+		{"schemas/daily orders.json", true},
+		{" leading space.json", true},
+		{"", false},
+		{"schemas/", false},
+		{"schemas/*", false},    // every schema under schemas/, and more
+		{"*.json", false},       // every .json object in the bucket
+		{"s*", false},           // every key that begins with s
+		{"orders?.json", false}, // ? matches any one character
+		{"schemas/orders.schema.json ", false},
+		{"schemas/orders.schema.json\t", false},
+	} {
+		if got := pattern.MatchString(tt.key); got != tt.ok {
+			t.Errorf("SchemaKey %q: allowed %v, want %v", tt.key, got, tt.ok)
+		}
+		if !pattern.MatchString(tt.key) {
+			continue
+		}
+		cfg, err := ConfigFromEnv(envFunc(map[string]string{EnvOutput: "s3://o/", EnvSchema: "s3://in/" + tt.key}))
+		if err != nil {
+			t.Errorf("SchemaKey %q passes the template but fails the function's start-up: %v", tt.key, err)
+		} else if cfg.SchemaLocation.Key != tt.key {
+			t.Errorf("SchemaKey %q: the function reads %q, which the role's policy does not name", tt.key, cfg.SchemaLocation.Key)
+		}
+	}
+}
+
 // TestTemplateInputPrefixRule checks that the template's rule refuses
 // exactly the InputPrefix values under which the function's outputs lie,
 // which the function would refuse at start.
