@@ -339,6 +339,11 @@ func TestEventFiles(t *testing.T) {
 			}
 		}},
 	}
+	var covered []string
+	for _, tt := range tests {
+		covered = append(covered, tt.file)
+	}
+	checkEventFilesCovered(t, covered)
 	for _, tt := range tests {
 		t.Run(tt.file, func(t *testing.T) {
 			raw, err := os.ReadFile(filepath.Join("..", "events", tt.file))

@@ -1390,6 +1390,11 @@ func TestEventFilesMatchTemplate(t *testing.T) {
 			return keys(t, r.RequestPayload)
 		}},
 	}
+	covered := []string{"s3-test-event.json", "sweep.json"} // checked below
+	for _, tt := range tests {
+		covered = append(covered, tt.file)
+	}
+	checkEventFilesCovered(t, covered)
 	for _, tt := range tests {
 		t.Run(tt.file, func(t *testing.T) {
 			b, err := os.ReadFile(filepath.Join("..", "events", tt.file))
@@ -1441,6 +1446,25 @@ func TestEventFilesMatchTemplate(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// checkEventFilesCovered reports a sample event in events/ that a test's
+// table leaves out, or names that are not there: a new sample would
+// otherwise be published unchecked.
+func checkEventFilesCovered(t *testing.T, covered []string) {
+	t.Helper()
+	paths, err := filepath.Glob(filepath.Join("..", "events", "*"))
+	if err != nil || len(paths) == 0 {
+		t.Fatalf("list the sample events: %d found (%v)", len(paths), err)
+	}
+	var files []string
+	for _, p := range paths {
+		files = append(files, filepath.Base(p))
+	}
+	covered = slices.Sorted(slices.Values(covered))
+	if !slices.Equal(files, covered) {
+		t.Errorf("events/ holds %v, the test covers %v", files, covered)
 	}
 }
 
