@@ -5,11 +5,13 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net/http"
 	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -17,6 +19,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
 	"github.com/csvstream/csvstream/csvstream"
+	"github.com/csvstream/csvstream/internal/faultproxy"
 	"github.com/csvstream/csvstream/internal/gen"
 	"github.com/csvstream/csvstream/internal/lambdaemu"
 	"github.com/csvstream/csvstream/internal/s3test"
@@ -283,6 +286,70 @@ func TestWarmInvocations(t *testing.T) {
 	// the refused one, and the rerun; none for the invalid event.
 	if want := len(jobs) + 3; metrics != want {
 		t.Errorf("%d metrics lines, want %d", metrics, want)
+	}
+}
+
+// TestDeadlineThroughRuntime gives invocations little time and an S3 that
+// stops answering, through the real runtime client, which takes the
+// deadline from the Lambda-Runtime-Deadline-Ms header: the function must
+// answer Timeout before the deadline (the emulator reports a late answer
+// as Lambda's Sandbox.Timedout), leave no upload behind, and serve the
+// next invocation in the same process.
+func TestDeadlineThroughRuntime(t *testing.T) {
+	srv := s3test.Start(t)
+	client := srv.Client()
+	bucket := srv.Bucket(t, "deadline")
+	big := job{key: "incoming/big.csv", data: ordersOfSize(t, 12<<20, 4), parts: 3}
+	srv.Put(t, bucket, big.key, big.data)
+	tests := []struct {
+		name    string
+		fault   faultproxy.Fault
+		timeout time.Duration
+	}{
+		{"parts stall", faultproxy.Fault{Kind: faultproxy.Stall, Match: func(r *http.Request) bool {
+			return r.Method == http.MethodPut && r.URL.Query().Has("partNumber")
+		}}, 4 * time.Second},
+		{"source stalls", faultproxy.Fault{Kind: faultproxy.StallResponse, After: 1 << 20, Match: func(r *http.Request) bool {
+			return r.Method == http.MethodGet && r.URL.Path == "/"+bucket+"/"+big.key
+		}}, 3 * time.Second},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p := faultproxy.New(t, srv.Endpoint)
+			var stalling atomic.Bool
+			stalling.Store(true)
+			fault := tt.fault
+			fault.Times = 1 << 20
+			fault.Match = func(r *http.Request) bool { return stalling.Load() && tt.fault.Match(r) }
+			p.Inject(fault)
+			emu := startEmu(t)
+			fn := startFunction(t, emu, append(baseEnv(srv, bucket), "AWS_ENDPOINT_URL_S3="+p.URL)...)
+			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+			defer cancel()
+
+			res, err := emu.Invoke(ctx, s3Event(bucket, big.key), tt.timeout)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if res.Err == nil || res.Err.Type != "Timeout" || !strings.Contains(res.Err.Message, big.key) {
+				t.Errorf("answer %s, error %+v; want a Timeout naming %s, before the %v deadline", res.Response, res.Err, big.key, tt.timeout)
+			}
+			if p.Fired(tt.fault.Kind) == 0 {
+				t.Fatal("the fault never struck: the test did not exercise the deadline")
+			}
+			if ups := srv.Uploads(t, bucket); len(ups) != 0 {
+				t.Errorf("%d multipart uploads left", len(ups))
+			}
+			fn.running(t)
+
+			stalling.Store(false)
+			res, err = emu.Invoke(ctx, s3Event(bucket, big.key), time.Minute)
+			if err != nil {
+				t.Fatal(err)
+			}
+			checkResult(t, srv, client, bucket, big, res)
+			fn.running(t)
+		})
 	}
 }
 

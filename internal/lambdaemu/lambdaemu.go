@@ -12,6 +12,10 @@
 // recorded. Point a function at it by setting AWS_LAMBDA_RUNTIME_API to
 // Server.Addr.
 //
+// An answer that arrives after the invocation's deadline does not count:
+// Lambda stops a function at its deadline and reports Sandbox.Timedout, and
+// so does the server, though it cannot stop the function.
+//
 // Several runtime loops may poll at once (AWS_LAMBDA_MAX_CONCURRENCY), and
 // the server tracks how many invocations were in flight at the same time.
 package lambdaemu
@@ -157,9 +161,14 @@ type Result struct {
 	Deadline time.Time
 	// Response is the body of a successful answer.
 	Response []byte
-	// Err is set when the function reported an error instead.
+	// Err is set when the function reported an error instead, or answered
+	// after the deadline (Type TimedOut).
 	Err *FunctionError
 }
+
+// TimedOut is the error type of an invocation answered after its
+// deadline, Lambda's for a function it stopped there.
+const TimedOut = "Sandbox.Timedout"
 
 // FunctionError is an error a function reported to the Runtime API.
 type FunctionError struct {
@@ -327,7 +336,14 @@ func (s *Server) finish(w http.ResponseWriter, id string, set func(*Result)) {
 		return
 	}
 	delete(s.byID, id)
-	set(&inv.result)
+	if now := time.Now(); now.After(inv.result.Deadline) {
+		// Lambda would have stopped the function at its deadline, and
+		// never seen this answer.
+		inv.result.Err = &FunctionError{Type: TimedOut, Message: fmt.Sprintf("%s %s Task timed out after %.2f seconds",
+			now.UTC().Format("2006-01-02T15:04:05.000Z"), id, inv.Timeout.Seconds())}
+	} else {
+		set(&inv.result)
+	}
 	s.inFlight--
 	s.mu.Unlock()
 	close(inv.done)

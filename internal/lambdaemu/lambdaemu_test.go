@@ -303,3 +303,45 @@ func TestWaitAfterCloseKeepsAnswers(t *testing.T) {
 		}
 	}
 }
+
+// TestLateAnswerTimesOut checks that an answer posted after the
+// invocation's deadline does not count, as Lambda, which stops the
+// function at its deadline, would never have taken it: the invocation
+// fails with Lambda's Sandbox.Timedout, whether the late answer was a
+// response or an error, and one given in time still counts.
+func TestLateAnswerTimesOut(t *testing.T) {
+	s := start(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	tests := []struct {
+		name     string
+		path     string // the answer's endpoint
+		body     string
+		wait     time.Duration // before answering
+		wantType string        // "" for the response to count
+	}{
+		{"response in time", "response", `"ok"`, 0, ""},
+		{"late response", "response", `"ok"`, 300 * time.Millisecond, TimedOut},
+		{"late error", "error", `{"errorType":"Timeout","errorMessage":"stopped"}`, 300 * time.Millisecond, TimedOut},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			inv := s.Enqueue([]byte(`{}`), 200*time.Millisecond)
+			id, _, _ := poll(t, s)
+			time.Sleep(tt.wait)
+			post(t, s, "/invocation/"+id+"/"+tt.path, tt.body, nil)
+			res, err := s.Wait(ctx, inv)
+			if err != nil {
+				t.Fatal(err)
+			}
+			switch {
+			case tt.wantType == "" && (res.Err != nil || string(res.Response) != tt.body):
+				t.Errorf("answer in time: response %q, error %+v; want the response", res.Response, res.Err)
+			case tt.wantType != "" && (res.Err == nil || res.Err.Type != tt.wantType || res.Response != nil):
+				t.Errorf("answer %v after a 200ms deadline: response %q, error %+v; want a %s error alone", tt.wait, res.Response, res.Err, tt.wantType)
+			case tt.wantType != "" && !strings.Contains(res.Err.Message, "Task timed out after 0.20 seconds"):
+				t.Errorf("message %q does not say the task timed out after its 0.20 seconds", res.Err.Message)
+			}
+		})
+	}
+}
