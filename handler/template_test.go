@@ -1198,7 +1198,8 @@ func TestTemplateKeyFilterPatterns(t *testing.T) {
 
 // TestTemplateSchemaKeyPattern checks that every SchemaKey the template
 // takes names, in the role's policy, exactly the object the function reads:
-// the key goes into an IAM resource, where * and ? are wildcards, and into
+// the key goes into an IAM resource, where * and ? are wildcards and ${...}
+// a variable, and into
 // CSVSTREAM_SCHEMA, which the function reads with spaces trimmed.
 func TestTemplateSchemaKeyPattern(t *testing.T) {
 	tp := tplLoad(t)
@@ -1223,10 +1224,12 @@ func TestTemplateSchemaKeyPattern(t *testing.T) {
 		{" leading space.json", true},
 		{"", false},
 		{"schemas/", false},
-		{"schemas/*", false},    // every schema under schemas/, and more
-		{"*.json", false},       // every .json object in the bucket
-		{"s*", false},           // every key that begins with s
-		{"orders?.json", false}, // ? matches any one character
+		{"schemas/*", false},                    // every schema under schemas/, and more
+		{"*.json", false},                       // every .json object in the bucket
+		{"s*", false},                           // every key that begins with s
+		{"orders?.json", false},                 // ? matches any one character
+		{"schemas/${aws:username}.json", false}, // a policy variable
+		{"schemas/$orders.json", false},
 		{"schemas/orders.schema.json ", false},
 		{"schemas/orders.schema.json\t", false},
 	} {
