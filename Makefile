@@ -15,11 +15,14 @@ FUZZTIME      ?= 15s
 export CSVSTREAM_VERSITYGW := $(VERSITYGW)
 
 # The arm64 tests run natively on arm64 and under qemu-user elsewhere.
+# qemu-user cannot start a process in namespaces of its own, so the one
+# test that does (to mount a file) is left out of the emulated run; the
+# race run on this machine runs it.
 QEMU_AARCH64  ?= qemu-aarch64
 ifeq ($(shell $(GO) env GOHOSTARCH),arm64)
 ARM64_EXEC     :=
 else
-ARM64_EXEC     := -exec $(QEMU_AARCH64)
+ARM64_EXEC     := -exec $(QEMU_AARCH64) -skip '^TestRunRefusesMountPoint$$'
 endif
 
 # The Lambda artifact: a static linux/arm64 bootstrap for the provided.al2023
