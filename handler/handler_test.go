@@ -642,6 +642,84 @@ func TestConfiguredSchemaReadOncePerInvocation(t *testing.T) {
 	}
 }
 
+// s3Calls names the requests in a proxy's log by their S3 operation and
+// key in bucket, in order, such as "GetObject incoming/a.csv".
+func s3Calls(t *testing.T, p *faultproxy.Proxy, bucket string) []string {
+	t.Helper()
+	var calls []string
+	for _, r := range p.Requests() {
+		method, uri, _ := strings.Cut(r, " ")
+		u, err := url.Parse(uri)
+		if err != nil {
+			t.Fatalf("request %q: %v", r, err)
+		}
+		q := u.Query()
+		op := q.Get("x-id")
+		switch {
+		case method == http.MethodPost && q.Has("uploads"):
+			op = "CreateMultipartUpload"
+		case method == http.MethodPost && q.Has("uploadId"):
+			op = "CompleteMultipartUpload"
+		case op == "":
+			op = method
+		}
+		calls = append(calls, op+" "+strings.TrimPrefix(u.Path, "/"+bucket+"/"))
+	}
+	return calls
+}
+
+// TestInvokeRequests pins the S3 requests of an invocation for small
+// objects with the configured schema on S3, in order: the schema is read
+// once per invocation, however many jobs share it, and each job then makes
+// the requests TestRunRequests pins for csvstream.Run. Each is billed: a
+// change that adds one must show here.
+func TestInvokeRequests(t *testing.T) {
+	srv := s3test.Start(t)
+	small, _ := orders(t, 10, 1)
+	job := func(name string) []string {
+		return []string{
+			"GetObject incoming/" + name,
+			"CreateMultipartUpload valid/" + name, "AbortMultipartUpload valid/" + name,
+			"CreateMultipartUpload rejects/" + name + ".rejects.csv", "AbortMultipartUpload rejects/" + name + ".rejects.csv",
+			"GetObject incoming/" + name,
+			"PutObject rejects/" + name + ".rejects.csv", "PutObject valid/" + name,
+		}
+	}
+	tests := []struct {
+		name    string
+		event   func(bucket string) []byte
+		errType string // the invocation's error, if it fails
+		want    []string
+	}{
+		{"S3 event", func(b string) []byte { return s3Event(b, "incoming/a.csv") }, "",
+			slices.Concat([]string{"GetObject schemas/orders.json"}, job("a.csv"))},
+		{"SQS batch", func(b string) []byte {
+			return sqsEvent(map[string]string{"m1": string(s3Event(b, "incoming/a.csv")), "m2": string(s3Event(b, "incoming/b.csv"))})
+		}, "", slices.Concat([]string{"GetObject schemas/orders.json"}, job("a.csv"), job("b.csv"))},
+		{"header not the schema's", func(b string) []byte { return s3Event(b, "incoming/bad.csv") }, "HeaderMismatch",
+			[]string{"GetObject schemas/orders.json", "GetObject incoming/bad.csv"}},
+	}
+	for i, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			bucket := srv.Bucket(t, fmt.Sprintf("requests%d", i))
+			srv.Put(t, bucket, "incoming/a.csv", small)
+			srv.Put(t, bucket, "incoming/b.csv", small)
+			srv.Put(t, bucket, "incoming/bad.csv", []byte("id,name\n1,x\n"))
+			srv.Put(t, bucket, "schemas/orders.json", []byte(gen.Schema))
+			p := faultproxy.New(t, srv.Endpoint)
+			h := New(Config{Output: Prefix{bucket, "valid/"}, InputPrefix: "incoming/", Log: io.Discard,
+				SchemaLocation: csvstream.Location{Bucket: bucket, Key: "schemas/orders.json"}},
+				s3test.ClientFor(p.URL, csvstream.ClientOptions))
+			if _, _, err := invoke(h, tt.event(bucket), time.Minute); ErrorType(err) != tt.errType {
+				t.Fatalf("error %v (%s), want %q", err, ErrorType(err), tt.errType)
+			}
+			if got := s3Calls(t, p, bucket); !slices.Equal(got, tt.want) {
+				t.Errorf("requests:\n\t%s\nwant:\n\t%s", strings.Join(got, "\n\t"), strings.Join(tt.want, "\n\t"))
+			}
+		})
+	}
+}
+
 // localSchemaJob starts a server with a bucket holding incoming/a.csv, one
 // row valid and one not an integer, and writes a local schema for it,
 // whose path it returns.

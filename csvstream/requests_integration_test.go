@@ -1,0 +1,143 @@
+package csvstream_test
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+
+	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+
+	"github.com/csvstream/csvstream/csvstream"
+	"github.com/csvstream/csvstream/internal/faultproxy"
+	"github.com/csvstream/csvstream/internal/s3test"
+)
+
+// callLog is an HTTP transport that records, in order, the S3 operation
+// and key of each request a client sends (see s3Call).
+type callLog struct {
+	base   http.RoundTripper
+	bucket string
+
+	mu    sync.Mutex
+	calls []string
+}
+
+func (l *callLog) RoundTrip(r *http.Request) (*http.Response, error) {
+	l.mu.Lock()
+	l.calls = append(l.calls, s3Call(r, l.bucket))
+	l.mu.Unlock()
+	return l.base.RoundTrip(r)
+}
+
+// newCallLog returns a callLog for requests to bucket over the transport
+// of the S3 client's default HTTP client.
+func newCallLog(t *testing.T, bucket string) *callLog {
+	tr := awshttp.NewBuildableClient().GetTransport()
+	t.Cleanup(tr.CloseIdleConnections)
+	return &callLog{base: tr, bucket: bucket}
+}
+
+func (l *callLog) result() []string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return slices.Clone(l.calls)
+}
+
+// s3Call names a request by its S3 operation and its key in bucket, with
+// the Range it asks for, such as "GetObject in/a.csv bytes=0-0".
+func s3Call(r *http.Request, bucket string) string {
+	q := r.URL.Query()
+	op := q.Get("x-id")
+	switch {
+	case r.Method == http.MethodPost && q.Has("uploads"):
+		op = "CreateMultipartUpload"
+	case r.Method == http.MethodPost && q.Has("uploadId"):
+		op = "CompleteMultipartUpload"
+	case r.Method == http.MethodHead:
+		op = "HeadObject"
+	case op == "":
+		op = r.Method
+	}
+	key, _ := url.PathUnescape(strings.TrimPrefix(r.URL.EscapedPath(), "/"+bucket+"/"))
+	call := op + " " + key
+	if rng := r.Header.Get("Range"); rng != "" {
+		call += " " + rng
+	}
+	return call
+}
+
+// TestRunRequests pins the S3 requests a job makes, in order, for the
+// small objects most triggers bring, so that a change that adds one (each
+// is billed) is seen.
+func TestRunRequests(t *testing.T) {
+	srv := s3test.Start(t)
+	bucket := srv.Bucket(t, "requests")
+	srv.Put(t, bucket, "in/empty.csv", nil)
+	// About 1 KB, two rows rejected.
+	small := "id,name,age\n" + strings.Repeat("1,Ann,30\n2,Bob,-1\n3,Cy,x\n4,Di,44\n", 20)
+	srv.Put(t, bucket, "in/small.csv", []byte(small))
+	dir := t.TempDir()
+	local := filepath.Join(dir, "small.csv")
+	if err := os.WriteFile(local, []byte(small), 0o644); err != nil {
+		t.Fatal(err)
+	}
+
+	// What a job with both outputs in S3 sends once the source's header
+	// is read, up to the check of the source: each output is tried by
+	// creating an upload and aborting it.
+	probes := []string{
+		"CreateMultipartUpload out/x.csv", "AbortMultipartUpload out/x.csv",
+		"CreateMultipartUpload out/x.csv.rejects.csv", "AbortMultipartUpload out/x.csv.rejects.csv",
+	}
+	// The outputs of a small job: each a single PutObject, the rejects
+	// first, even when there are none (they replace an earlier run's).
+	puts := []string{"PutObject out/x.csv.rejects.csv", "PutObject out/x.csv"}
+	tests := []struct {
+		name   string
+		src    csvstream.Location
+		dst    csvstream.Location
+		schema string
+		header bool // the job fails: its header lacks the schema's fields
+		want   []string
+	}{
+		{"empty object", csvstream.Location{Bucket: bucket, Key: "in/empty.csv"}, csvstream.Location{Bucket: bucket, Key: "out/x.csv"}, "", false,
+			slices.Concat([]string{"GetObject in/empty.csv"}, probes, []string{"GetObject in/empty.csv"}, puts)},
+		{"empty object with a schema", csvstream.Location{Bucket: bucket, Key: "in/empty.csv"}, csvstream.Location{Bucket: bucket, Key: "out/x.csv"}, peopleSchema, true,
+			[]string{"GetObject in/empty.csv"}},
+		{"small object", csvstream.Location{Bucket: bucket, Key: "in/small.csv"}, csvstream.Location{Bucket: bucket, Key: "out/x.csv"}, "", false,
+			slices.Concat([]string{"GetObject in/small.csv"}, probes, []string{"GetObject in/small.csv bytes=0-0"}, puts)},
+		{"small object with a schema", csvstream.Location{Bucket: bucket, Key: "in/small.csv"}, csvstream.Location{Bucket: bucket, Key: "out/x.csv"}, peopleSchema, false,
+			slices.Concat([]string{"GetObject in/small.csv"}, probes, []string{"GetObject in/small.csv bytes=0-0"}, puts)},
+		{"local source", csvstream.Location{Path: local}, csvstream.Location{Bucket: bucket, Key: "out/x.csv"}, peopleSchema, false,
+			slices.Concat(probes, puts)},
+		{"local outputs", csvstream.Location{Bucket: bucket, Key: "in/small.csv"}, csvstream.Location{Path: filepath.Join(dir, "out.csv")}, peopleSchema, false,
+			[]string{"GetObject in/small.csv", "GetObject in/small.csv bytes=0-0"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p := faultproxy.New(t, srv.Endpoint)
+			log := newCallLog(t, bucket)
+			client := s3test.ClientFor(p.URL, csvstream.ClientOptions, func(o *s3.Options) { o.HTTPClient = &http.Client{Transport: log} })
+			job := csvstream.Job{Source: tt.src, Destination: tt.dst}
+			if tt.schema != "" {
+				job.Schema = mustSchema(t, tt.schema)
+			}
+			_, err := csvstream.Run(context.Background(), client, job)
+			var he *csvstream.HeaderError
+			if tt.header != errors.As(err, &he) || !tt.header && err != nil {
+				t.Fatalf("err %v, want a header error %v", err, tt.header)
+			}
+			if calls := log.result(); !slices.Equal(calls, tt.want) {
+				t.Errorf("requests:\n\t%s\nwant:\n\t%s", strings.Join(calls, "\n\t"), strings.Join(tt.want, "\n\t"))
+			}
+		})
+	}
+}
