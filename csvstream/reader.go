@@ -251,6 +251,14 @@ func (r *ObjectReader) Unchanged(ctx context.Context) error {
 	switch {
 	case err == nil:
 		if out.Body != nil {
+			// Read the byte asked for: a body closed before its end
+			// closes its connection, and the outputs' requests, which
+			// come next, would open one again (a TLS handshake). A
+			// server that ignored the Range, or did not say how much it
+			// sends, is not read.
+			if n := out.ContentLength; n != nil && *n >= 0 && *n <= 1 {
+				_, _ = io.Copy(io.Discard, out.Body)
+			}
 			out.Body.Close()
 		}
 		// A server that ignores If-Match answers for whatever object is

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"net/http/httptrace"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -21,20 +22,30 @@ import (
 )
 
 // callLog is an HTTP transport that records, in order, the S3 operation
-// and key of each request a client sends (see s3Call).
+// and key of each request a client sends (see s3Call), and how many of
+// them opened a connection instead of reusing an idle one.
 type callLog struct {
 	base   http.RoundTripper
 	bucket string
 
 	mu    sync.Mutex
 	calls []string
+	dials int
 }
 
 func (l *callLog) RoundTrip(r *http.Request) (*http.Response, error) {
+	call := s3Call(r, l.bucket)
+	trace := &httptrace.ClientTrace{GotConn: func(c httptrace.GotConnInfo) {
+		if !c.Reused {
+			l.mu.Lock()
+			l.dials++
+			l.mu.Unlock()
+		}
+	}}
 	l.mu.Lock()
-	l.calls = append(l.calls, s3Call(r, l.bucket))
+	l.calls = append(l.calls, call)
 	l.mu.Unlock()
-	return l.base.RoundTrip(r)
+	return l.base.RoundTrip(r.WithContext(httptrace.WithClientTrace(r.Context(), trace)))
 }
 
 // newCallLog returns a callLog for requests to bucket over the transport
@@ -45,10 +56,10 @@ func newCallLog(t *testing.T, bucket string) *callLog {
 	return &callLog{base: tr, bucket: bucket}
 }
 
-func (l *callLog) result() []string {
+func (l *callLog) result() ([]string, int) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	return slices.Clone(l.calls)
+	return slices.Clone(l.calls), l.dials
 }
 
 // s3Call names a request by its S3 operation and its key in bucket, with
@@ -135,9 +146,38 @@ func TestRunRequests(t *testing.T) {
 			if tt.header != errors.As(err, &he) || !tt.header && err != nil {
 				t.Fatalf("err %v, want a header error %v", err, tt.header)
 			}
-			if calls := log.result(); !slices.Equal(calls, tt.want) {
+			if calls, _ := log.result(); !slices.Equal(calls, tt.want) {
 				t.Errorf("requests:\n\t%s\nwant:\n\t%s", strings.Join(calls, "\n\t"), strings.Join(tt.want, "\n\t"))
 			}
 		})
+	}
+}
+
+// TestRunKeepsConnections runs a small S3-to-S3 job several times on one
+// client, as a warm function does one job after another: however many
+// jobs run, they open two connections at most between them, and reuse
+// them (a new connection to S3 costs a TLS handshake). A small job has at
+// most two requests open at once: the source's GET, until its body has
+// been read to its end, and an output's. Requests go through a fault
+// proxy, which keeps connections open, as S3 does.
+func TestRunKeepsConnections(t *testing.T) {
+	srv := s3test.Start(t)
+	bucket := srv.Bucket(t, "connections")
+	srv.Put(t, bucket, "in/small.csv", []byte("id,name,age\n"+strings.Repeat("1,Ann,30\n2,Bob,-1\n", 30)))
+	p := faultproxy.New(t, srv.Endpoint)
+	log := newCallLog(t, bucket)
+	client := s3test.ClientFor(p.URL, csvstream.ClientOptions, func(o *s3.Options) { o.HTTPClient = &http.Client{Transport: log} })
+	const jobs = 5
+	for range jobs {
+		if _, err := csvstream.Run(context.Background(), client, csvstream.Job{
+			Source:      csvstream.Location{Bucket: bucket, Key: "in/small.csv"},
+			Destination: csvstream.Location{Bucket: bucket, Key: "out/small.csv"},
+			Schema:      mustSchema(t, peopleSchema),
+		}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if calls, dials := log.result(); dials > 2 {
+		t.Errorf("%d jobs opened %d connections for %d requests, want at most 2: a request closed its connection", jobs, dials, len(calls))
 	}
 }
