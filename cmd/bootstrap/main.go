@@ -5,7 +5,7 @@
 //
 // Build it as:
 //
-//	CGO_ENABLED=0 GOOS=linux GOARCH=arm64 go build -tags lambda.norpc -trimpath -o bootstrap ./cmd/bootstrap
+//	CGO_ENABLED=0 GOOS=linux GOARCH=arm64 go build -tags lambda.norpc -trimpath -ldflags '-s -w' -o bootstrap ./cmd/bootstrap
 //
 // A configuration error is reported to the Runtime API's init/error
 // endpoint with its variable's name, and the process exits, so the
