@@ -11,7 +11,6 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
-	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -44,31 +43,6 @@ const (
 // its requests. CSVSTREAM_CHAOS_SEEDS runs others instead, such as "7,12"
 // or "1-200".
 var chaosSeeds = []uint64{1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20}
-
-// chaosSeedList returns the seeds to run: chaosSeeds, or those
-// CSVSTREAM_CHAOS_SEEDS lists.
-func chaosSeedList(t *testing.T) []uint64 {
-	env := os.Getenv("CSVSTREAM_CHAOS_SEEDS")
-	if env == "" {
-		return chaosSeeds
-	}
-	var seeds []uint64
-	for _, field := range strings.Split(env, ",") {
-		first, last, isRange := strings.Cut(strings.TrimSpace(field), "-")
-		lo, err := strconv.ParseUint(first, 10, 64)
-		hi := lo
-		if err == nil && isRange {
-			hi, err = strconv.ParseUint(last, 10, 64)
-		}
-		if err != nil || hi < lo {
-			t.Fatalf("CSVSTREAM_CHAOS_SEEDS=%q: want seeds and ranges such as 7,12,20-40", env)
-		}
-		for s := lo; s <= hi; s++ {
-			seeds = append(seeds, s)
-		}
-	}
-	return seeds
-}
 
 // chaosStall is how long the reader waits on a GET that sends nothing.
 const chaosStall = 300 * time.Millisecond
@@ -503,7 +477,7 @@ func TestRunChaosS3(t *testing.T) {
 	for code, n := range counts.ByCode {
 		wantByCode[code] = int64(n)
 	}
-	for _, seed := range chaosSeedList(t) {
+	for _, seed := range faultproxy.Seeds(t, "CSVSTREAM_CHAOS_SEEDS", chaosSeeds) {
 		t.Run(fmt.Sprintf("seed=%d", seed), func(t *testing.T) {
 			plan := newChaosPlan(seed, baseTime)
 			k := plan.keys

@@ -16,6 +16,8 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"os"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -355,4 +357,31 @@ func IsCompleteUpload(r *http.Request) bool {
 // IsAbortUpload matches AbortMultipartUpload requests.
 func IsAbortUpload(r *http.Request) bool {
 	return r.Method == http.MethodDelete && r.URL.Query().Get("uploadId") != ""
+}
+
+// Seeds returns the seeds a chaos test runs: those the environment
+// variable env lists, such as "7,12" or "1-200,350", or defaults when it is
+// unset. A list it cannot read fails tb.
+func Seeds(tb testing.TB, env string, defaults []uint64) []uint64 {
+	tb.Helper()
+	list := os.Getenv(env)
+	if list == "" {
+		return defaults
+	}
+	var seeds []uint64
+	for _, field := range strings.Split(list, ",") {
+		first, last, isRange := strings.Cut(strings.TrimSpace(field), "-")
+		lo, err := strconv.ParseUint(first, 10, 64)
+		hi := lo
+		if err == nil && isRange {
+			hi, err = strconv.ParseUint(last, 10, 64)
+		}
+		if err != nil || hi < lo {
+			tb.Fatalf("%s=%q: want seeds and ranges such as 7,12,20-40", env, list)
+		}
+		for s := lo; s <= hi; s++ {
+			seeds = append(seeds, s)
+		}
+	}
+	return seeds
 }

@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -356,6 +357,28 @@ func TestBodyFaultsAtTheirOffset(t *testing.T) {
 		if !bytes.Equal(got, tt.want) || (err != nil) != tt.cut {
 			t.Errorf("kind %d after %d: read %d bytes (equal to the wanted %d: %v), then %v; want cut %v",
 				tt.fault.Kind, tt.fault.After, len(got), len(tt.want), bytes.Equal(got, tt.want), err, tt.cut)
+		}
+	}
+}
+
+// TestSeeds checks the seed lists a chaos test's variable may give.
+func TestSeeds(t *testing.T) {
+	const env = "FAULTPROXY_TEST_SEEDS"
+	defaults := []uint64{1, 2}
+	tests := []struct {
+		list string
+		want []uint64
+	}{
+		{"", defaults},
+		{"7", []uint64{7}},
+		{"7,12", []uint64{7, 12}},
+		{"3-5, 9", []uint64{3, 4, 5, 9}},
+		{"4-4", []uint64{4}},
+	}
+	for _, tt := range tests {
+		t.Setenv(env, tt.list)
+		if got := faultproxy.Seeds(t, env, defaults); !slices.Equal(got, tt.want) {
+			t.Errorf("%s=%q: seeds %v, want %v", env, tt.list, got, tt.want)
 		}
 	}
 }
