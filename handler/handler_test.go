@@ -117,10 +117,22 @@ func invoke(h *Handler, event []byte, timeout time.Duration) (any, string, error
 func s3Event(bucket string, keys ...string) []byte {
 	var recs []string
 	for _, k := range keys {
-		recs = append(recs, fmt.Sprintf(`{"eventVersion":"2.1","eventSource":"aws:s3","awsRegion":"us-east-1",`+
-			`"eventName":"ObjectCreated:Put","s3":{"s3SchemaVersion":"1.0","bucket":{"name":%q,"arn":"arn:aws:s3:::%s"},`+
-			`"object":{"key":%q,"size":1}}}`, bucket, bucket, url.QueryEscape(k)))
+		recs = append(recs, s3Record(bucket, "ObjectCreated:Put", k))
 	}
+	return s3Records(recs...)
+}
+
+// s3Record is one record of an S3 event notification: eventName (such as
+// ObjectCreated:Put or ObjectRemoved:Delete) of the object key, URL-encoded
+// as S3 sends keys.
+func s3Record(bucket, eventName, key string) string {
+	return fmt.Sprintf(`{"eventVersion":"2.1","eventSource":"aws:s3","awsRegion":"us-east-1",`+
+		`"eventName":%q,"s3":{"s3SchemaVersion":"1.0","bucket":{"name":%q,"arn":"arn:aws:s3:::%s"},`+
+		`"object":{"key":%q,"size":1}}}`, eventName, bucket, bucket, url.QueryEscape(key))
+}
+
+// s3Records is an S3 event notification of the records s3Record makes.
+func s3Records(recs ...string) []byte {
 	return []byte(`{"Records":[` + strings.Join(recs, ",") + `]}`)
 }
 
