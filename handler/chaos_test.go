@@ -132,6 +132,16 @@ func chaosServerError(rng *rand.Rand) (int, string) {
 	return 503, "SlowDown"
 }
 
+// serverError returns a 500 InternalError or 503 SlowDown, drawn from
+// rng, on the requests match takes (what names them), hitting a few times
+// or every time.
+func serverError(rng *rand.Rand, what string, match func(*http.Request) bool, target *chaosObject, errType string) *chaosFault {
+	status, code := chaosServerError(rng)
+	times, persistent := chaosTimes(rng)
+	return retryable(fmt.Sprintf("%d %s on %s", status, code, what),
+		faultproxy.Fault{Kind: faultproxy.Status, Status: status, Code: code, Times: times, Match: match}, target, persistent, errType)
+}
+
 // retryable returns a fault the retries absorb when it hits a few times
 // and that fails the job with errType when it hits every time.
 func retryable(desc string, f faultproxy.Fault, target *chaosObject, persistent bool, errType string) *chaosFault {
@@ -146,28 +156,16 @@ func retryable(desc string, f faultproxy.Fault, target *chaosObject, persistent 
 // object.
 var chaosFaults = []func(rng *rand.Rand, o *chaosObject) *chaosFault{
 	func(rng *rand.Rand, o *chaosObject) *chaosFault {
-		status, code := chaosServerError(rng)
-		times, persistent := chaosTimes(rng)
-		return retryable(fmt.Sprintf("%d %s on uploads of %s", status, code, o.dst),
-			faultproxy.Fault{Kind: faultproxy.Status, Status: status, Code: code, Times: times, Match: isUploadOf(o.dst)}, o, persistent, "UploadFailed")
+		return serverError(rng, fmt.Sprintf("uploads of %s", o.dst), isUploadOf(o.dst), o, "UploadFailed")
 	},
 	func(rng *rand.Rand, o *chaosObject) *chaosFault {
-		status, code := chaosServerError(rng)
-		times, persistent := chaosTimes(rng)
-		return retryable(fmt.Sprintf("%d %s on CreateMultipartUpload of %s", status, code, o.dst),
-			faultproxy.Fault{Kind: faultproxy.Status, Status: status, Code: code, Times: times, Match: isCreateOf(o.dst)}, o, persistent, "UploadFailed")
+		return serverError(rng, fmt.Sprintf("CreateMultipartUpload of %s", o.dst), isCreateOf(o.dst), o, "UploadFailed")
 	},
 	func(rng *rand.Rand, o *chaosObject) *chaosFault {
-		status, code := chaosServerError(rng)
-		times, persistent := chaosTimes(rng)
-		return retryable(fmt.Sprintf("%d %s on Complete of %s", status, code, o.dst),
-			faultproxy.Fault{Kind: faultproxy.Status, Status: status, Code: code, Times: times, Match: isCompleteOf(o.dst)}, o, persistent, "UploadFailed")
+		return serverError(rng, fmt.Sprintf("Complete of %s", o.dst), isCompleteOf(o.dst), o, "UploadFailed")
 	},
 	func(rng *rand.Rand, o *chaosObject) *chaosFault {
-		status, code := chaosServerError(rng)
-		times, persistent := chaosTimes(rng)
-		return retryable(fmt.Sprintf("%d %s on GETs of %s", status, code, o.src),
-			faultproxy.Fault{Kind: faultproxy.Status, Status: status, Code: code, Times: times, Match: faultproxy.IsGet(o.src)}, o, persistent, "SourceReadFailed")
+		return serverError(rng, fmt.Sprintf("GETs of %s", o.src), faultproxy.IsGet(o.src), o, "SourceReadFailed")
 	},
 	func(rng *rand.Rand, o *chaosObject) *chaosFault { // mid-part, or mid-PutObject
 		after := rng.Int64N(min(1<<20, int64(len(o.wantDst))))
@@ -238,16 +236,10 @@ var chaosFaults = []func(rng *rand.Rand, o *chaosObject) *chaosFault{
 		return &chaosFault{desc: fmt.Sprintf("%s deleted at its GET %d", o.src, n), target: o, deletes: true, deleteAt: n, errTypes: []string{"SourceChanged"}}
 	},
 	func(rng *rand.Rand, o *chaosObject) *chaosFault {
-		status, code := chaosServerError(rng)
-		times, persistent := chaosTimes(rng)
-		return retryable(fmt.Sprintf("%d %s on PutObject of %s", status, code, o.rej),
-			faultproxy.Fault{Kind: faultproxy.Status, Status: status, Code: code, Times: times, Match: faultproxy.IsPutObject(o.rej)}, o, persistent, "UploadFailed")
+		return serverError(rng, fmt.Sprintf("PutObject of %s", o.rej), faultproxy.IsPutObject(o.rej), o, "UploadFailed")
 	},
 	func(rng *rand.Rand, _ *chaosObject) *chaosFault {
-		status, code := chaosServerError(rng)
-		times, persistent := chaosTimes(rng)
-		return retryable(fmt.Sprintf("%d %s on GETs of the schema", status, code),
-			faultproxy.Fault{Kind: faultproxy.Status, Status: status, Code: code, Times: times, Match: faultproxy.IsGet(chaosSchemaKey)}, nil, persistent, "SourceReadFailed")
+		return serverError(rng, "GETs of the schema", faultproxy.IsGet(chaosSchemaKey), nil, "SourceReadFailed")
 	},
 }
 
