@@ -639,7 +639,7 @@ func TestObjectWriterS3CreateRetryTooLate(t *testing.T) {
 		wantCreates  int
 		wantErr      []string // nil: the write succeeds
 	}{
-		{"retry due with time to spare", 50 * time.Millisecond, 1200 * time.Millisecond, faultproxy.Fault{}, 2, nil},
+		{"retry due with time to spare", 50 * time.Millisecond, 3 * time.Second, faultproxy.Fault{}, 2, nil},
 		{"retry due too late", 400 * time.Millisecond, 1200 * time.Millisecond, stall, 1, []string{"SlowDown", "not sent again"}},
 		{"first attempt with under a second left", 50 * time.Millisecond, 500 * time.Millisecond, stall, 1, []string{"SlowDown", "not sent again"}},
 		// Each request gets 2 s for its answer, counted from its sending,
