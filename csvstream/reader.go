@@ -234,6 +234,12 @@ func (r *ObjectReader) Size() int64 { return r.size }
 // read is pinned to it.
 func (r *ObjectReader) ETag() string { return r.etag }
 
+// checkDrainWait is how long Unchanged waits for the byte it asked for
+// once the answer's headers, which tell all it needs, have come: long
+// enough for a byte sent with its headers, short beside a job. A byte
+// later than that is left, and its connection closed with the body.
+const checkDrainWait = 250 * time.Millisecond
+
 // Unchanged asks S3 whether the object is still the one read, by its ETag,
 // and reports ErrSourceChanged when it was replaced or deleted since. A job
 // asks before publishing its outputs, which are named after the source:
@@ -247,7 +253,9 @@ func (r *ObjectReader) Unchanged(ctx context.Context) error {
 	if r.size != 0 {
 		in.Range = aws.String("bytes=0-0") // one byte is enough to compare ETags
 	}
-	out, err := r.api.GetObject(ctx, in, noRangeChecksum, r.watchStalls)
+	getCtx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	out, err := r.api.GetObject(getCtx, in, noRangeChecksum, r.watchStalls)
 	switch {
 	case err == nil:
 		if out.Body != nil {
@@ -255,9 +263,12 @@ func (r *ObjectReader) Unchanged(ctx context.Context) error {
 			// closes its connection, and the outputs' requests, which
 			// come next, would open one again (a TLS handshake). A
 			// server that ignored the Range, or did not say how much it
-			// sends, is not read.
+			// sends, is not read, nor one whose byte is late: the
+			// headers told all the look needs.
 			if n := out.ContentLength; n != nil && *n >= 0 && *n <= 1 {
+				late := time.AfterFunc(checkDrainWait, cancel)
 				_, _ = io.Copy(io.Discard, out.Body)
+				late.Stop()
 			}
 			out.Body.Close()
 		}

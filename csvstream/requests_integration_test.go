@@ -12,6 +12,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
@@ -179,5 +180,36 @@ func TestRunKeepsConnections(t *testing.T) {
 	}
 	if calls, dials := log.result(); dials > 2 {
 		t.Errorf("%d jobs opened %d connections for %d requests, want at most 2: a request closed its connection", jobs, dials, len(calls))
+	}
+}
+
+// TestRunCheckBodyStalls stalls the one-byte body of the look a job takes
+// before it publishes, after its headers, which carry all the look needs:
+// the job publishes at once, as it would had the look closed the body
+// unread, instead of waiting on the byte until the reader's stall timeout
+// or the job's end.
+func TestRunCheckBodyStalls(t *testing.T) {
+	srv := s3test.Start(t)
+	bucket := srv.Bucket(t, "checkstall")
+	small := "id,name,age\n" + strings.Repeat("1,Ann,30\n2,Bob,-1\n", 20)
+	srv.Put(t, bucket, "in/small.csv", []byte(small))
+	p := faultproxy.New(t, srv.Endpoint)
+	p.Inject(faultproxy.Fault{Kind: faultproxy.StallResponse, After: 0, Match: faultproxy.IsGetRange("in/small.csv", "bytes=0-0")})
+	client := s3test.ClientFor(p.URL, csvstream.ClientOptions)
+	// Well under the reader's stall timeout (30 s by default), well over
+	// what the job takes.
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	start := time.Now()
+	_, err := csvstream.Run(ctx, client, csvstream.Job{
+		Source:      csvstream.Location{Bucket: bucket, Key: "in/small.csv"},
+		Destination: csvstream.Location{Bucket: bucket, Key: "out/small.csv"},
+		Schema:      mustSchema(t, peopleSchema),
+	})
+	if err != nil {
+		t.Fatalf("after %v: %v", time.Since(start).Round(time.Millisecond), err)
+	}
+	if p.Fired(faultproxy.StallResponse) != 1 {
+		t.Fatal("the look's body never stalled: the test did not exercise it")
 	}
 }
