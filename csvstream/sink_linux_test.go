@@ -19,7 +19,8 @@ const mountDirEnv = "CSVSTREAM_TEST_MOUNT_DIR"
 // TestRunRefusesMountPoint: an output that is a file mounted on its own
 // (docker run -v $PWD/out.csv:/data/out.csv) cannot be replaced by a
 // rename, so the job fails before it reads its input, saying so, and
-// leaves the outputs as they were. The jobs run in a child process with
+// leaves the outputs as they were; one named by a descriptor open on it
+// is written through the descriptor. The jobs run in a child process with
 // mount and user namespaces of its own, where it may mount files.
 func TestRunRefusesMountPoint(t *testing.T) {
 	if dir := os.Getenv(mountDirEnv); dir != "" {
@@ -60,7 +61,8 @@ func TestRunRefusesMountPoint(t *testing.T) {
 }
 
 // runAgainstMountPoints mounts host.csv on out.csv and runs a job with
-// each of them as an output.
+// each of them as an output, then one writing to a descriptor open on the
+// mount point.
 func runAgainstMountPoints(t *testing.T, dir string) {
 	host, out := filepath.Join(dir, "host.csv"), filepath.Join(dir, "out.csv")
 	if err := syscall.Mount(host, out, "", syscall.MS_BIND, ""); err != nil {
@@ -90,5 +92,26 @@ func runAgainstMountPoints(t *testing.T, dir string) {
 	}
 	if b, err := os.ReadFile(out); string(b) != "the host's file\n" {
 		t.Errorf("the mounted file holds %q (%v), want the host's file", b, err)
+	}
+
+	// A descriptor open on the mount point, as a shell's redirection
+	// opens one (run - /dev/stdout >out.csv), is written through, not
+	// replaced: it is no reason to refuse the job.
+	f, err := os.OpenFile(out, os.O_WRONLY|os.O_TRUNC, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	const rows = "a,b\n1,2\n"
+	job := Job{
+		Source: Stdio, Stdin: strings.NewReader(rows),
+		Destination: Location{Path: fmt.Sprintf("/dev/fd/%d", f.Fd())},
+		Rejects:     Location{Path: filepath.Join(dir, "fd-rejects.csv")},
+	}
+	if _, err := Run(context.Background(), nil, job); err != nil {
+		t.Errorf("destination /dev/fd/%d open on the mount point: %v", f.Fd(), err)
+	}
+	if b, err := os.ReadFile(out); string(b) != rows {
+		t.Errorf("the mounted file holds %q (%v), want the rows written through the descriptor, %q", b, err, rows)
 	}
 }
