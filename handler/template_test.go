@@ -16,6 +16,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode"
 
 	"github.com/csvstream/csvstream/csvstream"
 	"gopkg.in/yaml.v3"
@@ -1232,6 +1233,8 @@ func TestTemplateSchemaKeyPattern(t *testing.T) {
 		{"schemas/$orders.json", false},
 		{"schemas/orders.schema.json ", false},
 		{"schemas/orders.schema.json\t", false},
+		{"schemas/orders.schema.json\u00a0", false}, // a no-break space, from a copied name
+		{"schemas/données.json", true},
 	} {
 		if got := pattern.MatchString(tt.key); got != tt.ok {
 			t.Errorf("SchemaKey %q: allowed %v, want %v", tt.key, got, tt.ok)
@@ -1244,6 +1247,15 @@ func TestTemplateSchemaKeyPattern(t *testing.T) {
 			t.Errorf("SchemaKey %q passes the template but fails the function's start-up: %v", tt.key, err)
 		} else if cfg.SchemaLocation.Key != tt.key {
 			t.Errorf("SchemaKey %q: the function reads %q, which the role's policy does not name", tt.key, cfg.SchemaLocation.Key)
+		}
+	}
+	// The function trims every space Unicode has.
+	for r := rune(0); r <= unicode.MaxRune; r++ {
+		if !unicode.IsSpace(r) {
+			continue
+		}
+		if key := "schemas/orders.json" + string(r); pattern.MatchString(key) {
+			t.Errorf("SchemaKey %q, ending in %U, which the function trims, is allowed", key, r)
 		}
 	}
 }
