@@ -379,8 +379,11 @@ func Seeds(tb testing.TB, env string, defaults []uint64) []uint64 {
 		if err != nil || hi < lo {
 			tb.Fatalf("%s=%q: want seeds and ranges such as 7,12,20-40", env, list)
 		}
-		for s := lo; s <= hi; s++ {
+		for s := lo; ; s++ { // not s <= hi, which the last uint64 always is
 			seeds = append(seeds, s)
+			if s == hi {
+				break
+			}
 		}
 	}
 	return seeds
