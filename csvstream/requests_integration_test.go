@@ -5,12 +5,11 @@ import (
 	"errors"
 	"net/http"
 	"net/http/httptrace"
-	"net/url"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
-	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -22,68 +21,20 @@ import (
 	"github.com/csvstream/csvstream/internal/s3test"
 )
 
-// callLog is an HTTP transport that records, in order, the S3 operation
-// and key of each request a client sends (see s3Call), and how many of
-// them opened a connection instead of reusing an idle one.
-type callLog struct {
-	base   http.RoundTripper
-	bucket string
-
-	mu    sync.Mutex
-	calls []string
-	dials int
+// dialLog is an HTTP transport that counts the requests that opened a
+// connection instead of reusing an idle one.
+type dialLog struct {
+	base  http.RoundTripper
+	dials atomic.Int32
 }
 
-func (l *callLog) RoundTrip(r *http.Request) (*http.Response, error) {
-	call := s3Call(r, l.bucket)
+func (l *dialLog) RoundTrip(r *http.Request) (*http.Response, error) {
 	trace := &httptrace.ClientTrace{GotConn: func(c httptrace.GotConnInfo) {
 		if !c.Reused {
-			l.mu.Lock()
-			l.dials++
-			l.mu.Unlock()
+			l.dials.Add(1)
 		}
 	}}
-	l.mu.Lock()
-	l.calls = append(l.calls, call)
-	l.mu.Unlock()
 	return l.base.RoundTrip(r.WithContext(httptrace.WithClientTrace(r.Context(), trace)))
-}
-
-// newCallLog returns a callLog for requests to bucket over the transport
-// of the S3 client's default HTTP client.
-func newCallLog(t *testing.T, bucket string) *callLog {
-	tr := awshttp.NewBuildableClient().GetTransport()
-	t.Cleanup(tr.CloseIdleConnections)
-	return &callLog{base: tr, bucket: bucket}
-}
-
-func (l *callLog) result() ([]string, int) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return slices.Clone(l.calls), l.dials
-}
-
-// s3Call names a request by its S3 operation and its key in bucket, with
-// the Range it asks for, such as "GetObject in/a.csv bytes=0-0".
-func s3Call(r *http.Request, bucket string) string {
-	q := r.URL.Query()
-	op := q.Get("x-id")
-	switch {
-	case r.Method == http.MethodPost && q.Has("uploads"):
-		op = "CreateMultipartUpload"
-	case r.Method == http.MethodPost && q.Has("uploadId"):
-		op = "CompleteMultipartUpload"
-	case r.Method == http.MethodHead:
-		op = "HeadObject"
-	case op == "":
-		op = r.Method
-	}
-	key, _ := url.PathUnescape(strings.TrimPrefix(r.URL.EscapedPath(), "/"+bucket+"/"))
-	call := op + " " + key
-	if rng := r.Header.Get("Range"); rng != "" {
-		call += " " + rng
-	}
-	return call
 }
 
 // TestRunRequests pins the S3 requests a job makes, in order, for the
@@ -136,8 +87,7 @@ func TestRunRequests(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			p := faultproxy.New(t, srv.Endpoint)
-			log := newCallLog(t, bucket)
-			client := s3test.ClientFor(p.URL, csvstream.ClientOptions, func(o *s3.Options) { o.HTTPClient = &http.Client{Transport: log} })
+			client := s3test.ClientFor(p.URL, csvstream.ClientOptions)
 			job := csvstream.Job{Source: tt.src, Destination: tt.dst}
 			if tt.schema != "" {
 				job.Schema = mustSchema(t, tt.schema)
@@ -147,7 +97,7 @@ func TestRunRequests(t *testing.T) {
 			if tt.header != errors.As(err, &he) || !tt.header && err != nil {
 				t.Fatalf("err %v, want a header error %v", err, tt.header)
 			}
-			if calls, _ := log.result(); !slices.Equal(calls, tt.want) {
+			if calls := p.Calls(bucket); !slices.Equal(calls, tt.want) {
 				t.Errorf("requests:\n\t%s\nwant:\n\t%s", strings.Join(calls, "\n\t"), strings.Join(tt.want, "\n\t"))
 			}
 		})
@@ -166,7 +116,10 @@ func TestRunKeepsConnections(t *testing.T) {
 	bucket := srv.Bucket(t, "connections")
 	srv.Put(t, bucket, "in/small.csv", []byte("id,name,age\n"+strings.Repeat("1,Ann,30\n2,Bob,-1\n", 30)))
 	p := faultproxy.New(t, srv.Endpoint)
-	log := newCallLog(t, bucket)
+	// The transport of the S3 client's default HTTP client.
+	tr := awshttp.NewBuildableClient().GetTransport()
+	t.Cleanup(tr.CloseIdleConnections)
+	log := &dialLog{base: tr}
 	client := s3test.ClientFor(p.URL, csvstream.ClientOptions, func(o *s3.Options) { o.HTTPClient = &http.Client{Transport: log} })
 	const jobs = 5
 	for range jobs {
@@ -178,8 +131,8 @@ func TestRunKeepsConnections(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if calls, dials := log.result(); dials > 2 {
-		t.Errorf("%d jobs opened %d connections for %d requests, want at most 2: a request closed its connection", jobs, dials, len(calls))
+	if dials := log.dials.Load(); dials > 2 {
+		t.Errorf("%d jobs opened %d connections for %d requests, want at most 2: a request closed its connection", jobs, dials, len(p.Calls(bucket)))
 	}
 }
 

@@ -91,6 +91,13 @@ type Proxy struct {
 	fired  map[Kind]int
 	seen   []string
 	ranges []string
+	calls  []call
+}
+
+// call is what Calls needs of a request seen.
+type call struct {
+	method, path, rng string
+	query             url.Values
 }
 
 type pending struct {
@@ -147,6 +154,38 @@ func (p *Proxy) Requests() []string {
 	return append([]string(nil), p.seen...)
 }
 
+// Calls names every request seen, in order, by its S3 operation and its
+// key in bucket, with the Range it asks for, such as "GetObject in/a.csv
+// bytes=0-0" or "CreateMultipartUpload out/a.csv".
+func (p *Proxy) Calls(bucket string) []string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	var names []string
+	for _, c := range p.calls {
+		op := c.query.Get("x-id")
+		switch {
+		case c.method == http.MethodPost && c.query.Has("uploads"):
+			op = "CreateMultipartUpload"
+		case c.method == http.MethodPost && c.query.Has("uploadId"):
+			op = "CompleteMultipartUpload"
+		case c.method == http.MethodHead:
+			op = "HeadObject"
+		case op == "":
+			op = c.method
+		}
+		key, err := url.PathUnescape(strings.TrimPrefix(c.path, "/"+bucket+"/"))
+		if err != nil {
+			key = c.path
+		}
+		name := op + " " + key
+		if c.rng != "" {
+			name += " " + c.rng
+		}
+		names = append(names, name)
+	}
+	return names
+}
+
 // Ranges returns the Range header of every request seen that had one, in
 // order.
 func (p *Proxy) Ranges() []string {
@@ -159,6 +198,7 @@ func (p *Proxy) take(r *http.Request) *Fault {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.seen = append(p.seen, r.Method+" "+r.URL.RequestURI())
+	p.calls = append(p.calls, call{method: r.Method, path: r.URL.EscapedPath(), rng: r.Header.Get("Range"), query: r.URL.Query()})
 	if rng := r.Header.Get("Range"); rng != "" {
 		p.ranges = append(p.ranges, rng)
 	}

@@ -383,3 +383,42 @@ func TestSeeds(t *testing.T) {
 		}
 	}
 }
+
+// TestCalls checks the names Calls gives the requests an S3 client sends.
+func TestCalls(t *testing.T) {
+	backend := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
+	defer backend.Close()
+	p := faultproxy.New(t, backend.URL)
+	tests := []struct {
+		method, uri, rng string
+		want             string
+	}{
+		{"GET", "/b/in/a%20b.csv?x-id=GetObject", "", "GetObject in/a b.csv"},
+		{"GET", "/b/in/a.csv?x-id=GetObject", "bytes=0-0", "GetObject in/a.csv bytes=0-0"},
+		{"HEAD", "/b/in/a.csv", "", "HeadObject in/a.csv"},
+		{"POST", "/b/out/a.csv?uploads", "", "CreateMultipartUpload out/a.csv"},
+		{"POST", "/b/out/a.csv?uploadId=u1", "", "CompleteMultipartUpload out/a.csv"},
+		{"PUT", "/b/out/a%2Bb.csv?partNumber=1&uploadId=u1&x-id=UploadPart", "", "UploadPart out/a+b.csv"},
+		{"DELETE", "/b/out/a.csv?uploadId=u1&x-id=AbortMultipartUpload", "", "AbortMultipartUpload out/a.csv"},
+		{"PUT", "/b/out/a.csv", "", "PUT out/a.csv"},
+	}
+	var want []string
+	for _, tt := range tests {
+		req, err := http.NewRequest(tt.method, p.URL+tt.uri, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if tt.rng != "" {
+			req.Header.Set("Range", tt.rng)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		want = append(want, tt.want)
+	}
+	if got := p.Calls("b"); !slices.Equal(got, want) {
+		t.Errorf("calls:\n\t%s\nwant:\n\t%s", strings.Join(got, "\n\t"), strings.Join(want, "\n\t"))
+	}
+}
