@@ -16,6 +16,12 @@ import (
 // directory whose files the child mounts and runs jobs against.
 const mountDirEnv = "CSVSTREAM_TEST_MOUNT_DIR"
 
+// userNSNeeded says what TestRunRefusesMountPoint needs of the machine
+// when it cannot have it.
+const userNSNeeded = "TestRunRefusesMountPoint needs a user namespace in which it may mount a file: " +
+	"a machine where user.max_user_namespaces is 0, kernel.unprivileged_userns_clone is 0 or, for a user other than root, " +
+	"kernel.apparmor_restrict_unprivileged_userns is 1 (Ubuntu 24.04's default), or a container under Docker's default seccomp profile, has none"
+
 // TestRunRefusesMountPoint: an output that is a file mounted on its own
 // (docker run -v $PWD/out.csv:/data/out.csv) cannot be replaced by a
 // rename, so the job fails before it reads its input, saying so, and
@@ -48,7 +54,7 @@ func TestRunRefusesMountPoint(t *testing.T) {
 	}
 	out, err := cmd.CombinedOutput()
 	if err != nil {
-		t.Fatalf("in namespaces of its own: %v\n%s", err, out)
+		t.Fatalf("in namespaces of its own: %v\n%s\n%s", err, out, userNSNeeded)
 	}
 	if n := strings.Count(string(out), "refused: "); n != 3 {
 		t.Fatalf("the child ran %d jobs, want 3:\n%s", n, out)
@@ -66,7 +72,7 @@ func TestRunRefusesMountPoint(t *testing.T) {
 func runAgainstMountPoints(t *testing.T, dir string) {
 	host, out := filepath.Join(dir, "host.csv"), filepath.Join(dir, "out.csv")
 	if err := syscall.Mount(host, out, "", syscall.MS_BIND, ""); err != nil {
-		t.Fatalf("mount %s on %s: %v", host, out, err)
+		t.Fatalf("mount %s on %s: %v\n%s", host, out, err, userNSNeeded)
 	}
 	cases := []struct {
 		name, dst, rej string
