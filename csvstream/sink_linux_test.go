@@ -18,16 +18,17 @@ const mountDirEnv = "CSVSTREAM_TEST_MOUNT_DIR"
 
 // userNSNeeded says what TestRunRefusesMountPoint needs of the machine
 // when it cannot have it.
-const userNSNeeded = "TestRunRefusesMountPoint needs a user namespace in which it may mount a file: " +
-	"a machine where user.max_user_namespaces is 0, kernel.unprivileged_userns_clone is 0 or, for a user other than root, " +
-	"kernel.apparmor_restrict_unprivileged_userns is 1 (Ubuntu 24.04's default), or a container under Docker's default seccomp profile, has none"
+const userNSNeeded = "TestRunRefusesMountPoint needs a mount namespace in which it may mount a file, and, for a user other than root, a user namespace: " +
+	"a container under Docker's default seccomp profile has neither, and for a user other than root a machine where user.max_user_namespaces is 0, " +
+	"kernel.unprivileged_userns_clone is 0 or kernel.apparmor_restrict_unprivileged_userns is 1 (Ubuntu 24.04's default) has no user namespace"
 
 // TestRunRefusesMountPoint: an output that is a file mounted on its own
 // (docker run -v $PWD/out.csv:/data/out.csv) cannot be replaced by a
 // rename, so the job fails before it reads its input, saying so, and
 // leaves the outputs as they were; one named by a descriptor open on it
 // is written through the descriptor. The jobs run in a child process with
-// mount and user namespaces of its own, where it may mount files.
+// a mount namespace (and, unless root, a user namespace) of its own, where
+// it may mount files.
 func TestRunRefusesMountPoint(t *testing.T) {
 	if dir := os.Getenv(mountDirEnv); dir != "" {
 		runAgainstMountPoints(t, dir)
@@ -47,10 +48,15 @@ func TestRunRefusesMountPoint(t *testing.T) {
 	}
 	cmd := exec.Command(os.Args[0], "-test.run=^TestRunRefusesMountPoint$", "-test.v")
 	cmd.Env = append(os.Environ(), mountDirEnv+"="+dir)
-	cmd.SysProcAttr = &syscall.SysProcAttr{
-		Cloneflags:  syscall.CLONE_NEWUSER | syscall.CLONE_NEWNS,
-		UidMappings: []syscall.SysProcIDMap{{ContainerID: 0, HostID: os.Getuid(), Size: 1}},
-		GidMappings: []syscall.SysProcIDMap{{ContainerID: 0, HostID: os.Getgid(), Size: 1}},
+	// Root needs only a mount namespace, whose mounts the runtime makes
+	// private to the child; another user needs a user namespace too.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Unshareflags: syscall.CLONE_NEWNS}
+	if os.Getuid() != 0 {
+		cmd.SysProcAttr = &syscall.SysProcAttr{
+			Cloneflags:  syscall.CLONE_NEWUSER | syscall.CLONE_NEWNS,
+			UidMappings: []syscall.SysProcIDMap{{ContainerID: 0, HostID: os.Getuid(), Size: 1}},
+			GidMappings: []syscall.SysProcIDMap{{ContainerID: 0, HostID: os.Getgid(), Size: 1}},
+		}
 	}
 	out, err := cmd.CombinedOutput()
 	if err != nil {
