@@ -21,8 +21,9 @@ import (
 // are CSV that encoding/csv reads; and the summary's counts reconcile. It
 // runs without a schema and with one, under small record bounds and reads
 // of every size, so that the copy loop's batches, the cut records and the
-// rejects all meet odd boundaries; and once as JSON Lines, whose objects
-// must hold the values of the records kept.
+// rejects all meet odd boundaries; and as JSON Lines, whose objects must
+// hold the values of the records kept: as strings without a schema, and
+// typed, with missing values as null, under a schema read at ';'.
 func FuzzRun(f *testing.F) {
 	for _, seed := range []string{
 		"1,x\n2,y\n",
@@ -40,6 +41,15 @@ func FuzzRun(f *testing.F) {
 	if err != nil {
 		f.Fatal(err)
 	}
+	typed, err := ParseSchema([]byte(`{"fields": [
+		{"name": "a", "type": "integer"},
+		{"name": "b", "type": "boolean", "constraints": {"required": true}},
+		{"name": "c", "constraints": {"unique": true}}],
+		"missingValues": ["", "NA"], "primaryKey": ["a", "b"]}`))
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add([]byte("1;true;x\n+2;0;NA\nNA;1;\n007;TRUE;\"y;\"\"z\"\n1;true;w\n-0;False;\"\"\n"))
 	f.Fuzz(func(t *testing.T, in []byte) {
 		for _, tc := range []struct {
 			header string // put before the input, so that the schema's header is there
@@ -50,6 +60,7 @@ func FuzzRun(f *testing.F) {
 			{"", Job{Scan: ScanOptions{MaxRecordSize: 8}}, iotest.OneByteReader},
 			{"", Job{Format: FormatJSONL}, iotest.HalfReader},
 			{"a,b\n", Job{Schema: schema, Scan: ScanOptions{MaxRecordSize: 12}}, iotest.HalfReader},
+			{"a;b;c\n", Job{Schema: typed, Format: FormatJSONL, Scan: ScanOptions{Comma: ';'}}, iotest.HalfReader},
 		} {
 			checkRunLossless(t, append([]byte(tc.header), in...), tc.job, tc.reader)
 		}
@@ -57,9 +68,9 @@ func FuzzRun(f *testing.F) {
 }
 
 // checkRunLossless runs in through Run as job and checks its outputs
-// against the records the Scanner finds in in. A JSON Lines job without a
-// schema must write each kept record as an object of its values as
-// strings, keyed by the header's labels in order.
+// against the records the Scanner finds in in. A JSON Lines job must write
+// each kept record as an object keyed by the header's labels in order; its
+// values are strings without a schema, and with one as jsonValue says.
 func checkRunLossless(t *testing.T, in []byte, job Job, reader func(io.Reader) io.Reader) {
 	t.Helper()
 	var out bytes.Buffer
@@ -132,7 +143,7 @@ func checkRunLossless(t *testing.T, in []byte, job Job, reader func(io.Reader) i
 			want = append(want, '{')
 			for i, l := range labels {
 				k, _ := json.Marshal(l)
-				v, _ := json.Marshal(string(rec.Field(i)))
+				v := jsonValue(t, job.Schema, i, rec.Field(i))
 				want = append(append(append(want, k...), ':'), v...)
 				if i < len(labels)-1 {
 					want = append(want, ',')
@@ -168,14 +179,56 @@ func checkRunLossless(t *testing.T, in []byte, job Job, reader func(io.Reader) i
 	}
 }
 
+// jsonValue is the JSON a kept value b of column i must become: a string
+// without a schema; with one, null for a missing value, a number for an
+// integer, true or false for a boolean, and a string otherwise. It knows
+// only the types FuzzRun's schemas use.
+func jsonValue(t *testing.T, s *Schema, i int, b []byte) []byte {
+	t.Helper()
+	str, _ := json.Marshal(string(b))
+	if s == nil {
+		return str
+	}
+	missing := s.MissingValues
+	if missing == nil {
+		missing = []string{""}
+	}
+	for _, m := range missing {
+		if string(b) == m {
+			return []byte("null")
+		}
+	}
+	switch f := s.Fields[i]; f.Type {
+	case "integer":
+		n, err := strconv.ParseInt(string(b), 10, 64)
+		if err != nil {
+			t.Fatalf("column %q kept %q, which is not an integer: %v", f.Name, b, err)
+		}
+		if n == 0 && b[0] == '-' {
+			return []byte("-0") // the sign as written, a JSON integer all the same
+		}
+		return strconv.AppendInt(nil, n, 10)
+	case "boolean":
+		switch string(b) {
+		case "true", "True", "TRUE", "1":
+			return []byte("true")
+		case "false", "False", "FALSE", "0":
+			return []byte("false")
+		}
+		t.Fatalf("column %q kept %q, which is not a boolean", f.Name, b)
+	}
+	return str
+}
+
 // compactLines rewrites JSON Lines with every string spelled one way, so
 // that two writers' lines compare equal when they hold the same objects,
-// keys in the same order.
+// keys in the same order; numbers must be spelled alike.
 func compactLines(t *testing.T, b []byte) string {
 	t.Helper()
 	var all []string
 	for line := range bytes.Lines(b) {
 		dec := json.NewDecoder(bytes.NewReader(line))
+		dec.UseNumber() // numbers as written
 		var parts []string
 		for {
 			tok, err := dec.Token()
