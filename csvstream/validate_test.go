@@ -1313,9 +1313,10 @@ func TestHasSpaceOrControl(t *testing.T) {
 	}
 }
 
-// FuzzCheck runs one value through every type and format: Check must agree
-// with the plain reference implementation, and AppendJSON must write valid
-// JSON whatever Check said.
+// FuzzCheck runs one value through every type and format, under missing
+// values of several lengths and a required field: Check must agree with the
+// plain reference implementation, and AppendJSON must write valid JSON
+// whatever Check said.
 func FuzzCheck(f *testing.F) {
 	const schema = `{"fields": [
 		{"name": "i", "type": "integer", "constraints": {"minimum": -5, "unique": true}},
@@ -1333,13 +1334,13 @@ func FuzzCheck(f *testing.F) {
 		{"name": "id", "format": "uuid"},
 		{"name": "s", "constraints": {"minLength": 2, "maxLength": 9, "pattern": "[a-z0-9.:-]*"}},
 		{"name": "a", "type": "any"},
-		{"name": "ip", "type": "integer"},
+		{"name": "ip", "type": "integer", "constraints": {"required": true}},
 		{"name": "np", "type": "number", "constraints": {"minimum": 0}},
 		{"name": "dd", "type": "date"},
 		{"name": "st", "constraints": {"enum": ["pending", "paid", "exactly8", "sixteen-bytes-xx", "seventeen-bytes-x"]}},
 		{"name": "bb", "type": "boolean", "trueValues": ["yes", "y"], "falseValues": ["no"]}],
-		"primaryKey": ["i", "s"]}`
-	for _, seed := range []string{"1", "-0", "2024-02-29", "29/02/24", "12:00:00Z", "120000.5+0100", "2024-01-01T00:00:00Z",
+		"missingValues": ["", "NA", "-", "n/a"], "primaryKey": ["i", "s"]}`
+	for _, seed := range []string{"", "NA", "n/a", "N", "NAN", "1", "-0", "2024-02-29", "29/02/24", "12:00:00Z", "120000.5+0100", "2024-01-01T00:00:00Z",
 		"20240101 10:00:00-0130", "2024", "a@b.co", "urn:x", "123e4567-e89b-12d3-a456-426614174000", "1e400", "NaN", "\xff", "\"\n"} {
 		f.Add(seed)
 	}
