@@ -10,8 +10,9 @@ import (
 
 // FuzzScanner checks, for any input, that the Records' Raw bytes
 // concatenate to the input under every size bound, delimiter and read
-// pattern; and that wherever encoding/csv accepts the input, the Scanner
-// finds the same fields starting on the same lines.
+// pattern; and that wherever encoding/csv accepts the input, split at ',',
+// ';' or a tab, the Scanner finds the same fields starting on the same
+// lines.
 func FuzzScanner(f *testing.F) {
 	for _, tc := range scanCases() {
 		f.Add([]byte(tc.in))
@@ -19,6 +20,7 @@ func FuzzScanner(f *testing.F) {
 	f.Add([]byte("a,\"b\r\n\"\"c\"\"\r\n\",d\r\ne,f\r"))
 	f.Add([]byte(bom + "x,\"y\"\n\n\"z\"\"\"\n"))
 	f.Add([]byte("\"a\"\r\"b\n\"c\"\n"))
+	f.Add([]byte("a;b\tc,d\r\n\"x;\ty\r\nz\";\t\"\"\r\n;\t,\n"))
 	f.Fuzz(func(t *testing.T, in []byte) {
 		for _, opt := range []ScanOptions{
 			{},
@@ -31,7 +33,9 @@ func FuzzScanner(f *testing.F) {
 			checkLossless(t, bytes.NewReader(in), in, opt)
 			checkLossless(t, iotest.OneByteReader(bytes.NewReader(in)), in, opt)
 		}
-		compareWithEncodingCSV(t, in, ',')
+		for _, comma := range []byte{',', ';', '\t'} {
+			compareWithEncodingCSV(t, in, comma)
+		}
 	})
 }
 
