@@ -453,8 +453,12 @@ func FuzzParseSchema(f *testing.F) {
 		if err != nil {
 			t.Fatalf("MarshalJSON: %v", err)
 		}
-		if _, err := ParseSchema(out); err != nil {
+		again, err := ParseSchema(out)
+		if err != nil {
 			t.Fatalf("ParseSchema(%s) = %v; it parsed %s", out, err, data)
+		}
+		if !reflect.DeepEqual(again, s) {
+			t.Fatalf("written out as %s, the schema read back as\n%#v\nnot\n%#v\nit parsed %s", out, again, s, data)
 		}
 		names := make([]string, len(s.Fields))
 		for i := range s.Fields {
