@@ -256,6 +256,7 @@ func FuzzInferRoundTrip(f *testing.F) {
 	f.Add([]byte("a;b\r\n1.5;2024-01-01\r\n-3;2024-01-01T00:00:00Z\r\n"), byte(';'), 1)
 	f.Add([]byte("\xef\xbb\xbfa\tb\n007\t1e400\n0\tNaN\n"), byte('\t'), 0)
 	f.Add([]byte("a|b\ntrue|12:00:00.5+01:00\nFALSE|\n9223372036854775808|23:59:59"), byte('|'), 2)
+	f.Add([]byte("a,\"b c\"\r\n\"1\n2\",\"x\"\"\"\r\n3,\"\r\n\"\r\n,4\r\n"), byte(','), 0)
 	f.Fuzz(func(t *testing.T, data []byte, comma byte, rows int) {
 		if comma == 0 || comma == '"' || comma == '\r' || comma == '\n' || comma >= utf8.RuneSelf {
 			return
