@@ -89,15 +89,14 @@ type Proxy struct {
 	mu     sync.Mutex
 	faults []*pending
 	fired  map[Kind]int
-	seen   []string
-	ranges []string
-	calls  []call
+	seen   []seen
 }
 
-// call is what Calls needs of a request seen.
-type call struct {
-	method, path, rng string
-	query             url.Values
+// seen is a request the proxy saw, as Requests, Calls and Ranges tell it.
+type seen struct {
+	method string
+	url    *url.URL
+	rng    string // its Range header
 }
 
 type pending struct {
@@ -151,7 +150,11 @@ func (p *Proxy) Fired(k Kind) int {
 func (p *Proxy) Requests() []string {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	return append([]string(nil), p.seen...)
+	var reqs []string
+	for _, r := range p.seen {
+		reqs = append(reqs, r.method+" "+r.url.RequestURI())
+	}
+	return reqs
 }
 
 // Calls names every request seen, in order, by its S3 operation and its
@@ -161,25 +164,23 @@ func (p *Proxy) Calls(bucket string) []string {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	var names []string
-	for _, c := range p.calls {
-		op := c.query.Get("x-id")
+	for _, r := range p.seen {
+		q := r.url.Query()
+		op := q.Get("x-id")
 		switch {
-		case c.method == http.MethodPost && c.query.Has("uploads"):
+		case r.method == http.MethodPost && q.Has("uploads"):
 			op = "CreateMultipartUpload"
-		case c.method == http.MethodPost && c.query.Has("uploadId"):
+		case r.method == http.MethodPost && q.Has("uploadId"):
 			op = "CompleteMultipartUpload"
-		case c.method == http.MethodHead:
+		case r.method == http.MethodHead:
 			op = "HeadObject"
 		case op == "":
-			op = c.method
+			op = r.method
 		}
-		key, err := url.PathUnescape(strings.TrimPrefix(c.path, "/"+bucket+"/"))
-		if err != nil {
-			key = c.path
-		}
+		key := strings.TrimPrefix(r.url.Path, "/"+bucket+"/")
 		name := op + " " + key
-		if c.rng != "" {
-			name += " " + c.rng
+		if r.rng != "" {
+			name += " " + r.rng
 		}
 		names = append(names, name)
 	}
@@ -191,17 +192,20 @@ func (p *Proxy) Calls(bucket string) []string {
 func (p *Proxy) Ranges() []string {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	return append([]string(nil), p.ranges...)
+	var ranges []string
+	for _, r := range p.seen {
+		if r.rng != "" {
+			ranges = append(ranges, r.rng)
+		}
+	}
+	return ranges
 }
 
 func (p *Proxy) take(r *http.Request) *Fault {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	p.seen = append(p.seen, r.Method+" "+r.URL.RequestURI())
-	p.calls = append(p.calls, call{method: r.Method, path: r.URL.EscapedPath(), rng: r.Header.Get("Range"), query: r.URL.Query()})
-	if rng := r.Header.Get("Range"); rng != "" {
-		p.ranges = append(p.ranges, rng)
-	}
+	u := *r.URL
+	p.seen = append(p.seen, seen{method: r.Method, url: &u, rng: r.Header.Get("Range")})
 	for _, f := range p.faults {
 		if f.left > 0 && (f.Match == nil || f.Match(r)) {
 			f.left--
